@@ -1,0 +1,66 @@
+"""Settings from the environment or `.env` (names as in DESIGN.md)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/vimis_bot.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: SecretStr | None = None  # required to run the bot, not to import data
+    telegram_api_url: str | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    admin_chat_id: int | None = None
+    support_chat_id: int | None = None
+    region_name: str = "Костромская область"
+    esia_url: str = "https://ia.egisz.rosminzdrav.ru/"
+    role_matrix_path: str = "role_matrix.yaml"
+    deadline: date | None = None
+    components: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["ВИМИС ОНКО"])
+    operator_name: str = "ОГБУЗ «Медицинский информационно-аналитический центр Костромской области»"
+    log_level: str = "INFO"
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("components", mode="before")
+    @classmethod
+    def _split_components(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(";") if part.strip()]
+        return value
+
+    @field_validator(
+        "bot_token",
+        "telegram_api_url",
+        "redis_url",
+        "deadline",
+        "admin_chat_id",
+        "support_chat_id",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("components")
+    @classmethod
+    def _at_least_one(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one ВИМИС component is required")
+        return value

@@ -1,0 +1,109 @@
+"""One factory that wires configuration, FSM storage, database and routers."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.types import BotCommand, ErrorEvent
+from aiogram.utils.callback_answer import CallbackAnswerMiddleware
+
+from bot import texts
+from bot.config import Settings
+from bot.fsm.storage import DatabaseStorage
+from bot.handlers.form import form_router
+from bot.handlers.start import fallback_router, start_router
+from bot.handlers.support import support_router
+from bot.middlewares import FsmFlushMiddleware, InFlightMiddleware
+from bot.session import make_session
+from db.database import Database
+from services.role_matrix import RoleMatrix
+
+log = logging.getLogger(__name__)
+
+
+def make_storage(settings: Settings, db: Database) -> tuple[BaseStorage, BaseEventIsolation]:
+    """FSM state in the project's database by default, in Redis when REDIS_URL is set."""
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+        from redis.asyncio import BlockingConnectionPool, Redis
+
+        # A blocking pool waits for a free connection instead of failing past its size.
+        pool = BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=20)
+        redis = Redis(connection_pool=pool)
+        storage = RedisStorage(redis, key_builder=DefaultKeyBuilder(prefix="vimis_fsm"))
+        return storage, RedisEventIsolation(redis, key_builder=storage.key_builder)
+    return DatabaseStorage(db), SimpleEventIsolation()
+
+
+def make_bot(settings: Settings) -> Bot:
+    if settings.bot_token is None:
+        raise ValueError("BOT_TOKEN is not set")
+    return Bot(
+        settings.bot_token.get_secret_value(),
+        session=make_session(settings.telegram_api_url),
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+async def on_error(event: ErrorEvent, bot: Bot) -> bool:
+    """Log the failure without its message (exception texts can carry personal data) and tell
+    the person that their input is kept."""
+    exc = event.exception
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("update %s failed: %s\n%s", event.update.update_id, type(exc).__name__, frames)
+    update = event.update
+    query = update.callback_query
+    chat_id = None
+    if update.message is not None and update.message.chat.type == "private":
+        chat_id = update.message.chat.id
+    elif query is not None and query.message is not None and query.message.chat.type == "private":
+        chat_id = query.message.chat.id
+    if chat_id is not None:
+        try:
+            await bot.send_message(chat_id, texts.UNEXPECTED_ERROR)
+        except Exception as send_exc:
+            log.warning("could not report the error to the chat: %s", type(send_exc).__name__)
+    return True
+
+
+def build_dispatcher(
+    settings: Settings,
+    db: Database,
+    role_matrix: RoleMatrix,
+    storage: BaseStorage | None = None,
+    events_isolation: BaseEventIsolation | None = None,
+    **extra: Any,
+) -> Dispatcher:
+    if storage is None:
+        storage, events_isolation = make_storage(settings, db)
+    dp = Dispatcher(
+        storage=storage,
+        events_isolation=events_isolation or SimpleEventIsolation(),
+        db=db,
+        settings=settings,
+        role_matrix=role_matrix,
+        **extra,
+    )
+    in_flight = InFlightMiddleware()
+    dp["in_flight"] = in_flight
+    dp.update.outer_middleware(in_flight)
+    if isinstance(storage, DatabaseStorage):
+        dp.update.outer_middleware(FsmFlushMiddleware(storage))
+    dp.callback_query.middleware(CallbackAnswerMiddleware())
+    dp.errors.register(on_error)
+    # Order matters: commands first, then open dialogs, then whatever is left.
+    dp.include_routers(start_router(), support_router(), form_router(), fallback_router())
+    return dp
+
+
+async def set_commands(bot: Bot) -> None:
+    await bot.set_my_commands(
+        [BotCommand(command=name, description=text) for name, text in texts.COMMANDS.items()]
+    )

@@ -1,0 +1,38 @@
+"""Typed FSM data of the request dialog: one pydantic model read from and written to the
+FSM context."""
+
+from __future__ import annotations
+
+from aiogram.fsm.context import FSMContext
+from pydantic import BaseModel, Field
+
+
+class FormData(BaseModel):
+    consent_id: int | None = None
+    snils: str | None = None
+    full_name: str | None = None
+    email: str | None = None
+    region: str | None = None
+    org_query: str | None = None
+    org_page: int = 0
+    org_id: int | None = None
+    org_full: str | None = None
+    org_short: str | None = None
+    org_manual: bool = False
+    position: str | None = None
+    position_in_matrix: bool = True
+    position_page: int = 0
+    role: str | None = None
+    role_level: str | None = None
+    component: str | None = None
+    # dialog mechanics
+    history: list[str] = Field(default_factory=list)
+    editing: bool = False
+    prompt_message_id: int | None = None
+
+    @classmethod
+    async def load(cls, state: FSMContext) -> FormData:
+        return cls.model_validate(await state.get_data())
+
+    async def save(self, state: FSMContext) -> None:
+        await state.set_data(self.model_dump(mode="json"))

@@ -1,0 +1,583 @@
+"""The request form, declared as data: every step with its prompt, keyboard, validator and
+successor, walked by the engine in `bot.handlers.form`.
+
+The whole graph, in order (→ natural successor; ⇢ jump by a button):
+
+    consent → gosuslugi → esia → snils → full_name → email → region → org_search → position
+    org_search ⇢ org_full → org_short → position        («Нет в списке»)
+    position → role → component → summary
+    position ⇢ position_text → role (skipped: the admin picks) → component
+    component is skipped when there is one; summary ⇢ any field (edit) → summary
+
+Back returns along the path actually taken (a history stack in the FSM data), so skipped
+steps are skipped on the way back as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import InlineKeyboardMarkup
+
+from bot import texts
+from bot.config import Settings
+from bot.fsm.data import FormData
+from bot.keyboards import StepKeyboard
+from db.database import Database
+from db.repositories import ConsentRepository, OrganizationRepository
+from services import organizations
+from services.email import normalise_email
+from services.person_name import NameError_, normalise_name
+from services.requests import email_available
+from services.role_matrix import RoleMatrix
+from services.snils import SnilsError, parse_snils
+
+POSITIONS_PER_PAGE = 8
+
+
+class Form(StatesGroup):
+    consent = State()
+    gosuslugi = State()
+    esia = State()
+    snils = State()
+    full_name = State()
+    email = State()
+    region = State()
+    org_search = State()
+    org_full = State()
+    org_short = State()
+    position = State()
+    position_text = State()
+    role = State()
+    component = State()
+    summary = State()
+
+
+@dataclass(frozen=True)
+class FormEnv:
+    """What steps may use: no aiogram objects, so steps stay testable and channel-neutral."""
+
+    db: Database
+    settings: Settings
+    matrix: RoleMatrix
+    user_id: int
+
+
+@dataclass(frozen=True)
+class Screen:
+    text: str
+    keyboard: InlineKeyboardMarkup
+
+
+# --- outcomes of a step -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Done:
+    """The step's field is filled; go to the successor. `answer` is echoed under a pressed
+    prompt, `note` is shown above the next prompt."""
+
+    answer: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Retry:
+    error: str
+
+
+@dataclass(frozen=True)
+class Redraw:
+    """Show the same step again (new page, new search results)."""
+
+
+@dataclass(frozen=True)
+class Goto:
+    step: str
+    answer: str | None = None
+
+
+@dataclass(frozen=True)
+class Info:
+    """A side message that keeps the dialog on this step; its buttons belong to the step."""
+
+    text: str
+    buttons: list[tuple[str, str]]  # (label, action)
+
+
+@dataclass(frozen=True)
+class Pause:
+    text: str
+
+
+@dataclass(frozen=True)
+class Stop:
+    """End the dialog and forget its data."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Submit:
+    pass
+
+
+Outcome = Done | Retry | Redraw | Goto | Info | Pause | Stop | Submit
+TextHandler = Callable[[FormData, FormEnv, str], Awaitable[Outcome]]
+PickHandler = Callable[[FormData, FormEnv, str, str], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    render: Callable[[FormData, FormEnv], Awaitable[Screen]]
+    next: Callable[[FormData, FormEnv], str]
+    on_text: TextHandler | None = None
+    on_pick: PickHandler | None = None
+    # Filled in and skipped when nothing is left to ask (returns True to skip).
+    skip_if: Callable[[FormData, FormEnv], bool] | None = None
+    # Steps that still belong to the same field when editing from the summary.
+    edit_chain: frozenset[str] = frozenset()
+    back: bool = True
+
+    @property
+    def state(self) -> State:
+        value: State = getattr(Form, self.name)
+        return value
+
+
+def _then(name: str) -> Callable[[FormData, FormEnv], str]:
+    return lambda _data, _env: name
+
+
+def _screen(text: str, kb: StepKeyboard, back: bool = True) -> Screen:
+    return Screen(text, kb.navigation(back=back).markup())
+
+
+# --- consent, Госуслуги, ЕСИА -----------------------------------------------------------------
+
+
+async def _consent_render(data: FormData, env: FormEnv) -> Screen:
+    kb = StepKeyboard("consent")
+    kb.row(kb.button(texts.BTN_AGREE, "pick", "yes"), kb.button(texts.BTN_DISAGREE, "pick", "no"))
+    text = texts.consent(env.settings.operator_name, texts.CONSENT_RETENTION)
+    return _screen(text, kb, back=False)
+
+
+async def _consent_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
+    if value == "no":
+        return Stop(texts.CONSENT_DECLINED)
+    async with env.db.write() as session:
+        consent = await ConsentRepository(session).record(
+            env.user_id, texts.CONSENT_VERSION, accepted=True
+        )
+    data.consent_id = consent.id
+    return Done(answer=texts.BTN_AGREE)
+
+
+async def _gosuslugi_render(data: FormData, env: FormEnv) -> Screen:
+    kb = StepKeyboard("gosuslugi")
+    kb.row(kb.button(texts.BTN_YES, "pick", "yes"), kb.button(texts.BTN_NO, "pick", "no"))
+    return _screen(texts.GOSUSLUGI, kb)
+
+
+async def _gosuslugi_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
+    if value == "yes":
+        return Done(answer=texts.BTN_YES)
+    if value == "later":
+        return Pause(texts.PAUSED)
+    return Info(
+        texts.GOSUSLUGI_HOW,
+        [(texts.BTN_CONFIRMED_NOW, "pick:yes"), (texts.BTN_LATER, "pick:later")],
+    )
+
+
+async def _esia_render(data: FormData, env: FormEnv) -> Screen:
+    kb = StepKeyboard("esia").url(texts.BTN_OPEN_ESIA, env.settings.esia_url)
+    kb.row(
+        kb.button(texts.BTN_DONE, "pick", "done"), kb.button(texts.BTN_TROUBLE, "pick", "trouble")
+    )
+    return _screen(texts.esia(env.settings.esia_url), kb)
+
+
+async def _esia_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
+    if value == "done":
+        return Done(answer=texts.BTN_DONE)
+    if value == "again":
+        return Redraw()
+    return Info(texts.ESIA_TROUBLE, [(texts.BTN_TRY_AGAIN, "pick:again"), (texts.BTN_ASK, "ask")])
+
+
+# --- personal data ----------------------------------------------------------------------------
+
+_SNILS_ERRORS = {
+    SnilsError.EMPTY: texts.SNILS_EMPTY,
+    SnilsError.NOT_DIGITS: texts.SNILS_NOT_DIGITS,
+    SnilsError.ALL_ZEROS: texts.SNILS_ALL_ZEROS,
+    SnilsError.WRONG_CHECKSUM: texts.SNILS_WRONG_CHECKSUM,
+}
+
+
+def _text_screen(name: str, prompt: str) -> Callable[[FormData, FormEnv], Awaitable[Screen]]:
+    async def render(data: FormData, env: FormEnv) -> Screen:
+        return _screen(prompt, StepKeyboard(name))
+
+    return render
+
+
+async def _snils_text(data: FormData, env: FormEnv, text: str) -> Outcome:
+    result = parse_snils(text)
+    if result.error is SnilsError.WRONG_LENGTH:
+        return Retry(texts.snils_wrong_length(result.digits_found))
+    if result.error is not None or result.value is None:
+        return Retry(_SNILS_ERRORS[result.error or SnilsError.EMPTY])
+    data.snils = result.value
+    return Done()
+
+
+_NAME_ERRORS = {
+    NameError_.EMPTY: texts.FIO_EMPTY,
+    NameError_.DIGITS: texts.FIO_DIGITS,
+    NameError_.LATIN: texts.FIO_LATIN,
+    NameError_.TOO_FEW_PARTS: texts.FIO_TOO_FEW,
+    NameError_.TOO_LONG: texts.FIO_TOO_LONG,
+}
+
+
+async def _name_text(data: FormData, env: FormEnv, text: str) -> Outcome:
+    result = normalise_name(text)
+    if result.error is NameError_.BAD_CHARS:
+        return Retry(texts.fio_bad_chars(result.bad_chars))
+    if result.error is not None or result.value is None:
+        return Retry(_NAME_ERRORS[result.error or NameError_.EMPTY])
+    data.full_name = result.value
+    return Done(note=texts.fio_accepted(result.value, result.fixed_lookalikes))
+
+
+async def _email_text(data: FormData, env: FormEnv, text: str) -> Outcome:
+    result = normalise_email(text)
+    if result.value is None:
+        return Retry(texts.EMAIL_INVALID)
+    assert data.snils is not None
+    async with env.db.read() as session:
+        free = await email_available(session, result.value, data.snils)
+    if not free:
+        return Retry(texts.email_taken(result.value))
+    data.email = result.value
+    return Done()
+
+
+async def _region_render(data: FormData, env: FormEnv) -> Screen:
+    kb = StepKeyboard("region")
+    kb.row(
+        kb.button(texts.BTN_REGION_OK, "pick", "yes"),
+        kb.button(texts.BTN_REGION_OTHER, "pick", "no"),
+    )
+    return _screen(texts.region(env.settings.region_name), kb)
+
+
+async def _region_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
+    if value == "yes":
+        data.region = env.settings.region_name
+        return Done(answer=texts.BTN_REGION_OK)
+    return Info(texts.region_other(env.settings.region_name), [(texts.BTN_REGION_OK, "pick:yes")])
+
+
+# --- organisation -----------------------------------------------------------------------------
+
+
+async def _org_render(data: FormData, env: FormEnv) -> Screen:
+    kb = StepKeyboard("org_search")
+    if not data.org_query:
+        kb.add(texts.BTN_NOT_IN_LIST, "manual")
+        return _screen(texts.ORG_PROMPT, kb)
+    async with env.db.read() as session:
+        page = await organizations.search(
+            session, env.settings.region_name, data.org_query, data.org_page
+        )
+    if not page.items:
+        kb.add(texts.BTN_NOT_IN_LIST, "manual")
+        return _screen(texts.org_nothing(data.org_query), kb)
+    for number, org in enumerate(page.items, start=1):
+        kb.add(f"{number}. {org.name_short}", "pick", org.id)
+    kb.pager(page.page, page.pages).add(texts.BTN_NOT_IN_LIST, "manual")
+    text = texts.org_results(
+        data.org_query, page.total, page.page, page.pages, [o.name_full for o in page.items]
+    )
+    return _screen(text, kb)
+
+
+async def _org_text(data: FormData, env: FormEnv, text: str) -> Outcome:
+    query = " ".join(text.split())[:100]
+    if sum(ch.isalnum() for ch in query) < 2:
+        return Retry(texts.ORG_QUERY_SHORT)
+    data.org_query, data.org_page = query, 0
+    return Redraw()
+
+
+async def _org_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
+    if action == "manual":
+        data.org_id, data.org_manual = None, True
+        return Goto("org_full", answer=texts.BTN_NOT_IN_LIST)
+    if action == "page":
+        data.org_page = max(0, int(value))
+        return Redraw()
+    async with env.db.read() as session:
+        org = await OrganizationRepository(session).get(int(value))
+    if org is None or org.deleted or org.region != env.settings.region_name:
+        return Redraw()
+    data.org_id, data.org_manual = org.id, False
+    data.org_full, data.org_short = org.name_full, org.name_short
+    return Done(answer=org.name_short)
+
+
+def _name_input(
+    attr: str, min_len: int, max_len: int
+) -> Callable[[FormData, FormEnv, str], Awaitable[Outcome]]:
+    async def handle(data: FormData, env: FormEnv, text: str) -> Outcome:
+        value = " ".join(text.split())
+        if not min_len <= len(value) <= max_len:
+            return Retry(texts.text_length(min_len, max_len))
+        if not any(ch.isalpha() for ch in value):
+            return Retry(texts.ORG_NEEDS_LETTERS)
+        setattr(data, attr, value)
+        data.org_manual = True
+        data.org_id = None
+        return Done()
+
+    return handle
+
+
+# --- position and role ------------------------------------------------------------------------
+
+
+async def _position_render(data: FormData, env: FormEnv) -> Screen:
+    positions = env.matrix.positions
+    pages = max(1, -(-len(positions) // POSITIONS_PER_PAGE))
+    page = min(max(0, data.position_page), pages - 1)
+    start = page * POSITIONS_PER_PAGE
+    shown = [
+        (i + 1, positions[i]) for i in range(start, min(start + POSITIONS_PER_PAGE, len(positions)))
+    ]
+    kb = StepKeyboard("position")
+    for number, position in shown:
+        kb.add(f"{number}. {position}", "pick", number - 1)
+    kb.pager(page, pages).add(texts.BTN_POSITION_OTHER, "other")
+    return _screen(texts.position_list(shown, page, pages), kb)
+
+
+async def _position_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
+    if action == "other":
+        return Goto("position_text", answer=texts.BTN_POSITION_OTHER)
+    if action == "page":
+        data.position_page = int(value)
+        return Redraw()
+    index = int(value)
+    if not 0 <= index < len(env.matrix.positions):
+        return Redraw()
+    position = env.matrix.positions[index]
+    if position != data.position:
+        data.role = data.role_level = None
+    data.position, data.position_in_matrix = position, True
+    return Done(answer=position)
+
+
+async def _position_text(data: FormData, env: FormEnv, text: str) -> Outcome:
+    value = " ".join(text.split())
+    if not 3 <= len(value) <= 300 or not any(ch.isalpha() for ch in value):
+        return Retry(texts.POSITION_TEXT_LENGTH)
+    known = value if value in env.matrix.positions else None
+    data.position = known or value
+    data.position_in_matrix = known is not None
+    data.role = data.role_level = None
+    return Done()
+
+
+def _allowed_roles(data: FormData, env: FormEnv) -> list[tuple[str, str]]:
+    if not data.position or not data.position_in_matrix:
+        return []
+    return [(r.name, r.level) for r in env.matrix.roles_for(data.position)]
+
+
+async def _role_render(data: FormData, env: FormEnv) -> Screen:
+    roles = _allowed_roles(data, env)
+    kb = StepKeyboard("role")
+    position = data.position or ""
+    if len(roles) == 1:
+        kb.add(texts.BTN_CONFIRM_ROLE, "pick", 0)
+        return _screen(texts.role_single(position, *roles[0]), kb)
+    for index, (name, _level) in enumerate(roles):
+        kb.add(name, "pick", index)
+    return _screen(texts.role_choice(position, roles), kb)
+
+
+async def _role_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
+    roles = _allowed_roles(data, env)
+    index = int(value)
+    if not 0 <= index < len(roles):
+        return Redraw()
+    data.role, data.role_level = roles[index]
+    return Done(answer=data.role)
+
+
+def _role_skip(data: FormData, env: FormEnv) -> bool:
+    if data.position_in_matrix:
+        return False
+    data.role = data.role_level = None  # the admin picks the role
+    return True
+
+
+async def _component_render(data: FormData, env: FormEnv) -> Screen:
+    kb = StepKeyboard("component")
+    for index, name in enumerate(env.settings.components):
+        kb.add(name, "pick", index)
+    return _screen(texts.component_prompt(), kb)
+
+
+async def _component_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
+    index = int(value)
+    if not 0 <= index < len(env.settings.components):
+        return Redraw()
+    data.component = env.settings.components[index]
+    return Done(answer=data.component)
+
+
+def _component_skip(data: FormData, env: FormEnv) -> bool:
+    if len(env.settings.components) > 1:
+        return False
+    data.component = env.settings.components[0]
+    return True
+
+
+# --- summary ----------------------------------------------------------------------------------
+
+# Field shown on the summary → the step that edits it.
+EDITABLE = {
+    "snils": "snils",
+    "full_name": "full_name",
+    "email": "email",
+    "organization": "org_search",
+    "position": "position",
+    "role": "role",
+    "component": "component",
+}
+
+
+def summary_rows(data: FormData) -> list[tuple[str, str]]:
+    org = data.org_full or ""
+    if data.org_short and data.org_short != data.org_full:
+        org = f"{org} ({data.org_short})"
+    if data.org_manual:
+        org += texts.MANUAL_MARK
+    position = (data.position or "") + ("" if data.position_in_matrix else texts.MANUAL_MARK)
+    role = f"{data.role} — {data.role_level}" if data.role else texts.ROLE_BY_ADMIN
+    labels = texts.FIELD_LABELS
+    return [
+        (labels["snils"], data.snils or ""),
+        (labels["full_name"], data.full_name or ""),
+        (labels["email"], data.email or ""),
+        (labels["region"], data.region or ""),
+        (labels["organization"], org),
+        (labels["position"], position),
+        (labels["role"], role),
+        (labels["component"], data.component or ""),
+    ]
+
+
+async def _summary_render(data: FormData, env: FormEnv) -> Screen:
+    kb = StepKeyboard("summary").add(texts.BTN_SUBMIT, "submit")
+    editable = ["snils", "full_name", "email", "organization", "position"]
+    if len(_allowed_roles(data, env)) > 1:
+        editable.append("role")
+    if len(env.settings.components) > 1:
+        editable.append("component")
+    buttons = [kb.button(texts.edit_button(texts.FIELD_LABELS[f]), "edit", f) for f in editable]
+    for start in range(0, len(buttons), 2):
+        kb.row(*buttons[start : start + 2])
+    return _screen(texts.summary(summary_rows(data)), kb)
+
+
+async def _summary_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
+    if action == "submit":
+        return Submit()
+    target = EDITABLE.get(value)
+    if target is None:
+        return Redraw()
+    data.editing = True
+    if target == "org_search":
+        data.org_query, data.org_page = None, 0
+    return Goto(target)
+
+
+def _unexpected(step: str) -> Callable[[FormData, FormEnv], str]:
+    def fail(_data: FormData, _env: FormEnv) -> str:
+        raise RuntimeError(f"{step} has no successor")
+
+    return fail
+
+
+STEPS: dict[str, Step] = {
+    step.name: step
+    for step in (
+        Step("consent", _consent_render, _then("gosuslugi"), on_pick=_consent_pick, back=False),
+        Step("gosuslugi", _gosuslugi_render, _then("esia"), on_pick=_gosuslugi_pick),
+        Step("esia", _esia_render, _then("snils"), on_pick=_esia_pick),
+        Step(
+            "snils",
+            _text_screen("snils", texts.SNILS_PROMPT),
+            _then("full_name"),
+            on_text=_snils_text,
+        ),
+        Step(
+            "full_name",
+            _text_screen("full_name", texts.FIO_PROMPT),
+            _then("email"),
+            on_text=_name_text,
+        ),
+        Step(
+            "email", _text_screen("email", texts.EMAIL_PROMPT), _then("region"), on_text=_email_text
+        ),
+        Step("region", _region_render, _then("org_search"), on_pick=_region_pick),
+        Step("org_search", _org_render, _then("position"), on_text=_org_text, on_pick=_org_pick),
+        Step(
+            "org_full",
+            _text_screen("org_full", texts.ORG_FULL_PROMPT),
+            _then("org_short"),
+            on_text=_name_input("org_full", 5, 500),
+            edit_chain=frozenset({"org_short"}),
+        ),
+        Step(
+            "org_short",
+            _text_screen("org_short", texts.ORG_SHORT_PROMPT),
+            _then("position"),
+            on_text=_name_input("org_short", 2, 200),
+        ),
+        Step(
+            "position",
+            _position_render,
+            _then("role"),
+            on_pick=_position_pick,
+            edit_chain=frozenset({"role"}),
+        ),
+        Step(
+            "position_text",
+            _text_screen("position_text", texts.POSITION_TEXT_PROMPT),
+            _then("role"),
+            on_text=_position_text,
+            edit_chain=frozenset({"role"}),
+        ),
+        Step("role", _role_render, _then("component"), on_pick=_role_pick, skip_if=_role_skip),
+        Step(
+            "component",
+            _component_render,
+            _then("summary"),
+            on_pick=_component_pick,
+            skip_if=_component_skip,
+        ),
+        Step("summary", _summary_render, _unexpected("summary"), on_pick=_summary_pick),
+    )
+}
+FIRST_STEP = "consent"
+STATE_TO_STEP = {step.state.state: name for name, step in STEPS.items()}

@@ -1,0 +1,331 @@
+"""The engine that walks the request form declared in `bot.fsm.form`.
+
+One message handler and one button handler serve every step: the current FSM state names the
+step, the step's validator or button handler returns an outcome, the engine shows what comes
+next. Back, edit-from-summary, skipping and resume after a restart come from here, not from
+the steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+
+from bot import keyboards, texts
+from bot.callbacks import FormCb
+from bot.config import Settings
+from bot.filters import PrivateChat
+from bot.fsm.data import FormData
+from bot.fsm.form import (
+    FIRST_STEP,
+    STATE_TO_STEP,
+    STEPS,
+    Done,
+    Form,
+    FormEnv,
+    Goto,
+    Info,
+    Outcome,
+    Pause,
+    Redraw,
+    Retry,
+    Step,
+    Stop,
+    Submit,
+)
+from bot.handlers.support import start_question
+from db.database import Database
+from db.repositories import RequestRepository
+from services import requests as request_service
+from services.role_matrix import RoleMatrix
+
+log = logging.getLogger(__name__)
+
+
+class FormEngine:
+    def __init__(self, bot: Bot, state: FSMContext, env: FormEnv, chat_id: int) -> None:
+        self.bot = bot
+        self.state = state
+        self.env = env
+        self.chat_id = chat_id
+
+    # -- showing steps -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.state.clear()
+        await self.show(FIRST_STEP, FormData())
+
+    async def resume(self, pressed: Message | None = None) -> None:
+        name = STATE_TO_STEP.get(await self.state.get_state() or "")
+        if name is None:
+            await self.start()
+            return
+        await self.show(name, await FormData.load(self.state), edit=pressed)
+
+    def successor(self, step: Step, data: FormData) -> str:
+        target = step.next(data, self.env)
+        if data.editing and target not in step.edit_chain:
+            return "summary"
+        return target
+
+    async def show(
+        self, name: str, data: FormData, *, prefix: str | None = None, edit: Message | None = None
+    ) -> None:
+        step = STEPS[name]
+        while step.skip_if is not None and step.skip_if(data, self.env):
+            step = STEPS[self.successor(step, data)]
+        if step.name == "summary":
+            data.editing = False
+            if await self._show_open_request(data, edit):
+                return
+        if step.name in data.history:
+            del data.history[data.history.index(step.name) :]
+        screen = await step.render(data, self.env)
+        text = f"{prefix}\n\n{screen.text}" if prefix else screen.text
+        await self.state.set_state(step.state)
+        await self._put_prompt(data, text, screen.keyboard, edit)
+        await data.save(self.state)
+
+    async def _put_prompt(
+        self, data: FormData, text: str, keyboard: InlineKeyboardMarkup, edit: Message | None
+    ) -> None:
+        if edit is not None:
+            try:
+                await edit.edit_text(text, reply_markup=keyboard)
+                data.prompt_message_id = edit.message_id
+                return
+            except TelegramBadRequest as exc:
+                if "not modified" in exc.message:
+                    data.prompt_message_id = edit.message_id
+                    return
+                # Too old to edit, or deleted: fall back to a new message.
+        previous = data.prompt_message_id
+        sent = await self.bot.send_message(self.chat_id, text, reply_markup=keyboard)
+        data.prompt_message_id = sent.message_id
+        if previous and previous != sent.message_id:
+            await self._strip_keyboard(previous)
+
+    async def _strip_keyboard(self, message_id: int) -> None:
+        """Old prompts lose their buttons so nobody presses them by mistake (best effort)."""
+        with contextlib.suppress(TelegramBadRequest):
+            await self.bot.edit_message_reply_markup(
+                chat_id=self.chat_id, message_id=message_id, reply_markup=None
+            )
+
+    async def _echo_answer(self, data: FormData, pressed: Message | None, answer: str) -> None:
+        """Leave the pressed prompt in the chat with the chosen answer under it, no buttons."""
+        if pressed is None:
+            return
+        body = pressed.html_text if pressed.text else ""
+        with contextlib.suppress(TelegramBadRequest):
+            await pressed.edit_text(f"{body}\n\n{texts.answer_echo(answer)}", reply_markup=None)
+        if data.prompt_message_id == pressed.message_id:
+            data.prompt_message_id = None
+
+    # -- applying outcomes ---------------------------------------------------------------------
+
+    async def apply(
+        self, step: Step, data: FormData, outcome: Outcome, pressed: Message | None
+    ) -> None:
+        match outcome:
+            case Done(answer=answer, note=note):
+                if answer:
+                    await self._echo_answer(data, pressed, answer)
+                data.history.append(step.name)
+                await self.show(self.successor(step, data), data, prefix=note)
+            case Goto(step=target, answer=answer):
+                if answer:
+                    await self._echo_answer(data, pressed, answer)
+                data.history.append(step.name)
+                await self.show(target, data)
+            case Retry(error=error):
+                await self.show(step.name, data, prefix=error)
+            case Redraw():
+                await self.show(step.name, data, edit=pressed)
+            case Info(text=text, buttons=buttons):
+                kb = keyboards.StepKeyboard(step.name)
+                for label, action in buttons:
+                    kind, _, value = action.partition(":")
+                    kb.add(label, kind, value)
+                await self.state.set_state(step.state)
+                await self._put_prompt(data, text, kb.navigation(step.back).markup(), None)
+                await data.save(self.state)
+            case Pause(text=text):
+                if data.prompt_message_id:
+                    await self._strip_keyboard(data.prompt_message_id)
+                    data.prompt_message_id = None
+                await data.save(self.state)
+                await self.bot.send_message(self.chat_id, text, reply_markup=keyboards.main_menu())
+            case Stop(text=text):
+                await self.finish(data, text)
+            case Submit():
+                await self.submit(data, pressed)
+
+    async def finish(self, data: FormData, text: str) -> None:
+        if data.prompt_message_id:
+            await self._strip_keyboard(data.prompt_message_id)
+        await self.state.clear()
+        await self.bot.send_message(self.chat_id, text, reply_markup=keyboards.main_menu())
+
+    async def back(self, data: FormData, pressed: Message | None) -> None:
+        if not data.history:
+            await self.resume(pressed)
+            return
+        previous = data.history.pop()
+        await self.show(previous, data, edit=pressed)
+
+    # -- summary -------------------------------------------------------------------------------
+
+    def _new_request(self, data: FormData) -> request_service.NewRequest:
+        if not (data.snils and data.full_name and data.email and data.position):
+            raise ValueError("the form is incomplete")
+        return request_service.NewRequest(
+            telegram_id=self.env.user_id,
+            consent_id=data.consent_id,
+            snils=data.snils,
+            full_name=data.full_name,
+            email=data.email,
+            region=data.region or self.env.settings.region_name,
+            organization_id=data.org_id,
+            org_full_name=data.org_full or "",
+            org_short_name=data.org_short or data.org_full or "",
+            org_manual=data.org_manual,
+            position=data.position,
+            position_in_matrix=data.position_in_matrix,
+            role=data.role,
+            role_level=data.role_level,
+            component=data.component or self.env.settings.components[0],
+        )
+
+    async def _show_open_request(self, data: FormData, edit: Message | None) -> bool:
+        """A live request for the same SNILS, component and role is shown, not duplicated."""
+        if not data.snils:
+            return False
+        component = data.component or self.env.settings.components[0]
+        async with self.env.db.read() as session:
+            existing = await RequestRepository(session).find_live(data.snils, component, data.role)
+        if existing is None:
+            return False
+        await self.finish(data, texts.already_open(existing.id, existing.status, existing.role))
+        return True
+
+    async def submit(self, data: FormData, pressed: Message | None) -> None:
+        new = self._new_request(data)
+        async with self.env.db.write() as session:
+            result = await request_service.submit(session, new)
+        match result:
+            case request_service.Submitted(request=request):
+                await self._echo_answer(data, pressed, texts.BTN_SUBMIT)
+                await self.state.clear()
+                await self.bot.send_message(
+                    self.chat_id,
+                    texts.submitted(request.id, request.status),
+                    reply_markup=keyboards.main_menu(),
+                )
+            case request_service.AlreadyOpen(request=request):
+                await self.finish(
+                    data, texts.already_open(request.id, request.status, request.role)
+                )
+            case request_service.EmailTaken(email=email):
+                data.editing = True
+                data.history.append("summary")
+                await self.show("email", data, prefix=texts.email_taken(email))
+
+
+def engine_for(
+    bot: Bot,
+    state: FSMContext,
+    db: Database,
+    settings: Settings,
+    matrix: RoleMatrix,
+    user_id: int,
+    chat_id: int,
+) -> FormEngine:
+    return FormEngine(bot, state, FormEnv(db, settings, matrix, user_id), chat_id)
+
+
+async def on_form_message(
+    message: Message,
+    state: FSMContext,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    role_matrix: RoleMatrix,
+) -> None:
+    if message.from_user is None:
+        return
+    name = STATE_TO_STEP[await state.get_state() or ""]
+    step = STEPS[name]
+    engine = engine_for(
+        bot, state, db, settings, role_matrix, message.from_user.id, message.chat.id
+    )
+    data = await FormData.load(state)
+    if step.on_text is None:
+        await engine.show(name, data, prefix=texts.USE_BUTTONS)
+        return
+    if message.text is None:
+        await engine.show(name, data, prefix=texts.SEND_TEXT)
+        return
+    outcome = await step.on_text(data, engine.env, message.text)
+    await engine.apply(step, data, outcome, pressed=None)
+
+
+async def on_form_button(
+    query: CallbackQuery,
+    callback_data: FormCb,
+    callback_answer: CallbackAnswer,
+    state: FSMContext,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    role_matrix: RoleMatrix,
+) -> None:
+    current = await state.get_state()
+    step = STEPS.get(callback_data.step)
+    pressed = query.message if isinstance(query.message, Message) else None
+    if step is None or current != step.state.state or pressed is None:
+        stale_submit = callback_data.step == "summary" and callback_data.action == "submit"
+        callback_answer.text = texts.ALREADY_SUBMITTED if stale_submit else texts.STALE_BUTTON
+        if pressed is not None and pressed.reply_markup is not None:
+            with contextlib.suppress(TelegramBadRequest):
+                await pressed.edit_reply_markup(reply_markup=None)
+        return
+    engine = engine_for(bot, state, db, settings, role_matrix, query.from_user.id, pressed.chat.id)
+    data = await FormData.load(state)
+    action = callback_data.action
+    if action == "noop":
+        return
+    if action == "back" and step.back:
+        await engine.back(data, pressed)
+        return
+    if action == "cancel":
+        await engine.finish(data, texts.CANCELLED)
+        return
+    if action == "ask":
+        await start_question(bot, state, settings, pressed.chat.id, step=step.name)
+        return
+    if step.on_pick is None:
+        callback_answer.text = texts.STALE_BUTTON
+        return
+    try:
+        outcome = await step.on_pick(data, engine.env, action, callback_data.value)
+    except ValueError:  # a forged or outdated value
+        callback_answer.text = texts.STALE_BUTTON
+        return
+    await engine.apply(step, data, outcome, pressed)
+
+
+def form_router() -> Router:
+    router = Router(name="form")
+    router.message.filter(PrivateChat())
+    router.callback_query.filter(PrivateChat())
+    router.callback_query.register(on_form_button, FormCb.filter())
+    router.message.register(on_form_message, StateFilter(*Form.__all_states__))
+    return router

@@ -1,0 +1,94 @@
+"""Inline keyboards. Button texts come from `bot.texts`."""
+
+from __future__ import annotations
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot import texts
+from bot.callbacks import FormCb, MenuCb
+
+MAX_BUTTON_TEXT = 60
+
+
+def short(text: str, limit: int = MAX_BUTTON_TEXT) -> str:
+    """Long positions and organisation names are cut for buttons; the message shows them whole."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def main_menu() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=texts.BTN_NEW, callback_data=MenuCb(action="new").pack())],
+            [InlineKeyboardButton(text=texts.BTN_MY, callback_data=MenuCb(action="my").pack())],
+            [
+                InlineKeyboardButton(text=texts.BTN_ASK, callback_data=MenuCb(action="ask").pack()),
+                InlineKeyboardButton(
+                    text=texts.BTN_GUIDE, callback_data=MenuCb(action="guide").pack()
+                ),
+            ],
+        ]
+    )
+
+
+def resume_menu() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=texts.BTN_CONTINUE, callback_data=MenuCb(action="resume").pack()
+                ),
+                InlineKeyboardButton(
+                    text=texts.BTN_RESTART, callback_data=MenuCb(action="restart").pack()
+                ),
+            ]
+        ]
+    )
+
+
+def single(text: str, action: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=text, callback_data=MenuCb(action=action).pack())]
+        ]
+    )
+
+
+class StepKeyboard:
+    """Builds a step's keyboard; every button carries the step's name."""
+
+    def __init__(self, step: str) -> None:
+        self.step = step
+        self.rows: list[list[InlineKeyboardButton]] = []
+
+    def button(self, text: str, action: str, value: str | int = "") -> InlineKeyboardButton:
+        data = FormCb(step=self.step, action=action, value=str(value)).pack()
+        return InlineKeyboardButton(text=short(text), callback_data=data)
+
+    def row(self, *buttons: InlineKeyboardButton) -> StepKeyboard:
+        self.rows.append(list(buttons))
+        return self
+
+    def add(self, text: str, action: str, value: str | int = "") -> StepKeyboard:
+        return self.row(self.button(text, action, value))
+
+    def url(self, text: str, url: str) -> StepKeyboard:
+        return self.row(InlineKeyboardButton(text=text, url=url))
+
+    def pager(self, page: int, pages: int) -> StepKeyboard:
+        if pages <= 1:
+            return self
+        nav = []
+        if page > 0:
+            nav.append(self.button("◀️", "page", page - 1))
+        nav.append(self.button(f"{page + 1}/{pages}", "noop"))
+        if page < pages - 1:
+            nav.append(self.button("▶️", "page", page + 1))
+        return self.row(*nav)
+
+    def navigation(self, back: bool = True) -> StepKeyboard:
+        buttons = [self.button(texts.BTN_BACK, "back")] if back else []
+        buttons.append(self.button(texts.BTN_CANCEL, "cancel"))
+        return self.row(*buttons)
+
+    def markup(self) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(inline_keyboard=self.rows)

@@ -1,0 +1,60 @@
+"""Update-level middlewares: FSM durability and in-flight tracking for a clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import TelegramObject
+
+from bot.fsm.storage import DatabaseStorage
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class FsmFlushMiddleware(BaseMiddleware):
+    """After a handler, wait until the dialog state it wrote is committed (group commit)."""
+
+    def __init__(self, storage: DatabaseStorage) -> None:
+        self.storage = storage
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        try:
+            return await handler(event, data)
+        finally:
+            if self.storage.pending:
+                await self.storage.flush()
+
+
+class InFlightMiddleware(BaseMiddleware):
+    """Counts updates being handled so shutdown can wait for them instead of cancelling them:
+    with polling, an update in flight is already confirmed to Telegram and would be lost."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        self._count += 1
+        self._idle.clear()
+        try:
+            return await handler(event, data)
+        finally:
+            self._count -= 1
+            if self._count == 0:
+                self._idle.set()
+
+    @property
+    def in_flight(self) -> int:
+        return self._count
+
+    async def drain(self, seconds: float) -> bool:
+        try:
+            async with asyncio.timeout(seconds):
+                await self._idle.wait()
+        except TimeoutError:
+            return False
+        return True

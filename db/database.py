@@ -1,0 +1,114 @@
+"""Engines and transactions.
+
+SQLite has one writer. Write transactions therefore go through a single pooled connection and
+start with `BEGIN IMMEDIATE`, so a transaction that reads and then writes takes the lock up front
+instead of failing with "database is locked"; waiting writers queue in the pool, not in SQLite's
+busy loop. Reads use their own connections (WAL lets them run beside the writer). On PostgreSQL
+both paths share one engine.
+
+Transactions are short and owned by the caller: handlers open one around a service call and send
+Telegram messages only after it commits, so no lock is held across network I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling is switched off; SQLAlchemy's "begin" event below
+    # emits the BEGIN we want.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA synchronous=NORMAL",
+        "PRAGMA busy_timeout=30000",
+        "PRAGMA foreign_keys=ON",
+    ):
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _begin_immediate(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _begin_deferred(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+class Database:
+    def __init__(self, url: str | URL, *, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            self._ensure_sqlite_dir()
+            self.write_engine = create_async_engine(
+                self.url,
+                echo=echo,
+                hide_parameters=True,
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=120,
+            )
+            self.read_engine = create_async_engine(
+                self.url, echo=echo, hide_parameters=True, pool_size=4, max_overflow=4
+            )
+            for engine, begin in (
+                (self.write_engine, _begin_immediate),
+                (self.read_engine, _begin_deferred),
+            ):
+                event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+                event.listen(engine.sync_engine, "begin", begin)
+        else:
+            self.write_engine = create_async_engine(
+                self.url,
+                echo=echo,
+                hide_parameters=True,
+                pool_size=10,
+                max_overflow=10,
+                pool_pre_ping=True,
+            )
+            self.read_engine = self.write_engine
+        self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+
+    def _ensure_sqlite_dir(self) -> None:
+        database = self.url.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction: committed on success, rolled back on any exception."""
+        async with self._write_sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._read_sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection in one write transaction (used by the FSM storage's flusher)."""
+        async with self.write_engine.begin() as conn:
+            yield conn
+
+    async def dispose(self) -> None:
+        await self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            await self.read_engine.dispose()

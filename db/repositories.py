@@ -1,0 +1,172 @@
+"""Queries. Repositories never commit: the caller owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import (
+    CLOSED_STATUSES,
+    AccessRequest,
+    Consent,
+    EmailClaim,
+    Organization,
+    RequestEvent,
+    utcnow,
+)
+
+
+class OrganizationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _matching(self, region: str, words: Sequence[str]) -> Any:
+        conditions = [Organization.region == region, Organization.deleted.is_(False)]
+        conditions += [Organization.search_key.contains(w, autoescape=True) for w in words]
+        return and_(*conditions)
+
+    async def search(
+        self, region: str, words: Sequence[str], *, limit: int, offset: int = 0
+    ) -> tuple[list[Organization], int]:
+        where = self._matching(region, words)
+        total = await self.session.scalar(select(func.count()).where(where))
+        rows = await self.session.scalars(
+            select(Organization)
+            .where(where)
+            .order_by(Organization.name_short, Organization.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(rows), int(total or 0)
+
+    async def get(self, org_id: int) -> Organization | None:
+        return await self.session.get(Organization, org_id)
+
+    async def by_oids(self, oids: Iterable[str]) -> dict[str, Organization]:
+        rows = await self.session.scalars(select(Organization).where(Organization.oid.in_(oids)))
+        return {row.oid: row for row in rows}
+
+    def add(self, organization: Organization) -> None:
+        self.session.add(organization)
+
+
+class ConsentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(self, telegram_id: int, version: str, accepted: bool) -> Consent:
+        consent = Consent(telegram_id=telegram_id, version=version, accepted=accepted)
+        self.session.add(consent)
+        await self.session.flush()
+        return consent
+
+
+class EmailClaimRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def owner(self, email: str) -> str | None:
+        claim = await self.session.get(EmailClaim, email)
+        return claim.snils if claim else None
+
+    def claim(self, email: str, snils: str) -> None:
+        self.session.add(EmailClaim(email=email, snils=snils))
+
+
+class RequestRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, request_id: int) -> AccessRequest | None:
+        return await self.session.get(AccessRequest, request_id)
+
+    async def find_live(self, snils: str, component: str, role: str | None) -> AccessRequest | None:
+        role_match = AccessRequest.role.is_(None) if role is None else AccessRequest.role == role
+        return await self.session.scalar(
+            select(AccessRequest)
+            .where(
+                AccessRequest.snils == snils,
+                AccessRequest.component == component,
+                role_match,
+                AccessRequest.status.not_in(CLOSED_STATUSES),
+            )
+            .order_by(AccessRequest.id.desc())
+            .limit(1)
+        )
+
+    async def list_for_user(self, telegram_id: int, limit: int = 20) -> list[AccessRequest]:
+        rows = await self.session.scalars(
+            select(AccessRequest)
+            .where(AccessRequest.telegram_id == telegram_id)
+            .order_by(AccessRequest.id.desc())
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def add(self, request: AccessRequest) -> AccessRequest:
+        self.session.add(request)
+        await self.session.flush()
+        return request
+
+    async def compare_and_set_status(
+        self,
+        request_id: int,
+        expected: Sequence[str],
+        new: str,
+        *,
+        actor_id: int | None,
+        at: datetime,
+        decision: bool = False,
+        reason: str | None = None,
+    ) -> bool:
+        """One conditional UPDATE: true when this call made the transition."""
+        values: dict[str, Any] = {"status": new, "updated_at": at}
+        if decision:
+            values |= {"decided_by": actor_id, "decided_at": at, "decision_reason": reason}
+        result = await self.session.execute(
+            update(AccessRequest)
+            .where(AccessRequest.id == request_id, AccessRequest.status.in_(expected))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+
+class EventRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(
+        self,
+        request_id: int,
+        action: str,
+        *,
+        actor_id: int | None,
+        from_status: str | None = None,
+        to_status: str | None = None,
+        details: dict[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> RequestEvent:
+        event = RequestEvent(
+            request_id=request_id,
+            action=action,
+            actor_id=actor_id,
+            from_status=from_status,
+            to_status=to_status,
+            details=details,
+            at=at or utcnow(),
+        )
+        self.session.add(event)
+        return event
+
+    async def for_request(self, request_id: int) -> list[RequestEvent]:
+        rows = await self.session.scalars(
+            select(RequestEvent)
+            .where(RequestEvent.request_id == request_id)
+            .order_by(RequestEvent.id)
+        )
+        return list(rows)

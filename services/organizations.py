@@ -1,0 +1,142 @@
+"""The organisation directory: search for the dialog and import of FRMO exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Organization, utcnow
+from db.repositories import OrganizationRepository
+from services.text_search import query_words, search_key
+
+PAGE_SIZE = 6
+# FRMO (NSI 1.2.643.5.1.13.13.11.1461) export field names.
+REQUIRED_COLUMNS = ("oid", "nameFull", "nameShort", "regionName")
+
+
+class ImportError_(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class OrgRow:
+    oid: str
+    name_full: str
+    name_short: str
+    region: str
+    deleted: bool
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    added: int
+    updated: int
+    deleted: int
+    skipped_other_region: int
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    items: list[Organization]
+    total: int
+    page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+
+async def search(session: AsyncSession, region: str, query: str, page: int = 0) -> SearchPage:
+    words = query_words(query)
+    if not words:
+        return SearchPage([], 0, 0)
+    items, total = await OrganizationRepository(session).search(
+        region, words, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+    )
+    return SearchPage(items, total, page)
+
+
+def _clean(value: object) -> str:
+    return " ".join(str(value or "").split())
+
+
+def _rows_from_dicts(records: Iterable[dict[str, object]]) -> Iterator[OrgRow]:
+    for record in records:
+        row = {str(k).strip(): v for k, v in record.items() if k is not None}
+        missing = [c for c in REQUIRED_COLUMNS if c not in row]
+        if missing:
+            raise ImportError_(f"missing columns: {', '.join(missing)}")
+        oid = _clean(row["oid"])
+        if not oid:
+            continue
+        full = _clean(row["nameFull"])
+        yield OrgRow(
+            oid=oid,
+            name_full=full,
+            name_short=_clean(row["nameShort"]) or full,
+            region=_clean(row["regionName"]),
+            deleted=bool(_clean(row.get("deleteDate"))),
+        )
+
+
+def read_rows(path: Path) -> list[OrgRow]:
+    """Read an FRMO export: CSV (`,` or `;`, UTF-8 or Windows-1251) or XLSX (first sheet)."""
+    if path.suffix.lower() == ".xlsx":
+        from openpyxl import load_workbook
+
+        sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
+        values = list(sheet.iter_rows(values_only=True))
+        if not values:
+            return []
+        header = [str(h).strip() if h is not None else "" for h in values[0]]
+        return list(_rows_from_dicts(dict(zip(header, r, strict=False)) for r in values[1:]))
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1251")
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    return list(_rows_from_dicts(csv.DictReader(io.StringIO(text), delimiter=delimiter)))
+
+
+async def import_rows(session: AsyncSession, rows: list[OrgRow], region: str) -> ImportReport:
+    """Idempotent: organisations are keyed by OID; a deleteDate hides an existing entry."""
+    repo = OrganizationRepository(session)
+    mine = [r for r in rows if r.region == region]
+    added = updated = deleted = 0
+    existing: dict[str, Organization] = {}
+    oids = [r.oid for r in mine]
+    for start in range(0, len(oids), 500):
+        existing |= await repo.by_oids(oids[start : start + 500])
+    now = utcnow()
+    for row in mine:
+        org = existing.get(row.oid)
+        if row.deleted:
+            if org is not None and not org.deleted:
+                org.deleted, org.updated_at = True, now
+                deleted += 1
+            continue
+        fields = {
+            "name_full": row.name_full,
+            "name_short": row.name_short,
+            "region": row.region,
+            "search_key": search_key(f"{row.name_short} {row.name_full}"),
+            "deleted": False,
+        }
+        if org is None:
+            org = Organization(oid=row.oid, updated_at=now, **fields)
+            repo.add(org)
+            existing[row.oid] = org
+            added += 1
+        elif any(getattr(org, k) != v for k, v in fields.items()):
+            for key, value in fields.items():
+                setattr(org, key, value)
+            org.updated_at = now
+            updated += 1
+    return ImportReport(added, updated, deleted, len(rows) - len(mine))

@@ -1,0 +1,300 @@
+"""Dialog tests without a network: real `Update` objects go through `Dispatcher.feed_update`,
+and a recording session answers the Bot API calls the bot makes, refusing what Telegram refuses
+(HTML it cannot parse, long texts, long callback data, edits that change nothing)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import Default
+from aiogram.client.session.base import BaseSession
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    CopyMessage,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    SendMessage,
+    TelegramMethod,
+)
+from aiogram.types import (
+    CallbackQuery,
+    Chat,
+    Message,
+    MessageEntity,
+    MessageId,
+    PhotoSize,
+    Sticker,
+    Update,
+    User,
+)
+
+from tests.e2e.standin import ApiError, check_reply_markup, parse_html, utf16_len
+
+BOT_ID = 42
+TOKEN = f"{BOT_ID}:TEST-token-for-dialog-tests-0123456789"
+
+
+@dataclass
+class Sent:
+    """One message as the bot left it (sent or edited)."""
+
+    chat_id: int
+    message_id: int
+    html: str
+    plain: str
+    entities: list[dict[str, Any]]
+    markup: dict[str, Any] | None
+
+    @property
+    def buttons(self) -> list[str]:
+        if not self.markup:
+            return []
+        return [b["text"] for row in self.markup.get("inline_keyboard", []) for b in row]
+
+    def button_data(self, text: str) -> str | None:
+        rows = (self.markup or {}).get("inline_keyboard", [])
+        for button in (b for row in rows for b in row):
+            if button["text"] == text or button["text"].startswith(text):
+                return button.get("callback_data")
+        return None
+
+    def button_url(self, text: str) -> str | None:
+        rows = (self.markup or {}).get("inline_keyboard", [])
+        for button in (b for row in rows for b in row):
+            if button["text"] == text:
+                return button.get("url")
+        return None
+
+
+@dataclass
+class RecordingSession(BaseSession):
+    calls: list[TelegramMethod[Any]] = field(default_factory=list)
+    messages: dict[tuple[int, int], Sent] = field(default_factory=dict)
+    log: list[Sent] = field(default_factory=list)  # every send and edit, in order
+    answered: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+    blocked: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        super().__init__()
+        self._ids = itertools.count(1000)
+
+    async def close(self) -> None:
+        return None
+
+    def stream_content(self, *args: Any, **kwargs: Any) -> AsyncGenerator[bytes, None]:
+        raise NotImplementedError
+
+    def _refuse(self, method: TelegramMethod[Any], description: str) -> TelegramBadRequest:
+        self.refusals.append(description)
+        return TelegramBadRequest(method=method, message=description)
+
+    def _render(
+        self, bot: Bot, method: SendMessage | EditMessageText
+    ) -> tuple[str, list[dict[str, Any]]]:
+        parse_mode = method.parse_mode
+        if isinstance(parse_mode, Default):
+            parse_mode = bot.default[parse_mode.name] if bot.default else None
+        try:
+            if str(parse_mode).lower() == "html":
+                plain, entities = parse_html(method.text)
+            else:
+                plain, entities = method.text, []
+            if not plain.strip():
+                raise ApiError(400, "Bad Request: message text is empty")
+            if utf16_len(plain) > 4096:
+                raise ApiError(400, "Bad Request: message is too long")
+            markup = self._markup(method.reply_markup)
+            check_reply_markup(markup)
+        except ApiError as exc:
+            raise self._refuse(method, exc.description) from exc
+        return plain, entities
+
+    @staticmethod
+    def _markup(markup: Any) -> dict[str, Any] | None:
+        if markup is None or isinstance(markup, Default):
+            return None
+        dumped: dict[str, Any] = json.loads(markup.model_dump_json(exclude_none=True))
+        return dumped
+
+    def _store(self, sent: Sent) -> Message:
+        self.messages[(sent.chat_id, sent.message_id)] = sent
+        self.log.append(sent)
+        return to_message(sent)
+
+    async def make_request(
+        self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None
+    ) -> Any:
+        self.calls.append(method)
+        if isinstance(method, SendMessage):
+            chat_id = int(method.chat_id)
+            if chat_id in self.blocked:
+                from aiogram.exceptions import TelegramForbiddenError
+
+                raise TelegramForbiddenError(method, "Forbidden: bot was blocked by the user")
+            plain, entities = self._render(bot, method)
+            sent = Sent(chat_id, next(self._ids), method.text, plain, entities,
+                        self._markup(method.reply_markup))
+            return self._store(sent)
+        if isinstance(method, EditMessageText):
+            key = (int(method.chat_id or 0), int(method.message_id or 0))
+            old = self.messages.get(key)
+            if old is None:
+                raise self._refuse(method, "Bad Request: message to edit not found")
+            plain, entities = self._render(bot, method)
+            markup = self._markup(method.reply_markup)
+            if plain == old.plain and entities == old.entities and markup == old.markup:
+                raise self._refuse(method, "Bad Request: message is not modified")
+            return self._store(Sent(key[0], key[1], method.text, plain, entities, markup))
+        if isinstance(method, EditMessageReplyMarkup):
+            key = (int(method.chat_id or 0), int(method.message_id or 0))
+            old = self.messages.get(key)
+            if old is None:
+                raise self._refuse(method, "Bad Request: message to edit not found")
+            markup = self._markup(method.reply_markup)
+            if markup == old.markup:
+                raise self._refuse(method, "Bad Request: message is not modified")
+            return self._store(Sent(key[0], key[1], old.html, old.plain, old.entities, markup))
+        if isinstance(method, AnswerCallbackQuery):
+            if method.callback_query_id in self.answered:
+                raise self._refuse(method, "Bad Request: query is too old")
+            self.answered.append(method.callback_query_id)
+            return True
+        if isinstance(method, CopyMessage):
+            return MessageId(message_id=next(self._ids))
+        return True
+
+    def in_chat(self, chat_id: int) -> list[Sent]:
+        return [s for s in self.log if s.chat_id == chat_id]
+
+
+def to_message(sent: Sent) -> Message:
+    chat_type = "private" if sent.chat_id > 0 else "supergroup"
+    return Message(
+        message_id=sent.message_id,
+        date=datetime.now(UTC),
+        chat=Chat(id=sent.chat_id, type=chat_type),
+        from_user=User(id=BOT_ID, is_bot=True, first_name="ВИМИС"),
+        text=sent.plain,
+        entities=[MessageEntity.model_validate(e) for e in sent.entities] or None,
+        reply_markup=sent.markup,
+    )
+
+
+class Harness:
+    """A dispatcher, a bot with a recording session, and users who talk to it."""
+
+    def __init__(self, dp: Dispatcher) -> None:
+        self.dp = dp
+        self.session = RecordingSession()
+        self.bot = Bot(TOKEN, session=self.session, default=_defaults())
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self._callback_ids = itertools.count(1)
+        self.callbacks: list[str] = []
+
+    def user(self, user_id: int = 1001, first_name: str = "Мария") -> ChatUser:
+        return ChatUser(self, user_id, first_name)
+
+    async def feed(self, update: Update) -> None:
+        await self.dp.feed_update(self.bot, update)
+
+    def unanswered_callbacks(self) -> list[str]:
+        return [c for c in self.callbacks if c not in self.session.answered]
+
+
+def _defaults() -> Any:
+    from aiogram.client.default import DefaultBotProperties
+    from aiogram.enums import ParseMode
+
+    return DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True)
+
+
+class ChatUser:
+    def __init__(self, harness: Harness, user_id: int, first_name: str) -> None:
+        self.h = harness
+        self.id = user_id
+        self.user = User(id=user_id, is_bot=False, first_name=first_name, language_code="ru")
+        self.chat = Chat(id=user_id, type="private", first_name=first_name)
+
+    def message_update(self, text: str | None = None, *, kind: str = "text") -> Update:
+        extra: dict[str, Any] = {}
+        if kind == "text":
+            extra["text"] = text
+            if text and text.startswith("/"):
+                command = text.split()[0]
+                extra["entities"] = [
+                    MessageEntity(type="bot_command", offset=0, length=len(command))
+                ]
+        elif kind == "photo":
+            extra["photo"] = [PhotoSize(file_id="p1", file_unique_id="pu1", width=90, height=90)]
+            extra["caption"] = text
+        elif kind == "sticker":
+            extra["sticker"] = Sticker(
+                file_id="s1", file_unique_id="su1", type="regular", width=512, height=512,
+                is_animated=False, is_video=False,
+            )
+        message = Message(
+            message_id=next(self.h._message_ids),
+            date=datetime.now(UTC),
+            chat=self.chat,
+            from_user=self.user,
+            **extra,
+        )
+        return Update(update_id=next(self.h._update_ids), message=message)
+
+    async def send(self, text: str | None = None, *, kind: str = "text") -> list[Sent]:
+        before = len(self.h.session.log)
+        await self.h.feed(self.message_update(text, kind=kind))
+        return self.h.session.log[before:]
+
+    def find_button(self, text: str) -> tuple[Sent, str]:
+        for sent in reversed(self.h.session.in_chat(self.id)):
+            current = self.h.session.messages[(sent.chat_id, sent.message_id)]
+            data = current.button_data(text)
+            if data is not None:
+                return current, data
+        shown = [m.buttons for m in self.h.session.in_chat(self.id)[-3:]]
+        raise AssertionError(f"no button {text!r}; recent keyboards: {shown}")
+
+    def callback_update(self, message: Sent, data: str) -> tuple[Update, str]:
+        query_id = f"cb{next(self.h._callback_ids)}"
+        self.h.callbacks.append(query_id)
+        query = CallbackQuery(
+            id=query_id,
+            from_user=self.user,
+            chat_instance="ci",
+            message=to_message(message),
+            data=data,
+        )
+        return Update(update_id=next(self.h._update_ids), callback_query=query), query_id
+
+    async def press(self, text: str) -> list[Sent]:
+        message, data = self.find_button(text)
+        return await self.press_data(message, data)
+
+    async def press_data(self, message: Sent, data: str) -> list[Sent]:
+        before = len(self.h.session.log)
+        update, _ = self.callback_update(message, data)
+        await self.h.feed(update)
+        return self.h.session.log[before:]
+
+    @property
+    def last(self) -> Sent:
+        messages = self.h.session.in_chat(self.id)
+        assert messages, "the bot has not written to this chat"
+        newest = messages[-1]
+        return self.h.session.messages[(newest.chat_id, newest.message_id)]
+
+    def last_answer_text(self) -> str | None:
+        for method in reversed(self.h.session.calls):
+            if isinstance(method, AnswerCallbackQuery):
+                return method.text
+        return None
