@@ -66,15 +66,17 @@ class ConsentRepository:
 
 
 class EmailClaimRepository:
+    """Mailboxes are compared without case: Ivanova@ and ivanova@ are one person's address."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def owner(self, email: str) -> str | None:
-        claim = await self.session.get(EmailClaim, email)
+        claim = await self.session.get(EmailClaim, email.lower())
         return claim.snils if claim else None
 
     def claim(self, email: str, snils: str) -> None:
-        self.session.add(EmailClaim(email=email, snils=snils))
+        self.session.add(EmailClaim(email=email.lower(), snils=snils))
 
 
 class RequestRepository:

@@ -42,7 +42,11 @@ class NameResult:
 def _capitalise(part: str) -> str:
     if part.lower() in _LOWERCASE_PARTICLES:
         return part.lower()
-    return "-".join(p[:1].upper() + p[1:].lower() for p in part.split("-"))
+    # «Гейдар-оглы»: a particle joined by a hyphen stays lowercase too.
+    return "-".join(
+        p.lower() if i and p.lower() in _LOWERCASE_PARTICLES else p[:1].upper() + p[1:].lower()
+        for i, p in enumerate(part.split("-"))
+    )
 
 
 def _fix_lookalikes(word: str) -> tuple[str, bool]:

@@ -103,7 +103,7 @@ class RecordingSession(BaseSession):
         if isinstance(parse_mode, Default):
             parse_mode = bot.default[parse_mode.name] if bot.default else None
         try:
-            if str(parse_mode).lower() == "html":
+            if str(getattr(parse_mode, "value", parse_mode)).lower() == "html":
                 plain, entities = parse_html(method.text)
             else:
                 plain, entities = method.text, []

@@ -106,11 +106,10 @@ class FormEngine:
                     data.prompt_message_id = edit.message_id
                     return
                 # Too old to edit, or deleted: fall back to a new message.
-        previous = data.prompt_message_id
+        if data.prompt_message_id:
+            await self._strip_keyboard(data.prompt_message_id)
         sent = await self.bot.send_message(self.chat_id, text, reply_markup=keyboard)
         data.prompt_message_id = sent.message_id
-        if previous and previous != sent.message_id:
-            await self._strip_keyboard(previous)
 
     async def _strip_keyboard(self, message_id: int) -> None:
         """Old prompts lose their buttons so nobody presses them by mistake (best effort)."""

@@ -1,0 +1,96 @@
+"""A dialog survives a restart of the bot: FSM state lives in the database (or Redis)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+from aiogram.fsm.storage.base import DefaultKeyBuilder
+from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+from sqlalchemy import select
+
+from bot.config import Settings
+from bot.dispatcher import build_dispatcher
+from db.database import Database
+from db.models import AccessRequest, FsmRecord
+from services.role_matrix import RoleMatrix
+from tests.dialog_steps import through_consent
+from tests.harness import Harness
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL")
+
+
+async def test_restart_mid_dialog_continues_from_the_same_step(
+    db: Database, settings: Settings, role_matrix: RoleMatrix, organizations: None
+) -> None:
+    first = Harness(build_dispatcher(settings, db, role_matrix))
+    user = first.user()
+    await through_consent(user)
+    await user.send("11223344595")
+    await user.send("Иванова Мария Петровна")
+    await first.dp.storage.close()  # the process stops
+
+    async with db.read() as session:
+        rows = (await session.scalars(select(FsmRecord))).all()
+    assert [r.state for r in rows] == ["Form:email"]
+
+    second = Harness(build_dispatcher(settings, db, role_matrix))  # a new process
+    again = second.user(user.id)
+    sent = await again.send("/start")
+    assert "незаконченная заявка" in sent[-1].plain
+    sent = await again.press("▶️ Продолжить")
+    assert "адрес электронной почты" in sent[-1].plain
+    await again.send("ivanova@example.ru")
+    await again.press("✅ Да, верно")
+    await again.send("ЦРБ")
+    await again.press("1. ОБРАЗЕЦ ОГБУЗ «Условная ЦРБ А»")
+    await again.press("3. Главный врач")
+    sent = await again.press("Куратор 2 уровня")
+    assert "Иванова Мария Петровна" in sent[-1].plain  # typed before the restart
+    await again.press("📨 Отправить")
+    await second.dp.storage.close()
+    async with db.read() as session:
+        request = (await session.scalars(select(AccessRequest))).one()
+    assert request.snils == "112-233-445 95" and request.email == "ivanova@example.ru"
+
+
+async def test_plain_text_after_restart_goes_to_the_same_step(
+    db: Database, settings: Settings, role_matrix: RoleMatrix
+) -> None:
+    first = Harness(build_dispatcher(settings, db, role_matrix))
+    user = first.user()
+    await through_consent(user)
+    await first.dp.storage.close()
+    second = Harness(build_dispatcher(settings, db, role_matrix))
+    sent = await second.user(user.id).send("112 233 445 95")
+    assert "фамилию, имя и отчество" in sent[-1].plain
+    await second.dp.storage.close()
+
+
+@pytest.fixture
+async def redis_storage() -> AsyncIterator[RedisStorage]:
+    if not REDIS_URL:
+        pytest.skip("TEST_REDIS_URL is not set (.ci/run sets it)")
+    storage = RedisStorage.from_url(REDIS_URL, key_builder=DefaultKeyBuilder(prefix="test_fsm"))
+    await storage.redis.flushdb()
+    yield storage
+    await storage.close()
+
+
+async def test_redis_storage_survives_a_restart(
+    db: Database, settings: Settings, role_matrix: RoleMatrix, organizations: None,
+    redis_storage: RedisStorage,
+) -> None:
+    isolation = RedisEventIsolation(redis_storage.redis)
+    first = Harness(build_dispatcher(settings, db, role_matrix, storage=redis_storage,
+                                     events_isolation=isolation))
+    user = first.user()
+    await through_consent(user)
+    await user.send("11223344595")
+    assert await redis_storage.redis.keys("test_fsm:*")
+
+    second = Harness(build_dispatcher(settings, db, role_matrix, storage=redis_storage,
+                                      events_isolation=isolation))
+    sent = await second.user(user.id).send("Иванова Мария")
+    assert "ФИО: <b>Иванова Мария</b>" in sent[-1].html

@@ -1,0 +1,153 @@
+"""Each wrong input gets its own message and the same step again."""
+
+from __future__ import annotations
+
+import pytest
+from aiogram.fsm.storage.base import StorageKey
+
+from bot import texts
+from db.database import Database
+from services.requests import NewRequest, submit
+from tests.dialog_steps import through_consent, to_organization
+from tests.harness import BOT_ID, ChatUser, Harness
+
+
+def key(user: ChatUser) -> StorageKey:
+    return StorageKey(bot_id=BOT_ID, chat_id=user.id, user_id=user.id)
+
+
+async def state_of(harness: Harness, user: ChatUser) -> str | None:
+    return await harness.dp.storage.get_state(key(user))
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("112-233-445 9O", texts.SNILS_NOT_DIGITS),
+        ("СНИЛС 11223344595", texts.SNILS_NOT_DIGITS),
+        ("112-233-445", texts.snils_wrong_length(9)),
+        ("112 233 445 955", texts.snils_wrong_length(12)),
+        ("112-233-445 96", texts.SNILS_WRONG_CHECKSUM),
+        ("000-000-000 00", texts.SNILS_ALL_ZEROS),
+    ],
+)
+async def test_wrong_snils_keeps_the_step(harness: Harness, answer: str, expected: str) -> None:
+    user = harness.user()
+    await through_consent(user)
+    sent = await user.send(answer)
+    reply = sent[-1]
+    assert reply.html.startswith(expected)
+    assert texts.SNILS_PROMPT in reply.html
+    assert await state_of(harness, user) == "Form:snils"
+    sent = await user.send("112 233 445 95")
+    assert await state_of(harness, user) == "Form:full_name"
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("Иванова", texts.FIO_TOO_FEW),
+        ("Иванова Мария 2", texts.FIO_DIGITS),
+        ("Ivanova Maria", texts.FIO_LATIN),
+        ("Иванова Мария!", texts.fio_bad_chars(["!"])),
+    ],
+)
+async def test_wrong_name_keeps_the_step(harness: Harness, answer: str, expected: str) -> None:
+    user = harness.user()
+    await through_consent(user)
+    await user.send("11223344595")
+    sent = await user.send(answer)
+    assert sent[-1].html.startswith(expected)
+    assert await state_of(harness, user) == "Form:full_name"
+
+
+async def test_name_is_shown_back_normalised(harness: Harness) -> None:
+    user = harness.user()
+    await through_consent(user)
+    await user.send("11223344595")
+    # a Latin «a» and «o» typed into Cyrillic words, extra spaces, an en dash
+    sent = await user.send("  иванoва–петрова   мaрия  ")
+    assert "ФИО: <b>Иванова-Петрова Мария</b>" in sent[-1].html
+    assert "латинские буквы" in sent[-1].html
+    assert await state_of(harness, user) == "Form:email"
+
+
+async def test_invalid_email(harness: Harness) -> None:
+    user = harness.user()
+    await through_consent(user)
+    await user.send("11223344595")
+    await user.send("Иванова Мария")
+    for answer in ("ivanova", "ivanova@", "ivan ova@mail.ru", "ivanova@@mail.ru"):
+        sent = await user.send(answer)
+        assert sent[-1].html.startswith(texts.EMAIL_INVALID), answer
+        assert await state_of(harness, user) == "Form:email"
+    sent = await user.send("Ivanova@MAIL.RU")
+    assert await state_of(harness, user) == "Form:region"
+
+
+async def test_email_of_another_person_is_refused(harness: Harness, db: Database) -> None:
+    async with db.write() as session:
+        await submit(
+            session,
+            NewRequest(
+                telegram_id=5, consent_id=None, snils="431-052-771 35", full_name="Петров Пётр",
+                email="shared@example.ru", region="Костромская область", organization_id=None,
+                org_full_name="Больница", org_short_name="Больница", org_manual=True,
+                position="Врач", position_in_matrix=False, role=None, role_level=None,
+                component="ВИМИС ОНКО",
+            ),
+        )
+    user = harness.user()
+    await through_consent(user)
+    await user.send("11223344595")
+    await user.send("Иванова Мария")
+    sent = await user.send("SHARED@example.ru")
+    assert sent[-1].html.startswith(texts.email_taken("SHARED@example.ru"))
+    assert await state_of(harness, user) == "Form:email"
+
+
+async def test_organization_search_errors(harness: Harness) -> None:
+    user = harness.user()
+    await to_organization(user)
+    sent = await user.send("!")
+    assert sent[-1].html.startswith(texts.ORG_QUERY_SHORT)
+    sent = await user.send("такой больницы нет")
+    assert "ничего не нашлось" in sent[-1].plain
+    assert "Нет в списке" in sent[-1].buttons
+    assert await state_of(harness, user) == "Form:org_search"
+
+
+async def test_photo_or_sticker_at_a_text_step_reprompts(harness: Harness) -> None:
+    user = harness.user()
+    await through_consent(user)
+    for kind in ("photo", "sticker"):
+        sent = await user.send(None, kind=kind)
+        assert sent[-1].html.startswith(texts.SEND_TEXT)
+        assert texts.SNILS_PROMPT in sent[-1].html
+        assert await state_of(harness, user) == "Form:snils"
+
+
+async def test_text_at_a_button_step_shows_the_keyboard_again(harness: Harness) -> None:
+    user = harness.user()
+    await user.send("/start")
+    await user.press("📝 Подать заявку")
+    sent = await user.send("да согласна")
+    assert sent[-1].html.startswith(texts.USE_BUTTONS)
+    assert "✅ Согласен(на)" in sent[-1].buttons
+    assert await state_of(harness, user) == "Form:consent"
+
+
+async def test_organization_typed_by_hand_is_escaped_and_flagged(harness: Harness) -> None:
+    user = harness.user()
+    await to_organization(user)
+    await user.send("Нет в базе")
+    await user.press("Нет в списке")
+    await user.send("ООО «Клиника <Здоровье> & Ко»")
+    await user.send("<Клиника & Ко>")
+    await user.press("Моей должности нет в списке")
+    sent = await user.send("Врач-онколог поликлиники")
+    summary = sent[-1]
+    assert "ООО «Клиника &lt;Здоровье&gt; &amp; Ко» (&lt;Клиника &amp; Ко&gt;)" in summary.html
+    assert "(введено вручную)" in summary.plain
+    assert f"Роль: {texts.ROLE_BY_ADMIN}" in summary.plain
+    assert harness.session.refusals == []
