@@ -16,8 +16,9 @@ async def through_consent(user: ChatUser) -> None:
     await user.press("✅ Готово")
 
 
-async def to_organization(user: ChatUser, *, email: str = "ivanova@example.ru",
-                          snils: str = "11223344595") -> None:
+async def to_organization(
+    user: ChatUser, *, email: str = "ivanova@example.ru", snils: str = "11223344595"
+) -> None:
     await through_consent(user)
     await user.send(snils)
     await user.send("иванова мария петровна")
@@ -25,8 +26,9 @@ async def to_organization(user: ChatUser, *, email: str = "ivanova@example.ru",
     await user.press("✅ Да, верно")
 
 
-async def to_summary(user: ChatUser, *, email: str = "ivanova@example.ru",
-                     snils: str = "11223344595") -> None:
+async def to_summary(
+    user: ChatUser, *, email: str = "ivanova@example.ru", snils: str = "11223344595"
+) -> None:
     await to_organization(user, email=email, snils=snils)
     await user.send("ЦРБ")
     await user.press("1. ОБРАЗЕЦ ОГБУЗ «Условная ЦРБ А»")

@@ -130,7 +130,10 @@ class RecordingSession(BaseSession):
         return to_message(sent)
 
     async def make_request(
-        self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None
+        self,
+        bot: Bot,
+        method: TelegramMethod[Any],
+        timeout: int | None = None,  # noqa: ASYNC109
     ) -> Any:
         self.calls.append(method)
         if isinstance(method, SendMessage):
@@ -140,8 +143,14 @@ class RecordingSession(BaseSession):
 
                 raise TelegramForbiddenError(method, "Forbidden: bot was blocked by the user")
             plain, entities = self._render(bot, method)
-            sent = Sent(chat_id, next(self._ids), method.text, plain, entities,
-                        self._markup(method.reply_markup))
+            sent = Sent(
+                chat_id,
+                next(self._ids),
+                method.text,
+                plain,
+                entities,
+                self._markup(method.reply_markup),
+            )
             return self._store(sent)
         if isinstance(method, EditMessageText):
             key = (int(method.chat_id or 0), int(method.message_id or 0))
@@ -238,8 +247,13 @@ class ChatUser:
             extra["caption"] = text
         elif kind == "sticker":
             extra["sticker"] = Sticker(
-                file_id="s1", file_unique_id="su1", type="regular", width=512, height=512,
-                is_animated=False, is_video=False,
+                file_id="s1",
+                file_unique_id="su1",
+                type="regular",
+                width=512,
+                height=512,
+                is_animated=False,
+                is_video=False,
             )
         message = Message(
             message_id=next(self.h._message_ids),

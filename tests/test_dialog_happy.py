@@ -6,6 +6,7 @@ from db.database import Database
 from db.models import AccessRequest, Consent, RequestEvent
 from tests.dialog_steps import POSITION, to_summary
 from tests.harness import Harness
+from tests.test_dialog_validation import key
 
 
 async def test_happy_path_submits_one_request(harness: Harness, db: Database) -> None:
@@ -22,7 +23,7 @@ async def test_happy_path_submits_one_request(harness: Harness, db: Database) ->
 
     sent = await user.press("📨 Отправить")
     assert "отправлена" in sent[-1].plain
-    assert await harness.dp.storage.get_state(_key(user.id)) is None
+    assert await harness.dp.storage.get_state(key(user)) is None
 
     async with db.read() as session:
         rows = (await session.scalars(select(AccessRequest))).all()
@@ -45,11 +46,3 @@ async def test_happy_path_submits_one_request(harness: Harness, db: Database) ->
     assert [(e.action, e.to_status) for e in events] == [("created", "submitted")]
     assert harness.session.refusals == []
     assert harness.unanswered_callbacks() == []
-
-
-def _key(user_id: int):  # noqa: ANN202
-    from aiogram.fsm.storage.base import StorageKey
-
-    from tests.harness import BOT_ID
-
-    return StorageKey(bot_id=BOT_ID, chat_id=user_id, user_id=user_id)

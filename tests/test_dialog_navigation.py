@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import func, select
 
 from bot import texts
+from bot.dispatcher import build_dispatcher
 from bot.fsm.data import FormData
 from db.database import Database
 from db.models import AccessRequest, Consent
+from services.role_matrix import RoleMatrix
+from tests.conftest import make_settings
 from tests.dialog_steps import through_consent, to_summary
 from tests.harness import Harness
 from tests.test_dialog_validation import key, state_of
@@ -20,8 +25,16 @@ async def test_consent_comes_first_and_declining_stores_nothing(
     await user.send("/start")
     sent = await user.press("📝 Подать заявку")
     consent = sent[-1].plain
-    for part in ("Оператор:", "Цель:", "Какие данные:", "СНИЛС", "идентификатор Telegram",
-                 "Кому передаются:", "Срок:", "Как отозвать:"):
+    for part in (
+        "Оператор:",
+        "Цель:",
+        "Какие данные:",
+        "СНИЛС",
+        "идентификатор Telegram",
+        "Кому передаются:",
+        "Срок:",
+        "Как отозвать:",
+    ):
         assert part in consent
     assert "⬅️ Назад" not in sent[-1].buttons
     sent = await user.press("Не согласен(на)")
@@ -206,12 +219,9 @@ async def test_my_requests_lists_status_in_russian(harness: Harness) -> None:
     assert "ОБРАЗЕЦ ОГБУЗ «Условная ЦРБ А»" in text
 
 
-async def test_greeting_states_the_deadline(db: Database, role_matrix, database_url) -> None:  # noqa: ANN001
-    from datetime import date
-
-    from bot.dispatcher import build_dispatcher
-    from tests.conftest import make_settings
-
+async def test_greeting_states_the_deadline(
+    db: Database, role_matrix: RoleMatrix, database_url: str
+) -> None:
     settings = make_settings(database_url, deadline=date(2026, 12, 20))
     h = Harness(build_dispatcher(settings, db, role_matrix))
     sent = await h.user().send("/start")

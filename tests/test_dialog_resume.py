@@ -79,18 +79,27 @@ async def redis_storage() -> AsyncIterator[RedisStorage]:
 
 
 async def test_redis_storage_survives_a_restart(
-    db: Database, settings: Settings, role_matrix: RoleMatrix, organizations: None,
+    db: Database,
+    settings: Settings,
+    role_matrix: RoleMatrix,
+    organizations: None,
     redis_storage: RedisStorage,
 ) -> None:
     isolation = RedisEventIsolation(redis_storage.redis)
-    first = Harness(build_dispatcher(settings, db, role_matrix, storage=redis_storage,
-                                     events_isolation=isolation))
+    first = Harness(
+        build_dispatcher(
+            settings, db, role_matrix, storage=redis_storage, events_isolation=isolation
+        )
+    )
     user = first.user()
     await through_consent(user)
     await user.send("11223344595")
     assert await redis_storage.redis.keys("test_fsm:*")
 
-    second = Harness(build_dispatcher(settings, db, role_matrix, storage=redis_storage,
-                                      events_isolation=isolation))
+    second = Harness(
+        build_dispatcher(
+            settings, db, role_matrix, storage=redis_storage, events_isolation=isolation
+        )
+    )
     sent = await second.user(user.id).send("Иванова Мария")
     assert "ФИО: <b>Иванова Мария</b>" in sent[-1].html
