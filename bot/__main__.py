@@ -8,7 +8,6 @@ import logging
 import sys
 from pathlib import Path
 
-from aiogram.utils.token import TokenValidationError
 from pydantic import ValidationError
 
 from bot import texts
@@ -85,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     except RoleMatrixError as exc:
         print(f"Ошибка в матрице ролей: {exc}", file=sys.stderr)
         return 2
+    # Imported here: aiogram is heavy, and the commands above do not need it.
+    from aiogram.utils.token import TokenValidationError
+
     from bot.app import run
 
     try:

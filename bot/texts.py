@@ -437,15 +437,11 @@ ASK_UNAVAILABLE = (
 ASK_RESUME = "Чтобы продолжить заполнение заявки, нажмите «Продолжить»."
 
 
-def support_ticket(
-    user_id: int, first_name: str | None, step: str | None, has_request: bool
-) -> str:
+def support_ticket(user_id: int, first_name: str | None, step: str | None) -> str:
     who = escape(first_name) if first_name else "пользователь"
     lines = [f"❓ <b>Вопрос</b> от {who} (id <code>{user_id}</code>)"]
     if step:
         lines.append(f"Шаг заявки: {escape(step)}")
-    if has_request:
-        lines.append("Есть поданные заявки")
     return "\n".join(lines)
 
 

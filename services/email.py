@@ -20,7 +20,8 @@ def normalise_email(raw: str) -> EmailResult:
     if not text or len(text) > MAX_LENGTH or any(ch.isspace() for ch in text):
         return EmailResult(None, "syntax")
     try:
-        info = validate_email(text, check_deliverability=False, allow_smtputf8=False)
+        # strict: also enforce RFC 5321's 64-character limit of the part before the @.
+        info = validate_email(text, check_deliverability=False, allow_smtputf8=False, strict=True)
     except EmailNotValidError as exc:
         return EmailResult(None, str(exc))
     local, _, domain = info.normalized.rpartition("@")

@@ -84,6 +84,14 @@ def _rows_from_dicts(records: Iterable[dict[str, object]]) -> Iterator[OrgRow]:
         )
 
 
+def _check_header(header: Iterable[object]) -> None:
+    # Checked on the header itself, so that a file with no data rows is refused too.
+    names = {str(h).strip() for h in header if h is not None}
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise ImportError_(f"missing columns: {', '.join(missing)}")
+
+
 def read_rows(path: Path) -> list[OrgRow]:
     """Read an FRMO export: CSV (`,` or `;`, UTF-8 or Windows-1251) or XLSX (first sheet)."""
     if path.suffix.lower() == ".xlsx":
@@ -91,9 +99,8 @@ def read_rows(path: Path) -> list[OrgRow]:
 
         sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
         values = list(sheet.iter_rows(values_only=True))
-        if not values:
-            return []
-        header = [str(h).strip() if h is not None else "" for h in values[0]]
+        header = [str(h).strip() if h is not None else "" for h in (values[0] if values else ())]
+        _check_header(header)
         return list(_rows_from_dicts(dict(zip(header, r, strict=False)) for r in values[1:]))
     raw = path.read_bytes()
     try:
@@ -102,7 +109,9 @@ def read_rows(path: Path) -> list[OrgRow]:
         text = raw.decode("cp1251")
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    return list(_rows_from_dicts(csv.DictReader(io.StringIO(text), delimiter=delimiter)))
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+    _check_header(reader.fieldnames or ())
+    return list(_rows_from_dicts(reader))
 
 
 async def import_rows(session: AsyncSession, rows: list[OrgRow], region: str) -> ImportReport:

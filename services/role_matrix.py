@@ -101,4 +101,6 @@ def load_role_matrix(path: str | Path) -> RoleMatrix:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise RoleMatrixError(f"{file}: cannot read the role matrix: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise RoleMatrixError(f"{file}: not UTF-8 text (save it as UTF-8): {exc.reason}") from exc
     return parse_role_matrix(text, source=str(file))

@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.filters import PrivateChat
 from bot.fsm.form import STATE_TO_STEP
 from bot.handlers.form import engine_for
-from bot.handlers.support import Question, leave_question, start_question
+from bot.handlers.support import QuestionFlow, leave_question, start_question
 from db.database import Database
 from db.repositories import RequestRepository
 from services.role_matrix import RoleMatrix
@@ -36,7 +36,7 @@ async def show_menu(message: Message, state: FSMContext, settings: Settings) -> 
 
 
 async def on_start(message: Message, state: FSMContext, settings: Settings) -> None:
-    if await state.get_state() == Question.waiting.state:
+    if await state.get_state() == QuestionFlow.waiting.state:
         await leave_question(state)
     await show_menu(message, state, settings)
 
@@ -91,7 +91,7 @@ async def on_help(message: Message, state: FSMContext, bot: Bot, settings: Setti
 
 async def on_cancel(message: Message, state: FSMContext) -> None:
     current = await state.get_state()
-    if current == Question.waiting.state:
+    if current == QuestionFlow.waiting.state:
         previous = await leave_question(state)
         if previous in STATE_TO_STEP:
             await message.answer(
@@ -140,7 +140,7 @@ async def on_menu_button(
         step = STATE_TO_STEP.get(await state.get_state() or "")
         await start_question(bot, state, settings, chat_id, step=step)
     elif action == "ask_cancel":
-        if await state.get_state() == Question.waiting.state:
+        if await state.get_state() == QuestionFlow.waiting.state:
             previous = await leave_question(state)
             if previous in STATE_TO_STEP:
                 await engine.resume()

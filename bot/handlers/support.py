@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 RETURN_KEY = "question_return_state"
 
 
-class Question(StatesGroup):
+class QuestionFlow(StatesGroup):
     waiting = State()
 
 
@@ -41,9 +41,9 @@ async def start_question(
         await bot.send_message(chat_id, texts.ASK_UNAVAILABLE)
         return
     current = await state.get_state()
-    if current != Question.waiting.state:
+    if current != QuestionFlow.waiting.state:
         await state.update_data({RETURN_KEY: current, "question_step": step})
-    await state.set_state(Question.waiting)
+    await state.set_state(QuestionFlow.waiting)
     await bot.send_message(
         chat_id, texts.ASK_PROMPT, reply_markup=keyboards.single(texts.BTN_CANCEL, "ask_cancel")
     )
@@ -68,7 +68,6 @@ async def on_question(message: Message, state: FSMContext, bot: Bot, settings: S
         message.from_user.id,
         message.from_user.first_name,
         texts.STEP_NAMES.get(step) if step else None,
-        has_request=False,
     )
     delivered = False
     for target in support_targets(settings):
@@ -94,5 +93,5 @@ async def on_question(message: Message, state: FSMContext, bot: Bot, settings: S
 def support_router() -> Router:
     router = Router(name="support")
     router.message.filter(PrivateChat())
-    router.message.register(on_question, StateFilter(Question.waiting))
+    router.message.register(on_question, StateFilter(QuestionFlow.waiting))
     return router

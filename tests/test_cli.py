@@ -1,0 +1,65 @@
+"""`python -m bot` as an operator runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from db.database import Database
+from db.models import Organization
+from tests.conftest import ROOT, SAMPLE_ORGS
+
+
+def run_bot(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "DATABASE_URL"}}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_without_token_one_clear_line_and_exit_code_2(tmp_path: Path) -> None:
+    result = run_bot([], {}, tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "BOT_TOKEN" in lines[0] and "@BotFather" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_broken_role_matrix_is_named(tmp_path: Path) -> None:
+    broken = tmp_path / "matrix.yaml"
+    broken.write_text("roles:\n  - name: Куратор\n    level: x\n", encoding="utf-8")
+    env = {"BOT_TOKEN": "42:TEST-token-0123456789abcdef", "ROLE_MATRIX_PATH": str(broken)}
+    result = run_bot([], env, tmp_path)
+    assert result.returncode == 2
+    assert "roles.0.positions" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_import_organizations_is_idempotent(
+    tmp_path: Path, database_url: str, db: Database
+) -> None:
+    env = {"DATABASE_URL": database_url}
+    first = run_bot(["import-organizations", str(SAMPLE_ORGS)], env, ROOT)
+    assert first.returncode == 0, first.stderr
+    assert "добавлено 11" in first.stdout
+    second = run_bot(["import-organizations", str(SAMPLE_ORGS)], env, ROOT)
+    assert "добавлено 0, обновлено 0" in second.stdout
+    async with db.read() as session:
+        total = await session.scalar(select(func.count()).select_from(Organization))
+    assert total == 11  # 13 rows: one deleted, one of another region
+
+
+def test_import_of_a_missing_file(tmp_path: Path) -> None:
+    result = run_bot(["import-organizations", "nope.csv"], {}, tmp_path)
+    assert result.returncode == 2
+    assert "nope.csv" in result.stderr
