@@ -23,7 +23,8 @@ async def test_question_from_the_esia_step_keeps_the_dialog(harness: Harness) ->
     assert texts.ASK_SENT in sent[-1].plain
 
     to_support = [
-        c for c in harness.session.calls
+        c
+        for c in harness.session.calls
         if isinstance(c, SendMessage | CopyMessage) and c.chat_id == SUPPORT_CHAT_ID
     ]
     header, copy = to_support

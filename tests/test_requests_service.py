@@ -14,11 +14,20 @@ from services import requests
 from services.requests import NewRequest, Status
 
 NEW = NewRequest(
-    telegram_id=7, consent_id=None, snils="112-233-445 95", full_name="Иванова Мария",
-    email="ivanova@example.ru", region="Костромская область", organization_id=None,
-    org_full_name="Больница", org_short_name="Больница", org_manual=True,
+    telegram_id=7,
+    consent_id=None,
+    snils="112-233-445 95",
+    full_name="Иванова Мария",
+    email="ivanova@example.ru",
+    region="Костромская область",
+    organization_id=None,
+    org_full_name="Больница",
+    org_short_name="Больница",
+    org_manual=True,
     position="Главный врач / заместитель глав.врача ЦРБ (МО) муниципального образования",
-    position_in_matrix=True, role="Куратор 2 уровня", role_level="Муниципальное образование РФ",
+    position_in_matrix=True,
+    role="Куратор 2 уровня",
+    role_level="Муниципальное образование РФ",
     component="ВИМИС ОНКО",
 )
 
@@ -56,8 +65,12 @@ async def test_transition_is_compare_and_set_with_one_event(db: Database) -> Non
     async def approve(actor: int) -> bool:
         async with db.write() as session:
             return await requests.transition(
-                session, request_id, Status.SUBMITTED, Status.APPROVED,
-                actor_id=actor, action="approved",
+                session,
+                request_id,
+                Status.SUBMITTED,
+                Status.APPROVED,
+                actor_id=actor,
+                action="approved",
             )
 
     outcomes = await asyncio.gather(approve(1), approve(2))
@@ -77,8 +90,12 @@ async def test_transition_outside_the_lifecycle_is_refused(db: Database) -> None
     async with db.write() as session:
         with pytest.raises(requests.TransitionNotAllowed):
             await requests.transition(
-                session, result.request.id, Status.SUBMITTED, Status.ACCESS_GRANTED,
-                actor_id=1, action="granted",
+                session,
+                result.request.id,
+                Status.SUBMITTED,
+                Status.ACCESS_GRANTED,
+                actor_id=1,
+                action="granted",
             )
 
 
@@ -87,7 +104,11 @@ async def test_a_closed_request_frees_the_slot(db: Database) -> None:
     assert isinstance(result, requests.Submitted)
     async with db.write() as session:
         assert await requests.transition(
-            session, result.request.id, Status.SUBMITTED, Status.CANCELLED,
-            actor_id=7, action="cancelled",
+            session,
+            result.request.id,
+            Status.SUBMITTED,
+            Status.CANCELLED,
+            actor_id=7,
+            action="cancelled",
         )
     assert isinstance(await _submit(db, NEW), requests.Submitted)
