@@ -86,7 +86,9 @@ class StepKeyboard:
         return self.row(*nav)
 
     def navigation(self, back: bool = True) -> StepKeyboard:
+        """Back, a question to МИАЦ tagged with this step, and Cancel: on every step."""
         buttons = [self.button(texts.BTN_BACK, "back")] if back else []
+        buttons.append(self.button(texts.BTN_STEP_HELP, "ask"))
         buttons.append(self.button(texts.BTN_CANCEL, "cancel"))
         return self.row(*buttons)
 

@@ -48,3 +48,25 @@ async def test_help_command_mid_dialog_and_cancel_returns(harness: Harness) -> N
     sent = await user.press(texts.BTN_CANCEL)
     assert await state_of(harness, user) == "Form:gosuslugi"
     assert "подтверждённая" in sent[-1].plain
+
+
+async def test_every_step_offers_a_question_tagged_with_it(harness: Harness) -> None:
+    from aiogram.methods import SendMessage
+
+    user = harness.user()
+    await user.send("/start")
+    await user.press("📝 Подать заявку")
+    await user.press("✅ Согласен(на)")
+    await user.press("Да")
+    await user.press("✅ Готово")
+    await user.send("11223344595")
+    assert texts.BTN_STEP_HELP in user.last.buttons
+    await user.press(texts.BTN_STEP_HELP)
+    await user.send("Не знаю, как писать отчество")
+    header = next(
+        c
+        for c in harness.session.calls
+        if isinstance(c, SendMessage) and c.chat_id == SUPPORT_CHAT_ID
+    )
+    assert "Шаг заявки: ФИО" in header.text
+    assert await state_of(harness, user) == "Form:full_name"
