@@ -127,6 +127,10 @@ class AccessRequest(Base):
     decided_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Fields an admin returned for changes (form field names); cleared on resubmission.
+    return_fields: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # Lower-cased words of the name, e-mail, SNILS digits and organisation, for /find.
+    search_key: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class RequestEvent(Base):
@@ -163,3 +167,53 @@ class FsmRecord(Base):
     state: Mapped[str | None] = mapped_column(String(255), nullable=True)
     data: Mapped[str] = mapped_column(Text, default="{}")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class StaffMember(Base):
+    """МИАЦ staff: admins decide on requests, operators answer questions."""
+
+    __tablename__ = "staff"
+
+    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    role: Mapped[str] = mapped_column(String(16))  # admin | operator
+    display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    added_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class StaffInvite(Base):
+    """A one-time deep link (`/start <token>`) that makes whoever opens it staff."""
+
+    __tablename__ = "staff_invites"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class StaffEvent(Base):
+    __tablename__ = "staff_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    action: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class RequestCard(Base):
+    """Where a request's card was posted, so every copy can be updated after a decision."""
+
+    __tablename__ = "request_cards"
+    __table_args__ = (Index("uq_request_cards_message", "chat_id", "message_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("access_requests.id"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
