@@ -13,6 +13,7 @@ from bot.dispatcher import build_dispatcher, make_bot, set_commands
 from bot.middlewares import InFlightMiddleware
 from db.database import Database
 from db.migrate import upgrade_to_head
+from services import staff
 from services.role_matrix import RoleMatrix
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,8 @@ DRAIN_SECONDS = 15.0
 async def run_bot(settings: Settings, role_matrix: RoleMatrix) -> None:
     db = Database(settings.database_url)
     await upgrade_to_head(db)
+    async with db.write() as session:
+        await staff.bootstrap_admins(session, settings.admin_ids)
     bot = make_bot(settings)
     dp = build_dispatcher(settings, db, role_matrix)
 

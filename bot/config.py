@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     role_matrix_path: str = "role_matrix.yaml"
     deadline: date | None = None
     components: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["ВИМИС ОНКО"])
+    # Preset rejection reasons, `;`-separated; empty means the defaults in bot/texts.py.
+    reject_reasons: Annotated[list[str], NoDecode] = Field(default_factory=list)
     operator_name: str = "ОГБУЗ «Медицинский информационно-аналитический центр Костромской области»"
     log_level: str = "INFO"
 
@@ -38,7 +40,7 @@ class Settings(BaseSettings):
             return [value]
         return value
 
-    @field_validator("components", mode="before")
+    @field_validator("components", "reject_reasons", mode="before")
     @classmethod
     def _split_components(cls, value: object) -> object:
         if isinstance(value, str):

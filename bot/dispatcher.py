@@ -17,7 +17,9 @@ from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from bot import texts
 from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
+from bot.handlers.admin import admin_router
 from bot.handlers.form import form_router
+from bot.handlers.staff import staff_router
 from bot.handlers.start import fallback_router, start_router
 from bot.handlers.support import support_router
 from bot.middlewares import FsmFlushMiddleware, InFlightMiddleware
@@ -37,7 +39,9 @@ def make_storage(settings: Settings, db: Database) -> tuple[BaseStorage, BaseEve
         # A blocking pool waits for a free connection instead of failing past its size.
         pool = BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=20)
         redis = Redis(connection_pool=pool)
-        storage = RedisStorage(redis, key_builder=DefaultKeyBuilder(prefix="vimis_fsm"))
+        storage = RedisStorage(
+            redis, key_builder=DefaultKeyBuilder(prefix="vimis_fsm", with_destiny=True)
+        )
         return storage, RedisEventIsolation(redis, key_builder=storage.key_builder)
     return DatabaseStorage(db), SimpleEventIsolation()
 
@@ -98,8 +102,16 @@ def build_dispatcher(
         dp.update.outer_middleware(FsmFlushMiddleware(storage))
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.errors.register(on_error)
-    # Order matters: commands first, then open dialogs, then whatever is left.
-    dp.include_routers(start_router(), support_router(), form_router(), fallback_router())
+    # Order matters: staff commands and their typed input, then the applicant's commands,
+    # then open dialogs, then whatever is left.
+    dp.include_routers(
+        admin_router(),
+        staff_router(),
+        start_router(),
+        support_router(),
+        form_router(),
+        fallback_router(),
+    )
     return dp
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import texts
-from bot.callbacks import FormCb, MenuCb
+from bot.callbacks import FixCb, FormCb, MenuCb
 
 MAX_BUTTON_TEXT = 60
 
@@ -49,6 +49,19 @@ def single(text: str, action: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [InlineKeyboardButton(text=text, callback_data=MenuCb(action=action).pack())]
+        ]
+    )
+
+
+def fix_button(request_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=texts.btn_fix(request_id),
+                    callback_data=FixCb(request_id=request_id).pack(),
+                )
+            ]
         ]
     )
 

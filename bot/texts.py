@@ -471,3 +471,317 @@ NO_TOKEN = (
     "BOT_TOKEN=<токен> в файле .env или в переменных окружения."
 )
 BAD_TOKEN = "BOT_TOKEN задан неверно: скопируйте токен у @BotFather целиком (вида 123456:ABC...)."
+
+
+# --- staff and admins -------------------------------------------------------------------------
+
+NO_ACCESS = "Нет доступа"
+ROLE_NAMES = {"admin": "администратор", "operator": "оператор"}
+ADMIN_COMMANDS = {
+    "queue": "Очередь заявок на рассмотрении",
+    "find": "Найти заявку: СНИЛС, фамилия, e-mail, организация",
+    "req": "Карточка заявки: /req 17",
+    "history": "История заявки: /history 17",
+    "staff": "Сотрудники МИАЦ",
+}
+
+DECISION_NAMES = {
+    "approved": "✅ Одобрена",
+    "rejected": "❌ Отклонена",
+    "returned": "↩️ Возвращена на доработку",
+    "exported": "📤 Передана федеральному оператору",
+    "access_granted": "🔑 Доступ предоставлен",
+    "cancelled": "🚫 Отменена заявителем",
+}
+BTN_APPROVE = "✅ Одобрить"
+BTN_REJECT = "❌ Отклонить"
+BTN_RETURN = "↩️ Вернуть на доработку"
+BTN_CHANGE_ROLE = "🔁 Сменить роль"
+BTN_OTHER_REASON = "✍️ Другая причина"
+BTN_CARD_BACK = "⬅️ К карточке"
+BTN_NEXT = "Далее ➡️"
+DEFAULT_REJECT_REASONS = (
+    "Организация не участвует в работе с ВИМИС ОНКО",
+    "Должность не соответствует запрошенной роли",
+    "Данные не совпадают с Госуслугами",
+    "Повторная заявка",
+)
+RETURN_FIELD_NAMES = {
+    "snils": "СНИЛС",
+    "full_name": "ФИО",
+    "email": "Эл. почта",
+    "organization": "Организация",
+    "position": "Должность и роль",
+}
+
+
+def who_when(name: str, at: datetime) -> str:
+    return f"{escape(name)}, {at.astimezone(LOCAL_TZ).strftime('%d.%m.%Y %H:%M')}"
+
+
+def staff_name(user_id: int | None, names: dict[int, str]) -> str:
+    if user_id is None:
+        return "система"
+    return names.get(user_id) or f"id {user_id}"
+
+
+def card(
+    number: int,
+    status: str,
+    submitted: datetime | None,
+    rows: Sequence[tuple[str, str]],
+    warnings: Sequence[str],
+    changes: Sequence[tuple[str, str, str]],
+    decision: str | None,
+) -> str:
+    lines = [f"📥 <b>Заявка № {number}</b> — {escape(STATUS_NAMES.get(status, status))}"]
+    if submitted:
+        lines.append(f"Подана: {submitted.astimezone(LOCAL_TZ).strftime('%d.%m.%Y %H:%M')}")
+    lines.append("")
+    lines += [f"<b>{escape(label)}:</b> {escape(value)}" for label, value in rows]
+    if warnings:
+        lines.append("")
+        lines += [f"⚠️ {w}" for w in warnings]
+    if changes:
+        lines += ["", "<b>Исправлено после доработки:</b>"]
+        lines += [
+            f"• {escape(label)}: <s>{escape(old)}</s> → {escape(new)}"
+            for label, old, new in changes
+        ]
+    if decision:
+        lines += ["", decision]
+    return "\n".join(lines)
+
+
+WARN_ORG_MANUAL = "Организация введена вручную — её нет в справочнике"
+WARN_POSITION_MANUAL = "Должности нет в матрице ролей — выберите роль («Сменить роль»)"
+
+
+def warn_related(number: int, status: str, same: str) -> str:
+    return f"Тот же {same} в заявке № {number} ({escape(STATUS_NAMES.get(status, status))})"
+
+
+def decision_line(status: str, who: str, reason: str | None) -> str:
+    text = f"<b>{DECISION_NAMES.get(status, escape(status))}</b> — {who}"
+    if reason:
+        text += f"\nПричина: {escape(reason)}"
+    return text
+
+
+def already_decided(status: str, who: str) -> str:
+    # Plain text: a callback answer is not HTML.
+    return f"Решение уже принято: {STATUS_NAMES.get(status, status)} — {who}"
+
+
+ROLE_NEEDED = "Сначала выберите роль: нажмите «Сменить роль»."
+REQUEST_NOT_FOUND = "Заявка не найдена."
+
+
+def ask_reject_reason(number: int) -> str:
+    return f"Напишите причину отказа по заявке № {number} ответом на это сообщение."
+
+
+def ask_return_comment(number: int, fields: Sequence[str]) -> str:
+    names = ", ".join(RETURN_FIELD_NAMES[f] for f in fields)
+    return (
+        f"Заявка № {number}: вернуть на доработку поля «{escape(names)}». "
+        "Напишите комментарий для заявителя ответом на это сообщение."
+    )
+
+
+def ask_role_reason(number: int, role: str) -> str:
+    return (
+        f"Заявка № {number}: новая роль «{escape(role)}». "
+        "Напишите причину ответом на это сообщение."
+    )
+
+
+def pick_return_fields(number: int) -> str:
+    return f"Заявка № {number}: отметьте поля, которые нужно исправить, и нажмите «Далее»."
+
+
+PICK_AT_LEAST_ONE = "Отметьте хотя бы одно поле."
+INPUT_CANCELLED = "Ввод отменён."
+INPUT_NEEDS_TEXT = "Нужен текст. Напишите ещё раз или /cancel."
+INPUT_TOO_LONG = "Слишком длинно: не больше 1000 символов."
+
+
+def done_note(number: int, status: str) -> str:
+    return f"Заявка № {number}: {STATUS_NAMES.get(status, status)}."
+
+
+def applicant_approved(number: int) -> str:
+    return (
+        f"✅ Заявка <b>№ {number}</b> одобрена.\n\nМИАЦ передаст её федеральному оператору "
+        "ВИМИС. Когда доступ будет предоставлен, я сообщу, как войти."
+    )
+
+
+def applicant_rejected(number: int, reason: str) -> str:
+    return (
+        f"Заявка <b>№ {number}</b> отклонена.\nПричина: {escape(reason)}\n\n"
+        "Вы можете подать новую заявку, исправив указанное."
+    )
+
+
+def applicant_returned(number: int, fields: Sequence[str], comment: str) -> str:
+    names = ", ".join(RETURN_FIELD_NAMES.get(f, f) for f in fields)
+    return (
+        f"↩️ Заявка <b>№ {number}</b> возвращена на доработку.\n"
+        f"Комментарий МИАЦ: {escape(comment)}\n"
+        f"Нужно исправить: <b>{escape(names)}</b>.\n\nНажмите «Исправить заявку»."
+    )
+
+
+def applicant_role_changed(number: int, old: str | None, new: str, reason: str) -> str:
+    return (
+        f"В заявке <b>№ {number}</b> изменена роль: {escape(old or ROLE_BY_ADMIN)} → "
+        f"<b>{escape(new)}</b>.\nПричина: {escape(reason)}"
+    )
+
+
+def btn_fix(number: int) -> str:
+    return f"✏️ Исправить заявку № {number}"
+
+
+def fix_intro(number: int, comment: str | None) -> str:
+    text = f"Исправление заявки <b>№ {number}</b>."
+    if comment:
+        text += f"\nКомментарий МИАЦ: {escape(comment)}"
+    return text
+
+
+FIX_NOT_AVAILABLE = "Эту заявку сейчас нельзя исправить."
+FINISH_CURRENT_FIRST = "Сначала завершите или отмените заявку, которую заполняете сейчас (/cancel)."
+
+
+def resubmitted(number: int) -> str:
+    return (
+        f"✅ Исправленная заявка <b>№ {number}</b> отправлена повторно. "
+        "Статус: <b>на рассмотрении</b>."
+    )
+
+
+def queue_page(total: int, page: int, pages: int) -> str:
+    if total == 0:
+        return "Очередь пуста: новых заявок нет."
+    text = f"<b>Заявки на рассмотрении:</b> {total}. Сначала самые старые."
+    if pages > 1:
+        text += f"\n{PAGE_HINT.format(page=page + 1, pages=pages)}"
+    return text
+
+
+def queue_item(number: int, name: str, org: str) -> str:
+    return f"№ {number} · {name} · {org}"
+
+
+FIND_USAGE = (
+    "Напишите после команды СНИЛС, часть фамилии, e-mail или слова из названия "
+    "организации: /find Иванова"
+)
+
+
+def found(count: int) -> str:
+    return f"Найдено заявок: {count}." if count else "Ничего не найдено."
+
+
+REQ_USAGE = "Укажите номер заявки: /req 17"
+HISTORY_USAGE = "Укажите номер заявки: /history 17"
+
+EVENT_NAMES = {
+    "created": "подана",
+    "viewed": "просмотрена",
+    "approved": "одобрена",
+    "rejected": "отклонена",
+    "returned": "возвращена на доработку",
+    "resubmitted": "отправлена повторно",
+    "role_changed": "изменена роль",
+    "cancelled": "отменена",
+    "exported": "выгружена",
+    "access_granted": "доступ предоставлен",
+}
+FIELD_NAMES_DB = {
+    "snils": "СНИЛС",
+    "full_name": "ФИО",
+    "email": "Эл. почта",
+    "org_full_name": "Полное наименование МО",
+    "org_short_name": "Краткое наименование МО",
+    "org_manual": "МО вручную",
+    "organization_id": "МО из справочника",
+    "position": "Должность",
+    "position_in_matrix": "Должность из матрицы",
+    "role": "Роль",
+    "role_level": "Уровень доступа",
+}
+
+
+def history(number: int, lines: Sequence[str]) -> str:
+    return f"<b>История заявки № {number}</b>\n\n" + "\n".join(lines)
+
+
+def history_line(at: datetime, who: str, action: str, details: Sequence[str]) -> str:
+    head = f"{at.astimezone(LOCAL_TZ).strftime('%d.%m.%Y %H:%M')} — {who}: " + escape(
+        EVENT_NAMES.get(action, action)
+    )
+    return "\n".join([head, *(f"   {d}" for d in details)])
+
+
+def change_detail(field: str, old: object, new: object) -> str:
+    label = FIELD_NAMES_DB.get(field, field)
+    return f"{escape(label)}: {escape(str(old))} → {escape(str(new))}"
+
+
+def reason_detail(reason: str) -> str:
+    return f"Причина: {escape(reason)}"
+
+
+# staff management
+def staff_list(rows: Sequence[tuple[str, int, str]]) -> str:
+    lines = ["<b>Сотрудники МИАЦ</b>", ""]
+    lines += [
+        f"• {escape(name)} (<code>{uid}</code>) — {ROLE_NAMES[role]}" for name, uid, role in rows
+    ]
+    lines += [
+        "",
+        "Добавить по ссылке-приглашению — кнопки ниже; по id: "
+        "<code>/staff add admin 123456</code> или <code>/staff add operator 123456</code>; "
+        "удалить: <code>/staff remove 123456</code>.",
+    ]
+    return "\n".join(lines)
+
+
+BTN_INVITE_ADMIN = "➕ Пригласить администратора"
+BTN_INVITE_OPERATOR = "➕ Пригласить оператора"
+
+
+def btn_remove(name: str) -> str:
+    return f"🗑 {name}"
+
+
+def invite_link(role: str, link: str, expires: datetime) -> str:
+    return (
+        f"Ссылка-приглашение ({ROLE_NAMES[role]}), одноразовая, действует до "
+        f"{expires.astimezone(LOCAL_TZ).strftime('%d.%m.%Y %H:%M')}:\n{escape(link)}\n\n"
+        "Перешлите её сотруднику лично."
+    )
+
+
+def staff_added(uid: int, role: str) -> str:
+    return f"Пользователь <code>{uid}</code> добавлен: {ROLE_NAMES[role]}."
+
+
+def staff_removed(uid: int) -> str:
+    return f"Пользователь <code>{uid}</code> больше не сотрудник."
+
+
+STAFF_UNCHANGED = "Ничего не изменилось: у пользователя уже эта роль."
+STAFF_NOT_FOUND = "Такого сотрудника нет."
+STAFF_LAST_ADMIN = "Нельзя удалить последнего администратора."
+STAFF_USAGE = "Формат: /staff add admin|operator ID или /staff remove ID"
+
+
+def welcome_staff(role: str) -> str:
+    return f"Вы добавлены в МИАЦ как {ROLE_NAMES[role]}. Команды: /queue, /find, /req, /history."
+
+
+INVITE_INVALID = "Приглашение недействительно: ссылка уже использована или срок её действия истёк."

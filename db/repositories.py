@@ -124,9 +124,10 @@ class RequestRepository:
         at: datetime,
         decision: bool = False,
         reason: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> bool:
         """One conditional UPDATE: true when this call made the transition."""
-        values: dict[str, Any] = {"status": new, "updated_at": at}
+        values: dict[str, Any] = {"status": new, "updated_at": at, **(extra or {})}
         if decision:
             values |= {"decided_by": actor_id, "decided_at": at, "decision_reason": reason}
         result = await self.session.execute(
@@ -136,6 +137,40 @@ class RequestRepository:
             .execution_options(synchronize_session=False)
         )
         return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def queue(
+        self, statuses: Sequence[str], *, limit: int, offset: int
+    ) -> tuple[list[AccessRequest], int]:
+        where = AccessRequest.status.in_(statuses)
+        total = await self.session.scalar(select(func.count()).where(where))
+        rows = await self.session.scalars(
+            select(AccessRequest)
+            .where(where)
+            .order_by(AccessRequest.submitted_at, AccessRequest.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(rows), int(total or 0)
+
+    async def search(self, words: Sequence[str], limit: int) -> list[AccessRequest]:
+        conditions = [AccessRequest.search_key.contains(w, autoescape=True) for w in words]
+        rows = await self.session.scalars(
+            select(AccessRequest).where(*conditions).order_by(AccessRequest.id.desc()).limit(limit)
+        )
+        return list(rows)
+
+    async def related(self, request: AccessRequest) -> list[AccessRequest]:
+        """Other requests of the same SNILS or with the same e-mail."""
+        rows = await self.session.scalars(
+            select(AccessRequest)
+            .where(
+                AccessRequest.id != request.id,
+                (AccessRequest.snils == request.snils)
+                | (func.lower(AccessRequest.email) == request.email.lower()),
+            )
+            .order_by(AccessRequest.id)
+        )
+        return list(rows)
 
 
 class EventRepository:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AccessRequest, utcnow
 from db.repositories import EmailClaimRepository, EventRepository, RequestRepository
+from services.text_search import search_key
 
 
 class Status(StrEnum):
@@ -36,6 +39,20 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.CANCELLED: frozenset(),
 }
 DECISIONS = frozenset({Status.APPROVED, Status.REJECTED, Status.RETURNED})
+# Form fields an admin may return for changes → the request columns each one covers.
+RETURNABLE: dict[str, tuple[str, ...]] = {
+    "snils": ("snils",),
+    "full_name": ("full_name",),
+    "email": ("email",),
+    "organization": ("organization_id", "org_full_name", "org_short_name", "org_manual"),
+    "position": ("position", "position_in_matrix", "role", "role_level"),
+}
+
+
+def request_search_key(values: dict[str, Any]) -> str:
+    snils_digits = "".join(ch for ch in str(values.get("snils", "")) if ch.isdigit())
+    parts = [values.get(k) or "" for k in ("full_name", "email", "org_full_name", "org_short_name")]
+    return f"{search_key(' '.join(parts))} {snils_digits}"
 
 
 class TransitionNotAllowed(ValueError):
@@ -103,6 +120,7 @@ async def submit(session: AsyncSession, new: NewRequest) -> SubmitResult:
             request = await requests.add(
                 AccessRequest(
                     **new.__dict__,
+                    search_key=request_search_key(new.__dict__),
                     status=Status.SUBMITTED.value,
                     created_at=now,
                     submitted_at=now,
@@ -135,6 +153,7 @@ async def transition(
     action: str,
     reason: str | None = None,
     details: dict[str, object] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> bool:
     """Move a request from `expected` to `new`; false when someone else moved it first."""
     if new not in TRANSITIONS[expected]:
@@ -148,6 +167,7 @@ async def transition(
         at=now,
         decision=new in DECISIONS,
         reason=reason,
+        extra=extra,
     )
     if changed:
         EventRepository(session).add(
@@ -160,3 +180,150 @@ async def transition(
             at=now,
         )
     return changed
+
+
+async def decide(
+    session: AsyncSession,
+    request_id: int,
+    decision: Status,
+    *,
+    actor_id: int,
+    reason: str | None = None,
+    fields: list[str] | None = None,
+) -> bool:
+    """An admin's decision on a submitted request; false when another decision came first."""
+    if decision not in DECISIONS:
+        raise TransitionNotAllowed(str(decision))
+    returned = decision is Status.RETURNED
+    return await transition(
+        session,
+        request_id,
+        Status.SUBMITTED,
+        decision,
+        actor_id=actor_id,
+        action=decision.value,
+        reason=reason,
+        details={"fields": fields} if returned else None,
+        extra={"return_fields": fields} if returned else None,
+    )
+
+
+async def change_role(
+    session: AsyncSession,
+    request_id: int,
+    role: str,
+    level: str,
+    *,
+    actor_id: int,
+    reason: str,
+) -> bool:
+    """Set the role of a request still waiting for a decision (one conditional UPDATE)."""
+    request = await session.get(AccessRequest, request_id)
+    if request is None or request.status != Status.SUBMITTED.value:
+        return False
+    old_role = request.role
+    now = utcnow()
+    result = await session.execute(
+        update(AccessRequest)
+        .where(
+            AccessRequest.id == request_id,
+            AccessRequest.status == Status.SUBMITTED.value,
+            AccessRequest.role.is_not_distinct_from(old_role),
+        )
+        .values(role=role, role_level=level, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    EventRepository(session).add(
+        request_id,
+        "role_changed",
+        actor_id=actor_id,
+        at=now,
+        details={"changes": {"role": [old_role, role]}, "reason": reason},
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class NotReturned:
+    """The request is not (or no longer) waiting for this person's corrections."""
+
+
+ResubmitResult = Submitted | EmailTaken | AlreadyOpen | NotReturned
+
+
+async def resubmit(
+    session: AsyncSession, request_id: int, telegram_id: int, values: dict[str, Any]
+) -> ResubmitResult:
+    """The applicant's corrections to a returned request: only the returned fields change,
+    and the event records each change as old → new."""
+    requests = RequestRepository(session)
+    request = await requests.get(request_id)
+    if (
+        request is None
+        or request.telegram_id != telegram_id
+        or request.status != Status.RETURNED.value
+    ):
+        return NotReturned()
+    allowed = {col for f in (request.return_fields or []) for col in RETURNABLE.get(f, ())}
+    new_values = {k: v for k, v in values.items() if k in allowed}
+    changes = {
+        k: [getattr(request, k), v] for k, v in new_values.items() if getattr(request, k) != v
+    }
+    snils = new_values.get("snils", request.snils)
+    email = new_values.get("email", request.email)
+    claims = EmailClaimRepository(session)
+    owner = await claims.owner(email)
+    if owner is not None and owner != snils:
+        return EmailTaken(email)
+    current = {
+        c: getattr(request, c)
+        for c in ("full_name", "email", "snils", "org_full_name", "org_short_name")
+    }
+    now = utcnow()
+    try:
+        async with session.begin_nested():
+            if owner is None:
+                claims.claim(email, snils)
+            changed = await requests.compare_and_set_status(
+                request_id,
+                [Status.RETURNED.value],
+                Status.SUBMITTED.value,
+                actor_id=telegram_id,
+                at=now,
+                extra={
+                    **new_values,
+                    "return_fields": None,
+                    "submitted_at": now,
+                    "search_key": request_search_key({**current, **new_values}),
+                },
+            )
+            if not changed:
+                return NotReturned()
+            EventRepository(session).add(
+                request_id,
+                "resubmitted",
+                actor_id=telegram_id,
+                from_status=Status.RETURNED.value,
+                to_status=Status.SUBMITTED.value,
+                details={"changes": changes},
+                at=now,
+            )
+            await session.flush()
+    except IntegrityError:
+        existing = await requests.find_live(snils, request.component, request.role)
+        return AlreadyOpen(existing) if existing is not None else EmailTaken(email)
+    await session.refresh(request)
+    return Submitted(request)
+
+
+async def last_changes(session: AsyncSession, request_id: int) -> dict[str, list[Any]]:
+    """What the latest resubmission changed (old → new), for the admin card."""
+    events = await EventRepository(session).for_request(request_id)
+    for event in reversed(events):
+        if event.action == "resubmitted":
+            return dict((event.details or {}).get("changes", {}))
+        if event.action in ("created", "returned"):
+            break
+    return {}

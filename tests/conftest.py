@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.dispatcher import build_dispatcher
 from db.database import Database
 from db.migrate import upgrade_to_head
+from services import staff
 from services.organizations import import_rows, read_rows
 from services.role_matrix import RoleMatrix, load_role_matrix
 from tests.harness import TOKEN, Harness
@@ -20,6 +21,8 @@ from tests.harness import TOKEN, Harness
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_ORGS = ROOT / "data" / "organizations.sample.csv"
 ADMIN_ID = 900001
+ADMIN2_ID = 900002
+ADMIN_CHAT = -1005550001
 SUPPORT_CHAT_ID = -1001234567890
 
 
@@ -80,7 +83,26 @@ async def organizations(db: Database, settings: Settings) -> None:
 async def harness(
     db: Database, settings: Settings, role_matrix: RoleMatrix, organizations: None
 ) -> AsyncIterator[Harness]:
+    async with db.write() as session:
+        await staff.bootstrap_admins(session, settings.admin_ids)
     dp = build_dispatcher(settings, db, role_matrix)
     h = Harness(dp)
     yield h
     await dp.storage.close()
+
+
+@pytest.fixture
+def admin_settings(database_url: str) -> Settings:
+    """An admin group (ADMIN_CHAT_ID) with two admins."""
+    return make_settings(database_url, admin_chat_id=ADMIN_CHAT, admin_ids=[ADMIN_ID, ADMIN2_ID])
+
+
+@pytest.fixture
+async def h(
+    db: Database, admin_settings: Settings, role_matrix: RoleMatrix, organizations: None
+) -> AsyncIterator[Harness]:
+    async with db.write() as session:
+        await staff.bootstrap_admins(session, admin_settings.admin_ids)
+    harness = Harness(build_dispatcher(admin_settings, db, role_matrix))
+    yield harness
+    await harness.dp.storage.close()

@@ -20,6 +20,7 @@ from aiogram.methods import (
     CopyMessage,
     EditMessageReplyMarkup,
     EditMessageText,
+    GetMe,
     SendMessage,
     TelegramMethod,
 )
@@ -178,6 +179,8 @@ class RecordingSession(BaseSession):
             return True
         if isinstance(method, CopyMessage):
             return MessageId(message_id=next(self._ids))
+        if isinstance(method, GetMe):
+            return User(id=BOT_ID, is_bot=True, first_name="ВИМИС", username="vimis_test_bot")
         return True
 
     def in_chat(self, chat_id: int) -> list[Sent]:
@@ -193,7 +196,8 @@ def to_message(sent: Sent) -> Message:
         from_user=User(id=BOT_ID, is_bot=True, first_name="ВИМИС"),
         text=sent.plain,
         entities=[MessageEntity.model_validate(e) for e in sent.entities] or None,
-        reply_markup=sent.markup,
+        # Only an inline keyboard stays on a message; ForceReply acts on the client.
+        reply_markup=sent.markup if sent.markup and "inline_keyboard" in sent.markup else None,
     )
 
 
@@ -212,6 +216,10 @@ class Harness:
     def user(self, user_id: int = 1001, first_name: str = "Мария") -> ChatUser:
         return ChatUser(self, user_id, first_name)
 
+    def member(self, user_id: int, chat_id: int, first_name: str = "Админ") -> ChatUser:
+        """Someone writing in a group chat (the admin chat, the support chat)."""
+        return ChatUser(self, user_id, first_name, chat_id=chat_id)
+
     async def feed(self, update: Update) -> None:
         await self.dp.feed_update(self.bot, update)
 
@@ -227,11 +235,16 @@ def _defaults() -> Any:
 
 
 class ChatUser:
-    def __init__(self, harness: Harness, user_id: int, first_name: str) -> None:
+    def __init__(
+        self, harness: Harness, user_id: int, first_name: str, chat_id: int | None = None
+    ) -> None:
         self.h = harness
         self.id = user_id
         self.user = User(id=user_id, is_bot=False, first_name=first_name, language_code="ru")
-        self.chat = Chat(id=user_id, type="private", first_name=first_name)
+        if chat_id is None:
+            self.chat = Chat(id=user_id, type="private", first_name=first_name)
+        else:
+            self.chat = Chat(id=chat_id, type="supergroup", title="МИАЦ")
 
     def message_update(self, text: str | None = None, *, kind: str = "text") -> Update:
         extra: dict[str, Any] = {}
@@ -267,15 +280,19 @@ class ChatUser:
     async def send(self, text: str | None = None, *, kind: str = "text") -> list[Sent]:
         before = len(self.h.session.log)
         await self.h.feed(self.message_update(text, kind=kind))
-        return self.h.session.log[before:]
+        return self._mine(before)
+
+    def _mine(self, since: int) -> list[Sent]:
+        """What the bot wrote in this person's chat since `since`."""
+        return [s for s in self.h.session.log[since:] if s.chat_id == self.chat.id]
 
     def find_button(self, text: str) -> tuple[Sent, str]:
-        for sent in reversed(self.h.session.in_chat(self.id)):
+        for sent in reversed(self.h.session.in_chat(self.chat.id)):
             current = self.h.session.messages[(sent.chat_id, sent.message_id)]
             data = current.button_data(text)
             if data is not None:
                 return current, data
-        shown = [m.buttons for m in self.h.session.in_chat(self.id)[-3:]]
+        shown = [m.buttons for m in self.h.session.in_chat(self.chat.id)[-3:]]
         raise AssertionError(f"no button {text!r}; recent keyboards: {shown}")
 
     def callback_update(self, message: Sent, data: str) -> tuple[Update, str]:
@@ -298,11 +315,11 @@ class ChatUser:
         before = len(self.h.session.log)
         update, _ = self.callback_update(message, data)
         await self.h.feed(update)
-        return self.h.session.log[before:]
+        return self._mine(before)
 
     @property
     def last(self) -> Sent:
-        messages = self.h.session.in_chat(self.id)
+        messages = self.h.session.in_chat(self.chat.id)
         assert messages, "the bot has not written to this chat"
         newest = messages[-1]
         return self.h.session.messages[(newest.chat_id, newest.message_id)]

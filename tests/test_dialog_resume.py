@@ -72,7 +72,9 @@ async def test_plain_text_after_restart_goes_to_the_same_step(
 async def redis_storage() -> AsyncIterator[RedisStorage]:
     if not REDIS_URL:
         pytest.skip("TEST_REDIS_URL is not set (.ci/run sets it)")
-    storage = RedisStorage.from_url(REDIS_URL, key_builder=DefaultKeyBuilder(prefix="test_fsm"))
+    storage = RedisStorage.from_url(
+        REDIS_URL, key_builder=DefaultKeyBuilder(prefix="test_fsm", with_destiny=True)
+    )
     await storage.redis.flushdb()
     yield storage
     await storage.close()

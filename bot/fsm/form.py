@@ -488,22 +488,29 @@ def summary_rows(data: FormData) -> list[tuple[str, str]]:
 
 async def _summary_render(data: FormData, env: FormEnv) -> Screen:
     kb = StepKeyboard("summary").add(texts.BTN_SUBMIT, "submit")
-    editable = ["snils", "full_name", "email", "organization", "position"]
-    if len(_allowed_roles(data, env)) > 1:
-        editable.append("role")
-    if len(env.settings.components) > 1:
-        editable.append("component")
+    editable = _editable(data, env)
     buttons = [kb.button(texts.edit_button(texts.FIELD_LABELS[f]), "edit", f) for f in editable]
     for start in range(0, len(buttons), 2):
         kb.row(*buttons[start : start + 2])
     return _screen(texts.summary(summary_rows(data)), kb)
 
 
+def _editable(data: FormData, env: FormEnv) -> list[str]:
+    if data.fix_request_id is not None:
+        return list(data.fix_fields)  # a returned request: only what the admin asked for
+    editable = ["snils", "full_name", "email", "organization", "position"]
+    if len(_allowed_roles(data, env)) > 1:
+        editable.append("role")
+    if len(env.settings.components) > 1:
+        editable.append("component")
+    return editable
+
+
 async def _summary_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
     if action == "submit":
         return Submit()
     target = EDITABLE.get(value)
-    if target is None:
+    if target is None or value not in _editable(data, env):
         return Redraw()
     data.editing = True
     if target == "org_search":

@@ -51,7 +51,7 @@ class DatabaseStorage(BaseStorage):
         retry_delay: float = 0.5,
     ) -> None:
         self.db = db
-        self.key_builder = key_builder or DefaultKeyBuilder()
+        self.key_builder = key_builder or DefaultKeyBuilder(with_destiny=True)
         self.max_cached = max_cached
         self.retry_delay = retry_delay
         self._cache: dict[str, _Entry] = {}

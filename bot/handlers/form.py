@@ -20,10 +20,12 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import keyboards, texts
 from bot.callbacks import FormCb
+from bot.cards import post_card
 from bot.config import Settings
 from bot.filters import PrivateChat
 from bot.fsm.data import FormData
 from bot.fsm.form import (
+    EDITABLE,
     FIRST_STEP,
     STATE_TO_STEP,
     STEPS,
@@ -42,6 +44,7 @@ from bot.fsm.form import (
 )
 from bot.handlers.support import start_question
 from db.database import Database
+from db.models import AccessRequest
 from db.repositories import RequestRepository
 from services import requests as request_service
 from services.role_matrix import RoleMatrix
@@ -72,7 +75,8 @@ class FormEngine:
     def successor(self, step: Step, data: FormData) -> str:
         target = step.next(data, self.env)
         if data.editing and target not in step.edit_chain:
-            return "summary"
+            # Editing from the summary, or fixing a returned request field by field.
+            return data.fix_queue.pop(0) if data.fix_queue else "summary"
         return target
 
     async def show(
@@ -210,12 +214,45 @@ class FormEngine:
         component = data.component or self.env.settings.components[0]
         async with self.env.db.read() as session:
             existing = await RequestRepository(session).find_live(data.snils, component, data.role)
-        if existing is None:
+        if existing is None or existing.id == data.fix_request_id:
             return False
         await self.finish(data, texts.already_open(existing.id, existing.status, existing.role))
         return True
 
+    async def start_fix(self, request: AccessRequest) -> None:
+        """Correct a returned request: exactly the fields the admin asked for, then summary."""
+        fields = [f for f in (request.return_fields or []) if f in EDITABLE]
+        if not fields:
+            return
+        steps = [EDITABLE[f] for f in fields]
+        data = FormData(
+            consent_id=request.consent_id,
+            snils=request.snils,
+            full_name=request.full_name,
+            email=request.email,
+            region=request.region,
+            org_id=request.organization_id,
+            org_full=request.org_full_name,
+            org_short=request.org_short_name,
+            org_manual=request.org_manual,
+            position=request.position,
+            position_in_matrix=request.position_in_matrix,
+            role=request.role,
+            role_level=request.role_level,
+            component=request.component,
+            fix_request_id=request.id,
+            fix_fields=fields,
+            fix_queue=steps[1:],
+            editing=True,
+            history=["summary"],
+        )
+        await self.state.clear()
+        await self.show(steps[0], data, prefix=texts.fix_intro(request.id, request.decision_reason))
+
     async def submit(self, data: FormData, pressed: Message | None) -> None:
+        if data.fix_request_id is not None:
+            await self.resubmit(data, pressed)
+            return
         new = self._new_request(data)
         async with self.env.db.write() as session:
             result = await request_service.submit(session, new)
@@ -228,6 +265,7 @@ class FormEngine:
                     texts.submitted(request.id, request.status),
                     reply_markup=keyboards.main_menu(),
                 )
+                await post_card(self.bot, self.env.db, self.env.settings, request.id)
             case request_service.AlreadyOpen(request=request):
                 await self.finish(
                     data, texts.already_open(request.id, request.status, request.role)
@@ -236,6 +274,45 @@ class FormEngine:
                 data.editing = True
                 data.history.append("summary")
                 await self.show("email", data, prefix=texts.email_taken(email))
+
+    async def resubmit(self, data: FormData, pressed: Message | None) -> None:
+        assert data.fix_request_id is not None
+        new = self._new_request(data)
+        values = {
+            "snils": new.snils,
+            "full_name": new.full_name,
+            "email": new.email,
+            "organization_id": new.organization_id,
+            "org_full_name": new.org_full_name,
+            "org_short_name": new.org_short_name,
+            "org_manual": new.org_manual,
+            "position": new.position,
+            "position_in_matrix": new.position_in_matrix,
+            "role": new.role,
+            "role_level": new.role_level,
+        }
+        async with self.env.db.write() as session:
+            result = await request_service.resubmit(
+                session, data.fix_request_id, self.env.user_id, values
+            )
+        match result:
+            case request_service.Submitted(request=request):
+                await self._echo_answer(data, pressed, texts.BTN_SUBMIT)
+                await self.state.clear()
+                await self.bot.send_message(
+                    self.chat_id, texts.resubmitted(request.id), reply_markup=keyboards.main_menu()
+                )
+                await post_card(self.bot, self.env.db, self.env.settings, request.id)
+            case request_service.EmailTaken(email=email):
+                data.editing = True
+                data.history.append("summary")
+                await self.show("email", data, prefix=texts.email_taken(email))
+            case request_service.AlreadyOpen(request=request):
+                await self.finish(
+                    data, texts.already_open(request.id, request.status, request.role)
+                )
+            case request_service.NotReturned():
+                await self.finish(data, texts.FIX_NOT_AVAILABLE)
 
 
 def engine_for(

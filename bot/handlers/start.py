@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from aiogram import Bot, Router
-from aiogram.filters import Command, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import keyboards, texts
-from bot.callbacks import MenuCb
+from bot.callbacks import FixCb, MenuCb
 from bot.config import Settings
 from bot.filters import PrivateChat
 from bot.fsm.form import STATE_TO_STEP
 from bot.handlers.form import engine_for
+from bot.handlers.staff import INVITE_PREFIX, accept_invite
 from bot.handlers.support import QuestionFlow, leave_question, start_question
 from db.database import Database
 from db.repositories import RequestRepository
@@ -35,7 +36,12 @@ async def show_menu(message: Message, state: FSMContext, settings: Settings) -> 
     )
 
 
-async def on_start(message: Message, state: FSMContext, settings: Settings) -> None:
+async def on_start(
+    message: Message, command: CommandObject, state: FSMContext, settings: Settings, db: Database
+) -> None:
+    if command.args and command.args.startswith(INVITE_PREFIX):
+        await accept_invite(message, db, command.args.removeprefix(INVITE_PREFIX))
+        return
     if await state.get_state() == QuestionFlow.waiting.state:
         await leave_question(state)
     await show_menu(message, state, settings)
@@ -58,7 +64,10 @@ async def send_my_requests(bot: Bot, db: Database, user_id: int, chat_id: int) -
         )
         for r in rows
     ]
-    await bot.send_message(chat_id, texts.my_requests(blocks), reply_markup=keyboards.main_menu())
+    returned = [r.id for r in rows if r.status == "returned"]
+    markup = keyboards.main_menu()
+    markup.inline_keyboard[:0] = [keyboards.fix_button(n).inline_keyboard[0] for n in returned]
+    await bot.send_message(chat_id, texts.my_requests(blocks), reply_markup=markup)
 
 
 async def on_new(
@@ -154,6 +163,34 @@ async def on_menu_button(
         callback_answer.text = texts.STALE_BUTTON
 
 
+async def on_fix_button(
+    query: CallbackQuery,
+    callback_data: FixCb,
+    callback_answer: CallbackAnswer,
+    state: FSMContext,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    role_matrix: RoleMatrix,
+) -> None:
+    if query.message is None:
+        callback_answer.text = texts.STALE_BUTTON
+        return
+    async with db.read() as session:
+        request = await RequestRepository(session).get(callback_data.request_id)
+    if request is None or request.telegram_id != query.from_user.id or request.status != "returned":
+        callback_answer.text = texts.FIX_NOT_AVAILABLE
+        return
+    data = await state.get_data()
+    if await _in_form(state) and data.get("fix_request_id") != request.id:
+        callback_answer.text, callback_answer.show_alert = texts.FINISH_CURRENT_FIRST, True
+        return
+    chat_id = query.message.chat.id
+    await engine_for(bot, state, db, settings, role_matrix, query.from_user.id, chat_id).start_fix(
+        request
+    )
+
+
 async def on_other_message(message: Message, state: FSMContext, settings: Settings) -> None:
     """Anything outside a dialog: show where to start."""
     await show_menu(message, state, settings)
@@ -173,6 +210,7 @@ def start_router() -> Router:
     router.message.register(on_help, Command("help"))
     router.message.register(on_cancel, Command("cancel"))
     router.callback_query.register(on_menu_button, MenuCb.filter())
+    router.callback_query.register(on_fix_button, FixCb.filter())
     return router
 
 

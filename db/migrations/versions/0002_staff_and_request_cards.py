@@ -70,9 +70,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("access_requests", schema=None) as batch_op:
         batch_op.add_column(sa.Column("return_fields", sa.JSON(), nullable=True))
-        batch_op.add_column(
-            sa.Column("search_key", sa.Text(), server_default="", nullable=False)
-        )
+        batch_op.add_column(sa.Column("search_key", sa.Text(), server_default="", nullable=False))
 
     # ### end Alembic commands ###
 

@@ -1,0 +1,151 @@
+"""Request cards for admins: rendering, posting to the admin chat, updating every copy."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import texts
+from bot.callbacks import AdminCb
+from bot.config import Settings
+from db.database import Database
+from db.models import AccessRequest, RequestCard
+from db.repositories import RequestRepository
+from services import staff
+from services.requests import RETURNABLE, Status, last_changes
+from services.role_matrix import RoleMatrix
+
+log = logging.getLogger(__name__)
+RETURN_FIELDS = tuple(RETURNABLE)
+
+
+def _rows(r: AccessRequest) -> list[tuple[str, str]]:
+    org = r.org_full_name
+    if r.org_short_name and r.org_short_name != r.org_full_name:
+        org = f"{org} ({r.org_short_name})"
+    role = f"{r.role} — {r.role_level}" if r.role else "не выбрана"
+    labels = texts.FIELD_LABELS
+    return [
+        (labels["snils"], r.snils),
+        (labels["full_name"], r.full_name),
+        (labels["email"], r.email),
+        (labels["region"], r.region),
+        (labels["organization"], org),
+        (labels["position"], r.position),
+        (labels["role"], role),
+        (labels["component"], r.component),
+    ]
+
+
+def decision_keyboard(request_id: int) -> InlineKeyboardMarkup:
+    def button(text: str, action: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(
+            text=text, callback_data=AdminCb(action=action, request_id=request_id).pack()
+        )
+
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [button(texts.BTN_APPROVE, "approve"), button(texts.BTN_REJECT, "reject")],
+            [button(texts.BTN_RETURN, "return"), button(texts.BTN_CHANGE_ROLE, "role")],
+        ]
+    )
+
+
+async def render(
+    session: AsyncSession, r: AccessRequest
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    warnings: list[str] = []
+    if r.org_manual:
+        warnings.append(texts.WARN_ORG_MANUAL)
+    if not r.position_in_matrix:
+        warnings.append(texts.WARN_POSITION_MANUAL)
+    for other in await RequestRepository(session).related(r):
+        same = "СНИЛС" if other.snils == r.snils else "e-mail"
+        warnings.append(texts.warn_related(other.id, other.status, same))
+    changes = [
+        (texts.FIELD_NAMES_DB.get(field, field), str(old), str(new))
+        for field, (old, new) in (await last_changes(session, r.id)).items()
+        if field not in ("org_manual", "organization_id", "position_in_matrix")
+    ]
+    decision = None
+    if r.status != Status.SUBMITTED.value and r.decided_at is not None:
+        names = await staff.names(session, {r.decided_by} if r.decided_by else set())
+        who = texts.who_when(texts.staff_name(r.decided_by, names), r.decided_at)
+        decision = texts.decision_line(r.status, who, r.decision_reason)
+    text = texts.card(r.id, r.status, r.submitted_at, _rows(r), warnings, changes, decision)
+    keyboard = decision_keyboard(r.id) if r.status == Status.SUBMITTED.value else None
+    return text, keyboard
+
+
+async def card_targets(session: AsyncSession, settings: Settings) -> list[int]:
+    if settings.admin_chat_id is not None:
+        return [settings.admin_chat_id]
+    return await staff.admins(session)
+
+
+async def post_card(
+    bot: Bot, db: Database, settings: Settings, request_id: int, chat_ids: list[int] | None = None
+) -> int:
+    """Post the card to the admin chat (or every admin privately); returns copies posted."""
+    async with db.read() as session:
+        request = await session.get(AccessRequest, request_id)
+        if request is None:
+            return 0
+        text, keyboard = await render(session, request)
+        targets = chat_ids if chat_ids is not None else await card_targets(session, settings)
+    posted: list[tuple[int, int]] = []
+    for chat_id in targets:
+        try:
+            message = await bot.send_message(chat_id, text, reply_markup=keyboard)
+        except TelegramAPIError as exc:
+            log.warning("card of request %s not posted: %s", request_id, type(exc).__name__)
+            continue
+        posted.append((chat_id, message.message_id))
+    if posted:
+        async with db.write() as session:
+            session.add_all(
+                RequestCard(request_id=request_id, chat_id=c, message_id=m) for c, m in posted
+            )
+    return len(posted)
+
+
+async def refresh_cards(bot: Bot, db: Database, request_id: int) -> None:
+    """Every copy of the card shows the current status and decision."""
+    async with db.read() as session:
+        request = await session.get(AccessRequest, request_id)
+        if request is None:
+            return
+        text, keyboard = await render(session, request)
+        copies = (
+            await session.execute(
+                select(RequestCard.chat_id, RequestCard.message_id).where(
+                    RequestCard.request_id == request_id
+                )
+            )
+        ).all()
+    for chat_id, message_id in copies:
+        with contextlib.suppress(TelegramBadRequest):  # not modified, or deleted by hand
+            await bot.edit_message_text(
+                text=text, chat_id=chat_id, message_id=message_id, reply_markup=keyboard
+            )
+
+
+async def notify_applicant(
+    bot: Bot, chat_id: int, text: str, reply_markup: InlineKeyboardMarkup | None = None
+) -> bool:
+    try:
+        await bot.send_message(chat_id, text, reply_markup=reply_markup)
+    except TelegramAPIError as exc:
+        log.warning("applicant not notified: %s", type(exc).__name__)
+        return False
+    return True
+
+
+def role_list(matrix: RoleMatrix) -> list[tuple[str, str]]:
+    return [(r.name, r.level) for r in matrix.roles]

@@ -1,0 +1,515 @@
+"""Admins in the admin chat or in their private chats: request cards and decisions, the
+queue, search, a request's card and history.
+
+Rights are checked for every message and every button press (the `AdminOnly` middleware), not
+only by hiding buttons: a press by anyone else changes nothing and is answered «Нет доступа».
+Typed input (a reason, a comment) is kept in a separate FSM destiny, so an admin's own draft
+request in the same private chat is never overwritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot, Router
+from aiogram.filters import Command, CommandObject, Filter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
+from aiogram.types import (
+    CallbackQuery,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    TelegramObject,
+    User,
+)
+from aiogram.utils.callback_answer import CallbackAnswer
+
+from bot import keyboards, texts
+from bot.callbacks import AdminCb, QueueCb
+from bot.cards import RETURN_FIELDS, notify_applicant, post_card, refresh_cards
+from bot.config import Settings
+from db.database import Database
+from db.models import AccessRequest
+from db.repositories import EventRepository, RequestRepository
+from services import requests as request_service
+from services import staff
+from services.requests import Status
+from services.role_matrix import RoleMatrix
+from services.staff import StaffRole
+from services.text_search import query_words
+
+INPUT_DESTINY = "admin_input"
+QUEUE_PAGE = 8
+OPEN_STATUSES = (Status.SUBMITTED.value,)
+
+
+class AdminScope(Filter):
+    """The admin chat, or a private chat (where rights are then checked per person)."""
+
+    async def __call__(self, event: TelegramObject, settings: Settings) -> bool:
+        message = event.message if isinstance(event, CallbackQuery) else event
+        if not isinstance(message, Message):
+            return False
+        return message.chat.type == "private" or message.chat.id == settings.admin_chat_id
+
+
+class AdminOnly(BaseMiddleware):
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        user: User | None = data.get("event_from_user")
+        db: Database = data["db"]
+        role = None
+        if user is not None:
+            async with db.read() as session:
+                role = await staff.role_of(session, user.id)
+        if role is not StaffRole.ADMIN:
+            if isinstance(event, CallbackQuery):
+                answer: CallbackAnswer = data["callback_answer"]
+                answer.text, answer.show_alert = texts.NO_ACCESS, True
+            elif isinstance(event, Message):
+                await event.answer(texts.NO_ACCESS)
+            return None
+        return await handler(event, data)
+
+
+def input_context(storage: BaseStorage, bot: Bot, chat_id: int, user_id: int) -> FSMContext:
+    key = StorageKey(bot_id=bot.id, chat_id=chat_id, user_id=user_id, destiny=INPUT_DESTINY)
+    return FSMContext(storage=storage, key=key)
+
+
+class AwaitingInput(Filter):
+    async def __call__(self, message: Message, fsm_storage: BaseStorage, bot: Bot) -> bool:
+        if message.from_user is None:
+            return False
+        context = input_context(fsm_storage, bot, message.chat.id, message.from_user.id)
+        return bool(await context.get_data())
+
+
+# --- decisions --------------------------------------------------------------------------------
+
+
+def _reasons(settings: Settings) -> list[str]:
+    return settings.reject_reasons or list(texts.DEFAULT_REJECT_REASONS)
+
+
+async def _decider(db: Database, request: AccessRequest) -> str:
+    async with db.read() as session:
+        names = await staff.names(session, {request.decided_by} if request.decided_by else set())
+    when = request.decided_at or request.updated_at
+    return texts.who_when(texts.staff_name(request.decided_by, names), when)
+
+
+async def _lost_race(db: Database, request_id: int) -> str:
+    async with db.read() as session:
+        request = await session.get(AccessRequest, request_id)
+    if request is None:
+        return texts.REQUEST_NOT_FOUND
+    return texts.already_decided(request.status, await _decider(db, request))
+
+
+async def apply_decision(
+    bot: Bot,
+    db: Database,
+    admin: User,
+    request_id: int,
+    decision: Status,
+    *,
+    reason: str | None = None,
+    fields: list[str] | None = None,
+) -> str | None:
+    """Decide; returns None on success or the text saying who decided first."""
+    async with db.write() as session:
+        await staff.remember_name(session, admin.id, admin.full_name)
+        decided = await request_service.decide(
+            session, request_id, decision, actor_id=admin.id, reason=reason, fields=fields
+        )
+        request = await session.get(AccessRequest, request_id)
+    await refresh_cards(bot, db, request_id)
+    if not decided or request is None:
+        return await _lost_race(db, request_id)
+    if decision is Status.APPROVED:
+        await notify_applicant(bot, request.telegram_id, texts.applicant_approved(request.id))
+    elif decision is Status.REJECTED:
+        await notify_applicant(
+            bot, request.telegram_id, texts.applicant_rejected(request.id, reason or "")
+        )
+    elif decision is Status.RETURNED:
+        await notify_applicant(
+            bot,
+            request.telegram_id,
+            texts.applicant_returned(request.id, fields or [], reason or ""),
+            reply_markup=keyboards.fix_button(request.id),
+        )
+    return None
+
+
+def _card_button(text: str, action: str, request_id: int, value: int = 0) -> InlineKeyboardButton:
+    data = AdminCb(action=action, request_id=request_id, value=value).pack()
+    return InlineKeyboardButton(text=keyboards.short(text), callback_data=data)
+
+
+def _reason_keyboard(request_id: int, settings: Settings) -> InlineKeyboardMarkup:
+    rows = [
+        [_card_button(reason, "reject_reason", request_id, i)]
+        for i, reason in enumerate(_reasons(settings))
+    ]
+    rows.append([_card_button(texts.BTN_OTHER_REASON, "reject_other", request_id)])
+    rows.append([_card_button(texts.BTN_CARD_BACK, "back", request_id)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _fields_keyboard(request_id: int, mask: int) -> InlineKeyboardMarkup:
+    rows = []
+    for bit, field in enumerate(RETURN_FIELDS):
+        chosen = mask & (1 << bit)
+        label = ("✅ " if chosen else "▫️ ") + texts.RETURN_FIELD_NAMES[field]
+        rows.append([_card_button(label, "return_toggle", request_id, mask ^ (1 << bit))])
+    rows.append(
+        [
+            _card_button(texts.BTN_CARD_BACK, "back", request_id),
+            _card_button(texts.BTN_NEXT, "return_next", request_id, mask),
+        ]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def _roles_keyboard(request_id: int, matrix: RoleMatrix) -> InlineKeyboardMarkup:
+    rows = [
+        [_card_button(f"{role.name} — {role.level}", "role_pick", request_id, i)]
+        for i, role in enumerate(matrix.roles)
+    ]
+    rows.append([_card_button(texts.BTN_CARD_BACK, "back", request_id)])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def _ask_input(
+    bot: Bot, storage: BaseStorage, chat_id: int, admin: User, prompt: str, data: dict[str, Any]
+) -> None:
+    context = input_context(storage, bot, chat_id, admin.id)
+    await context.set_data(data)
+    await bot.send_message(
+        chat_id, prompt, reply_markup=ForceReply(force_reply=True, input_field_placeholder="…")
+    )
+
+
+async def on_card_button(
+    query: CallbackQuery,
+    callback_data: AdminCb,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    role_matrix: RoleMatrix,
+    fsm_storage: BaseStorage,
+) -> None:
+    message = query.message if isinstance(query.message, Message) else None
+    request_id, action, value = callback_data.request_id, callback_data.action, callback_data.value
+    async with db.read() as session:
+        request = await session.get(AccessRequest, request_id)
+    if request is None or message is None:
+        callback_answer.text = texts.REQUEST_NOT_FOUND
+        return
+    if request.status != Status.SUBMITTED.value:
+        callback_answer.text, callback_answer.show_alert = await _lost_race(db, request_id), True
+        await refresh_cards(bot, db, request_id)
+        return
+    admin = query.from_user
+    if action == "approve":
+        if request.role is None:
+            callback_answer.text, callback_answer.show_alert = texts.ROLE_NEEDED, True
+            return
+        lost = await apply_decision(bot, db, admin, request_id, Status.APPROVED)
+        callback_answer.text, callback_answer.show_alert = lost, lost is not None
+    elif action == "reject":
+        await message.edit_reply_markup(reply_markup=_reason_keyboard(request_id, settings))
+    elif action == "reject_reason":
+        reasons = _reasons(settings)
+        if not 0 <= value < len(reasons):
+            callback_answer.text = texts.STALE_BUTTON
+            return
+        lost = await apply_decision(
+            bot, db, admin, request_id, Status.REJECTED, reason=reasons[value]
+        )
+        callback_answer.text, callback_answer.show_alert = lost, lost is not None
+    elif action == "reject_other":
+        await _ask_input(
+            bot,
+            fsm_storage,
+            message.chat.id,
+            admin,
+            texts.ask_reject_reason(request_id),
+            {"kind": "reject", "request_id": request_id},
+        )
+    elif action == "return":
+        await message.edit_reply_markup(reply_markup=_fields_keyboard(request_id, 0))
+    elif action == "return_toggle":
+        await message.edit_reply_markup(reply_markup=_fields_keyboard(request_id, value))
+    elif action == "return_next":
+        fields = [f for bit, f in enumerate(RETURN_FIELDS) if value & (1 << bit)]
+        if not fields:
+            callback_answer.text = texts.PICK_AT_LEAST_ONE
+            return
+        await _ask_input(
+            bot,
+            fsm_storage,
+            message.chat.id,
+            admin,
+            texts.ask_return_comment(request_id, fields),
+            {"kind": "return", "request_id": request_id, "fields": fields},
+        )
+    elif action == "role":
+        await message.edit_reply_markup(reply_markup=_roles_keyboard(request_id, role_matrix))
+    elif action == "role_pick":
+        if not 0 <= value < len(role_matrix.roles):
+            callback_answer.text = texts.STALE_BUTTON
+            return
+        role = role_matrix.roles[value]
+        await _ask_input(
+            bot,
+            fsm_storage,
+            message.chat.id,
+            admin,
+            texts.ask_role_reason(request_id, role.name),
+            {"kind": "role", "request_id": request_id, "role": role.name, "level": role.level},
+        )
+    elif action == "back":
+        await refresh_cards(bot, db, request_id)
+        if message.reply_markup is not None:  # a copy not registered (e.g. forwarded)
+            await message.edit_reply_markup(reply_markup=None)
+    else:
+        callback_answer.text = texts.STALE_BUTTON
+
+
+async def on_admin_input(
+    message: Message, bot: Bot, db: Database, fsm_storage: BaseStorage
+) -> None:
+    admin = message.from_user
+    if admin is None:
+        return
+    context = input_context(fsm_storage, bot, message.chat.id, admin.id)
+    data = await context.get_data()
+    text = " ".join((message.text or "").split())
+    if not text:
+        await message.reply(texts.INPUT_NEEDS_TEXT)
+        return
+    if len(text) > 1000:
+        await message.reply(texts.INPUT_TOO_LONG)
+        return
+    await context.clear()
+    request_id = int(data["request_id"])
+    kind = data.get("kind")
+    lost: str | None
+    if kind == "reject":
+        lost = await apply_decision(bot, db, admin, request_id, Status.REJECTED, reason=text)
+        status = Status.REJECTED
+    elif kind == "return":
+        fields = [f for f in data.get("fields", []) if f in RETURN_FIELDS]
+        lost = await apply_decision(
+            bot, db, admin, request_id, Status.RETURNED, reason=text, fields=fields
+        )
+        status = Status.RETURNED
+    else:
+        lost, status = await _change_role(bot, db, admin, request_id, data, text)
+    await message.reply(lost or texts.done_note(request_id, status.value))
+
+
+async def _change_role(
+    bot: Bot, db: Database, admin: User, request_id: int, data: dict[str, Any], reason: str
+) -> tuple[str | None, Status]:
+    async with db.write() as session:
+        await staff.remember_name(session, admin.id, admin.full_name)
+        request = await session.get(AccessRequest, request_id)
+        old_role = request.role if request else None
+        changed = await request_service.change_role(
+            session, request_id, data["role"], data["level"], actor_id=admin.id, reason=reason
+        )
+    await refresh_cards(bot, db, request_id)
+    if not changed or request is None:
+        return await _lost_race(db, request_id), Status.SUBMITTED
+    await notify_applicant(
+        bot,
+        request.telegram_id,
+        texts.applicant_role_changed(request_id, old_role, data["role"], reason),
+    )
+    return None, Status.SUBMITTED
+
+
+async def on_cancel_input(message: Message, bot: Bot, fsm_storage: BaseStorage) -> None:
+    if message.from_user is not None:
+        await input_context(fsm_storage, bot, message.chat.id, message.from_user.id).clear()
+    await message.reply(texts.INPUT_CANCELLED)
+
+
+# --- queue, search, card, history -------------------------------------------------------------
+
+
+def _list_keyboard(rows: list[AccessRequest], page: int, pages: int) -> InlineKeyboardMarkup:
+    keyboard = [
+        [
+            InlineKeyboardButton(
+                text=keyboards.short(
+                    texts.queue_item(r.id, r.full_name, r.org_short_name or r.org_full_name)
+                ),
+                callback_data=QueueCb(action="open", value=r.id).pack(),
+            )
+        ]
+        for r in rows
+    ]
+    nav = []
+    if page > 0:
+        nav.append(
+            InlineKeyboardButton(
+                text="◀️", callback_data=QueueCb(action="page", value=page - 1).pack()
+            )
+        )
+    if page < pages - 1:
+        nav.append(
+            InlineKeyboardButton(
+                text="▶️", callback_data=QueueCb(action="page", value=page + 1).pack()
+            )
+        )
+    if nav:
+        keyboard.append(nav)
+    return InlineKeyboardMarkup(inline_keyboard=keyboard)
+
+
+async def _queue_view(db: Database, page: int) -> tuple[str, InlineKeyboardMarkup]:
+    async with db.read() as session:
+        rows, total = await RequestRepository(session).queue(
+            OPEN_STATUSES, limit=QUEUE_PAGE, offset=page * QUEUE_PAGE
+        )
+    pages = max(1, -(-total // QUEUE_PAGE))
+    return texts.queue_page(total, page, pages), _list_keyboard(rows, page, pages)
+
+
+async def on_queue(message: Message, db: Database) -> None:
+    text, keyboard = await _queue_view(db, 0)
+    await message.answer(text, reply_markup=keyboard)
+
+
+async def open_card(
+    bot: Bot, db: Database, settings: Settings, admin_id: int, chat_id: int, request_id: int
+) -> bool:
+    async with db.write() as session:
+        if await session.get(AccessRequest, request_id) is None:
+            return False
+        EventRepository(session).add(request_id, "viewed", actor_id=admin_id)
+    await post_card(bot, db, settings, request_id, chat_ids=[chat_id])
+    return True
+
+
+async def on_queue_button(
+    query: CallbackQuery,
+    callback_data: QueueCb,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+) -> None:
+    message = query.message if isinstance(query.message, Message) else None
+    if message is None:
+        callback_answer.text = texts.STALE_BUTTON
+        return
+    if callback_data.action == "page":
+        text, keyboard = await _queue_view(db, max(0, callback_data.value))
+        await message.edit_text(text, reply_markup=keyboard)
+    elif not await open_card(
+        bot, db, settings, query.from_user.id, message.chat.id, callback_data.value
+    ):
+        callback_answer.text = texts.REQUEST_NOT_FOUND
+
+
+def _number(command: CommandObject) -> int | None:
+    arg = (command.args or "").strip().lstrip("№").strip()
+    return int(arg) if arg.isdigit() else None
+
+
+async def on_req(
+    message: Message, command: CommandObject, bot: Bot, db: Database, settings: Settings
+) -> None:
+    number = _number(command)
+    if number is None:
+        await message.answer(texts.REQ_USAGE)
+        return
+    admin_id = message.from_user.id if message.from_user else 0
+    if not await open_card(bot, db, settings, admin_id, message.chat.id, number):
+        await message.answer(texts.REQUEST_NOT_FOUND)
+
+
+async def on_history(message: Message, command: CommandObject, db: Database) -> None:
+    number = _number(command)
+    if number is None:
+        await message.answer(texts.HISTORY_USAGE)
+        return
+    async with db.read() as session:
+        if await session.get(AccessRequest, number) is None:
+            await message.answer(texts.REQUEST_NOT_FOUND)
+            return
+        events = await EventRepository(session).for_request(number)
+        names = await staff.names(session, {e.actor_id for e in events if e.actor_id})
+    lines = []
+    for event in events:
+        who = names.get(event.actor_id or 0) or (
+            "заявитель"
+            if event.action in ("created", "resubmitted")
+            else texts.staff_name(event.actor_id, names)
+        )
+        details = event.details or {}
+        extra = [
+            texts.change_detail(field, old, new)
+            for field, (old, new) in details.get("changes", {}).items()
+        ]
+        if details.get("fields"):
+            extra.append(", ".join(texts.RETURN_FIELD_NAMES.get(f, f) for f in details["fields"]))
+        if details.get("reason"):
+            extra.append(texts.reason_detail(str(details["reason"])))
+        lines.append(texts.history_line(event.at, who, event.action, extra))
+    await message.answer(_fit(texts.history(number, lines)))
+
+
+def _fit(text: str, limit: int = 4000) -> str:
+    """Keep the newest part of a long history within Telegram's message limit."""
+    if len(text) <= limit:
+        return text
+    head, _, body = text.partition("\n\n")
+    lines = body.split("\n")
+    while lines and len(head) + 7 + len("\n".join(lines)) > limit:
+        lines.pop(0)
+    return head + "\n\n…\n" + "\n".join(lines)
+
+
+async def on_find(message: Message, command: CommandObject, db: Database) -> None:
+    query = command.args or ""
+    words = query_words(query)
+    digits = "".join(ch for ch in query if ch.isdigit())
+    if len(digits) >= 9 and len(digits) == sum(ch.isalnum() for ch in query):
+        words = [digits]  # a SNILS typed with separators
+    if not words:
+        await message.answer(texts.FIND_USAGE)
+        return
+    async with db.read() as session:
+        rows = await RequestRepository(session).search(words, limit=QUEUE_PAGE)
+    await message.answer(texts.found(len(rows)), reply_markup=_list_keyboard(rows, 0, 1))
+
+
+def admin_router() -> Router:
+    router = Router(name="admin")
+    for observer in (router.message, router.callback_query):
+        observer.filter(AdminScope())
+        observer.middleware(AdminOnly())
+    router.message.register(on_cancel_input, Command("cancel"), AwaitingInput())
+    router.message.register(on_queue, Command("queue"))
+    router.message.register(on_find, Command("find"))
+    router.message.register(on_req, Command("req"))
+    router.message.register(on_history, Command("history"))
+    router.message.register(on_admin_input, AwaitingInput())
+    router.callback_query.register(on_card_button, AdminCb.filter())
+    router.callback_query.register(on_queue_button, QueueCb.filter())
+    return router

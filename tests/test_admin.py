@@ -1,0 +1,231 @@
+"""Admins decide on requests in the admin group: cards, decisions, races, rights."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+
+from bot import texts
+from db.database import Database
+from db.models import RequestEvent
+from services import staff
+from tests.admin_support import ADMIN2_ID, admin, cards, events, request_row, submitted
+from tests.conftest import ADMIN_ID
+from tests.dialog_steps import to_organization
+from tests.harness import Harness, Sent
+
+STRANGER_ID = 900099
+
+
+async def test_a_submitted_request_posts_a_card_to_the_admin_chat(h: Harness) -> None:
+    await submitted(h)
+    card = cards(h)[-1]
+    assert "Заявка № 1" in card.plain and "на рассмотрении" in card.plain
+    assert "112-233-445 95" in card.plain  # the full SNILS, here only
+    assert "Куратор 2 уровня — Муниципальное образование РФ" in card.plain
+    assert card.buttons == [
+        texts.BTN_APPROVE,
+        texts.BTN_REJECT,
+        texts.BTN_RETURN,
+        texts.BTN_CHANGE_ROLE,
+    ]
+    assert "⚠️" not in card.plain
+
+
+async def test_card_warns_about_hand_typed_data_and_the_same_snils(h: Harness) -> None:
+    await submitted(h)
+    applicant = h.user(1001)
+    await to_organization(applicant)
+    await applicant.send("нет такой")
+    await applicant.press("Нет в списке")
+    await applicant.send("Частная клиника «Здоровье»")
+    await applicant.send("ЧК «Здоровье»")
+    await applicant.press("Моей должности нет в списке")
+    await applicant.send("Врач-онколог")
+    await applicant.press("📨 Отправить")
+    card = cards(h)[-1]
+    assert "Заявка № 2" in card.plain
+    assert texts.WARN_ORG_MANUAL in card.plain
+    assert texts.WARN_POSITION_MANUAL in card.plain
+    assert "Тот же СНИЛС в заявке № 1" in card.plain
+    assert "Роль: не выбрана" in card.plain
+
+
+async def test_approve(h: Harness, db: Database) -> None:
+    applicant = await submitted(h)
+    await admin(h).press(texts.BTN_APPROVE)
+    row = await request_row(db)
+    assert row.status == "approved" and row.decided_by == ADMIN_ID
+    assert await events(db) == [("created", "submitted", 1001), ("approved", "approved", ADMIN_ID)]
+    card = cards(h)[-1]
+    assert "✅ Одобрена" in card.plain and "Ольга" in card.plain
+    assert card.buttons == []
+    assert "одобрена" in applicant.last.plain
+    assert h.unanswered_callbacks() == []
+
+
+async def test_reject_with_a_preset_reason(h: Harness, db: Database) -> None:
+    applicant = await submitted(h)
+    boss = admin(h)
+    await boss.press(texts.BTN_REJECT)
+    await boss.press(texts.DEFAULT_REJECT_REASONS[1])
+    row = await request_row(db)
+    assert row.status == "rejected" and row.decision_reason == texts.DEFAULT_REJECT_REASONS[1]
+    assert texts.DEFAULT_REJECT_REASONS[1] in applicant.last.plain
+    sent = await applicant.send("/my")
+    assert "отклонена" in sent[-1].plain and texts.DEFAULT_REJECT_REASONS[1] in sent[-1].plain
+
+
+async def test_reject_with_a_typed_reason(h: Harness, db: Database) -> None:
+    applicant = await submitted(h)
+    boss = admin(h)
+    await boss.press(texts.BTN_REJECT)
+    sent = await boss.press(texts.BTN_OTHER_REASON)
+    assert "причину отказа" in sent[-1].plain
+    await boss.send("Нет приказа о назначении <ответственным>")
+    row = await request_row(db)
+    assert row.status == "rejected"
+    assert row.decision_reason == "Нет приказа о назначении <ответственным>"
+    assert "Нет приказа о назначении &lt;ответственным&gt;" in applicant.last.html
+    assert h.session.refusals == []
+
+
+async def test_return_fix_resubmit_approve(h: Harness, db: Database) -> None:
+    applicant = await submitted(h)
+    boss = admin(h)
+    await boss.press(texts.BTN_RETURN)
+    await boss.press("▫️ ФИО")
+    await boss.press("▫️ Эл. почта")
+    await boss.press(texts.BTN_NEXT)
+    await boss.send("Укажите ФИО как в Госуслугах и личную почту")
+    row = await request_row(db)
+    assert row.status == "returned" and row.return_fields == ["full_name", "email"]
+    assert "Укажите ФИО как в Госуслугах" in applicant.last.plain
+
+    sent = await applicant.press("✏️ Исправить заявку № 1")
+    assert "Исправление заявки № 1" in sent[-1].plain
+    assert "фамилию, имя и отчество" in sent[-1].plain
+    await applicant.send("Иванова-Петрова Мария Петровна")
+    sent = await applicant.send("m.ivanova@example.ru")
+    summary = sent[-1]
+    assert "Проверьте заявку" in summary.plain
+    assert [b for b in summary.buttons if b.startswith("✏️")] == ["✏️ ФИО", "✏️ Эл. почта"]
+    await applicant.press("📨 Отправить")
+    assert "отправлена повторно" in applicant.last.plain
+
+    row = await request_row(db)
+    assert row.status == "submitted" and row.return_fields is None
+    assert row.full_name == "Иванова-Петрова Мария Петровна"
+    assert row.email == "m.ivanova@example.ru"
+    card = cards(h)[-1]
+    assert "Исправлено после доработки" in card.plain
+    assert "ФИО: Иванова Мария Петровна → Иванова-Петрова Мария Петровна" in card.plain
+    assert card.buttons[0] == texts.BTN_APPROVE
+    await boss.press(texts.BTN_APPROVE)
+    assert (await request_row(db)).status == "approved"
+    assert [e[0] for e in await events(db)] == ["created", "returned", "resubmitted", "approved"]
+    assert h.unanswered_callbacks() == [] and h.session.refusals == []
+
+
+async def test_returned_request_can_be_fixed_from_my_requests(h: Harness, db: Database) -> None:
+    applicant = await submitted(h)
+    boss = admin(h)
+    await boss.press(texts.BTN_RETURN)
+    await boss.press("▫️ Организация")
+    await boss.press(texts.BTN_NEXT)
+    await boss.send("Выберите головную организацию")
+    sent = await applicant.send("/my")
+    assert "возвращена на доработку" in sent[-1].plain
+    assert "Выберите головную организацию" in sent[-1].plain
+    await applicant.press("✏️ Исправить заявку № 1")
+    await applicant.send("ЦРБ Б")
+    sent = await applicant.press("2. ОБРАЗЕЦ ОГБУЗ «Условная ЦРБ Б»")
+    assert "Проверьте заявку" in sent[-1].plain
+    await applicant.press("📨 Отправить")
+    row = await request_row(db)
+    assert row.status == "submitted" and row.org_short_name == "ОБРАЗЕЦ ОГБУЗ «Условная ЦРБ Б»"
+    assert row.snils == "112-233-445 95"  # not returned, not changed
+
+
+async def test_return_needs_a_field(h: Harness) -> None:
+    await submitted(h)
+    boss = admin(h)
+    await boss.press(texts.BTN_RETURN)
+    await boss.press(texts.BTN_NEXT)
+    assert boss.last_answer_text() == texts.PICK_AT_LEAST_ONE
+
+
+async def test_change_role_then_approve(h: Harness, db: Database) -> None:
+    applicant = h.user(1001)
+    await to_organization(applicant)
+    await applicant.send("ЦРБ")
+    await applicant.press("1. ОБРАЗЕЦ ОГБУЗ «Условная ЦРБ А»")
+    await applicant.press("Моей должности нет в списке")
+    await applicant.send("Заведующий онкологическим кабинетом")
+    await applicant.press("📨 Отправить")
+    boss = admin(h)
+    await boss.press(texts.BTN_APPROVE)
+    assert boss.last_answer_text() == texts.ROLE_NEEDED
+    assert (await request_row(db)).status == "submitted"
+    await boss.press(texts.BTN_CHANGE_ROLE)
+    await boss.press("Куратор 1 уровня")
+    await boss.send("Кабинет ведёт учёт в МО")
+    row = await request_row(db)
+    assert (row.role, row.role_level) == ("Куратор 1 уровня", "Медицинская организация РФ")
+    assert "Куратор 1 уровня" in applicant.last.plain
+    await boss.press(texts.BTN_APPROVE)
+    assert (await request_row(db)).status == "approved"
+    assert [e[0] for e in await events(db)] == ["created", "role_changed", "approved"]
+
+
+async def test_two_admins_at_once_make_one_decision(h: Harness, db: Database) -> None:
+    await submitted(h)
+    first, second = admin(h, ADMIN_ID, "Ольга"), admin(h, ADMIN2_ID, "Пётр")
+    card, approve = first.find_button(texts.BTN_APPROVE)
+    update_a, _ = first.callback_update(card, approve)
+    update_b, _ = second.callback_update(card, approve)
+    await asyncio.gather(h.feed(update_a), h.feed(update_b))
+    async with db.read() as session:
+        decisions = await session.scalar(
+            select(func.count()).select_from(RequestEvent).where(RequestEvent.action == "approved")
+        )
+    assert decisions == 1
+    row = await request_row(db)
+    answers = [
+        c.text for c in h.session.calls if type(c).__name__ == "AnswerCallbackQuery" and c.text
+    ]
+    assert len(answers) == 1 and answers[0].startswith("Решение уже принято: одобрена")
+    winner = "Ольга" if row.decided_by == ADMIN_ID else "Пётр"
+    assert winner in answers[0]
+    assert cards(h)[-1].buttons == []
+
+
+async def test_a_press_by_someone_who_is_not_an_admin_changes_nothing(
+    h: Harness, db: Database
+) -> None:
+    await submitted(h)
+    stranger = admin(h, STRANGER_ID, "Гость")
+    card, approve = stranger.find_button(texts.BTN_APPROVE)
+    await stranger.press_data(card, approve)
+    assert stranger.last_answer_text() == texts.NO_ACCESS
+    replay = h.user(STRANGER_ID)  # the same callback data replayed from a private chat
+    await replay.press_data(
+        Sent(STRANGER_ID, card.message_id, card.html, card.plain, card.entities, card.markup),
+        approve,
+    )
+    assert replay.last_answer_text() == texts.NO_ACCESS
+    sent = await stranger.send("/queue")
+    assert sent[-1].plain == texts.NO_ACCESS
+    assert (await request_row(db)).status == "submitted"
+    assert [e[0] for e in await events(db)] == ["created"]
+
+
+async def test_operator_is_not_an_admin(h: Harness, db: Database) -> None:
+    await submitted(h)
+    async with db.write() as session:
+        await staff.add(session, ADMIN_ID, STRANGER_ID, staff.StaffRole.OPERATOR)
+    operator = admin(h, STRANGER_ID)
+    await operator.press(texts.BTN_APPROVE)
+    assert operator.last_answer_text() == texts.NO_ACCESS
+    assert (await request_row(db)).status == "submitted"
