@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import logging
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
-from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
@@ -99,6 +99,7 @@ async def post_card(
             return 0
         text, keyboard = await render(session, request)
         targets = chat_ids if chat_ids is not None else await card_targets(session, settings)
+    digest = content_hash(text, keyboard)
     posted: list[tuple[int, int]] = []
     for chat_id in targets:
         try:
@@ -110,30 +111,58 @@ async def post_card(
     if posted:
         async with db.write() as session:
             session.add_all(
-                RequestCard(request_id=request_id, chat_id=c, message_id=m) for c, m in posted
+                RequestCard(request_id=request_id, chat_id=c, message_id=m, content_hash=digest)
+                for c, m in posted
             )
     return len(posted)
 
 
 async def refresh_cards(bot: Bot, db: Database, request_id: int) -> None:
-    """Every copy of the card shows the current status and decision."""
+    """Every copy of the card shows the current status and decision.
+
+    Copies are claimed before they are edited (one UPDATE … RETURNING sets the new content
+    hash), so two handlers refreshing at once never edit the same copy twice, and a copy
+    that already shows this content is left alone: Telegram refuses such an edit.
+    """
     async with db.read() as session:
         request = await session.get(AccessRequest, request_id)
         if request is None:
             return
         text, keyboard = await render(session, request)
-        copies = (
+    digest = content_hash(text, keyboard)
+    async with db.write() as session:
+        claimed = (
             await session.execute(
-                select(RequestCard.chat_id, RequestCard.message_id).where(
-                    RequestCard.request_id == request_id
+                update(RequestCard)
+                .where(
+                    RequestCard.request_id == request_id,
+                    RequestCard.content_hash.is_distinct_from(digest),
                 )
+                .values(content_hash=digest)
+                .returning(RequestCard.id, RequestCard.chat_id, RequestCard.message_id)
             )
         ).all()
-    for chat_id, message_id in copies:
-        with contextlib.suppress(TelegramBadRequest):  # not modified, or deleted by hand
+    failed: list[int] = []
+    for card_id, chat_id, message_id in claimed:
+        try:
             await bot.edit_message_text(
                 text=text, chat_id=chat_id, message_id=message_id, reply_markup=keyboard
             )
+        except TelegramBadRequest:
+            pass  # deleted by hand: nothing to show it in
+        except TelegramAPIError as exc:
+            log.warning("card of request %s not updated: %s", request_id, type(exc).__name__)
+            failed.append(card_id)
+    if failed:  # let the next refresh try these copies again
+        async with db.write() as session:
+            await session.execute(
+                update(RequestCard).where(RequestCard.id.in_(failed)).values(content_hash=None)
+            )
+
+
+def content_hash(text: str, keyboard: InlineKeyboardMarkup | None) -> str:
+    markup = keyboard.model_dump_json(exclude_none=True) if keyboard else ""
+    return hashlib.sha256(f"{text}\x00{markup}".encode()).hexdigest()
 
 
 async def notify_applicant(

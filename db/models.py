@@ -216,4 +216,6 @@ class RequestCard(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("access_requests.id"), index=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
+    # What the copy shows now, so an update that changes nothing is not sent to Telegram.
+    content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

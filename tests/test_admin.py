@@ -229,3 +229,15 @@ async def test_operator_is_not_an_admin(h: Harness, db: Database) -> None:
     await operator.press(texts.BTN_APPROVE)
     assert operator.last_answer_text() == texts.NO_ACCESS
     assert (await request_row(db)).status == "submitted"
+
+
+async def test_back_restores_the_decision_buttons(h: Harness, db: Database) -> None:
+    await submitted(h)
+    boss = admin(h)
+    await boss.press(texts.BTN_REJECT)
+    assert texts.BTN_OTHER_REASON in cards(h)[-1].buttons
+    await boss.press(texts.BTN_CARD_BACK)
+    assert cards(h)[-1].buttons[0] == texts.BTN_APPROVE
+    await boss.press(texts.BTN_APPROVE)
+    assert (await request_row(db)).status == "approved"
+    assert cards(h)[-1].buttons == []

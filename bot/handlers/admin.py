@@ -9,10 +9,12 @@ request in the same private chat is never overwritten.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, Filter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.storage.base import BaseStorage, StorageKey
@@ -29,7 +31,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import keyboards, texts
 from bot.callbacks import AdminCb, QueueCb
-from bot.cards import RETURN_FIELDS, notify_applicant, post_card, refresh_cards
+from bot.cards import RETURN_FIELDS, notify_applicant, post_card, refresh_cards, render
 from bot.config import Settings
 from db.database import Database
 from db.models import AccessRequest
@@ -131,9 +133,9 @@ async def apply_decision(
             session, request_id, decision, actor_id=admin.id, reason=reason, fields=fields
         )
         request = await session.get(AccessRequest, request_id)
-    await refresh_cards(bot, db, request_id)
     if not decided or request is None:
-        return await _lost_race(db, request_id)
+        return await _lost_race(db, request_id)  # the winner updates the cards
+    await refresh_cards(bot, db, request_id)
     if decision is Status.APPROVED:
         await notify_applicant(bot, request.telegram_id, texts.applicant_approved(request.id))
     elif decision is Status.REJECTED:
@@ -280,9 +282,10 @@ async def on_card_button(
             {"kind": "role", "request_id": request_id, "role": role.name, "level": role.level},
         )
     elif action == "back":
-        await refresh_cards(bot, db, request_id)
-        if message.reply_markup is not None:  # a copy not registered (e.g. forwarded)
-            await message.edit_reply_markup(reply_markup=None)
+        async with db.read() as session:
+            _, keyboard = await render(session, request)
+        with contextlib.suppress(TelegramBadRequest):  # pressed twice: already restored
+            await message.edit_reply_markup(reply_markup=keyboard)
     else:
         callback_answer.text = texts.STALE_BUTTON
 
@@ -330,9 +333,9 @@ async def _change_role(
         changed = await request_service.change_role(
             session, request_id, data["role"], data["level"], actor_id=admin.id, reason=reason
         )
-    await refresh_cards(bot, db, request_id)
     if not changed or request is None:
         return await _lost_race(db, request_id), Status.SUBMITTED
+    await refresh_cards(bot, db, request_id)
     await notify_applicant(
         bot,
         request.telegram_id,

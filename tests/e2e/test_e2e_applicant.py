@@ -2,99 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import sys
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 
 from db.database import Database
 from db.models import AccessRequest
-from tests.conftest import ROOT
-from tests.e2e.standin import BotApiStandin, SentRecord
+from tests.e2e.standin import BotApiStandin
+from tests.e2e.support import BotProcess, Person
 
 USER = 5550001
-TOKEN = "42:E2E-token-0123456789abcdefghijklmnop"
-
-
-class BotProcess:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self, standin: BotApiStandin) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            cwd=ROOT,
-            env=self.env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        async with asyncio.timeout(60):
-            while not standin.commands:
-                if self.proc.returncode is not None:
-                    output = await self.proc.stdout.read() if self.proc.stdout else b""
-                    raise AssertionError(f"the bot exited: {output.decode(errors='replace')}")
-                await asyncio.sleep(0.1)
-
-    async def stop(self) -> tuple[int, str]:
-        assert self.proc is not None
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(30):
-            output, _ = await self.proc.communicate()
-        return self.proc.returncode or 0, output.decode(errors="replace")
-
-
-@pytest.fixture
-async def standin() -> AsyncIterator[BotApiStandin]:
-    async with BotApiStandin() as server:
-        yield server
-
-
-@pytest.fixture
-def bot_env(standin: BotApiStandin, database_url: str, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DATABASE_"))}
-    env.update(
-        BOT_TOKEN=TOKEN,
-        TELEGRAM_API_URL=standin.url,
-        DATABASE_URL=database_url,
-        SUPPORT_CHAT_ID="-1009876543210",
-        ADMIN_IDS="900001",
-        DEADLINE="2026-12-20",
-        LOG_LEVEL="INFO",
-    )
-    env.pop("REDIS_URL", None)
-    return env
-
-
-class Applicant:
-    def __init__(self, standin: BotApiStandin) -> None:
-        self.standin = standin
-
-    async def _expect(self, mark: int, contains: str) -> SentRecord:
-        def fits(record: SentRecord) -> bool:
-            return record.method in {"sendMessage", "editMessageText"} and contains in (
-                record.text or ""
-            )
-
-        return await self.standin.wait_for_message(USER, fits, timeout=15, after=mark)
-
-    async def says(self, text: str, expect: str) -> SentRecord:
-        mark = len(self.standin.sent)
-        self.standin.push_message(USER, text, first_name="Мария")
-        return await self._expect(mark, expect)
-
-    async def presses(self, button: str, expect: str) -> SentRecord:
-        mark = len(self.standin.sent)
-        self.standin.press(USER, button)
-        return await self._expect(mark, expect)
 
 
 async def test_applicant_from_start_to_a_submitted_request(
@@ -106,7 +21,7 @@ async def test_applicant_from_start_to_a_submitted_request(
         commands = next(iter(standin.commands.values()))
         assert {c["command"] for c in commands} == {"start", "new", "my", "help", "cancel"}
 
-        me = Applicant(standin)
+        me = Person(standin, USER)
         hello = await me.says("/start", "ВИМИС ОНКО")
         assert "до 20.12.2026" in (hello.text or "")
         await me.presses("📝 Подать заявку", "Согласие на обработку персональных данных")

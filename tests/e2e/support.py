@@ -1,0 +1,82 @@
+"""The real bot process and people talking to it through the Bot API stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+from tests.conftest import ROOT
+from tests.e2e.standin import BotApiStandin, SentRecord
+
+TOKEN = "42:E2E-token-0123456789abcdefghijklmnop"
+MESSAGE_METHODS = {"sendMessage", "editMessageText", "editMessageReplyMarkup"}
+
+
+class BotProcess:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self, standin: BotApiStandin) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            cwd=ROOT,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        async with asyncio.timeout(60):
+            while not standin.commands:
+                if self.proc.returncode is not None:
+                    output = await self.proc.stdout.read() if self.proc.stdout else b""
+                    raise AssertionError(f"the bot exited: {output.decode(errors='replace')}")
+                await asyncio.sleep(0.1)
+
+    async def stop(self) -> tuple[int, str]:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            output, _ = await self.proc.communicate()
+        return self.proc.returncode or 0, output.decode(errors="replace")
+
+
+class Person:
+    """Someone writing to the bot: in their private chat, or in a group (`chat_id`)."""
+
+    def __init__(
+        self,
+        standin: BotApiStandin,
+        user_id: int,
+        name: str = "Мария",
+        chat_id: int | None = None,
+    ) -> None:
+        self.standin = standin
+        self.user_id = user_id
+        self.name = name
+        self.chat_id = chat_id if chat_id is not None else user_id
+
+    async def expect(self, mark: int, contains: str) -> SentRecord:
+        def fits(record: SentRecord) -> bool:
+            text = record.text or ""
+            return record.method in MESSAGE_METHODS and contains in text
+
+        return await self.standin.wait_for_message(self.chat_id, fits, timeout=15, after=mark)
+
+    async def says(self, text: str, expect: str) -> SentRecord:
+        mark = len(self.standin.sent)
+        group = self.chat_id if self.chat_id != self.user_id else None
+        self.standin.push_message(self.user_id, text, first_name=self.name, chat_id=group)
+        return await self.expect(mark, expect)
+
+    async def presses(self, button: str, expect: str) -> SentRecord:
+        mark = len(self.standin.sent)
+        self.press(button)
+        return await self.expect(mark, expect)
+
+    def press(self, button: str) -> str:
+        group = self.chat_id if self.chat_id != self.user_id else None
+        return self.standin.press(self.user_id, button, chat_id=group)

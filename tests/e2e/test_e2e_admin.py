@@ -1,0 +1,88 @@
+"""End to end with two admins in a group: return → fix → resubmit → two approvals at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+
+from db.database import Database
+from db.models import AccessRequest, RequestEvent
+from services.organizations import import_rows, read_rows
+from tests.conftest import SAMPLE_ORGS
+from tests.e2e.standin import BotApiStandin
+from tests.e2e.support import BotProcess, Person
+
+APPLICANT = 5550002
+ADMIN_A, ADMIN_B = 900001, 900002
+ADMIN_CHAT = -1007770001
+
+
+async def test_two_admins_in_a_group(
+    standin: BotApiStandin, bot_env: dict[str, str], db: Database
+) -> None:
+    async with db.write() as session:
+        await import_rows(session, read_rows(SAMPLE_ORGS), "Костромская область")
+    bot_env.update(ADMIN_IDS=f"{ADMIN_A},{ADMIN_B}", ADMIN_CHAT_ID=str(ADMIN_CHAT))
+    bot = BotProcess(bot_env)
+    await bot.start(standin)
+    try:
+        me = Person(standin, APPLICANT)
+        olga = Person(standin, ADMIN_A, "Ольга", chat_id=ADMIN_CHAT)
+        petr = Person(standin, ADMIN_B, "Пётр", chat_id=ADMIN_CHAT)
+
+        await me.says("/new", "Согласие на обработку")
+        await me.presses("✅ Согласен(на)", "подтверждённая")
+        await me.presses("Да", "Первый вход в ЕСИА")
+        await me.presses("✅ Готово", "СНИЛС")
+        await me.says("006-012-788 00", "фамилию, имя и отчество")
+        await me.says("Смирнов Олег", "электронной почты")
+        await me.says("oleg@example.ru", "Субъект РФ")
+        await me.presses("✅ Да, верно", "медицинскую организацию")
+        await me.says("онкодиспансер", "найдено: 1")
+        await me.presses("1. ОБРАЗЕЦ ОГБУЗ «Условный онкодиспансер №1»", "должность")
+        await me.presses("1. Сотрудник организационно-методического", "Подтвердите роль")
+        await me.presses("✅ Подтверждаю", "Проверьте заявку")
+        mark = len(standin.sent)
+        me.press("📨 Отправить")
+        card = await olga.expect(mark, "Заявка № 1")
+        assert "006-012-788 00" in (card.text or "")
+
+        await olga.presses("↩️ Вернуть на доработку", "Заявка № 1")
+        await olga.presses("▫️ Эл. почта", "Заявка № 1")
+        await olga.presses("Далее ➡️", "Напишите комментарий")
+        mark = len(standin.sent)
+        standin.push_message(ADMIN_A, "Нужна личная почта", first_name="Ольга", chat_id=ADMIN_CHAT)
+        await me.expect(mark, "возвращена на доработку")
+
+        await me.presses("✏️ Исправить заявку № 1", "адрес электронной почты")
+        await me.says("o.smirnov@example.ru", "Проверьте заявку")
+        mark = len(standin.sent)
+        me.press("📨 Отправить")
+        card = await olga.expect(mark, "Исправлено после доработки")
+        assert "oleg@example.ru → o.smirnov@example.ru" in (card.text or "")
+
+        mark = len(standin.sent)
+        olga.press("✅ Одобрить")
+        petr.press("✅ Одобрить")
+        await me.expect(mark, "одобрена")
+        async with asyncio.timeout(10):  # the loser's press is answered too
+            while standin.unanswered_callbacks():  # noqa: ASYNC110 - another process acts
+                await asyncio.sleep(0.05)
+    finally:
+        code, output = await bot.stop()
+
+    assert code == 0, output
+    assert standin.errors == [], [e.description for e in standin.errors]
+    answers = [c.answer.get("text") for c in standin.callbacks.values() if c.answer]
+    assert sum(1 for a in answers if a and a.startswith("Решение уже принято")) == 1
+    async with db.read() as session:
+        request = await session.get(AccessRequest, 1)
+        approvals = await session.scalar(
+            select(func.count()).select_from(RequestEvent).where(RequestEvent.action == "approved")
+        )
+    assert request is not None and request.status == "approved"
+    assert request.email == "o.smirnov@example.ru"
+    assert approvals == 1
+    cards = [r for r in standin.sent if r.chat_id == ADMIN_CHAT and "Заявка № 1" in (r.text or "")]
+    assert "✅ Одобрена" in (cards[-1].text or "") and cards[-1].buttons == []
