@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -22,6 +23,15 @@ def _parser() -> argparse.ArgumentParser:
         "import-organizations", help="load an FRMO export (CSV or XLSX) into the directory"
     )
     imp.add_argument("file", type=Path)
+    exp = commands.add_parser(
+        "export",
+        help="write approved requests in the order's form (XLSX or CSV by the file's suffix); "
+        "without --batch/--all takes the new ones and marks them exported",
+    )
+    exp.add_argument("--out", type=Path, required=True)
+    which = exp.add_mutually_exclusive_group()
+    which.add_argument("--batch", type=int, help="export batch N again")
+    which.add_argument("--all", action="store_true", help="every approved request again")
     return parser
 
 
@@ -55,6 +65,38 @@ async def _import(settings: Settings, file: Path) -> None:
     )
 
 
+async def _export(
+    settings: Settings, batch: int | None, everything: bool
+) -> tuple[list[Any], int | None]:
+    from db.database import Database
+    from db.migrate import upgrade_to_head
+    from services import export
+
+    db = Database(settings.database_url)
+    try:
+        await upgrade_to_head(db)
+        async with db.write() as session:
+            if batch is None and not everything:
+                result = await export.export_new(session, actor_id=None)
+                rows, batch_id = result.requests, result.batch_id
+            else:
+                rows = await export.select_again(session, batch_id=batch)
+                export.log_reexport(session, rows, None, f"cli {batch or 'all'}")
+                batch_id = None
+    finally:
+        await db.dispose()
+    return rows, batch_id
+
+
+def _write_export(out: Path, rows: list[Any], batch_id: int | None) -> None:
+    from services import export
+
+    data = export.to_csv(rows) if out.suffix.lower() == ".csv" else export.to_xlsx(rows)
+    out.write_bytes(data)
+    marked = f", отмечены выгрузкой № {batch_id}" if batch_id else ""
+    print(f"Записано заявок: {len(rows)} в {out}{marked}.")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = _settings()
@@ -75,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError_ as exc:
             print(f"Файл не похож на выгрузку ФРМО: {exc}", file=sys.stderr)
             return 2
+        return 0
+    if args.command == "export":
+        rows, batch_id = asyncio.run(_export(settings, args.batch, args.all))
+        _write_export(args.out, rows, batch_id)
         return 0
     if settings.bot_token is None:
         print(texts.NO_TOKEN, file=sys.stderr)

@@ -35,3 +35,7 @@ class StaffCb(CallbackData, prefix="s"):
 
 class FixCb(CallbackData, prefix="x"):
     request_id: int
+
+
+class GrantCb(CallbackData, prefix="g"):
+    batch_id: int

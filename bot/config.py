@@ -29,9 +29,14 @@ class Settings(BaseSettings):
     # Preset rejection reasons, `;`-separated; empty means the defaults in bot/texts.py.
     reject_reasons: Annotated[list[str], NoDecode] = Field(default_factory=list)
     operator_name: str = "ОГБУЗ «Медицинский информационно-аналитический центр Костромской области»"
+    # Where people log in to ВИМИС ОНКО, told when access is granted (optional).
+    vimis_url: str | None = None
+    # Deadline reminders: days before DEADLINE, and how often to check.
+    reminder_days: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [7, 3, 1])
+    reminder_check_seconds: int = 600
     log_level: str = "INFO"
 
-    @field_validator("admin_ids", mode="before")
+    @field_validator("admin_ids", "reminder_days", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):

@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
 from bot.handlers.admin import admin_router
 from bot.handlers.form import form_router
+from bot.handlers.oversight import oversight_router
 from bot.handlers.staff import staff_router
 from bot.handlers.start import fallback_router, start_router
 from bot.handlers.support import support_router
@@ -107,6 +108,7 @@ def build_dispatcher(
     dp.include_routers(
         admin_router(),
         staff_router(),
+        oversight_router(),
         start_router(),
         support_router(),
         form_router(),

@@ -482,6 +482,10 @@ ADMIN_COMMANDS = {
     "find": "Найти заявку: СНИЛС, фамилия, e-mail, организация",
     "req": "Карточка заявки: /req 17",
     "history": "История заявки: /history 17",
+    "export": "Выгрузка одобренных заявок (XLSX и CSV)",
+    "granted": "Отметить «доступ предоставлен»",
+    "stats": "Статистика",
+    "coverage": "Организации без одобренных пользователей",
     "staff": "Сотрудники МИАЦ",
 }
 
@@ -699,6 +703,7 @@ EVENT_NAMES = {
     "cancelled": "отменена",
     "exported": "выгружена",
     "access_granted": "доступ предоставлен",
+    "reexported": "выгружена повторно",
 }
 FIELD_NAMES_DB = {
     "snils": "СНИЛС",
@@ -785,3 +790,110 @@ def welcome_staff(role: str) -> str:
 
 
 INVITE_INVALID = "Приглашение недействительно: ссылка уже использована или срок её действия истёк."
+
+
+# --- export, access granted, oversight --------------------------------------------------------
+
+EXPORT_USAGE = (
+    "/export — новые одобренные заявки (отмечаются как выгруженные);\n"
+    "/export all — все одобренные; /export 3 — выгрузка № 3 ещё раз;\n"
+    "/export 01.12.2026 15.12.2026 — одобренные за период. Повторные выгрузки статусы не меняют."
+)
+EXPORT_NOTHING = "Новых одобренных заявок для выгрузки нет."
+EXPORT_NOTHING_AGAIN = "По этому условию заявок нет."
+
+
+def export_caption(batch_id: int | None, count: int) -> str:
+    if batch_id is None:
+        return f"Повторная выгрузка: заявок {count}. Статусы не изменены."
+    return (
+        f"Выгрузка № {batch_id}: заявок {count}, они отмечены как переданные федеральному "
+        "оператору. Когда оператор создаст учётные записи, нажмите кнопку ниже или "
+        f"отправьте /granted {batch_id}."
+    )
+
+
+def btn_granted(batch_id: int) -> str:
+    return f"🔑 Доступ предоставлен (выгрузка № {batch_id})"
+
+
+GRANTED_USAGE = "Укажите номера заявок (/granted 12 13) или выгрузку (/granted batch 3)."
+
+
+def granted_done(count: int, skipped: int) -> str:
+    text = f"Отмечено «доступ предоставлен»: {count}."
+    if skipped:
+        text += f" Пропущено (не в статусе «передана федеральному оператору»): {skipped}."
+    return text
+
+
+def applicant_granted(number: int, login_url: str | None) -> str:
+    where = f"Откройте {escape(login_url)} и войдите" if login_url else "Войдите в ВИМИС ОНКО"
+    return (
+        f"🔑 По заявке <b>№ {number}</b> доступ к ВИМИС ОНКО предоставлен.\n\n"
+        f"{where} через Госуслуги (ЕСИА) — своей подтверждённой учётной записью, той же, что "
+        "при первом входе на портал ЕГИСЗ. Если роль не видна или вход не удаётся, нажмите "
+        "«Задать вопрос»."
+    )
+
+
+def stats(
+    by_status: Sequence[tuple[str, int]],
+    by_org: Sequence[tuple[str, int]],
+    by_role: Sequence[tuple[str, int]],
+    median_hours: float | None,
+    p90_hours: float | None,
+) -> str:
+    lines = ["<b>Статистика заявок</b>", "", "<b>По статусам:</b>"]
+    lines += [f"• {escape(STATUS_NAMES.get(s, s))}: {n}" for s, n in by_status] or ["• нет"]
+    lines += ["", "<b>Время до решения:</b>"]
+    if median_hours is None or p90_hours is None:
+        lines.append("• решений ещё нет")
+    else:
+        lines.append(f"• медиана {median_hours:.1f} ч, 90-й процентиль {p90_hours:.1f} ч")
+    lines += ["", "<b>По ролям:</b>"]
+    lines += [f"• {escape(r)}: {n}" for r, n in by_role] or ["• нет"]
+    lines += ["", "<b>По организациям (больше всего заявок):</b>"]
+    lines += [f"• {escape(o)}: {n}" for o, n in by_org] or ["• нет"]
+    return "\n".join(lines)
+
+
+CHART_BY_DAY = "Заявки по дням и статусам"
+CHART_BY_ORG = "Организации: одобренные пользователи"
+CHART_DAY_AXIS = "Дата подачи"
+CHART_COUNT_AXIS = "Заявок"
+CHART_USERS_AXIS = "Пользователей с доступом или одобренной заявкой"
+
+
+def coverage(total: int, missing: Sequence[str], shown: int) -> str:
+    if total == 0:
+        return "Справочник организаций пуст: загрузите выгрузку ФРМО (import-organizations)."
+    if not missing:
+        return f"Во всех {total} организациях справочника есть одобренные пользователи. 🎉"
+    lines = [
+        f"<b>Организации без одобренных пользователей:</b> {len(missing)} из {total} "
+        "(пп. 2.1–2.2 приказа).",
+        "",
+    ]
+    lines += [f"• {escape(name)}" for name in missing[:shown]]
+    if len(missing) > shown:
+        lines.append(f"… и ещё {len(missing) - shown} — полный список в файле.")
+    return "\n".join(lines)
+
+
+COVERAGE_COLUMNS = ("OID", "Полное наименование", "Краткое наименование")
+
+
+def reminder_applicant(days: int, deadline: date) -> str:
+    return (
+        f"⏰ До окончания приёма заявок на доступ к ВИМИС ОНКО осталось {days} дн. "
+        f"(до {fmt_date(deadline)}). У вас есть незаконченная заявка — нажмите /start, "
+        "чтобы продолжить с того места, где вы остановились."
+    )
+
+
+def reminder_admin(days: int, deadline: date, queue: int) -> str:
+    return (
+        f"⏰ До окончания приёма заявок {days} дн. (до {fmt_date(deadline)}). "
+        f"В очереди на рассмотрение: {queue}. /queue"
+    )

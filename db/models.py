@@ -129,6 +129,8 @@ class AccessRequest(Base):
     decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Fields an admin returned for changes (form field names); cleared on resubmission.
     return_fields: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # export_batches.id; no foreign key, since adding one would make SQLite rebuild the table.
+    export_batch_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     # Lower-cased words of the name, e-mail, SNILS digits and organisation, for /find.
     search_key: Mapped[str] = mapped_column(Text, default="", server_default="")
 
@@ -219,3 +221,31 @@ class RequestCard(Base):
     # What the copy shows now, so an update that changes nothing is not sent to Telegram.
     content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ExportBatch(Base):
+    """One export of approved requests for the federal operator."""
+
+    __tablename__ = "export_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReminderSent(Base):
+    """A deadline reminder that went out (or was attempted): each is sent once."""
+
+    __tablename__ = "reminders_sent"
+    __table_args__ = (
+        Index("uq_reminders_sent_once", "deadline", "days_before", "chat_id", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deadline: Mapped[str] = mapped_column(String(10))  # ISO date the reminder was about
+    days_before: Mapped[int] = mapped_column(Integer)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    audience: Mapped[str] = mapped_column(String(16))  # applicant | admin
+    outcome: Mapped[str] = mapped_column(String(16), default="sent")  # sent | blocked
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

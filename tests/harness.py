@@ -21,10 +21,13 @@ from aiogram.methods import (
     EditMessageReplyMarkup,
     EditMessageText,
     GetMe,
+    SendDocument,
     SendMessage,
+    SendPhoto,
     TelegramMethod,
 )
 from aiogram.types import (
+    BufferedInputFile,
     CallbackQuery,
     Chat,
     Message,
@@ -75,6 +78,16 @@ class Sent:
 
 
 @dataclass
+class SentFile:
+    chat_id: int
+    kind: str  # document | photo
+    filename: str
+    data: bytes
+    caption: str | None
+    markup: dict[str, Any] | None
+
+
+@dataclass
 class RecordingSession(BaseSession):
     calls: list[TelegramMethod[Any]] = field(default_factory=list)
     messages: dict[tuple[int, int], Sent] = field(default_factory=dict)
@@ -82,6 +95,7 @@ class RecordingSession(BaseSession):
     answered: list[str] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
     blocked: set[int] = field(default_factory=set)
+    files: list[SentFile] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -179,6 +193,23 @@ class RecordingSession(BaseSession):
             return True
         if isinstance(method, CopyMessage):
             return MessageId(message_id=next(self._ids))
+        if isinstance(method, SendDocument | SendPhoto):
+            upload = method.document if isinstance(method, SendDocument) else method.photo
+            assert isinstance(upload, BufferedInputFile), "files are uploaded, not referenced"
+            chat_id = int(method.chat_id)
+            markup = self._markup(method.reply_markup)
+            try:
+                check_reply_markup(markup)
+            except ApiError as exc:
+                raise self._refuse(method, exc.description) from exc
+            kind = "document" if isinstance(method, SendDocument) else "photo"
+            self.files.append(
+                SentFile(chat_id, kind, upload.filename or "", upload.data, method.caption, markup)
+            )
+            sent = Sent(chat_id, next(self._ids), "", method.caption or "", [], markup)
+            self.messages[(chat_id, sent.message_id)] = sent
+            message = to_message(sent)
+            return message.model_copy(update={"text": None, "caption": method.caption})
         if isinstance(method, GetMe):
             return User(id=BOT_ID, is_bot=True, first_name="ВИМИС", username="vimis_test_bot")
         return True

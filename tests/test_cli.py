@@ -63,3 +63,44 @@ def test_import_of_a_missing_file(tmp_path: Path) -> None:
     result = run_bot(["import-organizations", "nope.csv"], {}, tmp_path)
     assert result.returncode == 2
     assert "nope.csv" in result.stderr
+
+
+async def test_export_from_the_command_line(
+    tmp_path: Path, database_url: str, db: Database
+) -> None:
+    from openpyxl import load_workbook
+
+    from services.requests import NewRequest, Status, decide, submit
+
+    async with db.write() as session:
+        result = await submit(
+            session,
+            NewRequest(
+                telegram_id=5,
+                consent_id=None,
+                snils="006-012-788 00",
+                full_name="Петров Пётр",
+                email="p@example.ru",
+                region="Костромская область",
+                organization_id=None,
+                org_full_name="Больница",
+                org_short_name="Б",
+                org_manual=True,
+                position="Врач",
+                position_in_matrix=False,
+                role="Куратор 1 уровня",
+                role_level="Медицинская организация РФ",
+                component="ВИМИС ОНКО",
+            ),
+        )
+        await decide(session, result.request.id, Status.APPROVED, actor_id=1)  # type: ignore[union-attr]
+    env = {"DATABASE_URL": database_url}
+    out = tmp_path / "batch.xlsx"
+    first = run_bot(["export", "--out", str(out)], env, ROOT)
+    assert first.returncode == 0, first.stderr
+    assert "Записано заявок: 1" in first.stdout and "выгрузкой № 1" in first.stdout
+    rows = list(load_workbook(out).worksheets[0].iter_rows(values_only=True))
+    assert rows[1][1] == "006-012-788 00"
+    again = run_bot(["export", "--out", str(tmp_path / "again.csv"), "--all"], env, ROOT)
+    assert "Записано заявок: 1" in again.stdout and "выгрузкой" not in again.stdout
+    assert (tmp_path / "again.csv").read_bytes().startswith("\ufeff".encode())

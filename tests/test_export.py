@@ -1,0 +1,144 @@
+"""Export in the order's form, batches, re-exports, access granted."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from bot import texts
+from db.database import Database
+from db.models import RequestEvent
+from services.export import COLUMNS
+from services.snils import check_number, format_snils
+from tests.admin_support import ADMIN_CHAT, admin, request_row, submitted
+from tests.harness import Harness, Sent, SentFile
+
+ORDER_HEADER = [
+    "№ п/п",
+    "СНИЛС",
+    "Фамилия Имя Отчество",
+    "Адрес электронной почты (должен быть уникальным для каждого пользователя)",
+    "Субъект РФ",
+    "Полное наименование медицинской организации",
+    "Краткое наименование медицинской организации",
+    "Наименование компонента ВИМИС, к которому необходимо предоставить доступ",
+    "Наименование роли, которую необходимо присвоить (согласно матрице ролей)",
+]
+
+
+def snils(n: int) -> str:
+    digits = f"{300_000_000 + n:09d}"
+    return format_snils(digits + f"{check_number(digits):02d}")
+
+
+async def approved(h: Harness, count: int, start: int = 0) -> None:
+    boss = admin(h)
+    for n in range(start, start + count):
+        await submitted(h, 3000 + n, snils=snils(n), email=f"user{n}@example.ru")
+        await boss.press(texts.BTN_APPROVE)
+
+
+def files(h: Harness, suffix: str) -> list[SentFile]:
+    return [f for f in h.session.files if f.filename.endswith(suffix)]
+
+
+def read_xlsx(data: bytes) -> list[list[object]]:
+    sheet = load_workbook(io.BytesIO(data)).worksheets[0]
+    return [list(row) for row in sheet.iter_rows(values_only=True)]
+
+
+async def test_export_xlsx_has_the_order_columns_and_marks_a_batch(
+    h: Harness, db: Database
+) -> None:
+    await approved(h, 2)
+    await admin(h).send("/export")
+    assert ORDER_HEADER == list(COLUMNS)
+    xlsx = files(h, ".xlsx")[-1]
+    rows = read_xlsx(xlsx.data)
+    assert rows[0] == ORDER_HEADER
+    assert rows[1] == [
+        1,
+        snils(0),
+        "Иванова Мария Петровна",
+        "user0@example.ru",
+        "Костромская область",
+        "ОБРАЗЕЦ (не реальные данные) Областное государственное бюджетное учреждение "
+        "здравоохранения «Условная центральная районная больница А»",
+        "ОБРАЗЕЦ ОГБУЗ «Условная ЦРБ А»",
+        "ВИМИС ОНКО",
+        "Куратор 2 уровня",
+    ]
+    assert [r[0] for r in rows[1:]] == [1, 2]
+    assert "Выгрузка № 1: заявок 2" in (xlsx.caption or "")
+    assert xlsx.markup is not None
+    sheet = load_workbook(io.BytesIO(xlsx.data)).worksheets[0]
+    assert sheet["B2"].data_type == "s" and sheet["B2"].number_format == "@"
+    assert sheet.page_setup.orientation == "landscape"
+    assert int(sheet.page_setup.paperSize) == int(sheet.PAPERSIZE_A4)  # 9 = A4
+    assert sheet["A1"].alignment.wrap_text
+    for number in (1, 2):
+        row = await request_row(db, number)
+        assert row.status == "exported" and row.export_batch_id == 1
+    async with db.read() as session:
+        exported = (
+            await session.scalars(select(RequestEvent).where(RequestEvent.action == "exported"))
+        ).all()
+    assert sorted(e.request_id for e in exported) == [1, 2]
+
+
+async def test_csv_opens_in_excel(h: Harness) -> None:
+    await approved(h, 1)
+    await admin(h).send("/export")
+    data = files(h, ".csv")[-1].data
+    assert data.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0] == ORDER_HEADER
+    assert rows[1][:3] == ["1", snils(0), "Иванова Мария Петровна"]
+
+
+async def test_second_export_takes_only_new_and_reexports_change_nothing(
+    h: Harness, db: Database
+) -> None:
+    boss = admin(h)
+    await approved(h, 2)
+    await boss.send("/export")
+    sent = await boss.send("/export")
+    assert sent[-1].plain == texts.EXPORT_NOTHING
+    await approved(h, 1, start=5)
+    await boss.send("/export")
+    assert len(read_xlsx(files(h, ".xlsx")[-1].data)) == 2  # header + the new one
+    assert (await request_row(db, 3)).export_batch_id == 2
+
+    await boss.send("/export all")
+    assert len(read_xlsx(files(h, ".xlsx")[-1].data)) == 4
+    await boss.send("/export 1")
+    assert [r[1] for r in read_xlsx(files(h, ".xlsx")[-1].data)[1:]] == [snils(0), snils(1)]
+    sent = await boss.send("/export 01.01.2020 31.12.2099")
+    assert len(read_xlsx(files(h, ".xlsx")[-1].data)) == 4
+    assert (await request_row(db, 1)).export_batch_id == 1
+    sent = await boss.send("/export 01.01.2020")
+    assert sent[-1].plain == texts.EXPORT_USAGE
+
+
+async def test_granted_by_button_and_by_numbers(h: Harness, db: Database) -> None:
+    boss = admin(h)
+    await approved(h, 2)
+    await boss.send("/export")
+    applicant = h.user(3000)
+    xlsx = files(h, ".xlsx")[-1]
+    button = xlsx.markup["inline_keyboard"][0][0] if xlsx.markup else {}
+    message = Sent(ADMIN_CHAT, 1, "", "", [], xlsx.markup)
+    await boss.press_data(message, button["callback_data"])
+    assert boss.last_answer_text() == texts.granted_done(2, 0)
+    assert (await request_row(db, 1)).status == "access_granted"
+    assert "доступ к ВИМИС ОНКО предоставлен" in applicant.last.plain
+    sent = await boss.send("/granted 1 2")
+    assert sent[-1].plain.startswith("Отмечено «доступ предоставлен»: 0.")
+    await approved(h, 1, start=7)
+    sent = await boss.send("/granted 3")
+    assert "Пропущено" in sent[-1].plain  # approved, not yet exported
+    sent = await boss.send("/granted")
+    assert sent[-1].plain == texts.GRANTED_USAGE

@@ -1,0 +1,118 @@
+"""/stats on a known data set, /coverage of the directory."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+
+from openpyxl import load_workbook
+from sqlalchemy import update
+
+from bot import texts
+from db.database import Database
+from db.models import AccessRequest
+from services import stats
+from services.requests import NewRequest, Status, decide, submit
+from services.snils import check_number, format_snils
+from tests.admin_support import admin
+from tests.harness import Harness
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def new(n: int, org_id: int | None, role: str = "Куратор 1 уровня") -> NewRequest:
+    digits = f"{400_000_000 + n:09d}"
+    return NewRequest(
+        telegram_id=7000 + n,
+        consent_id=None,
+        snils=format_snils(digits + f"{check_number(digits):02d}"),
+        full_name=f"Тестов Тест {n}",
+        email=f"t{n}@example.ru",
+        region="Костромская область",
+        organization_id=org_id,
+        org_full_name=f"Организация {org_id}",
+        org_short_name=f"Орг {org_id}",
+        org_manual=org_id is None,
+        position="Врач",
+        position_in_matrix=True,
+        role=role,
+        role_level="Медицинская организация РФ",
+        component="ВИМИС ОНКО",
+    )
+
+
+async def known_data(db: Database) -> None:
+    """Four decided requests after 1, 2, 3 and 10 hours, and one still waiting."""
+    plan = [
+        (1, 1, Status.APPROVED),
+        (2, 1, Status.APPROVED),
+        (3, 2, Status.REJECTED),
+        (4, None, Status.APPROVED),
+        (5, 3, None),
+    ]
+    hours = {1: 1, 2: 2, 3: 3, 4: 10}
+    async with db.write() as session:
+        for n, org, decision in plan:
+            result = await submit(session, new(n, org))
+            request_id = result.request.id  # type: ignore[union-attr]
+            if decision is not None:
+                await decide(session, request_id, decision, actor_id=1, reason="x")
+            await session.execute(
+                update(AccessRequest)
+                .where(AccessRequest.id == request_id)
+                .values(
+                    submitted_at=T0 + timedelta(days=n % 2),
+                    decided_at=(T0 + timedelta(days=n % 2, hours=hours[n])) if decision else None,
+                )
+            )
+
+
+async def test_figures_on_a_known_data_set(db: Database, organizations: None) -> None:
+    await known_data(db)
+    async with db.read() as session:
+        figures = await stats.collect(session)
+    assert dict(figures.by_status) == {"submitted": 1, "approved": 3, "rejected": 1}
+    assert figures.median_hours == 2.5
+    assert figures.p90_hours == 10
+    assert dict(figures.by_role) == {"Куратор 1 уровня": 5}
+    assert figures.approved_by_org[0] == ("Орг 1", 2)
+    assert sum(sum(c.values()) for c in figures.per_day.values()) == 5
+    assert len(figures.per_day) == 2
+
+
+async def test_stats_command_sends_figures_and_two_charts(h: Harness, db: Database) -> None:
+    await known_data(db)
+    sent = await admin(h).send("/stats")
+    text = next(s.plain for s in sent if "Статистика заявок" in s.plain)
+    assert "одобрена: 3" in text and "на рассмотрении: 1" in text
+    assert "медиана 2.5 ч, 90-й процентиль 10.0 ч" in text
+    photos = [f for f in h.session.files if f.kind == "photo"]
+    assert len(photos) == 2
+    assert all(p.data.startswith(b"\x89PNG\r\n\x1a\n") and len(p.data) > 5000 for p in photos)
+
+
+async def test_stats_on_an_empty_database(h: Harness) -> None:
+    sent = await admin(h).send("/stats")
+    assert "решений ещё нет" in sent[-1].plain
+    assert [f for f in h.session.files if f.kind == "photo"] == []
+
+
+async def test_coverage_lists_organizations_without_approved_users(
+    h: Harness, db: Database
+) -> None:
+    async with db.read() as session:
+        total, before = await stats.uncovered(session, "Костромская область")
+    assert total == 11 and len(before) == 11
+    covered_id = before[0].id
+    async with db.write() as session:
+        result = await submit(session, new(1, covered_id))
+        await decide(session, result.request.id, Status.APPROVED, actor_id=1)  # type: ignore[union-attr]
+        other = await submit(session, new(2, before[1].id))
+        await decide(session, other.request.id, Status.REJECTED, actor_id=1)  # type: ignore[union-attr]
+    sent = await admin(h).send("/coverage")
+    assert "без одобренных пользователей:</b> 10 из 11" in sent[-1].html
+    assert before[0].name_short not in sent[-1].plain
+    assert before[1].name_short in sent[-1].plain  # only a rejected request there
+    sheet = load_workbook(io.BytesIO(h.session.files[-1].data)).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == texts.COVERAGE_COLUMNS and len(rows) == 11
