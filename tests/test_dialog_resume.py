@@ -105,3 +105,32 @@ async def test_redis_storage_survives_a_restart(
     )
     sent = await second.user(user.id).send("Иванова Мария")
     assert "ФИО: <b>Иванова Мария</b>" in sent[-1].html
+
+
+async def test_unfinished_dialogs_are_found_in_redis(
+    db: Database,
+    settings: Settings,
+    role_matrix: RoleMatrix,
+    organizations: None,
+    redis_storage: RedisStorage,
+) -> None:
+    from bot.reminders import unfinished_dialogs
+
+    h = Harness(build_dispatcher(settings, db, role_matrix, storage=redis_storage))
+    await through_consent(h.user(6001))
+    await through_consent(h.user(6002))
+    await h.user(6003).send("/start")  # no dialog
+    assert await unfinished_dialogs(redis_storage) == [6001, 6002]
+
+
+async def test_unfinished_dialogs_are_found_in_the_database(
+    db: Database, settings: Settings, role_matrix: RoleMatrix, organizations: None
+) -> None:
+    from bot.reminders import unfinished_dialogs
+
+    h = Harness(build_dispatcher(settings, db, role_matrix))
+    await through_consent(h.user(6001))
+    await h.user(6003).send("/start")
+    await h.user(6004).send("/help")  # a question, not a request dialog
+    assert await unfinished_dialogs(h.dp.storage) == [6001]
+    await h.dp.storage.close()

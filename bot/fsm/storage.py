@@ -24,7 +24,7 @@ from typing import Any, cast
 
 from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StorageKey
+from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, StorageKey
 from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -45,7 +45,7 @@ class DatabaseStorage(BaseStorage):
     def __init__(
         self,
         db: Database,
-        key_builder: KeyBuilder | None = None,
+        key_builder: DefaultKeyBuilder | None = None,
         *,
         max_cached: int = 200_000,
         retry_delay: float = 0.5,
@@ -108,6 +108,15 @@ class DatabaseStorage(BaseStorage):
         self._ensure_flusher()
         async with self._progress:
             await self._progress.wait_for(lambda: self._committed >= target)
+
+    async def chats_in_states(self, prefix: str) -> list[int]:
+        """Private chats whose dialog is in a state starting with `prefix` (e.g. "Form:")."""
+        await self.flush()
+        async with self.db.read() as session:
+            keys = await session.scalars(
+                select(FsmRecord.key).where(FsmRecord.state.startswith(prefix, autoescape=True))
+            )
+            return sorted({int(k.split(self.key_builder.separator)[1]) for k in keys})
 
     # -- internals -----------------------------------------------------------------------------
 
