@@ -75,8 +75,24 @@ class EmailClaimRepository:
         claim = await self.session.get(EmailClaim, email.lower())
         return claim.snils if claim else None
 
-    def claim(self, email: str, snils: str) -> None:
-        self.session.add(EmailClaim(email=email.lower(), snils=snils))
+    async def take(self, email: str, snils: str) -> None:
+        """Give the address to `snils` (the caller checked it is free)."""
+        claim = await self.session.get(EmailClaim, email.lower())
+        if claim is None:
+            self.session.add(EmailClaim(email=email.lower(), snils=snils, claimed_at=utcnow()))
+        elif claim.snils != snils:
+            claim.snils, claim.claimed_at = snils, utcnow()
+
+    async def in_live_use(self, email: str, snils: str, exclude_request_id: int | None) -> bool:
+        """Whether a live (not rejected or cancelled) request of `snils` uses the address."""
+        query = select(AccessRequest.id).where(
+            func.lower(AccessRequest.email) == email.lower(),
+            AccessRequest.snils == snils,
+            AccessRequest.status.not_in(CLOSED_STATUSES),
+        )
+        if exclude_request_id is not None:
+            query = query.where(AccessRequest.id != exclude_request_id)
+        return await self.session.scalar(query.limit(1)) is not None
 
 
 class RequestRepository:

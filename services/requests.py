@@ -96,9 +96,17 @@ class EmailTaken:
 SubmitResult = Submitted | AlreadyOpen | EmailTaken
 
 
-async def email_available(session: AsyncSession, email: str, snils: str) -> bool:
-    owner = await EmailClaimRepository(session).owner(email)
-    return owner is None or owner == snils
+async def email_available(
+    session: AsyncSession, email: str, snils: str, exclude_request_id: int | None = None
+) -> bool:
+    """The order wants one address per user: an address is taken while a live request of
+    another SNILS uses it. A rejected or cancelled request frees it (a typo in a SNILS must
+    not lock a person out of their own mailbox)."""
+    claims = EmailClaimRepository(session)
+    owner = await claims.owner(email)
+    if owner is None or owner == snils:
+        return True
+    return not await claims.in_live_use(email, owner, exclude_request_id)
 
 
 async def submit(session: AsyncSession, new: NewRequest) -> SubmitResult:
@@ -108,15 +116,12 @@ async def submit(session: AsyncSession, new: NewRequest) -> SubmitResult:
     existing = await requests.find_live(new.snils, new.component, new.role)
     if existing is not None:
         return AlreadyOpen(existing)
-    claims = EmailClaimRepository(session)
-    owner = await claims.owner(new.email)
-    if owner is not None and owner != new.snils:
+    if not await email_available(session, new.email, new.snils):
         return EmailTaken(new.email)
     now = utcnow()
     try:
         async with session.begin_nested():
-            if owner is None:
-                claims.claim(new.email, new.snils)
+            await EmailClaimRepository(session).take(new.email, new.snils)
             request = await requests.add(
                 AccessRequest(
                     **new.__dict__,
@@ -273,9 +278,7 @@ async def resubmit(
     }
     snils = new_values.get("snils", request.snils)
     email = new_values.get("email", request.email)
-    claims = EmailClaimRepository(session)
-    owner = await claims.owner(email)
-    if owner is not None and owner != snils:
+    if not await email_available(session, email, snils, exclude_request_id=request_id):
         return EmailTaken(email)
     current = {
         c: getattr(request, c)
@@ -284,8 +287,7 @@ async def resubmit(
     now = utcnow()
     try:
         async with session.begin_nested():
-            if owner is None:
-                claims.claim(email, snils)
+            await EmailClaimRepository(session).take(email, snils)
             changed = await requests.compare_and_set_status(
                 request_id,
                 [Status.RETURNED.value],

@@ -277,8 +277,12 @@ class ChatUser:
         else:
             self.chat = Chat(id=chat_id, type="supergroup", title="МИАЦ")
 
-    def message_update(self, text: str | None = None, *, kind: str = "text") -> Update:
+    def message_update(
+        self, text: str | None = None, *, kind: str = "text", reply_to: Sent | None = None
+    ) -> Update:
         extra: dict[str, Any] = {}
+        if reply_to is not None:
+            extra["reply_to_message"] = to_message(reply_to)
         if kind == "text":
             extra["text"] = text
             if text and text.startswith("/"):
@@ -308,10 +312,17 @@ class ChatUser:
         )
         return Update(update_id=next(self.h._update_ids), message=message)
 
-    async def send(self, text: str | None = None, *, kind: str = "text") -> list[Sent]:
+    async def send(
+        self, text: str | None = None, *, kind: str = "text", reply_to: Sent | None = None
+    ) -> list[Sent]:
         before = len(self.h.session.log)
-        await self.h.feed(self.message_update(text, kind=kind))
+        await self.h.feed(self.message_update(text, kind=kind, reply_to=reply_to))
         return self._mine(before)
+
+    async def reply(self, text: str) -> list[Sent]:
+        """Answer the bot's latest message in this chat by replying to it (as ForceReply does)."""
+        newest = [s for s in self.h.session.log if s.chat_id == self.chat.id][-1]
+        return await self.send(text, reply_to=newest)
 
     def _mine(self, since: int) -> list[Sent]:
         """What the bot wrote in this person's chat since `since`."""

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
+from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import func, select
 
 from bot import texts
+from bot.handlers.admin import INPUT_DESTINY
 from db.database import Database
 from db.models import RequestEvent
 from services import staff
-from tests.admin_support import ADMIN2_ID, admin, cards, events, request_row, submitted
+from tests.admin_support import ADMIN2_ID, ADMIN_CHAT, admin, cards, events, request_row, submitted
 from tests.conftest import ADMIN_ID
 from tests.dialog_steps import to_organization
-from tests.harness import Harness, Sent
+from tests.harness import BOT_ID, Harness, Sent
 
 STRANGER_ID = 900099
 
@@ -83,7 +85,7 @@ async def test_reject_with_a_typed_reason(h: Harness, db: Database) -> None:
     await boss.press(texts.BTN_REJECT)
     sent = await boss.press(texts.BTN_OTHER_REASON)
     assert "причину отказа" in sent[-1].plain
-    await boss.send("Нет приказа о назначении <ответственным>")
+    await boss.reply("Нет приказа о назначении <ответственным>")
     row = await request_row(db)
     assert row.status == "rejected"
     assert row.decision_reason == "Нет приказа о назначении <ответственным>"
@@ -98,7 +100,7 @@ async def test_return_fix_resubmit_approve(h: Harness, db: Database) -> None:
     await boss.press("▫️ ФИО")
     await boss.press("▫️ Эл. почта")
     await boss.press(texts.BTN_NEXT)
-    await boss.send("Укажите ФИО как в Госуслугах и личную почту")
+    await boss.reply("Укажите ФИО как в Госуслугах и личную почту")
     row = await request_row(db)
     assert row.status == "returned" and row.return_fields == ["full_name", "email"]
     assert "Укажите ФИО как в Госуслугах" in applicant.last.plain
@@ -134,7 +136,7 @@ async def test_returned_request_can_be_fixed_from_my_requests(h: Harness, db: Da
     await boss.press(texts.BTN_RETURN)
     await boss.press("▫️ Организация")
     await boss.press(texts.BTN_NEXT)
-    await boss.send("Выберите головную организацию")
+    await boss.reply("Выберите головную организацию")
     sent = await applicant.send("/my")
     assert "возвращена на доработку" in sent[-1].plain
     assert "Выберите головную организацию" in sent[-1].plain
@@ -170,7 +172,7 @@ async def test_change_role_then_approve(h: Harness, db: Database) -> None:
     assert (await request_row(db)).status == "submitted"
     await boss.press(texts.BTN_CHANGE_ROLE)
     await boss.press("Куратор 1 уровня")
-    await boss.send("Кабинет ведёт учёт в МО")
+    await boss.reply("Кабинет ведёт учёт в МО")
     row = await request_row(db)
     assert (row.role, row.role_level) == ("Куратор 1 уровня", "Медицинская организация РФ")
     assert "Куратор 1 уровня" in applicant.last.plain
@@ -241,3 +243,35 @@ async def test_back_restores_the_decision_buttons(h: Harness, db: Database) -> N
     await boss.press(texts.BTN_APPROVE)
     assert (await request_row(db)).status == "approved"
     assert cards(h)[-1].buttons == []
+
+
+async def test_only_a_reply_to_the_prompt_is_taken_as_a_reason(h: Harness, db: Database) -> None:
+    await submitted(h)
+    boss = admin(h)
+    await boss.press(texts.BTN_REJECT)
+    await boss.press(texts.BTN_OTHER_REASON)
+    prompt = boss.last
+    await boss.send("коллеги, кто смотрит № 1?")  # chatter in the group, not a reply
+    await boss.send("/queue")  # a command is a command
+    colleague = admin(h, ADMIN2_ID, "Пётр")
+    await colleague.send("Не знаю", reply_to=prompt)  # another admin's reply
+    assert (await request_row(db)).status == "submitted"
+    await boss.send("Не та организация", reply_to=prompt)
+    row = await request_row(db)
+    assert row.status == "rejected" and row.decision_reason == "Не та организация"
+
+
+async def test_a_pending_reason_expires_and_can_be_cancelled(h: Harness, db: Database) -> None:
+    await submitted(h)
+    boss = admin(h)
+    await boss.press(texts.BTN_REJECT)
+    await boss.press(texts.BTN_OTHER_REASON)
+    prompt = boss.last
+    key = StorageKey(bot_id=BOT_ID, chat_id=ADMIN_CHAT, user_id=ADMIN_ID, destiny=INPUT_DESTINY)
+    data = await h.dp.storage.get_data(key)
+    await h.dp.storage.set_data(key, {**data, "at": "2020-01-01T00:00:00+00:00"})
+    await boss.send("Поздно", reply_to=prompt)
+    assert (await request_row(db)).status == "submitted"
+    sent = await boss.send("/cancel")
+    assert sent[-1].plain == texts.INPUT_CANCELLED
+    assert await h.dp.storage.get_data(key) == {}

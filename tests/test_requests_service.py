@@ -112,3 +112,34 @@ async def test_a_closed_request_frees_the_slot(db: Database) -> None:
             action="cancelled",
         )
     assert isinstance(await _submit(db, NEW), requests.Submitted)
+
+
+async def test_a_rejected_request_frees_its_email(db: Database) -> None:
+    result = await _submit(db, NEW)
+    assert isinstance(result, requests.Submitted)
+    other = replace(NEW, snils="431-052-771 35")
+    assert isinstance(await _submit(db, other), requests.EmailTaken)
+    async with db.write() as session:
+        await requests.decide(
+            session, result.request.id, Status.REJECTED, actor_id=1, reason="опечатка в СНИЛС"
+        )
+    assert isinstance(await _submit(db, other), requests.Submitted)
+
+
+async def test_a_snils_returned_for_correction_can_be_fixed(db: Database) -> None:
+    result = await _submit(db, replace(NEW, snils="431-502-771 35"))  # (a made-up typo)
+    assert isinstance(result, requests.Submitted)
+    request_id = result.request.id
+    async with db.write() as session:
+        await requests.decide(
+            session, request_id, Status.RETURNED, actor_id=1, reason="СНИЛС", fields=["snils"]
+        )
+    async with db.write() as session:
+        fixed = await requests.resubmit(
+            session, request_id, NEW.telegram_id, {"snils": "112-233-445 95", "email": "x@y.ru"}
+        )
+    assert isinstance(fixed, requests.Submitted)
+    assert fixed.request.snils == "112-233-445 95"
+    assert fixed.request.email == NEW.email  # not returned, not changed
+    someone = replace(NEW, snils="431-052-771 35", role="Куратор 1 уровня")
+    assert isinstance(await _submit(db, someone), requests.EmailTaken)

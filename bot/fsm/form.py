@@ -262,7 +262,7 @@ async def _email_text(data: FormData, env: FormEnv, text: str) -> Outcome:
         return Retry(texts.EMAIL_INVALID)
     assert data.snils is not None
     async with env.db.read() as session:
-        free = await email_available(session, result.value, data.snils)
+        free = await email_available(session, result.value, data.snils, data.fix_request_id)
     if not free:
         return Retry(texts.email_taken(result.value))
     data.email = result.value

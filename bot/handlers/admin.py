@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, Router
@@ -34,7 +35,7 @@ from bot.callbacks import AdminCb, QueueCb
 from bot.cards import RETURN_FIELDS, notify_applicant, post_card, refresh_cards, render
 from bot.config import Settings
 from db.database import Database
-from db.models import AccessRequest
+from db.models import AccessRequest, utcnow
 from db.repositories import EventRepository, RequestRepository
 from services import requests as request_service
 from services import staff
@@ -72,6 +73,12 @@ class AdminOnly(BaseMiddleware):
             async with db.read() as session:
                 role = await staff.role_of(session, user.id)
         if role is not StaffRole.ADMIN:
+            if user is not None and isinstance(event, Message):
+                # An admin removed while a reason was pending: forget it.
+                storage: BaseStorage = data["fsm_storage"]
+                pending = input_context(storage, data["bot"], event.chat.id, user.id)
+                if await pending.get_data():
+                    await pending.clear()
             if isinstance(event, CallbackQuery):
                 answer: CallbackAnswer = data["callback_answer"]
                 answer.text, answer.show_alert = texts.NO_ACCESS, True
@@ -86,7 +93,41 @@ def input_context(storage: BaseStorage, bot: Bot, chat_id: int, user_id: int) ->
     return FSMContext(storage=storage, key=key)
 
 
+INPUT_TTL = timedelta(minutes=30)
+
+
+def _pending(data: dict[str, Any]) -> bool:
+    try:
+        asked = datetime.fromisoformat(str(data["at"]))
+    except (KeyError, ValueError):
+        return False
+    return utcnow() - asked < INPUT_TTL
+
+
 class AwaitingInput(Filter):
+    """A reply to the bot's own prompt for a reason or comment, from the admin it asked.
+
+    Only a reply counts (the prompt is a ForceReply, so the client makes one): ordinary chat
+    in the admin group, or a command, is never taken as a reason. Cheap checks come first, so
+    the storage is read only for replies to the bot.
+    """
+
+    async def __call__(self, message: Message, fsm_storage: BaseStorage, bot: Bot) -> bool:
+        reply = message.reply_to_message
+        if (
+            message.from_user is None
+            or reply is None
+            or reply.from_user is None
+            or reply.from_user.id != bot.id
+            or (message.text or "").startswith("/")
+        ):
+            return False
+        context = input_context(fsm_storage, bot, message.chat.id, message.from_user.id)
+        data = await context.get_data()
+        return data.get("prompt_id") == reply.message_id and _pending(data)
+
+
+class HasPendingInput(Filter):
     async def __call__(self, message: Message, fsm_storage: BaseStorage, bot: Bot) -> bool:
         if message.from_user is None:
             return False
@@ -194,10 +235,14 @@ def _roles_keyboard(request_id: int, matrix: RoleMatrix) -> InlineKeyboardMarkup
 async def _ask_input(
     bot: Bot, storage: BaseStorage, chat_id: int, admin: User, prompt: str, data: dict[str, Any]
 ) -> None:
+    prompt_message = await bot.send_message(
+        chat_id,
+        prompt,
+        reply_markup=ForceReply(force_reply=True, selective=True, input_field_placeholder="…"),
+    )
     context = input_context(storage, bot, chat_id, admin.id)
-    await context.set_data(data)
-    await bot.send_message(
-        chat_id, prompt, reply_markup=ForceReply(force_reply=True, input_field_placeholder="…")
+    await context.set_data(
+        {**data, "prompt_id": prompt_message.message_id, "at": utcnow().isoformat()}
     )
 
 
@@ -507,7 +552,7 @@ def admin_router() -> Router:
     for observer in (router.message, router.callback_query):
         observer.filter(AdminScope())
         observer.middleware(AdminOnly())
-    router.message.register(on_cancel_input, Command("cancel"), AwaitingInput())
+    router.message.register(on_cancel_input, Command("cancel"), HasPendingInput())
     router.message.register(on_queue, Command("queue"))
     router.message.register(on_find, Command("find"))
     router.message.register(on_req, Command("req"))

@@ -50,9 +50,15 @@ async def test_two_admins_in_a_group(
 
         await olga.presses("↩️ Вернуть на доработку", "Заявка № 1")
         await olga.presses("▫️ Эл. почта", "Заявка № 1")
-        await olga.presses("Далее ➡️", "Напишите комментарий")
+        prompt = await olga.presses("Далее ➡️", "Напишите комментарий")
         mark = len(standin.sent)
-        standin.push_message(ADMIN_A, "Нужна личная почта", first_name="Ольга", chat_id=ADMIN_CHAT)
+        standin.push_message(
+            ADMIN_A,
+            "Нужна личная почта",
+            first_name="Ольга",
+            chat_id=ADMIN_CHAT,
+            reply_to_message_id=prompt.message_id,
+        )
         await me.expect(mark, "возвращена на доработку")
 
         await me.presses("✏️ Исправить заявку № 1", "адрес электронной почты")
