@@ -148,8 +148,11 @@ async def refresh_cards(bot: Bot, db: Database, request_id: int) -> None:
             await bot.edit_message_text(
                 text=text, chat_id=chat_id, message_id=message_id, reply_markup=keyboard
             )
-        except TelegramBadRequest:
-            pass  # deleted by hand: nothing to show it in
+        except TelegramBadRequest as exc:
+            if "not found" in exc.message:
+                continue  # deleted by hand: nothing to show it in
+            log.error("card of request %s refused: %s", request_id, exc.message[:80])
+            failed.append(card_id)
         except TelegramAPIError as exc:
             log.warning("card of request %s not updated: %s", request_id, type(exc).__name__)
             failed.append(card_id)

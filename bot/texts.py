@@ -413,10 +413,10 @@ def my_request(
     lines = [
         f"<b>№ {number}</b> от {fmt_date(created)} — {escape(STATUS_NAMES.get(status, status))}",
         f"Роль: {escape(role) if role else ROLE_BY_ADMIN}",
-        f"Организация: {escape(organization)}",
+        f"Организация: {escape(clip(organization, 150))}",
     ]
     if reason:
-        lines.append(f"Причина: {escape(reason)}")
+        lines.append(f"Причина: {escape(clip(reason, 300))}")
     return "\n".join(lines)
 
 
@@ -519,6 +519,11 @@ RETURN_FIELD_NAMES = {
 }
 
 
+def clip(value: str, limit: int) -> str:
+    """Long user-typed values are cut so a message stays within Telegram's 4096 characters."""
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+
+
 def who_when(name: str, at: datetime) -> str:
     return f"{escape(name)}, {at.astimezone(LOCAL_TZ).strftime('%d.%m.%Y %H:%M')}"
 
@@ -542,14 +547,16 @@ def card(
     if submitted:
         lines.append(f"Подана: {submitted.astimezone(LOCAL_TZ).strftime('%d.%m.%Y %H:%M')}")
     lines.append("")
-    lines += [f"<b>{escape(label)}:</b> {escape(value)}" for label, value in rows]
+    lines += [f"<b>{escape(label)}:</b> {escape(clip(value, 300))}" for label, value in rows]
     if warnings:
         lines.append("")
-        lines += [f"⚠️ {w}" for w in warnings]
+        lines += [f"⚠️ {w}" for w in warnings[:MAX_WARNINGS]]
+        if len(warnings) > MAX_WARNINGS:
+            lines.append(f"⚠️ … и ещё {len(warnings) - MAX_WARNINGS}")
     if changes:
         lines += ["", "<b>Исправлено после доработки:</b>"]
         lines += [
-            f"• {escape(label)}: <s>{escape(old)}</s> → {escape(new)}"
+            f"• {escape(label)}: <s>{escape(clip(old, 120))}</s> → {escape(clip(new, 120))}"
             for label, old, new in changes
         ]
     if decision:
@@ -565,10 +572,13 @@ def warn_related(number: int, status: str, same: str) -> str:
     return f"Тот же {same} в заявке № {number} ({escape(STATUS_NAMES.get(status, status))})"
 
 
+MAX_WARNINGS = 6
+
+
 def decision_line(status: str, who: str, reason: str | None) -> str:
     text = f"<b>{DECISION_NAMES.get(status, escape(status))}</b> — {who}"
     if reason:
-        text += f"\nПричина: {escape(reason)}"
+        text += f"\nПричина: {escape(clip(reason, 600))}"
     return text
 
 
@@ -725,7 +735,7 @@ def history(number: int, lines: Sequence[str]) -> str:
 
 
 def history_line(at: datetime, who: str, action: str, details: Sequence[str]) -> str:
-    head = f"{at.astimezone(LOCAL_TZ).strftime('%d.%m.%Y %H:%M')} — {who}: " + escape(
+    head = f"{at.astimezone(LOCAL_TZ).strftime('%d.%m.%Y %H:%M')} — {escape(who)}: " + escape(
         EVENT_NAMES.get(action, action)
     )
     return "\n".join([head, *(f"   {d}" for d in details)])
@@ -733,11 +743,11 @@ def history_line(at: datetime, who: str, action: str, details: Sequence[str]) ->
 
 def change_detail(field: str, old: object, new: object) -> str:
     label = FIELD_NAMES_DB.get(field, field)
-    return f"{escape(label)}: {escape(str(old))} → {escape(str(new))}"
+    return f"{escape(label)}: {escape(clip(str(old), 120))} → {escape(clip(str(new), 120))}"
 
 
 def reason_detail(reason: str) -> str:
-    return f"Причина: {escape(reason)}"
+    return f"Причина: {escape(clip(reason, 300))}"
 
 
 # staff management

@@ -275,3 +275,43 @@ async def test_a_pending_reason_expires_and_can_be_cancelled(h: Harness, db: Dat
     sent = await boss.send("/cancel")
     assert sent[-1].plain == texts.INPUT_CANCELLED
     assert await h.dp.storage.get_data(key) == {}
+
+
+async def test_the_longest_card_still_fits_a_message(h: Harness, db: Database) -> None:
+    applicant = h.user(1001)
+    await to_organization(applicant)
+    await applicant.send("нет такой")
+    await applicant.press("Нет в списке")
+    await applicant.send("Больница " + "очень длинного названия " * 20)  # ≈ 500 characters
+    await applicant.send("Б" + "о" * 199)
+    await applicant.press("Моей должности нет в списке")
+    await applicant.send("Врач " + "онколог " * 36)  # ≈ 300 characters
+    await applicant.press("📨 Отправить")
+    boss = admin(h)
+    await boss.press(texts.BTN_RETURN)
+    await boss.press("▫️ Организация")
+    await boss.press("▫️ Должность и роль")
+    await boss.press(texts.BTN_NEXT)
+    await boss.reply("Исправьте " * 100)
+    await applicant.press("✏️ Исправить заявку № 1")
+    await applicant.send("нет такой")
+    await applicant.press("Нет в списке")
+    await applicant.send("Клиника " + "другого очень длинного названия " * 15)
+    await applicant.send("К" + "л" * 199)
+    await applicant.press("Моей должности нет в списке")
+    await applicant.send("Заведующий " + "отделением " * 26)
+    await applicant.press("📨 Отправить")
+    await boss.press(texts.BTN_CHANGE_ROLE)
+    await boss.press("Куратор 1 уровня")
+    await boss.reply("Причина " * 120)
+    await boss.press(texts.BTN_REJECT)
+    await boss.press(texts.BTN_OTHER_REASON)
+    await boss.reply("Отказ " * 160)
+    assert (await request_row(db)).status == "rejected"
+    assert h.session.refusals == []
+    assert cards(h)[-1].buttons == [] and "❌ Отклонена" in cards(h)[-1].plain
+    sent = await boss.send("/history 1")
+    assert "История заявки № 1" in sent[-1].plain
+    sent = await applicant.send("/my")
+    assert "отклонена" in sent[-1].plain
+    assert h.session.refusals == []

@@ -20,6 +20,8 @@ from db.database import Database
 from db.repositories import RequestRepository
 from services.role_matrix import RoleMatrix
 
+MY_REQUESTS_SHOWN = 8  # the newest; each block is clipped, so the list fits one message
+
 
 async def _in_form(state: FSMContext) -> bool:
     return (await state.get_state() or "") in STATE_TO_STEP
@@ -49,7 +51,7 @@ async def on_start(
 
 async def send_my_requests(bot: Bot, db: Database, user_id: int, chat_id: int) -> None:
     async with db.read() as session:
-        rows = await RequestRepository(session).list_for_user(user_id)
+        rows = await RequestRepository(session).list_for_user(user_id, limit=MY_REQUESTS_SHOWN)
     if not rows:
         await bot.send_message(chat_id, texts.MY_EMPTY, reply_markup=keyboards.main_menu())
         return
