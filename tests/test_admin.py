@@ -315,3 +315,20 @@ async def test_the_longest_card_still_fits_a_message(h: Harness, db: Database) -
     sent = await applicant.send("/my")
     assert "отклонена" in sent[-1].plain
     assert h.session.refusals == []
+
+
+async def test_back_while_fixing_does_not_skip_a_returned_field(h: Harness, db: Database) -> None:
+    applicant = await submitted(h)
+    boss = admin(h)
+    await boss.press(texts.BTN_RETURN)
+    await boss.press("▫️ ФИО")
+    await boss.press("▫️ Эл. почта")
+    await boss.press(texts.BTN_NEXT)
+    await boss.reply("Проверьте ФИО и почту")
+    await applicant.press("✏️ Исправить заявку № 1")
+    await applicant.send("Иванова Мария")
+    await applicant.press("⬅️ Назад")  # from the e-mail step back to the name
+    sent = await applicant.send("Иванова Мария Петровна")
+    assert "адрес электронной почты" in sent[-1].plain  # the e-mail is still asked
+    sent = await applicant.send("maria@example.ru")
+    assert "Проверьте заявку" in sent[-1].plain

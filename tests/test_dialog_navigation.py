@@ -227,3 +227,31 @@ async def test_greeting_states_the_deadline(
     sent = await h.user().send("/start")
     assert "до 20.12.2026" in sent[-1].plain
     await h.dp.storage.close()
+
+
+async def test_back_while_editing_returns_to_the_summary(harness: Harness) -> None:
+    user = harness.user()
+    await to_summary(user)
+    await user.press("✏️ Должность")
+    await user.press("⬅️ Назад")
+    assert await state_of(harness, user) == "Form:summary"
+    sent = await user.press("⬅️ Назад")  # and from the summary, the path taken before
+    assert await state_of(harness, user) == "Form:role"
+    assert "Куратор 2 уровня" in sent[-1].plain
+
+
+async def test_abandoned_hand_typing_keeps_the_directory_organization(
+    harness: Harness, db: Database
+) -> None:
+    user = harness.user()
+    await to_summary(user)
+    await user.press("✏️ Организация")
+    await user.send("нет такой")
+    await user.press("Нет в списке")
+    await user.press("⬅️ Назад")
+    await user.press("⬅️ Назад")
+    assert await state_of(harness, user) == "Form:summary"
+    await user.press("📨 Отправить")
+    async with db.read() as session:
+        request = (await session.scalars(select(AccessRequest))).one()
+    assert not request.org_manual and request.organization_id is not None

@@ -25,10 +25,9 @@ class FormData(BaseModel):
     role: str | None = None
     role_level: str | None = None
     component: str | None = None
-    # correcting a returned request: its number, the fields to fix, the steps still to show
+    # correcting a returned request: its number and the fields the admin asked to fix
     fix_request_id: int | None = None
     fix_fields: list[str] = Field(default_factory=list)
-    fix_queue: list[str] = Field(default_factory=list)
     # dialog mechanics
     history: list[str] = Field(default_factory=list)
     editing: bool = False

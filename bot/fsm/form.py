@@ -318,8 +318,7 @@ async def _org_text(data: FormData, env: FormEnv, text: str) -> Outcome:
 
 
 async def _org_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
-    if action == "manual":
-        data.org_id, data.org_manual = None, True
+    if action == "manual":  # the names typed next mark the organisation as typed by hand
         return Goto("org_full", answer=texts.BTN_NOT_IN_LIST)
     if action == "page":
         data.org_page = max(0, int(value))
@@ -463,6 +462,30 @@ EDITABLE = {
     "role": "role",
     "component": "component",
 }
+
+
+# Each step → the summary field it belongs to (the organisation's and position's steps too).
+FIELD_OF_STEP = {
+    "snils": "snils",
+    "full_name": "full_name",
+    "email": "email",
+    "org_search": "organization",
+    "org_full": "organization",
+    "org_short": "organization",
+    "position": "position",
+    "position_text": "position",
+    "role": "position",
+    "component": "component",
+}
+
+
+def next_fix_step(data: FormData, finished_step: str) -> str | None:
+    """When fixing a returned request: the first step of the next returned field."""
+    field = FIELD_OF_STEP.get(finished_step)
+    if data.fix_request_id is None or field not in data.fix_fields:
+        return None
+    later = data.fix_fields[data.fix_fields.index(field) + 1 :]
+    return EDITABLE[later[0]] if later else None
 
 
 def summary_rows(data: FormData) -> list[tuple[str, str]]:

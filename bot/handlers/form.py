@@ -41,6 +41,7 @@ from bot.fsm.form import (
     Step,
     Stop,
     Submit,
+    next_fix_step,
 )
 from bot.handlers.support import start_question
 from db.database import Database
@@ -75,8 +76,9 @@ class FormEngine:
     def successor(self, step: Step, data: FormData) -> str:
         target = step.next(data, self.env)
         if data.editing and target not in step.edit_chain:
-            # Editing from the summary, or fixing a returned request field by field.
-            return data.fix_queue.pop(0) if data.fix_queue else "summary"
+            # Editing from the summary returns to it; fixing a returned request goes on to
+            # the next returned field, in the order the admin's list gives.
+            return next_fix_step(data, step.name) or "summary"
         return target
 
     async def show(
@@ -89,7 +91,10 @@ class FormEngine:
             data.editing = False
             if await self._show_open_request(data, edit):
                 return
-        if step.name in data.history:
+        if step.name in data.history and not data.editing:
+            # Going forward to a step already passed (e.g. «Нет в списке» after Back): the
+            # path is cut there, so Back never loops. While editing, the path stays whole
+            # and Back returns to the summary.
             del data.history[data.history.index(step.name) :]
         screen = await step.render(data, self.env)
         text = f"{prefix}\n\n{screen.text}" if prefix else screen.text
@@ -224,7 +229,6 @@ class FormEngine:
         fields = [f for f in (request.return_fields or []) if f in EDITABLE]
         if not fields:
             return
-        steps = [EDITABLE[f] for f in fields]
         data = FormData(
             consent_id=request.consent_id,
             snils=request.snils,
@@ -242,12 +246,12 @@ class FormEngine:
             component=request.component,
             fix_request_id=request.id,
             fix_fields=fields,
-            fix_queue=steps[1:],
             editing=True,
             history=["summary"],
         )
         await self.state.clear()
-        await self.show(steps[0], data, prefix=texts.fix_intro(request.id, request.decision_reason))
+        intro = texts.fix_intro(request.id, request.decision_reason)
+        await self.show(EDITABLE[fields[0]], data, prefix=intro)
 
     async def submit(self, data: FormData, pressed: Message | None) -> None:
         if data.fix_request_id is not None:
