@@ -200,10 +200,16 @@ async def test_open_request_for_the_same_role_is_shown_not_duplicated(
     await user.press("📨 Отправить")
     await to_summary(user)
     last = user.last
-    assert "У вас уже есть заявка" in last.plain
-    assert await state_of(harness, user) is None
+    assert "У вас уже есть заявка № 1" in last.plain
+    assert "📨 Отправить" not in last.buttons
+    assert await state_of(harness, user) == "Form:summary"  # the draft is kept
+    await user.press("✏️ Должность")
+    await user.press("1. Сотрудник организационно-методического отдела ОД/ЦРБ/МО")
+    sent = await user.press("✅ Подтверждаю")
+    assert "У вас уже есть заявка" not in sent[-1].plain
+    await user.press("📨 Отправить")
     async with db.read() as session:
-        assert await session.scalar(select(func.count()).select_from(AccessRequest)) == 1
+        assert await session.scalar(select(func.count()).select_from(AccessRequest)) == 2
 
 
 async def test_my_requests_lists_status_in_russian(harness: Harness) -> None:

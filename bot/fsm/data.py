@@ -28,6 +28,8 @@ class FormData(BaseModel):
     # correcting a returned request: its number and the fields the admin asked to fix
     fix_request_id: int | None = None
     fix_fields: list[str] = Field(default_factory=list)
+    # a live request of the same SNILS, component and role, found at the summary
+    duplicate_of: int | None = None
     # dialog mechanics
     history: list[str] = Field(default_factory=list)
     editing: bool = False

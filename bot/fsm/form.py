@@ -510,7 +510,9 @@ def summary_rows(data: FormData) -> list[tuple[str, str]]:
 
 
 async def _summary_render(data: FormData, env: FormEnv) -> Screen:
-    kb = StepKeyboard("summary").add(texts.BTN_SUBMIT, "submit")
+    kb = StepKeyboard("summary")
+    if data.duplicate_of is None:
+        kb.add(texts.BTN_SUBMIT, "submit")
     editable = _editable(data, env)
     buttons = [kb.button(texts.edit_button(texts.FIELD_LABELS[f]), "edit", f) for f in editable]
     for start in range(0, len(buttons), 2):
@@ -531,7 +533,7 @@ def _editable(data: FormData, env: FormEnv) -> list[str]:
 
 async def _summary_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
     if action == "submit":
-        return Submit()
+        return Submit() if data.duplicate_of is None else Redraw()
     target = EDITABLE.get(value)
     if target is None or value not in _editable(data, env):
         return Redraw()

@@ -89,8 +89,11 @@ class FormEngine:
             step = STEPS[self.successor(step, data)]
         if step.name == "summary":
             data.editing = False
-            if await self._show_open_request(data, edit):
-                return
+            duplicate = await self._open_duplicate(data)
+            data.duplicate_of = duplicate.id if duplicate else None
+            if duplicate is not None:
+                note = texts.already_open(duplicate.id, duplicate.status, duplicate.role)
+                prefix = f"{prefix}\n\n{note}" if prefix else note
         if step.name in data.history and not data.editing:
             # Going forward to a step already passed (e.g. «Нет в списке» after Back): the
             # path is cut there, so Back never loops. While editing, the path stays whole
@@ -212,17 +215,17 @@ class FormEngine:
             component=data.component or self.env.settings.components[0],
         )
 
-    async def _show_open_request(self, data: FormData, edit: Message | None) -> bool:
-        """A live request for the same SNILS, component and role is shown, not duplicated."""
+    async def _open_duplicate(self, data: FormData) -> AccessRequest | None:
+        """A live request for the same SNILS, component and role: shown on the summary
+        instead of sending a second one (the draft is kept, so the role can be changed)."""
         if not data.snils:
-            return False
+            return None
         component = data.component or self.env.settings.components[0]
         async with self.env.db.read() as session:
             existing = await RequestRepository(session).find_live(data.snils, component, data.role)
         if existing is None or existing.id == data.fix_request_id:
-            return False
-        await self.finish(data, texts.already_open(existing.id, existing.status, existing.role))
-        return True
+            return None
+        return existing
 
     async def start_fix(self, request: AccessRequest) -> None:
         """Correct a returned request: exactly the fields the admin asked for, then summary."""
@@ -270,10 +273,8 @@ class FormEngine:
                     reply_markup=keyboards.main_menu(),
                 )
                 await post_card(self.bot, self.env.db, self.env.settings, request.id)
-            case request_service.AlreadyOpen(request=request):
-                await self.finish(
-                    data, texts.already_open(request.id, request.status, request.role)
-                )
+            case request_service.AlreadyOpen():
+                await self.show("summary", data)  # sent meanwhile: the summary says so
             case request_service.EmailTaken(email=email):
                 data.editing = True
                 data.history.append("summary")
