@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+# Numbers in buttons are ids and indexes: a forged huge one fails the filter instead of
+# reaching the database.
+Id = Annotated[int, Field(ge=0, lt=2**31)]
 
 
 class MenuCb(CallbackData, prefix="m"):
@@ -19,23 +26,23 @@ class AdminCb(CallbackData, prefix="a"):
     """A button on a request card. `value`: a reason index, a field bitmask, a role index."""
 
     action: str
-    request_id: int
-    value: int = 0
+    request_id: Id
+    value: Id = 0
 
 
 class QueueCb(CallbackData, prefix="q"):
     action: str  # page | open
-    value: int
+    value: Id
 
 
 class StaffCb(CallbackData, prefix="s"):
     action: str  # invite_admin | invite_operator | remove
-    user_id: int = 0
+    user_id: Id = 0
 
 
 class FixCb(CallbackData, prefix="x"):
-    request_id: int
+    request_id: Id
 
 
 class GrantCb(CallbackData, prefix="g"):
-    batch_id: int
+    batch_id: Id

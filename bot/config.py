@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     components: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["ВИМИС ОНКО"])
     # Preset rejection reasons, `;`-separated; empty means the defaults in bot/texts.py.
     reject_reasons: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # How the greeting names the order (default: the Kostroma order No 922, in bot/texts.py).
+    order_title: str | None = None
     operator_name: str = "ОГБУЗ «Медицинский информационно-аналитический центр Костромской области»"
     # Where people log in to ВИМИС ОНКО, told when access is granted (optional).
     vimis_url: str | None = None

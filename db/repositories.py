@@ -64,6 +64,13 @@ class ConsentRepository:
         await self.session.flush()
         return consent
 
+    async def withdraw(self, consent_id: int) -> None:
+        await self.session.execute(
+            update(Consent)
+            .where(Consent.id == consent_id, Consent.withdrawn_at.is_(None))
+            .values(withdrawn_at=utcnow())
+        )
+
 
 class EmailClaimRepository:
     """Mailboxes are compared without case: Ivanova@ and ivanova@ are one person's address."""

@@ -261,3 +261,45 @@ async def test_abandoned_hand_typing_keeps_the_directory_organization(
     async with db.read() as session:
         request = (await session.scalars(select(AccessRequest))).one()
     assert not request.org_manual and request.organization_id is not None
+
+
+async def test_forged_huge_numbers_are_stale_buttons(harness: Harness) -> None:
+    user = harness.user()
+    await to_summary(user)
+    await user.press("✏️ Организация")
+    await user.send("ЦРБ")
+    results, _ = user.find_button("1. ОБРАЗЕЦ")
+    await user.press_data(results, "f:org_search:pick:" + "9" * 30)
+    assert user.last_answer_text() == texts.STALE_BUTTON
+    await user.press_data(results, "x:" + "9" * 30)  # a forged «Исправить заявку»
+    assert user.last_answer_text() == texts.STALE_BUTTON
+    assert harness.unanswered_callbacks() == []
+    assert await state_of(harness, user) == "Form:org_search"
+
+
+async def test_new_request_while_asking_a_question_keeps_the_draft(harness: Harness) -> None:
+    user = harness.user()
+    await through_consent(user)
+    await user.send("11223344595")
+    await user.send("/help")
+    sent = await user.send("/new")
+    assert sent[-1].plain == texts.RESUME_PROMPT
+    data = await harness.dp.storage.get_data(key(user))
+    assert data["snils"] == "112-233-445 95"
+    await user.press("▶️ Продолжить")
+    assert await state_of(harness, user) == "Form:full_name"
+
+
+async def test_declining_after_agreeing_withdraws_the_consent(
+    harness: Harness, db: Database
+) -> None:
+    user = harness.user()
+    await user.send("/start")
+    await user.press("📝 Подать заявку")
+    await user.press("✅ Согласен(на)")
+    await user.press("⬅️ Назад")
+    await user.press("Не согласен(на)")
+    async with db.read() as session:
+        consent = (await session.scalars(select(Consent))).one()
+    assert consent.accepted and consent.withdrawn_at is not None
+    assert await harness.dp.storage.get_data(key(user)) == {}

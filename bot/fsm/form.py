@@ -35,6 +35,15 @@ from services.role_matrix import RoleMatrix
 from services.snils import SnilsError, parse_snils
 
 POSITIONS_PER_PAGE = 8
+MAX_ID = 2**31
+
+
+def small_int(value: str) -> int:
+    """A number from a button; a forged or huge one is refused like any stale button."""
+    number = int(value)
+    if not 0 <= number < MAX_ID:
+        raise ValueError(value)
+    return number
 
 
 class Form(StatesGroup):
@@ -168,6 +177,9 @@ async def _consent_render(data: FormData, env: FormEnv) -> Screen:
 
 async def _consent_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
     if value == "no":
+        if data.consent_id is not None:  # came back to consent and declined: withdrawn
+            async with env.db.write() as session:
+                await ConsentRepository(session).withdraw(data.consent_id)
         return Stop(texts.CONSENT_DECLINED)
     async with env.db.write() as session:
         consent = await ConsentRepository(session).record(
@@ -321,10 +333,10 @@ async def _org_pick(data: FormData, env: FormEnv, action: str, value: str) -> Ou
     if action == "manual":  # the names typed next mark the organisation as typed by hand
         return Goto("org_full", answer=texts.BTN_NOT_IN_LIST)
     if action == "page":
-        data.org_page = max(0, int(value))
+        data.org_page = small_int(value)
         return Redraw()
     async with env.db.read() as session:
-        org = await OrganizationRepository(session).get(int(value))
+        org = await OrganizationRepository(session).get(small_int(value))
     if org is None or org.deleted or org.region != env.settings.region_name:
         return Redraw()
     data.org_id, data.org_manual = org.id, False
@@ -371,9 +383,9 @@ async def _position_pick(data: FormData, env: FormEnv, action: str, value: str) 
     if action == "other":
         return Goto("position_text", answer=texts.BTN_POSITION_OTHER)
     if action == "page":
-        data.position_page = int(value)
+        data.position_page = small_int(value)
         return Redraw()
-    index = int(value)
+    index = small_int(value)
     if not 0 <= index < len(env.matrix.positions):
         return Redraw()
     position = env.matrix.positions[index]
@@ -414,7 +426,7 @@ async def _role_render(data: FormData, env: FormEnv) -> Screen:
 
 async def _role_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
     roles = _allowed_roles(data, env)
-    index = int(value)
+    index = small_int(value)
     if not 0 <= index < len(roles):
         return Redraw()
     data.role, data.role_level = roles[index]
@@ -436,7 +448,7 @@ async def _component_render(data: FormData, env: FormEnv) -> Screen:
 
 
 async def _component_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
-    index = int(value)
+    index = small_int(value)
     if not 0 <= index < len(env.settings.components):
         return Redraw()
     data.component = env.settings.components[index]

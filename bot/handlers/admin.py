@@ -246,6 +246,11 @@ async def _ask_input(
     )
 
 
+async def _set_keyboard(message: Message, keyboard: InlineKeyboardMarkup) -> None:
+    with contextlib.suppress(TelegramBadRequest):  # a double tap: it already shows this
+        await message.edit_reply_markup(reply_markup=keyboard)
+
+
 async def on_card_button(
     query: CallbackQuery,
     callback_data: AdminCb,
@@ -275,7 +280,7 @@ async def on_card_button(
         lost = await apply_decision(bot, db, admin, request_id, Status.APPROVED)
         callback_answer.text, callback_answer.show_alert = lost, lost is not None
     elif action == "reject":
-        await message.edit_reply_markup(reply_markup=_reason_keyboard(request_id, settings))
+        await _set_keyboard(message, _reason_keyboard(request_id, settings))
     elif action == "reject_reason":
         reasons = _reasons(settings)
         if not 0 <= value < len(reasons):
@@ -295,9 +300,9 @@ async def on_card_button(
             {"kind": "reject", "request_id": request_id},
         )
     elif action == "return":
-        await message.edit_reply_markup(reply_markup=_fields_keyboard(request_id, 0))
+        await _set_keyboard(message, _fields_keyboard(request_id, 0))
     elif action == "return_toggle":
-        await message.edit_reply_markup(reply_markup=_fields_keyboard(request_id, value))
+        await _set_keyboard(message, _fields_keyboard(request_id, value))
     elif action == "return_next":
         fields = [f for bit, f in enumerate(RETURN_FIELDS) if value & (1 << bit)]
         if not fields:
@@ -312,7 +317,7 @@ async def on_card_button(
             {"kind": "return", "request_id": request_id, "fields": fields},
         )
     elif action == "role":
-        await message.edit_reply_markup(reply_markup=_roles_keyboard(request_id, role_matrix))
+        await _set_keyboard(message, _roles_keyboard(request_id, role_matrix))
     elif action == "role_pick":
         if not 0 <= value < len(role_matrix.roles):
             callback_answer.text = texts.STALE_BUTTON
@@ -476,7 +481,7 @@ async def on_queue_button(
 
 def _number(command: CommandObject) -> int | None:
     arg = (command.args or "").strip().lstrip("№").strip()
-    return int(arg) if arg.isdigit() else None
+    return int(arg) if arg.isdigit() and len(arg) < 10 else None
 
 
 async def on_req(

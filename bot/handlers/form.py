@@ -43,7 +43,7 @@ from bot.fsm.form import (
     Submit,
     next_fix_step,
 )
-from bot.handlers.support import start_question
+from bot.handlers.support import QuestionFlow, leave_question, start_question
 from db.database import Database
 from db.models import AccessRequest
 from db.repositories import RequestRepository
@@ -67,6 +67,8 @@ class FormEngine:
         await self.show(FIRST_STEP, FormData())
 
     async def resume(self, pressed: Message | None = None) -> None:
+        if await self.state.get_state() == QuestionFlow.waiting.state:
+            await leave_question(self.state)  # the question was not sent: back to the form
         name = STATE_TO_STEP.get(await self.state.get_state() or "")
         if name is None:
             await self.start()

@@ -47,7 +47,7 @@ async def run_export(db: Database, actor_id: int | None, args: list[str]) -> exp
             return await export.export_new(session, actor_id)
     if args == ["all"]:
         selection: dict[str, object] = {}
-    elif len(args) == 1 and args[0].isdigit():
+    elif len(args) == 1 and args[0].isdigit() and len(args[0]) < 10:
         selection = {"batch_id": int(args[0])}
     elif len(args) == 2 and (since := _date(args[0])) and (until := _date(args[1])):
         selection = {"since": since, "until": until}
@@ -119,10 +119,10 @@ async def on_granted(
 ) -> None:
     args = (command.args or "").replace(",", " ").split()
     ids: list[int]
-    if len(args) == 2 and args[0] == "batch" and args[1].isdigit():
+    if len(args) == 2 and args[0] == "batch" and args[1].isdigit() and len(args[1]) < 10:
         async with db.read() as session:
             ids = await export.batch_members(session, int(args[1]))
-    elif args and all(a.lstrip("№").isdigit() for a in args):
+    elif args and all(a.lstrip("№").isdigit() and len(a) < 11 for a in args):
         ids = [int(a.lstrip("№")) for a in args]
     else:
         await message.answer(texts.GRANTED_USAGE)

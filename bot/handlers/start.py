@@ -15,7 +15,7 @@ from bot.filters import PrivateChat
 from bot.fsm.form import STATE_TO_STEP
 from bot.handlers.form import engine_for
 from bot.handlers.staff import INVITE_PREFIX, accept_invite
-from bot.handlers.support import QuestionFlow, leave_question, start_question
+from bot.handlers.support import RETURN_KEY, QuestionFlow, leave_question, start_question
 from db.database import Database
 from db.repositories import RequestRepository
 from services.role_matrix import RoleMatrix
@@ -24,7 +24,11 @@ MY_REQUESTS_SHOWN = 8  # the newest; each block is clipped, so the list fits one
 
 
 async def _in_form(state: FSMContext) -> bool:
-    return (await state.get_state() or "") in STATE_TO_STEP
+    """In the request dialog, also while a question asked from it is being written."""
+    current = await state.get_state() or ""
+    if current == QuestionFlow.waiting.state:
+        current = (await state.get_data()).get(RETURN_KEY) or ""
+    return current in STATE_TO_STEP
 
 
 async def show_menu(message: Message, state: FSMContext, settings: Settings) -> None:
@@ -33,7 +37,7 @@ async def show_menu(message: Message, state: FSMContext, settings: Settings) -> 
         return
     first_name = message.from_user.first_name if message.from_user else None
     await message.answer(
-        texts.greeting(first_name, settings.region_name, settings.deadline),
+        texts.greeting(first_name, settings.order_title, settings.deadline),
         reply_markup=keyboards.main_menu(),
     )
 
