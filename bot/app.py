@@ -11,7 +11,7 @@ from aiogram import Bot, Dispatcher
 from bot.config import Settings
 from bot.dispatcher import build_dispatcher, make_bot, set_commands
 from bot.middlewares import InFlightMiddleware
-from bot.reminders import start_reminders, stop_reminders
+from bot.reminders import start_periodic, stop_periodic
 from db.database import Database
 from db.migrate import upgrade_to_head
 from services import staff
@@ -29,19 +29,19 @@ async def run_bot(settings: Settings, role_matrix: RoleMatrix) -> None:
     bot = make_bot(settings)
     dp = build_dispatcher(settings, db, role_matrix)
 
-    reminder_task: asyncio.Task[None] | None = None
+    periodic_task: asyncio.Task[None] | None = None
 
     async def on_startup(bot: Bot) -> None:
-        nonlocal reminder_task
+        nonlocal periodic_task
         await set_commands(bot)
-        reminder_task = start_reminders(bot, db, dp.storage, settings)
+        periodic_task = start_periodic(bot, db, dp.storage, settings)
         # Start-up objects live forever: keep them out of the collector's full passes, which
         # otherwise pause the bot for ≈ 200 ms.
         gc.freeze()
         log.info("bot started")
 
     async def on_shutdown(dispatcher: Dispatcher) -> None:
-        await stop_reminders(reminder_task)
+        await stop_periodic(periodic_task)
         in_flight: InFlightMiddleware = dispatcher["in_flight"]
         if not await in_flight.drain(DRAIN_SECONDS):
             log.warning("%d updates still in flight at shutdown", in_flight.in_flight)

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Deadline reminders: days before DEADLINE, and how often to check.
     reminder_days: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [7, 3, 1])
     reminder_check_seconds: int = 600
+    # An unfinished request dialog (with the personal data typed so far) is forgotten after
+    # this many idle days.
+    draft_retention_days: int = Field(default=30, ge=1)
     log_level: str = "INFO"
 
     @field_validator("admin_ids", "reminder_days", mode="before")

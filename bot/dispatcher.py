@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
+from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -40,8 +41,13 @@ def make_storage(settings: Settings, db: Database) -> tuple[BaseStorage, BaseEve
         # A blocking pool waits for a free connection instead of failing past its size.
         pool = BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=20)
         redis = Redis(connection_pool=pool)
+        # Unfinished drafts expire by themselves after DRAFT_RETENTION_DAYS idle days.
+        ttl = timedelta(days=settings.draft_retention_days)
         storage = RedisStorage(
-            redis, key_builder=DefaultKeyBuilder(prefix="vimis_fsm", with_destiny=True)
+            redis,
+            key_builder=DefaultKeyBuilder(prefix="vimis_fsm", with_destiny=True),
+            state_ttl=ttl,
+            data_ttl=ttl,
         )
         return storage, RedisEventIsolation(redis, key_builder=storage.key_builder)
     return DatabaseStorage(db), SimpleEventIsolation()

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
@@ -163,25 +163,29 @@ async def send_due(
     return report
 
 
-async def reminder_loop(bot: Bot, db: Database, storage: BaseStorage, settings: Settings) -> None:
+async def periodic_loop(bot: Bot, db: Database, storage: BaseStorage, settings: Settings) -> None:
+    """Reminders when a deadline is set, and forgetting abandoned drafts."""
     while True:
         try:
-            today = datetime.now(texts.LOCAL_TZ).date()
-            await send_due(bot, db, storage, settings, today)
+            if settings.deadline is not None:
+                today = datetime.now(texts.LOCAL_TZ).date()
+                await send_due(bot, db, storage, settings, today)
+            if isinstance(storage, DatabaseStorage):
+                purged = await storage.purge_idle(timedelta(days=settings.draft_retention_days))
+                if purged:
+                    log.info("forgot %d abandoned dialogs", purged)
         except Exception:
-            log.exception("reminder run failed")
+            log.exception("periodic run failed")
         await asyncio.sleep(settings.reminder_check_seconds)
 
 
-def start_reminders(
+def start_periodic(
     bot: Bot, db: Database, storage: BaseStorage, settings: Settings
-) -> asyncio.Task[None] | None:
-    if settings.deadline is None:
-        return None
-    return asyncio.create_task(reminder_loop(bot, db, storage, settings), name="reminders")
+) -> asyncio.Task[None]:
+    return asyncio.create_task(periodic_loop(bot, db, storage, settings), name="periodic")
 
 
-async def stop_reminders(task: asyncio.Task[None] | None) -> None:
+async def stop_periodic(task: asyncio.Task[None] | None) -> None:
     if task is not None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

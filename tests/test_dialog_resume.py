@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.config import Settings
 from bot.dispatcher import build_dispatcher
 from db.database import Database
-from db.models import AccessRequest, FsmRecord
+from db.models import AccessRequest, FsmRecord, utcnow
 from services.role_matrix import RoleMatrix
 from tests.dialog_steps import through_consent
 from tests.harness import Harness
@@ -133,4 +133,34 @@ async def test_unfinished_dialogs_are_found_in_the_database(
     await h.user(6003).send("/start")
     await h.user(6004).send("/help")  # a question, not a request dialog
     assert await unfinished_dialogs(h.dp.storage) == [6001]
+    await h.dp.storage.close()
+
+
+async def test_abandoned_drafts_are_forgotten(
+    db: Database, settings: Settings, role_matrix: RoleMatrix, organizations: None
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    h = Harness(build_dispatcher(settings, db, role_matrix))
+    old, fresh = h.user(6101), h.user(6102)
+    for user in (old, fresh):
+        await through_consent(user)
+        await user.send("11223344595")
+    await h.dp.storage.flush()
+    async with db.write() as session:
+        await session.execute(
+            update(FsmRecord)
+            .where(FsmRecord.key.contains(":6101:"))
+            .values(updated_at=utcnow() - timedelta(days=31))
+        )
+    assert await h.dp.storage.purge_idle(timedelta(days=30)) == 1
+    async with db.read() as session:
+        keys = (await session.scalars(select(FsmRecord.key))).all()
+    assert all(":6102:" in k for k in keys)
+    sent = await old.send("/start")
+    assert "незаконченная заявка" not in sent[-1].plain  # SNILS and all: gone
+    sent = await fresh.send("/start")
+    assert "незаконченная заявка" in sent[-1].plain
     await h.dp.storage.close()

@@ -20,6 +20,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, cast
 
 from aiogram.exceptions import DataNotDictLikeError
@@ -117,6 +118,26 @@ class DatabaseStorage(BaseStorage):
                 select(FsmRecord.key).where(FsmRecord.state.startswith(prefix, autoescape=True))
             )
             return sorted({int(k.split(self.key_builder.separator)[1]) for k in keys})
+
+    async def purge_idle(self, older_than: timedelta) -> int:
+        """Forget dialogs untouched for `older_than`: an abandoned draft holds personal data
+        (SNILS, name, e-mail) that nobody is going to send."""
+        await self.flush()
+        cutoff = utcnow() - older_than
+        async with self.db.write_connection() as conn:
+            keys = (
+                (
+                    await conn.execute(
+                        delete(_TABLE).where(_TABLE.c.updated_at < cutoff).returning(_TABLE.c.key)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        for name in keys:
+            if name not in self._dirty:
+                self._cache.pop(name, None)
+        return len(keys)
 
     # -- internals -----------------------------------------------------------------------------
 
