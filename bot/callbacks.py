@@ -46,3 +46,14 @@ class FixCb(CallbackData, prefix="x"):
 
 class GrantCb(CallbackData, prefix="g"):
     batch_id: Id
+
+
+class FaqCb(CallbackData, prefix="fq"):
+    """An FAQ entry: shown to an applicant (user_id 0), or sent to one by an operator."""
+
+    index: Id
+    user_id: Id = 0
+
+
+class RateCb(CallbackData, prefix="r"):
+    rating: Annotated[int, Field(ge=1, le=5)]

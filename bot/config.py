@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     # An unfinished request dialog (with the personal data typed so far) is forgotten after
     # this many idle days.
     draft_retention_days: int = Field(default=30, ge=1)
+    # Consultations: the FAQ file, working hours (local time), and the answer time after which
+    # the support chat is reminded.
+    faq_path: str = "faq.yaml"
+    support_hours: str = "09:00-18:00"
+    support_days: str = "1-5"
+    support_sla_hours: float = Field(default=4, gt=0)
     log_level: str = "INFO"
 
     @field_validator("admin_ids", "reminder_days", mode="before")

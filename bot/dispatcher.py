@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
 from bot.handlers.admin import admin_router
 from bot.handlers.form import form_router
+from bot.handlers.operators import operators_router
 from bot.handlers.oversight import oversight_router
 from bot.handlers.staff import staff_router
 from bot.handlers.start import fallback_router, start_router
@@ -115,6 +116,7 @@ def build_dispatcher(
         admin_router(),
         staff_router(),
         oversight_router(),
+        operators_router(),
         start_router(),
         support_router(),
         form_router(),

@@ -23,6 +23,7 @@ from aiogram.fsm.storage.redis import RedisStorage
 from bot import texts
 from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
+from bot.support_desk import SupportDesk
 from db.database import Database
 from db.repositories import RequestRepository
 from services import reminders, staff
@@ -170,6 +171,8 @@ async def periodic_loop(bot: Bot, db: Database, storage: BaseStorage, settings: 
             if settings.deadline is not None:
                 today = datetime.now(texts.LOCAL_TZ).date()
                 await send_due(bot, db, storage, settings, today)
+            if settings.support_chat_id is not None:
+                await SupportDesk(bot, db, settings).remind_overdue()
             if isinstance(storage, DatabaseStorage):
                 purged = await storage.purge_idle(timedelta(days=settings.draft_retention_days))
                 if purged:

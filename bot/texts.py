@@ -917,3 +917,85 @@ def reminder_admin(days: int, deadline: date, queue: int) -> str:
         f"⏰ До окончания приёма заявок {days} дн. (до {fmt_date(deadline)}). "
         f"В очереди на рассмотрение: {queue}. /queue"
     )
+
+
+# --- consultations ----------------------------------------------------------------------------
+
+ASK_WITH_FAQ = (
+    "Возможно, ответ уже есть среди частых вопросов 👇\n\n"
+    "Если нет — напишите ваш вопрос одним сообщением (можно приложить скриншот или файл). "
+    "Специалист МИАЦ ответит здесь же."
+)
+BTN_FAQ_HELPED = "✅ Помогло"
+
+
+def faq_answer(question: str, answer: str) -> str:
+    return (
+        f"<b>{escape(question)}</b>\n\n{escape(answer)}\n\n"
+        "Если это не ответ на ваш вопрос — напишите его одним сообщением."
+    )
+
+
+def out_of_hours(opening: datetime) -> str:
+    return (
+        "Сейчас нерабочее время МИАЦ. Вопрос сохранён, специалист ответит после "
+        f"{opening.astimezone(LOCAL_TZ).strftime('%H:%M %d.%m.%Y')}."
+    )
+
+
+def thread_title(name: str, organization: str | None) -> str:
+    title = f"{name} · {organization}" if organization else name
+    return title[:128]
+
+
+def thread_header(user_id: int, name: str, requests: Sequence[tuple[int, str, str, str]]) -> str:
+    lines = [f"👤 <b>{escape(name)}</b> (id <code>{user_id}</code>)"]
+    if not requests:
+        lines.append("Заявок пока нет.")
+    for number, status, organization, masked in requests:
+        lines.append(
+            f"№ {number} — {escape(STATUS_NAMES.get(status, status))}; "
+            f"{escape(clip(organization, 120))}; СНИЛС {escape(masked)}"
+        )
+    lines.append("\nОтвет в этой теме уйдёт заявителю. «//» в начале — заметка для коллег.")
+    return "\n".join(lines)
+
+
+def question_note(step: str | None) -> str:
+    return f"❓ Вопрос с шага заявки: {escape(step)}" if step else "❓ Вопрос"
+
+
+def edited_note(text: str) -> str:
+    return f"✏️ Заявитель изменил сообщение:\n{escape(clip(text, 3500))}"
+
+
+BLOCKED_NOTE = "⛔ Заявитель заблокировал бота: ответ не доставлен."
+THREAD_CLOSED = "Обращение закрыто."
+THREAD_REOPENED = "Обращение снова открыто."
+THREAD_ALREADY = "Ничего не изменилось."
+NOT_A_THREAD = "Эта команда работает в теме обращения."
+APPLICANT_CLOSED = "Специалист МИАЦ закрыл ваше обращение. Оцените, пожалуйста, ответ — от 1 до 5."
+RATING_THANKS = "Спасибо за оценку!"
+FAQ_SENT_NOTE = "Отправлен ответ из частых вопросов:"
+FAQ_EMPTY = "Список частых вопросов пуст."
+FAQ_PICK = "Выберите ответ — он уйдёт заявителю:"
+
+
+def tickets(rows: Sequence[tuple[str, str]]) -> str:
+    if not rows:
+        return "Открытых обращений нет."
+    lines = ["<b>Открытые обращения</b> (сначала ждущие дольше всех):", ""]
+    lines += [f"• {escape(title)} — {escape(wait)}" for title, wait in rows]
+    return "\n".join(lines)
+
+
+def waiting_for(hours: float | None) -> str:
+    if hours is None:
+        return "ответ дан"
+    if hours < 1:
+        return f"ждёт {int(hours * 60)} мин"
+    return f"ждёт {hours:.1f} ч"
+
+
+def sla_reminder(title: str, hours: float) -> str:
+    return f"⏰ Вопрос «{escape(title)}» ждёт ответа {hours:.1f} ч."

@@ -249,3 +249,49 @@ class ReminderSent(Base):
     audience: Mapped[str] = mapped_column(String(16))  # applicant | admin
     outcome: Mapped[str] = mapped_column(String(16), default="sent")  # sent | blocked
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SupportThread(Base):
+    """One applicant's consultation thread in the support chat (a forum topic, or the plain
+    group when it has no topics)."""
+
+    __tablename__ = "support_threads"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    topic_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    header_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    title: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Set while a question waits for an operator's answer.
+    waiting_since: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    sla_reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class RelayedMessage(Base):
+    """A message copied between an applicant's chat and the support chat: operators' replies
+    in a plain group and applicants' edits find their counterpart through it."""
+
+    __tablename__ = "relayed_messages"
+    __table_args__ = (
+        Index("ix_relayed_messages_support", "support_chat_id", "support_message_id"),
+        Index("ix_relayed_messages_user", "user_id", "user_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    user_message_id: Mapped[int] = mapped_column(BigInteger)
+    support_chat_id: Mapped[int] = mapped_column(BigInteger)
+    support_message_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SupportRating(Base):
+    __tablename__ = "support_ratings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    rating: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

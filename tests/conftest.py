@@ -106,3 +106,11 @@ async def h(
     harness = Harness(build_dispatcher(admin_settings, db, role_matrix))
     yield harness
     await harness.dp.storage.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_caches() -> None:
+    """Each test is a new bot process: no remembered support-chat kind."""
+    from bot import support_desk
+
+    support_desk._forum.clear()

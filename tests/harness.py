@@ -14,12 +14,14 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import Default
 from aiogram.client.session.base import BaseSession
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.methods import (
     AnswerCallbackQuery,
     CopyMessage,
+    CreateForumTopic,
     EditMessageReplyMarkup,
     EditMessageText,
+    GetChat,
     GetMe,
     SendDocument,
     SendMessage,
@@ -30,6 +32,8 @@ from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
     Chat,
+    ChatFullInfo,
+    ForumTopic,
     Message,
     MessageEntity,
     MessageId,
@@ -55,6 +59,7 @@ class Sent:
     plain: str
     entities: list[dict[str, Any]]
     markup: dict[str, Any] | None
+    thread_id: int | None = None
 
     @property
     def buttons(self) -> list[str]:
@@ -78,6 +83,15 @@ class Sent:
 
 
 @dataclass
+class Copy:
+    from_chat_id: int
+    message_id: int
+    chat_id: int
+    thread_id: int | None
+    new_id: int
+
+
+@dataclass
 class SentFile:
     chat_id: int
     kind: str  # document | photo
@@ -96,6 +110,10 @@ class RecordingSession(BaseSession):
     refusals: list[str] = field(default_factory=list)
     blocked: set[int] = field(default_factory=set)
     files: list[SentFile] = field(default_factory=list)
+    forum_chats: set[int] = field(default_factory=set)
+    deleted_topics: set[tuple[int, int]] = field(default_factory=set)
+    topics: dict[tuple[int, int], str] = field(default_factory=dict)
+    copies: list[Copy] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -106,6 +124,14 @@ class RecordingSession(BaseSession):
 
     def stream_content(self, *args: Any, **kwargs: Any) -> AsyncGenerator[bytes, None]:
         raise NotImplementedError
+
+    def _check_chat(self, method: TelegramMethod[Any], chat_id: int, thread: int | None) -> None:
+        if chat_id in self.blocked:
+            raise TelegramForbiddenError(method, "Forbidden: bot was blocked by the user")
+        if thread is not None and (
+            (chat_id, thread) in self.deleted_topics or (chat_id, thread) not in self.topics
+        ):
+            raise self._refuse(method, "Bad Request: message thread not found")
 
     def _refuse(self, method: TelegramMethod[Any], description: str) -> TelegramBadRequest:
         self.refusals.append(description)
@@ -153,10 +179,7 @@ class RecordingSession(BaseSession):
         self.calls.append(method)
         if isinstance(method, SendMessage):
             chat_id = int(method.chat_id)
-            if chat_id in self.blocked:
-                from aiogram.exceptions import TelegramForbiddenError
-
-                raise TelegramForbiddenError(method, "Forbidden: bot was blocked by the user")
+            self._check_chat(method, chat_id, method.message_thread_id)
             plain, entities = self._render(bot, method)
             sent = Sent(
                 chat_id,
@@ -165,8 +188,48 @@ class RecordingSession(BaseSession):
                 plain,
                 entities,
                 self._markup(method.reply_markup),
+                method.message_thread_id,
             )
             return self._store(sent)
+        if isinstance(method, CreateForumTopic):
+            chat_id = int(method.chat_id)
+            if chat_id not in self.forum_chats:
+                raise self._refuse(method, "Bad Request: the chat is not a forum")
+            topic_id = next(self._ids)
+            self.topics[(chat_id, topic_id)] = method.name
+            return ForumTopic(message_thread_id=topic_id, name=method.name, icon_color=0)
+        if isinstance(method, GetChat):
+            chat_id = int(method.chat_id)
+            return ChatFullInfo.model_validate(
+                {
+                    "id": chat_id,
+                    "type": "private" if chat_id > 0 else "supergroup",
+                    "is_forum": chat_id in self.forum_chats or None,
+                    "accent_color_id": 0,
+                    "max_reaction_count": 0,
+                    "accepted_gift_types": {
+                        "unlimited_gifts": False,
+                        "limited_gifts": False,
+                        "unique_gifts": False,
+                        "premium_subscription": False,
+                        "gifts_from_channels": False,
+                    },
+                }
+            )
+        if isinstance(method, CopyMessage):
+            chat_id = int(method.chat_id)
+            self._check_chat(method, chat_id, method.message_thread_id)
+            new_id = next(self._ids)
+            self.copies.append(
+                Copy(
+                    int(method.from_chat_id),
+                    method.message_id,
+                    chat_id,
+                    method.message_thread_id,
+                    new_id,
+                )
+            )
+            return MessageId(message_id=new_id)
         if isinstance(method, EditMessageText):
             key = (int(method.chat_id or 0), int(method.message_id or 0))
             old = self.messages.get(key)
@@ -191,8 +254,6 @@ class RecordingSession(BaseSession):
                 raise self._refuse(method, "Bad Request: query is too old")
             self.answered.append(method.callback_query_id)
             return True
-        if isinstance(method, CopyMessage):
-            return MessageId(message_id=next(self._ids))
         if isinstance(method, SendDocument | SendPhoto):
             upload = method.document if isinstance(method, SendDocument) else method.photo
             assert isinstance(upload, BufferedInputFile), "files are uploaded, not referenced"
@@ -278,11 +339,19 @@ class ChatUser:
             self.chat = Chat(id=chat_id, type="supergroup", title="МИАЦ")
 
     def message_update(
-        self, text: str | None = None, *, kind: str = "text", reply_to: Sent | None = None
+        self,
+        text: str | None = None,
+        *,
+        kind: str = "text",
+        reply_to: Sent | None = None,
+        thread_id: int | None = None,
     ) -> Update:
         extra: dict[str, Any] = {}
         if reply_to is not None:
             extra["reply_to_message"] = to_message(reply_to)
+        if thread_id is not None:
+            extra["message_thread_id"] = thread_id
+            extra["is_topic_message"] = True
         if kind == "text":
             extra["text"] = text
             if text and text.startswith("/"):
@@ -313,10 +382,16 @@ class ChatUser:
         return Update(update_id=next(self.h._update_ids), message=message)
 
     async def send(
-        self, text: str | None = None, *, kind: str = "text", reply_to: Sent | None = None
+        self,
+        text: str | None = None,
+        *,
+        kind: str = "text",
+        reply_to: Sent | None = None,
+        thread_id: int | None = None,
     ) -> list[Sent]:
         before = len(self.h.session.log)
-        await self.h.feed(self.message_update(text, kind=kind, reply_to=reply_to))
+        update = self.message_update(text, kind=kind, reply_to=reply_to, thread_id=thread_id)
+        await self.h.feed(update)
         return self._mine(before)
 
     async def reply(self, text: str) -> list[Sent]:

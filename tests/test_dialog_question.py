@@ -1,16 +1,50 @@
-"""«Не получается» → a question to МИАЦ tagged with the step; the dialog continues after it."""
+"""Consultations: applicants ask (FAQ first), operators answer in a forum supergroup."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 from aiogram.methods import CopyMessage, SendMessage
+from sqlalchemy import select, update
 
 from bot import texts
-from tests.conftest import SUPPORT_CHAT_ID
-from tests.harness import Harness
+from bot.dispatcher import build_dispatcher
+from bot.support_desk import SupportDesk
+from db.database import Database
+from db.models import SupportRating, SupportThread, utcnow
+from services import staff
+from services.role_matrix import RoleMatrix
+from services.support import WorkingHours, parse_faq
+from tests.conftest import ADMIN_ID, SUPPORT_CHAT_ID, make_settings
+from tests.dialog_steps import through_consent
+from tests.harness import ChatUser, Harness
 from tests.test_dialog_validation import state_of
 
+OPERATOR_ID = 900777
 
-async def test_question_from_the_esia_step_keeps_the_dialog(harness: Harness) -> None:
+
+async def forum(harness: Harness, db: Database) -> ChatUser:
+    """Make the support chat a forum and return an operator in it."""
+    harness.session.forum_chats.add(SUPPORT_CHAT_ID)
+    async with db.write() as session:
+        await staff.add(session, ADMIN_ID, OPERATOR_ID, staff.StaffRole.OPERATOR)
+    return harness.member(OPERATOR_ID, SUPPORT_CHAT_ID, "Оператор")
+
+
+async def thread(db: Database, user_id: int = 1001) -> SupportThread:
+    async with db.read() as session:
+        found = await session.get(SupportThread, user_id)
+    assert found is not None
+    return found
+
+
+def copies_to(harness: Harness, chat_id: int) -> list[tuple[int, int | None]]:
+    return [(c.message_id, c.thread_id) for c in harness.session.copies if c.chat_id == chat_id]
+
+
+async def test_question_from_the_esia_step_keeps_the_dialog(harness: Harness, db: Database) -> None:
+    await forum(harness, db)
     user = harness.user()
     await user.send("/start")
     await user.press("📝 Подать заявку")
@@ -18,18 +52,17 @@ async def test_question_from_the_esia_step_keeps_the_dialog(harness: Harness) ->
     await user.press("Да")
     await user.press("😕 Не получается")
     sent = await user.press(texts.BTN_ASK)
-    assert sent[-1].plain == texts.ASK_PROMPT
+    assert sent[-1].plain.startswith("Возможно, ответ уже есть")
+    assert "Как пройти первый вход в ЕСИА на портале ЕГИСЗ?" in sent[-1].buttons
     sent = await user.send("Портал не открывается, что делать?")
-    assert texts.ASK_SENT in sent[-1].plain
+    assert texts.ASK_SENT in sent[-1].plain or texts.ASK_SENT in sent[0].plain
 
-    to_support = [
-        c
-        for c in harness.session.calls
-        if isinstance(c, SendMessage | CopyMessage) and c.chat_id == SUPPORT_CHAT_ID
-    ]
-    header, copy = to_support
-    assert isinstance(header, SendMessage) and "первый вход в ЕСИА" in header.text
-    assert isinstance(copy, CopyMessage) and copy.from_chat_id == user.id
+    topic = (await thread(db)).topic_id
+    assert topic is not None and harness.session.topics[(SUPPORT_CHAT_ID, topic)] == "Мария"
+    in_topic = [s for s in harness.session.in_chat(SUPPORT_CHAT_ID) if s.thread_id == topic]
+    assert "Заявок пока нет" in in_topic[0].plain  # the header
+    assert "Вопрос с шага заявки: первый вход в ЕСИА" in in_topic[1].plain
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == 1
 
     assert await state_of(harness, user) == "Form:esia"
     sent = await user.press("▶️ Продолжить")
@@ -38,35 +71,196 @@ async def test_question_from_the_esia_step_keeps_the_dialog(harness: Harness) ->
     assert await state_of(harness, user) == "Form:snils"
 
 
-async def test_help_command_mid_dialog_and_cancel_returns(harness: Harness) -> None:
+async def test_the_faq_answers_before_anyone_is_asked(harness: Harness, db: Database) -> None:
     user = harness.user()
-    await user.send("/start")
-    await user.press("📝 Подать заявку")
-    await user.press("✅ Согласен(на)")
-    await user.send("/help")
-    assert await state_of(harness, user) == "QuestionFlow:waiting"
-    sent = await user.press(texts.BTN_CANCEL)
-    assert await state_of(harness, user) == "Form:gosuslugi"
-    assert "подтверждённая" in sent[-1].plain
-
-
-async def test_every_step_offers_a_question_tagged_with_it(harness: Harness) -> None:
-    from aiogram.methods import SendMessage
-
-    user = harness.user()
-    await user.send("/start")
-    await user.press("📝 Подать заявку")
-    await user.press("✅ Согласен(на)")
-    await user.press("Да")
-    await user.press("✅ Готово")
-    await user.send("11223344595")
-    assert texts.BTN_STEP_HELP in user.last.buttons
+    await through_consent(user)
     await user.press(texts.BTN_STEP_HELP)
-    await user.send("Не знаю, как писать отчество")
-    header = next(
+    sent = await user.press("Какой адрес электронной почты указать?")
+    assert "Личный адрес" in sent[-1].plain
+    await user.press(texts.BTN_FAQ_HELPED)
+    assert await state_of(harness, user) == "Form:snils"
+    assert harness.session.copies == []
+
+
+async def test_operator_answers_notes_and_closes(harness: Harness, db: Database) -> None:
+    operator = await forum(harness, db)
+    user = harness.user()
+    await user.send("/help")
+    await user.send("Как выбрать роль?")
+    topic = (await thread(db)).topic_id
+    assert (await thread(db)).waiting_since is not None
+
+    await operator.send("// коллеги, это про матрицу", thread_id=topic)
+    assert copies_to(harness, user.id) == []
+    await operator.send("Выберите должность — роль предложит бот.", thread_id=topic)
+    assert len(copies_to(harness, user.id)) == 1
+    assert (await thread(db)).waiting_since is None
+
+    sent = await operator.send("/close", thread_id=topic)
+    assert sent[-1].plain == texts.THREAD_CLOSED
+    assert user.last.plain == texts.APPLICANT_CLOSED
+    await user.press("4")
+    async with db.read() as session:
+        ratings = (await session.scalars(select(SupportRating))).all()
+    assert [(r.user_id, r.rating) for r in ratings] == [(user.id, 4)]
+
+    await user.send("/help")
+    await user.send("И ещё вопрос")
+    assert (await thread(db)).status == "open"  # a new question reopens the ticket
+    assert (await thread(db)).topic_id == topic
+
+
+async def test_a_deleted_topic_is_recreated(harness: Harness, db: Database) -> None:
+    await forum(harness, db)
+    user = harness.user()
+    await user.send("/help")
+    await user.send("Первый вопрос")
+    old_topic = (await thread(db)).topic_id
+    assert old_topic is not None
+    harness.session.deleted_topics.add((SUPPORT_CHAT_ID, old_topic))
+    await user.send("/help")
+    await user.send("Второй вопрос")
+    new_topic = (await thread(db)).topic_id
+    assert new_topic is not None and new_topic != old_topic
+    assert copies_to(harness, SUPPORT_CHAT_ID)[-1][1] == new_topic
+    assert harness.session.refusals.count("Bad Request: message thread not found") >= 1
+
+
+async def test_two_first_messages_at_once_make_one_topic(harness: Harness, db: Database) -> None:
+    await forum(harness, db)
+    user = harness.user()
+    await user.send("/help")
+    first = user.message_update("Вопрос раз")
+    await user.send("/help")  # (the second question comes while the first is being relayed)
+    second = user.message_update("Вопрос два")
+    await asyncio.gather(harness.feed(first), harness.feed(second))
+    assert len(harness.session.topics) == 1
+
+
+async def test_plain_group_without_topics_relays_by_replies(harness: Harness, db: Database) -> None:
+    async with db.write() as session:
+        await staff.add(session, ADMIN_ID, OPERATOR_ID, staff.StaffRole.OPERATOR)
+    operator = harness.member(OPERATOR_ID, SUPPORT_CHAT_ID, "Оператор")
+    user = harness.user()
+    await user.send("/help")
+    await user.send("Вопрос в обычную группу")
+    assert (await thread(db)).topic_id is None
+    header = harness.session.in_chat(SUPPORT_CHAT_ID)[-1]
+    assert "Мария" in header.plain
+    copied_id = harness.session.copies[-1].new_id
+    copied = type(header)(SUPPORT_CHAT_ID, copied_id, "Вопрос", "Вопрос", [], None)
+    await operator.send("Ответ по реплаю", reply_to=copied)
+    assert len(copies_to(harness, user.id)) == 1
+    await operator.send("Просто разговор в группе")
+    assert len(copies_to(harness, user.id)) == 1
+
+
+async def test_an_edited_question_is_relayed_as_a_note(harness: Harness, db: Database) -> None:
+    from aiogram.types import Update
+
+    await forum(harness, db)
+    user = harness.user()
+    await user.send("/help")
+    update = user.message_update("Вопрос с опечткой")
+    await harness.feed(update)
+    assert update.message is not None
+    edited = update.message.model_copy(update={"text": "Вопрос с опечаткой"})
+    await harness.feed(Update(update_id=999, edited_message=edited))
+    notes = [s.plain for s in harness.session.in_chat(SUPPORT_CHAT_ID)]
+    assert any("изменил сообщение" in n and "Вопрос с опечаткой" in n for n in notes)
+
+
+async def test_a_blocked_applicant_is_marked(harness: Harness, db: Database) -> None:
+    operator = await forum(harness, db)
+    user = harness.user()
+    await user.send("/help")
+    await user.send("Вопрос")
+    topic = (await thread(db)).topic_id
+    harness.session.blocked.add(user.id)
+    sent = await operator.send("Ответ", thread_id=topic)
+    assert sent[-1].plain == texts.BLOCKED_NOTE
+    assert (await thread(db)).blocked
+
+
+async def test_tickets_and_faq_for_operators(harness: Harness, db: Database) -> None:
+    operator = await forum(harness, db)
+    user = harness.user()
+    await user.send("/help")
+    await user.send("Вопрос")
+    topic = (await thread(db)).topic_id
+    sent = await operator.send("/tickets")
+    assert "Мария — ждёт 0 мин" in sent[-1].plain
+    await operator.send("/faq", thread_id=topic)
+    await operator.press("Сколько рассматривается заявка?")
+    assert "один-два рабочих дня" in user.last.plain
+    assert (await thread(db)).waiting_since is None
+
+
+async def test_other_members_of_the_support_chat_are_ignored(
+    harness: Harness, db: Database
+) -> None:
+    await forum(harness, db)
+    user = harness.user()
+    await user.send("/help")
+    await user.send("Вопрос")
+    topic = (await thread(db)).topic_id
+    stranger = harness.member(123456, SUPPORT_CHAT_ID, "Гость")
+    assert await stranger.send("Я отвечу!", thread_id=topic) == []
+    sent = await stranger.send("/close", thread_id=topic)
+    assert sent[-1].plain == texts.NO_ACCESS
+    assert copies_to(harness, user.id) == [] and (await thread(db)).status == "open"
+
+
+async def test_a_question_waiting_too_long_is_reminded_once(
+    harness: Harness, db: Database, settings: object
+) -> None:
+    await forum(harness, db)
+    user = harness.user()
+    await user.send("/help")
+    await user.send("Вопрос")
+    async with db.write() as session:
+        await session.execute(
+            update(SupportThread).values(waiting_since=utcnow() - timedelta(hours=5))
+        )
+    desk = SupportDesk(harness.bot, db, harness.dp["settings"])
+    assert await desk.remind_overdue() == 1
+    assert await desk.remind_overdue() == 0
+    notes = [s.plain for s in harness.session.in_chat(SUPPORT_CHAT_ID)]
+    assert any("ждёт ответа 5.0 ч" in n for n in notes)
+
+
+async def test_without_a_support_chat_questions_go_to_the_admins(
+    db: Database, role_matrix: RoleMatrix, database_url: str
+) -> None:
+    settings = make_settings(database_url, support_chat_id=None)
+    h = Harness(build_dispatcher(settings, db, role_matrix))
+    user = h.user()
+    await user.send("/help")
+    await user.send("Вопрос без группы поддержки")
+    to_admin = [
         c
-        for c in harness.session.calls
-        if isinstance(c, SendMessage) and c.chat_id == SUPPORT_CHAT_ID
-    )
-    assert "Шаг заявки: ФИО" in header.text
-    assert await state_of(harness, user) == "Form:full_name"
+        for c in h.session.calls
+        if isinstance(c, SendMessage | CopyMessage) and int(c.chat_id) == ADMIN_ID
+    ]
+    assert len(to_admin) == 2
+    await h.dp.storage.close()
+
+
+def test_working_hours() -> None:
+    from datetime import datetime
+
+    from bot.texts import LOCAL_TZ
+
+    hours = WorkingHours.parse("09:00-18:00", "1-5")
+    assert hours.open_at(datetime(2026, 11, 26, 10, 0, tzinfo=LOCAL_TZ))  # Thursday
+    assert not hours.open_at(datetime(2026, 11, 26, 18, 0, tzinfo=LOCAL_TZ))
+    assert not hours.open_at(datetime(2026, 11, 28, 10, 0, tzinfo=LOCAL_TZ))  # Saturday
+    friday_night = datetime(2026, 11, 27, 20, 0, tzinfo=LOCAL_TZ)
+    assert hours.next_opening(friday_night) == datetime(2026, 11, 30, 9, 0, tzinfo=LOCAL_TZ)
+
+
+def test_the_faq_file_is_valid() -> None:
+    from tests.conftest import ROOT
+
+    entries = parse_faq((ROOT / "faq.yaml").read_text(encoding="utf-8"))
+    assert len(entries) >= 5 and all(e.question and e.answer for e in entries)

@@ -34,6 +34,7 @@ from bot import keyboards, texts
 from bot.callbacks import AdminCb, QueueCb
 from bot.cards import RETURN_FIELDS, notify_applicant, post_card, refresh_cards, render
 from bot.config import Settings
+from bot.support_desk import refresh_support_header
 from db.database import Database
 from db.models import AccessRequest, utcnow
 from db.repositories import EventRepository, RequestRepository
@@ -160,6 +161,7 @@ async def _lost_race(db: Database, request_id: int) -> str:
 async def apply_decision(
     bot: Bot,
     db: Database,
+    settings: Settings,
     admin: User,
     request_id: int,
     decision: Status,
@@ -177,6 +179,7 @@ async def apply_decision(
     if not decided or request is None:
         return await _lost_race(db, request_id)  # the winner updates the cards
     await refresh_cards(bot, db, request_id)
+    await refresh_support_header(bot, db, settings, request.telegram_id)
     if decision is Status.APPROVED:
         await notify_applicant(bot, request.telegram_id, texts.applicant_approved(request.id))
     elif decision is Status.REJECTED:
@@ -277,7 +280,7 @@ async def on_card_button(
         if request.role is None:
             callback_answer.text, callback_answer.show_alert = texts.ROLE_NEEDED, True
             return
-        lost = await apply_decision(bot, db, admin, request_id, Status.APPROVED)
+        lost = await apply_decision(bot, db, settings, admin, request_id, Status.APPROVED)
         callback_answer.text, callback_answer.show_alert = lost, lost is not None
     elif action == "reject":
         await _set_keyboard(message, _reason_keyboard(request_id, settings))
@@ -287,7 +290,7 @@ async def on_card_button(
             callback_answer.text = texts.STALE_BUTTON
             return
         lost = await apply_decision(
-            bot, db, admin, request_id, Status.REJECTED, reason=reasons[value]
+            bot, db, settings, admin, request_id, Status.REJECTED, reason=reasons[value]
         )
         callback_answer.text, callback_answer.show_alert = lost, lost is not None
     elif action == "reject_other":
@@ -341,7 +344,7 @@ async def on_card_button(
 
 
 async def on_admin_input(
-    message: Message, bot: Bot, db: Database, fsm_storage: BaseStorage
+    message: Message, bot: Bot, db: Database, settings: Settings, fsm_storage: BaseStorage
 ) -> None:
     admin = message.from_user
     if admin is None:
@@ -360,12 +363,14 @@ async def on_admin_input(
     kind = data.get("kind")
     lost: str | None
     if kind == "reject":
-        lost = await apply_decision(bot, db, admin, request_id, Status.REJECTED, reason=text)
+        lost = await apply_decision(
+            bot, db, settings, admin, request_id, Status.REJECTED, reason=text
+        )
         status = Status.REJECTED
     elif kind == "return":
         fields = [f for f in data.get("fields", []) if f in RETURN_FIELDS]
         lost = await apply_decision(
-            bot, db, admin, request_id, Status.RETURNED, reason=text, fields=fields
+            bot, db, settings, admin, request_id, Status.RETURNED, reason=text, fields=fields
         )
         status = Status.RETURNED
     else:

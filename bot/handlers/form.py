@@ -44,6 +44,7 @@ from bot.fsm.form import (
     next_fix_step,
 )
 from bot.handlers.support import QuestionFlow, leave_question, start_question
+from bot.support_desk import refresh_support_header
 from db.database import Database
 from db.models import AccessRequest
 from db.repositories import RequestRepository
@@ -275,6 +276,9 @@ class FormEngine:
                     reply_markup=keyboards.main_menu(),
                 )
                 await post_card(self.bot, self.env.db, self.env.settings, request.id)
+                await refresh_support_header(
+                    self.bot, self.env.db, self.env.settings, self.env.user_id
+                )
             case request_service.AlreadyOpen():
                 await self.show("summary", data)  # sent meanwhile: the summary says so
             case request_service.EmailTaken(email=email):
@@ -310,6 +314,9 @@ class FormEngine:
                     self.chat_id, texts.resubmitted(request.id), reply_markup=keyboards.main_menu()
                 )
                 await post_card(self.bot, self.env.db, self.env.settings, request.id)
+                await refresh_support_header(
+                    self.bot, self.env.db, self.env.settings, self.env.user_id
+                )
             case request_service.EmailTaken(email=email):
                 data.editing = True
                 data.history.append("summary")

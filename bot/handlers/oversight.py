@@ -24,6 +24,7 @@ from bot.callbacks import GrantCb
 from bot.cards import notify_applicant, refresh_cards
 from bot.config import Settings
 from bot.handlers.admin import AdminOnly, AdminScope
+from bot.support_desk import refresh_support_header
 from db.database import Database
 from services import export, stats
 
@@ -108,6 +109,7 @@ async def grant_and_notify(
         granted = await export.grant(session, request_ids, actor_id)
     for request in granted:
         await refresh_cards(bot, db, request.id)
+        await refresh_support_header(bot, db, settings, request.telegram_id)
         await notify_applicant(
             bot, request.telegram_id, texts.applicant_granted(request.id, settings.vimis_url)
         )

@@ -15,7 +15,13 @@ from bot.filters import PrivateChat
 from bot.fsm.form import STATE_TO_STEP
 from bot.handlers.form import engine_for
 from bot.handlers.staff import INVITE_PREFIX, accept_invite
-from bot.handlers.support import RETURN_KEY, QuestionFlow, leave_question, start_question
+from bot.handlers.support import (
+    RETURN_KEY,
+    QuestionFlow,
+    follow_up,
+    leave_question,
+    start_question,
+)
 from db.database import Database
 from db.repositories import RequestRepository
 from services.role_matrix import RoleMatrix
@@ -197,8 +203,13 @@ async def on_fix_button(
     )
 
 
-async def on_other_message(message: Message, state: FSMContext, settings: Settings) -> None:
-    """Anything outside a dialog: show where to start."""
+async def on_other_message(
+    message: Message, state: FSMContext, bot: Bot, db: Database, settings: Settings
+) -> None:
+    """Anything outside a dialog: more words for an open consultation, else the menu."""
+    if await follow_up(message, bot, db, settings):
+        await message.answer(texts.ASK_SENT)
+        return
     await show_menu(message, state, settings)
 
 

@@ -1,52 +1,92 @@
-"""Questions from applicants to МИАЦ (order item 4.4).
+"""Questions from applicants to МИАЦ (order item 4.4), the applicant's side.
 
-A question is relayed to SUPPORT_CHAT_ID (or to the admins when it is not set) with the step of
-the request dialog it was asked from; the dialog's state is kept, so the person continues
-where they stopped.
+Before asking, the FAQ is offered. A question goes to the applicant's thread in
+SUPPORT_CHAT_ID (or to the admins privately when no support chat is set), tagged with the step
+of the request dialog it was asked from; the dialog's state is kept, so the person continues
+where they stopped. Operators' side: bot/handlers/operators.py.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import keyboards, texts
+from bot.callbacks import FaqCb, MenuCb, RateCb
 from bot.config import Settings
 from bot.filters import PrivateChat
+from bot.support_desk import SupportDesk
+from db.database import Database
+from services import support
+from services.support import Faq, WorkingHours
 
 log = logging.getLogger(__name__)
 RETURN_KEY = "question_return_state"
+_faqs: dict[str, Faq] = {}
 
 
 class QuestionFlow(StatesGroup):
     waiting = State()
 
 
-def support_targets(settings: Settings) -> list[int]:
-    if settings.support_chat_id is not None:
-        return [settings.support_chat_id]
-    return list(settings.admin_ids)
+def faq_of(settings: Settings) -> Faq:
+    """One reader per file: it re-reads the file only when it changes."""
+    faq = _faqs.get(settings.faq_path)
+    if faq is None:
+        faq = _faqs[settings.faq_path] = Faq(settings.faq_path)
+    return faq
+
+
+def faq_entries(settings: Settings) -> list[support.FaqEntry]:
+    try:
+        return faq_of(settings).entries()
+    except support.FaqError as exc:
+        log.error("the FAQ file is broken: %s", exc)
+        return []
+
+
+def _faq_keyboard(settings: Settings) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=keyboards.short(entry.question), callback_data=FaqCb(index=i).pack()
+            )
+        ]
+        for i, entry in enumerate(faq_entries(settings))
+    ]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text=texts.BTN_CANCEL, callback_data=MenuCb(action="ask_cancel").pack()
+            )
+        ]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def can_ask(settings: Settings) -> bool:
+    return settings.support_chat_id is not None or bool(settings.admin_ids)
 
 
 async def start_question(
     bot: Bot, state: FSMContext, settings: Settings, chat_id: int, step: str | None
 ) -> None:
-    if not support_targets(settings):
+    if not can_ask(settings):
         await bot.send_message(chat_id, texts.ASK_UNAVAILABLE)
         return
     current = await state.get_state()
     if current != QuestionFlow.waiting.state:
         await state.update_data({RETURN_KEY: current, "question_step": step})
     await state.set_state(QuestionFlow.waiting)
-    await bot.send_message(
-        chat_id, texts.ASK_PROMPT, reply_markup=keyboards.single(texts.BTN_CANCEL, "ask_cancel")
-    )
+    await bot.send_message(chat_id, texts.ASK_WITH_FAQ, reply_markup=_faq_keyboard(settings))
 
 
 async def leave_question(state: FSMContext) -> str | None:
@@ -59,24 +99,48 @@ async def leave_question(state: FSMContext) -> str | None:
     return previous
 
 
-async def on_question(message: Message, state: FSMContext, bot: Bot, settings: Settings) -> None:
-    if message.from_user is None:
-        return
-    data = await state.get_data()
-    step = data.get("question_step")
-    header = texts.support_ticket(
-        message.from_user.id,
-        message.from_user.first_name,
-        texts.STEP_NAMES.get(step) if step else None,
-    )
+async def _to_admins(bot: Bot, settings: Settings, message: Message, step: str | None) -> bool:
+    """Without a support chat, questions go to the admins privately."""
+    user = message.from_user
+    assert user is not None
+    header = texts.support_ticket(user.id, user.first_name, texts.STEP_NAMES.get(step or ""))
     delivered = False
-    for target in support_targets(settings):
+    for admin_id in settings.admin_ids:
         try:
-            await bot.send_message(target, header)
-            await message.copy_to(target)
+            await bot.send_message(admin_id, header)
+            await message.copy_to(admin_id)
             delivered = True
         except TelegramAPIError as exc:
-            log.warning("question not delivered to a support chat: %s", type(exc).__name__)
+            log.warning("question not delivered to an admin: %s", type(exc).__name__)
+    return delivered
+
+
+async def relay(
+    message: Message, bot: Bot, db: Database, settings: Settings, step: str | None
+) -> bool:
+    if settings.support_chat_id is None:
+        return await _to_admins(bot, settings, message, step)
+    try:
+        return await SupportDesk(bot, db, settings).relay_question(message, step)
+    except TelegramAPIError as exc:
+        log.warning("question not relayed: %s", type(exc).__name__)
+        return False
+
+
+async def _after_hours_note(message: Message, settings: Settings) -> None:
+    hours = WorkingHours.parse(settings.support_hours, settings.support_days)
+    now = datetime.now(texts.LOCAL_TZ)
+    if not hours.open_at(now):
+        await message.answer(texts.out_of_hours(hours.next_opening(now)))
+
+
+async def on_question(
+    message: Message, state: FSMContext, bot: Bot, db: Database, settings: Settings
+) -> None:
+    if message.from_user is None:
+        return
+    step = (await state.get_data()).get("question_step")
+    delivered = await relay(message, bot, db, settings, step)
     previous = await leave_question(state)
     if not delivered:
         await message.answer(texts.ASK_UNAVAILABLE)
@@ -88,10 +152,66 @@ async def on_question(message: Message, state: FSMContext, bot: Bot, settings: S
         )
     else:
         await message.answer(texts.ASK_SENT, reply_markup=keyboards.main_menu())
+    await _after_hours_note(message, settings)
+
+
+async def follow_up(message: Message, bot: Bot, db: Database, settings: Settings) -> bool:
+    """A message outside any dialog from someone with an open consultation goes to it."""
+    if message.from_user is None or settings.support_chat_id is None:
+        return False
+    async with db.read() as session:
+        thread = await support.thread_of(session, message.from_user.id)
+    if thread is None or thread.status != "open":
+        return False
+    return await relay(message, bot, db, settings, None)
+
+
+async def on_faq(
+    query: CallbackQuery,
+    callback_data: FaqCb,
+    callback_answer: CallbackAnswer,
+    settings: Settings,
+) -> None:
+    entries = faq_entries(settings)
+    valid = 0 <= callback_data.index < len(entries) and callback_data.user_id == 0
+    if query.message is None or not valid:
+        callback_answer.text = texts.STALE_BUTTON
+        return
+    entry = entries[callback_data.index]
+    await query.message.answer(
+        texts.faq_answer(entry.question, entry.answer),
+        reply_markup=keyboards.single(texts.BTN_FAQ_HELPED, "ask_cancel"),
+    )
+
+
+async def on_edited(message: Message, bot: Bot, db: Database, settings: Settings) -> None:
+    if settings.support_chat_id is not None:
+        try:
+            await SupportDesk(bot, db, settings).relay_edit(message)
+        except TelegramAPIError as exc:
+            log.warning("edit not relayed: %s", type(exc).__name__)
+
+
+async def on_rate(
+    query: CallbackQuery, callback_data: RateCb, callback_answer: CallbackAnswer, db: Database
+) -> None:
+    async with db.write() as session:
+        support.rate(session, query.from_user.id, callback_data.rating)
+    callback_answer.text = texts.RATING_THANKS
+    if isinstance(query.message, Message):
+        try:
+            await query.message.edit_reply_markup(reply_markup=None)
+        except TelegramBadRequest:
+            pass
 
 
 def support_router() -> Router:
     router = Router(name="support")
     router.message.filter(PrivateChat())
+    router.callback_query.filter(PrivateChat())
+    router.edited_message.filter(PrivateChat())
     router.message.register(on_question, StateFilter(QuestionFlow.waiting))
+    router.callback_query.register(on_faq, FaqCb.filter())
+    router.callback_query.register(on_rate, RateCb.filter())
+    router.edited_message.register(on_edited)
     return router

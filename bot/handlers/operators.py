@@ -1,0 +1,221 @@
+"""МИАЦ operators in the support chat: answering, notes, closing, the FAQ, open tickets.
+
+Operators are staff with the operator role; admins act as operators too. Messages of other
+members of the support chat are ignored; their commands and button presses get «Нет доступа».
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot, Router
+from aiogram.filters import Command, Filter
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    TelegramObject,
+    User,
+)
+from aiogram.utils.callback_answer import CallbackAnswer
+
+from bot import keyboards, texts
+from bot.callbacks import FaqCb, RateCb
+from bot.config import Settings
+from bot.handlers.support import faq_entries
+from bot.support_desk import SupportDesk
+from db.database import Database
+from db.models import SupportThread, utcnow
+from services import staff, support
+
+CONTENT = (
+    "text",
+    "photo",
+    "document",
+    "video",
+    "voice",
+    "audio",
+    "animation",
+    "sticker",
+    "video_note",
+)
+
+
+class SupportChat(Filter):
+    async def __call__(self, event: TelegramObject, settings: Settings) -> bool:
+        message = event.message if isinstance(event, CallbackQuery) else event
+        return (
+            isinstance(message, Message)
+            and settings.support_chat_id is not None
+            and message.chat.id == settings.support_chat_id
+        )
+
+
+class HasContent(Filter):
+    """A real message, not a service one (topic created, member joined …)."""
+
+    async def __call__(self, message: Message) -> bool:
+        return any(getattr(message, kind) is not None for kind in CONTENT)
+
+
+class OperatorsOnly(BaseMiddleware):
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        user: User | None = data.get("event_from_user")
+        db: Database = data["db"]
+        role = None
+        if user is not None:
+            async with db.read() as session:
+                role = await staff.role_of(session, user.id)
+        if role is None:
+            if isinstance(event, CallbackQuery):
+                answer: CallbackAnswer = data["callback_answer"]
+                answer.text, answer.show_alert = texts.NO_ACCESS, True
+            elif isinstance(event, Message) and (event.text or "").startswith("/"):
+                await event.reply(texts.NO_ACCESS)
+            return None  # other members' chatter is not for the bot
+        return await handler(event, data)
+
+
+async def _thread_here(message: Message, db: Database) -> SupportThread | None:
+    async with db.read() as session:
+        if message.message_thread_id is not None and message.is_topic_message:
+            return await support.thread_in_topic(
+                session, message.chat.id, message.message_thread_id
+            )
+        reply = message.reply_to_message
+        if reply is not None:
+            relayed = await support.relay_by_support_message(
+                session, message.chat.id, reply.message_id
+            )
+            if relayed is not None:
+                return await support.thread_of(session, relayed.user_id)
+    return None
+
+
+async def on_operator_message(message: Message, bot: Bot, db: Database, settings: Settings) -> None:
+    if (message.text or message.caption or "").startswith("//"):
+        return  # an internal note for colleagues
+    thread = await _thread_here(message, db)
+    if thread is not None:
+        await SupportDesk(bot, db, settings).answer(message, thread)
+
+
+async def on_close(message: Message, bot: Bot, db: Database, settings: Settings) -> None:
+    thread = await _thread_here(message, db)
+    if thread is None:
+        await message.reply(texts.NOT_A_THREAD)
+        return
+    async with db.write() as session:
+        changed = await support.set_status(session, thread.user_id, "closed")
+    if not changed:
+        await message.reply(texts.THREAD_ALREADY)
+        return
+    rating = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text=str(n), callback_data=RateCb(rating=n).pack())
+                for n in range(1, 6)
+            ]
+        ]
+    )
+    try:
+        await bot.send_message(thread.user_id, texts.APPLICANT_CLOSED, reply_markup=rating)
+    except Exception:
+        await message.reply(texts.BLOCKED_NOTE)
+    await message.reply(texts.THREAD_CLOSED)
+
+
+async def on_reopen(message: Message, db: Database) -> None:
+    thread = await _thread_here(message, db)
+    if thread is None:
+        await message.reply(texts.NOT_A_THREAD)
+        return
+    async with db.write() as session:
+        changed = await support.set_status(session, thread.user_id, "open")
+    await message.reply(texts.THREAD_REOPENED if changed else texts.THREAD_ALREADY)
+
+
+async def on_faq_command(message: Message, db: Database, settings: Settings) -> None:
+    thread = await _thread_here(message, db)
+    if thread is None:
+        await message.reply(texts.NOT_A_THREAD)
+        return
+    entries = faq_entries(settings)
+    if not entries:
+        await message.reply(texts.FAQ_EMPTY)
+        return
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=keyboards.short(entry.question),
+                    callback_data=FaqCb(index=i, user_id=thread.user_id).pack(),
+                )
+            ]
+            for i, entry in enumerate(entries)
+        ]
+    )
+    await message.reply(texts.FAQ_PICK, reply_markup=keyboard)
+
+
+async def on_faq_button(
+    query: CallbackQuery,
+    callback_data: FaqCb,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+) -> None:
+    entries = faq_entries(settings)
+    if not 0 <= callback_data.index < len(entries) or callback_data.user_id == 0:
+        callback_answer.text = texts.STALE_BUTTON
+        return
+    entry = entries[callback_data.index]
+    try:
+        await bot.send_message(
+            callback_data.user_id, texts.faq_answer(entry.question, entry.answer)
+        )
+    except Exception:
+        callback_answer.text = texts.BLOCKED_NOTE
+        return
+    async with db.write() as session:
+        await support.answered(session, callback_data.user_id)
+    if isinstance(query.message, Message):
+        await query.message.edit_text(f"{texts.FAQ_SENT_NOTE} {entry.question}")
+
+
+async def on_tickets(message: Message, db: Database) -> None:
+    async with db.read() as session:
+        threads = await support.open_threads(session)
+    now = utcnow()
+    rows = [
+        (
+            t.title,
+            texts.waiting_for(
+                (now - t.waiting_since).total_seconds() / 3600 if t.waiting_since else None
+            ),
+        )
+        for t in threads[:50]
+    ]
+    await message.reply(texts.tickets(rows))
+
+
+def operators_router() -> Router:
+    router = Router(name="operators")
+    for observer in (router.message, router.callback_query):
+        observer.filter(SupportChat())
+        observer.middleware(OperatorsOnly())
+    router.message.register(on_tickets, Command("tickets"))
+    router.message.register(on_close, Command("close"))
+    router.message.register(on_reopen, Command("reopen"))
+    router.message.register(on_faq_command, Command("faq"))
+    router.message.register(on_operator_message, HasContent())
+    router.callback_query.register(on_faq_button, FaqCb.filter())
+    return router

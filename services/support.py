@@ -1,0 +1,221 @@
+"""Consultations (order item 4.4): the FAQ, support threads, working hours, waiting times.
+No aiogram here: the messenger side is in bot/support_desk.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import RelayedMessage, SupportRating, SupportThread, utcnow
+
+# --- FAQ --------------------------------------------------------------------------------------
+
+
+class FaqError(Exception):
+    pass
+
+
+class _Entry(BaseModel):
+    question: str = Field(min_length=1, max_length=200)
+    answer: str = Field(min_length=1, max_length=3000)
+
+
+class _FaqFile(BaseModel):
+    faq: list[_Entry] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    question: str
+    answer: str
+
+
+class Faq:
+    """The FAQ file, re-read when it changes, so admins replace it without a restart."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._mtime: float | None = None
+        self._entries: list[FaqEntry] = []
+
+    def entries(self) -> list[FaqEntry]:
+        try:
+            mtime = self.path.stat().st_mtime
+        except OSError:
+            return []
+        if mtime != self._mtime:
+            self._entries = parse_faq(self.path.read_text(encoding="utf-8"), str(self.path))
+            self._mtime = mtime
+        return self._entries
+
+
+def parse_faq(text: str, source: str = "FAQ") -> list[FaqEntry]:
+    try:
+        spec = _FaqFile.model_validate(yaml.safe_load(text) or {})
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise FaqError(f"{source}: {exc}") from exc
+    return [FaqEntry(" ".join(e.question.split()), e.answer.strip()) for e in spec.faq]
+
+
+# --- working hours ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorkingHours:
+    start: time
+    end: time
+    weekdays: frozenset[int]  # 1 = Monday … 7 = Sunday
+
+    @classmethod
+    def parse(cls, hours: str, days: str) -> WorkingHours:
+        """`09:00-18:00` and `1-5` (or `1,2,3`)."""
+        first, _, last = hours.partition("-")
+        start, end = time.fromisoformat(first.strip()), time.fromisoformat(last.strip())
+        weekdays: set[int] = set()
+        for part in days.split(","):
+            low, _, high = part.strip().partition("-")
+            weekdays.update(range(int(low), int(high or low) + 1))
+        return cls(start, end, frozenset(weekdays))
+
+    def open_at(self, moment: datetime) -> bool:
+        return moment.isoweekday() in self.weekdays and self.start <= moment.time() < self.end
+
+    def next_opening(self, moment: datetime) -> datetime:
+        day = moment
+        for _ in range(8):
+            opening = day.replace(
+                hour=self.start.hour, minute=self.start.minute, second=0, microsecond=0
+            )
+            if day.isoweekday() in self.weekdays and opening > moment:
+                return opening
+            day = (day + timedelta(days=1)).replace(hour=0, minute=0)
+        return moment
+
+
+# --- threads ----------------------------------------------------------------------------------
+
+
+async def thread_of(session: AsyncSession, user_id: int) -> SupportThread | None:
+    return await session.get(SupportThread, user_id)
+
+
+async def thread_in_topic(
+    session: AsyncSession, chat_id: int, topic_id: int
+) -> SupportThread | None:
+    return await session.scalar(
+        select(SupportThread).where(
+            SupportThread.chat_id == chat_id, SupportThread.topic_id == topic_id
+        )
+    )
+
+
+async def question_arrived(session: AsyncSession, user_id: int) -> bool:
+    """A question from the applicant: the thread is open and waiting. True if it was closed."""
+    thread = await session.get(SupportThread, user_id)
+    if thread is None:
+        return False
+    reopened = thread.status != "open"
+    thread.status = "open"
+    thread.blocked = False
+    if thread.waiting_since is None:
+        thread.waiting_since, thread.sla_reminded_at = utcnow(), None
+    return reopened
+
+
+async def answered(session: AsyncSession, user_id: int) -> None:
+    await session.execute(
+        update(SupportThread)
+        .where(SupportThread.user_id == user_id)
+        .values(waiting_since=None, sla_reminded_at=None)
+    )
+
+
+async def set_status(session: AsyncSession, user_id: int, status: str) -> bool:
+    result = await session.execute(
+        update(SupportThread)
+        .where(SupportThread.user_id == user_id, SupportThread.status != status)
+        .values(status=status, waiting_since=None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def mark_blocked(session: AsyncSession, user_id: int) -> None:
+    await session.execute(
+        update(SupportThread).where(SupportThread.user_id == user_id).values(blocked=True)
+    )
+
+
+async def open_threads(session: AsyncSession) -> list[SupportThread]:
+    rows = await session.scalars(
+        select(SupportThread)
+        .where(SupportThread.status == "open")
+        .order_by(SupportThread.waiting_since.is_(None), SupportThread.waiting_since)
+    )
+    return list(rows)
+
+
+async def overdue(session: AsyncSession, older_than: timedelta) -> list[SupportThread]:
+    """Questions waiting longer than the SLA that have not been reminded about yet."""
+    rows = await session.scalars(
+        select(SupportThread).where(
+            SupportThread.status == "open",
+            SupportThread.waiting_since < utcnow() - older_than,
+            SupportThread.sla_reminded_at.is_(None),
+        )
+    )
+    return list(rows)
+
+
+async def reminded(session: AsyncSession, user_ids: list[int]) -> None:
+    await session.execute(
+        update(SupportThread)
+        .where(SupportThread.user_id.in_(user_ids))
+        .values(sla_reminded_at=utcnow())
+    )
+
+
+def remember_relay(
+    session: AsyncSession, user_id: int, user_message_id: int, chat_id: int, message_id: int
+) -> None:
+    session.add(
+        RelayedMessage(
+            user_id=user_id,
+            user_message_id=user_message_id,
+            support_chat_id=chat_id,
+            support_message_id=message_id,
+            at=utcnow(),
+        )
+    )
+
+
+async def relay_by_support_message(
+    session: AsyncSession, chat_id: int, message_id: int
+) -> RelayedMessage | None:
+    return await session.scalar(
+        select(RelayedMessage).where(
+            RelayedMessage.support_chat_id == chat_id,
+            RelayedMessage.support_message_id == message_id,
+        )
+    )
+
+
+async def relay_by_user_message(
+    session: AsyncSession, user_id: int, message_id: int
+) -> RelayedMessage | None:
+    return await session.scalar(
+        select(RelayedMessage)
+        .where(RelayedMessage.user_id == user_id, RelayedMessage.user_message_id == message_id)
+        .order_by(RelayedMessage.id.desc())
+        .limit(1)
+    )
+
+
+def rate(session: AsyncSession, user_id: int, rating: int) -> None:
+    session.add(SupportRating(user_id=user_id, rating=rating, at=utcnow()))
