@@ -1,0 +1,63 @@
+"""End to end: a question from the ЕСИА step to a forum topic, the operator's answer back,
+and the dialog going on."""
+
+from __future__ import annotations
+
+from tests.e2e.standin import BotApiStandin
+from tests.e2e.support import BotProcess, Person
+
+APPLICANT = 5550003
+OPERATOR = 900001  # an admin from ADMIN_IDS acts as an operator
+SUPPORT = -1009876543210
+
+
+async def test_question_from_the_esia_step_answered_in_a_topic(
+    standin: BotApiStandin, bot_env: dict[str, str]
+) -> None:
+    standin.forum_chats.add(SUPPORT)
+    bot_env.update(SUPPORT_CHAT_ID=str(SUPPORT), SUPPORT_HOURS="00:00-23:59", SUPPORT_DAYS="1-7")
+    bot = BotProcess(bot_env)
+    await bot.start(standin)
+    try:
+        me = Person(standin, APPLICANT)
+        await me.says("/new", "Согласие на обработку")
+        await me.presses("✅ Согласен(на)", "подтверждённая")
+        await me.presses("Да", "Первый вход в ЕСИА")
+        await me.presses("😕 Не получается", "Частые причины")
+        await me.presses("❓ Задать вопрос", "Возможно, ответ уже есть")
+        mark = len(standin.sent)
+        standin.push_message(
+            APPLICANT, "Портал <ЕГИСЗ> не открывается & что делать?", first_name="Мария"
+        )
+        header = await standin.wait_for_message(
+            SUPPORT, lambda r: "Заявок пока нет" in (r.text or ""), after=mark, timeout=15
+        )
+        topic = header.message_thread_id
+        assert topic is not None and standin.topics[(SUPPORT, topic)].name == "Мария"
+        await standin.wait_for_message(
+            SUPPORT, lambda r: r.method == "copyMessage", after=mark, timeout=15
+        )
+        copied = [r for r in standin.sent[mark:] if r.method == "copyMessage"]
+        assert copied[0].message_thread_id == topic
+
+        mark = len(standin.sent)
+        standin.push_message(
+            OPERATOR,
+            "Откройте портал с телефона через мобильный интернет",
+            first_name="Ольга",
+            chat_id=SUPPORT,
+            message_thread_id=topic,
+        )
+        answer = await standin.wait_for_message(
+            APPLICANT, lambda r: r.method == "copyMessage", after=mark, timeout=15
+        )
+        assert "мобильный интернет" in (answer.text or "")
+
+        await me.presses("▶️ Продолжить", "Первый вход в ЕСИА")
+        await me.presses("✅ Готово", "СНИЛС")
+    finally:
+        code, output = await bot.stop()
+    assert code == 0, output
+    assert standin.errors == [], [e.description for e in standin.errors]
+    assert standin.unanswered_callbacks() == []
+    assert "Портал" not in output  # the question's text is not logged
