@@ -904,19 +904,22 @@ def coverage(total: int, missing: Sequence[str], shown: int) -> str:
 COVERAGE_COLUMNS = ("OID", "Полное наименование", "Краткое наименование")
 
 
+def _left(days: int, deadline: date) -> str:
+    if days <= 0:
+        return f"сегодня, {fmt_date(deadline)}, последний день приёма заявок"
+    return f"до окончания приёма заявок осталось {days} дн. (до {fmt_date(deadline)})"
+
+
 def reminder_applicant(days: int, deadline: date) -> str:
     return (
-        f"⏰ До окончания приёма заявок на доступ к ВИМИС ОНКО осталось {days} дн. "
-        f"(до {fmt_date(deadline)}). У вас есть незаконченная заявка — нажмите /start, "
-        "чтобы продолжить с того места, где вы остановились."
+        f"⏰ Доступ к ВИМИС ОНКО: {_left(days, deadline)}. У вас есть незаконченная заявка — "
+        "нажмите /start, чтобы продолжить с того места, где вы остановились."
     )
 
 
 def reminder_admin(days: int, deadline: date, queue: int) -> str:
-    return (
-        f"⏰ До окончания приёма заявок {days} дн. (до {fmt_date(deadline)}). "
-        f"В очереди на рассмотрение: {queue}. /queue"
-    )
+    text = _left(days, deadline)
+    return f"⏰ {text[0].upper()}{text[1:]}. В очереди на рассмотрение: {queue}. /queue"
 
 
 # --- consultations ----------------------------------------------------------------------------
@@ -981,12 +984,18 @@ FAQ_EMPTY = "Список частых вопросов пуст."
 FAQ_PICK = "Выберите ответ — он уйдёт заявителю:"
 
 
-def tickets(rows: Sequence[tuple[str, str]]) -> str:
+def tickets(rows: Sequence[tuple[str, str]], more: int = 0) -> str:
     if not rows:
         return "Открытых обращений нет."
     lines = ["<b>Открытые обращения</b> (сначала ждущие дольше всех):", ""]
-    lines += [f"• {escape(title)} — {escape(wait)}" for title, wait in rows]
+    lines += [f"• {escape(clip(title, 128))} — {escape(wait)}" for title, wait in rows]
+    if more:
+        lines.append(f"… и ещё {more}")
     return "\n".join(lines)
+
+
+def faq_sent(question: str) -> str:
+    return f"{FAQ_SENT_NOTE} {escape(question)}"
 
 
 def waiting_for(hours: float | None) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, Router
+from aiogram.exceptions import TelegramForbiddenError
 from aiogram.filters import Command, Filter
 from aiogram.types import (
     CallbackQuery,
@@ -30,6 +31,7 @@ from db.database import Database
 from db.models import SupportThread, utcnow
 from services import staff, support
 
+TICKETS_SHOWN = 25  # titles are up to 128 characters: 25 fit one message
 CONTENT = (
     "text",
     "photo",
@@ -100,8 +102,11 @@ async def _thread_here(message: Message, db: Database) -> SupportThread | None:
 
 
 async def on_operator_message(message: Message, bot: Bot, db: Database, settings: Settings) -> None:
-    if (message.text or message.caption or "").startswith("//"):
+    text = message.text or message.caption or ""
+    if text.startswith("//"):
         return  # an internal note for colleagues
+    if text.startswith("/"):
+        return  # a command (a typo, or another bot's): never sent to the applicant
     thread = await _thread_here(message, db)
     if thread is not None:
         await SupportDesk(bot, db, settings).answer(message, thread)
@@ -127,7 +132,9 @@ async def on_close(message: Message, bot: Bot, db: Database, settings: Settings)
     )
     try:
         await bot.send_message(thread.user_id, texts.APPLICANT_CLOSED, reply_markup=rating)
-    except Exception:
+    except TelegramForbiddenError:  # a blocked applicant does not keep a ticket open
+        async with db.write() as session:
+            await support.mark_blocked(session, thread.user_id)
         await message.reply(texts.BLOCKED_NOTE)
     await message.reply(texts.THREAD_CLOSED)
 
@@ -182,13 +189,15 @@ async def on_faq_button(
         await bot.send_message(
             callback_data.user_id, texts.faq_answer(entry.question, entry.answer)
         )
-    except Exception:
+    except TelegramForbiddenError:
+        async with db.write() as session:
+            await support.mark_blocked(session, callback_data.user_id)
         callback_answer.text = texts.BLOCKED_NOTE
         return
     async with db.write() as session:
         await support.answered(session, callback_data.user_id)
     if isinstance(query.message, Message):
-        await query.message.edit_text(f"{texts.FAQ_SENT_NOTE} {entry.question}")
+        await query.message.edit_text(texts.faq_sent(entry.question))
 
 
 async def on_tickets(message: Message, db: Database) -> None:
@@ -202,9 +211,9 @@ async def on_tickets(message: Message, db: Database) -> None:
                 (now - t.waiting_since).total_seconds() / 3600 if t.waiting_since else None
             ),
         )
-        for t in threads[:50]
+        for t in threads[:TICKETS_SHOWN]
     ]
-    await message.reply(texts.tickets(rows))
+    await message.reply(texts.tickets(rows, more=max(0, len(threads) - TICKETS_SHOWN)))
 
 
 def operators_router() -> Router:
