@@ -23,6 +23,7 @@ from aiogram.fsm.storage.redis import RedisStorage
 from bot import texts
 from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
+from bot.handlers.support import RETURN_KEY
 from bot.support_desk import SupportDesk
 from db.database import Database
 from db.repositories import RequestRepository
@@ -64,7 +65,7 @@ class Report:
 
 async def unfinished_dialogs(storage: BaseStorage) -> list[int]:
     if isinstance(storage, DatabaseStorage):
-        return await storage.chats_in_states("Form:")
+        return await storage.chats_in_dialog("Form:", RETURN_KEY)
     if isinstance(storage, RedisStorage):
         chats = set()
         builder = storage.key_builder
@@ -101,12 +102,12 @@ async def _deliver(
     except TelegramForbiddenError:
         report.blocked += 1
         async with db.write() as session:
-            await reminders.mark_blocked(session, deadline, days, chat_id)
+            await reminders.mark_blocked(session, deadline, days, chat_id, audience)
     except TelegramAPIError as exc:
         report.failed += 1
         log.warning("reminder not sent: %s", type(exc).__name__)
         async with db.write() as session:
-            await reminders.release(session, deadline, days, chat_id)
+            await reminders.release(session, deadline, days, chat_id, audience)
 
 
 async def send_due(

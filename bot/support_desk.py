@@ -19,7 +19,7 @@ from typing import TypeVar
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import Message
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot import texts
 from bot.config import Settings
@@ -128,12 +128,25 @@ class SupportDesk:
                 )
             if await self.is_forum():
                 await self._open_topic(thread, fallback_name)
-            async with self.db.write() as session:
-                if fresh:
+            if fresh:
+                async with self.db.write() as session:
                     session.add(thread)
-                else:
-                    await session.merge(thread)
+            else:
+                await self._save_topic(thread)
             return thread
+
+    async def _save_topic(self, thread: SupportThread) -> None:
+        """Store the (re)created topic only: the rest of the row may have changed meanwhile."""
+        async with self.db.write() as session:
+            await session.execute(
+                update(SupportThread)
+                .where(SupportThread.user_id == thread.user_id)
+                .values(
+                    topic_id=thread.topic_id,
+                    title=thread.title,
+                    header_message_id=thread.header_message_id,
+                )
+            )
 
     async def _in_thread(
         self, thread: SupportThread, fallback_name: str, send: Callable[[int | None], Awaitable[T]]
@@ -146,8 +159,7 @@ class SupportDesk:
                 raise
         async with _lock(thread.user_id):
             await self._open_topic(thread, fallback_name)
-            async with self.db.write() as session:
-                await session.merge(thread)
+            await self._save_topic(thread)
         return await send(thread.topic_id)
 
     # -- applicant → operators ----------------------------------------------------------------
@@ -169,14 +181,20 @@ class SupportDesk:
             _, header, _ = await self._context(user.id, user.full_name)
             note = f"{note}\n{header}"
 
-        async def send(topic: int | None) -> int:
+        async def send(topic: int | None) -> list[int]:
+            posted = []
             if step or topic is None:
-                await self.bot.send_message(chat_id, note, message_thread_id=topic)
-            return await self._copy(message, chat_id, topic)
+                sent = await self.bot.send_message(chat_id, note, message_thread_id=topic)
+                posted.append(sent.message_id)
+            posted.append(await self._copy(message, chat_id, topic))
+            return posted
 
-        copied_id = await self._in_thread(thread, user.full_name, send)
+        posted = await self._in_thread(thread, user.full_name, send)
         async with self.db.write() as session:
-            support.remember_relay(session, user.id, message.message_id, chat_id, copied_id)
+            for support_message_id in posted:  # a reply to the note or the copy both count
+                support.remember_relay(
+                    session, user.id, message.message_id, chat_id, support_message_id
+                )
         return True
 
     async def _copy(self, message: Message, chat_id: int, topic: int | None) -> int:
@@ -268,16 +286,18 @@ class SupportDesk:
         hours = self.settings.support_sla_hours
         async with self.db.read() as session:
             late = await support.overdue(session, timedelta(hours=hours))
+        posted = []
         for thread in late:
             waited = (utcnow() - (thread.waiting_since or utcnow())).total_seconds() / 3600
             try:
                 await self.note(thread, texts.sla_reminder(thread.title, waited))
-            except TelegramAPIError as exc:
+                posted.append(thread.user_id)
+            except TelegramAPIError as exc:  # tried again on the next run
                 log.warning("SLA reminder not posted: %s", type(exc).__name__)
-        if late:
+        if posted:
             async with self.db.write() as session:
-                await support.reminded(session, [t.user_id for t in late])
-        return len(late)
+                await support.reminded(session, posted)
+        return len(posted)
 
 
 async def refresh_support_header(bot: Bot, db: Database, settings: Settings, user_id: int) -> None:

@@ -239,7 +239,14 @@ class ReminderSent(Base):
 
     __tablename__ = "reminders_sent"
     __table_args__ = (
-        Index("uq_reminders_sent_once", "deadline", "days_before", "chat_id", unique=True),
+        Index(
+            "uq_reminders_sent_once",
+            "deadline",
+            "days_before",
+            "chat_id",
+            "audience",
+            unique=True,
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

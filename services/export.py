@@ -44,6 +44,15 @@ class Export:
     requests: list[AccessRequest]
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text(value: str) -> str:
+    """A value typed by a person must not run as a formula when the file is opened
+    (organisation names are typed by hand): a leading apostrophe keeps it text in a CSV."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
 def table_rows(requests: Sequence[AccessRequest]) -> list[list[str | int]]:
     return [
         [
@@ -70,11 +79,13 @@ def to_xlsx(requests: Sequence[AccessRequest], title: str = "Заявка ВИМ
     for cell in sheet[1]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal="center")
-    for row in table_rows(requests):
-        sheet.append(row)
-    for row in sheet.iter_rows(min_row=2):
-        row[1].number_format = "@"  # SNILS stays text: no lost leading zeros
-        for cell in row:
+    for number, values in enumerate(table_rows(requests), start=2):
+        for column, value in enumerate(values, start=1):
+            cell = sheet.cell(row=number, column=column)
+            cell.value = value
+            if isinstance(value, str):
+                cell.data_type = "s"  # text, never a formula, whatever it starts with
+                cell.number_format = "@"  # SNILS keeps its leading zeros
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     for index, width in enumerate(WIDTHS, start=1):
         sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = width
@@ -97,7 +108,9 @@ def to_csv(requests: Sequence[AccessRequest]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    writer.writerows(table_rows(requests))
+    writer.writerows(
+        [as_text(v) if isinstance(v, str) else v for v in row] for row in table_rows(requests)
+    )
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 

@@ -42,22 +42,29 @@ async def claim(
     return True
 
 
-def _match(deadline: date, days_before: int, chat_id: int) -> ColumnElement[bool]:
+def _match(deadline: date, days_before: int, chat_id: int, audience: str) -> ColumnElement[bool]:
     return and_(
         ReminderSent.deadline == deadline.isoformat(),
         ReminderSent.days_before == days_before,
         ReminderSent.chat_id == chat_id,
+        ReminderSent.audience == audience,
     )
 
 
 async def mark_blocked(
-    session: AsyncSession, deadline: date, days_before: int, chat_id: int
+    session: AsyncSession, deadline: date, days_before: int, chat_id: int, audience: str
 ) -> None:
     await session.execute(
-        update(ReminderSent).where(_match(deadline, days_before, chat_id)).values(outcome="blocked")
+        update(ReminderSent)
+        .where(_match(deadline, days_before, chat_id, audience))
+        .values(outcome="blocked")
     )
 
 
-async def release(session: AsyncSession, deadline: date, days_before: int, chat_id: int) -> None:
+async def release(
+    session: AsyncSession, deadline: date, days_before: int, chat_id: int, audience: str
+) -> None:
     """A send that failed for a passing reason: let the next run try again."""
-    await session.execute(delete(ReminderSent).where(_match(deadline, days_before, chat_id)))
+    await session.execute(
+        delete(ReminderSent).where(_match(deadline, days_before, chat_id, audience))
+    )

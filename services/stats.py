@@ -44,10 +44,15 @@ async def collect(session: AsyncSession) -> Stats:
     by_status = Counter(r.status for r in rows)
     by_org = Counter(r.org_short_name or r.org_full_name for r in rows)
     by_role = Counter(r.role or "не выбрана" for r in rows)
+    # A resubmitted request waits again: its earlier decision (the return) does not count.
+    decided = (*COVERED, Status.REJECTED.value, Status.RETURNED.value)
     hours = [
         (r.decided_at - r.submitted_at).total_seconds() / 3600
         for r in rows
-        if r.decided_at is not None and r.submitted_at is not None
+        if r.status in decided
+        and r.decided_at is not None
+        and r.submitted_at is not None
+        and r.decided_at >= r.submitted_at
     ]
     per_day: dict[date, Counter[str]] = defaultdict(Counter)
     for r in rows:

@@ -13,8 +13,9 @@ from db.database import Database
 from db.models import RequestEvent
 from services.export import COLUMNS
 from services.snils import check_number, format_snils
-from tests.admin_support import ADMIN_CHAT, admin, request_row, submitted
-from tests.harness import Harness, Sent, SentFile
+from tests.admin_support import admin, request_row, submitted
+from tests.dialog_steps import to_organization
+from tests.harness import Harness, SentFile
 
 ORDER_HEADER = [
     "№ п/п",
@@ -54,9 +55,11 @@ async def test_export_xlsx_has_the_order_columns_and_marks_a_batch(
     h: Harness, db: Database
 ) -> None:
     await approved(h, 2)
-    await admin(h).send("/export")
+    sent = await admin(h).send("/export")
     assert ORDER_HEADER == list(COLUMNS)
     xlsx = files(h, ".xlsx")[-1]
+    note = next(m for m in sent if "Выгрузка № 1: заявок 2" in m.plain)
+    assert note.buttons == [texts.btn_granted(1)]
     rows = read_xlsx(xlsx.data)
     assert rows[0] == ORDER_HEADER
     assert rows[1] == [
@@ -72,8 +75,6 @@ async def test_export_xlsx_has_the_order_columns_and_marks_a_batch(
         "Куратор 2 уровня",
     ]
     assert [r[0] for r in rows[1:]] == [1, 2]
-    assert "Выгрузка № 1: заявок 2" in (xlsx.caption or "")
-    assert xlsx.markup is not None
     sheet = load_workbook(io.BytesIO(xlsx.data)).worksheets[0]
     assert sheet["B2"].data_type == "s" and sheet["B2"].number_format == "@"
     assert sheet.page_setup.orientation == "landscape"
@@ -128,11 +129,9 @@ async def test_granted_by_button_and_by_numbers(h: Harness, db: Database) -> Non
     await approved(h, 2)
     await boss.send("/export")
     applicant = h.user(3000)
-    xlsx = files(h, ".xlsx")[-1]
-    button = xlsx.markup["inline_keyboard"][0][0] if xlsx.markup else {}
-    message = Sent(ADMIN_CHAT, 1, "", "", [], xlsx.markup)
-    await boss.press_data(message, button["callback_data"])
-    assert boss.last_answer_text() == texts.granted_done(2, 0)
+    sent = await boss.press(texts.btn_granted(1))
+    assert sent[-1].plain == texts.granted_done(2, 0)
+    assert h.unanswered_callbacks() == []
     assert (await request_row(db, 1)).status == "access_granted"
     assert "доступ к ВИМИС ОНКО предоставлен" in applicant.last.plain
     sent = await boss.send("/granted 1 2")
@@ -142,3 +141,25 @@ async def test_granted_by_button_and_by_numbers(h: Harness, db: Database) -> Non
     assert "Пропущено" in sent[-1].plain  # approved, not yet exported
     sent = await boss.send("/granted")
     assert sent[-1].plain == texts.GRANTED_USAGE
+
+
+async def test_a_formula_typed_as_an_organization_stays_text(h: Harness) -> None:
+    applicant = h.user(3100)
+    await to_organization(applicant)
+    await applicant.send("нет такой")
+    await applicant.press("Нет в списке")
+    await applicant.send('=HYPERLINK("http://example.com","Больница")')
+    await applicant.send("-Больница")
+    await applicant.press("3. Главный врач")
+    await applicant.press("Куратор 2 уровня")
+    await applicant.press("📨 Отправить")
+    boss = admin(h)
+    await boss.press(texts.BTN_APPROVE)
+    await boss.send("/export")
+    sheet = load_workbook(io.BytesIO(files(h, ".xlsx")[-1].data)).worksheets[0]
+    assert sheet["F2"].data_type == "s"
+    assert sheet["F2"].value == '=HYPERLINK("http://example.com","Больница")'
+    assert sheet["G2"].data_type == "s" and sheet["G2"].value == "-Больница"
+    data = files(h, ".csv")[-1].data.decode("utf-8-sig")
+    row = list(csv.reader(io.StringIO(data), delimiter=";"))[1]
+    assert row[5].startswith("'=HYPERLINK") and row[6] == "'-Больница"

@@ -116,3 +116,19 @@ async def test_coverage_lists_organizations_without_approved_users(
     sheet = load_workbook(io.BytesIO(h.session.files[-1].data)).worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == texts.COVERAGE_COLUMNS and len(rows) == 11
+
+
+async def test_a_resubmitted_request_waits_again_and_is_not_timed(db: Database) -> None:
+    from services.requests import resubmit
+
+    async with db.write() as session:
+        result = await submit(session, new(1, None))
+        request_id = result.request.id  # type: ignore[union-attr]
+        await decide(
+            session, request_id, Status.RETURNED, actor_id=1, reason="x", fields=["full_name"]
+        )
+    async with db.write() as session:
+        await resubmit(session, request_id, 7001, {"full_name": "Тестов Тест Тестович"})
+    async with db.read() as session:
+        figures = await stats.collect(session)
+    assert figures.median_hours is None and figures.p90_hours is None

@@ -11,6 +11,7 @@ from bot.dispatcher import build_dispatcher
 from bot.reminders import RateLimiter, send_due
 from db.database import Database
 from db.models import ReminderSent
+from services import staff
 from services.reminders import due_offset
 from services.role_matrix import RoleMatrix
 from tests.admin_support import ADMIN_CHAT, submitted
@@ -97,3 +98,26 @@ async def test_reminders_go_once_and_survive_a_restart(
     )
     assert (next_one.sent, next_one.blocked) == (3, 1)  # the 1-day reminder is a new one
     await restarted.dp.storage.close()
+
+
+async def test_an_admin_with_a_draft_gets_both_reminders_and_parked_drafts_count(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    settings = make_settings(database_url, deadline=DEADLINE, admin_ids=[4001])
+    async with db.write() as session:
+        await staff.bootstrap_admins(session, settings.admin_ids)
+    h = Harness(build_dispatcher(settings, db, role_matrix))
+    await through_consent(h.user(4001))  # the admin's own unfinished request
+    parked = h.user(4002)
+    await through_consent(parked)
+    await parked.send("/help")  # writing a question: the draft is parked, not gone
+    clock = FakeClock()
+    report = await send_due(
+        h.bot, db, h.dp.storage, settings, DEADLINE, RateLimiter(25, clock, clock.sleep)
+    )
+    assert report.sent == 3  # 4001 as applicant and as admin, 4002 as applicant
+    last_day = [
+        c.text for c in h.session.calls if isinstance(c, SendMessage) and "последний день" in c.text
+    ]
+    assert len(last_day) == 3
+    await h.dp.storage.close()

@@ -110,14 +110,26 @@ class DatabaseStorage(BaseStorage):
         async with self._progress:
             await self._progress.wait_for(lambda: self._committed >= target)
 
-    async def chats_in_states(self, prefix: str) -> list[int]:
-        """Private chats whose dialog is in a state starting with `prefix` (e.g. "Form:")."""
+    async def chats_in_dialog(self, prefix: str, parked_key: str) -> list[int]:
+        """Private chats whose dialog is in a state starting with `prefix` (e.g. "Form:"), or
+        parked there while another flow runs (the parked state under `parked_key`)."""
         await self.flush()
         async with self.db.read() as session:
-            keys = await session.scalars(
-                select(FsmRecord.key).where(FsmRecord.state.startswith(prefix, autoescape=True))
-            )
-            return sorted({int(k.split(self.key_builder.separator)[1]) for k in keys})
+            rows = (
+                await session.execute(
+                    select(FsmRecord.key, FsmRecord.state, FsmRecord.data).where(
+                        FsmRecord.state.is_not(None)
+                    )
+                )
+            ).all()
+        chats = set()
+        for key, state, data in rows:
+            parked = parked_key in data and str(json.loads(data).get(parked_key)).startswith(prefix)
+            if str(state).startswith(prefix) or parked:
+                chat = int(key.split(self.key_builder.separator)[1])
+                if chat > 0:
+                    chats.add(chat)
+        return sorted(chats)
 
     async def purge_idle(self, older_than: timedelta) -> int:
         """Forget dialogs untouched for `older_than`: an abandoned draft holds personal data

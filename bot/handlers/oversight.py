@@ -64,7 +64,9 @@ def _stamp() -> str:
     return datetime.now(texts.LOCAL_TZ).strftime("%Y-%m-%d_%H%M")
 
 
-async def on_export(message: Message, command: CommandObject, bot: Bot, db: Database) -> None:
+async def on_export(
+    message: Message, command: CommandObject, bot: Bot, db: Database, settings: Settings
+) -> None:
     actor = message.from_user.id if message.from_user else None
     result = await run_export(db, actor, (command.args or "").split())
     if result is None:
@@ -88,18 +90,22 @@ async def on_export(message: Message, command: CommandObject, bot: Bot, db: Data
                 ]
             ]
         )
-    await bot.send_document(
-        message.chat.id,
-        BufferedInputFile(export.to_csv(result.requests), filename=f"{name}.csv"),
+    # The batch number first: should a file fail to send, `/export N` sends it again.
+    await message.answer(
+        texts.export_caption(result.batch_id, len(result.requests)), reply_markup=keyboard
     )
     await bot.send_document(
         message.chat.id,
         BufferedInputFile(export.to_xlsx(result.requests), filename=f"{name}.xlsx"),
-        caption=texts.export_caption(result.batch_id, len(result.requests)),
-        reply_markup=keyboard,
     )
-    for request in result.requests:
-        await refresh_cards(bot, db, request.id)
+    await bot.send_document(
+        message.chat.id,
+        BufferedInputFile(export.to_csv(result.requests), filename=f"{name}.csv"),
+    )
+    if result.batch_id is not None:  # the statuses changed: cards and topic headers follow
+        for request in result.requests:
+            await refresh_cards(bot, db, request.id)
+            await refresh_support_header(bot, db, settings, request.telegram_id)
 
 
 async def grant_and_notify(
@@ -142,11 +148,15 @@ async def on_grant_button(
     db: Database,
     settings: Settings,
 ) -> None:
+    # A large batch takes longer than Telegram waits for a button's answer: answer now,
+    # report the counts as a message.
+    await query.answer()
+    callback_answer.disable()
     async with db.read() as session:
         ids = await export.batch_members(session, callback_data.batch_id)
     done, skipped = await grant_and_notify(bot, db, settings, query.from_user.id, ids)
-    callback_answer.text = texts.granted_done(done, skipped)
-    callback_answer.show_alert = True
+    if query.message is not None:
+        await bot.send_message(query.message.chat.id, texts.granted_done(done, skipped))
 
 
 async def on_stats(message: Message, bot: Bot, db: Database) -> None:

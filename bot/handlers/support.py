@@ -156,14 +156,15 @@ async def on_question(
 
 
 async def follow_up(message: Message, bot: Bot, db: Database, settings: Settings) -> bool:
-    """A message outside any dialog from someone with an open consultation goes to it."""
+    """A message outside any dialog from someone who has consulted before goes to their
+    thread (a closed one is reopened)."""
     if message.from_user is None or settings.support_chat_id is None:
         return False
     async with db.read() as session:
         thread = await support.thread_of(session, message.from_user.id)
-    if thread is None or thread.status != "open":
+    if thread is None:
         return False
-    return await relay(message, bot, db, settings, None)
+    return await relay(message, bot, db, settings, None)  # reopens a closed ticket
 
 
 async def on_faq(

@@ -39,7 +39,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("reminders_sent", schema=None) as batch_op:
         batch_op.create_index(
-            "uq_reminders_sent_once", ["deadline", "days_before", "chat_id"], unique=True
+            "uq_reminders_sent_once",
+            ["deadline", "days_before", "chat_id", "audience"],
+            unique=True,
         )
 
     with op.batch_alter_table("access_requests", schema=None) as batch_op:
