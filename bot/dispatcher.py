@@ -25,7 +25,7 @@ from bot.handlers.oversight import oversight_router
 from bot.handlers.staff import staff_router
 from bot.handlers.start import fallback_router, start_router
 from bot.handlers.support import support_router
-from bot.middlewares import FsmFlushMiddleware, InFlightMiddleware
+from bot.middlewares import InFlightMiddleware
 from bot.session import make_session
 from db.database import Database
 from services.role_matrix import RoleMatrix
@@ -106,8 +106,6 @@ def build_dispatcher(
     in_flight = InFlightMiddleware()
     dp["in_flight"] = in_flight
     dp.update.outer_middleware(in_flight)
-    if isinstance(storage, DatabaseStorage):
-        dp.update.outer_middleware(FsmFlushMiddleware(storage))
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.errors.register(on_error)
     # Order matters: staff commands and their typed input, then the applicant's commands,

@@ -1,4 +1,4 @@
-"""Update-level middlewares: FSM durability and in-flight tracking for a clean shutdown."""
+"""Update-level middleware: in-flight tracking for a clean shutdown."""
 
 from __future__ import annotations
 
@@ -9,23 +9,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 
-from bot.fsm.storage import DatabaseStorage
-
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
-
-
-class FsmFlushMiddleware(BaseMiddleware):
-    """After a handler, wait until the dialog state it wrote is committed (group commit)."""
-
-    def __init__(self, storage: DatabaseStorage) -> None:
-        self.storage = storage
-
-    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        try:
-            return await handler(event, data)
-        finally:
-            if self.storage.pending:
-                await self.storage.flush()
 
 
 class InFlightMiddleware(BaseMiddleware):

@@ -58,18 +58,15 @@ class ConsentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def record(self, telegram_id: int, version: str, accepted: bool) -> Consent:
-        consent = Consent(telegram_id=telegram_id, version=version, accepted=accepted)
+    async def record(
+        self, telegram_id: int, version: str, accepted: bool, at: datetime | None = None
+    ) -> Consent:
+        consent = Consent(
+            telegram_id=telegram_id, version=version, accepted=accepted, at=at or utcnow()
+        )
         self.session.add(consent)
         await self.session.flush()
         return consent
-
-    async def withdraw(self, consent_id: int) -> None:
-        await self.session.execute(
-            update(Consent)
-            .where(Consent.id == consent_id, Consent.withdrawn_at.is_(None))
-            .values(withdrawn_at=utcnow())
-        )
 
 
 class EmailClaimRepository:

@@ -4,6 +4,7 @@ row, in the caller's transaction."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -12,7 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AccessRequest, utcnow
-from db.repositories import EmailClaimRepository, EventRepository, RequestRepository
+from db.repositories import (
+    ConsentRepository,
+    EmailClaimRepository,
+    EventRepository,
+    RequestRepository,
+)
 from services.text_search import search_key
 
 
@@ -62,7 +68,6 @@ class TransitionNotAllowed(ValueError):
 @dataclass(frozen=True)
 class NewRequest:
     telegram_id: int
-    consent_id: int | None
     snils: str
     full_name: str
     email: str
@@ -76,6 +81,14 @@ class NewRequest:
     role: str | None
     role_level: str | None
     component: str
+    # The consent given on the first screen (version, time), stored with the request.
+    consent_version: str | None = None
+    consent_at: datetime | None = None
+
+    def columns(self) -> dict[str, Any]:
+        values = dict(self.__dict__)
+        values.pop("consent_version"), values.pop("consent_at")
+        return values
 
 
 @dataclass(frozen=True)
@@ -122,9 +135,16 @@ async def submit(session: AsyncSession, new: NewRequest) -> SubmitResult:
     try:
         async with session.begin_nested():
             await EmailClaimRepository(session).take(new.email, new.snils)
+            consent_id = None
+            if new.consent_version is not None:
+                consent = await ConsentRepository(session).record(
+                    new.telegram_id, new.consent_version, accepted=True, at=new.consent_at
+                )
+                consent_id = consent.id
             request = await requests.add(
                 AccessRequest(
-                    **new.__dict__,
+                    **new.columns(),
+                    consent_id=consent_id,
                     search_key=request_search_key(new.__dict__),
                     status=Status.SUBMITTED.value,
                     created_at=now,

@@ -77,7 +77,6 @@ async def test_export_from_the_command_line(
             session,
             NewRequest(
                 telegram_id=5,
-                consent_id=None,
                 snils="006-012-788 00",
                 full_name="Петров Пётр",
                 email="p@example.ru",

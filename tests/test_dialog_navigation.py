@@ -290,9 +290,7 @@ async def test_new_request_while_asking_a_question_keeps_the_draft(harness: Harn
     assert await state_of(harness, user) == "Form:full_name"
 
 
-async def test_declining_after_agreeing_withdraws_the_consent(
-    harness: Harness, db: Database
-) -> None:
+async def test_declining_after_agreeing_stores_nothing(harness: Harness, db: Database) -> None:
     user = harness.user()
     await user.send("/start")
     await user.press("📝 Подать заявку")
@@ -300,6 +298,5 @@ async def test_declining_after_agreeing_withdraws_the_consent(
     await user.press("⬅️ Назад")
     await user.press("Не согласен(на)")
     async with db.read() as session:
-        consent = (await session.scalars(select(Consent))).one()
-    assert consent.accepted and consent.withdrawn_at is not None
+        assert await session.scalar(select(func.count()).select_from(Consent)) == 0
     assert await harness.dp.storage.get_data(key(user)) == {}

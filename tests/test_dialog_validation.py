@@ -91,7 +91,6 @@ async def test_email_of_another_person_is_refused(harness: Harness, db: Database
             session,
             NewRequest(
                 telegram_id=5,
-                consent_id=None,
                 snils="431-052-771 35",
                 full_name="Петров Пётр",
                 email="shared@example.ru",

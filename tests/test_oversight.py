@@ -24,7 +24,6 @@ def new(n: int, org_id: int | None, role: str = "Куратор 1 уровня")
     digits = f"{400_000_000 + n:09d}"
     return NewRequest(
         telegram_id=7000 + n,
-        consent_id=None,
         snils=format_snils(digits + f"{check_number(digits):02d}"),
         full_name=f"Тестов Тест {n}",
         email=f"t{n}@example.ru",

@@ -15,7 +15,6 @@ from services.requests import NewRequest, Status
 
 NEW = NewRequest(
     telegram_id=7,
-    consent_id=None,
     snils="112-233-445 95",
     full_name="Иванова Мария",
     email="ivanova@example.ru",

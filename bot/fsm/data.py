@@ -3,12 +3,17 @@ FSM context."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from aiogram.fsm.context import FSMContext
 from pydantic import BaseModel, Field
 
 
 class FormData(BaseModel):
-    consent_id: int | None = None
+    # Consent to personal-data processing: the text's version and when it was given; the
+    # consent row is written with the request, in the same transaction.
+    consent_version: str | None = None
+    consent_at: datetime | None = None
     snils: str | None = None
     full_name: str | None = None
     email: str | None = None

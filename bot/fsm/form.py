@@ -26,7 +26,8 @@ from bot.config import Settings
 from bot.fsm.data import FormData
 from bot.keyboards import StepKeyboard
 from db.database import Database
-from db.repositories import ConsentRepository, OrganizationRepository
+from db.models import utcnow
+from db.repositories import OrganizationRepository
 from services import organizations
 from services.email import normalise_email
 from services.person_name import NameError_, normalise_name
@@ -177,15 +178,8 @@ async def _consent_render(data: FormData, env: FormEnv) -> Screen:
 
 async def _consent_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
     if value == "no":
-        if data.consent_id is not None:  # came back to consent and declined: withdrawn
-            async with env.db.write() as session:
-                await ConsentRepository(session).withdraw(data.consent_id)
-        return Stop(texts.CONSENT_DECLINED)
-    async with env.db.write() as session:
-        consent = await ConsentRepository(session).record(
-            env.user_id, texts.CONSENT_VERSION, accepted=True
-        )
-    data.consent_id = consent.id
+        return Stop(texts.CONSENT_DECLINED)  # nothing was stored, and the draft is dropped
+    data.consent_version, data.consent_at = texts.CONSENT_VERSION, utcnow()
     return Done(answer=texts.BTN_AGREE)
 
 

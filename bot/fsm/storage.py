@@ -3,9 +3,10 @@
 Measured on SQLite, one ORM write per dialog step gives ≈ 250 updates/s and "database is
 locked" under load. So: reads come from an in-process cache (loaded from the database once per
 key), writes only mark the key dirty, and one flusher task writes every dirty key in a single
-short transaction. Updates that arrive together therefore share one commit. `flush()` waits
-until everything marked so far is committed; a middleware calls it after each update, so a
-state the bot acted on is on disk before the next update is taken as handled.
+short transaction, a few milliseconds later: updates that arrive together share one commit,
+and no update waits for the disk. A crash loses at most the writes of that last moment (the
+person repeats one answer); a shutdown flushes everything (`close`), and `flush()` waits for
+the writes marked so far.
 
 The cache makes this storage correct for one bot process per database, which is how polling
 runs; several webhook workers should use Redis (REDIS_URL).

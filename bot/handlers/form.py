@@ -202,7 +202,8 @@ class FormEngine:
             raise ValueError("the form is incomplete")
         return request_service.NewRequest(
             telegram_id=self.env.user_id,
-            consent_id=data.consent_id,
+            consent_version=data.consent_version,
+            consent_at=data.consent_at,
             snils=data.snils,
             full_name=data.full_name,
             email=data.email,
@@ -236,7 +237,6 @@ class FormEngine:
         if not fields:
             return
         data = FormData(
-            consent_id=request.consent_id,
             snils=request.snils,
             full_name=request.full_name,
             email=request.email,
