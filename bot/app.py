@@ -8,6 +8,7 @@ import logging
 
 from aiogram import Bot, Dispatcher
 
+from bot import background
 from bot.config import Settings
 from bot.dispatcher import build_dispatcher, make_bot, set_commands
 from bot.middlewares import InFlightMiddleware
@@ -45,6 +46,8 @@ async def run_bot(settings: Settings, role_matrix: RoleMatrix) -> None:
         in_flight: InFlightMiddleware = dispatcher["in_flight"]
         if not await in_flight.drain(DRAIN_SECONDS):
             log.warning("%d updates still in flight at shutdown", in_flight.in_flight)
+        if not await background.drain(DRAIN_SECONDS):
+            log.warning("background work still running at shutdown")
         await dispatcher.storage.close()
         await db.dispose()
 

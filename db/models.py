@@ -16,6 +16,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    func,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -100,6 +101,8 @@ class AccessRequest(Base):
             sqlite_where=text("status NOT IN ('rejected', 'cancelled')"),
             postgresql_where=text("status NOT IN ('rejected', 'cancelled')"),
         ),
+        # Card warnings and e-mail uniqueness look requests up by address, any case.
+        Index("ix_access_requests_email_lower", func.lower(text("email"))),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -43,6 +43,7 @@ from aiogram.types import (
     User,
 )
 
+from bot import background
 from tests.e2e.standin import ApiError, check_reply_markup, parse_html, utf16_len
 
 BOT_ID = 42
@@ -314,6 +315,7 @@ class Harness:
 
     async def feed(self, update: Update) -> None:
         await self.dp.feed_update(self.bot, update)
+        await background.drain(10)  # what the update started after answering (admin cards)
 
     def unanswered_callbacks(self) -> list[str]:
         return [c for c in self.callbacks if c not in self.session.answered]

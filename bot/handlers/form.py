@@ -18,7 +18,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot import keyboards, texts
+from bot import background, keyboards, texts
 from bot.callbacks import FormCb
 from bot.cards import post_card
 from bot.config import Settings
@@ -275,16 +275,18 @@ class FormEngine:
                     texts.submitted(request.id, request.status),
                     reply_markup=keyboards.main_menu(),
                 )
-                await post_card(self.bot, self.env.db, self.env.settings, request.id)
-                await refresh_support_header(
-                    self.bot, self.env.db, self.env.settings, self.env.user_id
-                )
+                background.spawn(self._announce(request.id), f"card-{request.id}")
             case request_service.AlreadyOpen():
                 await self.show("summary", data)  # sent meanwhile: the summary says so
             case request_service.EmailTaken(email=email):
                 data.editing = True
                 data.history.append("summary")
                 await self.show("email", data, prefix=texts.email_taken(email))
+
+    async def _announce(self, request_id: int) -> None:
+        """The admins' card and the support topic's header: the applicant does not wait."""
+        await post_card(self.bot, self.env.db, self.env.settings, request_id)
+        await refresh_support_header(self.bot, self.env.db, self.env.settings, self.env.user_id)
 
     async def resubmit(self, data: FormData, pressed: Message | None) -> None:
         assert data.fix_request_id is not None
@@ -313,10 +315,7 @@ class FormEngine:
                 await self.bot.send_message(
                     self.chat_id, texts.resubmitted(request.id), reply_markup=keyboards.main_menu()
                 )
-                await post_card(self.bot, self.env.db, self.env.settings, request.id)
-                await refresh_support_header(
-                    self.bot, self.env.db, self.env.settings, self.env.user_id
-                )
+                background.spawn(self._announce(request.id), f"card-{request.id}")
             case request_service.EmailTaken(email=email):
                 data.editing = True
                 data.history.append("summary")

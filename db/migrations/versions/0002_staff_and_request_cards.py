@@ -69,6 +69,9 @@ def upgrade() -> None:
         )
         batch_op.create_index("uq_request_cards_message", ["chat_id", "message_id"], unique=True)
 
+    op.create_index(
+        "ix_access_requests_email_lower", "access_requests", [sa.text("lower(email)")]
+    )
     with op.batch_alter_table("access_requests", schema=None) as batch_op:
         batch_op.add_column(sa.Column("return_fields", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("search_key", sa.Text(), server_default="", nullable=False))
@@ -87,6 +90,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_request_cards_request_id"))
 
     op.drop_table("request_cards")
+    op.drop_index("ix_access_requests_email_lower", table_name="access_requests")
     op.drop_table("staff_invites")
     op.drop_table("staff_events")
     op.drop_table("staff")
