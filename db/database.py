@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_only
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -42,12 +43,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _no_rollback(dbapi_connection: Any) -> None:
+    return None
+
+
 def _begin_immediate(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _begin_deferred(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    adapted = conn.connection.dbapi_connection
+    driver = getattr(adapted, "_connection", None)
+    if driver is None:  # not aiosqlite (a plain sqlite3 connection in a sync tool)
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    # One trip to aiosqlite's thread instead of three (cursor, execute, close): on a busy
+    # event loop each trip costs about a loop lag, while the single writer is held.
+    await_only(driver.execute("BEGIN IMMEDIATE"))
 
 
 class Database:
@@ -63,18 +71,27 @@ class Database:
                 pool_size=1,
                 max_overflow=0,
                 pool_timeout=120,
+                # The transaction ends with COMMIT or ROLLBACK already: no extra reset trip.
+                pool_reset_on_return=None,
             )
+            # Reads run in autocommit (no BEGIN, no ROLLBACK on return): every statement is
+            # one round trip to aiosqlite's thread, and on a busy event loop each trip costs
+            # about a loop lag. Enough connections stay open for a busy moment.
             self.read_engine = create_async_engine(
-                # Enough connections kept open for a busy moment: each new one is a thread
-                # and SQLite's set-up, which showed up in the benchmark.
-                self.url, echo=echo, hide_parameters=True, pool_size=16, max_overflow=16
+                self.url,
+                echo=echo,
+                hide_parameters=True,
+                pool_size=16,
+                max_overflow=16,
+                isolation_level="AUTOCOMMIT",
+                pool_reset_on_return=None,
             )
-            for engine, begin in (
-                (self.write_engine, _begin_immediate),
-                (self.read_engine, _begin_deferred),
-            ):
+            # In autocommit there is nothing to roll back: skip the trip SQLAlchemy makes
+            # when a read session closes.
+            self.read_engine.sync_engine.dialect.do_rollback = _no_rollback  # type: ignore[method-assign]
+            for engine in (self.write_engine, self.read_engine):
                 event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-                event.listen(engine.sync_engine, "begin", begin)
+            event.listen(self.write_engine.sync_engine, "begin", _begin_immediate)
         else:
             self.write_engine = create_async_engine(
                 self.url,

@@ -69,9 +69,7 @@ def upgrade() -> None:
         )
         batch_op.create_index("uq_request_cards_message", ["chat_id", "message_id"], unique=True)
 
-    op.create_index(
-        "ix_access_requests_email_lower", "access_requests", [sa.text("lower(email)")]
-    )
+    op.create_index("ix_access_requests_email_lower", "access_requests", [sa.text("lower(email)")])
     with op.batch_alter_table("access_requests", schema=None) as batch_op:
         batch_op.add_column(sa.Column("return_fields", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("search_key", sa.Text(), server_default="", nullable=False))
