@@ -27,6 +27,7 @@ async def run_bot(settings: Settings, role_matrix: RoleMatrix) -> None:
     await upgrade_to_head(db)
     async with db.write() as session:
         await staff.bootstrap_admins(session, settings.admin_ids)
+    await db.warm_up()
     bot = make_bot(settings)
     dp = build_dispatcher(settings, db, role_matrix)
 

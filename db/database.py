@@ -12,6 +12,7 @@ Telegram messages only after it commits, so no lock is held across network I/O.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -126,6 +127,19 @@ class Database:
         """A Core connection in one write transaction (used by the FSM storage's flusher)."""
         async with self.write_engine.begin() as conn:
             yield conn
+
+    async def warm_up(self, connections: int = 8) -> None:
+        """Open read connections before the first updates: opening one (a thread and the
+        pragmas) is the slowest part of a person's first answer otherwise."""
+
+        async def touch() -> None:
+            async with self.read_engine.connect() as conn:
+                await conn.exec_driver_sql("SELECT 1")
+                await asyncio.sleep(0.01)  # hold it, so the next touch opens another
+
+        await asyncio.gather(*(touch() for _ in range(connections)))
+        async with self.write_engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()

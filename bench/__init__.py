@@ -1,0 +1,1 @@
+"""Benchmarks of the bot (run from the repository root, e.g. `python -m bench.dialog`)."""

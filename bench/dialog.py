@@ -1,0 +1,986 @@
+"""Dialog throughput benchmark: N applicants walk the whole request dialog, concurrently,
+through the real dispatcher (`bot.dispatcher.build_dispatcher`) with a fake in-process Bot API.
+
+Variants (each (variant, N) runs in a fresh child process, so peak RSS, caches and the garbage
+collector belong to that run alone):
+
+- ``baseline``: aiogram's MemoryStorage (no FSM database work); the dialog's own database work
+  (consent row, organisation search, submit) goes to a SQLite file in a temp directory;
+- ``sqlite``: the bot's default `bot.fsm.storage.DatabaseStorage` on that SQLite file;
+- ``postgres``: DatabaseStorage on PostgreSQL (``--postgres [URL]``; the schema is reset);
+- ``redis``: aiogram's RedisStorage as the bot builds it for REDIS_URL (``--redis [URL]``),
+  the rest of the database on SQLite.
+
+Run from the repository root: ``python -m bench.dialog --help``. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import gc
+import io
+import itertools
+import json
+import logging
+import math
+import os
+import pstats
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncGenerator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.base import BaseSession
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.methods import (
+    EditMessageReplyMarkup,
+    EditMessageText,
+    SendMessage,
+    TelegramMethod,
+)
+from aiogram.types import Chat, InlineKeyboardMarkup, Message, Update
+from sqlalchemy import event, func, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot import texts
+from bot.config import Settings
+from bot.dispatcher import build_dispatcher
+from db.database import Database
+from db.migrate import upgrade_to_head
+from db.models import AccessRequest, FsmRecord
+from services.organizations import import_rows, read_rows
+from services.role_matrix import load_role_matrix
+from services.snils import check_number, format_snils
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_ORGS = ROOT / "data" / "organizations.sample.csv"
+ROLE_MATRIX = ROOT / "role_matrix.yaml"
+BOT_ID = 42
+TOKEN = f"{BOT_ID}:TEST-token-0123456789abcdefghij"
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+VARIANTS = ("baseline", "sqlite", "postgres", "redis")
+
+# The dialog, as tests/dialog_steps.py walks it: (step name, kind, text or button label).
+# "{snils}" and "{email}" are filled per applicant. A button is found by its text (or the
+# beginning of it) in the keyboards the bot last left in the applicant's chat.
+DIALOG: tuple[tuple[str, str, str], ...] = (
+    ("/start", "send", "/start"),
+    ("menu:new", "press", texts.BTN_NEW),
+    ("consent", "press", texts.BTN_AGREE),
+    ("gosuslugi", "press", texts.BTN_YES),
+    ("esia", "press", texts.BTN_DONE),
+    ("snils", "send", "{snils}"),
+    ("full_name", "send", "иванова мария петровна"),
+    ("email", "send", "{email}"),
+    ("region", "press", texts.BTN_REGION_OK),
+    ("org_search", "send", "ЦРБ"),
+    ("org_pick", "press", "1. ОБРАЗЕЦ ОГБУЗ «Условная ЦРБ А»"),
+    ("position", "press", "3. Главный врач"),
+    ("role", "press", "Куратор 2 уровня"),
+    ("submit", "press", texts.BTN_SUBMIT),
+)
+
+
+# --- a fast fake Bot API ----------------------------------------------------------------------
+
+
+class FastSession(BaseSession):
+    """Answers the Bot API in-process: a `Message` (incrementing ids, the given reply_markup)
+    for sendMessage/editMessageText, True for everything else. For the chats of applicants in
+    a dialog it keeps the messages that still carry an inline keyboard, which is what pressing
+    a button needs; other chats (the admins' request cards) are not kept, so the bench's own
+    memory does not grow with N."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ids = itertools.count(1)
+        # chat id -> message id -> (text, keyboard); insertion order = order sent
+        self.keyboards: dict[int, dict[int, tuple[str, InlineKeyboardMarkup]]] = {}
+        self.watched: set[int] = set()
+        self.calls = 0
+        self.error_messages = 0  # texts.UNEXPECTED_ERROR sent by the bot's error handler
+
+    async def close(self) -> None:
+        return None
+
+    def stream_content(self, *args: Any, **kwargs: Any) -> AsyncGenerator[bytes, None]:
+        raise NotImplementedError
+
+    async def make_request(
+        self,
+        bot: Bot,
+        method: TelegramMethod[Any],
+        timeout: int | None = None,  # noqa: ASYNC109 (BaseSession's signature)
+    ) -> Any:
+        self.calls += 1
+        if isinstance(method, SendMessage):
+            chat_id = int(method.chat_id)
+            message_id = next(self._ids)
+            if method.text == texts.UNEXPECTED_ERROR:
+                self.error_messages += 1
+            self._remember(chat_id, message_id, method.text, method.reply_markup)
+            return self._message(chat_id, message_id, method.text, method.reply_markup)
+        if isinstance(method, EditMessageText):
+            chat_id, message_id = int(method.chat_id or 0), int(method.message_id or 0)
+            self._remember(chat_id, message_id, method.text, method.reply_markup)
+            return self._message(chat_id, message_id, method.text, method.reply_markup)
+        if isinstance(method, EditMessageReplyMarkup):
+            chat_id, message_id = int(method.chat_id or 0), int(method.message_id or 0)
+            old = self.keyboards.get(chat_id, {}).get(message_id)
+            self._remember(chat_id, message_id, old[0] if old else "", method.reply_markup)
+        return True
+
+    def _remember(self, chat_id: int, message_id: int, text: str, markup: Any) -> None:
+        if chat_id not in self.watched:
+            return
+        if isinstance(markup, InlineKeyboardMarkup) and any(
+            b.callback_data for row in markup.inline_keyboard for b in row
+        ):
+            self.keyboards.setdefault(chat_id, {})[message_id] = (text, markup)
+        else:
+            chat = self.keyboards.get(chat_id)
+            if chat is not None:
+                chat.pop(message_id, None)
+
+    @staticmethod
+    def _message(chat_id: int, message_id: int, text: str, markup: Any) -> Message:
+        return Message(
+            message_id=message_id,
+            date=int(time.time()),
+            chat=Chat(id=chat_id, type="private" if chat_id > 0 else "supergroup"),
+            text=text,
+            reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
+        )
+
+    def find_button(self, chat_id: int, label: str) -> tuple[int, str, InlineKeyboardMarkup, str]:
+        chat = self.keyboards.get(chat_id, {})
+        for message_id in reversed(chat):
+            body, markup = chat[message_id]
+            for row in markup.inline_keyboard:
+                for button in row:
+                    if button.callback_data and button.text.startswith(label):
+                        return message_id, body, markup, button.callback_data
+        shown = [[b.text for r in m.inline_keyboard for b in r] for _t, m in chat.values()]
+        raise LookupError(f"no button {label!r} in chat {chat_id}; keyboards: {shown}")
+
+    def watch(self, chat_id: int) -> None:
+        self.watched.add(chat_id)
+
+    def forget(self, chat_id: int) -> None:
+        self.watched.discard(chat_id)
+        self.keyboards.pop(chat_id, None)
+
+
+# --- applicants -------------------------------------------------------------------------------
+
+
+def applicant_snils(user_id: int) -> str:
+    """A valid SNILS, distinct for up to 8·10⁸ consecutive user ids (above 001-001-998, so the
+    checksum is checked)."""
+    first_nine = f"{100_000_000 + user_id % 800_000_000:09d}"
+    return format_snils(f"{first_nine}{check_number(first_nine):02d}")
+
+
+def applicant_email(user_id: int) -> str:
+    return f"applicant{user_id}@example.ru"
+
+
+class Updates:
+    """Builds `Update` objects the way polling does: validated with the bot in the context,
+    so `feed_update` does not re-mount them (a JSON round trip)."""
+
+    def __init__(self, bot: Bot, session: FastSession) -> None:
+        self.bot = bot
+        self.session = session
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self._query_ids = itertools.count(1)
+
+    @staticmethod
+    def _user(user_id: int) -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": "Мария", "language_code": "ru"}
+
+    def message(self, user_id: int, body: str) -> Update:
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": user_id, "type": "private", "first_name": "Мария"},
+            "from": self._user(user_id),
+            "text": body,
+        }
+        if body.startswith("/"):
+            length = len(body.split()[0])
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        raw = {"update_id": next(self._update_ids), "message": message}
+        return Update.model_validate(raw, context={"bot": self.bot})
+
+    def press(self, user_id: int, label: str) -> Update:
+        message_id, body, markup, data = self.session.find_button(user_id, label)
+        raw = {
+            "update_id": next(self._update_ids),
+            "callback_query": {
+                "id": f"q{next(self._query_ids)}",
+                "from": self._user(user_id),
+                "chat_instance": "ci",
+                "data": data,
+                "message": {
+                    "message_id": message_id,
+                    "date": int(time.time()),
+                    "chat": {"id": user_id, "type": "private", "first_name": "Мария"},
+                    "from": {"id": BOT_ID, "is_bot": True, "first_name": "ВИМИС"},
+                    "text": body,
+                    "reply_markup": markup.model_dump(exclude_none=True),
+                },
+            },
+        }
+        return Update.model_validate(raw, context={"bot": self.bot})
+
+
+@dataclass
+class Measured:
+    latencies: list[list[float]] = field(default_factory=lambda: [[] for _ in DIALOG])
+    failures: list[str] = field(default_factory=list)
+    wall: float = 0.0
+
+
+async def run_dialogs(
+    dp: Dispatcher,
+    bot: Bot,
+    session: FastSession,
+    user_ids: range,
+    concurrency: int,
+    measured: Measured,
+) -> None:
+    """Every applicant is a task; its updates go one after another; at most `concurrency`
+    applicants are in a dialog at once."""
+    updates = Updates(bot, session)
+    gate = asyncio.Semaphore(concurrency)
+    base = user_ids.start
+
+    async def applicant(user_id: int) -> None:
+        index = user_id - base
+        values = {"snils": applicant_snils(user_id), "email": applicant_email(user_id)}
+        async with gate:
+            step = "?"
+            session.watch(user_id)
+            try:
+                for position, (name, kind, arg) in enumerate(DIALOG):
+                    step = name
+                    if kind == "send":
+                        update = updates.message(user_id, arg.format(**values))
+                    else:
+                        update = updates.press(user_id, arg)
+                    started = time.perf_counter()
+                    await dp.feed_update(bot, update)
+                    measured.latencies[position].append(time.perf_counter() - started)
+            except Exception as exc:
+                measured.failures.append(f"applicant {index} at {step}: {exc!r}"[:500])
+            finally:
+                session.forget(user_id)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(applicant(user_id) for user_id in user_ids))
+    measured.wall = time.perf_counter() - started
+
+
+# --- one run (in a child process) -------------------------------------------------------------
+
+
+@dataclass
+class Spec:
+    variant: str
+    n: int
+    concurrency: int = 100
+    warmup: int = 1
+    tmpdir: str | None = None
+    postgres: str = DEFAULT_POSTGRES
+    redis: str = DEFAULT_REDIS
+    profile: bool = False
+    profile_top: int = 30
+    cpus: list[int] | None = None
+    log_level: str = "WARNING"
+    switch_interval: float | None = None
+
+
+@dataclass
+class Result:
+    variant: str
+    n: int
+    updates: int = 0
+    wall_s: float = 0.0
+    updates_per_s: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    max_ms: float = 0.0
+    rss_setup_mb: float = 0.0
+    peak_rss_mb: float = 0.0
+    cpu_percent: float = 0.0  # process CPU time (all threads) / wall time of the measured part
+    diagnostics: list[str] = field(default_factory=list)  # DB pools and event-loop lag
+    submitted: int = 0
+    ok: bool = False
+    problems: list[str] = field(default_factory=list)
+    steps: dict[str, tuple[float, float]] = field(default_factory=dict)  # step -> (p50, p99)
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return 0.0
+    rank = max(1, math.ceil(q * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+class EngineProbe:
+    """Per engine: connections opened, pool checkouts and how long connections were held
+    (for SQLite's single writer connection, held time / wall time is how busy the writer is)."""
+
+    def __init__(self, db: Database) -> None:
+        self.engines = {"write": db.write_engine}
+        if db.read_engine is not db.write_engine:
+            self.engines["read"] = db.read_engine
+        self.connects = dict.fromkeys(self.engines, 0)
+        self.checkouts = dict.fromkeys(self.engines, 0)
+        self.held = dict.fromkeys(self.engines, 0.0)
+        self._since: dict[int, float] = {}
+        for name, engine in self.engines.items():
+            pool = engine.sync_engine.pool
+            event.listen(pool, "connect", self._on_connect(name))
+            event.listen(pool, "checkout", self._on_checkout(name))
+            event.listen(pool, "checkin", self._on_checkin(name))
+
+    def _on_connect(self, name: str) -> Any:
+        def on_connect(*_args: Any) -> None:
+            self.connects[name] += 1
+
+        return on_connect
+
+    def _on_checkout(self, name: str) -> Any:
+        def on_checkout(_dbapi: Any, record: Any, _proxy: Any) -> None:
+            self.checkouts[name] += 1
+            self._since[id(record)] = time.perf_counter()
+
+        return on_checkout
+
+    def _on_checkin(self, name: str) -> Any:
+        def on_checkin(_dbapi: Any, record: Any) -> None:
+            since = self._since.pop(id(record), None)
+            if since is not None:
+                self.held[name] += time.perf_counter() - since
+
+        return on_checkin
+
+    def reset(self) -> None:
+        for name in self.engines:
+            self.connects[name] = self.checkouts[name] = 0
+            self.held[name] = 0.0
+
+    def summary(self, wall: float) -> list[str]:
+        lines = []
+        for name in self.engines:
+            count = self.checkouts[name]
+            mean = 1000 * self.held[name] / count if count else 0.0
+            busy = 100 * self.held[name] / wall if wall else 0.0
+            lines.append(
+                f"{name} pool: {count} checkouts, held {mean:.1f} ms each on average, "
+                f"held/wall {busy:.0f}%, {self.connects[name]} new connections"
+            )
+        return lines
+
+
+class LoopLag:
+    """How late a 5 ms sleep wakes up: roughly the time any awaited I/O completion (a database
+    round trip, say) waits for its turn on the busy event loop."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            started = time.perf_counter()
+            await asyncio.sleep(0.005)
+            self.samples.append(time.perf_counter() - started - 0.005)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def summary(self) -> str:
+        ordered = sorted(self.samples)
+        return (
+            f"event-loop lag: p50 {percentile(ordered, 0.5) * 1000:.1f} ms, "
+            f"p99 {percentile(ordered, 0.99) * 1000:.1f} ms ({len(ordered)} samples)"
+        )
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+async def reset_postgres(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+
+
+async def bootstrap_admins(db: Database, settings: Settings) -> None:
+    """As `bot.app.run_bot` does at start: ADMIN_IDS become admins, so each submitted request
+    posts its card to them (older code without staff has nothing to do here)."""
+    try:
+        from services import staff
+    except ImportError:
+        return
+    bootstrap = getattr(staff, "bootstrap_admins", None)
+    if bootstrap is not None:
+        async with db.write() as session:
+            await bootstrap(session, settings.admin_ids)
+
+
+def make_settings(database_url: str, redis_url: str | None) -> Settings:
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        bot_token=TOKEN,
+        database_url=database_url,
+        redis_url=redis_url,  # explicit: a REDIS_URL in the environment must not leak in
+        admin_ids=[1],
+        support_chat_id=-100123,
+    )
+
+
+async def run_variant(spec: Spec) -> Result:
+    result = Result(spec.variant, spec.n)
+    measured = Measured()
+    cpu_used = 0.0
+    workdir = Path(tempfile.mkdtemp(prefix="vimis-bench-", dir=spec.tmpdir))
+    try:
+        if spec.variant == "postgres":
+            database_url = spec.postgres
+            await reset_postgres(database_url)
+        else:
+            database_url = f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+        redis_url = spec.redis if spec.variant == "redis" else None
+        settings = make_settings(database_url, redis_url)
+        db = Database(settings.database_url)
+        await upgrade_to_head(db)
+        async with db.write() as session:
+            await import_rows(session, read_rows(SAMPLE_ORGS), settings.region_name)
+        await bootstrap_admins(db, settings)
+        await db.warm_up()  # as bot.app.run_bot does
+        matrix = load_role_matrix(ROLE_MATRIX)
+        probe = EngineProbe(db)
+        storage = MemoryStorage() if spec.variant == "baseline" else None
+        dp = build_dispatcher(settings, db, matrix, storage=storage)
+        fake = FastSession()
+        bot = Bot(
+            TOKEN,
+            session=fake,
+            default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+        )
+        # Distinct user ids per run: Redis keeps its keys between runs.
+        base = 10**12 + (time.time_ns() // 10**6 % 10**6) * 10**5
+        try:
+            if spec.warmup:
+                warm = Measured()
+                await run_dialogs(dp, bot, fake, range(base - spec.warmup, base), 100, warm)
+                result.problems += [f"warm-up: {f}" for f in warm.failures[:5]]
+            gc.collect()
+            gc.freeze()  # as the bot does after start-up
+            result.rss_setup_mb = peak_rss_mb()
+            probe.reset()
+            lag = LoopLag()
+            errors_before = fake.error_messages
+            cpu_before = cpu_seconds()
+            profiler = cProfile.Profile() if spec.profile else None
+            if profiler is not None:
+                profiler.enable()
+            lag.start()
+            await run_dialogs(dp, bot, fake, range(base, base + spec.n), spec.concurrency, measured)
+            await lag.stop()
+            if profiler is not None:
+                profiler.disable()
+            cpu_used = cpu_seconds() - cpu_before
+            result.diagnostics = [*probe.summary(measured.wall), lag.summary()]
+            if profiler is not None:
+                print_profile(profiler, spec)
+            result.peak_rss_mb = peak_rss_mb()
+            result.problems += measured.failures[:10]
+            if len(measured.failures) > 10:
+                result.problems.append(f"... {len(measured.failures)} failed applicants in all")
+            if fake.error_messages != errors_before:
+                result.problems.append(
+                    f"the bot's error handler fired {fake.error_messages - errors_before} times"
+                )
+        finally:
+            await dp.storage.close()
+        async with db.read() as session:
+            result.submitted = int(
+                await session.scalar(
+                    select(func.count())
+                    .select_from(AccessRequest)
+                    .where(AccessRequest.status == "submitted", AccessRequest.telegram_id >= base)
+                )
+                or 0
+            )
+            if spec.variant in ("sqlite", "postgres"):
+                left = int(await session.scalar(select(func.count()).select_from(FsmRecord)) or 0)
+                if left:
+                    result.problems.append(f"{left} FSM rows left after finished dialogs")
+        await db.dispose()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    if result.submitted != spec.n:
+        result.problems.append(
+            f"expected {spec.n} submitted requests in access_requests, found {result.submitted}"
+        )
+    every = sorted(x for step in measured.latencies for x in step)
+    result.updates = len(every)
+    result.wall_s = measured.wall
+    result.updates_per_s = result.updates / measured.wall if measured.wall else 0.0
+    result.cpu_percent = 100 * cpu_used / measured.wall if measured.wall else 0.0
+    result.p50_ms = percentile(every, 0.50) * 1000
+    result.p99_ms = percentile(every, 0.99) * 1000
+    result.max_ms = (every[-1] if every else 0.0) * 1000
+    for (name, _kind, _arg), values in zip(DIALOG, measured.latencies, strict=True):
+        ordered = sorted(values)
+        result.steps[name] = (percentile(ordered, 0.5) * 1000, percentile(ordered, 0.99) * 1000)
+    result.ok = not result.problems and result.updates == spec.n * len(DIALOG)
+    return result
+
+
+def print_profile(profiler: cProfile.Profile, spec: Spec) -> None:
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats(pstats.SortKey.CUMULATIVE)
+    out.write(f"\n=== cProfile: {spec.variant}, N={spec.n}, sorted by cumulative time ===\n")
+    stats.print_stats(spec.profile_top)
+    out.write("\n=== the project's own code (bot/, db/, services/), by cumulative time ===\n")
+    project = f"{ROOT}/(bot|db|services)/"
+    stats.print_stats(project, spec.profile_top)
+    stats.sort_stats(pstats.SortKey.TIME)
+    out.write(f"\n=== cProfile: {spec.variant}, N={spec.n}, sorted by own (tottime) ===\n")
+    stats.print_stats(spec.profile_top)
+    print(out.getvalue(), flush=True)
+
+
+def child_main(spec: Spec, result_path: Path) -> int:
+    logging.basicConfig(
+        level=spec.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if spec.cpus:
+        os.sched_setaffinity(0, set(spec.cpus))
+    if spec.switch_interval:
+        sys.setswitchinterval(spec.switch_interval)
+    result = asyncio.run(run_variant(spec))
+    import bot.dispatcher
+
+    loaded_from = Path(bot.dispatcher.__file__).resolve()
+    if not loaded_from.is_relative_to(ROOT):
+        result.problems.append(f"bot code loaded from {loaded_from}, not from {ROOT}")
+        result.ok = False
+    result_path.write_text(json.dumps(asdict(result), ensure_ascii=False), encoding="utf-8")
+    return 0
+
+
+# --- the orchestrating parent -----------------------------------------------------------------
+
+
+SNAPSHOT_DIRS = ("bot", "db", "services", "bench")
+SNAPSHOT_FILES = ("role_matrix.yaml", "alembic.ini", "data/organizations.sample.csv")
+
+
+def describe_code() -> str:
+    """The git revision and the uncommitted changes of the measured code (read-only git)."""
+    paths = [*SNAPSHOT_DIRS, "role_matrix.yaml"]
+    try:
+        rev = subprocess.run(
+            ["git", "--no-optional-locks", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "--no-optional-locks", "status", "--porcelain", "--", *paths],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown revision (no git)"
+    changed = [line[3:] for line in status if not line[3:].startswith("bench/")]
+    return rev + (f" + uncommitted: {', '.join(changed)}" if changed else " (clean)")
+
+
+def make_snapshot() -> Path:
+    """A copy of the code, so that edits made while the bench runs do not change what later
+    runs measure (each run is a fresh process that imports the code again)."""
+    target = Path(tempfile.mkdtemp(prefix="vimis-bench-code-"))
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in SNAPSHOT_DIRS:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, target / name, ignore=ignore)
+    for name in SNAPSHOT_FILES:
+        if (ROOT / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target / name)
+    return target
+
+
+def run_isolated(spec: Spec, timeout: float, code: Path) -> Result:
+    with tempfile.TemporaryDirectory(prefix="vimis-bench-result-") as tmp:
+        result_path = Path(tmp) / "result.json"
+        command = [
+            sys.executable,
+            "-m",
+            "bench.dialog",
+            "--child",
+            json.dumps(asdict(spec)),
+            "--result-file",
+            str(result_path),
+        ]
+        try:
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(code), env.get("PYTHONPATH", "")) if p
+            )
+            completed = subprocess.run(command, cwd=code, env=env, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            return Result(spec.variant, spec.n, problems=[f"timed out after {timeout:.0f} s"])
+        if completed.returncode != 0 or not result_path.exists():
+            return Result(
+                spec.variant, spec.n, problems=[f"child exited with {completed.returncode}"]
+            )
+        raw = json.loads(result_path.read_text(encoding="utf-8"))
+        raw["steps"] = {k: tuple(v) for k, v in raw["steps"].items()}
+        return Result(**raw)
+
+
+async def can_reach_postgres(url: str) -> str | None:
+    engine = create_async_engine(url)
+    try:
+        async with asyncio.timeout(5), engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"[:300]
+    finally:
+        await engine.dispose()
+    return None
+
+
+async def can_reach_redis(url: str) -> str | None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    try:
+        async with asyncio.timeout(5):
+            await client.ping()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"[:300]
+    finally:
+        await client.aclose()
+    return None
+
+
+HEADER = (
+    f"{'variant':<9} {'N':>6} {'updates':>8} {'wall s':>7} {'updates/s':>10} "
+    f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>8} {'peak RSS MB':>11} {'CPU %':>6}  check"
+)
+
+
+def row(r: Result) -> str:
+    check = f"ok, {r.submitted} submitted" if r.ok else f"FAILED, {r.submitted} submitted"
+    return (
+        f"{r.variant:<9} {r.n:>6} {r.updates:>8} {r.wall_s:>7.2f} {r.updates_per_s:>10.0f} "
+        f"{r.p50_ms:>7.2f} {r.p99_ms:>7.2f} {r.max_ms:>8.1f} {r.peak_rss_mb:>11.1f} "
+        f"{r.cpu_percent:>6.0f}  {check}"
+    )
+
+
+def print_steps(r: Result) -> None:
+    print(f"  per step, {r.variant} N={r.n} (p50 / p99 ms):")
+    for name, (p50, p99) in r.steps.items():
+        print(f"    {name:<11} {p50:>8.2f} {p99:>8.2f}")
+
+
+def print_ratios(results: list[Result], min_ratio: float, max_p99: float) -> bool | None:
+    by_key = {(r.variant, r.n): r for r in results}
+    print(
+        f"\nsqlite (DatabaseStorage) vs baseline (MemoryStorage); "
+        f"targets: ratio ≥ {min_ratio:.2f}, p99 ≤ {max_p99:g} ms"
+    )
+    print(
+        f"{'N':>6} {'sqlite u/s':>10} {'baseline u/s':>12} {'ratio':>6} {'sqlite p99':>10}  targets"
+    )
+    all_met: bool | None = None
+    for n in sorted({r.n for r in results}):
+        sqlite, baseline = by_key.get(("sqlite", n)), by_key.get(("baseline", n))
+        if sqlite is None or baseline is None or not baseline.updates_per_s:
+            continue
+        ratio = sqlite.updates_per_s / baseline.updates_per_s
+        ratio_met, p99_met = ratio >= min_ratio, sqlite.p99_ms <= max_p99
+        met = ratio_met and p99_met and sqlite.ok and baseline.ok
+        all_met = met if all_met is None else all_met and met
+        verdict = ", ".join(
+            [
+                "ratio met" if ratio_met else "ratio NOT met",
+                "p99 met" if p99_met else "p99 NOT met",
+            ]
+        )
+        print(
+            f"{n:>6} {sqlite.updates_per_s:>10.0f} {baseline.updates_per_s:>12.0f} "
+            f"{ratio:>6.2f} {sqlite.p99_ms:>8.2f}ms  {verdict}"
+        )
+    return all_met
+
+
+def parse_sizes(value: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a list of integers: {value!r}") from exc
+    if not sizes or any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError("sizes must be positive integers")
+    return sizes
+
+
+def parse_cpus(value: str) -> list[int]:
+    try:
+        cpus = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a list of CPU numbers: {value!r}") from exc
+    if not cpus or any(cpu < 0 for cpu in cpus):
+        raise argparse.ArgumentTypeError("CPU numbers start at 0")
+    return cpus
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.dialog",
+        description="N applicants through the whole request dialog, through the real dispatcher.",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=[1, 100, 10000],
+        help="numbers of applicants, comma-separated (default 1,100,10000)",
+    )
+    parser.add_argument(
+        "--variants",
+        default="baseline,sqlite,postgres,redis",
+        help="which variants to run, of: "
+        + ",".join(VARIANTS)
+        + " (postgres and redis only with --postgres / --redis)",
+    )
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const=DEFAULT_POSTGRES,
+        metavar="URL",
+        help=f"also run DatabaseStorage on PostgreSQL (default URL "
+        f"{DEFAULT_POSTGRES}); its public schema is DROPPED and recreated",
+    )
+    parser.add_argument(
+        "--postgres-sizes",
+        type=parse_sizes,
+        metavar="SIZES",
+        help="sizes for the postgres variant (default: --sizes)",
+    )
+    parser.add_argument(
+        "--redis",
+        nargs="?",
+        const=DEFAULT_REDIS,
+        metavar="URL",
+        help=f"also run RedisStorage (default URL {DEFAULT_REDIS})",
+    )
+    parser.add_argument(
+        "--redis-sizes",
+        type=parse_sizes,
+        metavar="SIZES",
+        help="sizes for the redis variant (default: --sizes)",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=100, help="applicants in a dialog at once (default 100)"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="unmeasured dialogs before each run (default 1)"
+    )
+    parser.add_argument(
+        "--tmpdir",
+        help="where the SQLite files go (default: the system temp dir; e.g. /dev/shm for tmpfs)",
+    )
+    parser.add_argument(
+        "--cpu",
+        type=parse_cpus,
+        metavar="CPUS",
+        help="pin the measured processes to these CPUs, e.g. 0 for one core",
+    )
+    parser.add_argument("--steps", action="store_true", help="print p50/p99 per dialog step")
+    parser.add_argument(
+        "--profile", action="store_true", help="run under cProfile and print the hot spots"
+    )
+    parser.add_argument("--profile-top", type=int, default=30, help="rows of profile (30)")
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        help="logging level inside the runs (default WARNING; the bot's "
+        "default INFO logs a line per update)",
+    )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        help="experiment: sys.setswitchinterval() in the runs (Python's default is 0.005 s)",
+    )
+    parser.add_argument("--timeout", type=float, default=900, help="seconds per run (900)")
+    parser.add_argument("--min-ratio", type=float, default=0.5, help=argparse.SUPPRESS)
+    parser.add_argument("--max-p99-ms", type=float, default=10.0, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run every variant in this process (peak RSS is then cumulative)",
+    )
+    parser.add_argument(
+        "--no-snapshot",
+        action="store_true",
+        help="run the live work tree instead of a copy taken at the start",
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--result-file", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child:
+        return child_main(Spec(**json.loads(args.child)), Path(args.result_file))
+
+    wanted = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = sorted(set(wanted) - set(VARIANTS))
+    if unknown:
+        print(f"unknown variants: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    sizes: dict[str, list[int]] = {"baseline": args.sizes, "sqlite": args.sizes}
+    if "postgres" in wanted and args.postgres:
+        problem = asyncio.run(can_reach_postgres(args.postgres))
+        if problem:
+            print(f"note: postgres skipped, cannot connect to {args.postgres}: {problem}")
+        else:
+            sizes["postgres"] = args.postgres_sizes or args.sizes
+    if "redis" in wanted and args.redis:
+        problem = asyncio.run(can_reach_redis(args.redis))
+        if problem:
+            print(f"note: redis skipped, cannot connect to {args.redis}: {problem}")
+        else:
+            sizes["redis"] = args.redis_sizes or args.sizes
+    plan = [
+        (variant, n)
+        for n in sorted({n for v in sizes.values() for n in v})
+        for variant in VARIANTS
+        if variant in wanted and n in sizes.get(variant, [])
+    ]
+    print(
+        f"{len(DIALOG)} updates per dialog, concurrency {args.concurrency}, warm-up "
+        f"{args.warmup}, python {sys.version.split()[0]}, cpus "
+        f"{args.cpu or 'all'} of {os.cpu_count()}, runs: " + ", ".join(f"{v}×{n}" for v, n in plan),
+        flush=True,
+    )
+    print(f"code: {describe_code()}", flush=True)
+    code = ROOT
+    if not args.in_process and not args.no_snapshot:
+        code = make_snapshot()
+        print(f"measuring a snapshot of it in {code} (removed at the end)", flush=True)
+    try:
+        results = run_plan(args, plan, code)
+    finally:
+        if code != ROOT:
+            shutil.rmtree(code, ignore_errors=True)
+    print(f"code at the end: {describe_code()}")
+    return report(args, results)
+
+
+def run_plan(args: argparse.Namespace, plan: list[tuple[str, int]], code: Path) -> list[Result]:
+    print(HEADER, flush=True)
+    results: list[Result] = []
+    started = time.perf_counter()
+    for variant, n in plan:
+        spec = Spec(
+            variant=variant,
+            n=n,
+            concurrency=args.concurrency,
+            warmup=args.warmup,
+            tmpdir=args.tmpdir,
+            postgres=args.postgres or DEFAULT_POSTGRES,
+            redis=args.redis or DEFAULT_REDIS,
+            profile=args.profile,
+            profile_top=args.profile_top,
+            cpus=args.cpu,
+            log_level=args.log_level,
+            switch_interval=args.switch_interval,
+        )
+        if args.in_process:
+            if args.cpu:
+                os.sched_setaffinity(0, set(args.cpu))
+            if args.switch_interval:
+                sys.setswitchinterval(args.switch_interval)
+            result = asyncio.run(run_variant(spec))
+        else:
+            result = run_isolated(spec, args.timeout, code)
+        results.append(result)
+        print(row(result), flush=True)
+        for line in result.diagnostics:
+            print(f"  {line}", flush=True)
+        for problem in result.problems:
+            print(f"  !! {problem}", flush=True)
+        if args.steps and result.steps:
+            print_steps(result)
+    print(f"\ntotal time {time.perf_counter() - started:.1f} s")
+    return results
+
+
+def report(args: argparse.Namespace, results: list[Result]) -> int:
+    print()
+    print(HEADER)
+    for result in results:
+        print(row(result))
+    targets_met = print_ratios(results, args.min_ratio, args.max_p99_ms)
+    failed = [r for r in results if not r.ok]
+    if failed:
+        print("\nFAILED runs: " + ", ".join(f"{r.variant}×{r.n}" for r in failed))
+        return 1
+    if targets_met is None:
+        print("\ntargets not evaluated (they need both sqlite and baseline at the same N)")
+    else:
+        print("\ntargets met" if targets_met else "\ntargets NOT met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
