@@ -10,11 +10,10 @@ request in the same private chat is never overwritten.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from aiogram import BaseMiddleware, Bot, Router
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, Filter
 from aiogram.fsm.context import FSMContext
@@ -31,6 +30,7 @@ from aiogram.types import (
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import keyboards, texts
+from bot.access import StaffOnly
 from bot.callbacks import AdminCb, QueueCb
 from bot.cards import RETURN_FIELDS, notify_applicant, post_card, refresh_cards, render
 from bot.config import Settings
@@ -60,33 +60,17 @@ class AdminScope(Filter):
         return message.chat.type == "private" or message.chat.id == settings.admin_chat_id
 
 
-class AdminOnly(BaseMiddleware):
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        user: User | None = data.get("event_from_user")
-        db: Database = data["db"]
-        role = None
-        if user is not None:
-            async with db.read() as session:
-                role = await staff.role_of(session, user.id)
-        if role is not StaffRole.ADMIN:
-            if user is not None and isinstance(event, Message):
-                # An admin removed while a reason was pending: forget it.
-                storage: BaseStorage = data["fsm_storage"]
-                pending = input_context(storage, data["bot"], event.chat.id, user.id)
-                if await pending.get_data():
-                    await pending.clear()
-            if isinstance(event, CallbackQuery):
-                answer: CallbackAnswer = data["callback_answer"]
-                answer.text, answer.show_alert = texts.NO_ACCESS, True
-            elif isinstance(event, Message):
-                await event.answer(texts.NO_ACCESS)
-            return None
-        return await handler(event, data)
+class AdminOnly(StaffOnly):
+    def __init__(self) -> None:
+        super().__init__(frozenset({StaffRole.ADMIN}))
+
+    async def denied(self, event: TelegramObject, user: User | None, data: dict[str, Any]) -> None:
+        if user is not None and isinstance(event, Message):
+            # An admin removed while a reason was pending: forget it.
+            storage: BaseStorage = data["fsm_storage"]
+            pending = input_context(storage, data["bot"], event.chat.id, user.id)
+            if await pending.get_data():
+                await pending.clear()
 
 
 def input_context(storage: BaseStorage, bot: Bot, chat_id: int, user_id: int) -> FSMContext:

@@ -6,10 +6,7 @@ members of the support chat are ignored; their commands and button presses get Â
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
-from aiogram import BaseMiddleware, Bot, Router
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramForbiddenError
 from aiogram.filters import Command, Filter
 from aiogram.types import (
@@ -18,18 +15,19 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     Message,
     TelegramObject,
-    User,
 )
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import keyboards, texts
+from bot.access import StaffOnly
 from bot.callbacks import FaqCb, RateCb
 from bot.config import Settings
 from bot.handlers.support import faq_entries
 from bot.support_desk import SupportDesk
 from db.database import Database
 from db.models import SupportThread, utcnow
-from services import staff, support
+from services import support
+from services.staff import StaffRole
 
 TICKETS_SHOWN = 25  # titles are up to 128 characters: 25 fit one message
 CONTENT = (
@@ -62,27 +60,9 @@ class HasContent(Filter):
         return any(getattr(message, kind) is not None for kind in CONTENT)
 
 
-class OperatorsOnly(BaseMiddleware):
-    async def __call__(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        event: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        user: User | None = data.get("event_from_user")
-        db: Database = data["db"]
-        role = None
-        if user is not None:
-            async with db.read() as session:
-                role = await staff.role_of(session, user.id)
-        if role is None:
-            if isinstance(event, CallbackQuery):
-                answer: CallbackAnswer = data["callback_answer"]
-                answer.text, answer.show_alert = texts.NO_ACCESS, True
-            elif isinstance(event, Message) and (event.text or "").startswith("/"):
-                await event.reply(texts.NO_ACCESS)
-            return None  # other members' chatter is not for the bot
-        return await handler(event, data)
+def operators_only() -> StaffOnly:
+    """Operators, and admins acting as operators; others' chatter is not for the bot."""
+    return StaffOnly(frozenset({StaffRole.OPERATOR, StaffRole.ADMIN}), quiet=True)
 
 
 async def _thread_here(message: Message, db: Database) -> SupportThread | None:
@@ -220,7 +200,7 @@ def operators_router() -> Router:
     router = Router(name="operators")
     for observer in (router.message, router.callback_query):
         observer.filter(SupportChat())
-        observer.middleware(OperatorsOnly())
+        observer.middleware(operators_only())
     router.message.register(on_tickets, Command("tickets"))
     router.message.register(on_close, Command("close"))
     router.message.register(on_reopen, Command("reopen"))
