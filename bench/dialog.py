@@ -263,6 +263,7 @@ async def run_dialogs(
     user_ids: range,
     concurrency: int,
     measured: Measured,
+    think: float = 0.0,
 ) -> None:
     """Every applicant is a task; its updates go one after another; at most `concurrency`
     applicants are in a dialog at once."""
@@ -283,6 +284,8 @@ async def run_dialogs(
                         update = updates.message(user_id, arg.format(**values))
                     else:
                         update = updates.press(user_id, arg)
+                    if think and position:
+                        await asyncio.sleep(think)  # a person reads and types
                     started = time.perf_counter()
                     await dp.feed_update(bot, update)
                     measured.latencies[position].append(time.perf_counter() - started)
@@ -304,6 +307,7 @@ class Spec:
     variant: str
     n: int
     concurrency: int = 100
+    think: float = 0.0
     warmup: int = 1
     tmpdir: str | None = None
     postgres: str = DEFAULT_POSTGRES
@@ -521,7 +525,9 @@ async def run_variant(spec: Spec) -> Result:
             if profiler is not None:
                 profiler.enable()
             lag.start()
-            await run_dialogs(dp, bot, fake, range(base, base + spec.n), spec.concurrency, measured)
+            await run_dialogs(
+                dp, bot, fake, range(base, base + spec.n), spec.concurrency, measured, spec.think
+            )
             await lag.stop()
             if profiler is not None:
                 profiler.disable()
@@ -828,6 +834,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="sizes for the redis variant (default: --sizes)",
     )
     parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="seconds an applicant pauses before each answer (default 0: as fast as possible, "
+        "which measures saturation; a pause measures latency at a load below it)",
+    )
+    parser.add_argument(
         "--concurrency", type=int, default=100, help="applicants in a dialog at once (default 100)"
     )
     parser.add_argument(
@@ -907,7 +920,8 @@ def main(argv: list[str] | None = None) -> int:
         if variant in wanted and n in sizes.get(variant, [])
     ]
     print(
-        f"{len(DIALOG)} updates per dialog, concurrency {args.concurrency}, warm-up "
+        f"{len(DIALOG)} updates per dialog, concurrency {args.concurrency}, think {args.think} s, "
+        f"warm-up "
         f"{args.warmup}, python {sys.version.split()[0]}, cpus "
         f"{args.cpu or 'all'} of {os.cpu_count()}, runs: " + ", ".join(f"{v}×{n}" for v, n in plan),
         flush=True,
@@ -935,6 +949,7 @@ def run_plan(args: argparse.Namespace, plan: list[tuple[str, int]], code: Path) 
             variant=variant,
             n=n,
             concurrency=args.concurrency,
+            think=args.think,
             warmup=args.warmup,
             tmpdir=args.tmpdir,
             postgres=args.postgres or DEFAULT_POSTGRES,
