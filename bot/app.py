@@ -35,7 +35,9 @@ async def run_bot(settings: Settings, role_matrix: RoleMatrix) -> None:
 
     async def on_startup(bot: Bot) -> None:
         nonlocal periodic_task
-        await set_commands(bot)
+        async with db.read() as session:
+            admin_ids = await staff.admins(session)
+        await set_commands(bot, settings, admin_ids)
         periodic_task = start_periodic(bot, db, dp.storage, settings)
         # Start-up objects live forever: keep them out of the collector's full passes, which
         # otherwise pause the bot for ≈ 200 ms.

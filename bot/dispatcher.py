@@ -10,9 +10,10 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.types import BotCommand, ErrorEvent
+from aiogram.types import BotCommand, BotCommandScopeChat, ErrorEvent
 from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot import texts
@@ -123,7 +124,18 @@ def build_dispatcher(
     return dp
 
 
-async def set_commands(bot: Bot) -> None:
-    await bot.set_my_commands(
-        [BotCommand(command=name, description=text) for name, text in texts.COMMANDS.items()]
-    )
+async def set_commands(bot: Bot, settings: Settings, admin_ids: list[int]) -> None:
+    """The applicant's commands for everyone; admins also see theirs, in the admin chat and
+    in their private chats."""
+    applicant = [BotCommand(command=n, description=t) for n, t in texts.COMMANDS.items()]
+    admin = [BotCommand(command=n, description=t) for n, t in texts.ADMIN_COMMANDS.items()]
+    await bot.set_my_commands(applicant)
+    if settings.admin_chat_id is not None:
+        await bot.set_my_commands(admin, scope=BotCommandScopeChat(chat_id=settings.admin_chat_id))
+    for admin_id in admin_ids:
+        try:
+            await bot.set_my_commands(
+                applicant + admin, scope=BotCommandScopeChat(chat_id=admin_id)
+            )
+        except TelegramBadRequest:
+            pass  # an admin who has not started the bot yet: the chat does not exist for it

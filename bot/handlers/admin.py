@@ -288,6 +288,7 @@ async def on_card_button(
         )
     elif action == "return":
         await _set_keyboard(message, _fields_keyboard(request_id, 0))
+        callback_answer.text = texts.pick_return_fields(request_id)
     elif action == "return_toggle":
         await _set_keyboard(message, _fields_keyboard(request_id, value))
     elif action == "return_next":

@@ -27,6 +27,12 @@ async def test_two_admins_in_a_group(
     bot = BotProcess(bot_env)
     await bot.start(standin)
     try:
+        scopes = {
+            scope: [c["command"] for c in commands]
+            for (scope, _lang), commands in standin.commands.items()
+        }
+        admin_scopes = [cmds for scope, cmds in scopes.items() if str(ADMIN_CHAT) in scope]
+        assert admin_scopes and "queue" in admin_scopes[0] and "export" in admin_scopes[0]
         me = Person(standin, APPLICANT)
         olga = Person(standin, ADMIN_A, "Ольга", chat_id=ADMIN_CHAT)
         petr = Person(standin, ADMIN_B, "Пётр", chat_id=ADMIN_CHAT)
