@@ -34,3 +34,11 @@ async def to_summary(
     await user.press("1. ОБРАЗЕЦ ОГБУЗ «Условная ЦРБ А»")
     await user.press("3. Главный врач")
     await user.press("Куратор 2 уровня")
+
+
+async def type_organization(user: ChatUser, full: str, short: str) -> None:
+    """At the organisation step: nothing found, «Нет в списке», both names typed by hand."""
+    await user.send("нет такой")
+    await user.press("Нет в списке")
+    await user.send(full)
+    await user.send(short)

@@ -14,7 +14,7 @@ from db.models import RequestEvent
 from services import staff
 from tests.admin_support import ADMIN2_ID, ADMIN_CHAT, admin, cards, events, request_row, submitted
 from tests.conftest import ADMIN_ID
-from tests.dialog_steps import to_organization
+from tests.dialog_steps import to_organization, type_organization
 from tests.harness import BOT_ID, Harness, Sent
 
 STRANGER_ID = 900099
@@ -39,10 +39,7 @@ async def test_card_warns_about_hand_typed_data_and_the_same_snils(h: Harness) -
     await submitted(h)
     applicant = h.user(1001)
     await to_organization(applicant)
-    await applicant.send("нет такой")
-    await applicant.press("Нет в списке")
-    await applicant.send("Частная клиника «Здоровье»")
-    await applicant.send("ЧК «Здоровье»")
+    await type_organization(applicant, "Частная клиника «Здоровье»", "ЧК «Здоровье»")
     await applicant.press("Моей должности нет в списке")
     await applicant.send("Врач-онколог")
     await applicant.press("📨 Отправить")
@@ -294,10 +291,9 @@ async def test_the_longest_card_still_fits_a_message(h: Harness, db: Database) -
     await boss.press(texts.BTN_NEXT)
     await boss.reply("Исправьте " * 100)
     await applicant.press("✏️ Исправить заявку № 1")
-    await applicant.send("нет такой")
-    await applicant.press("Нет в списке")
-    await applicant.send("Клиника " + "другого очень длинного названия " * 15)
-    await applicant.send("К" + "л" * 199)
+    await type_organization(
+        applicant, "Клиника " + "другого очень длинного названия " * 15, "К" + "л" * 199
+    )
     await applicant.press("Моей должности нет в списке")
     await applicant.send("Заведующий " + "отделением " * 26)
     await applicant.press("📨 Отправить")

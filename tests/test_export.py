@@ -14,7 +14,7 @@ from db.models import RequestEvent
 from services.export import COLUMNS
 from services.snils import check_number, format_snils
 from tests.admin_support import admin, request_row, submitted
-from tests.dialog_steps import to_organization
+from tests.dialog_steps import to_organization, type_organization
 from tests.harness import Harness, SentFile
 
 ORDER_HEADER = [
@@ -146,10 +146,7 @@ async def test_granted_by_button_and_by_numbers(h: Harness, db: Database) -> Non
 async def test_a_formula_typed_as_an_organization_stays_text(h: Harness) -> None:
     applicant = h.user(3100)
     await to_organization(applicant)
-    await applicant.send("нет такой")
-    await applicant.press("Нет в списке")
-    await applicant.send('=HYPERLINK("http://example.com","Больница")')
-    await applicant.send("-Больница")
+    await type_organization(applicant, '=HYPERLINK("http://example.com","Больница")', "-Больница")
     await applicant.press("3. Главный врач")
     await applicant.press("Куратор 2 уровня")
     await applicant.press("📨 Отправить")
