@@ -27,12 +27,6 @@ async def test_two_admins_in_a_group(
     bot = BotProcess(bot_env)
     await bot.start(standin)
     try:
-        scopes = {
-            scope: [c["command"] for c in commands]
-            for (scope, _lang), commands in standin.commands.items()
-        }
-        admin_scopes = [cmds for scope, cmds in scopes.items() if str(ADMIN_CHAT) in scope]
-        assert admin_scopes and "queue" in admin_scopes[0] and "export" in admin_scopes[0]
         me = Person(standin, APPLICANT)
         olga = Person(standin, ADMIN_A, "Ольга", chat_id=ADMIN_CHAT)
         petr = Person(standin, ADMIN_B, "Пётр", chat_id=ADMIN_CHAT)
@@ -85,6 +79,13 @@ async def test_two_admins_in_a_group(
         code, output = await bot.stop()
 
     assert code == 0, output
+    # set at start-up, after the default commands (checked here: by now it has happened)
+    scopes = {
+        scope: [c["command"] for c in commands]
+        for (scope, _lang), commands in standin.commands.items()
+    }
+    admin_scopes = [cmds for scope, cmds in scopes.items() if str(ADMIN_CHAT) in scope]
+    assert admin_scopes and "queue" in admin_scopes[0] and "export" in admin_scopes[0]
     assert standin.errors == [], [e.description for e in standin.errors]
     answers = [c.answer.get("text") for c in standin.callbacks.values() if c.answer]
     assert sum(1 for a in answers if a and a.startswith("Решение уже принято")) == 1
