@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -27,6 +28,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.util import await_only
+
+from db.sqlite_inline import inline_creator
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -65,8 +68,12 @@ class Database:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             self._ensure_sqlite_dir()
+            # Calls run on the loop's thread, not aiosqlite's (see db/sqlite_inline.py).
+            args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(self.url)
+            connect = inline_creator(args, kwargs)
             self.write_engine = create_async_engine(
                 self.url,
+                async_creator=connect,
                 echo=echo,
                 hide_parameters=True,
                 pool_size=1,
@@ -80,6 +87,7 @@ class Database:
             # about a loop lag. Enough connections stay open for a busy moment.
             self.read_engine = create_async_engine(
                 self.url,
+                async_creator=connect,
                 echo=echo,
                 hide_parameters=True,
                 pool_size=16,
@@ -114,19 +122,45 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed on success, rolled back on any exception."""
-        async with self._write_sessions() as session, session.begin():
+        async with self._session(self._write_sessions) as session, session.begin():
             yield session
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self._read_sessions() as session:
+        async with self._session(self._read_sessions) as session:
             yield session
 
     @asynccontextmanager
     async def write_connection(self) -> AsyncIterator[AsyncConnection]:
         """A Core connection in one write transaction (used by the FSM storage's flusher)."""
-        async with self.write_engine.begin() as conn:
-            yield conn
+        if not self.is_sqlite:
+            async with self.write_engine.begin() as conn:
+                yield conn
+            return
+        conn = await self.write_engine.connect()
+        try:
+            async with conn.begin():
+                yield conn
+        finally:
+            await conn.close()
+
+    @asynccontextmanager
+    async def _session(
+        self, sessions: async_sessionmaker[AsyncSession]
+    ) -> AsyncIterator[AsyncSession]:
+        if not self.is_sqlite:
+            async with sessions() as session:
+                yield session
+            return
+        # SQLAlchemy's `async with` closes a session in a task of its own, so that a
+        # cancellation cannot interrupt the close halfway. That costs two turns of the event
+        # loop for every session, and a busy loop's turn is milliseconds. On SQLite the close
+        # runs inline (db/sqlite_inline.py) and never yields, so there is nothing to interrupt.
+        session = sessions()
+        try:
+            yield session
+        finally:
+            await session.close()
 
     async def warm_up(self, connections: int = 8) -> None:
         """Open read connections before the first updates: opening one (a thread and the

@@ -1,0 +1,93 @@
+"""SQLite runs on the event loop's thread (db/sqlite_inline.py): a unit of database work never
+hands the loop to other updates halfway, so it cannot queue behind them. These tests use a
+SQLite file of their own whatever TEST_DATABASE_URL says: the property is SQLite's."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from db.database import Database
+from db.migrate import upgrade_to_head
+from db.models import Consent, FsmRecord, utcnow
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}")
+    await upgrade_to_head(database)
+    yield database
+    await database.dispose()
+
+
+def run_without_yielding(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Drive `coro` by hand: it must finish without ever waiting for the event loop."""
+    try:
+        awaited = coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    pytest.fail(f"the coroutine waited for the event loop on {awaited!r}")
+
+
+async def _read_count(db: Database) -> int:
+    async with db.read() as session:
+        return int(await session.scalar(select(func.count()).select_from(Consent)) or 0)
+
+
+async def _write_consent(db: Database) -> int:
+    async with db.write() as session:
+        consent = Consent(telegram_id=7, version="v1", accepted=True, at=utcnow())
+        session.add(consent)
+        await session.flush()
+        return consent.id
+
+
+async def _write_fsm_row(db: Database) -> None:
+    async with db.write_connection() as conn:
+        await conn.execute(
+            FsmRecord.__table__.insert(),  # type: ignore[arg-type]
+            [{"key": "k", "state": "Form:snils", "data": "{}", "updated_at": utcnow()}],
+        )
+
+
+async def test_read_and_write_never_wait_for_the_loop(sqlite_db: Database) -> None:
+    # Warm the pools first: opening a connection is allowed to be slow, not to yield either.
+    await sqlite_db.warm_up(connections=2)
+    work: list[Callable[[Database], Awaitable[Any]]] = [
+        _write_consent,
+        _read_count,
+        _write_fsm_row,
+    ]
+    results = [run_without_yielding(step(sqlite_db)) for step in work]  # type: ignore[arg-type]
+    assert results[0] >= 1
+    assert results[1] == 1
+
+
+async def test_a_failed_write_rolls_back_and_the_writer_stays_usable(
+    sqlite_db: Database,
+) -> None:
+    await _write_fsm_row(sqlite_db)
+    with pytest.raises(IntegrityError):
+        await _write_fsm_row(sqlite_db)  # the same primary key again
+    await _write_consent(sqlite_db)
+    async with sqlite_db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(FsmRecord)) == 1
+        assert await session.scalar(select(func.count()).select_from(Consent)) == 1
+
+
+async def test_no_driver_threads(tmp_path: Path) -> None:
+    before = {t.ident for t in threading.enumerate()}
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'threads.db'}")
+    await upgrade_to_head(database)
+    await database.warm_up(connections=4)
+    await _write_consent(database)
+    started = [t.name for t in threading.enumerate() if t.ident not in before]
+    await database.dispose()
+    assert started == []
