@@ -28,6 +28,7 @@ import logging
 import math
 import os
 import pstats
+import random
 import resource
 import shutil
 import subprocess
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncGenerator
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +56,7 @@ from aiogram.types import Chat, InlineKeyboardMarkup, Message, Update
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot import texts
+from bot import background, texts
 from bot.config import Settings
 from bot.dispatcher import build_dispatcher
 from db.database import Database
@@ -96,6 +98,12 @@ DIALOG: tuple[tuple[str, str, str], ...] = (
 
 # --- a fast fake Bot API ----------------------------------------------------------------------
 
+# (task, [seconds]): the simulated network time the measured update's own task spent in the fake
+# Bot API; tasks the update spawns (the admin card) inherit the variable but are not that task.
+API_WAIT: ContextVar[tuple[asyncio.Task[Any] | None, list[float]] | None] = ContextVar(
+    "api_wait", default=None
+)
+
 
 class FastSession(BaseSession):
     """Answers the Bot API in-process: a `Message` (incrementing ids, the given reply_markup)
@@ -104,8 +112,9 @@ class FastSession(BaseSession):
     a button needs; other chats (the admins' request cards) are not kept, so the bench's own
     memory does not grow with N."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency: float = 0.0) -> None:
         super().__init__()
+        self.latency = latency  # simulated network round trip of every call, seconds
         self._ids = itertools.count(1)
         # chat id -> message id -> (text, keyboard); insertion order = order sent
         self.keyboards: dict[int, dict[int, tuple[str, InlineKeyboardMarkup]]] = {}
@@ -126,6 +135,16 @@ class FastSession(BaseSession):
         timeout: int | None = None,  # noqa: ASYNC109 (BaseSession's signature)
     ) -> Any:
         self.calls += 1
+        if self.latency:
+            started = time.perf_counter()
+            await asyncio.sleep(self.latency)
+            waiting = API_WAIT.get()
+            if waiting is not None and waiting[0] is asyncio.current_task():
+                # The round trip, and the timer's own lateness (epoll waits in whole
+                # milliseconds), which a real response arriving on a socket would not have.
+                # Waiting longer than that is waiting for the loop: the bot's latency.
+                slept = time.perf_counter() - started
+                waiting[1][0] += min(slept, self.latency + 0.001)
         if isinstance(method, SendMessage):
             chat_id = int(method.chat_id)
             message_id = next(self._ids)
@@ -269,6 +288,7 @@ async def run_dialogs(
     applicants are in a dialog at once."""
     updates = Updates(bot, session)
     gate = asyncio.Semaphore(concurrency)
+    pauses = random.Random(user_ids.start)
     base = user_ids.start
 
     async def applicant(user_id: int) -> None:
@@ -284,11 +304,19 @@ async def run_dialogs(
                         update = updates.message(user_id, arg.format(**values))
                     else:
                         update = updates.press(user_id, arg)
-                    if think and position:
-                        await asyncio.sleep(think)  # a person reads and types
+                    if think:
+                        # A person reads and types. Random pauses (exponential, mean
+                        # `think`) spread the applicants' answers in time, as real arrivals
+                        # are; equal pauses would keep all of them in step, answering in
+                        # waves of `concurrency` updates at once.
+                        await asyncio.sleep(pauses.expovariate(1 / think))
+                    network = [0.0]
+                    token = API_WAIT.set((asyncio.current_task(), network))
                     started = time.perf_counter()
                     await dp.feed_update(bot, update)
-                    measured.latencies[position].append(time.perf_counter() - started)
+                    elapsed = time.perf_counter() - started - network[0]
+                    API_WAIT.reset(token)
+                    measured.latencies[position].append(elapsed)
             except Exception as exc:
                 measured.failures.append(f"applicant {index} at {step}: {exc!r}"[:500])
             finally:
@@ -308,6 +336,7 @@ class Spec:
     n: int
     concurrency: int = 100
     think: float = 0.0
+    api_latency: float = 0.0
     warmup: int = 1
     tmpdir: str | None = None
     postgres: str = DEFAULT_POSTGRES
@@ -429,6 +458,10 @@ class LoopLag:
 
     def summary(self) -> str:
         ordered = sorted(self.samples)
+        if not ordered:
+            # Nothing in the run waited for I/O, so the loop never came back to this task:
+            # the updates ran one after another.
+            return "event-loop lag: no samples (no update ever waited, so the loop was never free)"
         return (
             f"event-loop lag: p50 {percentile(ordered, 0.5) * 1000:.1f} ms, "
             f"p99 {percentile(ordered, 0.99) * 1000:.1f} ms ({len(ordered)} samples)"
@@ -501,7 +534,7 @@ async def run_variant(spec: Spec) -> Result:
         probe = EngineProbe(db)
         storage = MemoryStorage() if spec.variant == "baseline" else None
         dp = build_dispatcher(settings, db, matrix, storage=storage)
-        fake = FastSession()
+        fake = FastSession(spec.api_latency)
         bot = Bot(
             TOKEN,
             session=fake,
@@ -529,6 +562,10 @@ async def run_variant(spec: Spec) -> Result:
                 dp, bot, fake, range(base, base + spec.n), spec.concurrency, measured, spec.think
             )
             await lag.stop()
+            # The admin cards are posted in the background: let them finish before the
+            # database goes (as the bot's shutdown does), else they fail on a closed pool.
+            if not await background.drain(60):
+                result.problems.append("background work still running after 60 s")
             if profiler is not None:
                 profiler.disable()
             cpu_used = cpu_seconds() - cpu_before
@@ -837,8 +874,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--think",
         type=float,
         default=0.0,
-        help="seconds an applicant pauses before each answer (default 0: as fast as possible, "
-        "which measures saturation; a pause measures latency at a load below it)",
+        help="mean seconds an applicant pauses before each answer, exponentially distributed "
+        "(default 0: as fast as possible, which measures saturation; a pause measures latency "
+        "at a load below it)",
+    )
+    parser.add_argument(
+        "--api-latency",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="seconds every fake Bot API call takes, as a network round trip would (default 0: "
+        "answered at once); the latency figures leave this time out",
     )
     parser.add_argument(
         "--concurrency", type=int, default=100, help="applicants in a dialog at once (default 100)"
@@ -921,6 +967,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(
         f"{len(DIALOG)} updates per dialog, concurrency {args.concurrency}, think {args.think} s, "
+        f"api latency {args.api_latency} s, "
         f"warm-up "
         f"{args.warmup}, python {sys.version.split()[0]}, cpus "
         f"{args.cpu or 'all'} of {os.cpu_count()}, runs: " + ", ".join(f"{v}×{n}" for v, n in plan),
@@ -950,6 +997,7 @@ def run_plan(args: argparse.Namespace, plan: list[tuple[str, int]], code: Path) 
             n=n,
             concurrency=args.concurrency,
             think=args.think,
+            api_latency=args.api_latency,
             warmup=args.warmup,
             tmpdir=args.tmpdir,
             postgres=args.postgres or DEFAULT_POSTGRES,
