@@ -3,8 +3,9 @@
 SQLite has one writer. Write transactions therefore go through a single pooled connection and
 start with `BEGIN IMMEDIATE`, so a transaction that reads and then writes takes the lock up front
 instead of failing with "database is locked"; waiting writers queue in the pool, not in SQLite's
-busy loop. Reads use their own connections (WAL lets them run beside the writer). On PostgreSQL
-both paths share one engine.
+busy loop. Reads use their own connections (WAL lets them run beside the writer). SQLite's
+calls run on the event loop's thread (db/sqlite_inline.py). On PostgreSQL both paths share one
+engine.
 
 Transactions are short and owned by the caller: handlers open one around a service call and send
 Telegram messages only after it commits, so no lock is held across network I/O.
@@ -13,6 +14,8 @@ Telegram messages only after it commits, so no lock is held across network I/O.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,20 +34,31 @@ from sqlalchemy.util import await_only
 
 from db.sqlite_inline import inline_creator
 
+# How long a write waits for another process's write lock (`python -m bot export` or
+# `import-organizations` running beside the bot) before it fails.
+WRITE_LOCK_WAIT = 30.0
+# How long SQLite itself may wait for a lock, blocking the loop (db/sqlite_inline.py): writers
+# wait in `_begin_immediate` instead, without blocking; a reader in WAL mode waits only in rare
+# moments (another process recovering the WAL).
+READ_BUSY_TIMEOUT_MS = 200
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # pysqlite's own transaction handling is switched off; SQLAlchemy's "begin" event below
-    # emits the BEGIN we want.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    for pragma in (
-        "PRAGMA journal_mode=WAL",
-        "PRAGMA synchronous=NORMAL",
-        "PRAGMA busy_timeout=30000",
-        "PRAGMA foreign_keys=ON",
-    ):
-        cursor.execute(pragma)
-    cursor.close()
+
+def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling is switched off; SQLAlchemy's "begin" event
+        # below emits the BEGIN we want.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL",
+            f"PRAGMA busy_timeout={busy_timeout_ms}",
+            "PRAGMA foreign_keys=ON",
+        ):
+            cursor.execute(pragma)
+        cursor.close()
+
+    return on_connect
 
 
 def _no_rollback(dbapi_connection: Any) -> None:
@@ -52,14 +66,23 @@ def _no_rollback(dbapi_connection: Any) -> None:
 
 
 def _begin_immediate(conn: Any) -> None:
-    adapted = conn.connection.dbapi_connection
-    driver = getattr(adapted, "_connection", None)
-    if driver is None:  # not aiosqlite (a plain sqlite3 connection in a sync tool)
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-        return
-    # One trip to aiosqlite's thread instead of three (cursor, execute, close): on a busy
-    # event loop each trip costs about a loop lag, while the single writer is held.
-    await_only(driver.execute("BEGIN IMMEDIATE"))
+    # The driver directly: one call instead of three (cursor, execute, close).
+    driver = conn.connection.dbapi_connection._connection
+    deadline = time.monotonic() + WRITE_LOCK_WAIT
+    delay = 0.005
+    while True:
+        try:
+            await_only(driver.execute("BEGIN IMMEDIATE"))
+            return
+        except sqlite3.OperationalError as error:
+            busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # BUSY_* included
+            if not busy or time.monotonic() > deadline:
+                raise
+        # Another process holds the write lock. SQLite's own busy wait would block the event
+        # loop (its calls run on the loop's thread): wait here instead, letting other updates
+        # run meanwhile. In WAL mode BEGIN IMMEDIATE is the only place a writer can meet it.
+        await_only(asyncio.sleep(delay))
+        delay = min(delay * 2, 0.1)
 
 
 class Database:
@@ -79,12 +102,12 @@ class Database:
                 pool_size=1,
                 max_overflow=0,
                 pool_timeout=120,
-                # The transaction ends with COMMIT or ROLLBACK already: no extra reset trip.
+                # The transaction ends with COMMIT or ROLLBACK already: no extra reset call.
                 pool_reset_on_return=None,
             )
-            # Reads run in autocommit (no BEGIN, no ROLLBACK on return): every statement is
-            # one round trip to aiosqlite's thread, and on a busy event loop each trip costs
-            # about a loop lag. Enough connections stay open for a busy moment.
+            # Reads run in autocommit: no BEGIN, no ROLLBACK on return. A read session holds
+            # its connection only while a handler awaits a Bot API call inside it: enough
+            # connections stay open for a busy moment.
             self.read_engine = create_async_engine(
                 self.url,
                 async_creator=connect,
@@ -95,11 +118,13 @@ class Database:
                 isolation_level="AUTOCOMMIT",
                 pool_reset_on_return=None,
             )
-            # In autocommit there is nothing to roll back: skip the trip SQLAlchemy makes
+            # In autocommit there is nothing to roll back: skip the call SQLAlchemy makes
             # when a read session closes.
             self.read_engine.sync_engine.dialect.do_rollback = _no_rollback  # type: ignore[method-assign]
-            for engine in (self.write_engine, self.read_engine):
-                event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.write_engine.sync_engine, "connect", _sqlite_pragmas(0))
+            event.listen(
+                self.read_engine.sync_engine, "connect", _sqlite_pragmas(READ_BUSY_TIMEOUT_MS)
+            )
             event.listen(self.write_engine.sync_engine, "begin", _begin_immediate)
         else:
             self.write_engine = create_async_engine(
@@ -163,7 +188,7 @@ class Database:
             await session.close()
 
     async def warm_up(self, connections: int = 8) -> None:
-        """Open read connections before the first updates: opening one (a thread and the
+        """Open read connections before the first updates: opening one (the file, the
         pragmas) is the slowest part of a person's first answer otherwise."""
 
         async def touch() -> None:

@@ -13,9 +13,10 @@ on the spot. The awaitables it returns are already complete, so awaiting them ne
 loop.
 
 What this costs: a statement blocks the loop while it runs. That is what the bot's statements
-(indexed look-ups, single-row writes) can afford. It also blocks the loop while SQLite waits for
-a lock another *process* holds (a command-line export, say), up to `busy_timeout`. Inside the bot
-there is one writer connection, so its own writes never wait for each other in SQLite.
+(indexed look-ups, single-row writes) can afford. SQLite's own busy wait for a lock held by
+another *process* (a command-line export, say) would block the loop too, so the writer's
+connections have no busy timeout and `db.database` waits for that lock asynchronously. Inside
+the bot there is one writer connection, so its own writes never wait for each other in SQLite.
 """
 
 from __future__ import annotations

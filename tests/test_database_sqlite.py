@@ -5,8 +5,10 @@ SQLite file of their own whatever TEST_DATABASE_URL says: the property is SQLite
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.fsm.storage import DatabaseStorage
+from db import database
 from db.database import Database
 from db.migrate import upgrade_to_head
 from db.models import Consent, FsmRecord, utcnow
@@ -126,3 +129,49 @@ async def test_fsm_writes_of_one_moment_share_one_commit(sqlite_db: Database) ->
 async def test_without_linger_each_answer_commits_alone(sqlite_db: Database) -> None:
     # The contrast that shows the test above measures the linger, not luck.
     assert await _commits_for_ten_answers(sqlite_db, linger=0) > 5
+
+
+@contextlib.contextmanager
+def another_process_writing(path: Path) -> Iterator[sqlite3.Connection]:
+    """What `python -m bot import-organizations` beside the bot looks like: a connection of
+    its own holding SQLite's write lock."""
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield other
+    finally:
+        other.close()
+
+
+async def test_a_writer_waits_for_another_process_without_stopping_the_bot(
+    sqlite_db: Database, tmp_path: Path
+) -> None:
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    with another_process_writing(tmp_path / "inline.db") as other:
+        write = asyncio.create_task(_write_consent(sqlite_db))
+        await asyncio.sleep(0.3)
+        assert not write.done()  # still waiting for the lock...
+        assert ticks >= 10  # ...while the loop keeps serving everyone else
+        assert await _read_count(sqlite_db) == 0  # readers are not held up either
+        other.execute("COMMIT")
+        assert await asyncio.wait_for(write, 5) >= 1
+    ticker.cancel()
+    assert await _read_count(sqlite_db) == 1
+
+
+async def test_a_writer_gives_up_after_the_wait_and_stays_usable(
+    sqlite_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database, "WRITE_LOCK_WAIT", 0.1)
+    with another_process_writing(tmp_path / "inline.db"), pytest.raises(sqlite3.OperationalError):
+        await _write_consent(sqlite_db)
+    await _write_consent(sqlite_db)
+    assert await _read_count(sqlite_db) == 1
