@@ -13,11 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiogram.fsm.storage.base import StorageKey
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.fsm.storage import DatabaseStorage
 from db import database
 from db.database import Database
 from db.migrate import upgrade_to_head
@@ -97,38 +95,6 @@ async def test_no_driver_threads(tmp_path: Path) -> None:
     started = [t.name for t in threading.enumerate() if t.ident not in before]
     await database.dispose()
     assert started == []
-
-
-async def _commits_for_ten_answers(db: Database, linger: float) -> int:
-    storage = DatabaseStorage(db, linger=linger)
-    commits = 0
-
-    def count(_conn: Any) -> None:
-        nonlocal commits
-        commits += 1
-
-    event.listen(db.write_engine.sync_engine, "commit", count)
-    try:
-        for user in range(10):  # ten people answering within a few milliseconds
-            key = StorageKey(bot_id=1, chat_id=user + 1, user_id=user + 1)
-            await storage.set_state(key, "Form:snils")
-            await asyncio.sleep(0.001)
-        await storage.flush()
-    finally:
-        event.remove(db.write_engine.sync_engine, "commit", count)
-        await storage.close()
-    async with db.read() as session:
-        assert await session.scalar(select(func.count()).select_from(FsmRecord)) == 10
-    return commits
-
-
-async def test_fsm_writes_of_one_moment_share_one_commit(sqlite_db: Database) -> None:
-    assert await _commits_for_ten_answers(sqlite_db, linger=0.05) == 1
-
-
-async def test_without_linger_each_answer_commits_alone(sqlite_db: Database) -> None:
-    # The contrast that shows the test above measures the linger, not luck.
-    assert await _commits_for_ten_answers(sqlite_db, linger=0) > 5
 
 
 @contextlib.contextmanager

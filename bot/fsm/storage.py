@@ -92,12 +92,18 @@ class DatabaseStorage(BaseStorage):
         return copy.deepcopy((await self._entry(self.key_builder.build(key))).data)
 
     async def close(self) -> None:
-        await self.flush()
+        # Refuse new writes first: one accepted from now on would never reach the database.
         self._closed = True
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
+        while self._dirty:  # what the flusher had not written yet
+            names, self._dirty = self._dirty, set()
+            await self._write(names)
+        async with self._progress:
+            self._committed = self._marked
+            self._progress.notify_all()
 
     # -- durability ----------------------------------------------------------------------------
 
@@ -174,6 +180,8 @@ class DatabaseStorage(BaseStorage):
         return entry
 
     def _mark(self, name: str) -> None:
+        if self._closed:
+            raise RuntimeError("storage is closed")
         self._dirty.add(name)
         self._marked += 1
         self._ensure_flusher()
@@ -204,6 +212,9 @@ class DatabaseStorage(BaseStorage):
             upto = self._marked
             try:
                 await self._write(batch_names)
+            except asyncio.CancelledError:
+                self._dirty |= batch_names  # close() writes them
+                raise
             except Exception:
                 log.exception("FSM flush failed for %d dialogs; retrying", len(batch_names))
                 self._dirty |= batch_names

@@ -492,11 +492,13 @@ async def on_history(message: Message, command: CommandObject, db: Database) -> 
         await message.answer(texts.HISTORY_USAGE)
         return
     async with db.read() as session:
-        if await session.get(AccessRequest, number) is None:
-            await message.answer(texts.REQUEST_NOT_FOUND)
-            return
-        events = await EventRepository(session).for_request(number)
-        names = await staff.names(session, {e.actor_id for e in events if e.actor_id})
+        found = await session.get(AccessRequest, number) is not None
+        if found:
+            events = await EventRepository(session).for_request(number)
+            names = await staff.names(session, {e.actor_id for e in events if e.actor_id})
+    if not found:
+        await message.answer(texts.REQUEST_NOT_FOUND)
+        return
     lines = []
     for event in events:
         who = names.get(event.actor_id or 0) or (
