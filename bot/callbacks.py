@@ -40,6 +40,10 @@ class StaffCb(CallbackData, prefix="s"):
     user_id: Id = 0
 
 
+class WithdrawCb(CallbackData, prefix="w"):
+    action: str  # ask | confirm | keep
+
+
 class FixCb(CallbackData, prefix="x"):
     request_id: Id
 

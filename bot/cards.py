@@ -31,10 +31,14 @@ def _rows(r: AccessRequest) -> list[tuple[str, str]]:
         org = f"{org} ({r.org_short_name})"
     role = f"{r.role} — {r.role_level}" if r.role else "не выбрана"
     labels = texts.FIELD_LABELS
+
+    def personal(value: str) -> str:
+        return texts.ERASED if r.erased_at is not None else value
+
     return [
-        (labels["snils"], r.snils),
-        (labels["full_name"], r.full_name),
-        (labels["email"], r.email),
+        (labels["snils"], personal(r.snils)),
+        (labels["full_name"], personal(r.full_name)),
+        (labels["email"], personal(r.email)),
         (labels["region"], r.region),
         (labels["organization"], org),
         (labels["position"], r.position),

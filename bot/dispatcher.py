@@ -26,6 +26,7 @@ from bot.handlers.oversight import oversight_router
 from bot.handlers.staff import staff_router
 from bot.handlers.start import fallback_router, start_router
 from bot.handlers.support import support_router
+from bot.handlers.withdrawal import withdrawal_router
 from bot.middlewares import InFlightMiddleware
 from bot.session import make_session
 from db.database import Database
@@ -117,6 +118,7 @@ def build_dispatcher(
         oversight_router(),
         operators_router(),
         start_router(),
+        withdrawal_router(),
         support_router(),
         form_router(),
         fallback_router(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import texts
-from bot.callbacks import FixCb, FormCb, MenuCb
+from bot.callbacks import FixCb, FormCb, MenuCb, WithdrawCb
 
 MAX_BUTTON_TEXT = 60
 
@@ -107,3 +107,27 @@ class StepKeyboard:
 
     def markup(self) -> InlineKeyboardMarkup:
         return InlineKeyboardMarkup(inline_keyboard=self.rows)
+
+
+def withdraw_button() -> list[InlineKeyboardButton]:
+    return [
+        InlineKeyboardButton(text=texts.BTN_WITHDRAW, callback_data=WithdrawCb(action="ask").pack())
+    ]
+
+
+def withdraw_confirm() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=texts.BTN_WITHDRAW_CONFIRM,
+                    callback_data=WithdrawCb(action="confirm").pack(),
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    text=texts.BTN_WITHDRAW_KEEP, callback_data=WithdrawCb(action="keep").pack()
+                )
+            ],
+        ]
+    )

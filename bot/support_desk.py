@@ -82,7 +82,7 @@ class SupportDesk:
             rows = list(
                 await session.scalars(
                     select(AccessRequest)
-                    .where(AccessRequest.telegram_id == user_id)
+                    .where(AccessRequest.telegram_id == user_id, AccessRequest.erased_at.is_(None))
                     .order_by(AccessRequest.id.desc())
                     .limit(5)
                 )

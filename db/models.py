@@ -32,6 +32,7 @@ NAMING = {
 
 # Statuses after which the same person may ask for the same role again.
 CLOSED_STATUSES = ("rejected", "cancelled")
+LIVE_AND_NOT_ERASED = "status NOT IN ('rejected', 'cancelled') AND erased_at IS NULL"
 
 
 def utcnow() -> datetime:
@@ -91,15 +92,15 @@ class AccessRequest(Base):
     __tablename__ = "access_requests"
     __table_args__ = (
         # One live request per person, component and role: a double «Отправить» or two
-        # devices at once cannot make two.
+        # devices at once cannot make two. An erased request has no SNILS left.
         Index(
             "uq_access_requests_live",
             "snils",
             "component",
             "role",
             unique=True,
-            sqlite_where=text("status NOT IN ('rejected', 'cancelled')"),
-            postgresql_where=text("status NOT IN ('rejected', 'cancelled')"),
+            sqlite_where=text(LIVE_AND_NOT_ERASED),
+            postgresql_where=text(LIVE_AND_NOT_ERASED),
         ),
         # Card warnings and e-mail uniqueness look requests up by address, any case.
         Index("ix_access_requests_email_lower", func.lower(text("email"))),
@@ -136,6 +137,8 @@ class AccessRequest(Base):
     export_batch_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     # Lower-cased words of the name, e-mail, SNILS digits and organisation, for /find.
     search_key: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # When the person withdrew consent and SNILS, name and e-mail were destroyed (152-FZ).
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class RequestEvent(Base):

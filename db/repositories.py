@@ -181,10 +181,13 @@ class RequestRepository:
 
     async def related(self, request: AccessRequest) -> list[AccessRequest]:
         """Other requests of the same SNILS or with the same e-mail."""
+        if request.erased_at is not None:
+            return []
         rows = await self.session.scalars(
             select(AccessRequest)
             .where(
                 AccessRequest.id != request.id,
+                AccessRequest.erased_at.is_(None),
                 (AccessRequest.snils == request.snils)
                 | (func.lower(AccessRequest.email) == request.email.lower()),
             )

@@ -38,7 +38,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
         {Status.RETURNED, Status.APPROVED, Status.REJECTED, Status.CANCELLED}
     ),
     Status.RETURNED: frozenset({Status.SUBMITTED, Status.CANCELLED}),
-    Status.APPROVED: frozenset({Status.EXPORTED}),
+    # Cancelled only by the person withdrawing consent before the export.
+    Status.APPROVED: frozenset({Status.EXPORTED, Status.CANCELLED}),
     Status.EXPORTED: frozenset({Status.ACCESS_GRANTED}),
     Status.REJECTED: frozenset(),
     Status.ACCESS_GRANTED: frozenset(),

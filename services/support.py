@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import RelayedMessage, SupportRating, SupportThread, utcnow
@@ -219,3 +219,13 @@ async def relay_by_user_message(
 
 def rate(session: AsyncSession, user_id: int, rating: int) -> None:
     session.add(SupportRating(user_id=user_id, rating=rating, at=utcnow()))
+
+
+async def forget(session: AsyncSession, user_id: int) -> SupportThread | None:
+    """Drop the person's thread and relay records (consent withdrawn); returns the thread, so
+    the caller can delete its topic in the support chat."""
+    thread = await session.get(SupportThread, user_id)
+    await session.execute(delete(RelayedMessage).where(RelayedMessage.user_id == user_id))
+    if thread is not None:
+        await session.delete(thread)
+    return thread

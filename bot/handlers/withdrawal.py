@@ -1,0 +1,86 @@
+"""Withdrawal of consent in a private chat: /withdraw (or the button under «Мои заявки»), one
+confirmation, then everything at once: requests cancelled, personal data destroyed, the dialog
+draft and the consultation thread forgotten, the admins' cards showing the erasure."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
+
+from bot import background, keyboards, texts
+from bot.callbacks import WithdrawCb
+from bot.cards import refresh_cards
+from bot.filters import PrivateChat
+from db.database import Database
+from db.models import SupportThread
+from services import consent, support
+
+log = logging.getLogger(__name__)
+
+
+async def on_withdraw_command(message: Message) -> None:
+    await message.answer(texts.WITHDRAW_CONFIRM, reply_markup=keyboards.withdraw_confirm())
+
+
+async def on_withdraw_button(
+    query: CallbackQuery,
+    callback_data: WithdrawCb,
+    callback_answer: CallbackAnswer,
+    state: FSMContext,
+    bot: Bot,
+    db: Database,
+) -> None:
+    if query.message is None:
+        callback_answer.text = texts.STALE_BUTTON
+        return
+    chat_id = query.message.chat.id
+    if callback_data.action == "ask":
+        await bot.send_message(
+            chat_id, texts.WITHDRAW_CONFIRM, reply_markup=keyboards.withdraw_confirm()
+        )
+    elif callback_data.action == "keep":
+        await bot.send_message(chat_id, texts.WITHDRAW_KEPT, reply_markup=keyboards.main_menu())
+    elif callback_data.action == "confirm":
+        user_id = query.from_user.id
+        async with db.write() as session:
+            result = await consent.withdraw(session, user_id)
+            thread = await support.forget(session, user_id)
+        await state.clear()  # the unfinished request: SNILS, name, e-mail typed so far
+        await bot.send_message(
+            chat_id,
+            texts.withdrawn(result.cancelled, len(result.erased)),
+            reply_markup=keyboards.main_menu(),
+        )
+        log.info("consent withdrawn: %d requests erased", len(result.erased))
+        background.spawn(_show_erasure(bot, db, result.erased, thread), f"erase-{user_id}")
+    else:
+        callback_answer.text = texts.STALE_BUTTON
+
+
+async def _show_erasure(
+    bot: Bot, db: Database, request_ids: list[int], thread: SupportThread | None
+) -> None:
+    """The admins' cards show the erasure; the consultation topic, with the person's messages,
+    is deleted (a plain group's messages stay: the bot cannot delete them after 48 hours)."""
+    for request_id in request_ids:
+        await refresh_cards(bot, db, request_id)
+    if thread is not None and thread.topic_id is not None:
+        try:
+            await bot.delete_forum_topic(thread.chat_id, thread.topic_id)
+        except TelegramAPIError as exc:
+            log.warning("support topic of a withdrawn consent not deleted: %s", type(exc).__name__)
+
+
+def withdrawal_router() -> Router:
+    router = Router(name="withdrawal")
+    router.message.filter(PrivateChat())
+    router.callback_query.filter(PrivateChat())
+    router.message.register(on_withdraw_command, Command("withdraw"))
+    router.callback_query.register(on_withdraw_button, WithdrawCb.filter())
+    return router

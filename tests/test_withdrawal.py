@@ -1,0 +1,193 @@
+"""Withdrawal of consent (152-FZ): processing stops, the person's data is destroyed, and the
+event log proves it; nobody else's data is touched, and the person may apply again."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+from aiogram.methods import DeleteForumTopic
+from sqlalchemy import select
+
+from bot import texts
+from bot.fsm.storage import DatabaseStorage
+from db.database import Database
+from db.models import AccessRequest, Base, Consent, RequestEvent, SupportThread
+from db.repositories import EventRepository
+from services import consent, requests
+from services.requests import Status
+from tests.admin_support import cards, request_row, submitted
+from tests.conftest import SUPPORT_CHAT_ID
+from tests.dialog_steps import to_organization
+from tests.harness import Harness
+from tests.test_dialog_question import forum
+from tests.test_dialog_validation import key, state_of
+from tests.test_requests_service import NEW
+
+# What identifies the person of NEW and of the dialog steps, in every form it is stored in.
+TRACES = ("112-233-445 95", "11223344595", "ivanova@example.ru", "Иванова", "иванова")
+
+
+async def database_text(db: Database) -> str:
+    """Every value in every table, as text: what a search of the database would find."""
+    parts = []
+    async with db.read() as session:
+        for table in Base.metadata.sorted_tables:
+            parts += [repr(tuple(row)) for row in (await session.execute(select(table))).all()]
+    return "\n".join(parts)
+
+
+async def _submit(db: Database, new: requests.NewRequest) -> int:
+    async with db.write() as session:
+        result = await requests.submit(session, new)
+    assert isinstance(result, requests.Submitted)
+    return result.request.id
+
+
+async def _move(db: Database, request_id: int, *path: Status) -> None:
+    async with db.write() as session:
+        for old, new in itertools.pairwise(path):
+            assert await requests.transition(
+                session, request_id, old, new, actor_id=1, action=new.value
+            )
+
+
+async def test_withdrawal_stops_processing_and_destroys_the_data(db: Database) -> None:
+    mine = replace(NEW, consent_version="v1", consent_at=None)
+    waiting = await _submit(db, mine)
+    approved = await _submit(db, replace(mine, role="Куратор 1 уровня"))
+    exported = await _submit(db, replace(mine, role="Аналитик 1 уровня"))
+    await _move(db, approved, Status.SUBMITTED, Status.APPROVED)
+    await _move(db, exported, Status.SUBMITTED, Status.APPROVED, Status.EXPORTED)
+    async with db.write() as session:  # a resubmission once changed the address
+        EventRepository(session).add(
+            waiting,
+            "resubmitted",
+            actor_id=NEW.telegram_id,
+            details={"changes": {"email": ["old@example.ru", NEW.email], "position": ["a", "b"]}},
+        )
+    someone_else = replace(NEW, telegram_id=8, snils="431-052-771 35", email="petrov@example.ru")
+    other = await _submit(db, replace(someone_else, full_name="Петров Пётр", consent_version="v1"))
+
+    async with db.write() as session:
+        result = await consent.withdraw(session, NEW.telegram_id)
+
+    assert result.cancelled == [waiting, approved]  # the exported one went to the federal operator
+    assert sorted(result.erased) == sorted([waiting, approved, exported])
+    statuses = {n: (await request_row(db, n)).status for n in (waiting, approved, exported)}
+    assert statuses == {waiting: "cancelled", approved: "cancelled", exported: "exported"}
+    text = await database_text(db)
+    for trace in (*TRACES, "old@example.ru"):
+        assert trace not in text
+    assert "Петров Пётр" in text and "431-052-771 35" in text  # nobody else's data is touched
+    async with db.read() as session:
+        consents = (await session.scalars(select(Consent))).all()
+        actions = [
+            (e.request_id, e.action)
+            for e in await session.scalars(select(RequestEvent).order_by(RequestEvent.id))
+        ]
+        scrubbed = await session.scalar(
+            select(RequestEvent).where(RequestEvent.action == "resubmitted")
+        )
+    assert [c.withdrawn_at is not None for c in consents] == [True, True, True, False]
+    for request_id in (waiting, approved, exported):
+        assert (request_id, "erased") in actions
+    assert (waiting, "consent_withdrawn") in actions and (other, "erased") not in actions
+    assert scrubbed is not None and scrubbed.details == {
+        "changes": {"email": [None, None], "position": ["a", "b"]}
+    }
+
+    # The same person may apply again with the same SNILS, address and role.
+    assert await _submit(db, mine) > other
+
+
+async def test_a_request_and_its_card_are_erased_from_the_chat(h: Harness, db: Database) -> None:
+    applicant = await submitted(h)
+    assert "112-233-445 95" in cards(h)[-1].plain
+    my = await applicant.send("/my")
+    assert texts.BTN_WITHDRAW in my[-1].buttons
+
+    asked = await applicant.press(texts.BTN_WITHDRAW)
+    assert asked[-1].plain.startswith("Отзыв согласия") and asked[-1].buttons == [
+        texts.BTN_WITHDRAW_CONFIRM,
+        texts.BTN_WITHDRAW_KEEP,
+    ]
+    done = await applicant.press(texts.BTN_WITHDRAW_CONFIRM)
+    assert done[-1].plain == texts.withdrawn([1], 1)
+
+    row = await request_row(db)
+    assert row.status == "cancelled" and row.erased_at is not None and row.snils == ""
+    card = cards(h)[-1]
+    assert texts.ERASED in card.plain and "112-233-445 95" not in card.plain
+    assert card.buttons == []  # nothing left to decide
+    if isinstance(h.dp.storage, DatabaseStorage):
+        await h.dp.storage.flush()  # the dialog's data is in the database too
+    text = await database_text(db)
+    assert not [trace for trace in TRACES if trace in text]
+    my = await applicant.send("/my")
+    assert "отменена" in my[-1].plain and texts.BTN_WITHDRAW not in my[-1].buttons
+    assert h.unanswered_callbacks() == []
+
+
+async def test_keeping_consent_changes_nothing(h: Harness, db: Database) -> None:
+    applicant = await submitted(h)
+    await applicant.send("/withdraw")
+    sent = await applicant.press(texts.BTN_WITHDRAW_KEEP)
+    assert sent[-1].plain == texts.WITHDRAW_KEPT
+    row = await request_row(db)
+    assert row.status == "submitted" and row.erased_at is None and row.snils == "112-233-445 95"
+    assert h.unanswered_callbacks() == []
+
+
+async def test_an_unfinished_request_is_forgotten(h: Harness, db: Database) -> None:
+    applicant = h.user()
+    await to_organization(applicant)  # SNILS, name and e-mail typed, nothing sent
+    await applicant.send("/withdraw")
+    done = await applicant.press(texts.BTN_WITHDRAW_CONFIRM)
+    assert done[-1].plain == texts.withdrawn([], 0)
+    assert await state_of(h, applicant) is None
+    assert await h.dp.storage.get_data(key(applicant)) == {}
+    async with db.read() as session:
+        consents = (await session.scalars(select(Consent))).all()
+    assert consents == []  # consent is stored with a request: none was sent
+
+
+async def test_the_consultation_topic_is_deleted(h: Harness, db: Database) -> None:
+    await forum(h, db)
+    applicant = await submitted(h)
+    await applicant.press(texts.BTN_ASK)
+    await applicant.send("Когда будет готов доступ? Моя фамилия Иванова.")
+    async with db.read() as session:
+        thread = await session.get(SupportThread, applicant.id)
+    assert thread is not None and thread.topic_id is not None
+
+    await applicant.send("/withdraw")
+    await applicant.press(texts.BTN_WITHDRAW_CONFIRM)
+
+    deleted = [c for c in h.session.calls if isinstance(c, DeleteForumTopic)]
+    assert [(c.chat_id, c.message_thread_id) for c in deleted] == [
+        (SUPPORT_CHAT_ID, thread.topic_id)
+    ]
+    async with db.read() as session:
+        assert await session.get(SupportThread, applicant.id) is None
+        assert (await session.scalars(select(AccessRequest))).one().erased_at is not None
+
+
+async def test_two_people_with_exported_requests_of_one_role_can_both_withdraw(
+    db: Database,
+) -> None:
+    # Their exported requests stay live and keep no SNILS: the one-live-request index must
+    # leave erased requests out, or the second erasure would collide with the first.
+    for person, snils in ((7, "112-233-445 95"), (8, "431-052-771 35")):
+        request_id = await _submit(
+            db, replace(NEW, telegram_id=person, snils=snils, email=f"{person}@example.ru")
+        )
+        await _move(db, request_id, Status.SUBMITTED, Status.APPROVED, Status.EXPORTED)
+    for person in (7, 8):
+        async with db.write() as session:
+            assert len((await consent.withdraw(session, person)).erased) == 1
+    async with db.read() as session:
+        rows = (await session.scalars(select(AccessRequest))).all()
+    assert [(r.status, r.snils, r.erased_at is not None) for r in rows] == [
+        ("exported", "", True)
+    ] * 2
