@@ -42,6 +42,9 @@ class StaffCb(CallbackData, prefix="s"):
 
 class WithdrawCb(CallbackData, prefix="w"):
     action: str  # ask | confirm | keep
+    # When the question was asked (Unix milliseconds): a confirmation older than the person's
+    # latest consent must not erase the request that consent came with.
+    issued: Annotated[int, Field(ge=0)] = 0
 
 
 class FixCb(CallbackData, prefix="x"):

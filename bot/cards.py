@@ -72,13 +72,16 @@ async def render(
     for other in await RequestRepository(session).related(r):
         same = "СНИЛС" if other.snils == r.snils else "e-mail"
         warnings.append(texts.warn_related(other.id, other.status, same))
+    erased = r.erased_at is not None
     changes = [
         (texts.FIELD_NAMES_DB.get(field, field), str(old), str(new))
         for field, (old, new) in (await last_changes(session, r.id)).items()
-        if field not in ("org_manual", "organization_id", "position_in_matrix")
+        if field not in ("org_manual", "organization_id", "position_in_matrix") and not erased
     ]
     decision = None
-    if r.status != Status.SUBMITTED.value and r.decided_at is not None:
+    if erased and r.status == Status.CANCELLED.value:
+        decision = texts.ERASED_DECISION
+    elif r.status != Status.SUBMITTED.value and r.decided_at is not None:
         names = await staff.names(session, {r.decided_by} if r.decided_by else set())
         who = texts.who_when(texts.staff_name(r.decided_by, names), r.decided_at)
         decision = texts.decision_line(r.status, who, r.decision_reason)
@@ -118,6 +121,9 @@ async def post_card(
                 RequestCard(request_id=request_id, chat_id=c, message_id=m, content_hash=digest)
                 for c, m in posted
             )
+        # A decision or an erasure while the copies were on their way found no copy to
+        # update: bring them up to date now (nothing is sent when nothing changed).
+        await refresh_cards(bot, db, request_id)
     return len(posted)
 
 

@@ -115,13 +115,13 @@ def withdraw_button() -> list[InlineKeyboardButton]:
     ]
 
 
-def withdraw_confirm() -> InlineKeyboardMarkup:
+def withdraw_confirm(issued: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
                 InlineKeyboardButton(
                     text=texts.BTN_WITHDRAW_CONFIRM,
-                    callback_data=WithdrawCb(action="confirm").pack(),
+                    callback_data=WithdrawCb(action="confirm", issued=issued).pack(),
                 )
             ],
             [

@@ -36,6 +36,7 @@ COMMANDS = {
     "my": "Мои заявки",
     "help": "Задать вопрос",
     "cancel": "Отменить текущее действие",
+    "withdraw": "Отозвать согласие на обработку данных",
 }
 BTN_NEW = "📝 Подать заявку"
 BTN_MY = "📋 Мои заявки"
@@ -427,18 +428,28 @@ WITHDRAW_CONFIRM = (
     "Отменить это нельзя. Отозвать согласие?"
 )
 WITHDRAW_KEPT = "Согласие не отозвано, ничего не изменилось."
+WITHDRAW_STALE = (
+    "Этот вопрос задан до вашего последнего согласия и уже неактуален. "
+    "Чтобы отозвать согласие, отправьте /withdraw ещё раз."
+)
 ERASED = "удалено (согласие отозвано)"
+ERASED_DECISION = "🚫 Отменена: заявитель отозвал согласие на обработку данных"
 
 
-def withdrawn(cancelled: Sequence[int], erased: int) -> str:
+def _numbers(numbers: Sequence[int]) -> str:
+    return ", ".join(f"№ {n}" for n in numbers)
+
+
+def withdrawn(cancelled: Sequence[int], erased: Sequence[int]) -> str:
     lines = ["Согласие на обработку персональных данных отозвано."]
     if cancelled:
-        numbers = ", ".join(f"№ {n}" for n in cancelled)
-        lines.append(f"Отменены заявки: {numbers}.")
+        lines.append(f"Отменены заявки: {_numbers(cancelled)}.")
     if erased:
-        lines.append(f"Персональные данные удалены из заявок: {erased}.")
+        lines.append(f"СНИЛС, ФИО и e-mail удалены из заявок {_numbers(erased)}.")
     else:
-        lines.append("Заявок с вашими данными не было; незаконченная заявка, если была, удалена.")
+        lines.append(
+            "Поданных заявок с вашими данными в боте нет; незаконченная заявка, если была, удалена."
+        )
     lines.append("Чтобы снова подать заявку, потребуется новое согласие.")
     return "\n".join(lines)
 
@@ -751,6 +762,8 @@ EVENT_NAMES = {
     "exported": "выгружена",
     "access_granted": "доступ предоставлен",
     "reexported": "выгружена повторно",
+    "consent_withdrawn": "отменена: заявитель отозвал согласие",
+    "erased": "СНИЛС, ФИО и e-mail удалены",
 }
 FIELD_NAMES_DB = {
     "snils": "СНИЛС",
@@ -780,6 +793,8 @@ def history_line(at: datetime, who: str, action: str, details: Sequence[str]) ->
 
 def change_detail(field: str, old: object, new: object) -> str:
     label = FIELD_NAMES_DB.get(field, field)
+    if old is None and new is None:  # values destroyed on consent withdrawal
+        return f"{escape(label)}: изменено (значения удалены)"
     return f"{escape(label)}: {escape(clip(str(old), 120))} → {escape(clip(str(new), 120))}"
 
 

@@ -7,15 +7,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import AccessRequest, Consent, EmailClaim, RequestEvent, utcnow
+from db.models import (
+    CLOSED_STATUSES,
+    AccessRequest,
+    Consent,
+    EmailClaim,
+    RequestEvent,
+    utcnow,
+)
 from db.repositories import EventRepository
 from services.requests import TRANSITIONS, Status, transition
 
-# What identifies the person in a request. Organisation, position and role stay: they
-# identify nobody by themselves and keep the statistics whole.
+# What identifies the person in a request. Organisation, position and role stay, with no
+# Telegram id left beside them: an anonymous row that keeps the statistics whole.
 PERSONAL_COLUMNS = ("snils", "full_name", "email")
 
 
@@ -25,22 +32,36 @@ class Withdrawal:
     erased: list[int]  # requests whose personal data was destroyed
 
 
+async def consent_given_at(session: AsyncSession, telegram_id: int) -> datetime | None:
+    """When the person last gave consent (with a request)."""
+    return await session.scalar(
+        select(func.max(Consent.at)).where(
+            Consent.telegram_id == telegram_id, Consent.accepted.is_(True)
+        )
+    )
+
+
 async def withdraw(
     session: AsyncSession, telegram_id: int, at: datetime | None = None
 ) -> Withdrawal:
     """Everything the bot keeps about `telegram_id`'s requests, in the caller's transaction.
-    The dialog draft lives in the FSM storage: the caller clears it."""
+    The dialog draft lives in the FSM storage and the support thread in its own table: the
+    caller clears them. The consent rows (withdrawn_at) and the events (actor, action, time)
+    stay as the proof."""
     now = at or utcnow()
     await session.execute(
         update(Consent)
         .where(Consent.telegram_id == telegram_id, Consent.withdrawn_at.is_(None))
         .values(withdrawn_at=now)
     )
+    # Locked, so that an admin's decision at this moment waits for us and then finds the
+    # request cancelled (PostgreSQL; SQLite's single writer already orders the two).
     requests = list(
         await session.scalars(
             select(AccessRequest)
             .where(AccessRequest.telegram_id == telegram_id, AccessRequest.erased_at.is_(None))
             .order_by(AccessRequest.id)
+            .with_for_update()
         )
     )
     cancelled = []
@@ -58,51 +79,70 @@ async def withdraw(
     ids = [r.id for r in requests]
     if not ids:
         return Withdrawal(cancelled, [])
-    await _free_emails(session, telegram_id, {r.snils for r in requests})
-    await _scrub_events(session, ids)
+    snils = {r.snils for r in requests}
+    emails = {r.email.lower() for r in requests}
+    await _scrub_events(session, ids, snils, emails)
     await session.execute(
         update(AccessRequest)
         .where(AccessRequest.id.in_(ids))
         .values(
             **dict.fromkeys(PERSONAL_COLUMNS, ""),
+            telegram_id=0,
             search_key="",
+            decision_reason=None,  # typed by an admin: may name the person
             erased_at=now,
             updated_at=now,
         )
         .execution_options(synchronize_session=False)
     )
+    await _free_emails(session, snils, emails)
     events = EventRepository(session)
     for request_id in ids:
         events.add(
             request_id,
             "erased",
             actor_id=telegram_id,
-            details={"fields": list(PERSONAL_COLUMNS), "reason": "consent_withdrawn"},
+            details={"fields": list(PERSONAL_COLUMNS)},
             at=now,
         )
     return Withdrawal(cancelled, ids)
 
 
-async def _free_emails(session: AsyncSession, telegram_id: int, snils: set[str]) -> None:
-    """The person's addresses become free, unless a request of the same SNILS from another
-    Telegram account still uses one."""
-    others = exists().where(
-        AccessRequest.snils == EmailClaim.snils,
-        AccessRequest.telegram_id != telegram_id,
-        AccessRequest.erased_at.is_(None),
-    )
-    await session.execute(delete(EmailClaim).where(EmailClaim.snils.in_(snils), ~others))
-
-
-async def _scrub_events(session: AsyncSession, request_ids: list[int]) -> None:
-    """Events keep that a field changed, not its old and new values."""
+async def _scrub_events(
+    session: AsyncSession, request_ids: list[int], snils: set[str], emails: set[str]
+) -> None:
+    """Events keep that a field changed, not its old and new values, and no typed reason.
+    The old values are collected first: an address or SNILS corrected on a return was the
+    person's too."""
     events = await session.scalars(
         select(RequestEvent).where(RequestEvent.request_id.in_(request_ids))
     )
     for event in events:
-        changes: dict[str, Any] = dict((event.details or {}).get("changes") or {})
-        if any(column in changes for column in PERSONAL_COLUMNS):
-            for column in PERSONAL_COLUMNS:
-                if column in changes:
-                    changes[column] = [None, None]
-            event.details = {**(event.details or {}), "changes": changes}
+        details: dict[str, Any] = dict(event.details or {})
+        changes: dict[str, Any] = dict(details.get("changes") or {})
+        for column, found in (("snils", snils), ("email", emails)):
+            for value in changes.get(column) or ():
+                if value:
+                    found.add(str(value).lower() if column == "email" else str(value))
+        scrubbed = {c: [None, None] for c in PERSONAL_COLUMNS if c in changes}
+        if scrubbed or details.get("reason"):
+            if changes:
+                details["changes"] = {**changes, **scrubbed}
+            if details.get("reason"):
+                details["reason"] = None
+            event.details = details
+
+
+async def _free_emails(session: AsyncSession, snils: set[str], emails: set[str]) -> None:
+    """The person's addresses become free, unless a live request of the same SNILS (the same
+    person from another Telegram account) still uses one."""
+    still_used = exists().where(
+        AccessRequest.snils == EmailClaim.snils,
+        AccessRequest.erased_at.is_(None),
+        AccessRequest.status.not_in(CLOSED_STATUSES),
+    )
+    await session.execute(
+        delete(EmailClaim).where(
+            or_(EmailClaim.snils.in_(snils), EmailClaim.email.in_(emails)), ~still_used
+        )
+    )

@@ -123,6 +123,7 @@ async def export_new(session: AsyncSession, actor_id: int | None) -> Export:
             .where(
                 AccessRequest.status == Status.APPROVED.value,
                 AccessRequest.export_batch_id.is_(None),
+                AccessRequest.erased_at.is_(None),
             )
             .order_by(AccessRequest.id)
         )
@@ -160,7 +161,10 @@ async def select_again(
 ) -> list[AccessRequest]:
     """Requests to export again, changing nothing: a batch, a date range of approval, or all
     approved ones."""
-    query = select(AccessRequest).where(AccessRequest.status.in_(EXPORTED_STATUSES))
+    # A request erased on consent withdrawal has nothing left to send.
+    query = select(AccessRequest).where(
+        AccessRequest.status.in_(EXPORTED_STATUSES), AccessRequest.erased_at.is_(None)
+    )
     if batch_id is not None:
         query = query.where(AccessRequest.export_batch_id == batch_id)
     if since is not None:
@@ -183,9 +187,13 @@ def log_reexport(
 async def grant(
     session: AsyncSession, request_ids: Sequence[int], actor_id: int | None
 ) -> list[AccessRequest]:
-    """Mark exported requests access_granted; returns the ones this call changed."""
+    """Mark exported requests access_granted; returns the ones this call changed. A person who
+    withdrew consent is neither marked nor notified."""
     granted = []
     for request_id in dict.fromkeys(request_ids):
+        current = await session.get(AccessRequest, request_id)
+        if current is None or current.erased_at is not None:
+            continue
         if await transition(
             session,
             request_id,

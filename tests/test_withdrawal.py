@@ -3,20 +3,26 @@ event log proves it; nobody else's data is touched, and the person may apply aga
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import replace
 
+import pytest
 from aiogram.methods import DeleteForumTopic
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import cards as cards_module
 from bot import texts
+from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
 from db.database import Database
 from db.models import AccessRequest, Base, Consent, RequestEvent, SupportThread
-from db.repositories import EventRepository
-from services import consent, requests
+from db.repositories import EmailClaimRepository, EventRepository
+from services import consent, export, requests
 from services.requests import Status
-from tests.admin_support import cards, request_row, submitted
+from services.snils import check_number, format_snils
+from tests.admin_support import admin, cards, request_row, submitted
 from tests.conftest import SUPPORT_CHAT_ID
 from tests.dialog_steps import to_organization
 from tests.harness import Harness
@@ -54,34 +60,39 @@ async def _move(db: Database, request_id: int, *path: Status) -> None:
 
 async def test_withdrawal_stops_processing_and_destroys_the_data(db: Database) -> None:
     mine = replace(NEW, consent_version="v1", consent_at=None)
-    waiting = await _submit(db, mine)
+    returned = await _submit(db, mine)
     approved = await _submit(db, replace(mine, role="Куратор 1 уровня"))
     exported = await _submit(db, replace(mine, role="Аналитик 1 уровня"))
     await _move(db, approved, Status.SUBMITTED, Status.APPROVED)
     await _move(db, exported, Status.SUBMITTED, Status.APPROVED, Status.EXPORTED)
-    async with db.write() as session:  # a resubmission once changed the address
+    async with db.write() as session:
+        # An admin's typed reason names the person; a correction once changed the address,
+        # and the old address is still claimed.
+        assert await requests.decide(
+            session, returned, Status.RETURNED, actor_id=1, reason="Иванова, проверьте e-mail"
+        )
         EventRepository(session).add(
-            waiting,
+            returned,
             "resubmitted",
             actor_id=NEW.telegram_id,
             details={"changes": {"email": ["old@example.ru", NEW.email], "position": ["a", "b"]}},
         )
+        await EmailClaimRepository(session).take("old@example.ru", NEW.snils)
     someone_else = replace(NEW, telegram_id=8, snils="431-052-771 35", email="petrov@example.ru")
     other = await _submit(db, replace(someone_else, full_name="Петров Пётр", consent_version="v1"))
 
     async with db.write() as session:
         result = await consent.withdraw(session, NEW.telegram_id)
 
-    assert result.cancelled == [waiting, approved]  # the exported one went to the federal operator
-    assert sorted(result.erased) == sorted([waiting, approved, exported])
-    statuses = {n: (await request_row(db, n)).status for n in (waiting, approved, exported)}
-    assert statuses == {waiting: "cancelled", approved: "cancelled", exported: "exported"}
+    assert result.cancelled == [returned, approved]  # the exported one reached the operator
+    assert sorted(result.erased) == sorted([returned, approved, exported])
+    statuses = {n: (await request_row(db, n)).status for n in (returned, approved, exported)}
+    assert statuses == {returned: "cancelled", approved: "cancelled", exported: "exported"}
     text = await database_text(db)
-    for trace in (*TRACES, "old@example.ru"):
-        assert trace not in text
+    assert [t for t in (*TRACES, "old@example.ru") if t in text] == []
     assert "Петров Пётр" in text and "431-052-771 35" in text  # nobody else's data is touched
     async with db.read() as session:
-        consents = (await session.scalars(select(Consent))).all()
+        consents = (await session.scalars(select(Consent).order_by(Consent.id))).all()
         actions = [
             (e.request_id, e.action)
             for e in await session.scalars(select(RequestEvent).order_by(RequestEvent.id))
@@ -89,13 +100,20 @@ async def test_withdrawal_stops_processing_and_destroys_the_data(db: Database) -
         scrubbed = await session.scalar(
             select(RequestEvent).where(RequestEvent.action == "resubmitted")
         )
+        owners = {r.telegram_id for r in await session.scalars(select(AccessRequest))}
     assert [c.withdrawn_at is not None for c in consents] == [True, True, True, False]
-    for request_id in (waiting, approved, exported):
+    assert owners == {0, someone_else.telegram_id}  # erased rows belong to nobody
+    for request_id in (returned, approved, exported):
         assert (request_id, "erased") in actions
-    assert (waiting, "consent_withdrawn") in actions and (other, "erased") not in actions
+    assert (returned, "consent_withdrawn") in actions and (other, "erased") not in actions
     assert scrubbed is not None and scrubbed.details == {
         "changes": {"email": [None, None], "position": ["a", "b"]}
     }
+
+    async with db.write() as session:  # nothing more is sent about the person, nor to them
+        assert exported not in [r.id for r in await export.select_again(session)]
+        assert await export.grant(session, [exported], actor_id=1) == []
+    assert (await request_row(db, exported)).status == "exported"
 
     # The same person may apply again with the same SNILS, address and role.
     assert await _submit(db, mine) > other
@@ -113,7 +131,8 @@ async def test_a_request_and_its_card_are_erased_from_the_chat(h: Harness, db: D
         texts.BTN_WITHDRAW_KEEP,
     ]
     done = await applicant.press(texts.BTN_WITHDRAW_CONFIRM)
-    assert done[-1].plain == texts.withdrawn([1], 1)
+    assert done[-1].plain == texts.withdrawn([1], [1])
+    assert done[-2].buttons == []  # the question's buttons are gone
 
     row = await request_row(db)
     assert row.status == "cancelled" and row.erased_at is not None and row.snils == ""
@@ -125,7 +144,7 @@ async def test_a_request_and_its_card_are_erased_from_the_chat(h: Harness, db: D
     text = await database_text(db)
     assert not [trace for trace in TRACES if trace in text]
     my = await applicant.send("/my")
-    assert "отменена" in my[-1].plain and texts.BTN_WITHDRAW not in my[-1].buttons
+    assert my[-1].plain == texts.MY_EMPTY  # erased requests belong to nobody
     assert h.unanswered_callbacks() == []
 
 
@@ -144,7 +163,7 @@ async def test_an_unfinished_request_is_forgotten(h: Harness, db: Database) -> N
     await to_organization(applicant)  # SNILS, name and e-mail typed, nothing sent
     await applicant.send("/withdraw")
     done = await applicant.press(texts.BTN_WITHDRAW_CONFIRM)
-    assert done[-1].plain == texts.withdrawn([], 0)
+    assert done[-1].plain == texts.withdrawn([], [])
     assert await state_of(h, applicant) is None
     assert await h.dp.storage.get_data(key(applicant)) == {}
     async with db.read() as session:
@@ -191,3 +210,75 @@ async def test_two_people_with_exported_requests_of_one_role_can_both_withdraw(
     assert [(r.status, r.snils, r.erased_at is not None) for r in rows] == [
         ("exported", "", True)
     ] * 2
+
+
+async def test_an_old_confirmation_does_not_erase_a_newer_request(h: Harness, db: Database) -> None:
+    applicant = h.user()
+    await applicant.send("/withdraw")  # asked, then left unanswered
+    question = applicant.last
+    await submitted(h)  # consent given again, with a new request
+    data = question.button_data(texts.BTN_WITHDRAW_CONFIRM)
+    assert data is not None
+    sent = await applicant.press_data(question, data)
+    assert sent[-1].plain == texts.WITHDRAW_STALE
+    row = await request_row(db)
+    assert row.erased_at is None and row.status == "submitted"
+    assert h.unanswered_callbacks() == []
+
+
+async def test_a_card_posted_during_the_erasure_is_brought_up_to_date(
+    h: Harness, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The card is rendered, then the person withdraws while the copies are being sent.
+    original = cards_module.card_targets
+
+    async def withdraw_meanwhile(session: AsyncSession, settings: Settings) -> list[int]:
+        async with db.write() as other:
+            await consent.withdraw(other, 1001)
+        return await original(session, settings)
+
+    monkeypatch.setattr(cards_module, "card_targets", withdraw_meanwhile)
+    await submitted(h)
+    card = cards(h)[-1]
+    assert texts.ERASED in card.plain and "112-233-445 95" not in card.plain
+    assert card.buttons == []
+
+
+async def test_an_admin_decision_at_the_same_moment_never_leaves_an_erased_request_live(
+    db: Database,
+) -> None:
+    async def approve(request_id: int) -> None:
+        async with db.write() as session:
+            await requests.decide(session, request_id, Status.APPROVED, actor_id=1)
+
+    async def withdraw(person: int) -> None:
+        async with db.write() as session:
+            await consent.withdraw(session, person)
+
+    people = range(100, 120)
+    for person in people:
+        number = await _submit(
+            db,
+            replace(
+                NEW,
+                telegram_id=person,
+                snils=format_snils(f"{person:09d}{check_number(f'{person:09d}'):02d}"),
+                email=f"{person}@example.ru",
+            ),
+        )
+        await asyncio.gather(approve(number), withdraw(person))
+    async with db.read() as session:
+        rows = (await session.scalars(select(AccessRequest))).all()
+    # Whichever came first, the request ends cancelled and erased: never approved and
+    # waiting for an export with nothing in it.
+    assert {(r.status, r.erased_at is not None) for r in rows} == {("cancelled", True)}
+
+
+async def test_the_history_tells_what_happened_in_words(h: Harness, db: Database) -> None:
+    applicant = await submitted(h)
+    await applicant.send("/withdraw")
+    await applicant.press(texts.BTN_WITHDRAW_CONFIRM)
+    history = (await admin(h).send("/history 1"))[-1].plain
+    assert texts.EVENT_NAMES["consent_withdrawn"] in history
+    assert texts.EVENT_NAMES["erased"] in history
+    assert "1001" not in history and "consent_withdrawn" not in history

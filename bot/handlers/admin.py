@@ -503,7 +503,7 @@ async def on_history(message: Message, command: CommandObject, db: Database) -> 
     for event in events:
         who = names.get(event.actor_id or 0) or (
             "заявитель"
-            if event.action in ("created", "resubmitted")
+            if event.action in ("created", "resubmitted", "consent_withdrawn", "erased")
             else texts.staff_name(event.actor_id, names)
         )
         details = event.details or {}

@@ -4,10 +4,12 @@ draft and the consultation thread forgotten, the admins' cards showing the erasu
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -24,8 +26,16 @@ from services import consent, support
 log = logging.getLogger(__name__)
 
 
-async def on_withdraw_command(message: Message) -> None:
-    await message.answer(texts.WITHDRAW_CONFIRM, reply_markup=keyboards.withdraw_confirm())
+async def _ask(bot: Bot, chat_id: int) -> None:
+    await bot.send_message(
+        chat_id,
+        texts.WITHDRAW_CONFIRM,
+        reply_markup=keyboards.withdraw_confirm(int(time.time() * 1000)),
+    )
+
+
+async def on_withdraw_command(message: Message, bot: Bot) -> None:
+    await _ask(bot, message.chat.id)
 
 
 async def on_withdraw_button(
@@ -41,26 +51,36 @@ async def on_withdraw_button(
         return
     chat_id = query.message.chat.id
     if callback_data.action == "ask":
-        await bot.send_message(
-            chat_id, texts.WITHDRAW_CONFIRM, reply_markup=keyboards.withdraw_confirm()
-        )
-    elif callback_data.action == "keep":
-        await bot.send_message(chat_id, texts.WITHDRAW_KEPT, reply_markup=keyboards.main_menu())
-    elif callback_data.action == "confirm":
-        user_id = query.from_user.id
-        async with db.write() as session:
-            result = await consent.withdraw(session, user_id)
-            thread = await support.forget(session, user_id)
-        await state.clear()  # the unfinished request: SNILS, name, e-mail typed so far
-        await bot.send_message(
-            chat_id,
-            texts.withdrawn(result.cancelled, len(result.erased)),
-            reply_markup=keyboards.main_menu(),
-        )
-        log.info("consent withdrawn: %d requests erased", len(result.erased))
-        background.spawn(_show_erasure(bot, db, result.erased, thread), f"erase-{user_id}")
-    else:
+        await _ask(bot, chat_id)
+        return
+    if callback_data.action not in ("confirm", "keep"):
         callback_answer.text = texts.STALE_BUTTON
+        return
+    # The question is answered: its buttons go, so an old copy cannot be pressed later.
+    with contextlib.suppress(TelegramBadRequest):
+        await bot.edit_message_reply_markup(
+            chat_id=chat_id, message_id=query.message.message_id, reply_markup=None
+        )
+    if callback_data.action == "keep":
+        await bot.send_message(chat_id, texts.WITHDRAW_KEPT, reply_markup=keyboards.main_menu())
+        return
+    user_id = query.from_user.id
+    async with db.read() as session:
+        given = await consent.consent_given_at(session, user_id)
+    if given is not None and given.timestamp() * 1000 > callback_data.issued:
+        await bot.send_message(chat_id, texts.WITHDRAW_STALE, reply_markup=keyboards.main_menu())
+        return
+    async with db.write() as session:
+        result = await consent.withdraw(session, user_id)
+        thread = await support.forget(session, user_id)
+    await state.clear()  # the unfinished request: SNILS, name, e-mail typed so far
+    await bot.send_message(
+        chat_id,
+        texts.withdrawn(result.cancelled, result.erased),
+        reply_markup=keyboards.main_menu(),
+    )
+    log.info("consent withdrawn: %d requests erased", len(result.erased))
+    background.spawn(_show_erasure(bot, db, result.erased, thread), f"erase-{user_id}")
 
 
 async def _show_erasure(

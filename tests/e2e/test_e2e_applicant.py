@@ -19,7 +19,14 @@ async def test_applicant_from_start_to_a_submitted_request(
     await bot.start(standin)
     try:
         commands = next(iter(standin.commands.values()))
-        assert {c["command"] for c in commands} == {"start", "new", "my", "help", "cancel"}
+        assert {c["command"] for c in commands} == {
+            "start",
+            "new",
+            "my",
+            "help",
+            "cancel",
+            "withdraw",
+        }
 
         me = Person(standin, USER)
         hello = await me.says("/start", "ВИМИС ОНКО")
