@@ -8,7 +8,7 @@ import logging
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
@@ -105,6 +105,7 @@ async def post_card(
         if request is None:
             return 0
         text, keyboard = await render(session, request)
+        rendered_version = request.updated_at
         targets = chat_ids if chat_ids is not None else await card_targets(session, settings)
     digest = content_hash(text, keyboard)
     posted: list[tuple[int, int]] = []
@@ -122,8 +123,13 @@ async def post_card(
                 for c, m in posted
             )
         # A decision or an erasure while the copies were on their way found no copy to
-        # update: bring them up to date now (nothing is sent when nothing changed).
-        await refresh_cards(bot, db, request_id)
+        # update: bring them up to date now.
+        async with db.read() as session:
+            version = await session.scalar(
+                select(AccessRequest.updated_at).where(AccessRequest.id == request_id)
+            )
+        if version != rendered_version:
+            await refresh_cards(bot, db, request_id)
     return len(posted)
 
 
