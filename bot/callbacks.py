@@ -60,6 +60,7 @@ class FaqCb(CallbackData, prefix="fq"):
 
     index: Id
     user_id: Id = 0
+    key: str = ""  # FaqEntry.key: the question the button was made for
 
 
 class RateCb(CallbackData, prefix="r"):

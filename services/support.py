@@ -3,6 +3,7 @@ No aiogram here: the messenger side is in bot/support_desk.py."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -34,6 +35,19 @@ class _FaqFile(BaseModel):
 class FaqEntry:
     question: str
     answer: str
+
+    @property
+    def key(self) -> str:
+        """Names the question in a button: an index alone would point at another question
+        once the file is edited while the button is still on screen."""
+        return hashlib.sha256(self.question.encode()).hexdigest()[:8]
+
+
+def find_faq(entries: list[FaqEntry], index: int, key: str) -> FaqEntry | None:
+    """The entry a button was made for: at its index, or moved elsewhere; None if gone."""
+    if 0 <= index < len(entries) and entries[index].key == key:
+        return entries[index]
+    return next((entry for entry in entries if entry.key == key), None)
 
 
 class Faq:

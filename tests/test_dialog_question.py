@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import timedelta
+from pathlib import Path
 
+import yaml
 from aiogram.methods import CopyMessage, SendMessage
 from sqlalchemy import select, update
 
@@ -264,3 +267,30 @@ def test_the_faq_file_is_valid() -> None:
 
     entries = parse_faq((ROOT / "faq.yaml").read_text(encoding="utf-8"))
     assert len(entries) >= 5 and all(e.question and e.answer for e in entries)
+
+
+async def test_an_faq_button_follows_its_question_when_the_file_is_edited(
+    db: Database, role_matrix: RoleMatrix, organizations: None, database_url: str, tmp_path: Path
+) -> None:
+    faq = tmp_path / "faq.yaml"
+
+    def write(*questions: str, mtime: int) -> None:
+        entries = [{"question": q, "answer": f"Ответ: {q}"} for q in questions]
+        faq.write_text(yaml.safe_dump({"faq": entries}, allow_unicode=True), encoding="utf-8")
+        os.utime(faq, (mtime, mtime))
+
+    write("Вопрос А", "Вопрос Б", mtime=1_800_000_000)
+    settings = make_settings(database_url, faq_path=str(faq))
+    harness = Harness(build_dispatcher(settings, db, role_matrix))
+    user = harness.user()
+    await through_consent(user)
+    menu = (await user.press(texts.BTN_STEP_HELP))[-1]
+    press_a, press_b = menu.button_data("Вопрос А"), menu.button_data("Вопрос Б")
+    assert press_a is not None and press_b is not None
+
+    write("Вопрос Б", "Вопрос В", mtime=1_800_000_100)  # reordered, А removed, В added
+    sent = await user.press_data(menu, press_b)
+    assert sent[-1].plain.startswith("Вопрос Б") and "Ответ: Вопрос Б" in sent[-1].plain
+    sent = await user.press_data(menu, press_a)
+    assert sent == [] and user.last_answer_text() == texts.STALE_BUTTON
+    assert harness.unanswered_callbacks() == []

@@ -28,6 +28,7 @@ from db.database import Database
 from db.models import SupportThread, utcnow
 from services import support
 from services.staff import StaffRole
+from services.support import find_faq
 
 TICKETS_SHOWN = 25  # titles are up to 128 characters: 25 fit one message
 CONTENT = (
@@ -143,7 +144,7 @@ async def on_faq_command(message: Message, db: Database, settings: Settings) -> 
             [
                 InlineKeyboardButton(
                     text=keyboards.short(entry.question),
-                    callback_data=FaqCb(index=i, user_id=thread.user_id).pack(),
+                    callback_data=FaqCb(index=i, user_id=thread.user_id, key=entry.key).pack(),
                 )
             ]
             for i, entry in enumerate(entries)
@@ -160,11 +161,10 @@ async def on_faq_button(
     db: Database,
     settings: Settings,
 ) -> None:
-    entries = faq_entries(settings)
-    if not 0 <= callback_data.index < len(entries) or callback_data.user_id == 0:
+    entry = find_faq(faq_entries(settings), callback_data.index, callback_data.key)
+    if entry is None or callback_data.user_id == 0:
         callback_answer.text = texts.STALE_BUTTON
         return
-    entry = entries[callback_data.index]
     try:
         await bot.send_message(
             callback_data.user_id, texts.faq_answer(entry.question, entry.answer)

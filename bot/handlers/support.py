@@ -26,7 +26,7 @@ from bot.filters import PrivateChat
 from bot.support_desk import SupportDesk
 from db.database import Database
 from services import support
-from services.support import Faq, WorkingHours
+from services.support import Faq, WorkingHours, find_faq
 
 log = logging.getLogger(__name__)
 RETURN_KEY = "question_return_state"
@@ -57,7 +57,8 @@ def _faq_keyboard(settings: Settings) -> InlineKeyboardMarkup:
     rows = [
         [
             InlineKeyboardButton(
-                text=keyboards.short(entry.question), callback_data=FaqCb(index=i).pack()
+                text=keyboards.short(entry.question),
+                callback_data=FaqCb(index=i, key=entry.key).pack(),
             )
         ]
         for i, entry in enumerate(faq_entries(settings))
@@ -173,12 +174,10 @@ async def on_faq(
     callback_answer: CallbackAnswer,
     settings: Settings,
 ) -> None:
-    entries = faq_entries(settings)
-    valid = 0 <= callback_data.index < len(entries) and callback_data.user_id == 0
-    if query.message is None or not valid:
+    entry = find_faq(faq_entries(settings), callback_data.index, callback_data.key)
+    if query.message is None or entry is None or callback_data.user_id != 0:
         callback_answer.text = texts.STALE_BUTTON
         return
-    entry = entries[callback_data.index]
     await query.message.answer(
         texts.faq_answer(entry.question, entry.answer),
         reply_markup=keyboards.single(texts.BTN_FAQ_HELPED, "ask_cancel"),
