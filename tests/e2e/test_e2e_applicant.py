@@ -12,7 +12,7 @@ from tests.e2e.support import BotProcess, Person
 USER = 5550001
 
 
-async def test_applicant_from_start_to_a_submitted_request(
+async def test_applicant_from_start_to_a_submitted_request_then_withdrawn(
     standin: BotApiStandin, bot_env: dict[str, str], db: Database
 ) -> None:
     bot = BotProcess(bot_env)
@@ -55,6 +55,9 @@ async def test_applicant_from_start_to_a_submitted_request(
         assert "Врач-онколог & <заведующий>" in (summary.text or "")
         done = await me.presses("📨 Отправить", "отправлена")
         await me.says("/my", "на рассмотрении")
+        # Then the person changes their mind: consent withdrawn, the data destroyed.
+        await me.says("/withdraw", "Отзыв согласия")
+        gone = await me.presses("Да, отозвать и удалить", "Согласие на обработку")
     finally:
         code, output = await bot.stop()
 
@@ -62,13 +65,15 @@ async def test_applicant_from_start_to_a_submitted_request(
     assert "Start polling" in output  # the log was captured, so the checks below mean something
     assert standin.errors == [], [e.description for e in standin.errors]
     assert standin.unanswered_callbacks() == []
-    for secret in ("112-233-445 95", "11223344595", "ivanova@example.ru", "Иванова"):
+    for secret in ("112-233-445 95", "11223344595", "ivanova@example.ru", "Иванова", "иванова"):
         assert secret not in output, f"personal data in the log: {secret}"
 
     async with db.read() as session:
         request = (await session.scalars(select(AccessRequest))).one()
     assert f"№ {request.id}" in (done.text or "")
-    assert request.status == "submitted"
+    assert f"Отменены заявки: № {request.id}" in (gone.text or "")
+    assert request.status == "cancelled" and request.erased_at is not None
+    assert (request.snils, request.full_name, request.email, request.telegram_id) == ("", "", "", 0)
     assert request.org_full_name == "ООО «Клиника <Здоровье> & Ко»"
     assert request.org_short_name == "<Клиника & Ко>"
     assert request.org_manual and not request.position_in_matrix and request.role is None
