@@ -26,7 +26,9 @@ def _differences(connection: Connection) -> list[Any]:
 def _run(connection: Connection, action: str, revision: str) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
-    getattr(command, action)(config, revision)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SQLite's table rebuild reflects that index too
+        getattr(command, action)(config, revision)
 
 
 async def test_migrations_match_the_models(db: Database) -> None:
