@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sys
 from dataclasses import replace
 
 import pytest
 from aiogram.methods import DeleteForumTopic
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cards as cards_module
@@ -21,7 +22,6 @@ from db.models import AccessRequest, Base, Consent, RequestEvent, SupportThread
 from db.repositories import EmailClaimRepository, EventRepository
 from services import consent, export, requests
 from services.requests import Status
-from services.snils import check_number, format_snils
 from tests.admin_support import admin, cards, request_row, submitted
 from tests.conftest import SUPPORT_CHAT_ID
 from tests.dialog_steps import to_organization
@@ -244,34 +244,48 @@ async def test_a_card_posted_during_the_erasure_is_brought_up_to_date(
     assert card.buttons == []
 
 
+async def _wait_until_blocked(db: Database, task: asyncio.Task[None]) -> None:
+    """Until `task` waits for the other transaction: on PostgreSQL for a row lock, on SQLite
+    for the single writer."""
+    for _ in range(500):
+        await asyncio.sleep(0.01)
+        assert not task.done(), "the withdrawal did not wait for the admin's transaction"
+        if db.is_sqlite:
+            return  # it has started and is still waiting
+        async with db.read() as session:
+            waiting = await session.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            )
+        if waiting:
+            return
+    pytest.fail("the withdrawal never waited for a lock")
+
+
 async def test_an_admin_decision_at_the_same_moment_never_leaves_an_erased_request_live(
     db: Database,
 ) -> None:
-    async def approve(request_id: int) -> None:
-        async with db.write() as session:
-            await requests.decide(session, request_id, Status.APPROVED, actor_id=1)
+    number = await _submit(db, NEW)
 
-    async def withdraw(person: int) -> None:
+    async def withdraw() -> None:
         async with db.write() as session:
-            await consent.withdraw(session, person)
+            await consent.withdraw(session, NEW.telegram_id)
 
-    people = range(100, 120)
-    for person in people:
-        number = await _submit(
-            db,
-            replace(
-                NEW,
-                telegram_id=person,
-                snils=format_snils(f"{person:09d}{check_number(f'{person:09d}'):02d}"),
-                email=f"{person}@example.ru",
-            ),
-        )
-        await asyncio.gather(approve(number), withdraw(person))
-    async with db.read() as session:
-        rows = (await session.scalars(select(AccessRequest))).all()
-    # Whichever came first, the request ends cancelled and erased: never approved and
-    # waiting for an export with nothing in it.
-    assert {(r.status, r.erased_at is not None) for r in rows} == {("cancelled", True)}
+    # The worst order: the admin's approval is written but not committed when the
+    # withdrawal starts, and commits while the withdrawal waits.
+    decision = db.write()
+    session = await decision.__aenter__()
+    try:
+        assert await requests.decide(session, number, Status.APPROVED, actor_id=1)
+        withdrawing = asyncio.create_task(withdraw())
+        await _wait_until_blocked(db, withdrawing)
+    except BaseException:
+        await decision.__aexit__(*sys.exc_info())
+        raise
+    await decision.__aexit__(None, None, None)  # the approval commits
+    await asyncio.wait_for(withdrawing, 10)
+    row = await request_row(db, number)
+    # Never approved and waiting for an export with nothing in it.
+    assert (row.status, row.erased_at is not None) == ("cancelled", True)
 
 
 async def test_the_history_tells_what_happened_in_words(h: Harness, db: Database) -> None:
