@@ -41,6 +41,12 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("uq_access_requests_live", table_name="access_requests")
+    # Erased requests have no SNILS: give each its own, or the old index would see them as
+    # one person's duplicates.
+    op.execute(
+        "UPDATE access_requests SET snils = 'x' || CAST(id AS TEXT) WHERE erased_at IS NOT NULL"
+    )
     _live_index(OLD_LIVE)
-    with op.batch_alter_table("access_requests") as batch_op:
-        batch_op.drop_column("erased_at")
+    # Plain ALTER TABLE (SQLite ≥ 3.35): a batch rebuild of the table would fail on the foreign
+    # keys of its events and lose the expression index on lower(email).
+    op.execute("ALTER TABLE access_requests DROP COLUMN erased_at")
