@@ -54,6 +54,9 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
             "PRAGMA synchronous=NORMAL",
             f"PRAGMA busy_timeout={busy_timeout_ms}",
             "PRAGMA foreign_keys=ON",
+            # Deleted and overwritten content is zeroed on disk too: erased personal data
+            # must not linger in free pages (152-FZ).
+            "PRAGMA secure_delete=ON",
         ):
             cursor.execute(pragma)
         cursor.close()

@@ -32,7 +32,9 @@ NAMING = {
 
 # Statuses after which the same person may ask for the same role again.
 CLOSED_STATUSES = ("rejected", "cancelled")
-LIVE_AND_NOT_ERASED = "status NOT IN ('rejected', 'cancelled') AND erased_at IS NULL"
+LIVE_AND_NOT_ERASED = (
+    f"status NOT IN ({', '.join(repr(s) for s in CLOSED_STATUSES)}) AND erased_at IS NULL"
+)
 
 
 def utcnow() -> datetime:

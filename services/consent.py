@@ -21,8 +21,9 @@ from db.models import (
 from db.repositories import EventRepository
 from services.requests import TRANSITIONS, Status, transition
 
-# What identifies the person in a request. Organisation, position and role stay, with no
-# Telegram id left beside them: an anonymous row that keeps the statistics whole.
+# What identifies the person in a request. Organisation, position and role stay for the
+# statistics; the request row loses the Telegram id too. The consent rows and the events'
+# actor ids keep it: they are the proof of who withdrew and when.
 PERSONAL_COLUMNS = ("snils", "full_name", "email")
 
 

@@ -79,8 +79,7 @@ async def send_my_requests(bot: Bot, db: Database, user_id: int, chat_id: int) -
     returned = [r.id for r in rows if r.status == "returned"]
     markup = keyboards.main_menu()
     markup.inline_keyboard[:0] = [keyboards.fix_button(n).inline_keyboard[0] for n in returned]
-    if any(r.erased_at is None for r in rows):
-        markup.inline_keyboard.append(keyboards.withdraw_button())
+    markup.inline_keyboard.append(keyboards.withdraw_button())
     await bot.send_message(chat_id, texts.my_requests(blocks), reply_markup=markup)
 
 

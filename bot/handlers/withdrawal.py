@@ -80,7 +80,10 @@ async def on_withdraw_button(
         reply_markup=keyboards.main_menu(),
     )
     log.info("consent withdrawn: %d requests erased", len(result.erased))
-    background.spawn(_show_erasure(bot, db, result.erased, thread), f"erase-{user_id}")
+    # Named by request numbers: a failure is logged with the name, and the person's Telegram
+    # id is not for the log.
+    numbers = ",".join(map(str, result.erased))[:40] or "draft"
+    background.spawn(_show_erasure(bot, db, result.erased, thread), f"erase-{numbers}")
 
 
 async def _show_erasure(
