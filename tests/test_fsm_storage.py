@@ -64,3 +64,13 @@ async def test_closing_the_fsm_storage_writes_everything_and_refuses_later_write
     async with db.read() as session:
         rows = (await session.execute(select(FsmRecord.key, FsmRecord.state))).all()
     assert [state for _key, state in rows] == ["Form:snils"]
+
+
+async def test_a_flush_while_closing_waits_for_the_close(db: Database) -> None:
+    storage = DatabaseStorage(db, linger=0.05)
+    await storage.set_state(StorageKey(bot_id=1, chat_id=1, user_id=1), "Form:snils")
+    closing = asyncio.create_task(storage.close())
+    await asyncio.sleep(0)  # close() has begun: new writes are refused
+    await asyncio.wait_for(storage.flush(), 5)  # e.g. the reminder task's scan at shutdown
+    await closing
+    assert not storage.pending

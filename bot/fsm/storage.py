@@ -188,9 +188,8 @@ class DatabaseStorage(BaseStorage):
         self._wake.set()
 
     def _ensure_flusher(self) -> None:
-        if self._flusher is None or self._flusher.done():
-            if self._closed:
-                raise RuntimeError("storage is closed")
+        # Once closing, close() itself writes what is left and wakes flush() waiters.
+        if not self._closed and (self._flusher is None or self._flusher.done()):
             self._flusher = asyncio.create_task(self._flush_loop(), name="fsm-flusher")
 
     def _evict_if_needed(self) -> None:
