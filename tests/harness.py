@@ -230,6 +230,14 @@ class RecordingSession(BaseSession):
                     new_id,
                 )
             )
+            markup = self._markup(method.reply_markup)
+            if markup is not None:  # a copy with buttons under it: kept, so they can be pressed
+                try:
+                    check_reply_markup(markup)
+                except ApiError as exc:
+                    raise self._refuse(method, exc.description) from exc
+                plain = f"[копия сообщения {method.message_id}]"
+                self._store(Sent(chat_id, new_id, plain, plain, [], markup))
             return MessageId(message_id=new_id)
         if isinstance(method, EditMessageText):
             key = (int(method.chat_id or 0), int(method.message_id or 0))
