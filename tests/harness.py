@@ -342,6 +342,7 @@ class ChatUser:
     ) -> None:
         self.h = harness
         self.id = user_id
+        self.queries: list[str] = []  # ids of this person's button presses
         self.user = User(id=user_id, is_bot=False, first_name=first_name, language_code="ru")
         if chat_id is None:
             self.chat = Chat(id=user_id, type="private", first_name=first_name)
@@ -425,6 +426,7 @@ class ChatUser:
     def callback_update(self, message: Sent, data: str) -> tuple[Update, str]:
         query_id = f"cb{next(self.h._callback_ids)}"
         self.h.callbacks.append(query_id)
+        self.queries.append(query_id)
         query = CallbackQuery(
             id=query_id,
             from_user=self.user,
@@ -450,6 +452,14 @@ class ChatUser:
         assert messages, "the bot has not written to this chat"
         newest = messages[-1]
         return self.h.session.messages[(newest.chat_id, newest.message_id)]
+
+    def answers(self) -> list[str]:
+        """The texts of the answers to this person's button presses, in order."""
+        return [
+            method.text or ""
+            for method in self.h.session.calls
+            if isinstance(method, AnswerCallbackQuery) and method.callback_query_id in self.queries
+        ]
 
     def last_answer_text(self) -> str | None:
         for method in reversed(self.h.session.calls):

@@ -128,3 +128,63 @@ async def test_organization_typed_by_hand_is_escaped_and_flagged(harness: Harnes
     assert "(введено вручную)" in summary.plain
     assert f"Роль: {texts.ROLE_BY_ADMIN}" in summary.plain
     assert harness.session.refusals == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("Иванова А.С.", texts.FIO_INITIALS),  # not «Лишние символы: .»
+        ("Иванова А. С.", texts.FIO_INITIALS),
+    ],
+)
+async def test_initials_ask_for_the_name_in_full(
+    harness: Harness, answer: str, expected: str
+) -> None:
+    user = harness.user()
+    await through_consent(user)
+    await user.send("11223344595")
+    sent = await user.send(answer)
+    assert sent[-1].html.startswith(expected)
+    assert "Лишние символы" not in sent[-1].plain
+    assert await state_of(harness, user) == "Form:full_name"
+
+
+async def test_a_snils_pasted_with_its_label_is_taken(harness: Harness) -> None:
+    user = harness.user()
+    await through_consent(user)
+    await user.send("СНИЛС: 112-233-445 95")
+    assert await state_of(harness, user) == "Form:full_name"
+
+
+async def test_a_name_is_kept_as_in_gosuslugi(harness: Harness) -> None:
+    user = harness.user()
+    await through_consent(user)
+    await user.send("11223344595")
+    sent = await user.send("Д'Арк-Иванова Жанна")
+    assert "ФИО: Д'Арк-Иванова Жанна" in sent[-1].plain
+
+
+@pytest.mark.parametrize(
+    ("answer", "underlined"),
+    [
+        ("ivanova@почта.рф", "п"),  # an IDN domain, against «латинскими буквами»
+        ("ivanova@exаmple.ru", "а"),  # a Cyrillic «а» among Latin letters
+        ("ivanova@xn--80a1acny.xn--p1ai", None),  # the IDN spelt in ASCII
+    ],
+)
+async def test_a_non_latin_email_is_refused_with_the_letters_shown(
+    harness: Harness, answer: str, underlined: str | None
+) -> None:
+    user = harness.user()
+    await through_consent(user)
+    await user.send("11223344595")
+    await user.send("Иванова Мария")
+    sent = await user.send(answer)
+    assert "латинскими буквами" in sent[-1].plain
+    assert "почта.рф" in sent[-1].plain  # the message names the case of Russian domains
+    if underlined:
+        assert f"<u><b>{underlined}</b></u>" in sent[-1].html
+    assert await state_of(harness, user) == "Form:email"
+    await user.send("ivanova@example.ru")
+    assert await state_of(harness, user) == "Form:region"
+    assert harness.session.refusals == []
