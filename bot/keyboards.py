@@ -72,9 +72,7 @@ def existing_requests(returned: list[int]) -> InlineKeyboardMarkup:
             )
         ]
     )
-    rows.append(
-        [InlineKeyboardButton(text=texts.BTN_MY, callback_data=MenuCb(action="my").pack())]
-    )
+    rows.append([InlineKeyboardButton(text=texts.BTN_MY, callback_data=MenuCb(action="my").pack())])
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 

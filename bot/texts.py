@@ -517,8 +517,6 @@ def already_open(number: int, status: str, role: str | None) -> str:
     )
 
 
-ALREADY_SUBMITTED = "Эта заявка уже отправлена."
-
 # --- my requests ------------------------------------------------------------------------------
 
 MY_EMPTY = "У вас пока нет заявок. Нажмите «Подать заявку», чтобы оформить первую."
@@ -741,8 +739,7 @@ NOTE_POSITION_MANUAL_ROLE_SET = "Должности нет в матрице р�
 
 def warn_own_request(number: int, status: str) -> str:
     return (
-        f"Другая заявка этого же заявителя: № {number} "
-        f"({escape(STATUS_NAMES.get(status, status))})"
+        f"Другая заявка этого же заявителя: № {number} ({escape(STATUS_NAMES.get(status, status))})"
     )
 
 
@@ -784,6 +781,8 @@ def email_held(holder: int | None) -> str:
         "Один адрес — один пользователь: верните заявку на доработку поля «Эл. почта» "
         "или отклоните её."
     )
+
+
 REQUEST_NOT_FOUND = "Заявка не найдена."
 
 
@@ -797,22 +796,22 @@ def addressed(who: str, prompt: str) -> str:
 
 
 INPUT_KIND_NAMES = {
-    "reject": "причиной отказа",
-    "return": "комментарием для заявителя",
-    "role": "причиной смены роли",
+    "reject": "причину отказа",
+    "return": "комментарий для заявителя",
+    "role": "причину смены роли",
 }
 
 
 def input_hint(who: str, kind: str, number: int) -> str:
-    what = INPUT_KIND_NAMES.get(kind, "ответом")
+    what = INPUT_KIND_NAMES.get(kind, "ответ")
     return (
-        f"{who}, чтобы текст стал {what} по заявке № {number}, напишите его <b>ответом</b> на "
-        "моё сообщение с вопросом (смахните его влево) — или нажмите кнопку, если это он и "
-        "есть. Передумали — /cancel."
+        f"{who}, {what} по заявке № {number} я жду <b>ответом</b> на моё сообщение с вопросом "
+        "(смахните его влево). Если это сообщение и есть ответ — нажмите кнопку. "
+        "Передумали — /cancel."
     )
 
 
-BTN_USE_AS_INPUT = "✅ Это он — использовать"
+BTN_USE_AS_INPUT = "✅ Использовать это сообщение"
 
 
 def ask_reject_reason(number: int) -> str:

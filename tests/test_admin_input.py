@@ -51,7 +51,7 @@ async def test_an_admin_who_writes_past_the_prompt_is_told_and_may_use_the_text(
     # A plain message (the bot sees it when privacy mode is off, or it is an admin there).
     sent = await boss.send("Нет приказа о назначении ответственным")
     hint = sent[-1]
-    assert "ответом" in hint.plain and "заявке № 1" in hint.plain
+    assert "ответом на моё сообщение" in hint.plain and "заявке № 1" in hint.plain
     assert hint.buttons == [texts.BTN_USE_AS_INPUT]
     assert (await request_row(db)).status == "submitted"
 
