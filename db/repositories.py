@@ -151,6 +151,15 @@ class RequestRepository:
         )
         return list(rows)
 
+    async def first_since(self, telegram_id: int, since: datetime) -> AccessRequest | None:
+        """The person's first request created at or after `since`."""
+        return await self.session.scalar(
+            select(AccessRequest)
+            .where(AccessRequest.telegram_id == telegram_id, AccessRequest.created_at >= since)
+            .order_by(AccessRequest.id)
+            .limit(1)
+        )
+
     async def count_for_user(self, telegram_id: int) -> int:
         total = await self.session.scalar(
             select(func.count()).where(AccessRequest.telegram_id == telegram_id)

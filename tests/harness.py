@@ -61,6 +61,8 @@ class Sent:
     entities: list[dict[str, Any]]
     markup: dict[str, Any] | None
     thread_id: int | None = None
+    # When it was first sent, in whole seconds as Telegram gives it; an edit keeps it.
+    date: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
 
     @property
     def buttons(self) -> list[str]:
@@ -248,7 +250,8 @@ class RecordingSession(BaseSession):
             markup = self._markup(method.reply_markup)
             if plain == old.plain and entities == old.entities and markup == old.markup:
                 raise self._refuse(method, "Bad Request: message is not modified")
-            return self._store(Sent(key[0], key[1], method.text, plain, entities, markup))
+            edited = Sent(key[0], key[1], method.text, plain, entities, markup, date=old.date)
+            return self._store(edited)
         if isinstance(method, EditMessageReplyMarkup):
             key = (int(method.chat_id or 0), int(method.message_id or 0))
             old = self.messages.get(key)
@@ -257,7 +260,9 @@ class RecordingSession(BaseSession):
             markup = self._markup(method.reply_markup)
             if markup == old.markup:
                 raise self._refuse(method, "Bad Request: message is not modified")
-            return self._store(Sent(key[0], key[1], old.html, old.plain, old.entities, markup))
+            return self._store(
+                Sent(key[0], key[1], old.html, old.plain, old.entities, markup, date=old.date)
+            )
         if isinstance(method, AnswerCallbackQuery):
             if method.callback_query_id in self.answered:
                 raise self._refuse(method, "Bad Request: query is too old")
@@ -292,7 +297,7 @@ def to_message(sent: Sent) -> Message:
     chat_type = "private" if sent.chat_id > 0 else "supergroup"
     return Message(
         message_id=sent.message_id,
-        date=datetime.now(UTC),
+        date=sent.date,
         chat=Chat(id=sent.chat_id, type=chat_type),
         from_user=User(id=BOT_ID, is_bot=True, first_name="ВИМИС"),
         text=sent.plain,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import timedelta
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -63,9 +64,7 @@ from services import requests as request_service
 from services.role_matrix import RoleMatrix
 
 log = logging.getLogger(__name__)
-# Kept in the FSM data after a dialog ends with «Отправить», so that a late press on one of
-# its buttons is told the request was sent (and which), and any other over dialog's is not.
-SUBMITTED_KEY = "submitted_request"
+CLOCK_SLACK = timedelta(seconds=5)
 
 
 class FormEngine:
@@ -323,7 +322,7 @@ class FormEngine:
         match result:
             case request_service.Submitted(request=request):
                 await self._echo_answer(data, pressed, texts.BTN_SUBMIT)
-                await self._close_submitted(request.id)
+                await self.state.clear()
                 await self.bot.send_message(
                     self.chat_id,
                     texts.submitted(request.id, request.status),
@@ -332,10 +331,6 @@ class FormEngine:
                 background.spawn(self._announce(request.id), f"card-{request.id}")
             case request_service.AlreadyOpen():
                 await self.show("summary", data)  # sent meanwhile: the summary says so
-
-    async def _close_submitted(self, request_id: int) -> None:
-        await self.state.clear()
-        await self.state.set_data({SUBMITTED_KEY: request_id})
 
     async def _announce(self, request_id: int) -> None:
         """The admins' card and the support topic's header: the applicant does not wait."""
@@ -365,7 +360,7 @@ class FormEngine:
         match result:
             case request_service.Submitted(request=request):
                 await self._echo_answer(data, pressed, texts.BTN_SUBMIT)
-                await self._close_submitted(request.id)
+                await self.state.clear()
                 await self.bot.send_message(
                     self.chat_id, texts.resubmitted(request.id), reply_markup=keyboards.main_menu()
                 )
@@ -433,7 +428,7 @@ async def on_form_button(
     step = STEPS.get(callback_data.step)
     pressed = query.message if isinstance(query.message, Message) else None
     if step is None or current != step.state.state or pressed is None:
-        callback_answer.text = await _stale_answer(state)
+        callback_answer.text = await _stale_answer(state, db, query.from_user.id, pressed)
         if pressed is not None and pressed.reply_markup is not None:
             with contextlib.suppress(TelegramBadRequest):
                 await pressed.edit_reply_markup(reply_markup=None)
@@ -463,17 +458,24 @@ async def on_form_button(
     await engine.apply(step, data, outcome, pressed)
 
 
-async def _stale_answer(state: FSMContext) -> str:
+async def _stale_answer(
+    state: FSMContext, db: Database, user_id: int, pressed: Message | None
+) -> str:
     """What a press on a button of an earlier screen is told: to go on from the latest one
-    while a dialog is under way; once it is over, whether its request was really sent."""
+    while a dialog is under way; once it is over, whether a request was really sent from it
+    (one of the person's requests made after that screen was shown) or not. Nothing is kept
+    for this after a dialog ends: the answer comes from the requests themselves."""
     current = await state.get_state() or ""
-    data = await state.get_data()
     if current == QuestionFlow.waiting.state:
-        current = data.get(RETURN_KEY) or ""
-    if current in STATE_TO_STEP:
+        current = (await state.get_data()).get(RETURN_KEY) or ""
+    if current in STATE_TO_STEP or pressed is None:
         return texts.STALE_BUTTON
-    submitted = data.get(SUBMITTED_KEY)
-    return texts.already_submitted(int(submitted)) if submitted else texts.NOT_SUBMITTED
+    async with db.read() as session:
+        # Telegram dates are whole seconds and another machine's clock: a little slack. No
+        # person gets from one request's summary to the next one's in seconds.
+        since = pressed.date - CLOCK_SLACK
+        sent = await RequestRepository(session).first_since(user_id, since)
+    return texts.already_submitted(sent.id) if sent is not None else texts.NOT_SUBMITTED
 
 
 def form_router() -> Router:
