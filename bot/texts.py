@@ -123,6 +123,8 @@ def existing_requests(rows: Sequence[tuple[int, str | None, str]]) -> str:
         "<b>другая роль</b>, нажмите «Заявка на другую роль» — СНИЛС, ФИО, e-mail и "
         "организацию я возьму из последней заявки, останется выбрать должность и роль.",
     ]
+    if any(status == "returned" for _, _, status in rows):
+        lines.append("Заявку, возвращённую на доработку, исправьте кнопкой «Исправить заявку».")
     return "\n".join(lines)
 
 

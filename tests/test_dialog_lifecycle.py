@@ -171,3 +171,21 @@ async def test_the_same_role_again_is_still_refused_at_the_summary(
     assert "У вас уже есть заявка № 1" in sent[-1].plain
     assert texts.BTN_SUBMIT not in sent[-1].buttons
     assert await _requests(db) == 1
+
+
+async def test_a_returned_request_is_offered_for_fixing_at_the_start(
+    h: Harness, db: Database
+) -> None:
+    from tests.admin_support import admin, submitted
+
+    applicant = await submitted(h)
+    boss = admin(h)
+    await boss.press(texts.BTN_RETURN)
+    await boss.press("▫️ ФИО")
+    await boss.press(texts.BTN_NEXT)
+    await boss.reply("Полностью, как в Госуслугах")
+    sent = await applicant.press(texts.BTN_NEW)
+    assert "возвращена на доработку" in sent[-1].plain
+    assert sent[-1].buttons[0] == texts.btn_fix(1)
+    sent = await applicant.press(texts.btn_fix(1))
+    assert "Исправление заявки № 1" in sent[-1].plain
