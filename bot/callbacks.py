@@ -13,7 +13,14 @@ Id = Annotated[int, Field(ge=0, lt=2**31)]
 
 
 class MenuCb(CallbackData, prefix="m"):
-    action: str  # new | my | ask | guide | resume | restart | menu
+    # new | my | ask | guide | resume | restart | restart_yes | another | reply_op | ask_cancel
+    action: str
+
+
+class MyCb(CallbackData, prefix="my"):
+    """A page of «Мои заявки»."""
+
+    page: Id
 
 
 class FormCb(CallbackData, prefix="f"):

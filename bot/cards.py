@@ -18,7 +18,7 @@ from db.database import Database
 from db.models import AccessRequest, RequestCard
 from db.repositories import RequestRepository
 from services import staff
-from services.requests import RETURNABLE, Status, last_changes
+from services.requests import HOLDING_STATUSES, RETURNABLE, Status, last_changes
 from services.role_matrix import RoleMatrix
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,23 @@ def _rows(r: AccessRequest) -> list[tuple[str, str]]:
     ]
 
 
+def related_warnings(r: AccessRequest, others: list[AccessRequest]) -> list[str]:
+    """Other requests with the same SNILS or e-mail: the same person's own (the same Telegram
+    account), or another account's, which the admin must look into; an address that another
+    person's approved request holds blocks approval (services.requests.decide)."""
+    lines = []
+    for other in others:
+        if other.telegram_id == r.telegram_id:
+            lines.append(texts.warn_own_request(other.id, other.status))
+            continue
+        same_snils = other.snils == r.snils
+        same_email = other.email.lower() == r.email.lower()
+        same = "e-mail" if not same_snils else "СНИЛС и e-mail" if same_email else "СНИЛС"
+        blocks = not same_snils and same_email and other.status in HOLDING_STATUSES
+        lines.append(texts.warn_other_account(other.id, other.status, same, blocks))
+    return lines
+
+
 def decision_keyboard(request_id: int) -> InlineKeyboardMarkup:
     def button(text: str, action: str) -> InlineKeyboardButton:
         return InlineKeyboardButton(
@@ -68,10 +85,11 @@ async def render(
     if r.org_manual:
         warnings.append(texts.WARN_ORG_MANUAL)
     if not r.position_in_matrix:
-        warnings.append(texts.WARN_POSITION_MANUAL)
-    for other in await RequestRepository(session).related(r):
-        same = "СНИЛС" if other.snils == r.snils else "e-mail"
-        warnings.append(texts.warn_related(other.id, other.status, same))
+        waiting = r.role is None and r.status == Status.SUBMITTED.value
+        warnings.append(
+            texts.WARN_POSITION_MANUAL if waiting else texts.NOTE_POSITION_MANUAL_ROLE_SET
+        )
+    warnings += related_warnings(r, await RequestRepository(session).related(r))
     erased = r.erased_at is not None
     changes = [
         (texts.FIELD_NAMES_DB.get(field, field), str(old), str(new))

@@ -27,7 +27,7 @@ from bot.handlers.staff import staff_router
 from bot.handlers.start import fallback_router, start_router
 from bot.handlers.support import support_router
 from bot.handlers.withdrawal import withdrawal_router
-from bot.middlewares import InFlightMiddleware
+from bot.middlewares import CleanTextMiddleware, InFlightMiddleware
 from bot.session import make_session
 from db.database import Database
 from services.role_matrix import RoleMatrix
@@ -108,6 +108,10 @@ def build_dispatcher(
     in_flight = InFlightMiddleware()
     dp["in_flight"] = in_flight
     dp.update.outer_middleware(in_flight)
+    # Typed text is cleaned of control and invisible characters before anything reads it.
+    clean = CleanTextMiddleware()
+    for observer in (dp.message, dp.edited_message, dp.callback_query):
+        observer.outer_middleware(clean)
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.errors.register(on_error)
     # Order matters: staff commands and their typed input, then the applicant's commands,

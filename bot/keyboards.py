@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import texts
-from bot.callbacks import FixCb, FormCb, MenuCb, WithdrawCb
+from bot.callbacks import FixCb, FormCb, MenuCb, MyCb, WithdrawCb
 
 MAX_BUTTON_TEXT = 60
 
@@ -45,12 +45,60 @@ def resume_menu() -> InlineKeyboardMarkup:
     )
 
 
+def restart_confirm() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=texts.BTN_RESTART_YES, callback_data=MenuCb(action="restart_yes").pack()
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    text=texts.BTN_CONTINUE, callback_data=MenuCb(action="resume").pack()
+                )
+            ],
+        ]
+    )
+
+
+def existing_requests(returned: list[int]) -> InlineKeyboardMarkup:
+    """Under the list of a person's requests in work, shown instead of a new dialog."""
+    rows = [fix_button(number).inline_keyboard[0] for number in returned]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text=texts.BTN_ANOTHER_ROLE, callback_data=MenuCb(action="another").pack()
+            )
+        ]
+    )
+    rows.append([InlineKeyboardButton(text=texts.BTN_MY, callback_data=MenuCb(action="my").pack())])
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def my_pager(page: int, pages: int) -> list[InlineKeyboardButton]:
+    buttons = []
+    if page > 0:
+        buttons.append(InlineKeyboardButton(text="◀️", callback_data=MyCb(page=page - 1).pack()))
+    buttons.append(
+        InlineKeyboardButton(text=f"{page + 1}/{pages}", callback_data=MyCb(page=page).pack())
+    )
+    if page < pages - 1:
+        buttons.append(InlineKeyboardButton(text="▶️", callback_data=MyCb(page=page + 1).pack()))
+    return buttons
+
+
 def single(text: str, action: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [InlineKeyboardButton(text=text, callback_data=MenuCb(action=action).pack())]
         ]
     )
+
+
+def answer_keyboard() -> InlineKeyboardMarkup:
+    """Under a specialist's answer copied to the applicant."""
+    return single(texts.BTN_REPLY_OPERATOR, "reply_op")
 
 
 def fix_button(request_id: int) -> InlineKeyboardMarkup:
@@ -98,10 +146,12 @@ class StepKeyboard:
             nav.append(self.button("▶️", "page", page + 1))
         return self.row(*nav)
 
-    def navigation(self, back: bool = True) -> StepKeyboard:
-        """Back, a question to МИАЦ tagged with this step, and Cancel: on every step."""
+    def navigation(self, back: bool = True, ask: bool = True) -> StepKeyboard:
+        """Back, a question to МИАЦ tagged with this step, and Cancel: on every step (the
+        question only once, when the screen has its own «Задать вопрос»)."""
         buttons = [self.button(texts.BTN_BACK, "back")] if back else []
-        buttons.append(self.button(texts.BTN_STEP_HELP, "ask"))
+        if ask:
+            buttons.append(self.button(texts.BTN_STEP_HELP, "ask"))
         buttons.append(self.button(texts.BTN_CANCEL, "cancel"))
         return self.row(*buttons)
 

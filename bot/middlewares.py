@@ -1,4 +1,4 @@
-"""Update-level middleware: in-flight tracking for a clean shutdown."""
+"""Update-level middleware: in-flight tracking for a clean shutdown; cleaning typed text."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject
+from aiogram.types import CallbackQuery, Message, TelegramObject, User
+
+from services.typed_text import clean_text, needs_cleaning
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -42,3 +44,44 @@ class InFlightMiddleware(BaseMiddleware):
         except TimeoutError:
             return False
         return True
+
+
+def _clean_user(user: User | None) -> User | None:
+    if user is None:
+        return None
+    names = {"first_name": user.first_name, "last_name": user.last_name}
+    if not any(value and needs_cleaning(value) for value in names.values()):
+        return user
+    first = clean_text(user.first_name).strip() or "—"
+    last = clean_text(user.last_name).strip() if user.last_name else None
+    return user.model_copy(update={"first_name": first, "last_name": last or None})
+
+
+def clean_message(message: Message) -> Message:
+    """The message with its text, caption and sender's name cleaned (services.typed_text);
+    the same object when nothing needed it. Entities of a changed text are dropped: their
+    offsets would point at the wrong characters (the bot copies messages by id, so what an
+    operator sees keeps its formatting)."""
+    changes: dict[str, Any] = {}
+    if message.text is not None and needs_cleaning(message.text):
+        changes |= {"text": clean_text(message.text), "entities": None}
+    if message.caption is not None and needs_cleaning(message.caption):
+        changes |= {"caption": clean_text(message.caption), "caption_entities": None}
+    sender = _clean_user(message.from_user)
+    if sender is not message.from_user:
+        changes["from_user"] = sender
+    return message.model_copy(update=changes) if changes else message
+
+
+class CleanTextMiddleware(BaseMiddleware):
+    """The one place where typed text comes in: every message, edited message and button
+    press, before any filter or handler sees it."""
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if isinstance(event, Message):
+            event = clean_message(event)
+        elif isinstance(event, CallbackQuery):
+            sender = _clean_user(event.from_user)
+            if sender is not event.from_user:
+                event = event.model_copy(update={"from_user": sender})
+        return await handler(event, data)

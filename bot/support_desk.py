@@ -21,7 +21,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramFor
 from aiogram.types import Message
 from sqlalchemy import select, update
 
-from bot import texts
+from bot import keyboards, texts
 from bot.config import Settings
 from db.database import Database
 from db.models import AccessRequest, SupportThread, utcnow
@@ -260,9 +260,12 @@ class SupportDesk:
     # -- operators → applicant ----------------------------------------------------------------
 
     async def answer(self, message: Message, thread: SupportThread) -> bool:
-        """Copy an operator's message to the applicant; false if the applicant blocked us."""
+        """Copy an operator's message to the applicant, labelled as the specialist's answer
+        and with a button to reply; false if the applicant blocked us. The copy is
+        remembered: the applicant's reply to it goes back to the thread."""
         try:
-            await message.copy_to(thread.user_id)
+            await self.bot.send_message(thread.user_id, texts.OPERATOR_ANSWER_LABEL)
+            copied = await message.copy_to(thread.user_id, reply_markup=keyboards.answer_keyboard())
         except TelegramForbiddenError:
             async with self.db.write() as session:
                 await support.mark_blocked(session, thread.user_id)
@@ -270,6 +273,9 @@ class SupportDesk:
             return False
         async with self.db.write() as session:
             await support.answered(session, thread.user_id)
+            support.remember_answer(
+                session, thread.user_id, copied.message_id, message.chat.id, message.message_id
+            )
         return True
 
     async def note(self, thread: SupportThread, text: str) -> None:

@@ -96,6 +96,48 @@ RESUME_PROMPT = (
     "У вас есть незаконченная заявка. Продолжить с того места, где вы остановились, "
     "или начать заново?"
 )
+RESTART_CONFIRM = (
+    "Начать заново? Всё, что вы уже ввели в этой заявке (СНИЛС, ФИО, e-mail, организация, "
+    "должность), будет удалено."
+)
+BTN_RESTART_YES = "🔄 Да, удалить и начать заново"
+NO_DRAFT = "Незаконченной заявки нет."
+NOT_SUBMITTED = "Заявка не отправлена — заполните её заново: «📝 Подать заявку»."
+
+
+def already_submitted(number: int) -> str:
+    # Plain text: a callback answer is not HTML.
+    return f"Заявка № {number} уже отправлена. Статус — в разделе «Мои заявки»."
+
+
+def existing_requests(rows: Sequence[tuple[int, str | None, str]]) -> str:
+    lines = ["<b>У вас уже есть заявки в работе:</b>", ""]
+    lines += [
+        f"• № {number} — {escape(role) if role else ROLE_BY_ADMIN}; "
+        f"{escape(STATUS_NAMES.get(status, status))}"
+        for number, role, status in rows
+    ]
+    lines += [
+        "",
+        "Вторая заявка на ту же роль не нужна: о решении я сообщу здесь. Если нужна "
+        "<b>другая роль</b>, нажмите «Заявка на другую роль» — СНИЛС, ФИО, e-mail и "
+        "организацию я возьму из последней заявки, останется выбрать должность и роль.",
+    ]
+    if any(status == "returned" for _, _, status in rows):
+        lines.append("Заявку, возвращённую на доработку, исправьте кнопкой «Исправить заявку».")
+    return "\n".join(lines)
+
+
+BTN_ANOTHER_ROLE = "➕ Заявка на другую роль"
+
+
+def another_role_intro(number: int) -> str:
+    return (
+        f"Заявка на другую роль. СНИЛС, ФИО, e-mail и организацию я возьму из заявки "
+        f"<b>№ {number}</b> — их можно будет изменить перед отправкой."
+    )
+
+
 CANCELLED = (
     "Заполнение заявки отменено, введённые данные удалены. Вы можете начать заново в любой момент."
 )
@@ -158,9 +200,9 @@ PAUSED = "Хорошо. Когда будете готовы, нажмите /st
 
 def esia(url: str) -> str:
     return (
-        "<b>Первый вход в ЕСИА</b>\n\n"
+        "<b>Вход на портал ЕГИСЗ через Госуслуги</b>\n\n"
         "Перед заявкой каждый пользователь должен <b>сам</b> один раз войти на портал ЕГИСЗ "
-        "через Госуслуги:\n"
+        "(Минздрав России) через Госуслуги:\n"
         f"1. Откройте {escape(url)} (кнопка ниже).\n"
         "2. Войдите через Госуслуги своим логином и паролем.\n"
         "3. Проверьте данные и нажмите кнопку <b>«Сохранить»</b>.\n\n"
@@ -221,6 +263,10 @@ FIO_TOO_FEW = (
     "Нужны как минимум фамилия и имя (через пробел). Например: <i>Иванова Мария Петровна</i>."
 )
 FIO_TOO_LONG = "Слишком длинное ФИО. Проверьте, что ввели только фамилию, имя и отчество."
+FIO_INITIALS = (
+    "Инициалы не подойдут: имя и отчество нужны <b>полностью</b>, как в Госуслугах. "
+    "Например: <i>Иванова Анна Сергеевна</i>."
+)
 
 
 def fio_bad_chars(chars: Sequence[str]) -> str:
@@ -249,12 +295,20 @@ EMAIL_INVALID = (
 )
 
 
-def email_taken(email: str) -> str:
+def email_not_latin(typed: str, positions: Sequence[int]) -> str:
+    """The address with its non-Latin letters underlined: a Cyrillic «а» looks like a Latin
+    one, so just naming it would not help."""
+    shown = clip(typed, 120)
+    marked = "".join(
+        f"<u><b>{escape(ch)}</b></u>" if i in positions else escape(ch)
+        for i, ch in enumerate(shown)
+    )
+    where = f"\nНелатинские буквы подчёркнуты: {marked}" if positions else ""
     return (
-        f"Адрес <b>{escape(email)}</b> уже указан в заявке другого пользователя (с другим "
-        "СНИЛС). По правилам ВИМИС адрес должен быть уникальным для каждого пользователя — "
-        "укажите свой личный адрес. Если это ваш адрес (например, в прошлой заявке была "
-        "ошибка в СНИЛС), нажмите «❓ Вопрос» — специалист МИАЦ поможет."
+        "Адрес электронной почты нужно ввести <b>латинскими буквами</b>: в нём есть русские или "
+        f"другие нелатинские буквы — возможно, посреди слова переключилась раскладка.{where}\n\n"
+        "Адреса на русских доменах (например, <i>имя@почта.рф</i>) не подойдут — укажите "
+        "другой личный адрес."
     )
 
 
@@ -310,38 +364,98 @@ def text_length(min_len: int, max_len: int) -> str:
 
 ORG_NEEDS_LETTERS = "В названии должны быть буквы. Введите ещё раз."
 
-POSITION_PROMPT = "Выберите вашу <b>должность</b> по матрице ролей ВИМИС ОНКО:"
+POSITION_PROMPT = (
+    "Укажите вашу <b>должность</b>.\n\n"
+    "Врач, медицинская сестра, статистик, регистратор — в матрице ролей ВИМИС ОНКО таких "
+    "должностей нет: нажмите «Моей должности нет в списке» или просто напишите должность "
+    "сообщением. Роль подберёт администратор МИАЦ.\n\n"
+    "Руководители и кураторы — выберите должность по матрице ролей:"
+)
+POSITION_FEDERAL_PROMPT = (
+    "<b>Должности федерального уровня</b> (Минздрав России, НМИЦ, федеральные округа). "
+    "Выберите свою или нажмите «Назад»:"
+)
 BTN_POSITION_OTHER = "Моей должности нет в списке"
+BTN_POSITIONS_FEDERAL = "Федеральные должности (Минздрав России, НМИЦ)"
 POSITION_TEXT_PROMPT = (
-    "Напишите вашу должность. Роль в ВИМИС подберёт администратор МИАЦ при рассмотрении заявки."
+    "Напишите вашу должность, например: <i>врач-онколог</i>. "
+    "Роль в ВИМИС подберёт администратор МИАЦ при рассмотрении заявки."
 )
 
 
-def position_list(positions: Sequence[tuple[int, str]], page: int, pages: int) -> str:
-    lines = [POSITION_PROMPT, ""]
+def position_list(
+    positions: Sequence[tuple[int, str]], page: int, pages: int, federal: bool = False
+) -> str:
+    lines = [POSITION_FEDERAL_PROMPT if federal else POSITION_PROMPT, ""]
     lines += [f"{n}. {escape(p)}" for n, p in positions]
     if pages > 1:
         lines += ["", PAGE_HINT.format(page=page + 1, pages=pages)]
     return "\n".join(lines)
 
 
-POSITION_TEXT_LENGTH = "Должность — от 3 до 300 символов. Введите ещё раз."
+def position_suggestions(typed: str, matches: Sequence[tuple[int, str]]) -> str:
+    lines = [
+        f"Вы написали: «{escape(clip(typed, 200))}». Похоже, эта должность есть в матрице "
+        "ролей — выберите её, и я предложу роль:",
+        "",
+    ]
+    lines += [f"{n}. {escape(p)}" for n, p in matches]
+    lines += ["", "Если это не ваша должность — нажмите «Оставить как написал(а)»."]
+    return "\n".join(lines)
 
 
-def role_single(position: str, role: str, level: str) -> str:
+BTN_KEEP_POSITION = "✍️ Оставить как написал(а)"
+
+
+def position_chosen(position: str) -> str:
+    return f"Должность: <b>{escape(position)}</b>."
+
+
+def position_accepted(typed: str) -> str:
     return (
-        f"Для должности «{escape(position)}» матрица ролей предусматривает роль:\n\n"
-        f"<b>{escape(role)}</b> — {escape(level)}.\n\nПодтвердите роль."
+        f"Должность: <b>{escape(clip(typed, 300))}</b>. Её нет в матрице ролей — роль подберёт "
+        "администратор МИАЦ."
     )
 
 
-def role_choice(position: str, roles: Sequence[tuple[str, str]]) -> str:
+POSITION_TEXT_LENGTH = "Должность — от 3 до 300 символов. Введите ещё раз."
+
+
+# What each access level of the matrix opens, one line each: a head of a dispensary chooses
+# between Куратор 3, 2 and 1 уровня by this.
+LEVEL_SCOPES = {
+    "Медицинская организация РФ": "данные своей медицинской организации",
+    "Муниципальное образование РФ": "данные медицинских организаций муниципального образования",
+    "Субъект РФ": "данные всех медицинских организаций региона",
+    "Федеральный уровень": "данные всех регионов России",
+}
+
+
+def _role_line(role: str, level: str, taken: int | None) -> str:
+    scope = LEVEL_SCOPES.get(level)
+    line = f"<b>{escape(role)}</b> — {escape(level)}"
+    if scope:
+        line += f": {scope}"
+    if taken is not None:
+        line += f" (уже есть заявка № {taken})"
+    return line
+
+
+def role_single(position: str, role: str, level: str, taken: int | None = None) -> str:
+    return (
+        f"Для должности «{escape(position)}» матрица ролей предусматривает роль:\n\n"
+        f"{_role_line(role, level, taken)}.\n\nПодтвердите роль."
+    )
+
+
+def role_choice(position: str, roles: Sequence[tuple[str, str, int | None]]) -> str:
     lines = [
         f"Для должности «{escape(position)}» матрица ролей допускает несколько ролей. "
-        "Выберите нужную:",
+        "Они различаются уровнем доступа — чьи данные вы будете видеть:",
         "",
     ]
-    lines += [f"• <b>{escape(r)}</b> — {escape(level)}" for r, level in roles]
+    lines += [f"• {_role_line(r, level, taken)}" for r, level, taken in roles]
+    lines += ["", "Выберите нужную:"]
     return "\n".join(lines)
 
 
@@ -404,8 +518,6 @@ def already_open(number: int, status: str, role: str | None) -> str:
         "должность или роль ниже; иначе нажмите «Отмена»."
     )
 
-
-ALREADY_SUBMITTED = "Эта заявка уже отправлена."
 
 # --- my requests ------------------------------------------------------------------------------
 
@@ -472,8 +584,11 @@ def my_request(
     return "\n".join(lines)
 
 
-def my_requests(blocks: Sequence[str]) -> str:
-    return "<b>Ваши заявки</b>\n\n" + "\n\n".join(blocks)
+def my_requests(blocks: Sequence[str], page: int = 0, pages: int = 1) -> str:
+    head = "<b>Ваши заявки</b>"
+    if pages > 1:
+        head += f" ({PAGE_HINT.format(page=page + 1, pages=pages).lower()})"
+    return head + "\n\n" + "\n\n".join(blocks)
 
 
 # --- questions (help) -------------------------------------------------------------------------
@@ -484,6 +599,13 @@ ASK_UNAVAILABLE = (
     "Обратитесь в МИАЦ по телефону или электронной почте."
 )
 ASK_RESUME = "Чтобы продолжить заполнение заявки, нажмите «Продолжить»."
+FORWARDED_TO_OPERATOR = "✉️ Передал ваше сообщение специалисту МИАЦ — ответ придёт сюда."
+OPERATOR_ANSWER_LABEL = "💬 <b>Ответ специалиста МИАЦ</b> 👇"
+BTN_REPLY_OPERATOR = "✍️ Ответить специалисту"
+REPLY_PROMPT = (
+    "Напишите ответ специалисту МИАЦ одним сообщением (можно приложить скриншот или файл). "
+    "Ответ на его сообщение (смахните сообщение влево) тоже дойдёт до специалиста."
+)
 
 
 def support_ticket(user_id: int, first_name: str | None, step: str | None) -> str:
@@ -497,7 +619,7 @@ def support_ticket(user_id: int, first_name: str | None, step: str | None) -> st
 STEP_NAMES = {
     "consent": "согласие на обработку данных",
     "gosuslugi": "учётная запись Госуслуг",
-    "esia": "первый вход в ЕСИА",
+    "esia": "вход на портал ЕГИСЗ через Госуслуги",
     "snils": "СНИЛС",
     "full_name": "ФИО",
     "email": "электронная почта",
@@ -614,10 +736,25 @@ def card(
 
 WARN_ORG_MANUAL = "Организация введена вручную — её нет в справочнике"
 WARN_POSITION_MANUAL = "Должности нет в матрице ролей — выберите роль («Сменить роль»)"
+NOTE_POSITION_MANUAL_ROLE_SET = "Должности нет в матрице ролей — роль выбрал администратор"
 
 
-def warn_related(number: int, status: str, same: str) -> str:
-    return f"Тот же {same} в заявке № {number} ({escape(STATUS_NAMES.get(status, status))})"
+def warn_own_request(number: int, status: str) -> str:
+    return (
+        f"Другая заявка этого же заявителя: № {number} ({escape(STATUS_NAMES.get(status, status))})"
+    )
+
+
+def warn_other_account(number: int, status: str, same: str, blocks_approval: bool) -> str:
+    """The same SNILS or e-mail from another Telegram account: one of the two may not be
+    who they say; the applicant is never told about the other request, only the admins."""
+    text = (
+        f"Тот же {same} в заявке № {number} <b>другого аккаунта Telegram</b> "
+        f"({escape(STATUS_NAMES.get(status, status))}) — проверьте, чья это заявка"
+    )
+    if blocks_approval:
+        text += "; одобрить эту заявку нельзя, пока адрес закреплён за той"
+    return text
 
 
 MAX_WARNINGS = 6
@@ -636,7 +773,47 @@ def already_decided(status: str, who: str) -> str:
 
 
 ROLE_NEEDED = "Сначала выберите роль: нажмите «Сменить роль»."
+
+
+def email_held(holder: int | None) -> str:
+    # Plain text for a callback alert (at most 200 characters).
+    where = f"одобренной заявки № {holder}" if holder else "одобренной заявки"
+    return (
+        f"Нельзя одобрить: этот e-mail уже у {where} другого человека (другой СНИЛС). "
+        "Один адрес — один пользователь: верните заявку на доработку поля «Эл. почта» "
+        "или отклоните её."
+    )
+
+
 REQUEST_NOT_FOUND = "Заявка не найдена."
+
+
+def mention(user_id: int, name: str) -> str:
+    """Names an admin so that a selective ForceReply opens the reply box for them."""
+    return f'<a href="tg://user?id={user_id}">{escape(clip(name, 64))}</a>'
+
+
+def addressed(who: str, prompt: str) -> str:
+    return f"👤 {who}\n{prompt}"
+
+
+INPUT_KIND_NAMES = {
+    "reject": "причину отказа",
+    "return": "комментарий для заявителя",
+    "role": "причину смены роли",
+}
+
+
+def input_hint(who: str, kind: str, number: int) -> str:
+    what = INPUT_KIND_NAMES.get(kind, "ответ")
+    return (
+        f"{who}, {what} по заявке № {number} я жду <b>ответом</b> на моё сообщение с вопросом "
+        "(смахните его влево). Если это сообщение и есть ответ — нажмите кнопку. "
+        "Передумали — /cancel."
+    )
+
+
+BTN_USE_AS_INPUT = "✅ Использовать это сообщение"
 
 
 def ask_reject_reason(number: int) -> str:
@@ -696,8 +873,13 @@ def applicant_returned(number: int, fields: Sequence[str], comment: str) -> str:
 
 
 def applicant_role_changed(number: int, old: str | None, new: str, reason: str) -> str:
+    if old is None:  # the position was not in the matrix: the admin picked the role
+        return (
+            f"В заявке <b>№ {number}</b> администратор МИАЦ назначил роль "
+            f"<b>{escape(new)}</b>.\nКомментарий: {escape(reason)}"
+        )
     return (
-        f"В заявке <b>№ {number}</b> изменена роль: {escape(old or ROLE_BY_ADMIN)} → "
+        f"В заявке <b>№ {number}</b> изменена роль: {escape(old)} → "
         f"<b>{escape(new)}</b>.\nПричина: {escape(reason)}"
     )
 
@@ -791,11 +973,30 @@ def history_line(at: datetime, who: str, action: str, details: Sequence[str]) ->
     return "\n".join([head, *(f"   {d}" for d in details)])
 
 
+# How an empty old or new value reads in the history (never «None»).
+EMPTY_VALUES = {"role": "не выбрана", "role_level": "не выбран"}
+
+
+def _history_value(field: str, value: object) -> str:
+    if value is None or value == "":
+        return EMPTY_VALUES.get(field, "не указано")
+    if isinstance(value, bool):
+        return "да" if value else "нет"
+    return clip(str(value), 120)
+
+
 def change_detail(field: str, old: object, new: object) -> str:
     label = FIELD_NAMES_DB.get(field, field)
     if old is None and new is None:  # values destroyed on consent withdrawal
         return f"{escape(label)}: изменено (значения удалены)"
-    return f"{escape(label)}: {escape(clip(str(old), 120))} → {escape(clip(str(new), 120))}"
+    return (
+        f"{escape(label)}: {escape(_history_value(field, old))} → "
+        f"{escape(_history_value(field, new))}"
+    )
+
+
+def fields_detail(names: Sequence[str]) -> str:
+    return f"Поля на доработку: {escape(', '.join(names))}"
 
 
 def reason_detail(reason: str) -> str:

@@ -93,10 +93,13 @@ class Consent(Base):
 class AccessRequest(Base):
     __tablename__ = "access_requests"
     __table_args__ = (
-        # One live request per person, component and role: a double «Отправить» or two
-        # devices at once cannot make two. An erased request has no SNILS left.
+        # One live request per Telegram account, SNILS, component and role: a double
+        # «Отправить» or two devices at once cannot make two. Another account typing the same
+        # SNILS is not blocked (that would let anyone lock a person out): the admins' card
+        # flags it. An erased request has no SNILS left.
         Index(
             "uq_access_requests_live",
+            "telegram_id",
             "snils",
             "component",
             "role",
@@ -159,7 +162,9 @@ class RequestEvent(Base):
 
 
 class EmailClaim(Base):
-    """The order wants each user's e-mail to be unique: an address belongs to one SNILS."""
+    """The order wants each user's e-mail to be unique: an address belongs to one SNILS,
+    from the approval of a request with it (services.requests.decide) until that person's
+    data is erased. Typing an address in the form claims nothing."""
 
     __tablename__ = "email_claims"
 

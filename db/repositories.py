@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
@@ -70,7 +71,8 @@ class ConsentRepository:
 
 
 class EmailClaimRepository:
-    """Mailboxes are compared without case: Ivanova@ and ivanova@ are one person's address."""
+    """Which person (SNILS) an address belongs to, taken when a request with it is approved.
+    Mailboxes are compared without case: Ivanova@ and ivanova@ are one person's address."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -80,23 +82,35 @@ class EmailClaimRepository:
         return claim.snils if claim else None
 
     async def take(self, email: str, snils: str) -> None:
-        """Give the address to `snils` (the caller checked it is free)."""
+        """Give the address to `snils` unconditionally (the caller checked it is free)."""
         claim = await self.session.get(EmailClaim, email.lower())
         if claim is None:
             self.session.add(EmailClaim(email=email.lower(), snils=snils, claimed_at=utcnow()))
         elif claim.snils != snils:
             claim.snils, claim.claimed_at = snils, utcnow()
 
-    async def in_live_use(self, email: str, snils: str, exclude_request_id: int | None) -> bool:
-        """Whether a live (not rejected or cancelled) request of `snils` uses the address."""
-        query = select(AccessRequest.id).where(
-            func.lower(AccessRequest.email) == email.lower(),
-            AccessRequest.snils == snils,
-            AccessRequest.status.not_in(CLOSED_STATUSES),
+    async def claim(self, email: str, snils: str, previous: str | None) -> bool:
+        """Take the address for `snils` if its owner is still `previous` (None: nobody). One
+        conditional write, so of two people approved at once only one gets it: the other's
+        INSERT hits the primary key, or its UPDATE finds the owner changed."""
+        address = email.lower()
+        if previous == snils:
+            return True
+        if previous is None:
+            try:
+                async with self.session.begin_nested():
+                    self.session.add(EmailClaim(email=address, snils=snils, claimed_at=utcnow()))
+                    await self.session.flush()
+            except IntegrityError:
+                return False
+            return True
+        result = await self.session.execute(
+            update(EmailClaim)
+            .where(EmailClaim.email == address, EmailClaim.snils == previous)
+            .values(snils=snils, claimed_at=utcnow())
+            .execution_options(synchronize_session=False)
         )
-        if exclude_request_id is not None:
-            query = query.where(AccessRequest.id != exclude_request_id)
-        return await self.session.scalar(query.limit(1)) is not None
+        return bool(getattr(result, "rowcount", 0) == 1)
 
 
 class RequestRepository:
@@ -106,11 +120,16 @@ class RequestRepository:
     async def get(self, request_id: int) -> AccessRequest | None:
         return await self.session.get(AccessRequest, request_id)
 
-    async def find_live(self, snils: str, component: str, role: str | None) -> AccessRequest | None:
+    async def find_live(
+        self, telegram_id: int, snils: str, component: str, role: str | None
+    ) -> AccessRequest | None:
+        """The person's own live request for this role. Another Telegram account's request
+        with the same SNILS is not theirs to see: the admins' card flags it instead."""
         role_match = AccessRequest.role.is_(None) if role is None else AccessRequest.role == role
         return await self.session.scalar(
             select(AccessRequest)
             .where(
+                AccessRequest.telegram_id == telegram_id,
                 AccessRequest.snils == snils,
                 AccessRequest.component == component,
                 role_match,
@@ -120,14 +139,65 @@ class RequestRepository:
             .limit(1)
         )
 
-    async def list_for_user(self, telegram_id: int, limit: int = 20) -> list[AccessRequest]:
+    async def list_for_user(
+        self, telegram_id: int, limit: int = 20, offset: int = 0
+    ) -> list[AccessRequest]:
         rows = await self.session.scalars(
             select(AccessRequest)
             .where(AccessRequest.telegram_id == telegram_id)
             .order_by(AccessRequest.id.desc())
             .limit(limit)
+            .offset(offset)
         )
         return list(rows)
+
+    async def first_since(self, telegram_id: int, since: datetime) -> AccessRequest | None:
+        """The person's first request created at or after `since`."""
+        return await self.session.scalar(
+            select(AccessRequest)
+            .where(AccessRequest.telegram_id == telegram_id, AccessRequest.created_at >= since)
+            .order_by(AccessRequest.id)
+            .limit(1)
+        )
+
+    async def count_for_user(self, telegram_id: int) -> int:
+        total = await self.session.scalar(
+            select(func.count()).where(AccessRequest.telegram_id == telegram_id)
+        )
+        return int(total or 0)
+
+    async def live_for_user(self, telegram_id: int) -> list[AccessRequest]:
+        """The person's requests still in work (not rejected or cancelled), newest first."""
+        rows = await self.session.scalars(
+            select(AccessRequest)
+            .where(
+                AccessRequest.telegram_id == telegram_id,
+                AccessRequest.status.not_in(CLOSED_STATUSES),
+                AccessRequest.erased_at.is_(None),
+            )
+            .order_by(AccessRequest.id.desc())
+        )
+        return list(rows)
+
+    async def holding_email(
+        self, emails: Sequence[str], statuses: Sequence[str]
+    ) -> list[tuple[int, str, str]]:
+        """(id, lower-cased e-mail, SNILS) of requests in `statuses` using any of `emails`."""
+        rows: list[tuple[int, str, str]] = []
+        addresses = sorted({e.lower() for e in emails})
+        for start in range(0, len(addresses), 500):  # bound the number of SQL parameters
+            chunk = addresses[start : start + 500]
+            found = await self.session.execute(
+                select(AccessRequest.id, func.lower(AccessRequest.email), AccessRequest.snils)
+                .where(
+                    func.lower(AccessRequest.email).in_(chunk),
+                    AccessRequest.status.in_(statuses),
+                    AccessRequest.erased_at.is_(None),
+                )
+                .order_by(AccessRequest.id)
+            )
+            rows += [(int(i), str(e), str(s)) for i, e, s in found.all()]
+        return rows
 
     async def add(self, request: AccessRequest) -> AccessRequest:
         self.session.add(request)

@@ -11,7 +11,6 @@ from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
-    CLOSED_STATUSES,
     AccessRequest,
     Consent,
     EmailClaim,
@@ -19,7 +18,7 @@ from db.models import (
     utcnow,
 )
 from db.repositories import EventRepository
-from services.requests import TRANSITIONS, Status, transition
+from services.requests import HOLDING_STATUSES, TRANSITIONS, Status, transition
 
 # What identifies the person in a request. Organisation, position and role stay for the
 # statistics; the request row loses the Telegram id too. The consent rows and the events'
@@ -135,12 +134,12 @@ async def _scrub_events(
 
 
 async def _free_emails(session: AsyncSession, snils: set[str], emails: set[str]) -> None:
-    """The person's addresses become free, unless a live request of the same SNILS (the same
-    person from another Telegram account) still uses one."""
+    """The person's addresses become free, unless an approved request of the same SNILS (the
+    same person from another Telegram account) still holds one."""
     still_used = exists().where(
         AccessRequest.snils == EmailClaim.snils,
         AccessRequest.erased_at.is_(None),
-        AccessRequest.status.not_in(CLOSED_STATUSES),
+        AccessRequest.status.in_(HOLDING_STATUSES),
     )
     await session.execute(
         delete(EmailClaim).where(

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AccessRequest, ExportBatch, utcnow
 from db.repositories import EventRepository
-from services.requests import Status, transition
+from services.requests import Status, email_conflicts, transition
 
 # The order's request form, verbatim and in order (appendix to order No 922).
 COLUMNS = (
@@ -128,6 +128,10 @@ async def export_new(session: AsyncSession, actor_id: int | None) -> Export:
             .order_by(AccessRequest.id)
         )
     )
+    # One address, one person: a request whose address another person's request also holds
+    # stays approved and out of the file until an admin resolves it.
+    blocked = await email_conflicts(session, candidates)
+    candidates = [r for r in candidates if r.id not in blocked]
     if not candidates:
         return Export(None, [])
     batch = ExportBatch(created_by=actor_id, created_at=utcnow(), size=0)

@@ -29,6 +29,7 @@ class NameError_(Enum):
     BAD_CHARS = "bad_chars"
     TOO_FEW_PARTS = "too_few_parts"
     TOO_LONG = "too_long"
+    INITIALS = "initials"  # «Иванова А.С.»: the name and patronymic are needed in full
 
 
 @dataclass(frozen=True)
@@ -39,14 +40,27 @@ class NameResult:
     bad_chars: tuple[str, ...] = field(default_factory=tuple)
 
 
+def _capitalise_piece(piece: str) -> str:
+    """«д'арк» → «Д'арк», «Д'Арк» stays: after an apostrophe the letter keeps the case it
+    was typed in (Госуслуги have both spellings), the rest of each piece is lower case."""
+    head, *after = piece.split("'")
+    pieces = [head[:1].upper() + head[1:].lower()]
+    pieces += [p[:1] + p[1:].lower() if p[:1].isupper() else p.lower() for p in after]
+    return "'".join(pieces)
+
+
 def _capitalise(part: str) -> str:
     if part.lower() in _LOWERCASE_PARTICLES:
         return part.lower()
     # «Гейдар-оглы»: a particle joined by a hyphen stays lowercase too.
     return "-".join(
-        p.lower() if i and p.lower() in _LOWERCASE_PARTICLES else p[:1].upper() + p[1:].lower()
+        p.lower() if i and p.lower() in _LOWERCASE_PARTICLES else _capitalise_piece(p)
         for i, p in enumerate(part.split("-"))
     )
+
+
+# «Иванова А.С.», «Иванова А. С.», «И. Иванова»: a lone letter followed by a dot.
+_INITIAL = re.compile(r"(?:^|[\s.])[А-ЯЁа-яёA-Za-z]\.")
 
 
 def _fix_lookalikes(word: str) -> tuple[str, bool]:
@@ -66,6 +80,8 @@ def normalise_name(raw: str) -> NameResult:
         return NameResult(None, NameError_.EMPTY)
     if any(ch.isdigit() for ch in text):
         return NameResult(None, NameError_.DIGITS)
+    if _INITIAL.search(text):
+        return NameResult(None, NameError_.INITIALS)
     fixed_any = False
     fixed_parts = []
     for part in parts:

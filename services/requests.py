@@ -3,12 +3,13 @@ row, in the caller's transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -102,40 +103,80 @@ class AlreadyOpen:
     request: AccessRequest
 
 
-@dataclass(frozen=True)
-class EmailTaken:
-    email: str
+SubmitResult = Submitted | AlreadyOpen
+
+# Statuses in which a request holds its e-mail for its person: the order's rule «one address,
+# one user» is enforced at approval and at export, not while people fill in the form, so
+# nobody can lock an address (or a SNILS) out by typing it first.
+HOLDING_STATUSES = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS_GRANTED.value)
 
 
-SubmitResult = Submitted | AlreadyOpen | EmailTaken
+class EmailHeld(Exception):
+    """Approval refused: another person's (another SNILS's) approved request has the address."""
+
+    def __init__(self, email: str, holder_id: int | None) -> None:
+        super().__init__("the e-mail belongs to another person's approved request")
+        self.email = email
+        self.holder_id = holder_id
 
 
-async def email_available(
+async def email_holder(
     session: AsyncSession, email: str, snils: str, exclude_request_id: int | None = None
-) -> bool:
-    """The order wants one address per user: an address is taken while a live request of
-    another SNILS uses it. A rejected or cancelled request frees it (a typo in a SNILS must
-    not lock a person out of their own mailbox)."""
+) -> AccessRequest | None:
+    """Another person's request that holds the address: approved, exported or access granted,
+    of a different SNILS. The same person's other requests (any Telegram account) may share it."""
+    query = select(AccessRequest).where(
+        func.lower(AccessRequest.email) == email.lower(),
+        AccessRequest.snils != snils,
+        AccessRequest.status.in_(HOLDING_STATUSES),
+        AccessRequest.erased_at.is_(None),
+    )
+    if exclude_request_id is not None:
+        query = query.where(AccessRequest.id != exclude_request_id)
+    return await session.scalar(query.order_by(AccessRequest.id).limit(1))
+
+
+async def email_conflicts(session: AsyncSession, requests: Sequence[AccessRequest]) -> set[int]:
+    """Ids of `requests` whose address another person's request also holds or is about to
+    hold (among these requests, or approved, exported or granted before). The export calls it
+    so that a file never carries one address for two people; approval already refuses such
+    pairs, so this catches requests approved before that rule, or changed by hand."""
+    if not requests:
+        return set()
+    holders = await RequestRepository(session).holding_email(
+        [r.email for r in requests], HOLDING_STATUSES
+    )
+    owners: dict[str, set[str]] = {}
+    for _id, email, snils in holders:
+        owners.setdefault(email, set()).add(snils)
+    for request in requests:
+        owners.setdefault(request.email.lower(), set()).add(request.snils)
+    return {r.id for r in requests if len(owners[r.email.lower()]) > 1}
+
+
+async def _hold_email(session: AsyncSession, request: AccessRequest) -> None:
+    """The approved request's person takes its address, or the approval is refused."""
+    holder = await email_holder(session, request.email, request.snils, request.id)
+    if holder is not None:
+        raise EmailHeld(request.email, holder.id)
     claims = EmailClaimRepository(session)
-    owner = await claims.owner(email)
-    if owner is None or owner == snils:
-        return True
-    return not await claims.in_live_use(email, owner, exclude_request_id)
+    owner = await claims.owner(request.email)
+    if not await claims.claim(request.email, request.snils, owner):
+        holder = await email_holder(session, request.email, request.snils, request.id)
+        raise EmailHeld(request.email, holder.id if holder else None)
 
 
 async def submit(session: AsyncSession, new: NewRequest) -> SubmitResult:
-    """Create a submitted request, or say why not. Safe against a double press: the partial
-    unique index on live requests decides between two concurrent submits."""
+    """Create a submitted request, or point at the person's own live request for the same
+    role. Safe against a double press: the partial unique index on live requests (Telegram
+    account, SNILS, component, role) decides between two concurrent submits."""
     requests = RequestRepository(session)
-    existing = await requests.find_live(new.snils, new.component, new.role)
+    existing = await requests.find_live(new.telegram_id, new.snils, new.component, new.role)
     if existing is not None:
         return AlreadyOpen(existing)
-    if not await email_available(session, new.email, new.snils):
-        return EmailTaken(new.email)
     now = utcnow()
     try:
         async with session.begin_nested():
-            await EmailClaimRepository(session).take(new.email, new.snils)
             consent_id = None
             if new.consent_version is not None:
                 consent = await ConsentRepository(session).record(
@@ -162,10 +203,10 @@ async def submit(session: AsyncSession, new: NewRequest) -> SubmitResult:
             )
             await session.flush()
     except IntegrityError:
-        existing = await requests.find_live(new.snils, new.component, new.role)
-        if existing is not None:
-            return AlreadyOpen(existing)
-        return EmailTaken(new.email)
+        existing = await requests.find_live(new.telegram_id, new.snils, new.component, new.role)
+        if existing is None:
+            raise
+        return AlreadyOpen(existing)
     return Submitted(request)
 
 
@@ -217,11 +258,13 @@ async def decide(
     reason: str | None = None,
     fields: list[str] | None = None,
 ) -> bool:
-    """An admin's decision on a submitted request; false when another decision came first."""
+    """An admin's decision on a submitted request; false when another decision came first.
+    Approval raises EmailHeld (and changes nothing, when the caller's transaction is rolled
+    back) while another person's approved request has the same address."""
     if decision not in DECISIONS:
         raise TransitionNotAllowed(str(decision))
     returned = decision is Status.RETURNED
-    return await transition(
+    decided = await transition(
         session,
         request_id,
         Status.SUBMITTED,
@@ -232,6 +275,12 @@ async def decide(
         details={"fields": fields} if returned else None,
         extra={"return_fields": fields} if returned else None,
     )
+    if decided and decision is Status.APPROVED:
+        request = await session.get(AccessRequest, request_id)
+        if request is not None:
+            await session.refresh(request)
+            await _hold_email(session, request)
+    return decided
 
 
 async def change_role(
@@ -276,7 +325,7 @@ class NotReturned:
     """The request is not (or no longer) waiting for this person's corrections."""
 
 
-ResubmitResult = Submitted | EmailTaken | AlreadyOpen | NotReturned
+ResubmitResult = Submitted | AlreadyOpen | NotReturned
 
 
 async def resubmit(
@@ -298,9 +347,6 @@ async def resubmit(
         k: [getattr(request, k), v] for k, v in new_values.items() if getattr(request, k) != v
     }
     snils = new_values.get("snils", request.snils)
-    email = new_values.get("email", request.email)
-    if not await email_available(session, email, snils, exclude_request_id=request_id):
-        return EmailTaken(email)
     current = {
         c: getattr(request, c)
         for c in ("full_name", "email", "snils", "org_full_name", "org_short_name")
@@ -308,7 +354,6 @@ async def resubmit(
     now = utcnow()
     try:
         async with session.begin_nested():
-            await EmailClaimRepository(session).take(email, snils)
             changed = await requests.compare_and_set_status(
                 request_id,
                 [Status.RETURNED.value],
@@ -335,8 +380,10 @@ async def resubmit(
             )
             await session.flush()
     except IntegrityError:
-        existing = await requests.find_live(snils, request.component, request.role)
-        return AlreadyOpen(existing) if existing is not None else EmailTaken(email)
+        existing = await requests.find_live(telegram_id, snils, request.component, request.role)
+        if existing is None:
+            raise
+        return AlreadyOpen(existing)
     await session.refresh(request)
     return Submitted(request)
 

@@ -5,7 +5,8 @@ No role or position is written in code: everything comes from `role_matrix.yaml`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -43,6 +44,8 @@ class _RoleSpec(BaseModel):
 class _MatrixSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     roles: list[_RoleSpec] = Field(min_length=1)
+    # Positions whose every role has one of these levels are offered only on request.
+    on_request_levels: list[str] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,20 @@ class Role:
     positions: tuple[str, ...]
 
 
+_WORD = re.compile(r"[а-яёa-z]+")
+STEM = 5  # letters compared: «главного» and «главный», «врача» and «врач» meet
+MIN_WORD = 4  # shorter words («по», «и», «ЦРБ») say too little about a post
+
+
+def _stems(text: str) -> list[str]:
+    words = _WORD.findall(text.lower().replace("ё", "е"))
+    return [w[:STEM] for w in words if len(w) >= MIN_WORD]
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower().replace("ё", "е")))
+
+
 @dataclass(frozen=True)
 class RoleMatrix:
     roles: tuple[Role, ...]
@@ -59,6 +76,8 @@ class RoleMatrix:
     # prints roles from the federal level down), because a regional order's applicants are
     # mostly clinicians and managers of medical organisations.
     positions: tuple[str, ...]
+    # Positions offered only on request (federal posts, for a regional order).
+    on_request: frozenset[str] = field(default_factory=frozenset)
 
     def roles_for(self, position: str) -> tuple[Role, ...]:
         return tuple(r for r in self.roles if position in r.positions)
@@ -71,6 +90,31 @@ class RoleMatrix:
             return self.positions.index(position)
         except ValueError:
             return None
+
+    def exact_position(self, typed: str) -> str | None:
+        """The matrix position a person typed out in full (any case, spacing)."""
+        wanted = " ".join(typed.split()).casefold()
+        return next((p for p in self.positions if p.casefold() == wanted), None)
+
+    def matching_positions(self, typed: str, limit: int = 3) -> list[str]:
+        """Matrix positions that a typed post probably is: at least two of its words and at
+        least 60 % of them (compared by their first letters, so «заместитель главного
+        врача» finds «Главный врач / заместитель глав.врача ЦРБ (МО)»). Only the best
+        matches; commonly offered positions before those offered on request."""
+        typed_stems = list(dict.fromkeys(_stems(typed)))
+        if len(typed_stems) < 2:
+            return []
+        scored = []
+        for index, position in enumerate(self.positions):
+            words = _words(position)
+            found = sum(
+                any(w.startswith(s) or (len(w) >= MIN_WORD and s.startswith(w)) for w in words)
+                for s in typed_stems
+            )
+            if found >= 2 and found / len(typed_stems) >= 0.6:
+                scored.append((-found, position in self.on_request, index, position))
+        best = min((score for score, *_ in scored), default=0)
+        return [position for score, *_, position in sorted(scored)[:limit] if score == best]
 
 
 def parse_role_matrix(text: str, source: str = "role matrix") -> RoleMatrix:
@@ -92,7 +136,11 @@ def parse_role_matrix(text: str, source: str = "role matrix") -> RoleMatrix:
         raise RoleMatrixError(f"{source}: role listed twice: {', '.join(duplicates)}")
     roles = tuple(Role(r.name, r.level, tuple(r.positions)) for r in spec.roles)
     positions = tuple(dict.fromkeys(p for r in reversed(roles) for p in r.positions))
-    return RoleMatrix(roles=roles, positions=positions)
+    levels = set(spec.on_request_levels)
+    on_request = frozenset(
+        p for p in positions if all(r.level in levels for r in roles if p in r.positions)
+    )
+    return RoleMatrix(roles=roles, positions=positions, on_request=on_request)
 
 
 def load_role_matrix(path: str | Path) -> RoleMatrix:

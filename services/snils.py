@@ -13,6 +13,8 @@ from enum import Enum
 
 _UNCHECKED_UP_TO = 1_001_998
 _SEPARATORS = re.compile(r"[\s\-‐‑‒–—―_.]+")
+# A number pasted with its label: «СНИЛС: 112-233-445 95», «SNILS № 112…».
+_LABEL = re.compile(r"^\s*(?:снилс|snils)\s*(?:№|n|#)?\s*[:=]?", re.IGNORECASE)
 
 
 class SnilsError(Enum):
@@ -44,7 +46,7 @@ def format_snils(digits: str) -> str:
 
 
 def parse_snils(raw: str) -> SnilsResult:
-    compact = _SEPARATORS.sub("", raw or "")
+    compact = _SEPARATORS.sub("", _LABEL.sub("", raw or "", count=1))
     if not compact:
         return SnilsResult(None, SnilsError.EMPTY)
     if not compact.isascii() or not compact.isdigit():

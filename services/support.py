@@ -231,6 +231,19 @@ async def relay_by_user_message(
     )
 
 
+def remember_answer(
+    session: AsyncSession, user_id: int, copy_id: int, chat_id: int, message_id: int
+) -> None:
+    """A specialist's answer copied into the applicant's chat (as message `copy_id`): a reply
+    to it goes back to the consultation."""
+    remember_relay(session, user_id, copy_id, chat_id, message_id)
+
+
+async def is_answer(session: AsyncSession, user_id: int, message_id: int) -> bool:
+    """Whether the applicant's chat message `message_id` is a copy of a specialist's answer."""
+    return await relay_by_user_message(session, user_id, message_id) is not None
+
+
 def rate(session: AsyncSession, user_id: int, rating: int) -> None:
     session.add(SupportRating(user_id=user_id, rating=rating, at=utcnow()))
 

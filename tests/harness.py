@@ -61,6 +61,8 @@ class Sent:
     entities: list[dict[str, Any]]
     markup: dict[str, Any] | None
     thread_id: int | None = None
+    # When it was first sent, in whole seconds as Telegram gives it; an edit keeps it.
+    date: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
 
     @property
     def buttons(self) -> list[str]:
@@ -230,6 +232,14 @@ class RecordingSession(BaseSession):
                     new_id,
                 )
             )
+            markup = self._markup(method.reply_markup)
+            if markup is not None:  # a copy with buttons under it: kept, so they can be pressed
+                try:
+                    check_reply_markup(markup)
+                except ApiError as exc:
+                    raise self._refuse(method, exc.description) from exc
+                plain = f"[копия сообщения {method.message_id}]"
+                self._store(Sent(chat_id, new_id, plain, plain, [], markup))
             return MessageId(message_id=new_id)
         if isinstance(method, EditMessageText):
             key = (int(method.chat_id or 0), int(method.message_id or 0))
@@ -240,7 +250,8 @@ class RecordingSession(BaseSession):
             markup = self._markup(method.reply_markup)
             if plain == old.plain and entities == old.entities and markup == old.markup:
                 raise self._refuse(method, "Bad Request: message is not modified")
-            return self._store(Sent(key[0], key[1], method.text, plain, entities, markup))
+            edited = Sent(key[0], key[1], method.text, plain, entities, markup, date=old.date)
+            return self._store(edited)
         if isinstance(method, EditMessageReplyMarkup):
             key = (int(method.chat_id or 0), int(method.message_id or 0))
             old = self.messages.get(key)
@@ -249,7 +260,9 @@ class RecordingSession(BaseSession):
             markup = self._markup(method.reply_markup)
             if markup == old.markup:
                 raise self._refuse(method, "Bad Request: message is not modified")
-            return self._store(Sent(key[0], key[1], old.html, old.plain, old.entities, markup))
+            return self._store(
+                Sent(key[0], key[1], old.html, old.plain, old.entities, markup, date=old.date)
+            )
         if isinstance(method, AnswerCallbackQuery):
             if method.callback_query_id in self.answered:
                 raise self._refuse(method, "Bad Request: query is too old")
@@ -284,7 +297,7 @@ def to_message(sent: Sent) -> Message:
     chat_type = "private" if sent.chat_id > 0 else "supergroup"
     return Message(
         message_id=sent.message_id,
-        date=datetime.now(UTC),
+        date=sent.date,
         chat=Chat(id=sent.chat_id, type=chat_type),
         from_user=User(id=BOT_ID, is_bot=True, first_name="ВИМИС"),
         text=sent.plain,
@@ -334,6 +347,7 @@ class ChatUser:
     ) -> None:
         self.h = harness
         self.id = user_id
+        self.queries: list[str] = []  # ids of this person's button presses
         self.user = User(id=user_id, is_bot=False, first_name=first_name, language_code="ru")
         if chat_id is None:
             self.chat = Chat(id=user_id, type="private", first_name=first_name)
@@ -417,6 +431,7 @@ class ChatUser:
     def callback_update(self, message: Sent, data: str) -> tuple[Update, str]:
         query_id = f"cb{next(self.h._callback_ids)}"
         self.h.callbacks.append(query_id)
+        self.queries.append(query_id)
         query = CallbackQuery(
             id=query_id,
             from_user=self.user,
@@ -442,6 +457,14 @@ class ChatUser:
         assert messages, "the bot has not written to this chat"
         newest = messages[-1]
         return self.h.session.messages[(newest.chat_id, newest.message_id)]
+
+    def answers(self) -> list[str]:
+        """The texts of the answers to this person's button presses, in order."""
+        return [
+            method.text or ""
+            for method in self.h.session.calls
+            if isinstance(method, AnswerCallbackQuery) and method.callback_query_id in self.queries
+        ]
 
     def last_answer_text(self) -> str | None:
         for method in reversed(self.h.session.calls):

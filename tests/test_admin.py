@@ -38,16 +38,20 @@ async def test_a_submitted_request_posts_a_card_to_the_admin_chat(h: Harness) ->
 async def test_card_warns_about_hand_typed_data_and_the_same_snils(h: Harness) -> None:
     await submitted(h)
     applicant = h.user(1001)
-    await to_organization(applicant)
-    await type_organization(applicant, "Частная клиника «Здоровье»", "ЧК «Здоровье»")
+    await applicant.press(texts.BTN_NEW)
+    await applicant.press(texts.BTN_ANOTHER_ROLE)  # the second request of the same person
+    await applicant.press(texts.BTN_AGREE)
     await applicant.press("Моей должности нет в списке")
     await applicant.send("Врач-онколог")
+    await applicant.press("✏️ Организация")
+    await type_organization(applicant, "Частная клиника «Здоровье»", "ЧК «Здоровье»")
     await applicant.press("📨 Отправить")
     card = cards(h)[-1]
     assert "Заявка № 2" in card.plain
     assert texts.WARN_ORG_MANUAL in card.plain
     assert texts.WARN_POSITION_MANUAL in card.plain
-    assert "Тот же СНИЛС в заявке № 1" in card.plain
+    assert texts.warn_own_request(1, "submitted") in card.plain
+    assert "другого аккаунта" not in card.plain
     assert "Роль: не выбрана" in card.plain
 
 

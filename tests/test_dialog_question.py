@@ -56,7 +56,7 @@ async def test_question_from_the_esia_step_keeps_the_dialog(harness: Harness, db
     await user.press("😕 Не получается")
     sent = await user.press(texts.BTN_ASK)
     assert sent[-1].plain.startswith("Возможно, ответ уже есть")
-    assert "Как пройти первый вход в ЕСИА на портале ЕГИСЗ?" in sent[-1].buttons
+    assert any("ЕГИСЗ" in b for b in sent[-1].buttons)
     sent = await user.send("Портал не открывается, что делать?")
     assert texts.ASK_SENT in sent[-1].plain or texts.ASK_SENT in sent[0].plain
 
@@ -64,12 +64,12 @@ async def test_question_from_the_esia_step_keeps_the_dialog(harness: Harness, db
     assert topic is not None and harness.session.topics[(SUPPORT_CHAT_ID, topic)] == "Мария"
     in_topic = [s for s in harness.session.in_chat(SUPPORT_CHAT_ID) if s.thread_id == topic]
     assert "Заявок пока нет" in in_topic[0].plain  # the header
-    assert "Вопрос с шага заявки: первый вход в ЕСИА" in in_topic[1].plain
+    assert "Вопрос с шага заявки: вход на портал ЕГИСЗ через Госуслуги" in in_topic[1].plain
     assert len(copies_to(harness, SUPPORT_CHAT_ID)) == 1
 
     assert await state_of(harness, user) == "Form:esia"
     sent = await user.press("▶️ Продолжить")
-    assert "Первый вход в ЕСИА" in sent[-1].plain
+    assert "Вход на портал ЕГИСЗ через Госуслуги" in sent[-1].plain
     await user.press("✅ Готово")
     assert await state_of(harness, user) == "Form:snils"
 
@@ -294,3 +294,67 @@ async def test_an_faq_button_follows_its_question_when_the_file_is_edited(
     sent = await user.press_data(menu, press_a)
     assert sent == [] and user.last_answer_text() == texts.STALE_BUTTON
     assert harness.unanswered_callbacks() == []
+
+
+async def test_what_an_applicant_writes_to_the_specialist_mid_form_reaches_the_topic(
+    harness: Harness, db: Database
+) -> None:
+    operator = await forum(harness, db)
+    user = harness.user()
+    await through_consent(user)  # at the SNILS step now; go back to the ЕСИА step (buttons)
+    await user.press(texts.BTN_BACK)
+    await user.press(texts.BTN_STEP_HELP)
+    await user.send("Портал не открывается, что делать?")
+    await user.press(texts.BTN_CONTINUE)
+    assert await state_of(harness, user) == "Form:esia"
+    topic = (await thread(db)).topic_id
+    relayed = len(copies_to(harness, SUPPORT_CHAT_ID))
+
+    await operator.send("Откройте портал с телефона через мобильный интернет.", thread_id=topic)
+    label, answer = harness.session.in_chat(user.id)[-2:]
+    assert label.html == texts.OPERATOR_ANSWER_LABEL
+    assert answer.buttons == [texts.BTN_REPLY_OPERATOR]  # how to answer, under the answer
+
+    # Free text at a step that takes only buttons goes to the specialist, not to the form.
+    sent = await user.send("Спасибо, получилось!")
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed + 1
+    assert copies_to(harness, SUPPORT_CHAT_ID)[-1][1] == topic
+    assert sent[-1].html.startswith(texts.FORWARDED_TO_OPERATOR)
+    assert texts.BTN_DONE in sent[-1].buttons  # the step again, its buttons at hand
+    assert await state_of(harness, user) == "Form:esia"
+
+    # At a text step, a reply to the answer goes to the specialist; plain text is the answer.
+    await user.press(texts.BTN_DONE)
+    sent = await user.send("А СНИЛС тогда где смотреть?", reply_to=answer)
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed + 2
+    assert sent[-1].html.startswith(texts.FORWARDED_TO_OPERATOR)
+    assert await state_of(harness, user) == "Form:snils"
+    await user.send("112 233 445 95")
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed + 2
+    assert await state_of(harness, user) == "Form:full_name"
+
+    # The button under the answer: one message to the specialist, then back to the form.
+    sent = await user.press(texts.BTN_REPLY_OPERATOR)
+    assert sent[-1].plain == texts.REPLY_PROMPT
+    sent = await user.send("И ещё: отчество писать?")
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed + 3
+    await user.press(texts.BTN_CONTINUE)
+    assert await state_of(harness, user) == "Form:full_name"
+    assert harness.unanswered_callbacks() == [] and harness.session.refusals == []
+
+
+async def test_text_at_a_button_step_is_form_input_when_no_consultation_is_open(
+    harness: Harness, db: Database
+) -> None:
+    operator = await forum(harness, db)
+    user = harness.user()
+    await user.send("/help")
+    await user.send("Вопрос")
+    topic = (await thread(db)).topic_id
+    await operator.send("/close", thread_id=topic)
+    relayed = len(copies_to(harness, SUPPORT_CHAT_ID))
+    await through_consent(user)
+    await user.press(texts.BTN_BACK)
+    sent = await user.send("готово")
+    assert sent[-1].html.startswith(texts.USE_BUTTONS)
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed

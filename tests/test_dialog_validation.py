@@ -6,8 +6,6 @@ import pytest
 from aiogram.fsm.storage.base import StorageKey
 
 from bot import texts
-from db.database import Database
-from services.requests import NewRequest, submit
 from tests.dialog_steps import through_consent, to_organization
 from tests.harness import BOT_ID, ChatUser, Harness
 
@@ -24,7 +22,7 @@ async def state_of(harness: Harness, user: ChatUser) -> str | None:
     ("answer", "expected"),
     [
         ("112-233-445 9O", texts.SNILS_NOT_DIGITS),
-        ("СНИЛС 11223344595", texts.SNILS_NOT_DIGITS),
+        ("СНИЛС 1122334459", texts.snils_wrong_length(10)),
         ("112-233-445", texts.snils_wrong_length(9)),
         ("112 233 445 955", texts.snils_wrong_length(12)),
         ("112-233-445 96", texts.SNILS_WRONG_CHECKSUM),
@@ -85,36 +83,6 @@ async def test_invalid_email(harness: Harness) -> None:
     assert await state_of(harness, user) == "Form:region"
 
 
-async def test_email_of_another_person_is_refused(harness: Harness, db: Database) -> None:
-    async with db.write() as session:
-        await submit(
-            session,
-            NewRequest(
-                telegram_id=5,
-                snils="431-052-771 35",
-                full_name="Петров Пётр",
-                email="shared@example.ru",
-                region="Костромская область",
-                organization_id=None,
-                org_full_name="Больница",
-                org_short_name="Больница",
-                org_manual=True,
-                position="Врач",
-                position_in_matrix=False,
-                role=None,
-                role_level=None,
-                component="ВИМИС ОНКО",
-            ),
-        )
-    user = harness.user()
-    await through_consent(user)
-    await user.send("11223344595")
-    await user.send("Иванова Мария")
-    sent = await user.send("SHARED@example.ru")
-    assert sent[-1].html.startswith(texts.email_taken("SHARED@example.ru"))
-    assert await state_of(harness, user) == "Form:email"
-
-
 async def test_organization_search_errors(harness: Harness) -> None:
     user = harness.user()
     await to_organization(user)
@@ -159,4 +127,64 @@ async def test_organization_typed_by_hand_is_escaped_and_flagged(harness: Harnes
     assert "ООО «Клиника &lt;Здоровье&gt; &amp; Ко» (&lt;Клиника &amp; Ко&gt;)" in summary.html
     assert "(введено вручную)" in summary.plain
     assert f"Роль: {texts.ROLE_BY_ADMIN}" in summary.plain
+    assert harness.session.refusals == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("Иванова А.С.", texts.FIO_INITIALS),  # not «Лишние символы: .»
+        ("Иванова А. С.", texts.FIO_INITIALS),
+    ],
+)
+async def test_initials_ask_for_the_name_in_full(
+    harness: Harness, answer: str, expected: str
+) -> None:
+    user = harness.user()
+    await through_consent(user)
+    await user.send("11223344595")
+    sent = await user.send(answer)
+    assert sent[-1].html.startswith(expected)
+    assert "Лишние символы" not in sent[-1].plain
+    assert await state_of(harness, user) == "Form:full_name"
+
+
+async def test_a_snils_pasted_with_its_label_is_taken(harness: Harness) -> None:
+    user = harness.user()
+    await through_consent(user)
+    await user.send("СНИЛС: 112-233-445 95")
+    assert await state_of(harness, user) == "Form:full_name"
+
+
+async def test_a_name_is_kept_as_in_gosuslugi(harness: Harness) -> None:
+    user = harness.user()
+    await through_consent(user)
+    await user.send("11223344595")
+    sent = await user.send("Д'Арк-Иванова Жанна")
+    assert "ФИО: Д'Арк-Иванова Жанна" in sent[-1].plain
+
+
+@pytest.mark.parametrize(
+    ("answer", "underlined"),
+    [
+        ("ivanova@почта.рф", "п"),  # an IDN domain, against «латинскими буквами»
+        ("ivanova@exаmple.ru", "а"),  # a Cyrillic «а» among Latin letters
+        ("ivanova@xn--80a1acny.xn--p1ai", None),  # the IDN spelt in ASCII
+    ],
+)
+async def test_a_non_latin_email_is_refused_with_the_letters_shown(
+    harness: Harness, answer: str, underlined: str | None
+) -> None:
+    user = harness.user()
+    await through_consent(user)
+    await user.send("11223344595")
+    await user.send("Иванова Мария")
+    sent = await user.send(answer)
+    assert "латинскими буквами" in sent[-1].plain
+    assert "почта.рф" in sent[-1].plain  # the message names the case of Russian domains
+    if underlined:
+        assert f"<u><b>{underlined}</b></u>" in sent[-1].html
+    assert await state_of(harness, user) == "Form:email"
+    await user.send("ivanova@example.ru")
+    assert await state_of(harness, user) == "Form:region"
     assert harness.session.refusals == []

@@ -6,11 +6,11 @@ import asyncio
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from db.database import Database
 from db.models import AccessRequest, RequestEvent
-from services import requests
+from services import export, requests
 from services.requests import NewRequest, Status
 
 NEW = NewRequest(
@@ -50,10 +50,115 @@ async def test_another_role_is_another_request(db: Database) -> None:
     assert isinstance(first, requests.Submitted) and isinstance(second, requests.Submitted)
 
 
-async def test_email_belongs_to_one_snils(db: Database) -> None:
-    await _submit(db, NEW)
-    other = replace(NEW, snils="431-052-771 35", email="IVANOVA@example.ru")
-    assert isinstance(await _submit(db, other), requests.EmailTaken)
+async def _approve(db: Database, request_id: int, actor: int = 1) -> bool:
+    async with db.write() as session:
+        return await requests.decide(session, request_id, Status.APPROVED, actor_id=actor)
+
+
+async def test_another_account_with_the_same_snils_does_not_lock_the_owner_out(
+    db: Database,
+) -> None:
+    # Someone submits first with the victim's SNILS and e-mail from their own account.
+    squatter = await _submit(db, replace(NEW, telegram_id=666))
+    owner = await _submit(db, NEW)
+    assert isinstance(squatter, requests.Submitted) and isinstance(owner, requests.Submitted)
+    assert squatter.request.id != owner.request.id
+
+
+async def test_typing_an_address_claims_nothing_approval_does(db: Database) -> None:
+    first = await _submit(db, NEW)
+    other = await _submit(
+        db, replace(NEW, telegram_id=8, snils="431-052-771 35", email="IVANOVA@example.ru")
+    )
+    assert isinstance(first, requests.Submitted) and isinstance(other, requests.Submitted)
+    assert await _approve(db, first.request.id)
+    with pytest.raises(requests.EmailHeld) as held:
+        await _approve(db, other.request.id)
+    assert held.value.holder_id == first.request.id
+    async with db.read() as session:
+        refused = await session.get(AccessRequest, other.request.id)
+        events = (await session.scalars(select(RequestEvent.action))).all()
+    assert refused is not None and refused.status == "submitted"  # nothing changed
+    assert events.count("approved") == 1
+
+
+async def test_the_same_person_may_use_one_address_for_two_roles(db: Database) -> None:
+    first = await _submit(db, NEW)
+    second = await _submit(db, replace(NEW, telegram_id=70, role="Куратор 1 уровня"))
+    assert isinstance(first, requests.Submitted) and isinstance(second, requests.Submitted)
+    assert await _approve(db, first.request.id)
+    assert await _approve(db, second.request.id)  # same SNILS: the same person
+
+
+async def _waiting_for_a_lock(db: Database) -> bool:
+    async with db.read() as session:
+        waiting = await session.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        )
+    return bool(waiting)
+
+
+async def test_two_people_approved_at_once_with_one_address(db: Database) -> None:
+    """Two admins approve two people's requests with one address at the same moment, each in
+    its own transaction: the first approval is made and not yet committed when the second
+    runs. Exactly one stands. On PostgreSQL both pass the look-up of approved requests (the
+    first is not committed): the e-mail claim's primary key decides; SQLite's one writer
+    orders the two."""
+    people = [
+        await _submit(db, replace(NEW, telegram_id=20 + i, snils=snils))
+        for i, snils in enumerate(("431-052-771 35", "006-012-788 00"))
+    ]
+    first, second = [r.request.id for r in people if isinstance(r, requests.Submitted)]
+    first_decided, release_first = asyncio.Event(), asyncio.Event()
+
+    async def approve(request_id: int, hold: bool) -> str:
+        try:
+            async with db.write() as session:
+                approved = await requests.decide(
+                    session, request_id, Status.APPROVED, actor_id=request_id
+                )
+                if hold:
+                    first_decided.set()
+                    await release_first.wait()  # commit only once the other has run
+            return "approved" if approved else "lost"
+        except requests.EmailHeld:
+            return "held"
+
+    task_first = asyncio.create_task(approve(first, hold=True))
+    await first_decided.wait()
+    task_second = asyncio.create_task(approve(second, hold=False))
+    if not db.is_sqlite:  # the second runs now: it finishes, or waits for the first's claim
+        async with asyncio.timeout(60):
+            while True:
+                if task_second.done() or await _waiting_for_a_lock(db):
+                    break
+                await asyncio.sleep(0.01)
+    release_first.set()
+    assert [await task_first, await task_second] == ["approved", "held"]
+    async with db.read() as session:
+        statuses = (await session.scalars(select(AccessRequest.status))).all()
+    assert sorted(statuses) == ["approved", "submitted"]
+
+
+async def test_export_leaves_out_an_address_two_people_hold(db: Database) -> None:
+    # Approved before the rule (written directly): two people, one address.
+    mine = await _submit(db, NEW)
+    theirs = await _submit(db, replace(NEW, telegram_id=8, snils="431-052-771 35"))
+    fine = await _submit(db, replace(NEW, telegram_id=9, snils="006-012-788 00", email="p@x.ru"))
+    ids = [r.request.id for r in (mine, theirs, fine) if isinstance(r, requests.Submitted)]
+    for request_id in ids:
+        async with db.write() as session:
+            assert await requests.transition(
+                session, request_id, Status.SUBMITTED, Status.APPROVED, actor_id=1, action="x"
+            )
+    async with db.write() as session:
+        candidates = list(await session.scalars(select(AccessRequest).order_by(AccessRequest.id)))
+        assert await requests.email_conflicts(session, candidates) == set(ids[:2])
+        batch = await export.export_new(session, actor_id=1)
+    assert [r.id for r in batch.requests] == [ids[2]]
 
 
 async def test_transition_is_compare_and_set_with_one_event(db: Database) -> None:
@@ -113,16 +218,16 @@ async def test_a_closed_request_frees_the_slot(db: Database) -> None:
     assert isinstance(await _submit(db, NEW), requests.Submitted)
 
 
-async def test_a_rejected_request_frees_its_email(db: Database) -> None:
+async def test_a_rejected_request_does_not_hold_its_email(db: Database) -> None:
     result = await _submit(db, NEW)
     assert isinstance(result, requests.Submitted)
-    other = replace(NEW, snils="431-052-771 35")
-    assert isinstance(await _submit(db, other), requests.EmailTaken)
+    other = await _submit(db, replace(NEW, telegram_id=8, snils="431-052-771 35"))
+    assert isinstance(other, requests.Submitted)
     async with db.write() as session:
         await requests.decide(
             session, result.request.id, Status.REJECTED, actor_id=1, reason="опечатка в СНИЛС"
         )
-    assert isinstance(await _submit(db, other), requests.Submitted)
+    assert await _approve(db, other.request.id)
 
 
 async def test_a_snils_returned_for_correction_can_be_fixed(db: Database) -> None:
@@ -140,5 +245,8 @@ async def test_a_snils_returned_for_correction_can_be_fixed(db: Database) -> Non
     assert isinstance(fixed, requests.Submitted)
     assert fixed.request.snils == "112-233-445 95"
     assert fixed.request.email == NEW.email  # not returned, not changed
-    someone = replace(NEW, snils="431-052-771 35", role="Куратор 1 уровня")
-    assert isinstance(await _submit(db, someone), requests.EmailTaken)
+    assert await _approve(db, request_id)
+    someone = await _submit(db, replace(NEW, telegram_id=8, snils="431-052-771 35"))
+    assert isinstance(someone, requests.Submitted)
+    with pytest.raises(requests.EmailHeld):  # the corrected SNILS holds the address now
+        await _approve(db, someone.request.id)

@@ -27,18 +27,24 @@ class FormData(BaseModel):
     position: str | None = None
     position_in_matrix: bool = True
     position_page: int = 0
+    position_federal: bool = False  # the federal posts are shown (on request)
+    position_query: str | None = None  # a typed post with matrix positions offered for it
     role: str | None = None
     role_level: str | None = None
     component: str | None = None
     # correcting a returned request: its number and the fields the admin asked to fix
     fix_request_id: int | None = None
     fix_fields: list[str] = Field(default_factory=list)
-    # a live request of the same SNILS, component and role, found at the summary
+    # a request for another role: the request the person's data were copied from
+    repeat_of: int | None = None
+    # the person's own live request of the same SNILS, component and role, found at the summary
     duplicate_of: int | None = None
     # dialog mechanics
     history: list[str] = Field(default_factory=list)
     editing: bool = False
     prompt_message_id: int | None = None
+    # the step whose side message (Info) is on screen: Back returns to the step itself
+    info_step: str | None = None
 
     @classmethod
     async def load(cls, state: FSMContext) -> FormData:

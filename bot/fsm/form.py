@@ -1,16 +1,22 @@
 """The request form, declared as data: every step with its prompt, keyboard, validator and
 successor, walked by the engine in `bot.handlers.form`.
 
-The whole graph, in order (→ natural successor; ⇢ jump by a button):
+The whole graph, in order (→ natural successor; ⇢ jump by a button or a typed answer;
+[…] a sub-screen of the same step):
 
     consent → gosuslugi → esia → snils → full_name → email → region → org_search → position
-    org_search ⇢ org_full → org_short → position        («Нет в списке»)
-    position → role → component → summary
-    position ⇢ position_text → role (skipped: the admin picks) → component
+    gosuslugi [how to confirm the account]       esia [«Не получается»: common causes]
+    org_search [results of a typed query] ⇢ org_full → org_short → position («Нет в списке»)
+    position [federal posts] [matches of a typed post] → role → component → summary
+    position ⇢ position_text (typed, «Моей должности нет в списке») → role
+    position, position_text: a typed post not in the matrix → role (skipped: the admin picks)
     component is skipped when there is one; summary ⇢ any field (edit) → summary
+    consent → position: a request for another role, the person's data copied from their
+    last request («Заявка на другую роль»)
 
-Back returns along the path actually taken (a history stack in the FSM data), so skipped
-steps are skipped on the way back as well.
+Back returns to the screen the person saw before: from a sub-screen to its step's own
+screen, otherwise along the path actually taken (a history stack in the FSM data), so
+skipped steps are skipped on the way back as well.
 """
 
 from __future__ import annotations
@@ -27,15 +33,14 @@ from bot.fsm.data import FormData
 from bot.keyboards import StepKeyboard
 from db.database import Database
 from db.models import utcnow
-from db.repositories import OrganizationRepository
+from db.repositories import OrganizationRepository, RequestRepository
 from services import organizations
-from services.email import normalise_email
+from services.email import NOT_LATIN, normalise_email
 from services.person_name import NameError_, normalise_name
-from services.requests import email_available
 from services.role_matrix import RoleMatrix
 from services.snils import SnilsError, parse_snils
 
-POSITIONS_PER_PAGE = 8
+POSITIONS_PER_PAGE = 12
 MAX_ID = 2**31
 
 
@@ -151,6 +156,9 @@ class Step:
     # Steps that still belong to the same field when editing from the summary.
     edit_chain: frozenset[str] = frozenset()
     back: bool = True
+    # Back from a sub-screen (search results, suggestions): undo it and return True, so Back
+    # shows the step's own screen again instead of the previous step.
+    on_back: Callable[[FormData, FormEnv], bool] | None = None
 
     @property
     def state(self) -> State:
@@ -174,6 +182,11 @@ async def _consent_render(data: FormData, env: FormEnv) -> Screen:
     kb.row(kb.button(texts.BTN_AGREE, "pick", "yes"), kb.button(texts.BTN_DISAGREE, "pick", "no"))
     text = texts.consent(env.settings.operator_name, texts.CONSENT_RETENTION)
     return _screen(text, kb, back=False)
+
+
+def _after_consent(data: FormData, env: FormEnv) -> str:
+    # A request for another role: the Госуслуги and ЕСИА steps were done for the last one.
+    return "position" if data.repeat_of is not None else "gosuslugi"
 
 
 async def _consent_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
@@ -254,6 +267,8 @@ _NAME_ERRORS = {
 
 async def _name_text(data: FormData, env: FormEnv, text: str) -> Outcome:
     result = normalise_name(text)
+    if result.error is NameError_.INITIALS:
+        return Retry(texts.FIO_INITIALS)
     if result.error is NameError_.BAD_CHARS:
         return Retry(texts.fio_bad_chars(result.bad_chars))
     if result.error is not None or result.value is None:
@@ -263,14 +278,14 @@ async def _name_text(data: FormData, env: FormEnv, text: str) -> Outcome:
 
 
 async def _email_text(data: FormData, env: FormEnv, text: str) -> Outcome:
+    """Only the address itself is checked here. Whether another person uses it is the admins'
+    concern (the card flags it, approval refuses it): telling the applicant would show them
+    someone else's data, and refusing would let anyone lock a person out of their address."""
     result = normalise_email(text)
+    if result.error == NOT_LATIN:
+        return Retry(texts.email_not_latin(text.strip(), result.not_latin))
     if result.value is None:
         return Retry(texts.EMAIL_INVALID)
-    assert data.snils is not None
-    async with env.db.read() as session:
-        free = await email_available(session, result.value, data.snils, data.fix_request_id)
-    if not free:
-        return Retry(texts.email_taken(result.value))
     data.email = result.value
     return Done()
 
@@ -287,6 +302,7 @@ async def _region_render(data: FormData, env: FormEnv) -> Screen:
 async def _region_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
     if value == "yes":
         data.region = env.settings.region_name
+        data.org_query, data.org_page = None, 0  # the organisation search starts afresh
         return Done(answer=texts.BTN_REGION_OK)
     return Info(texts.region_other(env.settings.region_name), [(texts.BTN_REGION_OK, "pick:yes")])
 
@@ -313,6 +329,14 @@ async def _org_render(data: FormData, env: FormEnv) -> Screen:
         data.org_query, page.total, page.page, page.pages, [o.name_full for o in page.items]
     )
     return _screen(text, kb)
+
+
+def _org_back(data: FormData, env: FormEnv) -> bool:
+    """Back from search results: to the search prompt, not to the step before."""
+    if not data.org_query:
+        return False
+    data.org_query, data.org_page = None, 0
+    return True
 
 
 async def _org_text(data: FormData, env: FormEnv, text: str) -> Outcome:
@@ -358,46 +382,94 @@ def _name_input(
 # --- position and role ------------------------------------------------------------------------
 
 
+def _numbered(env: FormEnv, positions: list[str]) -> list[tuple[int, str]]:
+    """Positions with their numbers: a position keeps its number in every list."""
+    return [(env.matrix.positions.index(p) + 1, p) for p in positions]
+
+
 async def _position_render(data: FormData, env: FormEnv) -> Screen:
-    positions = env.matrix.positions
-    pages = max(1, -(-len(positions) // POSITIONS_PER_PAGE))
-    page = min(max(0, data.position_page), pages - 1)
-    start = page * POSITIONS_PER_PAGE
-    shown = [
-        (i + 1, positions[i]) for i in range(start, min(start + POSITIONS_PER_PAGE, len(positions)))
-    ]
     kb = StepKeyboard("position")
+    if data.position_query:  # a typed post that the matrix seems to have
+        matches = _numbered(env, env.matrix.matching_positions(data.position_query))
+        for number, position in matches:
+            kb.add(f"{number}. {position}", "pick", number - 1)
+        kb.add(texts.BTN_KEEP_POSITION, "keep")
+        return _screen(texts.position_suggestions(data.position_query, matches), kb)
+    federal = data.position_federal
+    listed = [p for p in env.matrix.positions if (p in env.matrix.on_request) == federal]
+    pages = max(1, -(-len(listed) // POSITIONS_PER_PAGE))
+    page = min(max(0, data.position_page), pages - 1)
+    shown = _numbered(env, listed[page * POSITIONS_PER_PAGE : (page + 1) * POSITIONS_PER_PAGE])
+    if not federal:  # the way out first: most applicants are not in the matrix
+        kb.add(texts.BTN_POSITION_OTHER, "other")
     for number, position in shown:
         kb.add(f"{number}. {position}", "pick", number - 1)
-    kb.pager(page, pages).add(texts.BTN_POSITION_OTHER, "other")
-    return _screen(texts.position_list(shown, page, pages), kb)
+    kb.pager(page, pages)
+    if not federal and env.matrix.on_request:
+        kb.add(texts.BTN_POSITIONS_FEDERAL, "federal")
+    return _screen(texts.position_list(shown, page, pages, federal), kb)
+
+
+def _position_back(data: FormData, env: FormEnv) -> bool:
+    """Back from suggestions or from the federal posts: to the position list."""
+    if not (data.position_query or data.position_federal or data.position_page):
+        return False
+    if data.position_query:
+        data.position_query = None
+    else:
+        data.position_federal, data.position_page = False, 0
+    return True
+
+
+def _set_position(data: FormData, position: str, in_matrix: bool) -> None:
+    if position != data.position or in_matrix != data.position_in_matrix:
+        data.role = data.role_level = None
+    data.position, data.position_in_matrix = position, in_matrix
+    data.position_query, data.position_federal, data.position_page = None, False, 0
 
 
 async def _position_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
     if action == "other":
         return Goto("position_text", answer=texts.BTN_POSITION_OTHER)
+    if action == "federal":
+        data.position_federal, data.position_page = True, 0
+        return Redraw()
     if action == "page":
         data.position_page = small_int(value)
         return Redraw()
+    if action == "keep" and data.position_query:
+        typed = data.position_query
+        _set_position(data, typed, in_matrix=False)
+        return Done(answer=typed, note=texts.position_accepted(typed))
     index = small_int(value)
-    if not 0 <= index < len(env.matrix.positions):
+    if action != "pick" or not 0 <= index < len(env.matrix.positions):
         return Redraw()
     position = env.matrix.positions[index]
-    if position != data.position:
-        data.role = data.role_level = None
-    data.position, data.position_in_matrix = position, True
+    _set_position(data, position, in_matrix=True)
     return Done(answer=position)
 
 
-async def _position_text(data: FormData, env: FormEnv, text: str) -> Outcome:
+async def _position_typed(data: FormData, env: FormEnv, text: str) -> Outcome:
+    """A typed post: the matrix position itself, the matrix positions it probably is (to
+    choose from), or a post not in the matrix (the admin picks the role)."""
     value = " ".join(text.split())
     if not 3 <= len(value) <= 300 or not any(ch.isalpha() for ch in value):
         return Retry(texts.POSITION_TEXT_LENGTH)
-    known = value if value in env.matrix.positions else None
-    data.position = known or value
-    data.position_in_matrix = known is not None
-    data.role = data.role_level = None
-    return Done()
+    known = env.matrix.exact_position(value)
+    if known is not None:
+        _set_position(data, known, in_matrix=True)
+        return Done(note=texts.position_chosen(known))
+    if env.matrix.matching_positions(value):
+        data.position_query = value
+        return Redraw()
+    _set_position(data, value, in_matrix=False)
+    return Done(note=texts.position_accepted(value))
+
+
+async def _position_text(data: FormData, env: FormEnv, text: str) -> Outcome:
+    outcome = await _position_typed(data, env, text)
+    # Suggestions are a screen of the position step.
+    return Goto("position") if isinstance(outcome, Redraw) else outcome
 
 
 def _allowed_roles(data: FormData, env: FormEnv) -> list[tuple[str, str]]:
@@ -406,16 +478,33 @@ def _allowed_roles(data: FormData, env: FormEnv) -> list[tuple[str, str]]:
     return [(r.name, r.level) for r in env.matrix.roles_for(data.position)]
 
 
+async def _requested_roles(data: FormData, env: FormEnv) -> dict[str | None, int]:
+    """Roles this person (this Telegram account) already has a live request for."""
+    if not data.snils:
+        return {}
+    component = data.component or env.settings.components[0]
+    async with env.db.read() as session:
+        live = await RequestRepository(session).live_for_user(env.user_id)
+    return {
+        r.role: r.id
+        for r in live
+        if r.snils == data.snils and r.component == component and r.id != data.fix_request_id
+    }
+
+
 async def _role_render(data: FormData, env: FormEnv) -> Screen:
     roles = _allowed_roles(data, env)
+    taken = await _requested_roles(data, env)
     kb = StepKeyboard("role")
     position = data.position or ""
     if len(roles) == 1:
         kb.add(texts.BTN_CONFIRM_ROLE, "pick", 0)
-        return _screen(texts.role_single(position, *roles[0]), kb)
+        name, level = roles[0]
+        return _screen(texts.role_single(position, name, level, taken.get(name)), kb)
     for index, (name, _level) in enumerate(roles):
         kb.add(name, "pick", index)
-    return _screen(texts.role_choice(position, roles), kb)
+    listed = [(name, level, taken.get(name)) for name, level in roles]
+    return _screen(texts.role_choice(position, listed), kb)
 
 
 async def _role_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
@@ -559,7 +648,7 @@ def _unexpected(step: str) -> Callable[[FormData, FormEnv], str]:
 STEPS: dict[str, Step] = {
     step.name: step
     for step in (
-        Step("consent", _consent_render, _then("gosuslugi"), on_pick=_consent_pick, back=False),
+        Step("consent", _consent_render, _after_consent, on_pick=_consent_pick, back=False),
         Step("gosuslugi", _gosuslugi_render, _then("esia"), on_pick=_gosuslugi_pick),
         Step("esia", _esia_render, _then("snils"), on_pick=_esia_pick),
         Step(
@@ -578,7 +667,14 @@ STEPS: dict[str, Step] = {
             "email", _text_screen("email", texts.EMAIL_PROMPT), _then("region"), on_text=_email_text
         ),
         Step("region", _region_render, _then("org_search"), on_pick=_region_pick),
-        Step("org_search", _org_render, _then("position"), on_text=_org_text, on_pick=_org_pick),
+        Step(
+            "org_search",
+            _org_render,
+            _then("position"),
+            on_text=_org_text,
+            on_pick=_org_pick,
+            on_back=_org_back,
+        ),
         Step(
             "org_full",
             _text_screen("org_full", texts.ORG_FULL_PROMPT),
@@ -596,8 +692,10 @@ STEPS: dict[str, Step] = {
             "position",
             _position_render,
             _then("role"),
+            on_text=_position_typed,
             on_pick=_position_pick,
             edit_chain=frozenset({"role"}),
+            on_back=_position_back,
         ),
         Step(
             "position_text",

@@ -4,7 +4,11 @@ queue, search, a request's card and history.
 Rights are checked for every message and every button press (the `AdminOnly` middleware), not
 only by hiding buttons: a press by anyone else changes nothing and is answered «Нет доступа».
 Typed input (a reason, a comment) is kept in a separate FSM destiny, so an admin's own draft
-request in the same private chat is never overwritten.
+request in the same private chat is never overwritten. The prompt for it names the admin (a
+mention), so the selective ForceReply opens the reply box for them and nobody else. With
+privacy mode on, the bot sees only commands and replies to its messages in a group: a reply
+to the prompt is the input; an admin who writes past it (a plain message, when the bot can
+see those, or a reply to another of its messages) is told how, and may take that message.
 """
 
 from __future__ import annotations
@@ -120,6 +124,23 @@ class HasPendingInput(Filter):
         return bool(await context.get_data())
 
 
+class StrayInput(Filter):
+    """A text by an admin in the admin group, while the bot waits for their reason, that is
+    not the reply it waits for (AwaitingInput is registered first). Group messages only, so
+    nobody's private chat pays for a storage read."""
+
+    async def __call__(self, message: Message, fsm_storage: BaseStorage, bot: Bot) -> bool:
+        if (
+            message.chat.type == "private"
+            or message.from_user is None
+            or not message.text
+            or message.text.startswith("/")
+        ):
+            return False
+        context = input_context(fsm_storage, bot, message.chat.id, message.from_user.id)
+        return _pending(await context.get_data())
+
+
 # --- decisions --------------------------------------------------------------------------------
 
 
@@ -222,9 +243,10 @@ def _roles_keyboard(request_id: int, matrix: RoleMatrix) -> InlineKeyboardMarkup
 async def _ask_input(
     bot: Bot, storage: BaseStorage, chat_id: int, admin: User, prompt: str, data: dict[str, Any]
 ) -> None:
+    # The mention makes the selective ForceReply open the reply box for this admin only.
     prompt_message = await bot.send_message(
         chat_id,
-        prompt,
+        texts.addressed(texts.mention(admin.id, admin.full_name), prompt),
         reply_markup=ForceReply(force_reply=True, selective=True, input_field_placeholder="…"),
     )
     context = input_context(storage, bot, chat_id, admin.id)
@@ -264,8 +286,17 @@ async def on_card_button(
         if request.role is None:
             callback_answer.text, callback_answer.show_alert = texts.ROLE_NEEDED, True
             return
-        lost = await apply_decision(bot, db, settings, admin, request_id, Status.APPROVED)
+        try:
+            lost = await apply_decision(bot, db, settings, admin, request_id, Status.APPROVED)
+        except request_service.EmailHeld as held:  # one address, one person (the order)
+            callback_answer.text = texts.email_held(held.holder_id)
+            callback_answer.show_alert = True
+            await refresh_cards(bot, db, request_id)
+            return
         callback_answer.text, callback_answer.show_alert = lost, lost is not None
+    elif action == "input_use":
+        answer = await _use_stray_input(bot, db, settings, fsm_storage, message, admin, value)
+        callback_answer.text = answer
     elif action == "reject":
         await _set_keyboard(message, _reason_keyboard(request_id, settings))
     elif action == "reject_reason":
@@ -334,8 +365,6 @@ async def on_admin_input(
     admin = message.from_user
     if admin is None:
         return
-    context = input_context(fsm_storage, bot, message.chat.id, admin.id)
-    data = await context.get_data()
     text = " ".join((message.text or "").split())
     if not text:
         await message.reply(texts.INPUT_NEEDS_TEXT)
@@ -343,7 +372,69 @@ async def on_admin_input(
     if len(text) > 1000:
         await message.reply(texts.INPUT_TOO_LONG)
         return
-    await context.clear()
+    context = input_context(fsm_storage, bot, message.chat.id, admin.id)
+    await message.reply(await _take_input(bot, db, settings, context, admin, text))
+
+
+STRAY_KEPT = 5  # the admin's latest messages that «Это он» can still take
+
+
+async def on_stray_input(message: Message, fsm_storage: BaseStorage, bot: Bot) -> None:
+    """The admin wrote past the prompt: say how to answer it, and offer to take this text."""
+    admin = message.from_user
+    if admin is None or not message.text:
+        return
+    context = input_context(fsm_storage, bot, message.chat.id, admin.id)
+    data = await context.get_data()
+    stray = dict(list(dict(data.get("stray", {})).items())[-(STRAY_KEPT - 1) :])
+    stray[str(message.message_id)] = message.text
+    await context.update_data({"stray": stray})
+    use = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                _card_button(
+                    texts.BTN_USE_AS_INPUT,
+                    "input_use",
+                    int(data["request_id"]),
+                    message.message_id,
+                )
+            ]
+        ]
+    )
+    who = texts.mention(admin.id, admin.full_name)
+    await message.reply(
+        texts.input_hint(who, str(data.get("kind")), int(data["request_id"])), reply_markup=use
+    )
+
+
+async def _use_stray_input(
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    storage: BaseStorage,
+    message: Message,
+    admin: User,
+    message_id: int,
+) -> str | None:
+    """«Это он»: the admin's own message, offered by on_stray_input, becomes the input."""
+    context = input_context(storage, bot, message.chat.id, admin.id)
+    data = await context.get_data()
+    typed = dict(data.get("stray", {})).get(str(message_id)) if _pending(data) else None
+    text = " ".join(str(typed or "").split())
+    if not text or len(text) > 1000:
+        return texts.STALE_BUTTON if not text else texts.INPUT_TOO_LONG
+    with contextlib.suppress(TelegramBadRequest):
+        await message.edit_reply_markup(reply_markup=None)
+    await message.answer(await _take_input(bot, db, settings, context, admin, text))
+    return None
+
+
+async def _take_input(
+    bot: Bot, db: Database, settings: Settings, context: FSMContext, admin: User, text: str
+) -> str:
+    """Apply a typed reason or comment; returns what to tell the admin. The pending prompt
+    is forgotten only once the decision is made, so a failure leaves it to answer again."""
+    data = await context.get_data()
     request_id = int(data["request_id"])
     kind = data.get("kind")
     lost: str | None
@@ -360,7 +451,8 @@ async def on_admin_input(
         status = Status.RETURNED
     else:
         lost, status = await _change_role(bot, db, admin, request_id, data, text)
-    await message.reply(lost or texts.done_note(request_id, status.value))
+    await context.clear()
+    return lost or texts.done_note(request_id, status.value)
 
 
 async def _change_role(
@@ -511,8 +603,9 @@ async def on_history(message: Message, command: CommandObject, db: Database) -> 
             texts.change_detail(field, old, new)
             for field, (old, new) in details.get("changes", {}).items()
         ]
-        if details.get("fields"):
-            extra.append(", ".join(texts.RETURN_FIELD_NAMES.get(f, f) for f in details["fields"]))
+        if details.get("fields") and event.action == "returned":
+            fields = [texts.RETURN_FIELD_NAMES.get(f, f) for f in details["fields"]]
+            extra.append(texts.fields_detail(fields))
         if details.get("reason"):
             extra.append(texts.reason_detail(str(details["reason"])))
         lines.append(texts.history_line(event.at, who, event.action, extra))
@@ -555,6 +648,7 @@ def admin_router() -> Router:
     router.message.register(on_req, Command("req"))
     router.message.register(on_history, Command("history"))
     router.message.register(on_admin_input, AwaitingInput())
+    router.message.register(on_stray_input, StrayInput())
     router.callback_query.register(on_card_button, AdminCb.filter())
     router.callback_query.register(on_queue_button, QueueCb.filter())
     return router

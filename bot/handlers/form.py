@@ -4,12 +4,18 @@ One message handler and one button handler serve every step: the current FSM sta
 step, the step's validator or button handler returns an outcome, the engine shows what comes
 next. Back, edit-from-summary, skipping and resume after a restart come from here, not from
 the steps.
+
+A dialog that is over (sent, cancelled, started afresh) leaves no live buttons: the prompt's
+keyboard is removed, and a press on an older copy is answered with what really happened to
+the request. While the applicant has a consultation open, a reply to the specialist's answer,
+or text at a step that takes only buttons, goes to the specialist (bot.handlers.support).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import timedelta
 
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -43,7 +49,13 @@ from bot.fsm.form import (
     Submit,
     next_fix_step,
 )
-from bot.handlers.support import QuestionFlow, leave_question, start_question
+from bot.handlers.support import (
+    RETURN_KEY,
+    QuestionFlow,
+    for_operator,
+    leave_question,
+    start_question,
+)
 from bot.support_desk import refresh_support_header
 from db.database import Database
 from db.models import AccessRequest
@@ -52,6 +64,7 @@ from services import requests as request_service
 from services.role_matrix import RoleMatrix
 
 log = logging.getLogger(__name__)
+CLOCK_SLACK = timedelta(seconds=5)
 
 
 class FormEngine:
@@ -63,9 +76,33 @@ class FormEngine:
 
     # -- showing steps -------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, data: FormData | None = None, prefix: str | None = None) -> None:
+        """A new dialog: the old one's prompt loses its buttons, its data is forgotten."""
+        old = await FormData.load(self.state) if await self._in_form() else None
+        if old is not None and old.prompt_message_id:
+            await self._strip_keyboard(old.prompt_message_id)
         await self.state.clear()
-        await self.show(FIRST_STEP, FormData())
+        await self.show(FIRST_STEP, data or FormData(), prefix=prefix)
+
+    async def start_another(self, request: AccessRequest) -> None:
+        """A request for another role: the person's data from their last request, then
+        consent (given anew for each request) and the position and role."""
+        data = FormData(
+            snils=request.snils,
+            full_name=request.full_name,
+            email=request.email,
+            region=request.region,
+            org_id=request.organization_id,
+            org_full=request.org_full_name,
+            org_short=request.org_short_name,
+            org_manual=request.org_manual,
+            component=request.component,
+            repeat_of=request.id,
+        )
+        await self.start(data, prefix=texts.another_role_intro(request.id))
+
+    async def _in_form(self) -> bool:
+        return (await self.state.get_state() or "") in STATE_TO_STEP
 
     async def resume(self, pressed: Message | None = None) -> None:
         if await self.state.get_state() == QuestionFlow.waiting.state:
@@ -90,6 +127,7 @@ class FormEngine:
         step = STEPS[name]
         while step.skip_if is not None and step.skip_if(data, self.env):
             step = STEPS[self.successor(step, data)]
+        data.info_step = None
         if step.name == "summary":
             data.editing = False
             duplicate = await self._open_duplicate(data)
@@ -168,8 +206,12 @@ class FormEngine:
                 for label, action in buttons:
                     kind, _, value = action.partition(":")
                     kb.add(label, kind, value)
+                # One way to ask a question per screen: the side message's own, if it has one.
+                ask = all(action != "ask" for _, action in buttons)
+                data.info_step = step.name  # Back returns to this step's own screen
                 await self.state.set_state(step.state)
-                await self._put_prompt(data, text, kb.navigation(step.back).markup(), None)
+                markup = kb.navigation(step.back, ask=ask).markup()
+                await self._put_prompt(data, text, markup, None)
                 await data.save(self.state)
             case Pause(text=text):
                 if data.prompt_message_id:
@@ -188,7 +230,14 @@ class FormEngine:
         await self.state.clear()
         await self.bot.send_message(self.chat_id, text, reply_markup=keyboards.main_menu())
 
-    async def back(self, data: FormData, pressed: Message | None) -> None:
+    async def back(self, step: Step, data: FormData, pressed: Message | None) -> None:
+        """To the screen the person saw before: the step's own screen from its side message
+        or sub-screen, else the previous step on the path taken."""
+        if data.info_step == step.name or (
+            step.on_back is not None and step.on_back(data, self.env)
+        ):
+            await self.show(step.name, data, edit=pressed)
+            return
         if not data.history:
             await self.resume(pressed)
             return
@@ -220,13 +269,17 @@ class FormEngine:
         )
 
     async def _open_duplicate(self, data: FormData) -> AccessRequest | None:
-        """A live request for the same SNILS, component and role: shown on the summary
-        instead of sending a second one (the draft is kept, so the role can be changed)."""
+        """The person's own live request for the same SNILS, component and role: shown on the
+        summary instead of sending a second one (the draft is kept, so the role can be
+        changed). Another Telegram account's request is never shown: the admins' card flags
+        it."""
         if not data.snils:
             return None
         component = data.component or self.env.settings.components[0]
         async with self.env.db.read() as session:
-            existing = await RequestRepository(session).find_live(data.snils, component, data.role)
+            existing = await RequestRepository(session).find_live(
+                self.env.user_id, data.snils, component, data.role
+            )
         if existing is None or existing.id == data.fix_request_id:
             return None
         return existing
@@ -278,10 +331,6 @@ class FormEngine:
                 background.spawn(self._announce(request.id), f"card-{request.id}")
             case request_service.AlreadyOpen():
                 await self.show("summary", data)  # sent meanwhile: the summary says so
-            case request_service.EmailTaken(email=email):
-                data.editing = True
-                data.history.append("summary")
-                await self.show("email", data, prefix=texts.email_taken(email))
 
     async def _announce(self, request_id: int) -> None:
         """The admins' card and the support topic's header: the applicant does not wait."""
@@ -316,10 +365,6 @@ class FormEngine:
                     self.chat_id, texts.resubmitted(request.id), reply_markup=keyboards.main_menu()
                 )
                 background.spawn(self._announce(request.id), f"card-{request.id}")
-            case request_service.EmailTaken(email=email):
-                data.editing = True
-                data.history.append("summary")
-                await self.show("email", data, prefix=texts.email_taken(email))
             case request_service.AlreadyOpen(request=request):
                 await self.finish(
                     data, texts.already_open(request.id, request.status, request.role)
@@ -356,6 +401,9 @@ async def on_form_message(
         bot, state, db, settings, role_matrix, message.from_user.id, message.chat.id
     )
     data = await FormData.load(state)
+    if await for_operator(message, bot, db, settings, step=name, buttons_only=step.on_text is None):
+        await engine.show(name, data, prefix=texts.FORWARDED_TO_OPERATOR)
+        return
     if step.on_text is None:
         await engine.show(name, data, prefix=texts.USE_BUTTONS)
         return
@@ -380,8 +428,7 @@ async def on_form_button(
     step = STEPS.get(callback_data.step)
     pressed = query.message if isinstance(query.message, Message) else None
     if step is None or current != step.state.state or pressed is None:
-        stale_submit = callback_data.step == "summary" and callback_data.action == "submit"
-        callback_answer.text = texts.ALREADY_SUBMITTED if stale_submit else texts.STALE_BUTTON
+        callback_answer.text = await _stale_answer(state, db, query.from_user.id, pressed)
         if pressed is not None and pressed.reply_markup is not None:
             with contextlib.suppress(TelegramBadRequest):
                 await pressed.edit_reply_markup(reply_markup=None)
@@ -392,7 +439,7 @@ async def on_form_button(
     if action == "noop":
         return
     if action == "back" and step.back:
-        await engine.back(data, pressed)
+        await engine.back(step, data, pressed)
         return
     if action == "cancel":
         await engine.finish(data, texts.CANCELLED)
@@ -409,6 +456,26 @@ async def on_form_button(
         callback_answer.text = texts.STALE_BUTTON
         return
     await engine.apply(step, data, outcome, pressed)
+
+
+async def _stale_answer(
+    state: FSMContext, db: Database, user_id: int, pressed: Message | None
+) -> str:
+    """What a press on a button of an earlier screen is told: to go on from the latest one
+    while a dialog is under way; once it is over, whether a request was really sent from it
+    (one of the person's requests made after that screen was shown) or not. Nothing is kept
+    for this after a dialog ends: the answer comes from the requests themselves."""
+    current = await state.get_state() or ""
+    if current == QuestionFlow.waiting.state:
+        current = (await state.get_data()).get(RETURN_KEY) or ""
+    if current in STATE_TO_STEP or pressed is None:
+        return texts.STALE_BUTTON
+    async with db.read() as session:
+        # Telegram dates are whole seconds and another machine's clock: a little slack. No
+        # person gets from one request's summary to the next one's in seconds.
+        since = pressed.date - CLOCK_SLACK
+        sent = await RequestRepository(session).first_since(user_id, since)
+    return texts.already_submitted(sent.id) if sent is not None else texts.NOT_SUBMITTED
 
 
 def form_router() -> Router:

@@ -1,19 +1,29 @@
-"""Main menu, commands and «Мои заявки» in a private chat."""
+"""Main menu, commands and «Мои заявки» in a private chat.
+
+«Подать заявку» first shows the person's requests still in work, and offers a request for
+another role with their data filled in, instead of letting them re-type everything only to
+be told at the end that the same request exists. «Начать заново» asks before it deletes what
+was typed; the buttons of a resume question go once one is pressed.
+"""
 
 from __future__ import annotations
 
+import contextlib
+
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import keyboards, texts
-from bot.callbacks import FixCb, MenuCb
+from bot.callbacks import FixCb, MenuCb, MyCb
 from bot.config import Settings
 from bot.filters import PrivateChat
+from bot.fsm.data import FormData
 from bot.fsm.form import STATE_TO_STEP
-from bot.handlers.form import engine_for
+from bot.handlers.form import FormEngine, engine_for
 from bot.handlers.staff import INVITE_PREFIX, accept_invite
 from bot.handlers.support import (
     RETURN_KEY,
@@ -26,7 +36,11 @@ from db.database import Database
 from db.repositories import RequestRepository
 from services.role_matrix import RoleMatrix
 
-MY_REQUESTS_SHOWN = 8  # the newest; each block is clipped, so the list fits one message
+# Requests per page of «Мои заявки»: each block is clipped (role ≤ 200, organisation 150,
+# reason 300 characters), so five always fit Telegram's 4,096.
+MY_PAGE = 5
+# Fields typed in a dialog: «Начать заново» asks before deleting them.
+TYPED_FIELDS = ("snils", "full_name", "email", "org_full", "position")
 
 
 async def _in_form(state: FSMContext) -> bool:
@@ -59,9 +73,16 @@ async def on_start(
     await show_menu(message, state, settings)
 
 
-async def send_my_requests(bot: Bot, db: Database, user_id: int, chat_id: int) -> None:
+async def send_my_requests(
+    bot: Bot, db: Database, user_id: int, chat_id: int, page: int = 0, edit: Message | None = None
+) -> None:
+    """One page of the person's requests, newest first; `edit` turns the page in place."""
     async with db.read() as session:
-        rows = await RequestRepository(session).list_for_user(user_id, limit=MY_REQUESTS_SHOWN)
+        requests = RequestRepository(session)
+        total = await requests.count_for_user(user_id)
+        pages = max(1, -(-total // MY_PAGE))
+        page = min(page, pages - 1)
+        rows = await requests.list_for_user(user_id, limit=MY_PAGE, offset=page * MY_PAGE)
     if not rows:
         await bot.send_message(chat_id, texts.MY_EMPTY, reply_markup=keyboards.main_menu())
         return
@@ -79,8 +100,27 @@ async def send_my_requests(bot: Bot, db: Database, user_id: int, chat_id: int) -
     returned = [r.id for r in rows if r.status == "returned"]
     markup = keyboards.main_menu()
     markup.inline_keyboard[:0] = [keyboards.fix_button(n).inline_keyboard[0] for n in returned]
+    if pages > 1:
+        markup.inline_keyboard.append(keyboards.my_pager(page, pages))
     markup.inline_keyboard.append(keyboards.withdraw_button())
-    await bot.send_message(chat_id, texts.my_requests(blocks), reply_markup=markup)
+    text = texts.my_requests(blocks, page, pages)
+    if edit is not None:
+        with contextlib.suppress(TelegramBadRequest):  # pressed twice: already this page
+            await edit.edit_text(text, reply_markup=markup)
+        return
+    await bot.send_message(chat_id, text, reply_markup=markup)
+
+
+async def start_request(engine: FormEngine, bot: Bot, db: Database, user_id: int) -> None:
+    """«Подать заявку»: the person's requests still in work first, if there are any."""
+    async with db.read() as session:
+        live = await RequestRepository(session).live_for_user(user_id)
+    if not live:
+        await engine.start()
+        return
+    rows = [(r.id, r.role, r.status) for r in live[:10]]
+    markup = keyboards.existing_requests([r.id for r in live if r.status == "returned"][:3])
+    await bot.send_message(engine.chat_id, texts.existing_requests(rows), reply_markup=markup)
 
 
 async def on_new(
@@ -96,9 +136,10 @@ async def on_new(
     if await _in_form(state):
         await message.answer(texts.RESUME_PROMPT, reply_markup=keyboards.resume_menu())
         return
-    await engine_for(
+    engine = engine_for(
         bot, state, db, settings, role_matrix, message.from_user.id, message.chat.id
-    ).start()
+    )
+    await start_request(engine, bot, db, message.from_user.id)
 
 
 async def on_my(message: Message, bot: Bot, db: Database) -> None:
@@ -111,7 +152,14 @@ async def on_help(message: Message, state: FSMContext, bot: Bot, settings: Setti
     await start_question(bot, state, settings, message.chat.id, step=step)
 
 
-async def on_cancel(message: Message, state: FSMContext) -> None:
+async def on_cancel(
+    message: Message,
+    state: FSMContext,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    role_matrix: RoleMatrix,
+) -> None:
     current = await state.get_state()
     if current == QuestionFlow.waiting.state:
         previous = await leave_question(state)
@@ -122,11 +170,29 @@ async def on_cancel(message: Message, state: FSMContext) -> None:
         else:
             await message.answer(texts.NOTHING_TO_CANCEL, reply_markup=keyboards.main_menu())
         return
-    if current in STATE_TO_STEP:
-        await state.clear()
-        await message.answer(texts.CANCELLED, reply_markup=keyboards.main_menu())
+    if current in STATE_TO_STEP and message.from_user is not None:
+        # The dialog ends like «Отмена»: its prompt's buttons go with it.
+        engine = engine_for(
+            bot, state, db, settings, role_matrix, message.from_user.id, message.chat.id
+        )
+        await engine.finish(await FormData.load(state), texts.CANCELLED)
         return
     await message.answer(texts.NOTHING_TO_CANCEL, reply_markup=keyboards.main_menu())
+
+
+async def _answered(pressed: Message | None, label: str) -> None:
+    """A question's buttons go once one is pressed; the choice stays under it."""
+    if pressed is None or pressed.text is None:
+        return
+    with contextlib.suppress(TelegramBadRequest):
+        await pressed.edit_text(
+            f"{pressed.html_text}\n\n{texts.answer_echo(label)}", reply_markup=None
+        )
+
+
+async def _has_typed_data(state: FSMContext) -> bool:
+    data = await state.get_data()
+    return any(data.get(name) for name in TYPED_FIELDS)
 
 
 async def on_menu_button(
@@ -143,6 +209,7 @@ async def on_menu_button(
         callback_answer.text = texts.STALE_BUTTON
         return
     chat_id = query.message.chat.id
+    pressed = query.message if isinstance(query.message, Message) else None
     engine = engine_for(bot, state, db, settings, role_matrix, query.from_user.id, chat_id)
     action = callback_data.action
     if action == "new":
@@ -151,11 +218,32 @@ async def on_menu_button(
                 chat_id, texts.RESUME_PROMPT, reply_markup=keyboards.resume_menu()
             )
         else:
-            await engine.start()
-    elif action == "resume":
-        await engine.resume()
-    elif action == "restart":
-        await engine.start()
+            await start_request(engine, bot, db, query.from_user.id)
+    elif action in ("resume", "restart", "restart_yes"):
+        if not await _in_form(state):  # an old question about a dialog that is over
+            await _answered(pressed, texts.NO_DRAFT)
+            await start_request(engine, bot, db, query.from_user.id)
+            return
+        if action == "restart" and await _has_typed_data(state):
+            await _answered(pressed, texts.BTN_RESTART)
+            await bot.send_message(
+                chat_id, texts.RESTART_CONFIRM, reply_markup=keyboards.restart_confirm()
+            )
+            return
+        label = texts.BTN_CONTINUE if action == "resume" else texts.BTN_RESTART
+        await _answered(pressed, label)
+        await (engine.resume() if action == "resume" else engine.start())
+    elif action == "another":
+        async with db.read() as session:
+            live = await RequestRepository(session).live_for_user(query.from_user.id)
+        if not live or await _in_form(state):
+            callback_answer.text = texts.STALE_BUTTON
+            return
+        await _answered(pressed, texts.BTN_ANOTHER_ROLE)
+        await engine.start_another(live[0])
+    elif action == "reply_op":
+        step = STATE_TO_STEP.get(await state.get_state() or "")
+        await start_question(bot, state, settings, chat_id, step=step, reply=True)
     elif action == "my":
         await send_my_requests(bot, db, query.from_user.id, chat_id)
     elif action == "ask":
@@ -174,6 +262,22 @@ async def on_menu_button(
         )
     else:
         callback_answer.text = texts.STALE_BUTTON
+
+
+async def on_my_page(
+    query: CallbackQuery,
+    callback_data: MyCb,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+    db: Database,
+) -> None:
+    pressed = query.message if isinstance(query.message, Message) else None
+    if pressed is None:
+        callback_answer.text = texts.STALE_BUTTON
+        return
+    await send_my_requests(
+        bot, db, query.from_user.id, pressed.chat.id, page=callback_data.page, edit=pressed
+    )
 
 
 async def on_fix_button(
@@ -229,6 +333,7 @@ def start_router() -> Router:
     router.message.register(on_cancel, Command("cancel"))
     router.callback_query.register(on_menu_button, MenuCb.filter())
     router.callback_query.register(on_fix_button, FixCb.filter())
+    router.callback_query.register(on_my_page, MyCb.filter())
     return router
 
 

@@ -4,6 +4,10 @@ Before asking, the FAQ is offered. A question goes to the applicant's thread in
 SUPPORT_CHAT_ID (or to the admins privately when no support chat is set), tagged with the step
 of the request dialog it was asked from; the dialog's state is kept, so the person continues
 where they stopped. Operators' side: bot/handlers/operators.py.
+
+After a specialist's answer the applicant may simply reply: a reply to the answer, and while
+the consultation is open any text at a dialog step that takes only buttons, goes to the
+specialist instead of being taken as an answer to the form (`for_operator`).
 """
 
 from __future__ import annotations
@@ -78,8 +82,15 @@ def can_ask(settings: Settings) -> bool:
 
 
 async def start_question(
-    bot: Bot, state: FSMContext, settings: Settings, chat_id: int, step: str | None
+    bot: Bot,
+    state: FSMContext,
+    settings: Settings,
+    chat_id: int,
+    step: str | None,
+    *,
+    reply: bool = False,
 ) -> None:
+    """The next message goes to МИАЦ. `reply`: an answer to a specialist, so no FAQ first."""
     if not can_ask(settings):
         await bot.send_message(chat_id, texts.ASK_UNAVAILABLE)
         return
@@ -87,6 +98,10 @@ async def start_question(
     if current != QuestionFlow.waiting.state:
         await state.update_data({RETURN_KEY: current, "question_step": step})
     await state.set_state(QuestionFlow.waiting)
+    if reply:
+        cancel = keyboards.single(texts.BTN_CANCEL, "ask_cancel")
+        await bot.send_message(chat_id, texts.REPLY_PROMPT, reply_markup=cancel)
+        return
     await bot.send_message(chat_id, texts.ASK_WITH_FAQ, reply_markup=_faq_keyboard(settings))
 
 
@@ -166,6 +181,35 @@ async def follow_up(message: Message, bot: Bot, db: Database, settings: Settings
     if thread is None:
         return False
     return await relay(message, bot, db, settings, None)  # reopens a closed ticket
+
+
+async def for_operator(
+    message: Message,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    *,
+    step: str | None,
+    buttons_only: bool,
+) -> bool:
+    """Relay a message written in the request dialog to the applicant's consultation when it
+    is meant for the specialist: a reply to one of the specialist's answers, or, while the
+    consultation is open, anything sent at a step that takes only buttons. True if relayed.
+    Plain answers at text steps go to the form without a database look-up."""
+    user = message.from_user
+    reply = message.reply_to_message
+    to_answer = reply is not None and reply.from_user is not None and reply.from_user.id == bot.id
+    if user is None or settings.support_chat_id is None or not (to_answer or buttons_only):
+        return False
+    async with db.read() as session:
+        thread = await support.thread_of(session, user.id)
+        if thread is None:
+            return False
+        if to_answer and reply is not None:
+            to_answer = await support.is_answer(session, user.id, reply.message_id)
+    if not (to_answer or (buttons_only and thread.status == "open")):
+        return False
+    return await relay(message, bot, db, settings, step)
 
 
 async def on_faq(

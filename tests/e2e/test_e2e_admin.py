@@ -33,7 +33,7 @@ async def test_two_admins_in_a_group(
 
         await me.says("/new", "Согласие на обработку")
         await me.presses("✅ Согласен(на)", "подтверждённая")
-        await me.presses("Да", "Первый вход в ЕСИА")
+        await me.presses("Да", "Вход на портал ЕГИСЗ через Госуслуги")
         await me.presses("✅ Готово", "СНИЛС")
         await me.says("006-012-788 00", "фамилию, имя и отчество")
         await me.says("Смирнов Олег", "электронной почты")

@@ -33,7 +33,7 @@ async def test_applicant_from_start_to_a_submitted_request_then_withdrawn(
         assert "до 20.12.2026" in (hello.text or "")
         await me.presses("📝 Подать заявку", "Согласие на обработку персональных данных")
         await me.presses("✅ Согласен(на)", "подтверждённая")
-        esia = await me.presses("Да", "Первый вход в ЕСИА")
+        esia = await me.presses("Да", "Вход на портал ЕГИСЗ через Госуслуги")
         assert any(
             b.get("url") == "https://ia.egisz.rosminzdrav.ru/"
             for row in (esia.reply_markup or {}).get("inline_keyboard", [])

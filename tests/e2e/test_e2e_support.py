@@ -22,7 +22,7 @@ async def test_question_from_the_esia_step_answered_in_a_topic(
         me = Person(standin, APPLICANT)
         await me.says("/new", "Согласие на обработку")
         await me.presses("✅ Согласен(на)", "подтверждённая")
-        await me.presses("Да", "Первый вход в ЕСИА")
+        await me.presses("Да", "Вход на портал ЕГИСЗ через Госуслуги")
         await me.presses("😕 Не получается", "Частые причины")
         await me.presses("❓ Задать вопрос", "Возможно, ответ уже есть")
         mark = len(standin.sent)
@@ -53,7 +53,7 @@ async def test_question_from_the_esia_step_answered_in_a_topic(
         )
         assert "мобильный интернет" in (answer.text or "")
 
-        await me.presses("▶️ Продолжить", "Первый вход в ЕСИА")
+        await me.presses("▶️ Продолжить", "Вход на портал ЕГИСЗ через Госуслуги")
         await me.presses("✅ Готово", "СНИЛС")
     finally:
         code, output = await bot.stop()

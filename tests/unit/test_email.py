@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.email import MAX_LENGTH, normalise_email
+from services.email import MAX_LENGTH, NOT_LATIN, normalise_email
 
 
 @pytest.mark.parametrize(
@@ -35,16 +35,30 @@ def test_domain_lower_cased_local_part_kept() -> None:
     assert domain == domain.lower()
 
 
-def test_cyrillic_domain_is_lower_cased() -> None:
-    assert normalise_email("ivan@ПОЧТА.РФ").value == "ivan@почта.рф"
+@pytest.mark.parametrize(
+    ("raw", "positions"),
+    [
+        ("ivan@ПОЧТА.РФ", (5, 6, 7, 8, 9, 11, 12)),  # an IDN domain
+        ("ivan@почта.рф", (5, 6, 7, 8, 9, 11, 12)),
+        ("ivan@exаmple.ru", (7,)),  # a Cyrillic «а» among Latin letters
+        ("иван@example.ru", (0, 1, 2, 3)),
+        ("ivan＠example.ru", (4,)),  # a full-width at sign
+    ],
+)
+def test_non_latin_addresses_are_refused_and_the_letters_found(
+    raw: str, positions: tuple[int, ...]
+) -> None:
+    # One address, one person: a look-alike or a second spelling of a domain would defeat it.
+    result = normalise_email(raw)
+    assert result.value is None
+    assert result.error == NOT_LATIN
+    assert result.not_latin == positions
 
 
-def test_punycode_and_unicode_domain_normalise_alike() -> None:
-    # uniqueness of addresses depends on one spelling per address
-    assert (
-        normalise_email("ivan@xn--80a1acny.xn--p1ai").value
-        == normalise_email("ivan@почта.рф").value
-    )
+def test_punycode_domain_is_refused_too() -> None:
+    # the same domain as «почта.рф», spelt in ASCII: refused alike, so there is one spelling
+    result = normalise_email("ivan@xn--80a1acny.xn--p1ai")
+    assert result.value is None and result.error == NOT_LATIN
 
 
 def test_no_network_look_up() -> None:

@@ -195,12 +195,29 @@ def test_latin_non_lookalike_inside_cyrillic_word_refused() -> None:
     assert result.error is NameError_.LATIN
 
 
+@pytest.mark.parametrize("raw", ["Иванов И.И.", "Иванова А. С.", "Иванова Анна С.", "И. Иванова"])
+def test_initials_ask_for_the_name_in_full(raw: str) -> None:
+    result = normalise_name(raw)
+    assert result.value is None and result.error is NameError_.INITIALS
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Д'Арк-Иванова Жанна", "Д'Арк-Иванова Жанна"),  # as in Госуслуги, not «Д'арк»
+        ("д'арк жанна", "Д'арк Жанна"),
+        ("О'КОННОР ШОН", "О'Коннор Шон"),
+    ],
+)
+def test_the_letter_after_an_apostrophe_keeps_its_case(raw: str, expected: str) -> None:
+    assert normalise_name(raw).value == expected
+
+
 @pytest.mark.parametrize(
     ("raw", "bad"),
     [
         ("Иванов Иван!", ("!",)),
         ("Иванов, Иван", (",",)),
-        ("Иванов И.И.", (".",)),
         ("Иванов_Иван Петрович", ("_",)),
         ("Иванов (Петров) Иван", ("(", ")")),
         ("Иванов Иван 🙂", ("🙂",)),

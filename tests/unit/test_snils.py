@@ -128,7 +128,6 @@ def test_empty(raw: str) -> None:
         "112-233-445 9a",
         "112-233-445 9О",  # Cyrillic О instead of zero
         "abc",
-        "СНИЛС 112-233-445 95",
         "112/233/445 95",
         "+11223344595",
         "１１２２３３４４５９５",  # full-width digits
@@ -139,6 +138,24 @@ def test_letters_and_symbols_are_not_digits(raw: str) -> None:
     result = parse_snils(raw)
     assert result.value is None
     assert result.error is SnilsError.NOT_DIGITS
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "СНИЛС 112-233-445 95",
+        "СНИЛС: 112-233-445 95",
+        "снилс №11223344595",
+        "SNILS: 112 233 445 95",
+    ],
+)
+def test_a_number_pasted_with_its_label_is_read(raw: str) -> None:
+    assert parse_snils(raw).value == "112-233-445 95"
+
+
+@pytest.mark.parametrize("raw", ["СНИЛС 112-233-445", "СНИЛС: нет", "номер СНИЛС 11223344595"])
+def test_the_label_alone_does_not_make_a_number(raw: str) -> None:
+    assert parse_snils(raw).value is None
 
 
 @pytest.mark.parametrize(
