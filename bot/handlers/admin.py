@@ -31,6 +31,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import keyboards, texts
 from bot.access import StaffOnly
+from bot.args import ascii_number
 from bot.callbacks import AdminCb, QueueCb
 from bot.cards import RETURN_FIELDS, notify_applicant, post_card, refresh_cards, render
 from bot.config import Settings
@@ -131,10 +132,11 @@ async def _decider(db: Database, request: AccessRequest) -> str:
     async with db.read() as session:
         names = await staff.names(session, {request.decided_by} if request.decided_by else set())
     when = request.decided_at or request.updated_at
-    return texts.who_when(texts.staff_name(request.decided_by, names), when)
+    return texts.who_when_plain(texts.staff_name(request.decided_by, names), when)
 
 
 async def _lost_race(db: Database, request_id: int) -> str:
+    """Plain text (a callback alert, or a reply sent without HTML): who decided first."""
     async with db.read() as session:
         request = await session.get(AccessRequest, request_id)
     if request is None:
@@ -360,7 +362,8 @@ async def on_admin_input(
         status = Status.RETURNED
     else:
         lost, status = await _change_role(bot, db, admin, request_id, data, text)
-    await message.reply(lost or texts.done_note(request_id, status.value))
+    # Plain text: `lost` names the admin who decided first, as Telegram spells the name.
+    await message.reply(lost or texts.done_note(request_id, status.value), parse_mode=None)
 
 
 async def _change_role(
@@ -398,7 +401,7 @@ def _list_keyboard(rows: list[AccessRequest], page: int, pages: int) -> InlineKe
         [
             InlineKeyboardButton(
                 text=keyboards.short(
-                    texts.queue_item(r.id, r.full_name, r.org_short_name or r.org_full_name)
+                    texts.queue_item(r.id, r.submitted_at, r.org_short_name or r.org_full_name)
                 ),
                 callback_data=QueueCb(action="open", value=r.id).pack(),
             )
@@ -470,8 +473,7 @@ async def on_queue_button(
 
 
 def _number(command: CommandObject) -> int | None:
-    arg = (command.args or "").strip().lstrip("№").strip()
-    return int(arg) if arg.isdigit() and len(arg) < 10 else None
+    return ascii_number(command.args or "")
 
 
 async def on_req(
@@ -533,7 +535,7 @@ def _fit(text: str, limit: int = 4000) -> str:
 async def on_find(message: Message, command: CommandObject, db: Database) -> None:
     query = command.args or ""
     words = query_words(query)
-    digits = "".join(ch for ch in query if ch.isdigit())
+    digits = "".join(ch for ch in query if ch.isascii() and ch.isdigit())
     if len(digits) >= 9 and len(digits) == sum(ch.isalnum() for ch in query):
         words = [digits]  # a SNILS typed with separators
     if not words:
