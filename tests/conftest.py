@@ -112,5 +112,7 @@ async def h(
 def _fresh_process_caches() -> None:
     """Each test is a new bot process: no remembered support-chat kind."""
     from bot import support_desk
+    from bot.handlers import anonymous
 
     support_desk._forum.clear()
+    anonymous._told.clear()

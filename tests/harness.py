@@ -47,6 +47,7 @@ from bot import background
 from tests.e2e.standin import ApiError, check_reply_markup, parse_html, utf16_len
 
 BOT_ID = 42
+GROUP_ANONYMOUS_BOT = 1087968824
 TOKEN = f"{BOT_ID}:TEST-token-for-dialog-tests-0123456789"
 
 
@@ -313,6 +314,16 @@ class Harness:
         """Someone writing in a group chat (the admin chat, the support chat)."""
         return ChatUser(self, user_id, first_name, chat_id=chat_id)
 
+    def anonymous_admin(self, chat_id: int) -> ChatUser:
+        """A group admin posting anonymously: Telegram sends the group as `sender_chat` and
+        GroupAnonymousBot as the author."""
+        member = ChatUser(self, GROUP_ANONYMOUS_BOT, "Group", chat_id=chat_id)
+        member.user = User(
+            id=GROUP_ANONYMOUS_BOT, is_bot=True, first_name="Group", username="GroupAnonymousBot"
+        )
+        member.sender_chat = member.chat
+        return member
+
     async def feed(self, update: Update) -> None:
         await self.dp.feed_update(self.bot, update)
         await background.drain(10)  # what the update started after answering (admin cards)
@@ -335,6 +346,7 @@ class ChatUser:
         self.h = harness
         self.id = user_id
         self.user = User(id=user_id, is_bot=False, first_name=first_name, language_code="ru")
+        self.sender_chat: Chat | None = None
         if chat_id is None:
             self.chat = Chat(id=user_id, type="private", first_name=first_name)
         else:
@@ -354,6 +366,8 @@ class ChatUser:
         if thread_id is not None:
             extra["message_thread_id"] = thread_id
             extra["is_topic_message"] = True
+        if self.sender_chat is not None:
+            extra["sender_chat"] = self.sender_chat
         if kind == "text":
             extra["text"] = text
             if text and text.startswith("/"):

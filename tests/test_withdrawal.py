@@ -18,7 +18,16 @@ from bot import texts
 from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
 from db.database import Database
-from db.models import AccessRequest, Base, Consent, RequestEvent, SupportThread
+from db.models import (
+    AccessRequest,
+    Base,
+    Consent,
+    Erasure,
+    RelayedMessage,
+    RequestEvent,
+    SupportRating,
+    SupportThread,
+)
 from db.repositories import EmailClaimRepository, EventRepository
 from services import consent, export, requests
 from services.requests import Status
@@ -296,3 +305,51 @@ async def test_the_history_tells_what_happened_in_words(h: Harness, db: Database
     assert texts.EVENT_NAMES["consent_withdrawn"] in history
     assert texts.EVENT_NAMES["erased"] in history
     assert "1001" not in history and "consent_withdrawn" not in history
+
+
+async def test_support_ratings_and_relay_records_are_erased_with_proof(
+    h: Harness, db: Database
+) -> None:
+    operator = await forum(h, db)
+    applicant = await submitted(h)
+    await applicant.press(texts.BTN_ASK)
+    await applicant.send("Когда будет готов доступ?")
+    async with db.read() as session:
+        topic = (await session.get(SupportThread, applicant.id)).topic_id  # type: ignore[union-attr]
+    await operator.send("Завтра", thread_id=topic)
+    await operator.send("/close", thread_id=topic)
+    await applicant.press("4")
+    async with db.read() as session:
+        assert (await session.scalars(select(SupportRating))).all() != []
+
+    await applicant.send("/withdraw")
+    await applicant.press(texts.BTN_WITHDRAW_CONFIRM)
+    async with db.read() as session:
+        assert (await session.scalars(select(SupportRating))).all() == []
+        assert (await session.scalars(select(RelayedMessage))).all() == []
+        proof = (await session.scalars(select(Erasure))).one()
+    assert proof.telegram_id == applicant.id
+    assert proof.details == {
+        "requests": [1],
+        "support_thread": True,
+        "relayed_messages": 1,
+        "ratings": 1,
+    }
+
+
+async def test_declining_a_new_consent_leaves_the_earlier_one_and_says_how_to_withdraw(
+    h: Harness, db: Database
+) -> None:
+    # «Не согласен(на)» answers the consent for a new request: the person declines that
+    # request, not the consent given with the earlier ones (withdrawing that is /withdraw,
+    # which warns what it destroys and asks once more).
+    applicant = await submitted(h)
+    await applicant.send("/new")
+    sent = await applicant.press(texts.BTN_DISAGREE)
+    assert sent[-1].plain.startswith("Без согласия")
+    assert "/withdraw" in sent[-1].plain and "остаются в силе" in sent[-1].plain
+    row = await request_row(db)
+    assert row.status == "submitted" and row.erased_at is None
+    async with db.read() as session:
+        consents = (await session.scalars(select(Consent))).all()
+    assert [(c.accepted, c.withdrawn_at) for c in consents] == [(True, None)]
