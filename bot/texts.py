@@ -6,6 +6,7 @@ Functions that take user-supplied values escape them here, so handlers never bui
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime
 from html import escape, unescape
@@ -490,7 +491,7 @@ ASK_RESUME = "Чтобы продолжить заполнение заявки,
 
 
 def support_ticket(user_id: int, first_name: str | None, step: str | None) -> str:
-    who = escape(first_name) if first_name else "пользователь"
+    who = person(first_name) if first_name else "пользователь"
     lines = [f"❓ <b>Вопрос</b> от {who} (id <code>{user_id}</code>)"]
     if step:
         lines.append(f"Шаг заявки: {escape(step)}")
@@ -1049,13 +1050,34 @@ def out_of_hours(opening: datetime) -> str:
     )
 
 
+TOPIC_TITLE_LIMIT = 128  # Telegram's limit for a topic name (counted here in UTF-16 units)
+UNNAMED_APPLICANT = "Заявитель"
+
+
 def thread_title(name: str, organization: str | None) -> str:
+    """A topic name (plain text): a Telegram name may be invisible characters only, or emoji
+    that count twice in Telegram's limit."""
+    if not any(unicodedata.category(ch)[0] in "LNPS" for ch in name):
+        name = UNNAMED_APPLICANT
     title = f"{name} · {organization}" if organization else name
-    return title[:128]
+    return clip_utf16(title, TOPIC_TITLE_LIMIT)
+
+
+def clip_utf16(value: str, limit: int) -> str:
+    """At most `limit` UTF-16 code units, as Telegram counts lengths; cut with «…»."""
+    if len(value.encode("utf-16-le")) // 2 <= limit:
+        return value
+    units, cut = 0, 0
+    for index, ch in enumerate(value):
+        units += 2 if ord(ch) > 0xFFFF else 1
+        if units > limit - 1:  # room for the «…»
+            cut = index
+            break
+    return value[:cut].rstrip() + "…"
 
 
 def thread_header(user_id: int, name: str, requests: Sequence[tuple[int, str, str, str]]) -> str:
-    lines = [f"👤 <b>{escape(name)}</b> (id <code>{user_id}</code>)"]
+    lines = [f"👤 <b>{person(name)}</b> (id <code>{user_id}</code>)"]
     if not requests:
         lines.append("Заявок пока нет.")
     for number, status, organization, masked in requests:

@@ -19,6 +19,7 @@ from aiogram.methods import (
     AnswerCallbackQuery,
     CopyMessage,
     CreateForumTopic,
+    EditForumTopic,
     EditMessageReplyMarkup,
     EditMessageText,
     GetChat,
@@ -135,6 +136,15 @@ class RecordingSession(BaseSession):
         ):
             raise self._refuse(method, "Bad Request: message thread not found")
 
+    def _check_topic_name(self, method: TelegramMethod[Any], name: str | None) -> None:
+        """Topic names are 1–128 characters (counted here in UTF-16 units, the stricter way)."""
+        if name is None:
+            return
+        if not name.strip():
+            raise self._refuse(method, "Bad Request: TOPIC_TITLE_EMPTY")
+        if utf16_len(name) > 128:
+            raise self._refuse(method, "Bad Request: TOPIC_TITLE_TOO_LONG")
+
     def _refuse(self, method: TelegramMethod[Any], description: str) -> TelegramBadRequest:
         self.refusals.append(description)
         return TelegramBadRequest(method=method, message=description)
@@ -193,6 +203,8 @@ class RecordingSession(BaseSession):
                 method.message_thread_id,
             )
             return self._store(sent)
+        if isinstance(method, CreateForumTopic | EditForumTopic):
+            self._check_topic_name(method, method.name)
         if isinstance(method, CreateForumTopic):
             chat_id = int(method.chat_id)
             if chat_id not in self.forum_chats:
@@ -254,6 +266,8 @@ class RecordingSession(BaseSession):
         if isinstance(method, AnswerCallbackQuery):
             if method.callback_query_id in self.answered:
                 raise self._refuse(method, "Bad Request: query is too old")
+            if len(method.text or "") > 200:
+                raise self._refuse(method, "Bad Request: MESSAGE_TOO_LONG")
             self.answered.append(method.callback_query_id)
             return True
         if isinstance(method, SendDocument | SendPhoto):
@@ -307,12 +321,16 @@ class Harness:
         self._callback_ids = itertools.count(1)
         self.callbacks: list[str] = []
 
-    def user(self, user_id: int = 1001, first_name: str = "Мария") -> ChatUser:
-        return ChatUser(self, user_id, first_name)
+    def user(
+        self, user_id: int = 1001, first_name: str = "Мария", last_name: str | None = None
+    ) -> ChatUser:
+        return ChatUser(self, user_id, first_name, last_name=last_name)
 
-    def member(self, user_id: int, chat_id: int, first_name: str = "Админ") -> ChatUser:
+    def member(
+        self, user_id: int, chat_id: int, first_name: str = "Админ", last_name: str | None = None
+    ) -> ChatUser:
         """Someone writing in a group chat (the admin chat, the support chat)."""
-        return ChatUser(self, user_id, first_name, chat_id=chat_id)
+        return ChatUser(self, user_id, first_name, chat_id=chat_id, last_name=last_name)
 
     def anonymous_admin(self, chat_id: int) -> ChatUser:
         """A group admin posting anonymously: Telegram sends the group as `sender_chat` and
@@ -341,11 +359,22 @@ def _defaults() -> Any:
 
 class ChatUser:
     def __init__(
-        self, harness: Harness, user_id: int, first_name: str, chat_id: int | None = None
+        self,
+        harness: Harness,
+        user_id: int,
+        first_name: str,
+        chat_id: int | None = None,
+        last_name: str | None = None,
     ) -> None:
         self.h = harness
         self.id = user_id
-        self.user = User(id=user_id, is_bot=False, first_name=first_name, language_code="ru")
+        self.user = User(
+            id=user_id,
+            is_bot=False,
+            first_name=first_name,
+            last_name=last_name,
+            language_code="ru",
+        )
         self.sender_chat: Chat | None = None
         if chat_id is None:
             self.chat = Chat(id=user_id, type="private", first_name=first_name)

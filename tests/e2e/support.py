@@ -77,6 +77,13 @@ class Person:
         self.press(button)
         return await self.expect(mark, expect)
 
+    async def sees_button(self, mark: int, button: str) -> SentRecord:
+        """Wait until a message sent after `mark` carries `button`: pressing before it
+        arrives would press an older copy, or nothing."""
+        return await self.standin.wait_for_message(
+            self.chat_id, lambda r: button in r.buttons, timeout=15, after=mark
+        )
+
     def press(self, button: str) -> str:
         group = self.chat_id if self.chat_id != self.user_id else None
         return self.standin.press(self.user_id, button, chat_id=group)
