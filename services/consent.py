@@ -159,10 +159,12 @@ def record_erasure(
     relayed_messages: int,
     ratings: int,
     at: datetime | None = None,
-) -> Erasure:
+) -> Erasure | None:
     """The proof of what a withdrawal destroyed beside the requests (whose own proof is their
     `erased` events): the consultation thread, its relay records and the ratings. Counts
-    only: nothing of the content."""
+    only: nothing of the content. None when there was nothing to destroy."""
+    if not (withdrawal.erased or support_thread or relayed_messages or ratings):
+        return None
     erasure = Erasure(
         telegram_id=telegram_id,
         at=at or utcnow(),
