@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -117,6 +117,11 @@ class RecordingSession(BaseSession):
     deleted_topics: set[tuple[int, int]] = field(default_factory=set)
     topics: dict[tuple[int, int], str] = field(default_factory=dict)
     copies: list[Copy] = field(default_factory=list)
+    # Awaited before answering a method of that type: a test holds a call there to make two
+    # handlers meet at a point of its choosing (see tests/concurrency.py).
+    gates: dict[type[TelegramMethod[Any]], Callable[[], Awaitable[None]]] = field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -189,6 +194,9 @@ class RecordingSession(BaseSession):
         timeout: int | None = None,  # noqa: ASYNC109
     ) -> Any:
         self.calls.append(method)
+        gate = self.gates.get(type(method))
+        if gate is not None:
+            await gate()
         if isinstance(method, SendMessage):
             chat_id = int(method.chat_id)
             self._check_chat(method, chat_id, method.message_thread_id)

@@ -32,6 +32,7 @@ from db.repositories import EmailClaimRepository, EventRepository
 from services import consent, export, requests
 from services.requests import Status
 from tests.admin_support import admin, cards, request_row, submitted
+from tests.concurrency import WAITING_FOR_A_CONNECTION, parked_in
 from tests.conftest import SUPPORT_CHAT_ID
 from tests.dialog_steps import to_organization
 from tests.harness import Harness
@@ -254,20 +255,23 @@ async def test_a_card_posted_during_the_erasure_is_brought_up_to_date(
 
 
 async def _wait_until_blocked(db: Database, task: asyncio.Task[None]) -> None:
-    """Until `task` waits for the other transaction: on PostgreSQL for a row lock, on SQLite
-    for the single writer."""
-    for _ in range(500):
-        await asyncio.sleep(0.01)
-        assert not task.done(), "the withdrawal did not wait for the admin's transaction"
-        if db.is_sqlite:
-            return  # it has started and is still waiting
-        async with db.read() as session:
-            waiting = await session.scalar(
-                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-            )
-        if waiting:
-            return
-    pytest.fail("the withdrawal never waited for a lock")
+    """Until `task` waits for the other transaction: on PostgreSQL for a row lock (the
+    withdrawal's SELECT … FOR UPDATE behind the admin's uncommitted UPDATE); on SQLite for the
+    single writer connection, which the admin's transaction holds until it commits, so the
+    withdrawal cannot even read the request before then."""
+    if db.is_sqlite:
+        await parked_in(task, WAITING_FOR_A_CONNECTION)
+        return
+    async with asyncio.timeout(30):
+        while True:
+            await asyncio.sleep(0.01)  # polling PostgreSQL's view of waiting backends
+            assert not task.done(), "the withdrawal did not wait for the admin's transaction"
+            async with db.read() as session:
+                waiting = await session.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                )
+            if waiting:
+                return
 
 
 async def test_an_admin_decision_at_the_same_moment_never_leaves_an_erased_request_live(
