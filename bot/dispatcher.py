@@ -20,6 +20,7 @@ from bot import texts
 from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
 from bot.handlers.admin import admin_router
+from bot.handlers.anonymous import anonymous_router
 from bot.handlers.form import form_router
 from bot.handlers.operators import operators_router
 from bot.handlers.oversight import oversight_router
@@ -114,9 +115,10 @@ def build_dispatcher(
         observer.outer_middleware(clean)
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.errors.register(on_error)
-    # Order matters: staff commands and their typed input, then the applicant's commands,
-    # then open dialogs, then whatever is left.
+    # Order matters: anonymous admins (who cannot be checked), staff commands and their typed
+    # input, then the applicant's commands, then open dialogs, then whatever is left.
     dp.include_routers(
+        anonymous_router(),
         admin_router(),
         staff_router(),
         oversight_router(),

@@ -122,7 +122,7 @@ class SupportDesk:
                 thread = SupportThread(
                     user_id=user_id,
                     chat_id=self.chat_id,
-                    title=fallback_name[:128],
+                    title=texts.thread_title(fallback_name, None),
                     status="open",
                     opened_at=utcnow(),
                 )

@@ -5,9 +5,11 @@ Functions that take user-supplied values escape them here, so handlers never bui
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime
-from html import escape
+from html import escape, unescape
 from zoneinfo import ZoneInfo
 
 LOCAL_TZ = ZoneInfo("Europe/Moscow")
@@ -177,7 +179,9 @@ BTN_AGREE = "✅ Согласен(на)"
 BTN_DISAGREE = "Не согласен(на)"
 CONSENT_DECLINED = (
     "Без согласия на обработку персональных данных подать заявку нельзя. "
-    "Введённые данные не сохраняются. Если передумаете — нажмите «Подать заявку»."
+    "Введённые данные не сохраняются. Если передумаете — нажмите «Подать заявку».\n\n"
+    "Заявки, которые вы уже подали, и согласие, данное вместе с ними, остаются в силе. "
+    "Чтобы отозвать и его (заявки будут отменены, данные удалены), отправьте /withdraw."
 )
 
 # --- Госуслуги and ЕСИА ----------------------------------------------------------------------
@@ -609,7 +613,7 @@ REPLY_PROMPT = (
 
 
 def support_ticket(user_id: int, first_name: str | None, step: str | None) -> str:
-    who = escape(first_name) if first_name else "пользователь"
+    who = person(first_name) if first_name else "пользователь"
     lines = [f"❓ <b>Вопрос</b> от {who} (id <code>{user_id}</code>)"]
     if step:
         lines.append(f"Шаг заявки: {escape(step)}")
@@ -695,7 +699,33 @@ def clip(value: str, limit: int) -> str:
 
 
 def who_when(name: str, at: datetime) -> str:
-    return f"{escape(name)}, {at.astimezone(LOCAL_TZ).strftime('%d.%m.%Y %H:%M')}"
+    """HTML: who made a decision and when (for a card)."""
+    return f"{person(name)}, {at.astimezone(LOCAL_TZ).strftime('%d.%m.%Y %H:%M')}"
+
+
+def who_when_plain(name: str, at: datetime) -> str:
+    """The same for plain text (a callback answer): nothing escaped."""
+    return f"{isolate(name)}, {at.astimezone(LOCAL_TZ).strftime('%d.%m.%Y %H:%M')}"
+
+
+# Unicode bidirectional isolates: a name with a right-to-left override (U+202E) cannot reverse
+# the rest of the line it stands in.
+_FSI, _PDI = "\u2068", "\u2069"
+
+
+def isolate(name: str) -> str:
+    """A Telegram name for plain text: kept within its own bidi isolate."""
+    return f"{_FSI}{name}{_PDI}"
+
+
+def person(name: str) -> str:
+    """A Telegram name (first/last name, any characters) for HTML: escaped and isolated."""
+    return escape(isolate(name))
+
+
+def plain(html_text: str) -> str:
+    """One of the texts here for a place that shows no HTML (a callback alert)."""
+    return unescape(re.sub(r"<[^>]*>", "", html_text))
 
 
 def staff_name(user_id: int | None, names: dict[int, str]) -> str:
@@ -915,8 +945,11 @@ def queue_page(total: int, page: int, pages: int) -> str:
     return text
 
 
-def queue_item(number: int, name: str, org: str) -> str:
-    return f"№ {number} · {name} · {org}"
+def queue_item(number: int, submitted: datetime | None, org: str) -> str:
+    """A button of /queue or /find. No name: the message stays in the chat after the person
+    withdraws consent, and only cards are updated then; the card shows the name."""
+    when = f" · {fmt_date(submitted)}" if submitted else ""
+    return f"№ {number}{when} · {org}"
 
 
 FIND_USAGE = (
@@ -1004,18 +1037,47 @@ def reason_detail(reason: str) -> str:
 
 
 # staff management
-def staff_list(rows: Sequence[tuple[str, int, str]]) -> str:
+def staff_list(rows: Sequence[tuple[str, int, str, bool]]) -> str:
     lines = ["<b>Сотрудники МИАЦ</b>", ""]
     lines += [
-        f"• {escape(name)} (<code>{uid}</code>) — {ROLE_NAMES[role]}" for name, uid, role in rows
+        f"• {person(name)} (<code>{uid}</code>) — {ROLE_NAMES[role]}"
+        + (f", {OWNER_MARK}" if owner else "")
+        for name, uid, role, owner in rows
     ]
     lines += [
         "",
-        "Добавить по ссылке-приглашению — кнопки ниже; по id: "
+        "Добавить по ссылке-приглашению — кнопки ниже (ссылка придёт вам в личный чат с "
+        "ботом); по id: "
         "<code>/staff add admin 123456</code> или <code>/staff add operator 123456</code>; "
-        "удалить: <code>/staff remove 123456</code>.",
+        "удалить: <code>/staff remove 123456</code>. Владельцев (ADMIN_IDS) в чате не удалить: "
+        "уберите id из ADMIN_IDS и перезапустите бота.",
     ]
     return "\n".join(lines)
+
+
+OWNER_MARK = "владелец (ADMIN_IDS)"
+
+
+def staff_owner(uid: int) -> str:
+    return (
+        f"Пользователь <code>{uid}</code> — владелец: он указан в ADMIN_IDS, и в чате его не "
+        "удалить и не понизить. Чтобы удалить владельца, уберите его id из ADMIN_IDS в "
+        "настройках бота (.env или окружение) и перезапустите бота."
+    )
+
+
+INVITE_SENT_PRIVATELY = (
+    "Ссылка-приглашение отправлена вам в личный чат с ботом: в группе её не видно, "
+    "перешлите её сотруднику лично."
+)
+
+
+def invite_undeliverable(bot_username: str) -> str:
+    # A callback alert: plain text, at most 200 characters.
+    return (
+        f"Не могу написать вам в личный чат. Откройте @{bot_username}, нажмите «Запустить» "
+        "(Start) и нажмите кнопку ещё раз."
+    )
 
 
 BTN_INVITE_ADMIN = "➕ Пригласить администратора"
@@ -1189,13 +1251,34 @@ def out_of_hours(opening: datetime) -> str:
     )
 
 
+TOPIC_TITLE_LIMIT = 128  # Telegram's limit for a topic name (counted here in UTF-16 units)
+UNNAMED_APPLICANT = "Заявитель"
+
+
 def thread_title(name: str, organization: str | None) -> str:
+    """A topic name (plain text): a Telegram name may be invisible characters only, or emoji
+    that count twice in Telegram's limit."""
+    if not any(unicodedata.category(ch)[0] in "LNPS" for ch in name):
+        name = UNNAMED_APPLICANT
     title = f"{name} · {organization}" if organization else name
-    return title[:128]
+    return clip_utf16(title, TOPIC_TITLE_LIMIT)
+
+
+def clip_utf16(value: str, limit: int) -> str:
+    """At most `limit` UTF-16 code units, as Telegram counts lengths; cut with «…»."""
+    if len(value.encode("utf-16-le")) // 2 <= limit:
+        return value
+    units, cut = 0, 0
+    for index, ch in enumerate(value):
+        units += 2 if ord(ch) > 0xFFFF else 1
+        if units > limit - 1:  # room for the «…»
+            cut = index
+            break
+    return value[:cut].rstrip() + "…"
 
 
 def thread_header(user_id: int, name: str, requests: Sequence[tuple[int, str, str, str]]) -> str:
-    lines = [f"👤 <b>{escape(name)}</b> (id <code>{user_id}</code>)"]
+    lines = [f"👤 <b>{person(name)}</b> (id <code>{user_id}</code>)"]
     if not requests:
         lines.append("Заявок пока нет.")
     for number, status, organization, masked in requests:
@@ -1216,12 +1299,19 @@ def edited_note(text: str) -> str:
 
 
 BLOCKED_NOTE = "⛔ Заявитель заблокировал бота: ответ не доставлен."
+ANONYMOUS_ADMIN = (
+    "🕶 Это сообщение отправлено анонимно (от имени группы): бот не знает, кто его написал, "
+    "поэтому не передаёт его заявителю и не выполняет команды.\n"
+    "Чтобы ответить: настройки группы → «Администраторы» → вы → выключите «Анонимность» "
+    "(Remain Anonymous) и отправьте сообщение ещё раз."
+)
 THREAD_CLOSED = "Обращение закрыто."
 THREAD_REOPENED = "Обращение снова открыто."
 THREAD_ALREADY = "Ничего не изменилось."
 NOT_A_THREAD = "Эта команда работает в теме обращения."
 APPLICANT_CLOSED = "Специалист МИАЦ закрыл ваше обращение. Оцените, пожалуйста, ответ — от 1 до 5."
 RATING_THANKS = "Спасибо за оценку!"
+RATING_NOT_EXPECTED = "Оценка уже учтена или это обращение не ждёт оценки."
 FAQ_SENT_NOTE = "Отправлен ответ из частых вопросов:"
 FAQ_EMPTY = "Список частых вопросов пуст."
 FAQ_PICK = "Выберите ответ — он уйдёт заявителю:"

@@ -69,10 +69,15 @@ def _no_rollback(dbapi_connection: Any) -> None:
     return None
 
 
+# The clock of the wait below; tests replace both to wait without waiting.
+_monotonic = time.monotonic
+_pause = asyncio.sleep
+
+
 def _begin_immediate(conn: Any) -> None:
     # The driver directly: one call instead of three (cursor, execute, close).
     driver = conn.connection.dbapi_connection._connection
-    deadline = time.monotonic() + WRITE_LOCK_WAIT
+    deadline = _monotonic() + WRITE_LOCK_WAIT
     delay = 0.005
     while True:
         try:
@@ -80,12 +85,12 @@ def _begin_immediate(conn: Any) -> None:
             return
         except sqlite3.OperationalError as error:
             busy = error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # BUSY_* included
-            if not busy or time.monotonic() > deadline:
+            if not busy or _monotonic() > deadline:
                 raise
         # Another process holds the write lock. SQLite's own busy wait would block the event
         # loop (its calls run on the loop's thread): wait here instead, letting other updates
         # run meanwhile. In WAL mode BEGIN IMMEDIATE is the only place a writer can meet it.
-        await_only(asyncio.sleep(delay))
+        await_only(_pause(delay))
         delay = min(delay * 2, 0.1)
 
 

@@ -194,6 +194,8 @@ class StaffMember(Base):
     display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     added_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     added_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Listed in ADMIN_IDS: removed only by editing ADMIN_IDS and restarting, never in chat.
+    owner: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class StaffInvite(Base):
@@ -208,6 +210,8 @@ class StaffInvite(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     used_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Its creator stopped being an admin, or it could not be delivered to them privately.
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class StaffEvent(Base):
@@ -288,6 +292,10 @@ class SupportThread(Base):
     # Set while a question waits for an operator's answer.
     waiting_since: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     sla_reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Closed and asked for a rating that has not come yet: one rating per closing.
+    awaiting_rating: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
 
 
 class RelayedMessage(Base):
@@ -315,3 +323,15 @@ class SupportRating(Base):
     user_id: Mapped[int] = mapped_column(BigInteger, index=True)
     rating: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Erasure(Base):
+    """Proof of a withdrawal's erasure beyond the requests (their own proof is their events):
+    who, when, and how much of the consultation was destroyed. Counts only, no content."""
+
+    __tablename__ = "erasures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)

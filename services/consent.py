@@ -14,6 +14,7 @@ from db.models import (
     AccessRequest,
     Consent,
     EmailClaim,
+    Erasure,
     RequestEvent,
     utcnow,
 )
@@ -146,3 +147,32 @@ async def _free_emails(session: AsyncSession, snils: set[str], emails: set[str])
             or_(EmailClaim.snils.in_(snils), EmailClaim.email.in_(emails)), ~still_used
         )
     )
+
+
+def record_erasure(
+    session: AsyncSession,
+    telegram_id: int,
+    withdrawal: Withdrawal,
+    *,
+    support_thread: bool,
+    relayed_messages: int,
+    ratings: int,
+    at: datetime | None = None,
+) -> Erasure | None:
+    """The proof of what a withdrawal destroyed beside the requests (whose own proof is their
+    `erased` events): the consultation thread, its relay records and the ratings. Counts
+    only: nothing of the content. None when there was nothing to destroy."""
+    if not (withdrawal.erased or support_thread or relayed_messages or ratings):
+        return None
+    erasure = Erasure(
+        telegram_id=telegram_id,
+        at=at or utcnow(),
+        details={
+            "requests": list(withdrawal.erased),
+            "support_thread": support_thread,
+            "relayed_messages": relayed_messages,
+            "ratings": ratings,
+        },
+    )
+    session.add(erasure)
+    return erasure

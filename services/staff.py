@@ -1,4 +1,10 @@
-"""МИАЦ staff: admins and operators, invite links, and the log of every change."""
+"""МИАЦ staff: admins and operators, invite links, and the log of every change.
+
+ADMIN_IDS are the owners: admins at every start, never removed or demoted in chat; an owner
+is removed by editing ADMIN_IDS and restarting (`bootstrap_admins`). Everyone else is added and
+removed in chat. An invite works only while its creator is an admin, and removing (or demoting)
+an admin revokes the invites they have not seen used.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,20 @@ class StaffRole(StrEnum):
     OPERATOR = "operator"
 
 
+class Removal(StrEnum):
+    REMOVED = "removed"
+    NOT_FOUND = "not_found"
+    OWNER = "owner"  # in ADMIN_IDS: removed only by editing ADMIN_IDS and restarting
+    LAST_ADMIN = "last_admin"
+
+
+class Change(StrEnum):
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    OWNER = "owner"  # an owner is never demoted in chat
+    LAST_ADMIN = "last_admin"
+
+
 @dataclass(frozen=True)
 class Invite:
     token: str
@@ -39,17 +59,29 @@ async def role_of(session: AsyncSession, user_id: int) -> StaffRole | None:
 
 
 async def bootstrap_admins(session: AsyncSession, admin_ids: list[int]) -> int:
-    """ADMIN_IDS become admins at start (an operator listed there is promoted)."""
+    """ADMIN_IDS become the owners at start (an operator listed there is promoted). An owner
+    no longer listed is no longer staff: that is how an owner is removed (edit ADMIN_IDS,
+    restart). Returns how many were added."""
     added = 0
-    for user_id in admin_ids:
+    owners = set(admin_ids)
+    for user_id in dict.fromkeys(admin_ids):
         member = await session.get(StaffMember, user_id)
         if member is None:
-            session.add(StaffMember(telegram_id=user_id, role=StaffRole.ADMIN.value))
+            session.add(StaffMember(telegram_id=user_id, role=StaffRole.ADMIN.value, owner=True))
             _event(session, None, "bootstrap", user_id, StaffRole.ADMIN.value)
             added += 1
-        elif member.role != StaffRole.ADMIN.value:
-            member.role = StaffRole.ADMIN.value
+        elif member.role != StaffRole.ADMIN.value or not member.owner:
+            member.role, member.owner = StaffRole.ADMIN.value, True
             _event(session, None, "bootstrap", user_id, StaffRole.ADMIN.value)
+    former = await session.scalars(
+        select(StaffMember).where(
+            StaffMember.owner.is_(True), StaffMember.telegram_id.not_in(owners or {0})
+        )
+    )
+    for member in list(former):
+        await session.delete(member)
+        _event(session, None, "owner_removed", member.telegram_id, member.role)
+        await revoke_invites(session, None, member.telegram_id)
     return added
 
 
@@ -60,11 +92,12 @@ async def add(
     role: StaffRole,
     name: str | None = None,
     action: str = "added",
-) -> bool:
-    """Make `user_id` staff with `role`; false when they already had exactly that role."""
+) -> Change:
+    """Make `user_id` staff with `role`. An owner is never demoted, nor the last admin; an
+    admin made an operator loses the invites they created."""
     member = await session.get(StaffMember, user_id)
     if member is not None and member.role == role.value:
-        return False
+        return Change.UNCHANGED
     if member is None:
         session.add(
             StaffMember(
@@ -76,19 +109,63 @@ async def add(
             )
         )
     else:
+        demoted = member.role == StaffRole.ADMIN.value
+        if demoted and member.owner:
+            return Change.OWNER
+        if demoted and await admin_count(session) <= 1:
+            return Change.LAST_ADMIN
         member.role = role.value
         member.display_name = name or member.display_name
+        if demoted:
+            await revoke_invites(session, actor, user_id)
     _event(session, actor, action, user_id, role.value)
-    return True
+    return Change.CHANGED
 
 
-async def remove(session: AsyncSession, actor: int, user_id: int) -> bool:
+async def remove(session: AsyncSession, actor: int, user_id: int) -> Removal:
+    """Remove a staff member in chat, with the invites they created and nobody used yet."""
     member = await session.get(StaffMember, user_id)
     if member is None:
-        return False
+        return Removal.NOT_FOUND
+    if member.owner:
+        return Removal.OWNER
+    if member.role == StaffRole.ADMIN.value and await admin_count(session) <= 1:
+        return Removal.LAST_ADMIN
     await session.delete(member)
     _event(session, actor, "removed", user_id, member.role)
-    return True
+    await revoke_invites(session, actor, user_id)
+    return Removal.REMOVED
+
+
+async def revoke_invites(session: AsyncSession, actor: int | None, creator: int) -> int:
+    """Unused invites of `creator` stop working (an event when there were any)."""
+    now = utcnow()
+    result = await session.execute(
+        update(StaffInvite)
+        .where(
+            StaffInvite.created_by == creator,
+            StaffInvite.used_by.is_(None),
+            StaffInvite.revoked_at.is_(None),
+            StaffInvite.expires_at > now,
+        )
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    count = int(getattr(result, "rowcount", 0) or 0)
+    if count:
+        _event(session, actor, "invites_revoked", creator, None)
+    return count
+
+
+async def revoke_invite(session: AsyncSession, actor: int, token: str) -> None:
+    """One invite that never reached its creator (they have no private chat with the bot)."""
+    await session.execute(
+        update(StaffInvite)
+        .where(StaffInvite.token == token, StaffInvite.used_by.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    _event(session, actor, "invite_revoked", actor, None)
 
 
 async def admin_count(session: AsyncSession) -> int:
@@ -151,12 +228,18 @@ async def create_invite(
 async def use_invite(
     session: AsyncSession, token: str, user_id: int, name: str | None
 ) -> StaffRole | None:
-    """Single use, until it expires: one conditional UPDATE decides between two takers."""
+    """Single use, until it expires or is revoked, and only while its creator is an admin:
+    one conditional UPDATE decides between two takers and against the creator's removal."""
     now = utcnow()
+    admins_now = select(StaffMember.telegram_id).where(StaffMember.role == StaffRole.ADMIN.value)
     result = await session.execute(
         update(StaffInvite)
         .where(
-            StaffInvite.token == token, StaffInvite.used_by.is_(None), StaffInvite.expires_at > now
+            StaffInvite.token == token,
+            StaffInvite.used_by.is_(None),
+            StaffInvite.revoked_at.is_(None),
+            StaffInvite.expires_at > now,
+            StaffInvite.created_by.in_(admins_now.scalar_subquery()),
         )
         .values(used_by=user_id, used_at=now)
         .execution_options(synchronize_session=False)
@@ -174,3 +257,9 @@ async def use_invite(
         return current  # an invite never demotes
     await add(session, invite.created_by, user_id, role, name, action="invite_used")
     return role
+
+
+async def is_owner(session: AsyncSession, user_id: int) -> bool:
+    return bool(
+        await session.scalar(select(StaffMember.owner).where(StaffMember.telegram_id == user_id))
+    )

@@ -135,7 +135,7 @@ async def question_arrived(session: AsyncSession, user_id: int) -> bool:
     if thread is None:
         return False
     reopened = thread.status != "open"
-    thread.status = "open"
+    thread.status, thread.awaiting_rating = "open", False
     thread.blocked = False
     if thread.waiting_since is None:
         thread.waiting_since, thread.sla_reminded_at = utcnow(), None
@@ -151,10 +151,11 @@ async def answered(session: AsyncSession, user_id: int) -> None:
 
 
 async def set_status(session: AsyncSession, user_id: int, status: str) -> bool:
+    """Close (the applicant is then asked for one rating) or reopen a thread."""
     result = await session.execute(
         update(SupportThread)
         .where(SupportThread.user_id == user_id, SupportThread.status != status)
-        .values(status=status, waiting_since=None)
+        .values(status=status, waiting_since=None, awaiting_rating=status == "closed")
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))
@@ -244,15 +245,43 @@ async def is_answer(session: AsyncSession, user_id: int, message_id: int) -> boo
     return await relay_by_user_message(session, user_id, message_id) is not None
 
 
-def rate(session: AsyncSession, user_id: int, rating: int) -> None:
+async def rate(session: AsyncSession, user_id: int, rating: int) -> bool:
+    """A rating counts only for the person's own thread, closed and asked for a rating that
+    has not come yet, and only once: a forged or repeated press stores nothing."""
+    result = await session.execute(
+        update(SupportThread)
+        .where(
+            SupportThread.user_id == user_id,
+            SupportThread.status == "closed",
+            SupportThread.awaiting_rating.is_(True),
+        )
+        .values(awaiting_rating=False)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return False
     session.add(SupportRating(user_id=user_id, rating=rating, at=utcnow()))
+    return True
 
 
-async def forget(session: AsyncSession, user_id: int) -> SupportThread | None:
-    """Drop the person's thread and relay records (consent withdrawn); returns the thread, so
-    the caller can delete its topic in the support chat."""
+@dataclass(frozen=True)
+class Forgotten:
+    """What a withdrawal destroyed of the person's consultations."""
+
+    thread: SupportThread | None  # so the caller can delete its topic in the support chat
+    relayed: int
+    ratings: int
+
+
+async def forget(session: AsyncSession, user_id: int) -> Forgotten:
+    """Drop the person's thread, relay records and ratings (consent withdrawn)."""
     thread = await session.get(SupportThread, user_id)
-    await session.execute(delete(RelayedMessage).where(RelayedMessage.user_id == user_id))
+    relayed = await session.execute(delete(RelayedMessage).where(RelayedMessage.user_id == user_id))
+    ratings = await session.execute(delete(SupportRating).where(SupportRating.user_id == user_id))
     if thread is not None:
         await session.delete(thread)
-    return thread
+    return Forgotten(
+        thread,
+        int(getattr(relayed, "rowcount", 0) or 0),
+        int(getattr(ratings, "rowcount", 0) or 0),
+    )

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -17,6 +18,11 @@ from services import staff
 from services.organizations import import_rows, read_rows
 from services.role_matrix import RoleMatrix, load_role_matrix
 from tests.harness import TOKEN, Harness
+
+# No per-example deadline: a loaded CI machine made a 200 ms deadline fail at random. Speed is
+# measured in bench/, not in tests.
+hypothesis_settings.register_profile("vimis", deadline=None)
+hypothesis_settings.load_profile("vimis")
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_ORGS = ROOT / "data" / "organizations.sample.csv"
@@ -112,5 +118,7 @@ async def h(
 def _fresh_process_caches() -> None:
     """Each test is a new bot process: no remembered support-chat kind."""
     from bot import support_desk
+    from bot.handlers import anonymous
 
     support_desk._forum.clear()
+    anonymous._told.clear()

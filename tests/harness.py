@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,7 @@ from aiogram.methods import (
     AnswerCallbackQuery,
     CopyMessage,
     CreateForumTopic,
+    EditForumTopic,
     EditMessageReplyMarkup,
     EditMessageText,
     GetChat,
@@ -47,6 +48,7 @@ from bot import background
 from tests.e2e.standin import ApiError, check_reply_markup, parse_html, utf16_len
 
 BOT_ID = 42
+GROUP_ANONYMOUS_BOT = 1087968824
 TOKEN = f"{BOT_ID}:TEST-token-for-dialog-tests-0123456789"
 
 
@@ -117,6 +119,11 @@ class RecordingSession(BaseSession):
     deleted_topics: set[tuple[int, int]] = field(default_factory=set)
     topics: dict[tuple[int, int], str] = field(default_factory=dict)
     copies: list[Copy] = field(default_factory=list)
+    # Awaited before answering a method of that type: a test holds a call there to make two
+    # handlers meet at a point of its choosing (see tests/concurrency.py).
+    gates: dict[type[TelegramMethod[Any]], Callable[[], Awaitable[None]]] = field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -135,6 +142,15 @@ class RecordingSession(BaseSession):
             (chat_id, thread) in self.deleted_topics or (chat_id, thread) not in self.topics
         ):
             raise self._refuse(method, "Bad Request: message thread not found")
+
+    def _check_topic_name(self, method: TelegramMethod[Any], name: str | None) -> None:
+        """Topic names are 1–128 characters (counted here in UTF-16 units, the stricter way)."""
+        if name is None:
+            return
+        if not name.strip():
+            raise self._refuse(method, "Bad Request: TOPIC_TITLE_EMPTY")
+        if utf16_len(name) > 128:
+            raise self._refuse(method, "Bad Request: TOPIC_TITLE_TOO_LONG")
 
     def _refuse(self, method: TelegramMethod[Any], description: str) -> TelegramBadRequest:
         self.refusals.append(description)
@@ -180,6 +196,9 @@ class RecordingSession(BaseSession):
         timeout: int | None = None,  # noqa: ASYNC109
     ) -> Any:
         self.calls.append(method)
+        gate = self.gates.get(type(method))
+        if gate is not None:
+            await gate()
         if isinstance(method, SendMessage):
             chat_id = int(method.chat_id)
             self._check_chat(method, chat_id, method.message_thread_id)
@@ -194,6 +213,8 @@ class RecordingSession(BaseSession):
                 method.message_thread_id,
             )
             return self._store(sent)
+        if isinstance(method, CreateForumTopic | EditForumTopic):
+            self._check_topic_name(method, method.name)
         if isinstance(method, CreateForumTopic):
             chat_id = int(method.chat_id)
             if chat_id not in self.forum_chats:
@@ -266,6 +287,8 @@ class RecordingSession(BaseSession):
         if isinstance(method, AnswerCallbackQuery):
             if method.callback_query_id in self.answered:
                 raise self._refuse(method, "Bad Request: query is too old")
+            if len(method.text or "") > 200:
+                raise self._refuse(method, "Bad Request: MESSAGE_TOO_LONG")
             self.answered.append(method.callback_query_id)
             return True
         if isinstance(method, SendDocument | SendPhoto):
@@ -319,12 +342,26 @@ class Harness:
         self._callback_ids = itertools.count(1)
         self.callbacks: list[str] = []
 
-    def user(self, user_id: int = 1001, first_name: str = "Мария") -> ChatUser:
-        return ChatUser(self, user_id, first_name)
+    def user(
+        self, user_id: int = 1001, first_name: str = "Мария", last_name: str | None = None
+    ) -> ChatUser:
+        return ChatUser(self, user_id, first_name, last_name=last_name)
 
-    def member(self, user_id: int, chat_id: int, first_name: str = "Админ") -> ChatUser:
+    def member(
+        self, user_id: int, chat_id: int, first_name: str = "Админ", last_name: str | None = None
+    ) -> ChatUser:
         """Someone writing in a group chat (the admin chat, the support chat)."""
-        return ChatUser(self, user_id, first_name, chat_id=chat_id)
+        return ChatUser(self, user_id, first_name, chat_id=chat_id, last_name=last_name)
+
+    def anonymous_admin(self, chat_id: int) -> ChatUser:
+        """A group admin posting anonymously: Telegram sends the group as `sender_chat` and
+        GroupAnonymousBot as the author."""
+        member = ChatUser(self, GROUP_ANONYMOUS_BOT, "Group", chat_id=chat_id)
+        member.user = User(
+            id=GROUP_ANONYMOUS_BOT, is_bot=True, first_name="Group", username="GroupAnonymousBot"
+        )
+        member.sender_chat = member.chat
+        return member
 
     async def feed(self, update: Update) -> None:
         await self.dp.feed_update(self.bot, update)
@@ -343,12 +380,24 @@ def _defaults() -> Any:
 
 class ChatUser:
     def __init__(
-        self, harness: Harness, user_id: int, first_name: str, chat_id: int | None = None
+        self,
+        harness: Harness,
+        user_id: int,
+        first_name: str,
+        chat_id: int | None = None,
+        last_name: str | None = None,
     ) -> None:
         self.h = harness
         self.id = user_id
         self.queries: list[str] = []  # ids of this person's button presses
-        self.user = User(id=user_id, is_bot=False, first_name=first_name, language_code="ru")
+        self.user = User(
+            id=user_id,
+            is_bot=False,
+            first_name=first_name,
+            last_name=last_name,
+            language_code="ru",
+        )
+        self.sender_chat: Chat | None = None
         if chat_id is None:
             self.chat = Chat(id=user_id, type="private", first_name=first_name)
         else:
@@ -368,6 +417,8 @@ class ChatUser:
         if thread_id is not None:
             extra["message_thread_id"] = thread_id
             extra["is_topic_message"] = True
+        if self.sender_chat is not None:
+            extra["sender_chat"] = self.sender_chat
         if kind == "text":
             extra["text"] = text
             if text and text.startswith("/"):

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import pytest
 from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import func, select
 
 from bot import texts
+from bot.handlers import admin as admin_handlers
 from bot.handlers.admin import INPUT_DESTINY
 from db.database import Database
 from db.models import RequestEvent
 from services import staff
 from tests.admin_support import ADMIN2_ID, ADMIN_CHAT, admin, cards, events, request_row, submitted
+from tests.concurrency import TIMEOUT, Rendezvous
 from tests.conftest import ADMIN_ID
 from tests.dialog_steps import to_organization, type_organization
 from tests.harness import BOT_ID, Harness, Sent
@@ -182,13 +186,29 @@ async def test_change_role_then_approve(h: Harness, db: Database) -> None:
     assert [e[0] for e in await events(db)] == ["created", "role_changed", "approved"]
 
 
-async def test_two_admins_at_once_make_one_decision(h: Harness, db: Database) -> None:
+async def test_two_admins_at_once_make_one_decision(
+    h: Harness, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two admins press «Одобрить» together. Each handler has read the request as submitted;
+    # both are held just before deciding until the other got there too, so both decisions
+    # really race (on SQLite nothing would otherwise interleave them). The compare-and-set
+    # at the database lets one win.
     await submitted(h)
     first, second = admin(h, ADMIN_ID, "Ольга"), admin(h, ADMIN2_ID, "Пётр")
     card, approve = first.find_button(texts.BTN_APPROVE)
+    both_read = Rendezvous(2)
+    decide = admin_handlers.apply_decision
+
+    async def held(*args: Any, **kwargs: Any) -> str | None:
+        await both_read.arrive()
+        return await decide(*args, **kwargs)
+
+    monkeypatch.setattr(admin_handlers, "apply_decision", held)
     update_a, _ = first.callback_update(card, approve)
     update_b, _ = second.callback_update(card, approve)
-    await asyncio.gather(h.feed(update_a), h.feed(update_b))
+    async with asyncio.timeout(TIMEOUT):
+        await asyncio.gather(h.feed(update_a), h.feed(update_b))
+    assert len(both_read.arrived) == 2  # both were deciding at once
     async with db.read() as session:
         decisions = await session.scalar(
             select(func.count()).select_from(RequestEvent).where(RequestEvent.action == "approved")
@@ -202,6 +222,7 @@ async def test_two_admins_at_once_make_one_decision(h: Harness, db: Database) ->
     winner = "Ольга" if row.decided_by == ADMIN_ID else "Пётр"
     assert winner in answers[0]
     assert cards(h)[-1].buttons == []
+    assert h.unanswered_callbacks() == []
 
 
 async def test_a_press_by_someone_who_is_not_an_admin_changes_nothing(

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -110,43 +109,64 @@ def another_process_writing(path: Path) -> Iterator[sqlite3.Connection]:
         other.close()
 
 
+class FakeClock:
+    """The writer's wait for another process's lock, without waiting: each pause advances
+    the time and gives the loop one turn (as a real pause would let other updates run)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.pauses: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def pause(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(database, "_monotonic", fake.monotonic)
+    monkeypatch.setattr(database, "_pause", fake.pause)
+    return fake
+
+
+async def test_the_writer_connection_never_busy_waits_in_sqlite(sqlite_db: Database) -> None:
+    # SQLite's own wait for a lock would run on the loop's thread and stop every update:
+    # the writer has none, and waits in `_begin_immediate` instead (next test).
+    async with sqlite_db.write_engine.connect() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() == 0
+
+
 async def test_a_writer_waits_for_another_process_without_stopping_the_bot(
-    sqlite_db: Database, tmp_path: Path
+    sqlite_db: Database, tmp_path: Path, clock: FakeClock
 ) -> None:
-    gaps: list[float] = []
-
-    async def tick() -> None:
-        last = time.monotonic()
-        while True:
-            await asyncio.sleep(0.01)
-            now = time.monotonic()
-            gaps.append(now - last)
-            last = now
-
-    ticker = asyncio.create_task(tick())
-    write: asyncio.Task[int] | None = None
-    try:
-        with another_process_writing(tmp_path / "inline.db") as other:
-            write = asyncio.create_task(_write_consent(sqlite_db))
-            await asyncio.sleep(0.3)
-            assert not write.done()  # still waiting for the lock...
-            assert await _read_count(sqlite_db) == 0  # ...while others are served
-            other.execute("COMMIT")
-            assert await asyncio.wait_for(write, 5) >= 1
-    finally:
-        for task in (ticker, write):
-            if task is not None:
-                task.cancel()
-    # The loop never stood still for the wait (SQLite's own busy wait would block it whole).
-    assert gaps and max(gaps) < 0.25
+    with another_process_writing(tmp_path / "inline.db") as other:
+        write = asyncio.create_task(_write_consent(sqlite_db))
+        for _ in range(1000):  # loop turns, each a retry: no time passes for real
+            await asyncio.sleep(0)
+            if len(clock.pauses) >= 8:
+                break
+        assert not write.done()  # still waiting for the lock...
+        assert await _read_count(sqlite_db) == 0  # ...while others are served
+        waited = len(clock.pauses)
+        other.execute("COMMIT")
+        async with asyncio.timeout(30):
+            assert await write >= 1
+    # It waited between tries, backing off up to 0.1 s, and went on once the lock was free.
+    assert clock.pauses[:5] == [0.005, 0.01, 0.02, 0.04, 0.08] and max(clock.pauses) == 0.1
+    assert len(clock.pauses) <= waited + 1
     assert await _read_count(sqlite_db) == 1
 
 
 async def test_a_writer_gives_up_after_the_wait_and_stays_usable(
-    sqlite_db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sqlite_db: Database, tmp_path: Path, clock: FakeClock
 ) -> None:
-    monkeypatch.setattr(database, "WRITE_LOCK_WAIT", 0.1)
     with another_process_writing(tmp_path / "inline.db"), pytest.raises(sqlite3.OperationalError):
         await _write_consent(sqlite_db)
+    assert database.WRITE_LOCK_WAIT < clock.now <= database.WRITE_LOCK_WAIT + 0.1
     await _write_consent(sqlite_db)
     assert await _read_count(sqlite_db) == 1

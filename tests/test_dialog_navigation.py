@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
 
-from bot import texts
+from bot import background, texts
 from bot.dispatcher import build_dispatcher
 from bot.fsm.data import FormData
 from db.database import Database
@@ -177,19 +178,41 @@ async def test_a_button_of_an_earlier_step_is_answered_politely(harness: Harness
     assert harness.unanswered_callbacks() == []
 
 
-async def test_double_submit_makes_one_request(harness: Harness, db: Database) -> None:
+async def test_double_submit_makes_one_request(
+    harness: Harness, db: Database, role_matrix: RoleMatrix, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # «Отправить» pressed twice and handled by two workers at once (two dispatchers over one
+    # dialog storage, without a shared per-user lock): both submits race at the database,
+    # and one request is made.
     import asyncio
+
+    from aiogram.fsm.storage.memory import SimpleEventIsolation
+
+    from tests.concurrency import TIMEOUT, assert_submits_raced, race_submits
 
     user = harness.user()
     await to_summary(user)
     summary, data = user.find_button("📨 Отправить")
     first, _ = user.callback_update(summary, data)
     second, _ = user.callback_update(summary, data)
-    await asyncio.gather(harness.feed(first), harness.feed(second))
+    other_worker = build_dispatcher(
+        harness.dp["settings"],
+        db,
+        role_matrix,
+        storage=harness.dp.storage,
+        events_isolation=SimpleEventIsolation(),
+    )
+    timeline, start = race_submits(monkeypatch, db, parties=2)
+    async with asyncio.timeout(TIMEOUT):
+        await asyncio.gather(harness.feed(first), other_worker.feed_update(harness.bot, second))
+        await background.drain(10)
+    assert len(start.arrived) == 2  # both submits were under way at once
+    assert_submits_raced(db, timeline, parties=2)
     async with db.read() as session:
         assert await session.scalar(select(func.count()).select_from(AccessRequest)) == 1
     assert harness.unanswered_callbacks() == []
-    assert user.last_answer_text() == texts.already_submitted(1)
+    sent = [s.plain for s in harness.session.in_chat(user.id)]
+    assert sum("отправлена" in s for s in sent) == 1
 
 
 async def test_my_requests_lists_status_in_russian(harness: Harness) -> None:

@@ -8,10 +8,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import yaml
-from aiogram.methods import CopyMessage, SendMessage
+from aiogram.methods import CopyMessage, CreateForumTopic, SendMessage
+from aiogram.types import Message
 from sqlalchemy import select, update
 
-from bot import texts
+from bot import support_desk, texts
 from bot.dispatcher import build_dispatcher
 from bot.support_desk import SupportDesk
 from db.database import Database
@@ -19,6 +20,7 @@ from db.models import SupportRating, SupportThread, utcnow
 from services import staff
 from services.role_matrix import RoleMatrix
 from services.support import WorkingHours, parse_faq
+from tests.concurrency import TIMEOUT, ContendedLock, Rendezvous
 from tests.conftest import ADMIN_ID, SUPPORT_CHAT_ID, make_settings
 from tests.dialog_steps import through_consent
 from tests.harness import ChatUser, Harness
@@ -130,14 +132,31 @@ async def test_a_deleted_topic_is_recreated(harness: Harness, db: Database) -> N
 
 
 async def test_two_first_messages_at_once_make_one_topic(harness: Harness, db: Database) -> None:
+    # Two first messages of one applicant relayed by two tasks at once (aiogram would
+    # serialise one user's updates; the support desk must not rely on that). Whoever reaches
+    # «create a topic» first waits there until the other has arrived too, or is waiting for
+    # the per-applicant lock: without the lock both would create a topic.
     await forum(harness, db)
     user = harness.user()
-    await user.send("/help")
-    first = user.message_update("Вопрос раз")
-    await user.send("/help")  # (the second question comes while the first is being relayed)
-    second = user.message_update("Вопрос два")
-    await asyncio.gather(harness.feed(first), harness.feed(second))
+    both_there = Rendezvous(2)
+    lock = ContendedLock(both_there.release)
+    support_desk._locks[user.id] = lock
+    harness.session.gates[CreateForumTopic] = both_there.arrive
+    messages = [user.message_update(text).message for text in ("Вопрос раз", "Вопрос два")]
+    settings = harness.dp["settings"]
+
+    async def relay(message: Message | None) -> bool:
+        assert message is not None
+        desk = SupportDesk(harness.bot, db, settings)
+        return await desk.relay_question(message.as_(harness.bot), None)
+
+    async with asyncio.timeout(TIMEOUT):
+        results = await asyncio.gather(*(relay(m) for m in messages))
+    assert results == [True, True]
+    assert lock.contended == 1  # the second really came while the first held the lock
     assert len(harness.session.topics) == 1
+    topic = (await thread(db)).topic_id
+    assert [c.thread_id for c in harness.session.copies] == [topic, topic]
 
 
 async def test_plain_group_without_topics_relays_by_replies(harness: Harness, db: Database) -> None:

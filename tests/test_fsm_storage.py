@@ -1,5 +1,8 @@
 """The database FSM storage: answers are written behind, in shared commits, and nothing
-accepted is lost at shutdown. On SQLite, or on PostgreSQL when TEST_DATABASE_URL is set."""
+accepted is lost at shutdown. On SQLite, or on PostgreSQL when TEST_DATABASE_URL is set.
+
+The flusher's linger is held by the tests (`HeldLinger`) instead of timed: a loaded machine
+cannot split a moment's writes or end a linger early."""
 
 from __future__ import annotations
 
@@ -15,8 +18,22 @@ from db.database import Database
 from db.models import FsmRecord
 
 
+class HeldLinger:
+    """The flusher's sleep: it lingers until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.lingering = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.lingering.set()
+        await self.go.wait()
+        self.lingering.clear()
+
+
 async def _commits_for_ten_answers(db: Database, linger: float) -> int:
-    storage = DatabaseStorage(db, linger=linger)
+    held = HeldLinger()
+    storage = DatabaseStorage(db, linger=linger, sleep=held.sleep)
     commits = 0
 
     def count(_conn: Any) -> None:
@@ -29,9 +46,13 @@ async def _commits_for_ten_answers(db: Database, linger: float) -> int:
             key = StorageKey(bot_id=1, chat_id=user + 1, user_id=user + 1)
             await storage.set_state(key, "Form:snils")
             await asyncio.sleep(0)  # the flusher may run between any two
+        if linger:
+            assert held.lingering.is_set() and commits == 0  # all ten wait for one commit
+            held.go.set()
         await storage.flush()
     finally:
         event.remove(db.write_engine.sync_engine, "commit", count)
+        held.go.set()
         await storage.close()
     async with db.read() as session:
         assert await session.scalar(select(func.count()).select_from(FsmRecord)) == 10
@@ -39,8 +60,7 @@ async def _commits_for_ten_answers(db: Database, linger: float) -> int:
 
 
 async def test_fsm_writes_of_one_moment_share_one_commit(db: Database) -> None:
-    # A linger far longer than the answers take, so a slow machine cannot split them.
-    assert await _commits_for_ten_answers(db, linger=0.5) == 1
+    assert await _commits_for_ten_answers(db, linger=0.01) == 1
 
 
 async def test_without_linger_each_answer_commits_alone(db: Database) -> None:
@@ -51,12 +71,14 @@ async def test_without_linger_each_answer_commits_alone(db: Database) -> None:
 async def test_closing_the_fsm_storage_writes_everything_and_refuses_later_writes(
     db: Database,
 ) -> None:
-    storage = DatabaseStorage(db, linger=0.05)
+    held = HeldLinger()
+    storage = DatabaseStorage(db, linger=0.01, sleep=held.sleep)
     first = StorageKey(bot_id=1, chat_id=1, user_id=1)
     late = StorageKey(bot_id=1, chat_id=2, user_id=2)
     await storage.set_state(first, "Form:snils")
+    await asyncio.wait_for(held.lingering.wait(), 10)  # the flusher is lingering
     closing = asyncio.create_task(storage.close())
-    await asyncio.sleep(0.01)  # close() is under way, the flusher still lingering
+    await asyncio.sleep(0)  # close() is under way (it refuses writes first)
     with pytest.raises(RuntimeError):
         await storage.set_state(late, "Form:email")  # refused, not silently dropped
     await closing
@@ -67,8 +89,10 @@ async def test_closing_the_fsm_storage_writes_everything_and_refuses_later_write
 
 
 async def test_a_flush_while_closing_waits_for_the_close(db: Database) -> None:
-    storage = DatabaseStorage(db, linger=0.05)
+    held = HeldLinger()
+    storage = DatabaseStorage(db, linger=0.01, sleep=held.sleep)
     await storage.set_state(StorageKey(bot_id=1, chat_id=1, user_id=1), "Form:snils")
+    await asyncio.wait_for(held.lingering.wait(), 10)
     closing = asyncio.create_task(storage.close())
     await asyncio.sleep(0)  # close() has begun: new writes are refused
     await asyncio.wait_for(storage.flush(), 5)  # e.g. the reminder task's scan at shutdown

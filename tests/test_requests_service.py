@@ -12,6 +12,7 @@ from db.database import Database
 from db.models import AccessRequest, RequestEvent
 from services import export, requests
 from services.requests import NewRequest, Status
+from tests.concurrency import TIMEOUT, assert_submits_raced, race_submits
 
 NEW = NewRequest(
     telegram_id=7,
@@ -36,8 +37,26 @@ async def _submit(db: Database, new: NewRequest) -> requests.SubmitResult:
         return await requests.submit(session, new)
 
 
-async def test_concurrent_submits_make_one_request(db: Database) -> None:
-    results = await asyncio.gather(*(_submit(db, NEW) for _ in range(5)))
+async def test_concurrent_submits_make_one_request(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Five tasks, each with its own session, start their transactions together; on
+    # PostgreSQL each also waits after its check until all have checked (see
+    # tests/concurrency.py), so the unique index on live requests decides; on SQLite the
+    # single writer orders them and each later check finds the first request. The addresses
+    # differ (one person on five devices, one address corrected), so it is the index on
+    # SNILS, component and role that decides, not the e-mail claim.
+    timeline, start = race_submits(monkeypatch, db, parties=5)
+    tasks = [
+        asyncio.create_task(
+            _submit(db, replace(NEW, email=f"ivanova{n}@example.ru")), name=f"submit-{n}"
+        )
+        for n in range(5)
+    ]
+    async with asyncio.timeout(TIMEOUT):
+        results = await asyncio.gather(*tasks)
+    assert len(start.arrived) == 5
+    assert_submits_raced(db, timeline, parties=5)
     kinds = sorted(type(r).__name__ for r in results)
     assert kinds == ["AlreadyOpen"] * 4 + ["Submitted"]
     async with db.read() as session:

@@ -18,11 +18,21 @@ from bot import texts
 from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
 from db.database import Database
-from db.models import AccessRequest, Base, Consent, RequestEvent, SupportThread
+from db.models import (
+    AccessRequest,
+    Base,
+    Consent,
+    Erasure,
+    RelayedMessage,
+    RequestEvent,
+    SupportRating,
+    SupportThread,
+)
 from db.repositories import EmailClaimRepository, EventRepository
 from services import consent, export, requests
 from services.requests import Status
 from tests.admin_support import admin, cards, request_row, submitted
+from tests.concurrency import WAITING_FOR_A_CONNECTION, parked_in
 from tests.conftest import SUPPORT_CHAT_ID
 from tests.dialog_steps import to_organization
 from tests.harness import Harness
@@ -245,20 +255,23 @@ async def test_a_card_posted_during_the_erasure_is_brought_up_to_date(
 
 
 async def _wait_until_blocked(db: Database, task: asyncio.Task[None]) -> None:
-    """Until `task` waits for the other transaction: on PostgreSQL for a row lock, on SQLite
-    for the single writer."""
-    for _ in range(500):
-        await asyncio.sleep(0.01)
-        assert not task.done(), "the withdrawal did not wait for the admin's transaction"
-        if db.is_sqlite:
-            return  # it has started and is still waiting
-        async with db.read() as session:
-            waiting = await session.scalar(
-                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
-            )
-        if waiting:
-            return
-    pytest.fail("the withdrawal never waited for a lock")
+    """Until `task` waits for the other transaction: on PostgreSQL for a row lock (the
+    withdrawal's SELECT … FOR UPDATE behind the admin's uncommitted UPDATE); on SQLite for the
+    single writer connection, which the admin's transaction holds until it commits, so the
+    withdrawal cannot even read the request before then."""
+    if db.is_sqlite:
+        await parked_in(task, WAITING_FOR_A_CONNECTION)
+        return
+    async with asyncio.timeout(30):
+        while True:
+            await asyncio.sleep(0.01)  # polling PostgreSQL's view of waiting backends
+            assert not task.done(), "the withdrawal did not wait for the admin's transaction"
+            async with db.read() as session:
+                waiting = await session.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                )
+            if waiting:
+                return
 
 
 async def test_an_admin_decision_at_the_same_moment_never_leaves_an_erased_request_live(
@@ -296,3 +309,52 @@ async def test_the_history_tells_what_happened_in_words(h: Harness, db: Database
     assert texts.EVENT_NAMES["consent_withdrawn"] in history
     assert texts.EVENT_NAMES["erased"] in history
     assert "1001" not in history and "consent_withdrawn" not in history
+
+
+async def test_support_ratings_and_relay_records_are_erased_with_proof(
+    h: Harness, db: Database
+) -> None:
+    operator = await forum(h, db)
+    applicant = await submitted(h)
+    await applicant.press(texts.BTN_ASK)
+    await applicant.send("Когда будет готов доступ?")
+    async with db.read() as session:
+        topic = (await session.get(SupportThread, applicant.id)).topic_id  # type: ignore[union-attr]
+    await operator.send("Завтра", thread_id=topic)
+    await operator.send("/close", thread_id=topic)
+    await applicant.press("4")
+    async with db.read() as session:
+        assert (await session.scalars(select(SupportRating))).all() != []
+
+    await applicant.send("/withdraw")
+    await applicant.press(texts.BTN_WITHDRAW_CONFIRM)
+    async with db.read() as session:
+        assert (await session.scalars(select(SupportRating))).all() == []
+        assert (await session.scalars(select(RelayedMessage))).all() == []
+        proof = (await session.scalars(select(Erasure))).one()
+    assert proof.telegram_id == applicant.id
+    assert proof.details == {
+        "requests": [1],
+        "support_thread": True,
+        "relayed_messages": 2,  # the question's copy in the topic, the answer's to the person
+        "ratings": 1,
+    }
+
+
+async def test_declining_a_new_consent_leaves_the_earlier_one_and_says_how_to_withdraw(
+    h: Harness, db: Database
+) -> None:
+    # «Не согласен(на)» answers the consent for a new request: the person declines that
+    # request, not the consent given with the earlier ones (withdrawing that is /withdraw,
+    # which warns what it destroys and asks once more).
+    applicant = await submitted(h)
+    await applicant.send("/new")
+    await applicant.press(texts.BTN_ANOTHER_ROLE)
+    sent = await applicant.press(texts.BTN_DISAGREE)
+    assert sent[-1].plain.startswith("Без согласия")
+    assert "/withdraw" in sent[-1].plain and "остаются в силе" in sent[-1].plain
+    row = await request_row(db)
+    assert row.status == "submitted" and row.erased_at is None
+    async with db.read() as session:
+        consents = (await session.scalars(select(Consent))).all()
+    assert [(c.accepted, c.withdrawn_at) for c in consents] == [(True, None)]

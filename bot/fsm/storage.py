@@ -20,7 +20,7 @@ import contextlib
 import copy
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
@@ -53,8 +53,10 @@ class DatabaseStorage(BaseStorage):
         max_cached: int = 200_000,
         retry_delay: float = 0.5,
         linger: float = 0.01,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.db = db
+        self._sleep = sleep  # the flusher's only clock: tests hold it instead of timing it
         self.key_builder = key_builder or DefaultKeyBuilder(with_destiny=True)
         self.max_cached = max_cached
         self.retry_delay = retry_delay
@@ -203,7 +205,7 @@ class DatabaseStorage(BaseStorage):
         while True:
             await self._wake.wait()
             if self.linger:
-                await asyncio.sleep(self.linger)  # let the writes of this moment join
+                await self._sleep(self.linger)  # let the writes of this moment join
             self._wake.clear()
             if not self._dirty:
                 continue
@@ -217,7 +219,7 @@ class DatabaseStorage(BaseStorage):
             except Exception:
                 log.exception("FSM flush failed for %d dialogs; retrying", len(batch_names))
                 self._dirty |= batch_names
-                await asyncio.sleep(self.retry_delay)
+                await self._sleep(self.retry_delay)
                 self._wake.set()
                 continue
             async with self._progress:

@@ -35,6 +35,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import keyboards, texts
 from bot.access import StaffOnly
+from bot.args import ascii_number
 from bot.callbacks import AdminCb, QueueCb
 from bot.cards import RETURN_FIELDS, notify_applicant, post_card, refresh_cards, render
 from bot.config import Settings
@@ -152,10 +153,11 @@ async def _decider(db: Database, request: AccessRequest) -> str:
     async with db.read() as session:
         names = await staff.names(session, {request.decided_by} if request.decided_by else set())
     when = request.decided_at or request.updated_at
-    return texts.who_when(texts.staff_name(request.decided_by, names), when)
+    return texts.who_when_plain(texts.staff_name(request.decided_by, names), when)
 
 
 async def _lost_race(db: Database, request_id: int) -> str:
+    """Plain text (a callback alert, or a reply sent without HTML): who decided first."""
     async with db.read() as session:
         request = await session.get(AccessRequest, request_id)
     if request is None:
@@ -373,7 +375,9 @@ async def on_admin_input(
         await message.reply(texts.INPUT_TOO_LONG)
         return
     context = input_context(fsm_storage, bot, message.chat.id, admin.id)
-    await message.reply(await _take_input(bot, db, settings, context, admin, text))
+    await message.reply(
+        await _take_input(bot, db, settings, context, admin, text), parse_mode=None
+    )
 
 
 STRAY_KEPT = 5  # the admin's latest messages that «Это он» can still take
@@ -425,7 +429,9 @@ async def _use_stray_input(
         return texts.STALE_BUTTON if not text else texts.INPUT_TOO_LONG
     with contextlib.suppress(TelegramBadRequest):
         await message.edit_reply_markup(reply_markup=None)
-    await message.answer(await _take_input(bot, db, settings, context, admin, text))
+    await message.answer(
+        await _take_input(bot, db, settings, context, admin, text), parse_mode=None
+    )
     return None
 
 
@@ -452,6 +458,7 @@ async def _take_input(
     else:
         lost, status = await _change_role(bot, db, admin, request_id, data, text)
     await context.clear()
+    # Plain text: `lost` names the admin who decided first, as Telegram spells the name.
     return lost or texts.done_note(request_id, status.value)
 
 
@@ -490,7 +497,7 @@ def _list_keyboard(rows: list[AccessRequest], page: int, pages: int) -> InlineKe
         [
             InlineKeyboardButton(
                 text=keyboards.short(
-                    texts.queue_item(r.id, r.full_name, r.org_short_name or r.org_full_name)
+                    texts.queue_item(r.id, r.submitted_at, r.org_short_name or r.org_full_name)
                 ),
                 callback_data=QueueCb(action="open", value=r.id).pack(),
             )
@@ -562,8 +569,7 @@ async def on_queue_button(
 
 
 def _number(command: CommandObject) -> int | None:
-    arg = (command.args or "").strip().lstrip("№").strip()
-    return int(arg) if arg.isdigit() and len(arg) < 10 else None
+    return ascii_number(command.args or "")
 
 
 async def on_req(
@@ -626,7 +632,7 @@ def _fit(text: str, limit: int = 4000) -> str:
 async def on_find(message: Message, command: CommandObject, db: Database) -> None:
     query = command.args or ""
     words = query_words(query)
-    digits = "".join(ch for ch in query if ch.isdigit())
+    digits = "".join(ch for ch in query if ch.isascii() and ch.isdigit())
     if len(digits) >= 9 and len(digits) == sum(ch.isalnum() for ch in query):
         words = [digits]  # a SNILS typed with separators
     if not words:

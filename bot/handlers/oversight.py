@@ -20,6 +20,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from openpyxl import Workbook
 
 from bot import charts, texts
+from bot.args import ascii_number
 from bot.callbacks import GrantCb
 from bot.cards import notify_applicant, refresh_cards
 from bot.config import Settings
@@ -28,7 +29,7 @@ from bot.support_desk import refresh_support_header
 from db.database import Database
 from services import export, stats
 
-_DATE = re.compile(r"^\d{1,2}\.\d{1,2}\.\d{4}$")
+_DATE = re.compile(r"^[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}$")
 COVERAGE_SHOWN = 40
 
 
@@ -48,8 +49,8 @@ async def run_export(db: Database, actor_id: int | None, args: list[str]) -> exp
             return await export.export_new(session, actor_id)
     if args == ["all"]:
         selection: dict[str, object] = {}
-    elif len(args) == 1 and args[0].isdigit() and len(args[0]) < 10:
-        selection = {"batch_id": int(args[0])}
+    elif len(args) == 1 and (batch := ascii_number(args[0])) is not None:
+        selection = {"batch_id": batch}
     elif len(args) == 2 and (since := _date(args[0])) and (until := _date(args[1])):
         selection = {"since": since, "until": until}
     else:
@@ -126,12 +127,13 @@ async def on_granted(
     message: Message, command: CommandObject, bot: Bot, db: Database, settings: Settings
 ) -> None:
     args = (command.args or "").replace(",", " ").split()
+    numbers = [ascii_number(a) for a in args]
     ids: list[int]
-    if len(args) == 2 and args[0] == "batch" and args[1].isdigit() and len(args[1]) < 10:
+    if len(args) == 2 and args[0] == "batch" and (batch := numbers[1]) is not None:
         async with db.read() as session:
-            ids = await export.batch_members(session, int(args[1]))
-    elif args and all(a.lstrip("№").isdigit() and len(a) < 11 for a in args):
-        ids = [int(a.lstrip("№")) for a in args]
+            ids = await export.batch_members(session, batch)
+    elif args and None not in numbers:
+        ids = [n for n in numbers if n is not None]
     else:
         await message.answer(texts.GRANTED_USAGE)
         return

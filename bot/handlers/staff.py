@@ -1,29 +1,38 @@
-"""Staff management by admins (/staff) and joining by a one-time invite link."""
+"""Staff management by admins (/staff) and joining by a one-time invite link.
+
+An invite link goes only to the inviting admin's private chat, never into the group where
+the button was pressed: everyone there would see it, and whoever opened it first would be
+staff."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import keyboards, texts
+from bot.args import user_id as parse_user_id
 from bot.callbacks import StaffCb
 from bot.handlers.admin import AdminOnly, AdminScope
 from db.database import Database
 from services import staff
-from services.staff import StaffRole
+from services.staff import Change, Removal, StaffRole
 
+log = logging.getLogger(__name__)
 INVITE_PREFIX = "inv_"
 
 
 async def _staff_view(db: Database) -> tuple[str, InlineKeyboardMarkup]:
     async with db.read() as session:
         members = await staff.members(session)
-    rows = [(m.display_name or f"id {m.telegram_id}", m.telegram_id, m.role) for m in members]
+    rows = [
+        (m.display_name or f"id {m.telegram_id}", m.telegram_id, m.role, m.owner) for m in members
+    ]
     keyboard = [
         [
             InlineKeyboardButton(
@@ -45,20 +54,34 @@ async def _staff_view(db: Database) -> tuple[str, InlineKeyboardMarkup]:
                 callback_data=StaffCb(action="remove", user_id=uid).pack(),
             )
         ]
-        for name, uid, _ in rows
+        for name, uid, _, owner in rows
+        if not owner  # owners are removed in ADMIN_IDS, not here
     ]
     return texts.staff_list(rows), InlineKeyboardMarkup(inline_keyboard=keyboard)
 
 
 async def _remove(db: Database, actor: int, user_id: int) -> str:
     async with db.write() as session:
-        role = await staff.role_of(session, user_id)
-        if role is None:
-            return texts.STAFF_NOT_FOUND
-        if role is StaffRole.ADMIN and await staff.admin_count(session) <= 1:
-            return texts.STAFF_LAST_ADMIN
-        await staff.remove(session, actor, user_id)
+        outcome = await staff.remove(session, actor, user_id)
+    if outcome is Removal.NOT_FOUND:
+        return texts.STAFF_NOT_FOUND
+    if outcome is Removal.OWNER:
+        return texts.staff_owner(user_id)
+    if outcome is Removal.LAST_ADMIN:
+        return texts.STAFF_LAST_ADMIN
     return texts.staff_removed(user_id)
+
+
+async def _add(db: Database, actor: int, user_id: int, role: StaffRole) -> str:
+    async with db.write() as session:
+        outcome = await staff.add(session, actor, user_id, role)
+    if outcome is Change.OWNER:
+        return texts.staff_owner(user_id)
+    if outcome is Change.LAST_ADMIN:
+        return texts.STAFF_LAST_ADMIN
+    if outcome is Change.UNCHANGED:
+        return texts.STAFF_UNCHANGED
+    return texts.staff_added(user_id, role.value)
 
 
 async def on_staff(message: Message, command: CommandObject, db: Database) -> None:
@@ -68,22 +91,34 @@ async def on_staff(message: Message, command: CommandObject, db: Database) -> No
         text, keyboard = await _staff_view(db)
         await message.answer(text, reply_markup=keyboard)
         return
-    if (
-        len(args) == 3
-        and args[0] == "add"
-        and args[1] in ("admin", "operator")
-        and args[2].isdigit()
-    ):
-        async with db.write() as session:
-            added = await staff.add(session, actor, int(args[2]), StaffRole(args[1]))
-        await message.answer(
-            texts.staff_added(int(args[2]), args[1]) if added else texts.STAFF_UNCHANGED
-        )
-        return
-    if len(args) == 2 and args[0] == "remove" and args[1].isdigit():
-        await message.answer(await _remove(db, actor, int(args[1])))
-        return
+    if len(args) == 3 and args[0] == "add" and args[1] in ("admin", "operator"):
+        target = parse_user_id(args[2])
+        if target is not None:
+            await message.answer(await _add(db, actor, target, StaffRole(args[1])))
+            return
+    if len(args) == 2 and args[0] == "remove":
+        target = parse_user_id(args[1])
+        if target is not None:
+            await message.answer(await _remove(db, actor, target))
+            return
     await message.answer(texts.STAFF_USAGE)
+
+
+async def _send_invite(bot: Bot, db: Database, admin_id: int, role: StaffRole) -> bool:
+    """Create an invite and send it to the admin's private chat; false (and the invite
+    revoked) when the admin has no private chat with the bot yet."""
+    async with db.write() as session:
+        invite = await staff.create_invite(session, admin_id, role)
+    me = await bot.me()
+    link = f"https://t.me/{me.username}?start={INVITE_PREFIX}{invite.token}"
+    try:
+        await bot.send_message(admin_id, texts.invite_link(role.value, link, invite.expires_at))
+    except (TelegramForbiddenError, TelegramBadRequest) as exc:
+        log.info("invite not delivered privately: %s", type(exc).__name__)
+        async with db.write() as session:
+            await staff.revoke_invite(session, admin_id, invite.token)
+        return False
+    return True
 
 
 async def on_staff_button(
@@ -99,14 +134,16 @@ async def on_staff_button(
         return
     if callback_data.action == "invite":
         role = StaffRole.ADMIN if callback_data.user_id == 0 else StaffRole.OPERATOR
-        async with db.write() as session:
-            invite = await staff.create_invite(session, query.from_user.id, role)
-        me = await bot.me()
-        link = f"https://t.me/{me.username}?start={INVITE_PREFIX}{invite.token}"
-        await message.answer(texts.invite_link(role.value, link, invite.expires_at))
+        if not await _send_invite(bot, db, query.from_user.id, role):
+            me = await bot.me()
+            callback_answer.text = texts.invite_undeliverable(me.username or "")
+            callback_answer.show_alert = True
+        elif message.chat.type != "private":
+            callback_answer.text, callback_answer.show_alert = texts.INVITE_SENT_PRIVATELY, True
         return
     if callback_data.action == "remove":
-        callback_answer.text = await _remove(db, query.from_user.id, callback_data.user_id)
+        outcome = await _remove(db, query.from_user.id, callback_data.user_id)
+        callback_answer.text, callback_answer.show_alert = texts.plain(outcome), True
         text, keyboard = await _staff_view(db)
         with contextlib.suppress(TelegramBadRequest):  # nothing changed
             await message.edit_text(text, reply_markup=keyboard)

@@ -240,8 +240,8 @@ async def on_rate(
     query: CallbackQuery, callback_data: RateCb, callback_answer: CallbackAnswer, db: Database
 ) -> None:
     async with db.write() as session:
-        support.rate(session, query.from_user.id, callback_data.rating)
-    callback_answer.text = texts.RATING_THANKS
+        counted = await support.rate(session, query.from_user.id, callback_data.rating)
+    callback_answer.text = texts.RATING_THANKS if counted else texts.RATING_NOT_EXPECTED
     if isinstance(query.message, Message):
         try:
             await query.message.edit_reply_markup(reply_markup=None)

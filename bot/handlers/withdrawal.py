@@ -72,7 +72,16 @@ async def on_withdraw_button(
         return
     async with db.write() as session:
         result = await consent.withdraw(session, user_id)
-        thread = await support.forget(session, user_id)
+        forgotten = await support.forget(session, user_id)
+        consent.record_erasure(
+            session,
+            user_id,
+            result,
+            support_thread=forgotten.thread is not None,
+            relayed_messages=forgotten.relayed,
+            ratings=forgotten.ratings,
+        )
+    thread = forgotten.thread
     await state.clear()  # the unfinished request: SNILS, name, e-mail typed so far
     await bot.send_message(
         chat_id,

@@ -1288,6 +1288,8 @@ class BotApiStandin:
             raise bad("the chat is not a forum")
         if not str(p.get("name") or "").strip():
             raise bad("TOPIC_TITLE_EMPTY")
+        if utf16_len(str(p["name"])) > 128:  # 1-128 characters; UTF-16 units, the stricter count
+            raise bad("TOPIC_TITLE_TOO_LONG")
         topic = ForumTopic(
             chat_id,
             self._alloc_message_id(chat_id),
@@ -1301,6 +1303,8 @@ class BotApiStandin:
     async def _api_editForumTopic(self, p: Json, files: dict[str, UploadedFile]) -> Any:
         topic = self._topic(p)
         name = p.get("name") or topic.name
+        if utf16_len(str(name)) > 128:
+            raise bad("TOPIC_TITLE_TOO_LONG")
         emoji = p.get("icon_custom_emoji_id", topic.icon_custom_emoji_id)
         if (name, emoji) == (topic.name, topic.icon_custom_emoji_id):
             raise bad("TOPIC_NOT_MODIFIED")
@@ -1466,6 +1470,24 @@ class BotApiStandin:
         )
         self.messages[(chat, msg.message_id)] = msg
         return self.push_update({"message": self._message_json(msg)})
+
+    def push_edit(self, update: Json, text: str) -> Json:
+        """Simulate the user editing the text of a message pushed earlier (``update`` is what
+        ``push_message`` returned); Telegram sends an ``edited_message`` update."""
+        sent = update["message"]
+        msg = self.messages[(sent["chat"]["id"], sent["message_id"])]
+        msg.text = msg.raw_text = text
+        msg.edit_date = int(time.time())
+        return self.push_update({"edited_message": self._message_json(msg)})
+
+    def introduce(self, user_id: int, first_name: str) -> None:
+        """The user's profile as Telegram shows it in their updates, before they write."""
+        self._users[user_id] = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            "language_code": "ru",
+        }
 
     def push_callback(
         self, user_id: int, message_id: int, data: str, *, chat_id: ChatId | None = None

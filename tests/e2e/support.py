@@ -58,6 +58,7 @@ class Person:
         self.user_id = user_id
         self.name = name
         self.chat_id = chat_id if chat_id is not None else user_id
+        standin.introduce(user_id, name)  # a press carries the name too, not only a message
 
     async def expect(self, mark: int, contains: str) -> SentRecord:
         def fits(record: SentRecord) -> bool:
@@ -76,6 +77,13 @@ class Person:
         mark = len(self.standin.sent)
         self.press(button)
         return await self.expect(mark, expect)
+
+    async def sees_button(self, mark: int, button: str) -> SentRecord:
+        """Wait until a message sent after `mark` carries `button`: pressing before it
+        arrives would press an older copy, or nothing."""
+        return await self.standin.wait_for_message(
+            self.chat_id, lambda r: button in r.buttons, timeout=15, after=mark
+        )
 
     def press(self, button: str) -> str:
         group = self.chat_id if self.chat_id != self.user_id else None

@@ -16,6 +16,8 @@ from tests.e2e.support import BotProcess, Person
 APPLICANT = 5550002
 ADMIN_A, ADMIN_B = 900001, 900002
 ADMIN_CHAT = -1007770001
+OLGA = "‹Оля & Ко>"
+PETR = '<i>Пётр</i> & "Ко" 👩\u200d⚕️'
 
 
 async def test_two_admins_in_a_group(
@@ -28,8 +30,9 @@ async def test_two_admins_in_a_group(
     await bot.start(standin)
     try:
         me = Person(standin, APPLICANT)
-        olga = Person(standin, ADMIN_A, "Ольга", chat_id=ADMIN_CHAT)
-        petr = Person(standin, ADMIN_B, "Пётр", chat_id=ADMIN_CHAT)
+        # Hostile Telegram names: the card's decision line and the loser's alert name them.
+        olga = Person(standin, ADMIN_A, OLGA, chat_id=ADMIN_CHAT)
+        petr = Person(standin, ADMIN_B, PETR, chat_id=ADMIN_CHAT)
 
         await me.says("/new", "Согласие на обработку")
         await me.presses("✅ Согласен(на)", "подтверждённая")
@@ -55,7 +58,7 @@ async def test_two_admins_in_a_group(
         standin.push_message(
             ADMIN_A,
             "Нужна личная почта",
-            first_name="Ольга",
+            first_name=OLGA,
             chat_id=ADMIN_CHAT,
             reply_to_message_id=prompt.message_id,
         )
@@ -88,7 +91,9 @@ async def test_two_admins_in_a_group(
     assert admin_scopes and "queue" in admin_scopes[0] and "export" in admin_scopes[0]
     assert standin.errors == [], [e.description for e in standin.errors]
     answers = [c.answer.get("text") for c in standin.callbacks.values() if c.answer]
-    assert sum(1 for a in answers if a and a.startswith("Решение уже принято")) == 1
+    lost = [a for a in answers if a and a.startswith("Решение уже принято")]
+    assert len(lost) == 1
+    assert OLGA in lost[0] or PETR in lost[0]  # the winner's name as spelled, no HTML entities
     async with db.read() as session:
         request = await session.get(AccessRequest, 1)
         approvals = await session.scalar(
@@ -99,3 +104,4 @@ async def test_two_admins_in_a_group(
     assert approvals == 1
     cards = [r for r in standin.sent if r.chat_id == ADMIN_CHAT and "Заявка № 1" in (r.text or "")]
     assert "✅ Одобрена" in (cards[-1].text or "") and cards[-1].buttons == []
+    assert OLGA in (cards[-1].text or "") or PETR in (cards[-1].text or "")

@@ -1,5 +1,6 @@
 """End to end: a question from the ЕСИА step to a forum topic, the operator's answer back,
-and the dialog going on."""
+and the dialog going on; with a hostile Telegram name for the applicant and the operator, so
+the stand-in's HTML check sees the topic header and the edited-question note with them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from tests.e2e.support import BotProcess, Person
 APPLICANT = 5550003
 OPERATOR = 900001  # an admin from ADMIN_IDS acts as an operator
 SUPPORT = -1009876543210
+HOSTILE = "‹Оля & Ко>"
+HOSTILE_OPERATOR = '<b>Оля</b> & "Ко" \u202eнимда'
 
 
 async def test_question_from_the_esia_step_answered_in_a_topic(
@@ -19,32 +22,41 @@ async def test_question_from_the_esia_step_answered_in_a_topic(
     bot = BotProcess(bot_env)
     await bot.start(standin)
     try:
-        me = Person(standin, APPLICANT)
+        me = Person(standin, APPLICANT, HOSTILE)
         await me.says("/new", "Согласие на обработку")
         await me.presses("✅ Согласен(на)", "подтверждённая")
         await me.presses("Да", "Вход на портал ЕГИСЗ через Госуслуги")
         await me.presses("😕 Не получается", "Частые причины")
         await me.presses("❓ Задать вопрос", "Возможно, ответ уже есть")
-        mark = len(standin.sent)
-        standin.push_message(
-            APPLICANT, "Портал <ЕГИСЗ> не открывается & что делать?", first_name="Мария"
+        asked = len(standin.sent)
+        question = standin.push_message(
+            APPLICANT, "Портал <ЕГИСЗ> не открывается & что делать?", first_name=HOSTILE
         )
         header = await standin.wait_for_message(
-            SUPPORT, lambda r: "Заявок пока нет" in (r.text or ""), after=mark, timeout=15
+            SUPPORT, lambda r: "Заявок пока нет" in (r.text or ""), after=asked, timeout=15
         )
+        assert HOSTILE in (header.text or "")
         topic = header.message_thread_id
-        assert topic is not None and standin.topics[(SUPPORT, topic)].name == "Мария"
+        assert topic is not None and standin.topics[(SUPPORT, topic)].name == HOSTILE
         await standin.wait_for_message(
-            SUPPORT, lambda r: r.method == "copyMessage", after=mark, timeout=15
+            SUPPORT, lambda r: r.method == "copyMessage", after=asked, timeout=15
         )
-        copied = [r for r in standin.sent[mark:] if r.method == "copyMessage"]
+        copied = [r for r in standin.sent[asked:] if r.method == "copyMessage"]
         assert copied[0].message_thread_id == topic
+
+        mark = len(standin.sent)
+        standin.push_edit(question, "Портал <ЕГИСЗ> не открывается & что делать? «Ко»")
+        note = await standin.wait_for_message(
+            SUPPORT, lambda r: "изменил сообщение" in (r.text or ""), after=mark, timeout=15
+        )
+        assert "<ЕГИСЗ> не открывается & что делать? «Ко»" in (note.text or "")
+        assert note.message_thread_id == topic
 
         mark = len(standin.sent)
         standin.push_message(
             OPERATOR,
             "Откройте портал с телефона через мобильный интернет",
-            first_name="Ольга",
+            first_name=HOSTILE_OPERATOR,
             chat_id=SUPPORT,
             message_thread_id=topic,
         )
@@ -53,6 +65,7 @@ async def test_question_from_the_esia_step_answered_in_a_topic(
         )
         assert "мобильный интернет" in (answer.text or "")
 
+        await me.sees_button(asked, "▶️ Продолжить")  # the answer to the question carries it
         await me.presses("▶️ Продолжить", "Вход на портал ЕГИСЗ через Госуслуги")
         await me.presses("✅ Готово", "СНИЛС")
     finally:

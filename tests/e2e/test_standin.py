@@ -357,10 +357,8 @@ async def test_get_updates_long_polling(standin: BotApiStandin, bot: Bot) -> Non
     poll = asyncio.create_task(bot.get_updates(timeout=5))
     await asyncio.sleep(0.3)
     assert not poll.done(), "getUpdates returned before any update was pushed"
-    pushed_at = time.monotonic()
     standin.push_message(USER, "/start", username="ivan")
-    updates = await asyncio.wait_for(poll, 3)
-    assert time.monotonic() - pushed_at < 1.5
+    updates = await asyncio.wait_for(poll, 3)  # answered on the push, not at its 5 s timeout
     assert len(updates) == 1
     message = updates[0].message
     assert message is not None and message.text == "/start"
