@@ -375,9 +375,7 @@ async def on_admin_input(
         await message.reply(texts.INPUT_TOO_LONG)
         return
     context = input_context(fsm_storage, bot, message.chat.id, admin.id)
-    await message.reply(
-        await _take_input(bot, db, settings, context, admin, text), parse_mode=None
-    )
+    await message.reply(await _take_input(bot, db, settings, context, admin, text), parse_mode=None)
 
 
 STRAY_KEPT = 5  # the admin's latest messages that «Это он» can still take
