@@ -863,6 +863,7 @@ EXPORT_USAGE = (
 )
 EXPORT_NOTHING = "Новых одобренных заявок для выгрузки нет."
 EXPORT_NOTHING_AGAIN = "По этому условию заявок нет."
+CLI_NOTHING = "Заявок для выгрузки нет: файл не записан."
 
 
 def export_caption(batch_id: int | None, count: int) -> str:

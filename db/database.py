@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -140,6 +140,7 @@ class Database:
                 pool_pre_ping=True,
             )
             self.read_engine = self.write_engine
+        self._on_dispose: list[Callable[[], None]] = []
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -204,7 +205,14 @@ class Database:
         async with self.write_engine.connect() as conn:
             await conn.exec_driver_sql("SELECT 1")
 
+    def on_dispose(self, callback: Callable[[], None]) -> None:
+        """Run `callback` when the database is disposed (engines of db/offloop.py)."""
+        self._on_dispose.append(callback)
+
     async def dispose(self) -> None:
+        for callback in self._on_dispose:
+            callback()
+        self._on_dispose.clear()
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()

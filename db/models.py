@@ -106,6 +106,10 @@ class AccessRequest(Base):
         ),
         # Card warnings and e-mail uniqueness look requests up by address, any case.
         Index("ix_access_requests_email_lower", func.lower(text("email"))),
+        # /queue reads waiting requests oldest first straight from this index.
+        Index("ix_access_requests_queue", "status", "submitted_at", "id"),
+        # /coverage asks per organisation whether a covered request exists.
+        Index("ix_access_requests_org_status", "organization_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

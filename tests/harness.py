@@ -31,6 +31,7 @@ from aiogram.methods import (
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
+    FSInputFile,
     Chat,
     ChatFullInfo,
     ForumTopic,
@@ -48,6 +49,11 @@ from tests.e2e.standin import ApiError, check_reply_markup, parse_html, utf16_le
 
 BOT_ID = 42
 TOKEN = f"{BOT_ID}:TEST-token-for-dialog-tests-0123456789"
+
+
+def _read(upload: FSInputFile) -> bytes:
+    with open(upload.path, "rb") as file:
+        return file.read()
 
 
 @dataclass
@@ -257,7 +263,11 @@ class RecordingSession(BaseSession):
             return True
         if isinstance(method, SendDocument | SendPhoto):
             upload = method.document if isinstance(method, SendDocument) else method.photo
-            assert isinstance(upload, BufferedInputFile), "files are uploaded, not referenced"
+            assert isinstance(upload, BufferedInputFile | FSInputFile), (
+                "files are uploaded, not referenced"
+            )
+            # A file from disk is read now: the bot may remove it once it is sent.
+            data = upload.data if isinstance(upload, BufferedInputFile) else _read(upload)
             chat_id = int(method.chat_id)
             markup = self._markup(method.reply_markup)
             try:
@@ -266,7 +276,7 @@ class RecordingSession(BaseSession):
                 raise self._refuse(method, exc.description) from exc
             kind = "document" if isinstance(method, SendDocument) else "photo"
             self.files.append(
-                SentFile(chat_id, kind, upload.filename or "", upload.data, method.caption, markup)
+                SentFile(chat_id, kind, upload.filename or "", data, method.caption, markup)
             )
             sent = Sent(chat_id, next(self._ids), "", method.caption or "", [], markup)
             self.messages[(chat_id, sent.message_id)] = sent

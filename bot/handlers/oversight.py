@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import tempfile
 from datetime import date, datetime
+from pathlib import Path
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
+    FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -41,23 +44,15 @@ def _date(text: str) -> date | None:
         return None
 
 
-async def run_export(db: Database, actor_id: int | None, args: list[str]) -> export.Export | None:
-    """The selection an admin asked for; None when the arguments make no sense."""
-    if not args:
-        async with db.write() as session:
-            return await export.export_new(session, actor_id)
+def _selection(args: list[str]) -> dict[str, object] | None:
+    """What a re-export asked for ({} for all); None when the arguments make no sense."""
     if args == ["all"]:
-        selection: dict[str, object] = {}
-    elif len(args) == 1 and args[0].isdigit() and len(args[0]) < 10:
-        selection = {"batch_id": int(args[0])}
-    elif len(args) == 2 and (since := _date(args[0])) and (until := _date(args[1])):
-        selection = {"since": since, "until": until}
-    else:
-        return None
-    async with db.write() as session:
-        rows = await export.select_again(session, **selection)  # type: ignore[arg-type]
-        export.log_reexport(session, rows, actor_id, " ".join(args))
-    return export.Export(None, rows)
+        return {}
+    if len(args) == 1 and args[0].isdigit() and len(args[0]) < 10:
+        return {"batch_id": int(args[0])}
+    if len(args) == 2 and (since := _date(args[0])) and (until := _date(args[1])):
+        return {"since": since, "until": until}
+    return None
 
 
 def _stamp() -> str:
@@ -68,44 +63,52 @@ async def on_export(
     message: Message, command: CommandObject, bot: Bot, db: Database, settings: Settings
 ) -> None:
     actor = message.from_user.id if message.from_user else None
-    result = await run_export(db, actor, (command.args or "").split())
-    if result is None:
+    args = (command.args or "").split()
+    selection = _selection(args) if args else {}
+    if selection is None:
         await message.answer(texts.EXPORT_USAGE)
         return
-    if not result.requests:
-        await message.answer(
-            texts.EXPORT_NOTHING if not command.args else texts.EXPORT_NOTHING_AGAIN
-        )
-        return
-    name = f"vimis_onko_{'batch' + str(result.batch_id) if result.batch_id else 'again'}_{_stamp()}"
-    keyboard = None
-    if result.batch_id is not None:
-        keyboard = InlineKeyboardMarkup(
-            inline_keyboard=[
-                [
-                    InlineKeyboardButton(
-                        text=texts.btn_granted(result.batch_id),
-                        callback_data=GrantCb(batch_id=result.batch_id).pack(),
-                    )
+    # The files are read and written off the event loop, into a directory removed afterwards;
+    # no transaction stays open while they are sent.
+    with tempfile.TemporaryDirectory(prefix="vimis-export-") as tmp:
+        if args:
+            result = await export.run_again(
+                db, actor, Path(tmp), "form", " ".join(args), **selection  # type: ignore[arg-type]
+            )
+        else:
+            result = await export.run_new(db, actor, Path(tmp), "form")
+        if result.files is None:
+            await message.answer(texts.EXPORT_NOTHING if not args else texts.EXPORT_NOTHING_AGAIN)
+            return
+        batch = "batch" + str(result.batch_id) if result.batch_id else "again"
+        name = f"vimis_onko_{batch}_{_stamp()}"
+        keyboard = None
+        if result.batch_id is not None:
+            keyboard = InlineKeyboardMarkup(
+                inline_keyboard=[
+                    [
+                        InlineKeyboardButton(
+                            text=texts.btn_granted(result.batch_id),
+                            callback_data=GrantCb(batch_id=result.batch_id).pack(),
+                        )
+                    ]
                 ]
-            ]
+            )
+        # The batch number first: should a file fail to send, `/export N` sends it again.
+        await message.answer(
+            texts.export_caption(result.batch_id, result.count), reply_markup=keyboard
         )
-    # The batch number first: should a file fail to send, `/export N` sends it again.
-    await message.answer(
-        texts.export_caption(result.batch_id, len(result.requests)), reply_markup=keyboard
-    )
-    await bot.send_document(
-        message.chat.id,
-        BufferedInputFile(export.to_xlsx(result.requests), filename=f"{name}.xlsx"),
-    )
-    await bot.send_document(
-        message.chat.id,
-        BufferedInputFile(export.to_csv(result.requests), filename=f"{name}.csv"),
-    )
-    if result.batch_id is not None:  # the statuses changed: cards and topic headers follow
-        for request in result.requests:
-            await refresh_cards(bot, db, request.id)
-            await refresh_support_header(bot, db, settings, request.telegram_id)
+        await bot.send_document(
+            message.chat.id, FSInputFile(result.files.xlsx, filename=f"{name}.xlsx")
+        )
+        await bot.send_document(
+            message.chat.id, FSInputFile(result.files.csv, filename=f"{name}.csv")
+        )
+    # The statuses changed: cards and topic headers follow.
+    for request_id, telegram_id in result.marked:
+        await refresh_cards(bot, db, request_id)
+        if telegram_id is not None:
+            await refresh_support_header(bot, db, settings, telegram_id)
 
 
 async def grant_and_notify(

@@ -1,0 +1,31 @@
+"""indexes for admin work at 100,000 requests
+
+Revision ID: 0008
+Revises: 0005
+Create Date: 2026-11-29
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0008"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # /queue: waiting requests, oldest first, read from the index in order.
+    op.create_index(
+        "ix_access_requests_queue", "access_requests", ["status", "submitted_at", "id"]
+    )
+    # /coverage: does an organisation have a request in a covered status?
+    op.create_index(
+        "ix_access_requests_org_status", "access_requests", ["organization_id", "status"]
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_access_requests_org_status", table_name="access_requests")
+    op.drop_index("ix_access_requests_queue", table_name="access_requests")
