@@ -8,6 +8,10 @@ from datetime import date
 from typing import Any
 
 from bot import texts
+from services.stats import group_periods
+
+LABEL_LIMIT = 45  # characters of an organisation's name on the chart
+MAX_TICKS = 16  # date labels drawn on the per-period chart at most
 
 
 def _figure() -> Any:
@@ -20,19 +24,33 @@ def _figure() -> Any:
     return pyplot
 
 
+_PERIODS = {
+    "day": (texts.CHART_BY_DAY, texts.CHART_DAY_AXIS, "%d.%m"),
+    "week": (texts.CHART_BY_WEEK, texts.CHART_WEEK_AXIS, "%d.%m.%y"),
+    "month": (texts.CHART_BY_MONTH, texts.CHART_MONTH_AXIS, "%m.%Y"),
+}
+
+
 def requests_per_day(per_day: dict[date, Counter[str]]) -> bytes:
+    """Requests by status per day; per week beyond six weeks, per month beyond a year, so the
+    labels never collide."""
     pyplot = _figure()
-    days = list(per_day)
-    statuses = [s for s in texts.STATUS_NAMES if any(per_day[d][s] for d in days)]
+    unit, periods = group_periods(per_day)
+    title, axis, label_format = _PERIODS[unit]
+    statuses = [s for s in texts.STATUS_NAMES if any(c[s] for _, c in periods)]
     fig, ax = pyplot.subplots(figsize=(9, 4.5), dpi=110)
-    bottom = [0] * len(days)
-    labels = [d.strftime("%d.%m") for d in days]
+    positions = list(range(len(periods)))
+    bottom = [0] * len(periods)
     for status in statuses:
-        values = [per_day[d][status] for d in days]
-        ax.bar(labels, values, bottom=bottom, label=texts.STATUS_NAMES[status])
+        values = [counts[status] for _, counts in periods]
+        ax.bar(positions, values, bottom=bottom, label=texts.STATUS_NAMES[status])
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    ax.set_title(texts.CHART_BY_DAY)
-    ax.set_xlabel(texts.CHART_DAY_AXIS)
+    step = max(1, -(-len(periods) // MAX_TICKS))
+    ax.set_xticks(
+        positions[::step], [start.strftime(label_format) for start, _ in periods][::step]
+    )
+    ax.set_title(title)
+    ax.set_xlabel(axis)
     ax.set_ylabel(texts.CHART_COUNT_AXIS)
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=8)
@@ -40,14 +58,50 @@ def requests_per_day(per_day: dict[date, Counter[str]]) -> bytes:
     return _png(fig, pyplot)
 
 
-def organizations_by_users(rows: list[tuple[str, int]]) -> bytes:
+def _shorten(name: str, limit: int = LABEL_LIMIT) -> str:
+    """Long names keep their beginning and their end («…» in the middle): organisations of
+    one kind differ at the end (a number, a town), not at the beginning."""
+    name = " ".join(name.split())
+    if len(name) <= limit:
+        return name
+    head = (limit - 1) * 3 // 5
+    tail = limit - 1 - head
+    return name[:head].rstrip() + "…" + name[-tail:].lstrip()
+
+
+def chart_labels(names: list[str], limit: int = LABEL_LIMIT) -> list[str]:
+    """Distinct labels for distinct organisations: shortened in the middle, and numbered when
+    two still read the same."""
+    labels = [_shorten(name, limit) for name in names]
+    repeated = {label for label, n in Counter(labels).items() if n > 1}
+    seen: Counter[str] = Counter()
+    for index, label in enumerate(labels):
+        if label in repeated:
+            seen[label] += 1
+            labels[index] = f"{label} ({seen[label]})"
+    return labels
+
+
+def organizations_by_users(rows: list[tuple[str, int]], others: tuple[int, int] = (0, 0)) -> bytes:
+    """Organisations by approved users, most first: the top ones, then the rest as one bar.
+    Bars sit at numeric positions, so two organisations never merge into one bar."""
     pyplot = _figure()
-    fig, ax = pyplot.subplots(figsize=(9, 0.45 * max(4, len(rows)) + 1), dpi=110)
-    names = [name if len(name) <= 45 else name[:44] + "…" for name, _ in rows][::-1]
-    ax.barh(names, [n for _, n in rows][::-1], color="#2e7d32")
+    labels = chart_labels([name for name, _ in rows])
+    values = [n for _, n in rows]
+    if others[0]:
+        labels.append(texts.chart_others(others[0]))
+        values.append(others[1])
+    fig, ax = pyplot.subplots(figsize=(10, 0.38 * max(4, len(values)) + 1.2), dpi=110)
+    positions = list(range(len(values)))
+    colors = ["#2e7d32"] * len(rows) + ["#9e9e9e"] * (len(values) - len(rows))
+    bars = ax.barh(positions, values, color=colors)
+    ax.bar_label(bars, padding=3, fontsize=8)
+    ax.set_yticks(positions, labels, fontsize=9)
+    ax.invert_yaxis()  # the largest at the top
     ax.set_title(texts.CHART_BY_ORG)
     ax.set_xlabel(texts.CHART_USERS_AXIS)
     ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.margins(x=0.08)
     fig.tight_layout()
     return _png(fig, pyplot)
 

@@ -926,6 +926,14 @@ CHART_BY_ORG = "Организации: одобренные пользоват�
 CHART_DAY_AXIS = "Дата подачи"
 CHART_COUNT_AXIS = "Заявок"
 CHART_USERS_AXIS = "Пользователей с доступом или одобренной заявкой"
+CHART_BY_WEEK = "Заявки по неделям и статусам"
+CHART_WEEK_AXIS = "Неделя подачи (дата понедельника)"
+CHART_BY_MONTH = "Заявки по месяцам и статусам"
+CHART_MONTH_AXIS = "Месяц подачи"
+
+
+def chart_others(organizations: int) -> str:
+    return f"остальные ({organizations} орг.)"
 
 
 def coverage(total: int, missing: Sequence[str], shown: int) -> str:

@@ -1,5 +1,10 @@
 """Oversight figures for the department: counts, time to decision, coverage of organisations
-(order items 2.1–2.2)."""
+(order items 2.1–2.2).
+
+Counted in SQL (GROUP BY, percentiles), so 100,000 requests come back as a few dozen rows, and
+read off the event loop (db/offloop.py): on SQLite a GROUP BY over the whole table would
+otherwise stop every dialog while it runs.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,28 @@ import math
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Date, Float, cast, exists, func, literal, select
+from sqlalchemy.orm import Session
 
+from db.database import Database
 from db.models import AccessRequest, Organization
+from db.offloop import read_off_loop
 from services.requests import Status
 
 LOCAL_TZ = ZoneInfo("Europe/Moscow")
 # Statuses that mean the organisation has (or is about to have) a working user.
 COVERED = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS_GRANTED.value)
-TOP = 15
+# A resubmitted request waits again: its earlier decision (the return) does not count.
+DECIDED = (*COVERED, Status.REJECTED.value, Status.RETURNED.value)
+TOP = 15  # organisations listed in the message
+CHART_TOP = 20  # organisations drawn in the chart; the rest are one bar, «остальные»
+# The per-day chart groups by week beyond this many days, by month beyond `MONTHS_AFTER`.
+WEEKS_AFTER = 42
+MONTHS_AFTER = 365
 
 
 @dataclass
@@ -31,6 +45,8 @@ class Stats:
     p90_hours: float | None
     per_day: dict[date, Counter[str]] = field(default_factory=dict)
     approved_by_org: list[tuple[str, int]] = field(default_factory=list)
+    # Organisations beyond `approved_by_org` with approved users: how many, and their users.
+    approved_others: tuple[int, int] = (0, 0)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -39,51 +55,131 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
-async def collect(session: AsyncSession) -> Stats:
-    rows = list(await session.scalars(select(AccessRequest).order_by(AccessRequest.id)))
-    by_status = Counter(r.status for r in rows)
-    by_org = Counter(r.org_short_name or r.org_full_name for r in rows)
-    by_role = Counter(r.role or "не выбрана" for r in rows)
-    # A resubmitted request waits again: its earlier decision (the return) does not count.
-    decided = (*COVERED, Status.REJECTED.value, Status.RETURNED.value)
-    hours = [
-        (r.decided_at - r.submitted_at).total_seconds() / 3600
-        for r in rows
-        if r.status in decided
-        and r.decided_at is not None
-        and r.submitted_at is not None
-        and r.decided_at >= r.submitted_at
-    ]
+def _org_name() -> Any:
+    return func.coalesce(func.nullif(AccessRequest.org_short_name, ""), AccessRequest.org_full_name)
+
+
+def _local_day(session: Session) -> Any:
+    when = func.coalesce(AccessRequest.submitted_at, AccessRequest.created_at)
+    if session.get_bind().dialect.name == "sqlite":
+        # Stored as UTC text; Moscow has kept UTC+3 all year since 2014.
+        return func.date(when, "+3 hours")
+    return cast(func.timezone(str(LOCAL_TZ), when), Date)
+
+
+def _decision_hours(session: Session) -> tuple[float | None, float | None]:
+    timed = (
+        AccessRequest.status.in_(DECIDED),
+        AccessRequest.decided_at.is_not(None),
+        AccessRequest.submitted_at.is_not(None),
+        AccessRequest.decided_at >= AccessRequest.submitted_at,
+    )
+    if session.get_bind().dialect.name == "sqlite":
+        # No percentiles in SQLite: the durations alone (this runs on a worker thread).
+        days = func.julianday(AccessRequest.decided_at) - func.julianday(AccessRequest.submitted_at)
+        # julianday is a float of days: rounded to the millisecond, whole hours stay whole.
+        values = [round(v * 86400, 3) / 3600 for v in session.scalars(select(days).where(*timed))]
+        if not values:
+            return None, None
+        return statistics.median(values), percentile(values, 0.9)
+    seconds = func.extract("epoch", AccessRequest.decided_at - AccessRequest.submitted_at)
+    median, p90 = session.execute(
+        select(
+            func.percentile_cont(0.5).within_group(cast(seconds, Float)),
+            # The nearest-rank percentile, as `percentile` computes it.
+            func.percentile_disc(0.9).within_group(cast(seconds, Float)),
+        ).where(*timed)
+    ).one()
+    if median is None:
+        return None, None
+    return float(median) / 3600, float(p90) / 3600
+
+
+def _collect(session: Session) -> Stats:
+    count = func.count().label("n")
+    by_status = dict(
+        session.execute(select(AccessRequest.status, count).group_by(AccessRequest.status)).all()
+    )
+    name = _org_name().label("name")
+    by_org = session.execute(
+        select(name, count).group_by(name).order_by(count.desc(), name).limit(TOP)
+    ).all()
+    role = func.coalesce(AccessRequest.role, literal("не выбрана")).label("role")
+    by_role = session.execute(select(role, count).group_by(role).order_by(count.desc(), role)).all()
+    day = _local_day(session).label("day")
     per_day: dict[date, Counter[str]] = defaultdict(Counter)
-    for r in rows:
-        per_day[(r.submitted_at or r.created_at).astimezone(LOCAL_TZ).date()][r.status] += 1
-    approved = Counter(r.org_short_name or r.org_full_name for r in rows if r.status in COVERED)
+    for when, status, n in session.execute(
+        select(day, AccessRequest.status, count).group_by(day, AccessRequest.status)
+    ):
+        per_day[when if isinstance(when, date) else date.fromisoformat(when)][status] += n
+    approved = session.execute(
+        select(name, count)
+        .where(AccessRequest.status.in_(COVERED))
+        .group_by(name)
+        .order_by(count.desc(), name)
+    ).all()
+    median, p90 = _decision_hours(session)
     order = [s.value for s in Status]
+    rest = approved[CHART_TOP:]
     return Stats(
         by_status=sorted(by_status.items(), key=lambda kv: order.index(kv[0])),
-        by_org=by_org.most_common(TOP),
-        by_role=by_role.most_common(),
-        median_hours=statistics.median(hours) if hours else None,
-        p90_hours=percentile(hours, 0.9) if hours else None,
+        by_org=[(str(o), int(n)) for o, n in by_org],
+        by_role=[(str(r), int(n)) for r, n in by_role],
+        median_hours=median,
+        p90_hours=p90,
         per_day=dict(sorted(per_day.items())),
-        approved_by_org=approved.most_common(TOP),
+        approved_by_org=[(str(o), int(n)) for o, n in approved[:CHART_TOP]],
+        approved_others=(len(rest), sum(int(n) for _, n in rest)),
     )
 
 
-async def uncovered(session: AsyncSession, region: str) -> tuple[int, list[Organization]]:
+async def collect(db: Database) -> Stats:
+    return await read_off_loop(db, _collect)
+
+
+def group_periods(per_day: dict[date, Counter[str]]) -> tuple[str, list[tuple[date, Counter[str]]]]:
+    """Days, weeks (from Monday) or months, whichever keeps a chart legible, with empty
+    periods filled in: ("day" | "week" | "month", [(first day of the period, counts)])."""
+    if not per_day:
+        return "day", []
+    first, last = min(per_day), max(per_day)
+    span = (last - first).days + 1
+    unit = "day" if span <= WEEKS_AFTER else "week" if span <= MONTHS_AFTER else "month"
+
+    def start(day: date) -> date:
+        if unit == "week":
+            return day - timedelta(days=day.weekday())
+        if unit == "month":
+            return day.replace(day=1)
+        return day
+
+    grouped: dict[date, Counter[str]] = defaultdict(Counter)
+    for day, counts in per_day.items():
+        grouped[start(day)].update(counts)
+    periods, current = [], start(first)
+    while current <= last:
+        periods.append((current, grouped.get(current, Counter())))
+        if unit == "day":
+            current += timedelta(days=1)
+        elif unit == "week":
+            current += timedelta(weeks=1)
+        else:
+            current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return unit, periods
+
+
+def _uncovered(session: Session, region: str) -> tuple[int, list[Organization]]:
+    in_region = (Organization.region == region, Organization.deleted.is_(False))
+    total = session.scalar(select(func.count()).select_from(Organization).where(*in_region))
+    covered = exists().where(
+        AccessRequest.organization_id == Organization.id, AccessRequest.status.in_(COVERED)
+    )
+    missing = session.scalars(
+        select(Organization).where(*in_region, ~covered).order_by(Organization.name_short)
+    )
+    return int(total or 0), list(missing)
+
+
+async def uncovered(db: Database, region: str) -> tuple[int, list[Organization]]:
     """Directory organisations of the region with no approved or access-granted user yet."""
-    organizations = list(
-        await session.scalars(
-            select(Organization)
-            .where(Organization.region == region, Organization.deleted.is_(False))
-            .order_by(Organization.name_short)
-        )
-    )
-    covered = set(
-        await session.scalars(
-            select(AccessRequest.organization_id).where(
-                AccessRequest.status.in_(COVERED), AccessRequest.organization_id.is_not(None)
-            )
-        )
-    )
-    return len(organizations), [o for o in organizations if o.id not in covered]
+    return await read_off_loop(db, lambda session: _uncovered(session, region))

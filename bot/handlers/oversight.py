@@ -163,8 +163,7 @@ async def on_grant_button(
 
 
 async def on_stats(message: Message, bot: Bot, db: Database) -> None:
-    async with db.read() as session:
-        figures = await stats.collect(session)
+    figures = await stats.collect(db)
     await message.answer(
         texts.stats(
             figures.by_status,
@@ -178,7 +177,9 @@ async def on_stats(message: Message, bot: Bot, db: Database) -> None:
         png = await asyncio.to_thread(charts.requests_per_day, figures.per_day)
         await bot.send_photo(message.chat.id, BufferedInputFile(png, "requests_per_day.png"))
     if figures.approved_by_org:
-        png = await asyncio.to_thread(charts.organizations_by_users, figures.approved_by_org)
+        png = await asyncio.to_thread(
+            charts.organizations_by_users, figures.approved_by_org, figures.approved_others
+        )
         await bot.send_photo(message.chat.id, BufferedInputFile(png, "organizations.png"))
 
 
@@ -198,8 +199,7 @@ def coverage_xlsx(organizations: list[tuple[str, str, str]]) -> bytes:
 
 
 async def on_coverage(message: Message, bot: Bot, db: Database, settings: Settings) -> None:
-    async with db.read() as session:
-        total, missing = await stats.uncovered(session, settings.region_name)
+    total, missing = await stats.uncovered(db, settings.region_name)
     await message.answer(texts.coverage(total, [o.name_short for o in missing], COVERAGE_SHOWN))
     if missing:
         rows = [(o.oid, o.name_full, o.name_short) for o in missing]
