@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from db import search_index
+
 revision: str = "0008"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
@@ -24,8 +26,13 @@ def upgrade() -> None:
     op.create_index(
         "ix_access_requests_org_status", "access_requests", ["organization_id", "status"]
     )
+    # /find by words: an index of the search keys' words (db/search_index.py).
+    for statement in search_index.create_statements(op.get_bind().dialect.name):
+        op.execute(statement)
 
 
 def downgrade() -> None:
+    for statement in search_index.drop_statements(op.get_bind().dialect.name):
+        op.execute(statement)
     op.drop_index("ix_access_requests_org_status", table_name="access_requests")
     op.drop_index("ix_access_requests_queue", table_name="access_requests")
