@@ -33,12 +33,32 @@ from services.text_search import search_key
 REGION = "Костромская область"
 CONSENT_VERSION = "2026-11-26.2"
 TOWNS = (
-    "Буйская", "Галичская", "Мантуровская", "Нерехтская", "Шарьинская", "Макарьевская",
-    "Солигаличская", "Чухломская", "Кологривская", "Вохомская", "Судиславская", "Островская",
-    "Красносельская", "Парфеньевская", "Пыщугская", "Поназыревская", "Межевская",
-    "Антроповская", "Кадыйская", "Нейская", "Октябрьская", "Павинская", "Сусанинская",
-    "Костромская", "Волгореченская",
-)  # fmt: skip
+    "Буйская",
+    "Галичская",
+    "Мантуровская",
+    "Нерехтская",
+    "Шарьинская",
+    "Макарьевская",
+    "Солигаличская",
+    "Чухломская",
+    "Кологривская",
+    "Вохомская",
+    "Судиславская",
+    "Островская",
+    "Красносельская",
+    "Парфеньевская",
+    "Пыщугская",
+    "Поназыревская",
+    "Межевская",
+    "Антроповская",
+    "Кадыйская",
+    "Нейская",
+    "Октябрьская",
+    "Павинская",
+    "Сусанинская",
+    "Костромская",
+    "Волгореченская",
+)
 KINDS = (
     ("центральная районная больница", "ЦРБ"),
     ("районная поликлиника", "РП"),
@@ -46,17 +66,68 @@ KINDS = (
     ("врачебная амбулатория", "ВА"),
     ("стоматологическая поликлиника", "СП"),
 )
-SURNAMES = ("Иванова", "Смирнов", "Кузнецова", "Попов", "Васильева", "Петров", "Соколова",
-            "Михайлов", "Новикова", "Фёдоров", "Морозова", "Волков", "Алексеева", "Лебедев",
-            "Семёнова", "Егоров", "Павлова", "Козлов", "Степанова", "Николаев",
-            "Константинопольская", "Салтыков-Щедрин", "Оглы-Мамедов")  # fmt: skip
-NAMES = ("Мария", "Александр", "Екатерина", "Дмитрий", "Анна", "Сергей", "Ольга", "Андрей",
-         "Татьяна", "Алексей", "Наталья", "Михаил", "Елена", "Владимир", "Ирина")  # fmt: skip
-PATRONYMICS = ("Петровна", "Иванович", "Сергеевна", "Александрович", "Владимировна",
-               "Николаевич", "Андреевна", "Михайлович", "Алексеевна", "Дмитриевич", "")  # fmt: skip
+SURNAMES = (
+    "Иванова",
+    "Смирнов",
+    "Кузнецова",
+    "Попов",
+    "Васильева",
+    "Петров",
+    "Соколова",
+    "Михайлов",
+    "Новикова",
+    "Фёдоров",
+    "Морозова",
+    "Волков",
+    "Алексеева",
+    "Лебедев",
+    "Семёнова",
+    "Егоров",
+    "Павлова",
+    "Козлов",
+    "Степанова",
+    "Николаев",
+    "Константинопольская",
+    "Салтыков-Щедрин",
+    "Оглы-Мамедов",
+)
+NAMES = (
+    "Мария",
+    "Александр",
+    "Екатерина",
+    "Дмитрий",
+    "Анна",
+    "Сергей",
+    "Ольга",
+    "Андрей",
+    "Татьяна",
+    "Алексей",
+    "Наталья",
+    "Михаил",
+    "Елена",
+    "Владимир",
+    "Ирина",
+)
+PATRONYMICS = (
+    "Петровна",
+    "Иванович",
+    "Сергеевна",
+    "Александрович",
+    "Владимировна",
+    "Николаевич",
+    "Андреевна",
+    "Михайлович",
+    "Алексеевна",
+    "Дмитриевич",
+    "",
+)
 ROLES = (
     ("Куратор 1 уровня", "Медицинская организация РФ", "Врач-онколог"),
-    ("Куратор 2 уровня", "Муниципальное образование РФ", "Главный врач / заместитель главного врача"),
+    (
+        "Куратор 2 уровня",
+        "Муниципальное образование РФ",
+        "Главный врач / заместитель главного врача",
+    ),
     ("Куратор 3 уровня", "Субъект РФ", "Главный внештатный специалист-онколог"),
 )
 # Status shares at the height of a campaign: most requests granted, a queue of one in twelve.
@@ -80,10 +151,7 @@ def organizations(count: int = 500) -> list[dict[str, Any]]:
     for index in range(count):
         if index < len(TOWNS) * len(KINDS):
             town, (kind, short_kind) = TOWNS[index % len(TOWNS)], KINDS[index // len(TOWNS)]
-            full = (
-                "Областное государственное бюджетное учреждение здравоохранения "
-                f"«{town} {kind}»"
-            )
+            full = f"Областное государственное бюджетное учреждение здравоохранения «{town} {kind}»"
             short = f"ОГБУЗ «{town} {short_kind}»"
         else:
             number = index - len(TOWNS) * len(KINDS) + 1
@@ -131,8 +199,12 @@ class DataSet:
     batches: list[dict[str, Any]]
 
 
-def build(n: int, orgs: list[dict[str, Any]], *, days: int = 120, seed: int = 11) -> DataSet:
-    """N requests over `days` days of a campaign (more of them later on)."""
+def build(
+    n: int, orgs: list[dict[str, Any]], *, days: int = 120, seed: int = 11, covered: int = 0
+) -> DataSet:
+    """N requests over `days` days of a campaign (more of them later on), to the first
+    `covered` organisations (all when 0)."""
+    orgs = orgs[:covered] if covered else orgs
     rng = random.Random(seed)
     start = datetime(2026, 8, 1, 6, 0, tzinfo=UTC)
     statuses = [s for s, _ in STATUS_SHARES]
@@ -149,7 +221,9 @@ def build(n: int, orgs: list[dict[str, Any]], *, days: int = 120, seed: int = 11
         role, level, position = ROLES[rng.randrange(len(ROLES))]
         status = rng.choices(statuses, weights)[0]
         submitted = submitted_times[index]
-        decided = submitted + timedelta(hours=rng.expovariate(1 / 20)) if status in DECIDED else None
+        decided = (
+            submitted + timedelta(hours=rng.expovariate(1 / 20)) if status in DECIDED else None
+        )
         values: dict[str, Any] = {
             "telegram_id": 10**9 + request_id,
             "snils": snils_of(request_id),
@@ -177,7 +251,9 @@ def build(n: int, orgs: list[dict[str, Any]], *, days: int = 120, seed: int = 11
                 "updated_at": decided or submitted,
                 "decided_by": ADMIN if decided else None,
                 "decided_at": decided,
-                "decision_reason": "Неверно указана должность" if status is Status.REJECTED else None,
+                "decision_reason": "Неверно указана должность"
+                if status is Status.REJECTED
+                else None,
                 "return_fields": ["position"] if status is Status.RETURNED else None,
                 "export_batch_id": None,
                 "search_key": request_search_key(values),
@@ -195,14 +271,46 @@ def build(n: int, orgs: list[dict[str, Any]], *, days: int = 120, seed: int = 11
             }
         )
         claims.append({"email": values["email"], "snils": values["snils"], "claimed_at": submitted})
-        events.append(_event(request_id, "created", values["telegram_id"], None, "submitted", None, submitted))
+        events.append(
+            _event(request_id, "created", values["telegram_id"], None, "submitted", None, submitted)
+        )
         if status in (Status.RETURNED,):
-            events.append(_event(request_id, "returned", ADMIN, "submitted", "returned", {"reason": "Уточните должность", "fields": ["position"]}, submitted + timedelta(hours=3)))
+            events.append(
+                _event(
+                    request_id,
+                    "returned",
+                    ADMIN,
+                    "submitted",
+                    "returned",
+                    {"reason": "Уточните должность", "fields": ["position"]},
+                    submitted + timedelta(hours=3),
+                )
+            )
         if status is Status.CANCELLED:
-            events.append(_event(request_id, "cancelled", values["telegram_id"], "submitted", "cancelled", {"reason": None}, submitted + timedelta(hours=1)))
+            events.append(
+                _event(
+                    request_id,
+                    "cancelled",
+                    values["telegram_id"],
+                    "submitted",
+                    "cancelled",
+                    {"reason": None},
+                    submitted + timedelta(hours=1),
+                )
+            )
         if decided is not None:
             final = Status.REJECTED if status is Status.REJECTED else Status.APPROVED
-            events.append(_event(request_id, final.value, ADMIN, "submitted", final.value, {"reason": requests[-1]["decision_reason"]}, decided))
+            events.append(
+                _event(
+                    request_id,
+                    final.value,
+                    ADMIN,
+                    "submitted",
+                    final.value,
+                    {"reason": requests[-1]["decision_reason"]},
+                    decided,
+                )
+            )
         if status in (Status.EXPORTED, Status.ACCESS_GRANTED):
             exported.append(index)
     batches = []
@@ -213,9 +321,29 @@ def build(n: int, orgs: list[dict[str, Any]], *, days: int = 120, seed: int = 11
         for i in members:
             row = requests[i]
             row["export_batch_id"] = number
-            events.append(_event(row["id"], "exported", ADMIN, "approved", "exported", {"reason": None, "batch": number}, at))
+            events.append(
+                _event(
+                    row["id"],
+                    "exported",
+                    ADMIN,
+                    "approved",
+                    "exported",
+                    {"reason": None, "batch": number},
+                    at,
+                )
+            )
             if row["status"] == Status.ACCESS_GRANTED.value:
-                events.append(_event(row["id"], "access_granted", ADMIN, "exported", "access_granted", {"reason": None}, at + timedelta(days=2)))
+                events.append(
+                    _event(
+                        row["id"],
+                        "access_granted",
+                        ADMIN,
+                        "exported",
+                        "access_granted",
+                        {"reason": None},
+                        at + timedelta(days=2),
+                    )
+                )
             row["updated_at"] = at
     return DataSet(requests, consents, claims, events, batches)
 
@@ -245,10 +373,10 @@ def _chunks(rows: list[dict[str, Any]], size: int = 5000) -> Iterator[list[dict[
         yield rows[first : first + size]
 
 
-async def load(db: Database, n: int) -> None:
+async def load(db: Database, n: int, *, covered_orgs: int = 0) -> None:
     """Insert the organisations and N requests with everything that comes with them."""
     orgs = organizations()
-    data = build(n, orgs)
+    data = build(n, orgs, covered=covered_orgs)
     async with db.write_engine.connect() as conn:
         await _insert(conn, Organization, orgs)
         await _insert(conn, ExportBatch, data.batches)
@@ -257,7 +385,13 @@ async def load(db: Database, n: int) -> None:
         await _insert(conn, EmailClaim, data.claims)
         await _insert(conn, RequestEvent, data.events)
         if not db.is_sqlite:
-            for table in ("organizations", "export_batches", "consents", "access_requests", "request_events"):
+            for table in (
+                "organizations",
+                "export_batches",
+                "consents",
+                "access_requests",
+                "request_events",
+            ):
                 await conn.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                     f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+
 from pydantic import ValidationError
 
 from bot import texts
@@ -88,7 +89,8 @@ async def _export(settings: Settings, out: Path, batch: int | None, everything: 
     finally:
         await db.dispose()
     marked = f", отмечены выгрузкой № {result.batch_id}" if result.batch_id else ""
-    print(f"Записано заявок: {result.count} в {out}{marked}." if result.count else texts.CLI_NOTHING)
+    done = f"Записано заявок: {result.count} в {out}{marked}."
+    print(done if result.count else texts.CLI_NOTHING)
 
 
 def main(argv: list[str] | None = None) -> int:

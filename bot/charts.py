@@ -46,9 +46,7 @@ def requests_per_day(per_day: dict[date, Counter[str]]) -> bytes:
         ax.bar(positions, values, bottom=bottom, label=texts.STATUS_NAMES[status])
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     step = max(1, -(-len(periods) // MAX_TICKS))
-    ax.set_xticks(
-        positions[::step], [start.strftime(label_format) for start, _ in periods][::step]
-    )
+    ax.set_xticks(positions[::step], [start.strftime(label_format) for start, _ in periods][::step])
     ax.set_title(title)
     ax.set_xlabel(axis)
     ax.set_ylabel(texts.CHART_COUNT_AXIS)

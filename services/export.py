@@ -8,55 +8,38 @@ marked: should building fail, nothing was marked and nothing is lost. Marking an
 are written in short transactions of `WRITE_CHUNK` requests, so SQLite's single write lock is
 never held for long.
 
-The XLSX writer is rustpy-xlsxwriter (bindings to rust_xlsxwriter, by the author of
-XlsxWriter): see README, "Export for the federal operator", for why.
+The XLSX sheet and its layout: services/form_xlsx.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
+import io
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-import rustpy_xlsxwriter as xlsx
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import JSON, BigInteger, Select, String, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.database import Database
-from db.models import AccessRequest, ExportBatch, RequestEvent, utcnow
+from db.models import AccessRequest, ExportBatch, RequestEvent, UtcDateTime, utcnow
 from db.offloop import consume_off_loop
+from services.form_xlsx import COLUMNS, Sheet, XlsxProcess
 from services.requests import Status, transition
-from services.sheet_layout import cached_lines, row_height, wrapped_lines
 
-# The order's request form, verbatim and in order (appendix to order No 922).
-COLUMNS = (
-    "№ п/п",
-    "СНИЛС",
-    "Фамилия Имя Отчество",
-    "Адрес электронной почты (должен быть уникальным для каждого пользователя)",
-    "Субъект РФ",
-    "Полное наименование медицинской организации",
-    "Краткое наименование медицинской организации",
-    "Наименование компонента ВИМИС, к которому необходимо предоставить доступ",
-    "Наименование роли, которую необходимо присвоить (согласно матрице ролей)",
-)
-# Widths (characters) chosen so the nine columns fit an A4 landscape page at fit-to-width.
-WIDTHS = (6, 16, 28, 28, 16, 44, 26, 20, 24)
 EXPORTED_STATUSES = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS_GRANTED.value)
 LOCAL_TZ = ZoneInfo("Europe/Moscow")
-SHEET_TITLE = "Заявка ВИМИС ОНКО"
-HEADER_HEIGHT = 75.0  # the header's height at least (five lines)
-# Requests marked (or logged) per write transaction: a few milliseconds of SQLite's lock each.
-WRITE_CHUNK = 500
-# Columns whose values repeat from row to row (region, organisation, component, role): kept
-# once in memory, and laid out once per value.
-REPEATING = (4, 5, 6, 7, 8)
+# Requests marked (or logged) per write transaction: milliseconds of SQLite's lock each.
+WRITE_CHUNK = 1000
+# Rows sent to the XLSX process at a time; an export of fewer is written on this thread.
+CHUNK = 2000
 # What a row of the form is read from: the request's number, then the eight text columns.
 ROW_COLUMNS = (
     AccessRequest.id,
@@ -111,75 +94,59 @@ def form_row(number: int, row: Sequence[Any]) -> list[Any]:
     return [number, *row[1:8], row[8] or ""]
 
 
-def header_height() -> float:
-    lines = max(wrapped_lines(c, w, bold=True) for c, w in zip(COLUMNS, WIDTHS, strict=True))
-    return max(HEADER_HEIGHT, row_height(lines))
+def _csv_rows(chunk: list[list[Any]]) -> list[list[Any]]:
+    """The chunk's rows for the CSV: typed text that would run as a formula made text."""
+    rows = []
+    for values in chunk:
+        if any(isinstance(v, str) and v.startswith(FORMULA_START) for v in values):
+            values = [as_text(v) if isinstance(v, str) else v for v in values]
+        rows.append(values)
+    return rows
 
 
-def line_count(values: Sequence[Any]) -> int:
-    """Lines of the row's tallest wrapped cell."""
-    most = max(wrapped_lines(values[column], WIDTHS[column]) for column in (1, 2, 3))
-    for column in REPEATING:
-        most = max(most, cached_lines(values[column], WIDTHS[column]))
-    return most
-
-
-def _formats() -> tuple[Any, list[Any]]:
-    header = xlsx.Format().set_bold().set_text_wrap().set_align("center").set_align("top")
-    number = xlsx.Format().set_text_wrap().set_align("top")
-    # Text: never a formula or a number, whatever it starts with; SNILS keeps its zeros.
-    text = xlsx.Format().set_text_wrap().set_align("top").set_num_format("@")
-    return header, [number] + [text] * (len(COLUMNS) - 1)
-
-
-def write_files(rows: Iterable[Sequence[Any]], directory: Path, stem: str) -> ExportFiles:
-    """Both files from (request id, eight columns) rows. One pass writes the CSV, lays out
-    each row and keeps its values (repeated ones shared); then the XLSX is written from them,
-    each row as tall as its tallest wrapped cell. Runs on a worker thread."""
+def write_files(
+    rows: Iterable[Sequence[Any]], directory: Path, stem: str, *, process_after: int = CHUNK
+) -> ExportFiles:
+    """Both files from (request id, eight columns) rows, in one pass: the CSV here, a chunk
+    at a time, the XLSX in a process of its own once there are more than `process_after` rows
+    (form_xlsx.py). Runs on a worker thread."""
     files = ExportFiles(directory / f"{stem}.xlsx", directory / f"{stem}.csv")
-    kept: list[list[Any]] = []
-    heights: dict[int, float] = {0: header_height()}
-    shared: dict[str, str] = {}
-    with files.csv.open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-        writer.writerow(COLUMNS)
-        for number, row in enumerate(rows, start=1):
-            files.request_ids.append(row[0])
-            values = form_row(number, row)
-            for column in REPEATING:
-                values[column] = shared.setdefault(values[column], values[column])
-            writer.writerow([as_text(v) if isinstance(v, str) else v for v in values])
-            lines = line_count(values)
-            if lines > 1:
-                heights[number] = row_height(lines)
-            kept.append(values)
-    if not kept:
-        return files
-    header, formats = _formats()
+    process: XlsxProcess | None = None
+    chunk: list[list[Any]] = []
+    text = io.StringIO()
+    writer = csv.writer(text, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
 
-    def records() -> Iterator[dict[str, Any]]:
-        # A generator, not a list: the writer calls back into Python for every row, so the
-        # interpreter can hand the GIL to the event loop's thread in between.
-        for values in kept:
-            yield dict(zip(COLUMNS, values, strict=True))
+    def flush(out: BinaryIO) -> None:
+        writer.writerows(_csv_rows(chunk))
+        out.write(text.getvalue().encode("utf-8"))
+        text.seek(0)
+        text.truncate()
 
-    xlsx.write_worksheet(
-        records(),
-        str(files.xlsx),
-        sheet_name=SHEET_TITLE,
-        freeze_row=1,
-        column_widths=list(WIDTHS),
-        column_formats=formats,
-        header_format=header,
-        row_heights=heights,
-        page_setup={
-            "landscape": True,
-            "paper_size": 9,  # A4
-            "fit_to_pages": (1, 0),  # one page wide, as many tall as needed
-            "repeat_rows": 0,  # the header on every printed page
-            "margins": {"left": 0.4, "right": 0.4, "top": 0.5, "bottom": 0.5},
-        },
-    )
+    try:
+        with files.csv.open("wb") as out:
+            out.write(codecs.BOM_UTF8)
+            for number, row in enumerate(rows, start=1):
+                files.request_ids.append(row[0])
+                chunk.append(form_row(number, row))
+                if len(chunk) >= process_after:
+                    flush(out)
+                    process = process or XlsxProcess(str(files.xlsx))
+                    process.send(chunk)
+                    chunk = []
+            flush(out)
+        if process is None:
+            sheet = Sheet()
+            sheet.add(chunk)
+            sheet.write(str(files.xlsx))
+        else:
+            if chunk:
+                process.send(chunk)
+            process.finish()
+            process = None
+    finally:
+        if process is not None:  # building failed here: stop the process too
+            process.abandon()
     return files
 
 
@@ -268,22 +235,42 @@ async def export_new(
     )
     marked = sorted((int(i), t) for i, t in result.all())
     if marked:
-        await session.execute(
-            insert(RequestEvent),
-            [
-                {
-                    "request_id": request_id,
-                    "action": "exported",
-                    "actor_id": actor_id,
-                    "from_status": Status.APPROVED.value,
-                    "to_status": Status.EXPORTED.value,
-                    "details": {"reason": None, "batch": batch_id},
-                    "at": now,
-                }
-                for request_id, _ in marked
-            ],
+        await _log_events(
+            session,
+            [request_id for request_id, _ in marked],
+            "exported",
+            actor_id,
+            {"reason": None, "batch": batch_id},
+            now,
+            (Status.APPROVED.value, Status.EXPORTED.value),
         )
     return marked
+
+
+async def _log_events(
+    session: AsyncSession,
+    request_ids: Sequence[int],
+    action: str,
+    actor_id: int | None,
+    details: dict[str, Any],
+    at: datetime,
+    statuses: tuple[str | None, str | None] = (None, None),
+) -> None:
+    """One event per request, as one INSERT … SELECT: the database makes the rows."""
+    await session.execute(
+        insert(RequestEvent).from_select(
+            ["request_id", "action", "actor_id", "from_status", "to_status", "details", "at"],
+            select(
+                AccessRequest.id,
+                literal(action, String()),
+                literal(actor_id, BigInteger()),
+                literal(statuses[0], String()),
+                literal(statuses[1], String()),
+                literal(details, JSON()),
+                literal(at, UtcDateTime()),
+            ).where(AccessRequest.id.in_(request_ids)),
+        )
+    )
 
 
 async def mark_batch(
@@ -325,19 +312,7 @@ async def log_reexport(
     now = utcnow()
     for chunk in _chunks(request_ids):
         async with db.write() as session:
-            await session.execute(
-                insert(RequestEvent),
-                [
-                    {
-                        "request_id": request_id,
-                        "action": "reexported",
-                        "actor_id": actor_id,
-                        "details": {"selection": how},
-                        "at": now,
-                    }
-                    for request_id in chunk
-                ],
-            )
+            await _log_events(session, chunk, "reexported", actor_id, {"selection": how}, now)
         await asyncio.sleep(0)
 
 
@@ -369,7 +344,9 @@ async def run_again(
 ) -> Export:
     """`/export all|N|dates`: the files again, changing nothing; each request in them gets a
     `reexported` event once the files exist."""
-    files = await build(db, again_query(batch_id=batch_id, since=since, until=until), directory, stem)
+    files = await build(
+        db, again_query(batch_id=batch_id, since=since, until=until), directory, stem
+    )
     if not files.count:
         return Export(None, None)
     await log_reexport(db, files.request_ids, actor_id, how)

@@ -10,6 +10,7 @@ than the line is broken), in Calibri 11 (Carlito in LibreOffice: the same metric
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from functools import lru_cache
 
 # Advance widths of Calibri/Carlito Regular in units of the digit «0» (measured from the font).
@@ -35,7 +36,10 @@ for _chars, _widths in (
         "1.14 1.07 1.05 1.21 0.96 0.91 1.24 1.23 0.5 0.63 1.03 0.83 1.69 1.27 1.31 1.02 1.33 "
         "1.07 0.91 0.96 1.27 1.12 1.76 1.02 0.96 0.92",
     ),
-    (" .,-«»\"'()№@_/;:–—", "0.45 0.5 0.49 0.6 1.01 1.01 0.79 0.44 0.6 0.6 2.02 1.76 0.98 0.76 0.53 0.53 0.98 1.79"),
+    (
+        " .,-«»\"'()№@_/;:–—",
+        "0.45 0.5 0.49 0.6 1.01 1.01 0.79 0.44 0.6 0.6 2.02 1.76 0.98 0.76 0.53 0.53 0.98 1.79",
+    ),
 ):
     _WIDTHS.update(zip(_chars, map(float, _widths.split()), strict=True))
 _WIDTHS.update(dict.fromkeys("0123456789", 1.0))
@@ -45,8 +49,24 @@ LINE_POINTS = 15.0  # one line of Calibri 11, as Excel's default row
 PADDING_POINTS = 2.0
 
 
+_TABLE: defaultdict[str, float] = defaultdict(lambda: WIDEST, _WIDTHS)
+
+
 def text_width(text: str) -> float:
-    return sum(_WIDTHS.get(ch, WIDEST) for ch in text)
+    return sum(map(_TABLE.__getitem__, text))
+
+
+_word_widths: dict[str, float] = {}
+WORD_CACHE = 50_000  # distinct words remembered (names and organisations repeat theirs)
+
+
+def _word_width(word: str) -> float:
+    width = _word_widths.get(word)
+    if width is None:
+        if len(_word_widths) >= WORD_CACHE:
+            _word_widths.clear()
+        width = _word_widths[word] = text_width(word)
+    return width
 
 
 def room(column_width: float) -> float:
@@ -61,25 +81,26 @@ def wrapped_lines(text: str, column_width: float, *, bold: bool = False) -> int:
         return 1
     line_room = room(column_width)
     scale = BOLD if bold else 1.0
-    if len(text) * WIDEST * scale <= line_room and "\n" not in text:
-        return 1  # fits however wide its letters are: most cells, measured in no time
-    lines = 0
-    for paragraph in text.split("\n"):
-        lines += _paragraph_lines(paragraph, line_room, scale)
-    return max(lines, 1)
+    if len(text) * WIDEST * scale <= line_room:
+        return 1  # fits however wide its letters are
+    if "\n" in text:
+        return sum(_paragraph_lines(p, line_room, scale) for p in text.split("\n"))
+    return _paragraph_lines(text, line_room, scale)
 
 
 def _paragraph_lines(text: str, line_room: float, scale: float) -> int:
+    """Greedy, word by word, as Excel and LibreOffice wrap; a word wider than the line is
+    broken."""
     space = _WIDTHS[" "] * scale
-    lines, used = 1, 0.0
+    lines, used = 1, -space
     for word in text.split(" "):
-        width = text_width(word) * scale
-        if used and used + space + width <= line_room:
+        width = _word_width(word) * scale
+        if used + space + width <= line_room:
             used += space + width
             continue
-        if used:  # the word goes to the next line
+        if used > 0:  # the word goes to the next line
             lines += 1
-        while width > line_room:  # a word wider than the column is broken
+        while width > line_room:
             width -= line_room
             lines += 1
         used = width

@@ -31,10 +31,10 @@ from aiogram.methods import (
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
-    FSInputFile,
     Chat,
     ChatFullInfo,
     ForumTopic,
+    FSInputFile,
     Message,
     MessageEntity,
     MessageId,
