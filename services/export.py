@@ -209,7 +209,8 @@ async def build(db: Database, query: Select[Any], directory: Path, stem: str) ->
 # --- marking ------------------------------------------------------------------------------------
 
 
-def _chunks(ids: Sequence[int], size: int = WRITE_CHUNK) -> Iterator[Sequence[int]]:
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    size = WRITE_CHUNK
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
 

@@ -99,6 +99,11 @@ class Sheet:
             header_format=header,
             row_heights=self.heights,
             page_setup=PAGE_SETUP,
+            # Shared strings, in memory: in rustpy-xlsxwriter 0.8's constant-memory mode a
+            # height on the last row is written twice (two <row> of one number, which Excel
+            # reports as a damaged file). Repeated organisation names also make the file
+            # smaller.
+            dedupe_strings=True,
         )
 
     def _records(self) -> Iterator[dict[str, Any]]:
