@@ -67,10 +67,34 @@ def _shorten(name: str, limit: int = LABEL_LIMIT) -> str:
     return name[:head].rstrip() + "…" + name[-tail:].lstrip()
 
 
+def _common_start(names: list[str], context: int = 2) -> int:
+    """Where the words all `names` begin with end, less the last `context` of those words
+    («поликлиника №» stays, to say what the number is of)."""
+    split = [name.split(" ") for name in names]
+    shared = 0
+    while all(len(words) > shared + 1 for words in split) and (
+        len({words[shared] for words in split}) == 1
+    ):
+        shared += 1
+    keep = shared - context
+    return len(" ".join(split[0][:keep])) + 1 if keep > 0 else 0
+
+
 def chart_labels(names: list[str], limit: int = LABEL_LIMIT) -> list[str]:
-    """Distinct labels for distinct organisations: shortened in the middle, and numbered when
-    two still read the same."""
+    """Distinct labels for distinct organisations: shortened in the middle; names that still
+    read the same lose the words they all begin with («…поликлиника № 12 города Костромы»);
+    labels still the same are numbered."""
+    names = [" ".join(name.split()) for name in names]
     labels = [_shorten(name, limit) for name in names]
+    groups: dict[str, list[int]] = {}
+    for index, label in enumerate(labels):
+        groups.setdefault(label, []).append(index)
+    for members in groups.values():
+        if len(members) > 1:
+            cut = _common_start([names[i] for i in members])
+            for i in members:
+                if cut:
+                    labels[i] = "…" + _shorten(names[i][cut:], limit - 1)
     repeated = {label for label, n in Counter(labels).items() if n > 1}
     seen: Counter[str] = Counter()
     for index, label in enumerate(labels):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from sqlalchemy import Engine, Select, create_engine, event
 from sqlalchemy.engine import Row
@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session
 from db.database import Database
 
 T = TypeVar("T")
+# A SELECT of any columns.
+Query: TypeAlias = Select[*tuple[Any, ...]]
 CHUNK = 2000
 # A worker thread may wait for SQLite's rare reader locks without blocking anyone.
 READER_BUSY_TIMEOUT_MS = 5000
@@ -87,7 +89,7 @@ async def read_off_loop(db: Database, fn: Callable[[Session], T]) -> T:
 
 async def consume_off_loop(
     db: Database,
-    query: Select[Any],
+    query: Query,
     consumer: Callable[[Iterator[Row[Any]]], T],
     *,
     chunk: int = CHUNK,

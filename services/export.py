@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, BigInteger, Select, String, insert, literal, select, update
+from sqlalchemy import JSON, BigInteger, String, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.database import Database
 from db.models import AccessRequest, ExportBatch, RequestEvent, UtcDateTime, utcnow
-from db.offloop import consume_off_loop
+from db.offloop import Query, consume_off_loop
 from services.form_xlsx import COLUMNS, Sheet, XlsxProcess
 from services.requests import Status, transition
 
@@ -169,7 +169,7 @@ def to_csv(requests: Sequence[AccessRequest]) -> bytes:
 # --- which requests -----------------------------------------------------------------------------
 
 
-def new_query() -> Select[Any]:
+def new_query() -> Query:
     """Approved requests not exported before."""
     return (
         select(*ROW_COLUMNS)
@@ -184,7 +184,7 @@ def new_query() -> Select[Any]:
 
 def again_query(
     *, batch_id: int | None = None, since: date | None = None, until: date | None = None
-) -> Select[Any]:
+) -> Query:
     """Requests to export again, changing nothing: a batch, a date range of approval, or all
     approved ones. A request erased on consent withdrawal has nothing left to send."""
     query = select(*ROW_COLUMNS).where(
@@ -201,7 +201,7 @@ def again_query(
     return query.order_by(AccessRequest.id)
 
 
-async def build(db: Database, query: Select[Any], directory: Path, stem: str) -> ExportFiles:
+async def build(db: Database, query: Query, directory: Path, stem: str) -> ExportFiles:
     """The files of `query`'s rows, read and written off the event loop."""
     return await consume_off_loop(db, query, lambda rows: write_files(rows, directory, stem))
 
@@ -234,7 +234,7 @@ async def export_new(
         .returning(AccessRequest.id, AccessRequest.telegram_id)
         .execution_options(synchronize_session=False)
     )
-    marked = sorted((int(i), t) for i, t in result.all())
+    marked: list[tuple[int, int | None]] = sorted((int(i), t) for i, t in result.all())
     if marked:
         await _log_events(
             session,
