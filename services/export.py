@@ -38,8 +38,9 @@ EXPORTED_STATUSES = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS
 LOCAL_TZ = ZoneInfo("Europe/Moscow")
 # Requests marked (or logged) per write transaction: milliseconds of SQLite's lock each.
 WRITE_CHUNK = 1000
-# Rows sent to the XLSX process at a time; an export of fewer is written on this thread.
-CHUNK = 2000
+# Rows read, written to the CSV and sent to the XLSX process at a time (an export of fewer is
+# written on this thread): small enough that no single step holds the interpreter for long.
+CHUNK = 500
 # What a row of the form is read from: the request's number, then the eight text columns.
 ROW_COLUMNS = (
     AccessRequest.id,
@@ -203,7 +204,9 @@ def again_query(
 
 async def build(db: Database, query: Query, directory: Path, stem: str) -> ExportFiles:
     """The files of `query`'s rows, read and written off the event loop."""
-    return await consume_off_loop(db, query, lambda rows: write_files(rows, directory, stem))
+    return await consume_off_loop(
+        db, query, lambda rows: write_files(rows, directory, stem), chunk=CHUNK
+    )
 
 
 # --- marking ------------------------------------------------------------------------------------
