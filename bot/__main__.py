@@ -71,12 +71,13 @@ async def _export(settings: Settings, out: Path, batch: int | None, everything: 
     import tempfile
 
     from db.database import Database
-    from db.migrate import upgrade_to_head
+    from db.migrate import at_head, upgrade_to_head
     from services import export
 
     db = Database(settings.database_url)
     try:
-        await upgrade_to_head(db)
+        if not await at_head(db):
+            await upgrade_to_head(db)
         with tempfile.TemporaryDirectory(prefix="vimis-export-") as tmp:
             if batch is None and not everything:
                 result = await export.run_new(db, None, Path(tmp), "form")
