@@ -12,6 +12,17 @@ from services.stats import group_periods
 
 LABEL_LIMIT = 45  # characters of an organisation's name on the chart
 MAX_TICKS = 16  # date labels drawn on the per-period chart at most
+# A colour that says what the status means: waiting blue, needs work amber, refused red,
+# approved and beyond in greens, withdrawn grey.
+STATUS_COLORS = {
+    "submitted": "#1f77b4",
+    "returned": "#ff9800",
+    "approved": "#81c784",
+    "rejected": "#d32f2f",
+    "exported": "#43a047",
+    "access_granted": "#1b5e20",
+    "cancelled": "#9e9e9e",
+}
 
 
 def _figure() -> Any:
@@ -43,7 +54,13 @@ def requests_per_day(per_day: dict[date, Counter[str]]) -> bytes:
     bottom = [0] * len(periods)
     for status in statuses:
         values = [counts[status] for _, counts in periods]
-        ax.bar(positions, values, bottom=bottom, label=texts.STATUS_NAMES[status])
+        ax.bar(
+            positions,
+            values,
+            bottom=bottom,
+            label=texts.STATUS_NAMES[status],
+            color=STATUS_COLORS.get(status),
+        )
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     step = max(1, -(-len(periods) // MAX_TICKS))
     ax.set_xticks(positions[::step], [start.strftime(label_format) for start, _ in periods][::step])
@@ -51,18 +68,17 @@ def requests_per_day(per_day: dict[date, Counter[str]]) -> bytes:
     ax.set_xlabel(axis)
     ax.set_ylabel(texts.CHART_COUNT_AXIS)
     ax.yaxis.get_major_locator().set_params(integer=True)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside, not over bars
     fig.autofmt_xdate()
     return _png(fig, pyplot)
 
 
 def _shorten(name: str, limit: int = LABEL_LIMIT) -> str:
-    """Long names keep their beginning and their end («…» in the middle): organisations of
-    one kind differ at the end (a number, a town), not at the beginning."""
-    name = " ".join(name.split())
+    """A long name keeps a little of its beginning and more of its end («…» in the middle):
+    organisations of one kind differ at the end (a number, a town), not at the beginning."""
     if len(name) <= limit:
         return name
-    head = (limit - 1) * 3 // 5
+    head = (limit - 1) // 3
     tail = limit - 1 - head
     return name[:head].rstrip() + "…" + name[-tail:].lstrip()
 
@@ -80,11 +96,19 @@ def _common_start(names: list[str], context: int = 2) -> int:
     return len(" ".join(split[0][:keep])) + 1 if keep > 0 else 0
 
 
+def _drop_common_start(names: list[str], limit: int) -> list[str]:
+    """Long names that all begin with the same words lose them (but the last two)."""
+    if len(names) < 2 or all(len(name) <= limit for name in names):
+        return names
+    cut = _common_start(names)
+    return ["…" + name[cut:] for name in names] if cut else names
+
+
 def chart_labels(names: list[str], limit: int = LABEL_LIMIT) -> list[str]:
-    """Distinct labels for distinct organisations: shortened in the middle; names that still
-    read the same lose the words they all begin with («…поликлиника № 12 города Костромы»);
-    labels still the same are numbered."""
-    names = [" ".join(name.split()) for name in names]
+    """Distinct labels for distinct organisations: the words every name begins with left out,
+    long ones shortened in the middle; names that still read the same lose the words they
+    begin with; labels still the same are numbered."""
+    names = _drop_common_start([" ".join(name.split()) for name in names], limit)
     labels = [_shorten(name, limit) for name in names]
     groups: dict[str, list[int]] = {}
     for index, label in enumerate(labels):
