@@ -397,10 +397,15 @@ async def load(db: Database, n: int, *, covered_orgs: int = 0) -> None:
                     f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
                 )
             await conn.commit()
-            await conn.exec_driver_sql("ANALYZE")
         else:
             await conn.exec_driver_sql("ANALYZE")
-        await conn.commit()
+            await conn.commit()
+    if not db.is_sqlite:
+        # What autovacuum does on a live database after a load: statistics for the planner
+        # and the visibility map for index-only scans. VACUUM runs outside a transaction.
+        async with db.write_engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.exec_driver_sql("VACUUM ANALYZE")
 
 
 async def _insert(conn: AsyncConnection, model: Any, rows: list[dict[str, Any]]) -> None:

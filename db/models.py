@@ -110,6 +110,9 @@ class AccessRequest(Base):
         Index("ix_access_requests_queue", "status", "submitted_at", "id"),
         # /coverage asks per organisation whether a covered request exists.
         Index("ix_access_requests_org_status", "organization_id", "status"),
+        # /stats counts by role, and times decisions, from these indexes alone.
+        Index("ix_access_requests_role", "role"),
+        Index("ix_access_requests_decided", "status", "decided_at", "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

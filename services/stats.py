@@ -60,7 +60,7 @@ def _org_name() -> Any:
 
 
 def _local_day(session: Session) -> Any:
-    when = func.coalesce(AccessRequest.submitted_at, AccessRequest.created_at)
+    when = AccessRequest.submitted_at  # set when a request is created: every row has it
     if session.get_bind().dialect.name == "sqlite":
         # Stored as UTC text; Moscow has kept UTC+3 all year since 2014.
         return func.date(when, "+3 hours")
@@ -75,7 +75,8 @@ def _decision_hours(session: Session) -> tuple[float | None, float | None]:
         AccessRequest.decided_at >= AccessRequest.submitted_at,
     )
     if session.get_bind().dialect.name == "sqlite":
-        # No percentiles in SQLite: the durations alone (this runs on a worker thread).
+        # No percentiles in SQLite: the durations alone, from the index on (status,
+        # decided_at, submitted_at) (this runs on a worker thread).
         days = func.julianday(AccessRequest.decided_at) - func.julianday(AccessRequest.submitted_at)
         # julianday is a float of days: rounded to the millisecond, whole hours stay whole.
         values = [round(v * 86400, 3) / 3600 for v in session.scalars(select(days).where(*timed))]
@@ -95,41 +96,66 @@ def _decision_hours(session: Session) -> tuple[float | None, float | None]:
     return float(median) / 3600, float(p90) / 3600
 
 
+def _by_organization(session: Session, *where: Any) -> list[tuple[str, int]]:
+    """Requests per organisation, most first. Directory organisations are counted by id from
+    the index on (organization_id, status) and named from the directory; organisations typed
+    by hand, by the name typed."""
+    count = func.count().label("n")
+    listed = session.execute(
+        select(AccessRequest.organization_id, count)
+        .where(AccessRequest.organization_id.is_not(None), *where)
+        .group_by(AccessRequest.organization_id)
+    ).all()
+    names: dict[int, str] = {}
+    if listed:
+        directory_name = func.coalesce(
+            func.nullif(Organization.name_short, ""), Organization.name_full
+        )
+        names = {
+            org: str(name)
+            for org, name in session.execute(
+                select(Organization.id, directory_name).where(
+                    Organization.id.in_([org for org, _ in listed])
+                )
+            )
+        }
+    typed = _org_name().label("name")
+    by_hand = session.execute(
+        select(typed, count).where(AccessRequest.organization_id.is_(None), *where).group_by(typed)
+    ).all()
+    rows = [(names.get(int(org or 0), str(org)), int(n)) for org, n in listed]
+    rows += [(str(name), int(n)) for name, n in by_hand]
+    return sorted(rows, key=lambda row: (-row[1], row[0]))
+
+
 def _collect(session: Session) -> Stats:
     count = func.count().label("n")
     by_status = dict(
         session.execute(select(AccessRequest.status, count).group_by(AccessRequest.status)).all()
     )
-    name = _org_name().label("name")
-    by_org = session.execute(
-        select(name, count).group_by(name).order_by(count.desc(), name).limit(TOP)
-    ).all()
     role = func.coalesce(AccessRequest.role, literal("не выбрана")).label("role")
     by_role = session.execute(select(role, count).group_by(role).order_by(count.desc(), role)).all()
     day = _local_day(session).label("day")
     per_day: dict[date, Counter[str]] = defaultdict(Counter)
     for when, status, n in session.execute(
-        select(day, AccessRequest.status, count).group_by(day, AccessRequest.status)
+        select(day, AccessRequest.status, count)
+        .where(AccessRequest.submitted_at.is_not(None))
+        .group_by(AccessRequest.status, day)
     ):
         per_day[when if isinstance(when, date) else date.fromisoformat(when)][status] += n
-    approved = session.execute(
-        select(name, count)
-        .where(AccessRequest.status.in_(COVERED))
-        .group_by(name)
-        .order_by(count.desc(), name)
-    ).all()
+    approved = _by_organization(session, AccessRequest.status.in_(COVERED))
     median, p90 = _decision_hours(session)
     order = [s.value for s in Status]
     rest = approved[CHART_TOP:]
     return Stats(
         by_status=sorted(by_status.items(), key=lambda kv: order.index(kv[0])),
-        by_org=[(str(o), int(n)) for o, n in by_org],
+        by_org=_by_organization(session)[:TOP],
         by_role=[(str(r), int(n)) for r, n in by_role],
         median_hours=median,
         p90_hours=p90,
         per_day=dict(sorted(per_day.items())),
-        approved_by_org=[(str(o), int(n)) for o, n in approved[:CHART_TOP]],
-        approved_others=(len(rest), sum(int(n) for _, n in rest)),
+        approved_by_org=approved[:CHART_TOP],
+        approved_others=(len(rest), sum(n for _, n in rest)),
     )
 
 

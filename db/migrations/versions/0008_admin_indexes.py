@@ -26,6 +26,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_access_requests_org_status", "access_requests", ["organization_id", "status"]
     )
+    # /stats: counts by role, and the time to decision, each read from an index alone.
+    op.create_index("ix_access_requests_role", "access_requests", ["role"])
+    op.create_index(
+        "ix_access_requests_decided", "access_requests", ["status", "decided_at", "submitted_at"]
+    )
     # /find by words: an index of the search keys' words (db/search_index.py).
     for statement in search_index.create_statements(op.get_bind().dialect.name):
         op.execute(statement)
@@ -34,5 +39,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for statement in search_index.drop_statements(op.get_bind().dialect.name):
         op.execute(statement)
+    op.drop_index("ix_access_requests_decided", table_name="access_requests")
+    op.drop_index("ix_access_requests_role", table_name="access_requests")
     op.drop_index("ix_access_requests_org_status", table_name="access_requests")
     op.drop_index("ix_access_requests_queue", table_name="access_requests")
