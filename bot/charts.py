@@ -1,14 +1,20 @@
-"""PNG charts for /stats (matplotlib, rendered off the event loop)."""
+"""PNG charts for /stats (matplotlib), drawn in a process of their own: drawing holds the
+interpreter for tens of milliseconds at a stretch, which on a thread of the bot's process would
+stop the event loop as long."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import pickle
+import sys
 from collections import Counter
 from datetime import date
 from typing import Any
 
 from bot import texts
-from services.stats import group_periods
+from services.child_process import module_command, module_env
+from services.periods import group_periods
 
 LABEL_LIMIT = 45  # characters of an organisation's name on the chart
 MAX_TICKS = 16  # date labels drawn on the per-period chart at most
@@ -157,3 +163,40 @@ def _png(fig: Any, pyplot: Any) -> bytes:
     fig.savefig(buffer, format="png", bbox_inches="tight")
     pyplot.close(fig)
     return buffer.getvalue()
+
+
+class ChartError(RuntimeError):
+    pass
+
+
+async def draw(
+    per_day: dict[date, Counter[str]], rows: list[tuple[str, int]], others: tuple[int, int]
+) -> tuple[bytes | None, bytes | None]:
+    """Both /stats charts (None for one with nothing to show), drawn by `python -m
+    bot.charts` without a thread of this process."""
+    process = await asyncio.create_subprocess_exec(
+        *module_command("bot.charts"),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=module_env(),
+    )
+    out, err = await process.communicate(pickle.dumps((per_day, rows, others)))
+    if process.returncode != 0:
+        raise ChartError(err.decode(errors="replace").strip()[-500:])
+    pair: tuple[bytes | None, bytes | None] = pickle.loads(out)
+    return pair
+
+
+def main() -> int:
+    per_day, rows, others = pickle.load(sys.stdin.buffer)
+    pair = (
+        requests_per_day(per_day) if per_day else None,
+        organizations_by_users(rows, others) if rows else None,
+    )
+    sys.stdout.buffer.write(pickle.dumps(pair))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

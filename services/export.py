@@ -37,7 +37,7 @@ from services.requests import Status, transition
 EXPORTED_STATUSES = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS_GRANTED.value)
 LOCAL_TZ = ZoneInfo("Europe/Moscow")
 # Requests marked (or logged) per write transaction: milliseconds of SQLite's lock each.
-WRITE_CHUNK = 1000
+WRITE_CHUNK = 250
 # Rows read, written to the CSV and sent to the XLSX process at a time (an export of fewer is
 # written on this thread): small enough that no single step holds the interpreter for long.
 CHUNK = 500

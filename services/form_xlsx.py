@@ -11,16 +11,16 @@ in a tenth of a second.
 from __future__ import annotations
 
 import contextlib
-import os
+import fcntl
 import pickle
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import rustpy_xlsxwriter as xlsx
 
+from services.child_process import module_command, module_env
 from services.sheet_layout import cached_lines, row_height, wrapped_lines
 
 # The order's request form, verbatim and in order (appendix to order No 922).
@@ -42,6 +42,8 @@ HEADER_HEIGHT = 75.0  # the header's height at least (five lines)
 # Columns whose values repeat from row to row (region, organisation, component, role): kept
 # once in memory, and laid out once per value.
 REPEATING = (4, 5, 6, 7, 8)
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
+PIPE_SIZE = 1 << 20  # Linux's default limit for an unprivileged pipe
 PAGE_SETUP = {
     "landscape": True,
     "paper_size": 9,  # A4
@@ -124,18 +126,15 @@ class XlsxProcess:
     again in the child."""
 
     def __init__(self, path: str) -> None:
-        root = str(Path(__file__).resolve().parents[1])
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p),
-        }
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "services.form_xlsx", path],
+            module_command("services.form_xlsx", path),
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            env=env,
+            env=module_env(),
         )
+        with contextlib.suppress(OSError):  # room for a few chunks: the reader need not wait
+            fcntl.fcntl(self._process.stdin.fileno(), F_SETPIPE_SZ, PIPE_SIZE)  # type: ignore[union-attr]
 
     def send(self, rows: list[list[Any]]) -> None:
         assert self._process.stdin is not None

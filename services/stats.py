@@ -12,7 +12,7 @@ import math
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,7 +22,10 @@ from sqlalchemy.orm import Session
 from db.database import Database
 from db.models import AccessRequest, Organization
 from db.offloop import read_off_loop
+from services.periods import group_periods
 from services.requests import Status
+
+__all__ = ["Stats", "collect", "group_periods", "uncovered"]
 
 LOCAL_TZ = ZoneInfo("Europe/Moscow")
 # Statuses that mean the organisation has (or is about to have) a working user.
@@ -31,9 +34,6 @@ COVERED = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS_GRANTED.v
 DECIDED = (*COVERED, Status.REJECTED.value, Status.RETURNED.value)
 TOP = 15  # organisations listed in the message
 CHART_TOP = 20  # organisations drawn in the chart; the rest are one bar, «остальные»
-# The per-day chart groups by week beyond this many days, by month beyond `MONTHS_AFTER`.
-WEEKS_AFTER = 42
-MONTHS_AFTER = 365
 
 
 @dataclass
@@ -161,37 +161,6 @@ def _collect(session: Session) -> Stats:
 
 async def collect(db: Database) -> Stats:
     return await read_off_loop(db, _collect)
-
-
-def group_periods(per_day: dict[date, Counter[str]]) -> tuple[str, list[tuple[date, Counter[str]]]]:
-    """Days, weeks (from Monday) or months, whichever keeps a chart legible, with empty
-    periods filled in: ("day" | "week" | "month", [(first day of the period, counts)])."""
-    if not per_day:
-        return "day", []
-    first, last = min(per_day), max(per_day)
-    span = (last - first).days + 1
-    unit = "day" if span <= WEEKS_AFTER else "week" if span <= MONTHS_AFTER else "month"
-
-    def start(day: date) -> date:
-        if unit == "week":
-            return day - timedelta(days=day.weekday())
-        if unit == "month":
-            return day.replace(day=1)
-        return day
-
-    grouped: dict[date, Counter[str]] = defaultdict(Counter)
-    for day, counts in per_day.items():
-        grouped[start(day)].update(counts)
-    periods, current = [], start(first)
-    while current <= last:
-        periods.append((current, grouped.get(current, Counter())))
-        if unit == "day":
-            current += timedelta(days=1)
-        elif unit == "week":
-            current += timedelta(weeks=1)
-        else:
-            current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return unit, periods
 
 
 def _uncovered(session: Session, region: str) -> tuple[int, list[Organization]]:

@@ -22,7 +22,7 @@ from aiogram.types import (
 )
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot import charts, texts
+from bot import background, charts, texts
 from bot.callbacks import GrantCb
 from bot.cards import notify_applicant, refresh_cards
 from bot.config import Settings
@@ -73,7 +73,12 @@ async def on_export(
     with tempfile.TemporaryDirectory(prefix="vimis-export-") as tmp:
         if args:
             result = await export.run_again(
-                db, actor, Path(tmp), "form", " ".join(args), **selection  # type: ignore[arg-type]
+                db,
+                actor,
+                Path(tmp),
+                "form",
+                " ".join(args),
+                **selection,  # type: ignore[arg-type]
             )
         else:
             result = await export.run_new(db, actor, Path(tmp), "form")
@@ -104,9 +109,19 @@ async def on_export(
         await bot.send_document(
             message.chat.id, FSInputFile(result.files.csv, filename=f"{name}.csv")
         )
-    # The statuses changed: cards and topic headers follow. A turn of the loop between two
-    # requests: a batch of thousands must not hold everyone else up.
-    for request_id, telegram_id in result.marked:
+    if result.marked:  # the statuses changed: cards and topic headers follow
+        background.spawn(
+            _follow_export(bot, db, settings, result.marked), f"export-{result.batch_id}"
+        )
+
+
+async def _follow_export(
+    bot: Bot, db: Database, settings: Settings, marked: list[tuple[int, int | None]]
+) -> None:
+    """Every copy of the exported requests' cards, and their topic headers, after the admin
+    has the files. A turn of the loop between two requests: a batch of thousands must not
+    hold everyone else up."""
+    for request_id, telegram_id in marked:
         await refresh_cards(bot, db, request_id)
         if telegram_id is not None:
             await refresh_support_header(bot, db, settings, telegram_id)
@@ -175,14 +190,15 @@ async def on_stats(message: Message, bot: Bot, db: Database) -> None:
             figures.p90_hours,
         )
     )
-    if figures.per_day:
-        png = await asyncio.to_thread(charts.requests_per_day, figures.per_day)
-        await bot.send_photo(message.chat.id, BufferedInputFile(png, "requests_per_day.png"))
-    if figures.approved_by_org:
-        png = await asyncio.to_thread(
-            charts.organizations_by_users, figures.approved_by_org, figures.approved_others
-        )
-        await bot.send_photo(message.chat.id, BufferedInputFile(png, "organizations.png"))
+    if not figures.per_day and not figures.approved_by_org:
+        return
+    by_period, by_org = await charts.draw(
+        figures.per_day, figures.approved_by_org, figures.approved_others
+    )
+    if by_period is not None:
+        await bot.send_photo(message.chat.id, BufferedInputFile(by_period, "requests_per_day.png"))
+    if by_org is not None:
+        await bot.send_photo(message.chat.id, BufferedInputFile(by_org, "organizations.png"))
 
 
 def coverage_xlsx(organizations: list[tuple[str, str, str]]) -> bytes:
