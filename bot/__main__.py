@@ -80,10 +80,14 @@ async def _export(settings: Settings, out: Path, batch: int | None, everything: 
             await upgrade_to_head(db)
         with tempfile.TemporaryDirectory(prefix="vimis-export-") as tmp:
             if batch is None and not everything:
-                result = await export.run_new(db, None, Path(tmp), "form")
+                result = await export.run_new(
+                    db, None, Path(tmp), "form", pause=export.PAUSE_BESIDE_BOT
+                )
             else:
                 how = f"cli {batch or 'all'}"
-                result = await export.run_again(db, None, Path(tmp), "form", how, batch_id=batch)
+                result = await export.run_again(
+                    db, None, Path(tmp), "form", how, batch_id=batch, pause=export.PAUSE_BESIDE_BOT
+                )
             if result.files is not None:
                 made = result.files.csv if out.suffix.lower() == ".csv" else result.files.xlsx
                 shutil.move(made, out)

@@ -38,9 +38,12 @@ EXPORTED_STATUSES = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS
 LOCAL_TZ = ZoneInfo("Europe/Moscow")
 # Requests marked (or logged) per write transaction: milliseconds of SQLite's lock each.
 WRITE_CHUNK = 250
+# Between two such transactions of another process (the command line beside the bot): time
+# for the bot's waiting writes, which poll for the lock every 20 ms at most.
+PAUSE_BESIDE_BOT = 0.03
 # Rows read, written to the CSV and sent to the XLSX process at a time (an export of fewer is
 # written on this thread): small enough that no single step holds the interpreter for long.
-CHUNK = 500
+CHUNK = 250
 # What a row of the form is read from: the request's number, then the eight text columns.
 ROW_COLUMNS = (
     AccessRequest.id,
@@ -278,10 +281,10 @@ async def _log_events(
 
 
 async def mark_batch(
-    db: Database, actor_id: int | None, request_ids: Sequence[int]
+    db: Database, actor_id: int | None, request_ids: Sequence[int], pause: float = 0.0
 ) -> tuple[int | None, list[tuple[int, int | None]]]:
-    """A new batch of these requests, marked `WRITE_CHUNK` at a time; (None, []) when none of
-    them could be marked any more."""
+    """A new batch of these requests, marked `WRITE_CHUNK` at a time, `pause` seconds apart;
+    (None, []) when none of them could be marked any more."""
     batch_id: int | None = None
     marked: list[tuple[int, int | None]] = []
     for chunk in _chunks(request_ids):
@@ -299,7 +302,7 @@ async def mark_batch(
                     .values(size=ExportBatch.size + len(done))
                 )
         marked += done
-        await asyncio.sleep(0)  # other updates run between two transactions
+        await asyncio.sleep(pause)  # others write between two transactions
     if batch_id is not None and not marked:
         async with db.write() as session:
             empty = await session.get(ExportBatch, batch_id)
@@ -310,24 +313,27 @@ async def mark_batch(
 
 
 async def log_reexport(
-    db: Database, request_ids: Sequence[int], actor_id: int | None, how: str
+    db: Database, request_ids: Sequence[int], actor_id: int | None, how: str, pause: float = 0.0
 ) -> None:
-    """A `reexported` event per request, `WRITE_CHUNK` per transaction."""
+    """A `reexported` event per request, `WRITE_CHUNK` per transaction, `pause` seconds
+    apart."""
     now = utcnow()
     for chunk in _chunks(request_ids):
         async with db.write() as session:
             await _log_events(session, chunk, "reexported", actor_id, {"selection": how}, now)
-        await asyncio.sleep(0)
+        await asyncio.sleep(pause)
 
 
-async def run_new(db: Database, actor_id: int | None, directory: Path, stem: str) -> Export:
+async def run_new(
+    db: Database, actor_id: int | None, directory: Path, stem: str, pause: float = 0.0
+) -> Export:
     """`/export`: build the files of the approved requests not exported before, then mark them
     in a new batch. A failure while building leaves everything as it was. Should a request
     change meanwhile (a withdrawal), the files are built again from what the batch holds."""
     files = await build(db, new_query(), directory, stem)
     if not files.count:
         return Export(None, None)
-    batch_id, marked = await mark_batch(db, actor_id, files.request_ids)
+    batch_id, marked = await mark_batch(db, actor_id, files.request_ids, pause)
     if batch_id is None:
         return Export(None, None)
     if len(marked) != files.count:
@@ -345,6 +351,7 @@ async def run_again(
     batch_id: int | None = None,
     since: date | None = None,
     until: date | None = None,
+    pause: float = 0.0,
 ) -> Export:
     """`/export all|N|dates`: the files again, changing nothing; each request in them gets a
     `reexported` event once the files exist."""
@@ -353,7 +360,7 @@ async def run_again(
     )
     if not files.count:
         return Export(None, None)
-    await log_reexport(db, files.request_ids, actor_id, how)
+    await log_reexport(db, files.request_ids, actor_id, how, pause)
     return Export(None, files)
 
 
