@@ -32,6 +32,9 @@ T = TypeVar("T")
 # A SELECT of any columns.
 Query: TypeAlias = Select[*tuple[Any, ...]]
 CHUNK = 2000
+# On PostgreSQL every chunk is a trip through the event loop, which waits its turn there:
+# chunks of at least this many rows keep those trips few.
+PG_CHUNK = 2000
 # A worker thread may wait for SQLite's rare reader locks without blocking anyone.
 READER_BUSY_TIMEOUT_MS = 5000
 
@@ -111,6 +114,7 @@ async def consume_off_loop(
         return await asyncio.to_thread(run)
 
     loop = asyncio.get_running_loop()
+    chunk = max(chunk, PG_CHUNK)
     async with db.read_engine.connect() as conn:
         result = await conn.stream(query.execution_options(yield_per=chunk))
 
