@@ -76,7 +76,8 @@ def _decision_hours(session: Session) -> tuple[float | None, float | None]:
     )
     if session.get_bind().dialect.name == "sqlite":
         # No percentiles in SQLite: the durations alone, from the index on (status,
-        # decided_at, submitted_at) (this runs on a worker thread).
+        # decided_at, submitted_at), on a worker thread. (Ranking them with a window in SQL
+        # measured slower than sorting them here.)
         days = func.julianday(AccessRequest.decided_at) - func.julianday(AccessRequest.submitted_at)
         # julianday is a float of days: rounded to the millisecond, whole hours stay whole.
         values = [round(v * 86400, 3) / 3600 for v in session.scalars(select(days).where(*timed))]
@@ -128,13 +129,30 @@ def _by_organization(session: Session, *where: Any) -> list[tuple[str, int]]:
     return sorted(rows, key=lambda row: (-row[1], row[0]))
 
 
-def _collect(session: Session) -> Stats:
+def _figures(session: Session) -> Stats:
+    """What the /stats message says: counts by status, role and organisation, time to
+    decision."""
     count = func.count().label("n")
     by_status = dict(
         session.execute(select(AccessRequest.status, count).group_by(AccessRequest.status)).all()
     )
     role = func.coalesce(AccessRequest.role, literal("не выбрана")).label("role")
     by_role = session.execute(select(role, count).group_by(role).order_by(count.desc(), role)).all()
+    median, p90 = _decision_hours(session)
+    order = [s.value for s in Status]
+    return Stats(
+        by_status=sorted(by_status.items(), key=lambda kv: order.index(kv[0])),
+        by_org=_by_organization(session)[:TOP],
+        by_role=[(str(r), int(n)) for r, n in by_role],
+        median_hours=median,
+        p90_hours=p90,
+    )
+
+
+def _chart_data(session: Session, figures: Stats) -> Stats:
+    """What the charts draw, added to `figures`: requests per day and status, organisations by
+    approved users."""
+    count = func.count().label("n")
     day = _local_day(session).label("day")
     per_day: dict[date, Counter[str]] = defaultdict(Counter)
     for when, status, n in session.execute(
@@ -144,23 +162,25 @@ def _collect(session: Session) -> Stats:
     ):
         per_day[when if isinstance(when, date) else date.fromisoformat(when)][status] += n
     approved = _by_organization(session, AccessRequest.status.in_(COVERED))
-    median, p90 = _decision_hours(session)
-    order = [s.value for s in Status]
     rest = approved[CHART_TOP:]
-    return Stats(
-        by_status=sorted(by_status.items(), key=lambda kv: order.index(kv[0])),
-        by_org=_by_organization(session)[:TOP],
-        by_role=[(str(r), int(n)) for r, n in by_role],
-        median_hours=median,
-        p90_hours=p90,
-        per_day=dict(sorted(per_day.items())),
-        approved_by_org=approved[:CHART_TOP],
-        approved_others=(len(rest), sum(n for _, n in rest)),
-    )
+    figures.per_day = dict(sorted(per_day.items()))
+    figures.approved_by_org = approved[:CHART_TOP]
+    figures.approved_others = (len(rest), sum(n for _, n in rest))
+    return figures
+
+
+async def figures(db: Database) -> Stats:
+    """The figures of the message, without the charts' data (so the message need not wait)."""
+    return await read_off_loop(db, _figures)
+
+
+async def chart_data(db: Database, figures: Stats) -> Stats:
+    return await read_off_loop(db, lambda session: _chart_data(session, figures))
 
 
 async def collect(db: Database) -> Stats:
-    return await read_off_loop(db, _collect)
+    """All of it: the figures and the charts' data."""
+    return await read_off_loop(db, lambda session: _chart_data(session, _figures(session)))
 
 
 def _uncovered(session: Session, region: str) -> tuple[int, list[Organization]]:

@@ -180,7 +180,7 @@ async def on_grant_button(
 
 
 async def on_stats(message: Message, bot: Bot, db: Database) -> None:
-    figures = await stats.collect(db)
+    figures = await stats.figures(db)  # the message first; the charts' data after it
     await message.answer(
         texts.stats(
             figures.by_status,
@@ -190,6 +190,7 @@ async def on_stats(message: Message, bot: Bot, db: Database) -> None:
             figures.p90_hours,
         )
     )
+    figures = await stats.chart_data(db, figures)
     if not figures.per_day and not figures.approved_by_org:
         return
     by_period, by_org = await charts.draw(
