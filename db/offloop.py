@@ -75,6 +75,11 @@ def _forget(db: Database) -> None:
         engine.dispose()
 
 
+def _raw(cursor: Any, chunk: int) -> Iterator[Any]:
+    while part := cursor.fetchmany(chunk):
+        yield from part
+
+
 async def read_off_loop(db: Database, fn: Callable[[Session], T]) -> T:
     """`fn(session)` without blocking the loop: on a worker thread for SQLite, through the
     async driver (which waits without blocking) for PostgreSQL. Keep fn's own CPU work small."""
@@ -96,18 +101,26 @@ async def consume_off_loop(
     consumer: Callable[[Iterator[Row[Any]]], T],
     *,
     chunk: int = CHUNK,
+    raw: bool = False,
 ) -> T:
     """`consumer(rows)` on a worker thread; `rows` streams the query's result `chunk` rows at a
-    time. SQLite reads on that thread; PostgreSQL reads each chunk on the loop (a server-side
-    cursor, a few milliseconds a chunk) when the consumer asks for it."""
+    time. With `raw`, SQLite's rows come as the driver returns them, without SQLAlchemy's row
+    objects and type processing (for text and integer columns: a third of the time). SQLite
+    reads on that thread; PostgreSQL reads each chunk on the loop (a server-side cursor, a few
+    milliseconds a chunk) when the consumer asks for it."""
     if db.is_sqlite:
         engine = _sqlite_reader(db)
 
         def run() -> T:
             with engine.connect() as conn:
-                result = conn.execution_options(yield_per=chunk).execute(query)
+                if raw:  # no yield_per: SQLAlchemy then buffers no rows ahead of the cursor
+                    result = conn.execute(query)
+                    rows: Iterator[Any] = _raw(result.cursor, chunk)
+                else:
+                    result = conn.execution_options(yield_per=chunk).execute(query)
+                    rows = iter(result)
                 try:
-                    return consumer(iter(result))
+                    return consumer(rows)
                 finally:
                     result.close()
 

@@ -57,6 +57,7 @@ ROW_COLUMNS = (
     AccessRequest.role,
 )
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_FIRST = frozenset("".join(FORMULA_START))
 
 
 @dataclass
@@ -101,8 +102,9 @@ def form_row(number: int, row: Sequence[Any]) -> list[Any]:
 def _csv_rows(chunk: list[list[Any]]) -> list[list[Any]]:
     """The chunk's rows for the CSV: typed text that would run as a formula made text."""
     rows = []
+    first = FORMULA_FIRST
     for values in chunk:
-        if any(isinstance(v, str) and v.startswith(FORMULA_START) for v in values):
+        if any(v and v[0] in first for v in values[1:]):  # after №, all text
             values = [as_text(v) if isinstance(v, str) else v for v in values]
         rows.append(values)
     return rows
@@ -207,8 +209,9 @@ def again_query(
 
 async def build(db: Database, query: Query, directory: Path, stem: str) -> ExportFiles:
     """The files of `query`'s rows, read and written off the event loop."""
+    # Raw rows: the form's columns are text and integers, which need no type processing.
     return await consume_off_loop(
-        db, query, lambda rows: write_files(rows, directory, stem), chunk=CHUNK
+        db, query, lambda rows: write_files(rows, directory, stem), chunk=CHUNK, raw=True
     )
 
 
