@@ -400,11 +400,13 @@ async def load(db: Database, n: int, *, covered_orgs: int = 0) -> None:
         else:
             await conn.exec_driver_sql("ANALYZE")
             await conn.commit()
-            # As a live database's WAL would be: checkpointed a little at every commit, not
-            # hundreds of megabytes left for the first measured write to copy.
+    if db.is_sqlite:
+        # As a live database's WAL would be: checkpointed a little at every commit, not
+        # hundreds of megabytes left for the first measured write to copy (outside any
+        # transaction: the read engine runs in autocommit).
+        async with db.read_engine.connect() as conn:
             await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            await conn.commit()
-    if not db.is_sqlite:
+    else:
         # What autovacuum does on a live database after a load: statistics for the planner
         # and the visibility map for index-only scans. VACUUM runs outside a transaction.
         async with db.write_engine.connect() as conn:
