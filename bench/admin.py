@@ -253,6 +253,9 @@ async def run_backend(backend: str, n: int, url: str, repeat: int, workdir: Path
         return lambda: command(next(items))
 
     light = max(repeat * 4, 20)
+    # The floor: an admin command that reads nothing (it answers how to use /find). Every
+    # command below pays this much for the dispatcher, the rights check and the session.
+    await measure("floor: /find (usage)", light, lambda: command("/find"))
     await measure("/queue", light, lambda: command("/queue"))
     await measure(
         "/find SNILS", light, cycle([f"/find {admin_data.snils_of(i)}" for i in some(light)])
