@@ -36,8 +36,10 @@ from services.requests import Status, transition
 
 EXPORTED_STATUSES = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS_GRANTED.value)
 LOCAL_TZ = ZoneInfo("Europe/Moscow")
-# Requests marked (or logged) per write transaction: milliseconds of SQLite's lock each.
+# Requests logged per write transaction (inserts only), and marked per write transaction (an
+# UPDATE that touches six indexes per row): milliseconds of SQLite's lock each.
 WRITE_CHUNK = 250
+MARK_CHUNK = 100
 # Between two such transactions of another process (the command line beside the bot): time
 # for the bot's waiting writes, which poll for the lock every 20 ms at most.
 PAUSE_BESIDE_BOT = 0.03
@@ -218,8 +220,8 @@ async def build(db: Database, query: Query, directory: Path, stem: str) -> Expor
 # --- marking ------------------------------------------------------------------------------------
 
 
-def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
-    size = WRITE_CHUNK
+def _chunks(ids: Sequence[int], size: int | None = None) -> Iterator[Sequence[int]]:
+    size = size or WRITE_CHUNK
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
 
@@ -290,7 +292,7 @@ async def mark_batch(
     (None, []) when none of them could be marked any more."""
     batch_id: int | None = None
     marked: list[tuple[int, int | None]] = []
-    for chunk in _chunks(request_ids):
+    for chunk in _chunks(request_ids, MARK_CHUNK):
         async with db.write() as session:
             if batch_id is None:
                 batch = ExportBatch(created_by=actor_id, created_at=utcnow(), size=0)

@@ -234,6 +234,7 @@ async def test_a_big_batch_is_marked_in_short_transactions(
 ) -> None:
     ids = await approved(db, 5)
     monkeypatch.setattr(export, "WRITE_CHUNK", 2)
+    monkeypatch.setattr(export, "MARK_CHUNK", 2)
     transactions = 0
     write = db.write
 
