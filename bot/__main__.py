@@ -7,7 +7,6 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -65,36 +64,38 @@ async def _import(settings: Settings, file: Path) -> None:
     )
 
 
-async def _export(
-    settings: Settings, batch: int | None, everything: bool
-) -> tuple[list[Any], int | None]:
+async def _export(settings: Settings, out: Path, batch: int | None, everything: bool) -> None:
+    """Beside a running bot too: the rows are streamed, the file is built before anything is
+    marked, and marks and events are written in short transactions."""
+    import shutil
+    import tempfile
+
     from db.database import Database
-    from db.migrate import upgrade_to_head
+    from db.migrate import at_head, upgrade_to_head
     from services import export
 
     db = Database(settings.database_url)
     try:
-        await upgrade_to_head(db)
-        async with db.write() as session:
+        if not await at_head(db):
+            await upgrade_to_head(db)
+        with tempfile.TemporaryDirectory(prefix="vimis-export-") as tmp:
             if batch is None and not everything:
-                result = await export.export_new(session, actor_id=None)
-                rows, batch_id = result.requests, result.batch_id
+                result = await export.run_new(
+                    db, None, Path(tmp), "form", pause=export.PAUSE_BESIDE_BOT
+                )
             else:
-                rows = await export.select_again(session, batch_id=batch)
-                export.log_reexport(session, rows, None, f"cli {batch or 'all'}")
-                batch_id = None
+                how = f"cli {batch or 'all'}"
+                result = await export.run_again(
+                    db, None, Path(tmp), "form", how, batch_id=batch, pause=export.PAUSE_BESIDE_BOT
+                )
+            if result.files is not None:
+                made = result.files.csv if out.suffix.lower() == ".csv" else result.files.xlsx
+                shutil.move(made, out)
     finally:
         await db.dispose()
-    return rows, batch_id
-
-
-def _write_export(out: Path, rows: list[Any], batch_id: int | None) -> None:
-    from services import export
-
-    data = export.to_csv(rows) if out.suffix.lower() == ".csv" else export.to_xlsx(rows)
-    out.write_bytes(data)
-    marked = f", отмечены выгрузкой № {batch_id}" if batch_id else ""
-    print(f"Записано заявок: {len(rows)} в {out}{marked}.")
+    marked = f", отмечены выгрузкой № {result.batch_id}" if result.batch_id else ""
+    done = f"Записано заявок: {result.count} в {out}{marked}."
+    print(done if result.count else texts.CLI_NOTHING)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,8 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     if args.command == "export":
-        rows, batch_id = asyncio.run(_export(settings, args.batch, args.all))
-        _write_export(args.out, rows, batch_id)
+        asyncio.run(_export(settings, args.out, args.batch, args.all))
         return 0
     if settings.bot_token is None:
         print(texts.NO_TOKEN, file=sys.stderr)

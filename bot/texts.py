@@ -1126,6 +1126,7 @@ EXPORT_USAGE = (
 )
 EXPORT_NOTHING = "Новых одобренных заявок для выгрузки нет."
 EXPORT_NOTHING_AGAIN = "По этому условию заявок нет."
+CLI_NOTHING = "Заявок для выгрузки нет: файл не записан."
 
 
 def export_caption(batch_id: int | None, count: int) -> str:
@@ -1188,6 +1189,14 @@ CHART_BY_ORG = "Организации: одобренные пользоват�
 CHART_DAY_AXIS = "Дата подачи"
 CHART_COUNT_AXIS = "Заявок"
 CHART_USERS_AXIS = "Пользователей с доступом или одобренной заявкой"
+CHART_BY_WEEK = "Заявки по неделям и статусам"
+CHART_WEEK_AXIS = "Неделя подачи (дата понедельника)"
+CHART_BY_MONTH = "Заявки по месяцам и статусам"
+CHART_MONTH_AXIS = "Месяц подачи"
+
+
+def chart_others(organizations: int) -> str:
+    return f"остальные ({organizations} орг.)"
 
 
 def coverage(total: int, missing: Sequence[str], shown: int) -> str:

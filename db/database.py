@@ -14,9 +14,11 @@ Telegram messages only after it commits, so no lock is held across network I/O.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -41,9 +43,39 @@ WRITE_LOCK_WAIT = 30.0
 # wait in `_begin_immediate` instead, without blocking; a reader in WAL mode waits only in rare
 # moments (another process recovering the WAL).
 READ_BUSY_TIMEOUT_MS = 200
+# How often the WAL is checkpointed off the loop (`_Checkpointer`).
+CHECKPOINT_SECONDS = 1.0
 
 
-def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+class _Checkpointer:
+    """SQLite's automatic checkpoint runs inside a COMMIT: here on the event loop's thread
+    (db/sqlite_inline.py), where copying a large WAL back into the database and syncing it took
+    hundreds of milliseconds. The writer's connections have it off; this thread checkpoints
+    instead, PASSIVE (it neither waits for nor blocks readers and writers)."""
+
+    def __init__(self, path: str, interval: float = CHECKPOINT_SECONDS) -> None:
+        self.path = path
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            connection.execute(f"PRAGMA busy_timeout={READ_BUSY_TIMEOUT_MS}")
+            while not self._stop.wait(self.interval):
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _sqlite_pragmas(busy_timeout_ms: int, writer: bool = False) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # pysqlite's own transaction handling is switched off; SQLAlchemy's "begin" event
         # below emits the BEGIN we want.
@@ -60,6 +92,8 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
             "PRAGMA secure_delete=FAST",
         ):
             cursor.execute(pragma)
+        if writer:  # checkpoints run on a thread of their own (`_Checkpointer`)
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     return on_connect
@@ -91,7 +125,9 @@ def _begin_immediate(conn: Any) -> None:
         # loop (its calls run on the loop's thread): wait here instead, letting other updates
         # run meanwhile. In WAL mode BEGIN IMMEDIATE is the only place a writer can meet it.
         await_only(_pause(delay))
-        delay = min(delay * 2, 0.1)
+        # Polled at least every 20 ms: another process writing in short transactions (the
+        # command-line export) leaves short gaps, and a slower poll would keep missing them.
+        delay = min(delay * 2, 0.02)
 
 
 class Database:
@@ -130,7 +166,7 @@ class Database:
             # In autocommit there is nothing to roll back: skip the call SQLAlchemy makes
             # when a read session closes.
             self.read_engine.sync_engine.dialect.do_rollback = _no_rollback  # type: ignore[method-assign]
-            event.listen(self.write_engine.sync_engine, "connect", _sqlite_pragmas(0))
+            event.listen(self.write_engine.sync_engine, "connect", _sqlite_pragmas(0, writer=True))
             event.listen(
                 self.read_engine.sync_engine, "connect", _sqlite_pragmas(READ_BUSY_TIMEOUT_MS)
             )
@@ -145,6 +181,15 @@ class Database:
                 pool_pre_ping=True,
             )
             self.read_engine = self.write_engine
+        self._on_dispose: list[Callable[[], None]] = []
+        database = self.url.database
+        if (
+            self.is_sqlite
+            and database
+            and database != ":memory:"
+            and not database.startswith("file:")
+        ):
+            self.on_dispose(_Checkpointer(database).stop)
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -209,7 +254,14 @@ class Database:
         async with self.write_engine.connect() as conn:
             await conn.exec_driver_sql("SELECT 1")
 
+    def on_dispose(self, callback: Callable[[], None]) -> None:
+        """Run `callback` when the database is disposed (engines of db/offloop.py)."""
+        self._on_dispose.append(callback)
+
     async def dispose(self) -> None:
+        for callback in self._on_dispose:
+            callback()
+        self._on_dispose.clear()
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()

@@ -27,3 +27,20 @@ async def upgrade_to_head(db: Database) -> None:
 
     async with db.write_engine.begin() as conn:
         await conn.run_sync(_upgrade)
+
+
+async def at_head(db: Database) -> bool:
+    """Whether the schema is the newest already, read without taking SQLite's write lock (a
+    command run beside the bot then need not take it)."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    try:
+        async with db.read() as session:
+            current = set(
+                (await session.scalars(text("SELECT version_num FROM alembic_version"))).all()
+            )
+    except Exception:  # no table yet: a new database
+        return False
+    return current == heads

@@ -109,6 +109,13 @@ class AccessRequest(Base):
         ),
         # Card warnings and e-mail uniqueness look requests up by address, any case.
         Index("ix_access_requests_email_lower", func.lower(text("email"))),
+        # /queue reads waiting requests oldest first straight from this index.
+        Index("ix_access_requests_queue", "status", "submitted_at", "id"),
+        # /coverage asks per organisation whether a covered request exists.
+        Index("ix_access_requests_org_status", "organization_id", "status"),
+        # /stats counts by role, and times decisions, from these indexes alone.
+        Index("ix_access_requests_role", "role"),
+        Index("ix_access_requests_decided", "status", "decided_at", "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

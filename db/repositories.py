@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import search_index
 from db.models import (
     CLOSED_STATUSES,
     AccessRequest,
@@ -179,26 +180,6 @@ class RequestRepository:
         )
         return list(rows)
 
-    async def holding_email(
-        self, emails: Sequence[str], statuses: Sequence[str]
-    ) -> list[tuple[int, str, str]]:
-        """(id, lower-cased e-mail, SNILS) of requests in `statuses` using any of `emails`."""
-        rows: list[tuple[int, str, str]] = []
-        addresses = sorted({e.lower() for e in emails})
-        for start in range(0, len(addresses), 500):  # bound the number of SQL parameters
-            chunk = addresses[start : start + 500]
-            found = await self.session.execute(
-                select(AccessRequest.id, func.lower(AccessRequest.email), AccessRequest.snils)
-                .where(
-                    func.lower(AccessRequest.email).in_(chunk),
-                    AccessRequest.status.in_(statuses),
-                    AccessRequest.erased_at.is_(None),
-                )
-                .order_by(AccessRequest.id)
-            )
-            rows += [(int(i), str(e), str(s)) for i, e, s in found.all()]
-        return rows
-
     async def add(self, request: AccessRequest) -> AccessRequest:
         self.session.add(request)
         await self.session.flush()
@@ -243,9 +224,40 @@ class RequestRepository:
         return list(rows), int(total or 0)
 
     async def search(self, words: Sequence[str], limit: int) -> list[AccessRequest]:
-        conditions = [AccessRequest.search_key.contains(w, autoescape=True) for w in words]
+        """The newest requests whose name, e-mail, SNILS digits or organisation have every
+        word: as whole words first, then as word beginnings (db/search_index.py)."""
+        dialect = self.session.get_bind().dialect.name
+        ids: list[int] = []
+        for prefix in (False, True):
+            query = search_index.matching_ids(dialect, words, prefix=prefix, limit=limit)
+            ids += [i for i in await self.session.scalars(query) if i not in ids]
+            if len(ids) >= limit:
+                break
+        return await self._by_ids(ids[:limit])
+
+    async def by_snils(self, snils: str, limit: int) -> list[AccessRequest]:
         rows = await self.session.scalars(
-            select(AccessRequest).where(*conditions).order_by(AccessRequest.id.desc()).limit(limit)
+            select(AccessRequest)
+            .where(AccessRequest.snils == snils)
+            .order_by(AccessRequest.id.desc())
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def by_email(self, email: str, limit: int) -> list[AccessRequest]:
+        rows = await self.session.scalars(
+            select(AccessRequest)
+            .where(func.lower(AccessRequest.email) == email.lower())
+            .order_by(AccessRequest.id.desc())
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def _by_ids(self, ids: Sequence[int]) -> list[AccessRequest]:
+        if not ids:
+            return []
+        rows = await self.session.scalars(
+            select(AccessRequest).where(AccessRequest.id.in_(ids)).order_by(AccessRequest.id.desc())
         )
         return list(rows)
 

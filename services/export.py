@@ -1,50 +1,94 @@
 """Export of approved requests in the order's request form (XLSX and CSV), export batches,
-and the access-granted step."""
+and the access-granted step.
+
+Built for 100,000 requests without stalling the bot (the issue "Admin work at 100,000
+requests"): the rows are streamed off the event loop (db/offloop.py) into both files on a worker
+thread, and the files go to disk, not into memory. The files are built *before* anything is
+marked: should building fail, nothing was marked and nothing is lost. Marking and the event log
+are written in short transactions of `WRITE_CHUNK` requests, so SQLite's single write lock is
+never held for long.
+
+The XLSX sheet and its layout: services/form_xlsx.py.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import codecs
 import csv
 import io
-from collections.abc import Sequence
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-from openpyxl.worksheet.page import PageMargins
-from sqlalchemy import select
+from sqlalchemy import JSON, BigInteger, String, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from db.models import AccessRequest, ExportBatch, utcnow
-from db.repositories import EventRepository
-from services.requests import Status, email_conflicts, transition
+from db.database import Database
+from db.models import AccessRequest, ExportBatch, RequestEvent, UtcDateTime, utcnow
+from db.offloop import Query, consume_off_loop
+from services.form_xlsx import COLUMNS, Sheet, XlsxProcess
+from services.requests import HOLDING_STATUSES, Status, transition
 
-# The order's request form, verbatim and in order (appendix to order No 922).
-COLUMNS = (
-    "№ п/п",
-    "СНИЛС",
-    "Фамилия Имя Отчество",
-    "Адрес электронной почты (должен быть уникальным для каждого пользователя)",
-    "Субъект РФ",
-    "Полное наименование медицинской организации",
-    "Краткое наименование медицинской организации",
-    "Наименование компонента ВИМИС, к которому необходимо предоставить доступ",
-    "Наименование роли, которую необходимо присвоить (согласно матрице ролей)",
-)
-# Widths (characters) chosen so the nine columns fit an A4 landscape page at fit-to-width.
-WIDTHS = (6, 16, 28, 28, 16, 44, 26, 20, 24)
 EXPORTED_STATUSES = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS_GRANTED.value)
 LOCAL_TZ = ZoneInfo("Europe/Moscow")
-
-
-@dataclass(frozen=True)
-class Export:
-    batch_id: int | None  # None for a re-export, which changes nothing
-    requests: list[AccessRequest]
-
-
+# Requests logged per write transaction (inserts only), and marked per write transaction (an
+# UPDATE that touches six indexes per row): milliseconds of SQLite's lock each.
+WRITE_CHUNK = 250
+MARK_CHUNK = 100
+# Between two such transactions of another process (the command line beside the bot): time
+# for the bot's waiting writes, which poll for the lock every 20 ms at most.
+PAUSE_BESIDE_BOT = 0.03
+# Rows read, written to the CSV and sent to the XLSX process at a time (an export of fewer is
+# written on this thread): small enough that no single step holds the interpreter for long.
+CHUNK = 250
+# What a row of the form is read from: the request's number, then the eight text columns.
+ROW_COLUMNS = (
+    AccessRequest.id,
+    AccessRequest.snils,
+    AccessRequest.full_name,
+    AccessRequest.email,
+    AccessRequest.region,
+    AccessRequest.org_full_name,
+    AccessRequest.org_short_name,
+    AccessRequest.component,
+    AccessRequest.role,
+)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_FIRST = frozenset("".join(FORMULA_START))
+
+
+@dataclass
+class ExportFiles:
+    """The form as XLSX and CSV on disk, and the requests in it, in order."""
+
+    xlsx: Path
+    csv: Path
+    request_ids: list[int] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.request_ids)
+
+
+@dataclass
+class Export:
+    """What an export made: the files (None when there was nothing to export) and the batch
+    when new requests were marked (None for a re-export, which changes nothing but the event
+    log). `marked` holds (request id, Telegram id) of the requests moved to «exported»."""
+
+    batch_id: int | None
+    files: ExportFiles | None
+    marked: list[tuple[int, int | None]] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return self.files.count if self.files else 0
 
 
 def as_text(value: str) -> str:
@@ -53,107 +97,295 @@ def as_text(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_START) else value
 
 
-def table_rows(requests: Sequence[AccessRequest]) -> list[list[str | int]]:
-    return [
-        [
-            number,
-            r.snils,
-            r.full_name,
-            r.email,
-            r.region,
-            r.org_full_name,
-            r.org_short_name,
-            r.component,
-            r.role or "",
-        ]
-        for number, r in enumerate(requests, start=1)
-    ]
+def form_row(number: int, row: Sequence[Any]) -> list[Any]:
+    """A row of the form from (request id, the eight columns): № from 1, no role → empty."""
+    return [number, *row[1:8], row[8] or ""]
 
 
-def to_xlsx(requests: Sequence[AccessRequest], title: str = "Заявка ВИМИС ОНКО") -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = title[:31]
-    sheet.append(list(COLUMNS))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal="center")
-    for number, values in enumerate(table_rows(requests), start=2):
-        for column, value in enumerate(values, start=1):
-            cell = sheet.cell(row=number, column=column)
-            cell.value = value
-            if isinstance(value, str):
-                cell.data_type = "s"  # text, never a formula, whatever it starts with
-                cell.number_format = "@"  # SNILS keeps its leading zeros
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for index, width in enumerate(WIDTHS, start=1):
-        sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = width
-    sheet.row_dimensions[1].height = 75
-    sheet.freeze_panes = "A2"
-    sheet.print_title_rows = "1:1"
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    sheet.page_margins = PageMargins(left=0.4, right=0.4, top=0.5, bottom=0.5)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+def _csv_rows(chunk: list[list[Any]]) -> list[list[Any]]:
+    """The chunk's rows for the CSV: typed text that would run as a formula made text."""
+    rows = []
+    first = FORMULA_FIRST
+    for values in chunk:
+        if any(v and v[0] in first for v in values[1:]):  # after №, all text
+            values = [as_text(v) if isinstance(v, str) else v for v in values]
+        rows.append(values)
+    return rows
+
+
+def write_files(
+    rows: Iterable[Sequence[Any]], directory: Path, stem: str, *, process_after: int = CHUNK
+) -> ExportFiles:
+    """Both files from (request id, eight columns) rows, in one pass: the CSV here, a chunk
+    at a time, the XLSX in a process of its own once there are more than `process_after` rows
+    (form_xlsx.py). Runs on a worker thread."""
+    files = ExportFiles(directory / f"{stem}.xlsx", directory / f"{stem}.csv")
+    process: XlsxProcess | None = None
+    chunk: list[list[Any]] = []
+    text = io.StringIO()
+    writer = csv.writer(text, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+
+    def flush(out: BinaryIO) -> None:
+        writer.writerows(_csv_rows(chunk))
+        out.write(text.getvalue().encode("utf-8"))
+        text.seek(0)
+        text.truncate()
+
+    try:
+        with files.csv.open("wb") as out:
+            out.write(codecs.BOM_UTF8)
+            for number, row in enumerate(rows, start=1):
+                files.request_ids.append(row[0])
+                chunk.append(form_row(number, row))
+                if len(chunk) >= process_after:
+                    flush(out)
+                    process = process or XlsxProcess(str(files.xlsx))
+                    process.send(chunk)
+                    chunk = []
+            flush(out)
+        if process is None:
+            sheet = Sheet()
+            sheet.add(chunk)
+            sheet.write(str(files.xlsx))
+        else:
+            if chunk:
+                process.send(chunk)
+            process.finish()
+            process = None
+    finally:
+        if process is not None:  # building failed here: stop the process too
+            process.abandon()
+    return files
+
+
+def _as_rows(requests: Sequence[AccessRequest]) -> list[tuple[Any, ...]]:
+    return [tuple(getattr(r, c.key) for c in ROW_COLUMNS) for r in requests]
+
+
+def to_xlsx(requests: Sequence[AccessRequest]) -> bytes:
+    """The form as XLSX bytes, for a few requests already in memory."""
+    with tempfile.TemporaryDirectory(prefix="vimis-export-") as tmp:
+        return write_files(_as_rows(requests), Path(tmp), "form").xlsx.read_bytes()
 
 
 def to_csv(requests: Sequence[AccessRequest]) -> bytes:
     """UTF-8 with a BOM and `;`: what Excel in a Russian locale opens correctly."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(
-        [as_text(v) if isinstance(v, str) else v for v in row] for row in table_rows(requests)
+    with tempfile.TemporaryDirectory(prefix="vimis-export-") as tmp:
+        return write_files(_as_rows(requests), Path(tmp), "form").csv.read_bytes()
+
+
+# --- which requests -----------------------------------------------------------------------------
+
+
+def new_query() -> Query:
+    """Approved requests not exported before. One address, one person: a request whose
+    address another person's approved, exported or granted request also holds stays approved
+    and out of the file until an admin resolves it (approval refuses such pairs; this catches
+    requests approved before that rule)."""
+    other = aliased(AccessRequest)
+    shared_address = (
+        select(other.id)
+        .where(
+            func.lower(other.email) == func.lower(AccessRequest.email),
+            other.snils != AccessRequest.snils,
+            other.status.in_(HOLDING_STATUSES),
+            other.erased_at.is_(None),
+        )
+        .exists()
     )
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    return (
+        select(*ROW_COLUMNS)
+        .where(
+            AccessRequest.status == Status.APPROVED.value,
+            AccessRequest.export_batch_id.is_(None),
+            AccessRequest.erased_at.is_(None),
+            ~shared_address,
+        )
+        .order_by(AccessRequest.id)
+    )
 
 
-async def export_new(session: AsyncSession, actor_id: int | None) -> Export:
-    """Approved requests not exported before: a new batch, each marked exported (an event
-    per request). A request whose status changed meanwhile is left out."""
-    candidates = list(
-        await session.scalars(
-            select(AccessRequest)
-            .where(
-                AccessRequest.status == Status.APPROVED.value,
-                AccessRequest.export_batch_id.is_(None),
-                AccessRequest.erased_at.is_(None),
-            )
-            .order_by(AccessRequest.id)
+def again_query(
+    *, batch_id: int | None = None, since: date | None = None, until: date | None = None
+) -> Query:
+    """Requests to export again, changing nothing: a batch, a date range of approval, or all
+    approved ones. A request erased on consent withdrawal has nothing left to send."""
+    query = select(*ROW_COLUMNS).where(
+        AccessRequest.status.in_(EXPORTED_STATUSES), AccessRequest.erased_at.is_(None)
+    )
+    if batch_id is not None:
+        query = query.where(AccessRequest.export_batch_id == batch_id)
+    if since is not None:
+        start = datetime.combine(since, time.min, LOCAL_TZ)
+        query = query.where(AccessRequest.decided_at >= start)
+    if until is not None:
+        end = datetime.combine(until + timedelta(days=1), time.min, LOCAL_TZ)
+        query = query.where(AccessRequest.decided_at < end)
+    return query.order_by(AccessRequest.id)
+
+
+async def build(db: Database, query: Query, directory: Path, stem: str) -> ExportFiles:
+    """The files of `query`'s rows, read and written off the event loop."""
+    # Raw rows: the form's columns are text and integers, which need no type processing.
+    return await consume_off_loop(
+        db, query, lambda rows: write_files(rows, directory, stem), chunk=CHUNK, raw=True
+    )
+
+
+# --- marking ------------------------------------------------------------------------------------
+
+
+def _chunks(ids: Sequence[int], size: int | None = None) -> Iterator[Sequence[int]]:
+    size = size or WRITE_CHUNK
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+async def export_new(
+    session: AsyncSession, actor_id: int | None, batch_id: int, request_ids: Sequence[int]
+) -> list[tuple[int, int | None]]:
+    """Mark these approved requests exported in the batch (an event each); a request whose
+    status changed meanwhile is left out. One UPDATE and one INSERT: call it with at most
+    `WRITE_CHUNK` ids, in a transaction of its own. Returns (id, Telegram id) of those marked."""
+    now = utcnow()
+    result = await session.execute(
+        update(AccessRequest)
+        .where(
+            AccessRequest.id.in_(request_ids),
+            AccessRequest.status == Status.APPROVED.value,
+            AccessRequest.export_batch_id.is_(None),
+            AccessRequest.erased_at.is_(None),
+        )
+        .values(status=Status.EXPORTED.value, updated_at=now, export_batch_id=batch_id)
+        .returning(AccessRequest.id, AccessRequest.telegram_id)
+        .execution_options(synchronize_session=False)
+    )
+    marked: list[tuple[int, int | None]] = sorted((int(i), t) for i, t in result.all())
+    if marked:
+        await _log_events(
+            session,
+            [request_id for request_id, _ in marked],
+            "exported",
+            actor_id,
+            {"reason": None, "batch": batch_id},
+            now,
+            (Status.APPROVED.value, Status.EXPORTED.value),
+        )
+    return marked
+
+
+async def _log_events(
+    session: AsyncSession,
+    request_ids: Sequence[int],
+    action: str,
+    actor_id: int | None,
+    details: dict[str, Any],
+    at: datetime,
+    statuses: tuple[str | None, str | None] = (None, None),
+) -> None:
+    """One event per request, as one INSERT … SELECT: the database makes the rows."""
+    await session.execute(
+        insert(RequestEvent).from_select(
+            ["request_id", "action", "actor_id", "from_status", "to_status", "details", "at"],
+            select(
+                AccessRequest.id,
+                literal(action, String()),
+                literal(actor_id, BigInteger()),
+                literal(statuses[0], String()),
+                literal(statuses[1], String()),
+                literal(details, JSON()),
+                literal(at, UtcDateTime()),
+            ).where(AccessRequest.id.in_(request_ids)),
         )
     )
-    # One address, one person: a request whose address another person's request also holds
-    # stays approved and out of the file until an admin resolves it.
-    blocked = await email_conflicts(session, candidates)
-    candidates = [r for r in candidates if r.id not in blocked]
-    if not candidates:
-        return Export(None, [])
-    batch = ExportBatch(created_by=actor_id, created_at=utcnow(), size=0)
-    session.add(batch)
-    await session.flush()
-    exported = []
-    for request in candidates:
-        if await transition(
-            session,
-            request.id,
-            Status.APPROVED,
-            Status.EXPORTED,
-            actor_id=actor_id,
-            action="exported",
-            details={"batch": batch.id},
-            extra={"export_batch_id": batch.id},
-        ):
-            exported.append(request)
-    batch.size = len(exported)
-    for request in exported:
-        await session.refresh(request)
-    return Export(batch.id, exported)
+
+
+async def mark_batch(
+    db: Database, actor_id: int | None, request_ids: Sequence[int], pause: float = 0.0
+) -> tuple[int | None, list[tuple[int, int | None]]]:
+    """A new batch of these requests, marked `WRITE_CHUNK` at a time, `pause` seconds apart;
+    (None, []) when none of them could be marked any more."""
+    batch_id: int | None = None
+    marked: list[tuple[int, int | None]] = []
+    for chunk in _chunks(request_ids, MARK_CHUNK):
+        async with db.write() as session:
+            if batch_id is None:
+                batch = ExportBatch(created_by=actor_id, created_at=utcnow(), size=0)
+                session.add(batch)
+                await session.flush()
+                batch_id = batch.id
+            done = await export_new(session, actor_id, batch_id, chunk)
+            if done:
+                await session.execute(
+                    update(ExportBatch)
+                    .where(ExportBatch.id == batch_id)
+                    .values(size=ExportBatch.size + len(done))
+                )
+        marked += done
+        await asyncio.sleep(pause)  # others write between two transactions
+    if batch_id is not None and not marked:
+        async with db.write() as session:
+            empty = await session.get(ExportBatch, batch_id)
+            if empty is not None:
+                await session.delete(empty)
+        return None, []
+    return batch_id, marked
+
+
+async def log_reexport(
+    db: Database, request_ids: Sequence[int], actor_id: int | None, how: str, pause: float = 0.0
+) -> None:
+    """A `reexported` event per request, `WRITE_CHUNK` per transaction, `pause` seconds
+    apart."""
+    now = utcnow()
+    for chunk in _chunks(request_ids):
+        async with db.write() as session:
+            await _log_events(session, chunk, "reexported", actor_id, {"selection": how}, now)
+        await asyncio.sleep(pause)
+
+
+async def run_new(
+    db: Database, actor_id: int | None, directory: Path, stem: str, pause: float = 0.0
+) -> Export:
+    """`/export`: build the files of the approved requests not exported before, then mark them
+    in a new batch. A failure while building leaves everything as it was. Should a request
+    change meanwhile (a withdrawal), the files are built again from what the batch holds."""
+    files = await build(db, new_query(), directory, stem)
+    if not files.count:
+        return Export(None, None)
+    batch_id, marked = await mark_batch(db, actor_id, files.request_ids, pause)
+    if batch_id is None:
+        return Export(None, None)
+    if len(marked) != files.count:
+        files = await build(db, again_query(batch_id=batch_id), directory, stem)
+    return Export(batch_id, files, marked)
+
+
+async def run_again(
+    db: Database,
+    actor_id: int | None,
+    directory: Path,
+    stem: str,
+    how: str,
+    *,
+    batch_id: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    pause: float = 0.0,
+) -> Export:
+    """`/export all|N|dates`: the files again, changing nothing; each request in them gets a
+    `reexported` event once the files exist."""
+    files = await build(
+        db, again_query(batch_id=batch_id, since=since, until=until), directory, stem
+    )
+    if not files.count:
+        return Export(None, None)
+    await log_reexport(db, files.request_ids, actor_id, how, pause)
+    return Export(None, files)
+
+
+# --- small selections, access granted ------------------------------------------------------------
 
 
 async def select_again(
@@ -178,14 +410,6 @@ async def select_again(
         end = datetime.combine(until + timedelta(days=1), time.min, LOCAL_TZ)
         query = query.where(AccessRequest.decided_at < end)
     return list(await session.scalars(query.order_by(AccessRequest.id)))
-
-
-def log_reexport(
-    session: AsyncSession, requests: Sequence[AccessRequest], actor_id: int | None, how: str
-) -> None:
-    events = EventRepository(session)
-    for request in requests:
-        events.add(request.id, "reexported", actor_id=actor_id, details={"selection": how})
 
 
 async def grant(

@@ -3,7 +3,6 @@ row, in the caller's transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -134,24 +133,6 @@ async def email_holder(
     if exclude_request_id is not None:
         query = query.where(AccessRequest.id != exclude_request_id)
     return await session.scalar(query.order_by(AccessRequest.id).limit(1))
-
-
-async def email_conflicts(session: AsyncSession, requests: Sequence[AccessRequest]) -> set[int]:
-    """Ids of `requests` whose address another person's request also holds or is about to
-    hold (among these requests, or approved, exported or granted before). The export calls it
-    so that a file never carries one address for two people; approval already refuses such
-    pairs, so this catches requests approved before that rule, or changed by hand."""
-    if not requests:
-        return set()
-    holders = await RequestRepository(session).holding_email(
-        [r.email for r in requests], HOLDING_STATUSES
-    )
-    owners: dict[str, set[str]] = {}
-    for _id, email, snils in holders:
-        owners.setdefault(email, set()).add(snils)
-    for request in requests:
-        owners.setdefault(request.email.lower(), set()).add(request.snils)
-    return {r.id for r in requests if len(owners[r.email.lower()]) > 1}
 
 
 async def _hold_email(session: AsyncSession, request: AccessRequest) -> None:

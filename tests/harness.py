@@ -35,6 +35,7 @@ from aiogram.types import (
     Chat,
     ChatFullInfo,
     ForumTopic,
+    FSInputFile,
     Message,
     MessageEntity,
     MessageId,
@@ -50,6 +51,11 @@ from tests.e2e.standin import ApiError, check_reply_markup, parse_html, utf16_le
 BOT_ID = 42
 GROUP_ANONYMOUS_BOT = 1087968824
 TOKEN = f"{BOT_ID}:TEST-token-for-dialog-tests-0123456789"
+
+
+def _read(upload: FSInputFile) -> bytes:
+    with open(upload.path, "rb") as file:
+        return file.read()
 
 
 @dataclass
@@ -293,7 +299,11 @@ class RecordingSession(BaseSession):
             return True
         if isinstance(method, SendDocument | SendPhoto):
             upload = method.document if isinstance(method, SendDocument) else method.photo
-            assert isinstance(upload, BufferedInputFile), "files are uploaded, not referenced"
+            assert isinstance(upload, BufferedInputFile | FSInputFile), (
+                "files are uploaded, not referenced"
+            )
+            # A file from disk is read now: the bot may remove it once it is sent.
+            data = upload.data if isinstance(upload, BufferedInputFile) else _read(upload)
             chat_id = int(method.chat_id)
             markup = self._markup(method.reply_markup)
             try:
@@ -302,7 +312,7 @@ class RecordingSession(BaseSession):
                 raise self._refuse(method, exc.description) from exc
             kind = "document" if isinstance(method, SendDocument) else "photo"
             self.files.append(
-                SentFile(chat_id, kind, upload.filename or "", upload.data, method.caption, markup)
+                SentFile(chat_id, kind, upload.filename or "", data, method.caption, markup)
             )
             sent = Sent(chat_id, next(self._ids), "", method.caption or "", [], markup)
             self.messages[(chat_id, sent.message_id)] = sent

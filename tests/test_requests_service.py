@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -162,7 +163,7 @@ async def test_two_people_approved_at_once_with_one_address(db: Database) -> Non
     assert sorted(statuses) == ["approved", "submitted"]
 
 
-async def test_export_leaves_out_an_address_two_people_hold(db: Database) -> None:
+async def test_export_leaves_out_an_address_two_people_hold(db: Database, tmp_path: Path) -> None:
     # Approved before the rule (written directly): two people, one address.
     mine = await _submit(db, NEW)
     theirs = await _submit(db, replace(NEW, telegram_id=8, snils="431-052-771 35"))
@@ -173,11 +174,9 @@ async def test_export_leaves_out_an_address_two_people_hold(db: Database) -> Non
             assert await requests.transition(
                 session, request_id, Status.SUBMITTED, Status.APPROVED, actor_id=1, action="x"
             )
-    async with db.write() as session:
-        candidates = list(await session.scalars(select(AccessRequest).order_by(AccessRequest.id)))
-        assert await requests.email_conflicts(session, candidates) == set(ids[:2])
-        batch = await export.export_new(session, actor_id=1)
-    assert [r.id for r in batch.requests] == [ids[2]]
+    made = await export.run_new(db, 1, tmp_path, "form")
+    assert made.files is not None and made.files.request_ids == [ids[2]]
+    assert [request_id for request_id, _ in made.marked] == [ids[2]]
 
 
 async def test_transition_is_compare_and_set_with_one_event(db: Database) -> None:

@@ -14,6 +14,7 @@ see those, or a reply to another of its messages) is told how, and may take that
 from __future__ import annotations
 
 import contextlib
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,10 +48,12 @@ from services import requests as request_service
 from services import staff
 from services.requests import Status
 from services.role_matrix import RoleMatrix
+from services.snils import format_snils
 from services.staff import StaffRole
 from services.text_search import query_words
 
 INPUT_DESTINY = "admin_input"
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 QUEUE_PAGE = 8
 OPEN_STATUSES = (Status.SUBMITTED.value,)
 
@@ -628,16 +631,25 @@ def _fit(text: str, limit: int = 4000) -> str:
 
 
 async def on_find(message: Message, command: CommandObject, db: Database) -> None:
-    query = command.args or ""
+    """A SNILS and an e-mail are looked up by their indexes; words through the word index."""
+    query = (command.args or "").strip()
     words = query_words(query)
     digits = "".join(ch for ch in query if ch.isascii() and ch.isdigit())
-    if len(digits) >= 9 and len(digits) == sum(ch.isalnum() for ch in query):
+    snils_typed = len(digits) >= 9 and len(digits) == sum(ch.isalnum() for ch in query)
+    if snils_typed:
         words = [digits]  # a SNILS typed with separators
     if not words:
         await message.answer(texts.FIND_USAGE)
         return
     async with db.read() as session:
-        rows = await RequestRepository(session).search(words, limit=QUEUE_PAGE)
+        repository = RequestRepository(session)
+        rows: list[AccessRequest] = []
+        if snils_typed and len(digits) == 11:
+            rows = await repository.by_snils(format_snils(digits), limit=QUEUE_PAGE)
+        elif _EMAIL.fullmatch(query):
+            rows = await repository.by_email(query, limit=QUEUE_PAGE)
+        if not rows:
+            rows = await repository.search(words, limit=QUEUE_PAGE)
     await message.answer(texts.found(len(rows)), reply_markup=_list_keyboard(rows, 0, 1))
 
 

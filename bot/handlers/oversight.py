@@ -5,21 +5,24 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import tempfile
 from datetime import date, datetime
+from pathlib import Path
 
+import rustpy_xlsxwriter as xlsx
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
+    FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
 )
 from aiogram.utils.callback_answer import CallbackAnswer
-from openpyxl import Workbook
 
-from bot import charts, texts
+from bot import background, charts, texts
 from bot.args import ascii_number
 from bot.callbacks import GrantCb
 from bot.cards import notify_applicant, refresh_cards
@@ -42,23 +45,15 @@ def _date(text: str) -> date | None:
         return None
 
 
-async def run_export(db: Database, actor_id: int | None, args: list[str]) -> export.Export | None:
-    """The selection an admin asked for; None when the arguments make no sense."""
-    if not args:
-        async with db.write() as session:
-            return await export.export_new(session, actor_id)
+def _selection(args: list[str]) -> dict[str, object] | None:
+    """What a re-export asked for ({} for all); None when the arguments make no sense."""
     if args == ["all"]:
-        selection: dict[str, object] = {}
-    elif len(args) == 1 and (batch := ascii_number(args[0])) is not None:
-        selection = {"batch_id": batch}
-    elif len(args) == 2 and (since := _date(args[0])) and (until := _date(args[1])):
-        selection = {"since": since, "until": until}
-    else:
-        return None
-    async with db.write() as session:
-        rows = await export.select_again(session, **selection)  # type: ignore[arg-type]
-        export.log_reexport(session, rows, actor_id, " ".join(args))
-    return export.Export(None, rows)
+        return {}
+    if len(args) == 1 and (batch := ascii_number(args[0])) is not None:
+        return {"batch_id": batch}
+    if len(args) == 2 and (since := _date(args[0])) and (until := _date(args[1])):
+        return {"since": since, "until": until}
+    return None
 
 
 def _stamp() -> str:
@@ -69,44 +64,69 @@ async def on_export(
     message: Message, command: CommandObject, bot: Bot, db: Database, settings: Settings
 ) -> None:
     actor = message.from_user.id if message.from_user else None
-    result = await run_export(db, actor, (command.args or "").split())
-    if result is None:
+    args = (command.args or "").split()
+    selection = _selection(args) if args else {}
+    if selection is None:
         await message.answer(texts.EXPORT_USAGE)
         return
-    if not result.requests:
-        await message.answer(
-            texts.EXPORT_NOTHING if not command.args else texts.EXPORT_NOTHING_AGAIN
-        )
-        return
-    name = f"vimis_onko_{'batch' + str(result.batch_id) if result.batch_id else 'again'}_{_stamp()}"
-    keyboard = None
-    if result.batch_id is not None:
-        keyboard = InlineKeyboardMarkup(
-            inline_keyboard=[
-                [
-                    InlineKeyboardButton(
-                        text=texts.btn_granted(result.batch_id),
-                        callback_data=GrantCb(batch_id=result.batch_id).pack(),
-                    )
+    # The files are read and written off the event loop, into a directory removed afterwards;
+    # no transaction stays open while they are sent.
+    with tempfile.TemporaryDirectory(prefix="vimis-export-") as tmp:
+        if args:
+            result = await export.run_again(
+                db,
+                actor,
+                Path(tmp),
+                "form",
+                " ".join(args),
+                **selection,  # type: ignore[arg-type]
+            )
+        else:
+            result = await export.run_new(db, actor, Path(tmp), "form")
+        if result.files is None:
+            await message.answer(texts.EXPORT_NOTHING if not args else texts.EXPORT_NOTHING_AGAIN)
+            return
+        batch = "batch" + str(result.batch_id) if result.batch_id else "again"
+        name = f"vimis_onko_{batch}_{_stamp()}"
+        keyboard = None
+        if result.batch_id is not None:
+            keyboard = InlineKeyboardMarkup(
+                inline_keyboard=[
+                    [
+                        InlineKeyboardButton(
+                            text=texts.btn_granted(result.batch_id),
+                            callback_data=GrantCb(batch_id=result.batch_id).pack(),
+                        )
+                    ]
                 ]
-            ]
+            )
+        # The batch number first: should a file fail to send, `/export N` sends it again.
+        await message.answer(
+            texts.export_caption(result.batch_id, result.count), reply_markup=keyboard
         )
-    # The batch number first: should a file fail to send, `/export N` sends it again.
-    await message.answer(
-        texts.export_caption(result.batch_id, len(result.requests)), reply_markup=keyboard
-    )
-    await bot.send_document(
-        message.chat.id,
-        BufferedInputFile(export.to_xlsx(result.requests), filename=f"{name}.xlsx"),
-    )
-    await bot.send_document(
-        message.chat.id,
-        BufferedInputFile(export.to_csv(result.requests), filename=f"{name}.csv"),
-    )
-    if result.batch_id is not None:  # the statuses changed: cards and topic headers follow
-        for request in result.requests:
-            await refresh_cards(bot, db, request.id)
-            await refresh_support_header(bot, db, settings, request.telegram_id)
+        await bot.send_document(
+            message.chat.id, FSInputFile(result.files.xlsx, filename=f"{name}.xlsx")
+        )
+        await bot.send_document(
+            message.chat.id, FSInputFile(result.files.csv, filename=f"{name}.csv")
+        )
+    if result.marked:  # the statuses changed: cards and topic headers follow
+        background.spawn(
+            _follow_export(bot, db, settings, result.marked), f"export-{result.batch_id}"
+        )
+
+
+async def _follow_export(
+    bot: Bot, db: Database, settings: Settings, marked: list[tuple[int, int | None]]
+) -> None:
+    """Every copy of the exported requests' cards, and their topic headers, after the admin
+    has the files. A turn of the loop between two requests: a batch of thousands must not
+    hold everyone else up."""
+    for request_id, telegram_id in marked:
+        await refresh_cards(bot, db, request_id)
+        if telegram_id is not None:
+            await refresh_support_header(bot, db, settings, telegram_id)
+        await asyncio.sleep(0)
 
 
 async def grant_and_notify(
@@ -162,8 +182,7 @@ async def on_grant_button(
 
 
 async def on_stats(message: Message, bot: Bot, db: Database) -> None:
-    async with db.read() as session:
-        figures = await stats.collect(session)
+    figures = await stats.figures(db)  # the message first; the charts' data after it
     await message.answer(
         texts.stats(
             figures.by_status,
@@ -173,38 +192,42 @@ async def on_stats(message: Message, bot: Bot, db: Database) -> None:
             figures.p90_hours,
         )
     )
-    if figures.per_day:
-        png = await asyncio.to_thread(charts.requests_per_day, figures.per_day)
-        await bot.send_photo(message.chat.id, BufferedInputFile(png, "requests_per_day.png"))
-    if figures.approved_by_org:
-        png = await asyncio.to_thread(charts.organizations_by_users, figures.approved_by_org)
-        await bot.send_photo(message.chat.id, BufferedInputFile(png, "organizations.png"))
+    figures = await stats.chart_data(db, figures)
+    if not figures.per_day and not figures.approved_by_org:
+        return
+    by_period, by_org = await charts.draw(
+        figures.per_day, figures.approved_by_org, figures.approved_others
+    )
+    if by_period is not None:
+        await bot.send_photo(message.chat.id, BufferedInputFile(by_period, "requests_per_day.png"))
+    if by_org is not None:
+        await bot.send_photo(message.chat.id, BufferedInputFile(by_org, "organizations.png"))
 
 
 def coverage_xlsx(organizations: list[tuple[str, str, str]]) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = "Без пользователей"
-    sheet.append(list(texts.COVERAGE_COLUMNS))
-    for row in organizations:
-        sheet.append(list(row))
-    for letter, width in zip("ABC", (28, 80, 40), strict=True):
-        sheet.column_dimensions[letter].width = width
+    """Organisations without users as XLSX (rustpy-xlsxwriter, as the export)."""
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    xlsx.write_worksheet(
+        [dict(zip(texts.COVERAGE_COLUMNS, row, strict=True)) for row in organizations],
+        buffer,
+        sheet_name="Без пользователей",
+        column_widths=[28, 80, 40],
+        bold_headers=True,
+        freeze_row=1,
+    )
     return buffer.getvalue()
 
 
 async def on_coverage(message: Message, bot: Bot, db: Database, settings: Settings) -> None:
-    async with db.read() as session:
-        total, missing = await stats.uncovered(session, settings.region_name)
+    total, missing = await stats.uncovered(db, settings.region_name)
     await message.answer(texts.coverage(total, [o.name_short for o in missing], COVERAGE_SHOWN))
     if missing:
         rows = [(o.oid, o.name_full, o.name_short) for o in missing]
         await bot.send_document(
             message.chat.id,
-            BufferedInputFile(coverage_xlsx(rows), filename=f"coverage_{_stamp()}.xlsx"),
+            BufferedInputFile(
+                await asyncio.to_thread(coverage_xlsx, rows), filename=f"coverage_{_stamp()}.xlsx"
+            ),
         )
 
 

@@ -1,0 +1,312 @@
+"""The streamed export (issue "Admin work at 100,000 requests") is the same table as the export
+it replaced, keeps the printed layout, sizes rows for their wrapped text (issue "The export and
+the charts, as people see them"), and marks nothing unless its files were built."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.worksheet.page import PageMargins
+from sqlalchemy import func, select, update
+
+from db.database import Database
+from db.models import AccessRequest, ExportBatch, RequestEvent
+from services import export, form_xlsx
+from services.export import as_text
+from services.form_xlsx import COLUMNS, WIDTHS
+from services.requests import Status, decide, submit
+from services.sheet_layout import LINE_POINTS, wrapped_lines
+from services.snils import check_number, format_snils
+from tests.admin_support import admin
+from tests.harness import Harness
+from tests.test_requests_service import NEW
+
+LONG_ORG = (
+    "Областное государственное бюджетное учреждение здравоохранения «Галичская "
+    "центральная районная больница имени заслуженного врача РФ А. А. Иванова»"
+)
+# (SNILS, name, e-mail, organisation full, short, role): leading zeros, a formula-like
+# organisation typed by hand, no role yet, a long hyphenated name, quotes and a semicolon.
+PEOPLE = [
+    ("006-012-788 00", "Иванова Мария Петровна", "m.ivanova@example.ru", LONG_ORG,
+     "ОГБУЗ «Галичская ЦРБ»", "Куратор 1 уровня"),
+    ("112-233-445 95", "Салтыков-Щедрин Михаил Евграфович", "saltykov@example.ru",
+     '=HYPERLINK("http://example.com","Больница")', "-Больница", None),
+    ("431-052-771 35", "Мамедов Эльдар Оглы", "e.mamedov;x@example.ru",
+     "Поликлиника «Здоровье»; филиал № 2", "+Здоровье", "Куратор 2 уровня"),
+]  # fmt: skip
+
+
+def rows() -> list[tuple[Any, ...]]:
+    return [
+        (10 + i, snils, name, email, "Костромская область", full, short, "ВИМИС ОНКО", role)
+        for i, (snils, name, email, full, short, role) in enumerate(PEOPLE)
+    ]
+
+
+def reference_xlsx(source: list[tuple[Any, ...]]) -> bytes:
+    """The export as it was written before the streamed one (openpyxl, a style per cell)."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = "Заявка ВИМИС ОНКО"
+    sheet.append(list(COLUMNS))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top", horizontal="center")
+    for number, row in enumerate(source, start=2):
+        values = [number - 1, *row[1:8], row[8] or ""]
+        for column, value in enumerate(values, start=1):
+            cell = sheet.cell(row=number, column=column)
+            cell.value = value
+            if isinstance(value, str):
+                cell.data_type = "s"
+                cell.number_format = "@"
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for index, width in enumerate(WIDTHS, start=1):
+        sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = width
+    sheet.row_dimensions[1].height = 75
+    sheet.freeze_panes = "A2"
+    sheet.print_title_rows = "1:1"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_margins = PageMargins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def reference_csv(source: list[tuple[Any, ...]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for number, row in enumerate(source, start=1):
+        values = [number, *row[1:8], row[8] or ""]
+        writer.writerow([as_text(v) if isinstance(v, str) else v for v in values])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def cells(data: bytes) -> list[list[Any]]:
+    sheet = load_workbook(io.BytesIO(data)).worksheets[0]
+    return [[c.value for c in row] for row in sheet.iter_rows()]
+
+
+@pytest.mark.parametrize("process_after", [1, 1000], ids=["own process", "this thread"])
+def test_the_same_table_as_before(tmp_path: Path, process_after: int) -> None:
+    files = export.write_files(rows(), tmp_path, "form", process_after=process_after)
+    assert files.request_ids == [10, 11, 12]
+    assert cells(files.xlsx.read_bytes()) == cells(reference_xlsx(rows()))
+    assert files.csv.read_bytes() == reference_csv(rows())
+    # Text stays text, even what looks like a formula or a number.
+    sheet = load_workbook(files.xlsx).worksheets[0]
+    for cell in ("B2", "F3", "G3", "G4"):
+        assert sheet[cell].data_type == "s" and sheet[cell].number_format == "@", cell
+    assert sheet["F3"].value.startswith("=HYPERLINK")
+
+
+def test_many_rows_through_the_process_in_chunks(tmp_path: Path) -> None:
+    many = [replace_id(row, 100 + i) for i, row in enumerate(rows() * 700)]
+    files = export.write_files(many, tmp_path, "form", process_after=500)
+    table = cells(files.xlsx.read_bytes())
+    assert len(table) == 2101 and [r[0] for r in table[1:]] == list(range(1, 2101))
+    assert table[2100][2] == PEOPLE[2][1]
+    assert files.csv.read_bytes() == reference_csv(many)
+
+
+def replace_id(row: tuple[Any, ...], request_id: int) -> tuple[Any, ...]:
+    return (request_id, *row[1:])
+
+
+def column_widths(sheet: Any) -> list[float]:
+    """Widths by column (openpyxl keeps adjacent columns of one width as one entry)."""
+    widths = {}
+    for dimension in sheet.column_dimensions.values():
+        for index in range(dimension.min, dimension.max + 1):
+            widths[index] = dimension.width
+    return [widths[index] for index in range(1, 10)]
+
+
+def test_the_printed_layout(tmp_path: Path) -> None:
+    data = export.write_files(rows(), tmp_path, "f").xlsx.read_bytes()
+    sheet = load_workbook(io.BytesIO(data)).worksheets[0]
+    widths = column_widths(sheet)
+    # openpyxl reads back the width Excel stores (the characters plus the cell's padding).
+    assert [round(w) for w in widths] == [round(w + 0.71) for w in WIDTHS]
+    assert all(sheet.cell(1, c).alignment.wrap_text for c in range(1, 10))
+    assert all(sheet.cell(1, c).font.b for c in range(1, 10))
+    filled = [sheet.cell(r, c) for r in (2, 3, 4) for c in range(1, 10)]
+    assert all(cell.alignment.wrap_text for cell in filled if cell.value is not None)
+    assert sheet.page_setup.orientation == "landscape"
+    assert int(sheet.page_setup.paperSize) == int(sheet.PAPERSIZE_A4)
+    # One page wide (1 is the default, which the file may leave out), as many pages tall.
+    assert sheet.page_setup.fitToWidth in (None, 1) and sheet.page_setup.fitToHeight == 0
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert sheet.freeze_panes == "A2"
+    assert sheet.print_title_rows.replace("$", "") == "1:1"
+    assert sheet.title == "Заявка ВИМИС ОНКО"
+    # Every row once, in order: Excel reports a file with a repeated row as damaged.
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        xml = archive.read("xl/worksheets/sheet1.xml").decode()
+    assert re.findall(r'<row r="(\d+)"', xml) == ["1", "2", "3", "4"]
+
+
+def test_rows_are_as_tall_as_their_wrapped_text(tmp_path: Path) -> None:
+    sheet = load_workbook(export.write_files(rows(), tmp_path, "f").xlsx).worksheets[0]
+    header = sheet.row_dimensions[1].height
+    assert header is not None and header >= 5 * LINE_POINTS  # the longest title: five lines
+    for row in (2, 3, 4):
+        height = sheet.row_dimensions[row].height
+        assert height is not None, f"row {row} left at the default height"
+        for column in range(2, 10):
+            text = str(sheet.cell(row, column).value or "")
+            lines = wrapped_lines(text, WIDTHS[column - 1])
+            assert height >= lines * LINE_POINTS, (row, column, text)
+    # The long name of the organisation takes three lines of its 44-character column.
+    assert sheet.row_dimensions[2].height >= 3 * LINE_POINTS
+
+
+def test_line_counts_of_known_texts() -> None:
+    assert wrapped_lines("Костромская область", 16) == 2  # 19 letters in a 16-wide column
+    assert wrapped_lines("ВИМИС ОНКО", 20) == 1
+    assert wrapped_lines("006-012-788 00", 16) == 1
+    assert wrapped_lines(LONG_ORG, 44) == 4
+    assert wrapped_lines("Областное", 4) == 3  # a word wider than the column is broken
+    assert wrapped_lines("", 10) == 1
+
+
+async def approved(db: Database, count: int) -> list[int]:
+    ids = []
+    async with db.write() as session:
+        for n in range(count):
+            digits = f"{500_000_000 + n:09d}"
+            new = replace(
+                NEW,
+                telegram_id=6000 + n,
+                snils=format_snils(digits + f"{check_number(digits):02d}"),
+                email=f"s{n}@example.ru",
+            )
+            result = await submit(session, new)
+            request_id = result.request.id  # type: ignore[union-attr]
+            await decide(session, request_id, Status.APPROVED, actor_id=1)
+            ids.append(request_id)
+    return ids
+
+
+async def count(db: Database, model: Any, *where: Any) -> int:
+    async with db.read() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)))
+
+
+async def test_a_file_that_cannot_be_built_marks_nothing(
+    h: Harness, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await approved(db, 3)
+
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(form_xlsx.Sheet, "write", broken)
+    await admin(h).send("/export")
+    assert [f for f in h.session.files if f.kind == "document"] == []
+    assert await count(db, AccessRequest, AccessRequest.status == "approved") == 3
+    assert await count(db, ExportBatch) == 0
+    assert await count(db, RequestEvent, RequestEvent.action == "exported") == 0
+    monkeypatch.undo()
+    sent = await admin(h).send("/export")
+    assert any("Выгрузка № 1: заявок 3" in m.plain for m in sent)
+    assert await count(db, AccessRequest, AccessRequest.status == "exported") == 3
+
+
+async def test_a_big_batch_is_marked_in_short_transactions(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = await approved(db, 5)
+    monkeypatch.setattr(export, "WRITE_CHUNK", 2)
+    monkeypatch.setattr(export, "MARK_CHUNK", 2)
+    transactions = 0
+    write = db.write
+
+    def counting() -> Any:
+        nonlocal transactions
+        transactions += 1
+        return write()
+
+    monkeypatch.setattr(db, "write", counting)
+    result = await export.run_new(db, 1, tmp_path, "f")
+    assert result.batch_id == 1 and [i for i, _ in result.marked] == ids
+    assert transactions == 3  # 2 + 2 + 1 requests
+    async with db.read() as session:
+        batch = await session.get(ExportBatch, 1)
+        assert batch is not None and batch.size == 5
+        events = (
+            await session.scalars(select(RequestEvent).where(RequestEvent.action == "exported"))
+        ).all()
+    assert sorted(e.request_id for e in events) == ids
+    assert all(e.details == {"reason": None, "batch": 1} for e in events)
+    assert all((e.from_status, e.to_status) == ("approved", "exported") for e in events)
+
+    transactions = 0
+    again = await export.run_again(db, 7, tmp_path, "g", "all")
+    assert again.batch_id is None and again.count == 5 and transactions == 3
+    assert await count(db, RequestEvent, RequestEvent.action == "reexported") == 5
+
+
+async def test_a_request_cancelled_while_the_file_is_built_is_left_out(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = await approved(db, 3)
+    build = export.build
+    calls = 0
+
+    async def build_then_withdraw(*args: Any) -> export.ExportFiles:
+        nonlocal calls
+        calls += 1
+        files = await build(*args)
+        if calls == 1:  # the person withdraws consent meanwhile
+            async with db.write() as session:
+                await session.execute(
+                    update(AccessRequest)
+                    .where(AccessRequest.id == ids[1])
+                    .values(status=Status.CANCELLED.value)
+                )
+        return files
+
+    monkeypatch.setattr(export, "build", build_then_withdraw)
+    result = await export.run_new(db, 1, tmp_path, "f")
+    assert result.files is not None and result.files.request_ids == [ids[0], ids[2]]
+    assert [r[0] for r in cells(result.files.xlsx.read_bytes())[1:]] == [1, 2]
+    assert calls == 2
+
+
+async def test_the_command_line_export_builds_before_it_marks(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.__main__ import _export
+    from tests.conftest import make_settings
+
+    await approved(db, 2)
+    monkeypatch.setattr(form_xlsx.Sheet, "write", lambda *_a: (_ for _ in ()).throw(OSError()))
+    settings = make_settings(str(db.url))
+    with pytest.raises(OSError):
+        await _export(settings, tmp_path / "x.xlsx", None, False)
+    assert await count(db, AccessRequest, AccessRequest.status == "approved") == 2
+    assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_formula_text_in_the_csv(tmp_path: Path) -> None:
+    data = export.write_files(rows(), tmp_path, "f").csv.read_bytes().decode("utf-8-sig")
+    table = list(csv.reader(io.StringIO(data), delimiter=";"))
+    assert table[2][5].startswith("'=HYPERLINK") and table[2][6] == "'-Больница"
+    assert table[3][6] == "'+Здоровье" and table[3][3] == "e.mamedov;x@example.ru"
