@@ -10,7 +10,8 @@ from aiogram import Bot, Dispatcher
 
 from bot import background
 from bot.config import Settings
-from bot.dispatcher import build_dispatcher, make_bot, set_commands
+from bot.delivery import Delivery
+from bot.dispatcher import build_dispatcher, make_bot, make_pacer, set_commands
 from bot.middlewares import InFlightMiddleware
 from bot.reminders import start_periodic, stop_periodic
 from db.database import Database
@@ -32,13 +33,17 @@ async def run_bot(settings: Settings, role_matrix: RoleMatrix) -> None:
     dp = build_dispatcher(settings, db, role_matrix)
 
     periodic_task: asyncio.Task[None] | None = None
+    delivery = Delivery(db, settings, pacer=make_pacer(settings))
+    db.outbox_listeners.append(delivery.wake)
+    delivery_task: asyncio.Task[None] | None = None
 
     async def on_startup(bot: Bot) -> None:
-        nonlocal periodic_task
+        nonlocal periodic_task, delivery_task
         async with db.read() as session:
             admin_ids = await staff.admins(session)
         await set_commands(bot, settings, admin_ids)
-        periodic_task = start_periodic(bot, db, dp.storage, settings)
+        delivery_task = asyncio.create_task(delivery.run(bot), name="outbox")
+        periodic_task = start_periodic(db, dp.storage, settings, delivery.owner)
         # Start-up objects live forever: keep them out of the collector's full passes, which
         # otherwise pause the bot for ≈ 200 ms.
         gc.freeze()
@@ -51,6 +56,10 @@ async def run_bot(settings: Settings, role_matrix: RoleMatrix) -> None:
             log.warning("%d updates still in flight at shutdown", in_flight.in_flight)
         if not await background.drain(DRAIN_SECONDS):
             log.warning("background work still running at shutdown")
+        if not await delivery.stop(DRAIN_SECONDS):
+            log.warning("outbox sends still in flight at shutdown: left for the next start")
+        if delivery_task is not None:
+            await delivery_task
         await dispatcher.storage.close()
         await db.dispose()
 

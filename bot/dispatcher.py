@@ -28,6 +28,7 @@ from bot.handlers.start import fallback_router, start_router
 from bot.handlers.support import support_router
 from bot.handlers.withdrawal import withdrawal_router
 from bot.middlewares import InFlightMiddleware
+from bot.pacing import Limits, MemoryPacer, Pacer, RedisPacer
 from bot.session import make_session
 from db.database import Database
 from services.role_matrix import RoleMatrix
@@ -56,12 +57,23 @@ def make_storage(settings: Settings, db: Database) -> tuple[BaseStorage, BaseEve
     return DatabaseStorage(db), SimpleEventIsolation()
 
 
+def make_pacer(settings: Settings) -> Pacer:
+    """The delivery loop's pacing: shared through Redis when there is one (several workers
+    share one bot's limits), else in this process."""
+    limits = Limits(bot_per_second=settings.outbox_rate)
+    if settings.redis_url:
+        from redis.asyncio import Redis
+
+        return RedisPacer(Redis.from_url(settings.redis_url), limits)
+    return MemoryPacer(limits)
+
+
 def make_bot(settings: Settings) -> Bot:
     if settings.bot_token is None:
         raise ValueError("BOT_TOKEN is not set")
     return Bot(
         settings.bot_token.get_secret_value(),
-        session=make_session(settings.telegram_api_url),
+        session=make_session(settings.telegram_api_url, settings.telegram_timeout),
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
 

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from bot import texts
 from bot.dispatcher import build_dispatcher
-from bot.support_desk import SupportDesk
+from bot.support_desk import enqueue_overdue
 from db.database import Database
 from db.models import SupportRating, SupportThread, utcnow
 from services import staff
@@ -225,9 +225,10 @@ async def test_a_question_waiting_too_long_is_reminded_once(
         await session.execute(
             update(SupportThread).values(waiting_since=utcnow() - timedelta(hours=5))
         )
-    desk = SupportDesk(harness.bot, db, harness.dp["settings"])
-    assert await desk.remind_overdue() == 1
-    assert await desk.remind_overdue() == 0
+    for expected in (1, 0):
+        async with db.write() as session:
+            assert await enqueue_overdue(session, harness.dp["settings"]) == expected
+        await harness.deliver()
     notes = [s.plain for s in harness.session.in_chat(SUPPORT_CHAT_ID)]
     assert any("ждёт ответа 5.0 ч" in n for n in notes)
 

@@ -21,10 +21,9 @@ from openpyxl import Workbook
 
 from bot import charts, texts
 from bot.callbacks import GrantCb
-from bot.cards import notify_applicant, refresh_cards
+from bot.cards import announce_many
 from bot.config import Settings
 from bot.handlers.admin import AdminOnly, AdminScope
-from bot.support_desk import refresh_support_header
 from db.database import Database
 from services import export, stats
 
@@ -45,7 +44,10 @@ async def run_export(db: Database, actor_id: int | None, args: list[str]) -> exp
     """The selection an admin asked for; None when the arguments make no sense."""
     if not args:
         async with db.write() as session:
-            return await export.export_new(session, actor_id)
+            result = await export.export_new(session, actor_id)
+            # The statuses changed: cards and topic headers follow.
+            await announce_many(session, result.requests, None)
+            return result
     if args == ["all"]:
         selection: dict[str, object] = {}
     elif len(args) == 1 and args[0].isdigit() and len(args[0]) < 10:
@@ -102,10 +104,6 @@ async def on_export(
         message.chat.id,
         BufferedInputFile(export.to_csv(result.requests), filename=f"{name}.csv"),
     )
-    if result.batch_id is not None:  # the statuses changed: cards and topic headers follow
-        for request in result.requests:
-            await refresh_cards(bot, db, request.id)
-            await refresh_support_header(bot, db, settings, request.telegram_id)
 
 
 async def grant_and_notify(
@@ -113,12 +111,7 @@ async def grant_and_notify(
 ) -> tuple[int, int]:
     async with db.write() as session:
         granted = await export.grant(session, request_ids, actor_id)
-    for request in granted:
-        await refresh_cards(bot, db, request.id)
-        await refresh_support_header(bot, db, settings, request.telegram_id)
-        await notify_applicant(
-            bot, request.telegram_id, texts.applicant_granted(request.id, settings.vimis_url)
-        )
+        await announce_many(session, granted, "granted")  # cards, headers, the applicants
     return len(granted), len(set(request_ids)) - len(granted)
 
 
