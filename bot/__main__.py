@@ -136,11 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     from bot.app import run
 
     try:
-        run(settings, matrix)
+        return run(settings, matrix)
     except TokenValidationError:
         print(texts.BAD_TOKEN, file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

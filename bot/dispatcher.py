@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
 from bot.handlers.admin import admin_router
 from bot.handlers.form import form_router
+from bot.handlers.health import health_router
 from bot.handlers.operators import operators_router
 from bot.handlers.oversight import oversight_router
 from bot.handlers.staff import staff_router
@@ -119,13 +120,21 @@ def build_dispatcher(
     )
     in_flight = InFlightMiddleware()
     dp["in_flight"] = in_flight
+    # First of all update middlewares: an update waiting for its user's turn (the event
+    # isolation lock, taken in aiogram's FSM middleware) is in hand too, and shutdown waits.
+    builtin = list(dp.update.outer_middleware)
+    for middleware in builtin:
+        dp.update.outer_middleware.unregister(middleware)
     dp.update.outer_middleware(in_flight)
+    for middleware in builtin:
+        dp.update.outer_middleware(middleware)
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.errors.register(on_error)
     # Order matters: staff commands and their typed input, then the applicant's commands,
     # then open dialogs, then whatever is left.
     dp.include_routers(
         admin_router(),
+        health_router(),
         staff_router(),
         oversight_router(),
         operators_router(),
