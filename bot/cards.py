@@ -230,6 +230,8 @@ async def deliver_post(ctx: Context, row: Envelope) -> Outcome | None:
     """Render the card as the request is now, post it, and record the copy with the row's
     deletion. Had the request changed while the card was on its way (a decision, an
     erasure), the copy is refreshed right after: it goes behind this post in the lane."""
+    if row.request_id is None:
+        return None
     async with ctx.db.read() as session:
         request = await session.get(AccessRequest, row.request_id)
         if request is None or request.erased_at is not None:
@@ -263,6 +265,8 @@ async def deliver_refresh(ctx: Context, row: Envelope) -> Outcome | None:
     """Edit the copies of the card in this chat that do not show the current state yet.
     Each copy's new content hash is stored once it is edited, so a retry edits only the rest;
     a copy deleted by hand is left alone."""
+    if row.request_id is None:
+        return None
     async with ctx.db.read() as session:
         request = await session.get(AccessRequest, row.request_id)
         if request is None:
@@ -322,6 +326,8 @@ def _notice(
 
 
 async def deliver_notice(ctx: Context, row: Envelope) -> Outcome | None:
+    if row.request_id is None:
+        return None
     async with ctx.db.read() as session:
         request = await session.get(AccessRequest, row.request_id)
         event_id = row.payload.get("event_id")
