@@ -130,6 +130,17 @@ def main(argv: list[str] | None = None) -> int:
     except RoleMatrixError as exc:
         print(f"Ошибка в матрице ролей: {exc}", file=sys.stderr)
         return 2
+    from bot.guard import Refused, check_settings
+
+    try:
+        check_settings(settings, settings.database_url.startswith("sqlite"))
+    except Refused as refused:
+        print(refused, file=sys.stderr)
+        return 2
+    if settings.workers > 1:
+        from bot.supervisor import supervise
+
+        return supervise(settings)
     # Imported here: aiogram is heavy, and the commands above do not need it.
     from aiogram.utils.token import TokenValidationError
 

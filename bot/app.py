@@ -19,9 +19,7 @@ import hashlib
 import logging
 import os
 import signal
-import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,7 +38,6 @@ from bot.health import add_healthz
 from bot.middlewares import InFlightMiddleware
 from bot.reminders import start_periodic, stop_periodic
 from db.database import Database
-from db.migrate import startup_lock, upgrade_to_head
 from services import staff
 from services.role_matrix import RoleMatrix
 
@@ -248,6 +245,9 @@ async def run_bot(settings: Settings, role_matrix: RoleMatrix) -> int:
         print(refused, file=sys.stderr)
         await db.dispose()
         return 2
+    # Imported after the guard: Alembic's import logs lines that would bury a refusal's one.
+    from db.migrate import startup_lock, upgrade_to_head
+
     try:
         await upgrade_to_head(db)
         async with db.write() as session:
@@ -266,56 +266,5 @@ async def run_bot(settings: Settings, role_matrix: RoleMatrix) -> int:
     return 0
 
 
-# --- several processes ----------------------------------------------------------------------
-
-
-def supervise(settings: Settings) -> int:
-    """WORKERS > 1: start that many worker processes (`python -m bot` each, on one port with
-    SO_REUSEPORT), pass SIGTERM/SIGINT on, restart one that dies. Returns when all stop."""
-    env = {**os.environ, "WORKERS": "1"}
-    stopping = False
-
-    def spawn(index: int) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "bot"], env={**env, "WORKER_INDEX": str(index)}
-        )
-
-    children = {i: spawn(i) for i in range(settings.workers)}
-
-    def forward(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    code = 0
-    while children:
-        for index, child in list(children.items()):
-            result = child.poll()
-            if result is None:
-                continue
-            del children[index]
-            if stopping:
-                continue
-            if result == 2:  # a setting is wrong: restarting will not help
-                code = 2
-                forward(signal.SIGTERM, None)
-                continue
-            log.error("worker %d exited (%d): restarting it", index, result)
-            children[index] = spawn(index)
-        time.sleep(0.2)
-    return code
-
-
 def run(settings: Settings, role_matrix: RoleMatrix) -> int:
-    if settings.workers > 1:
-        try:
-            check_settings(settings, settings.database_url.startswith("sqlite"))
-        except Refused as refused:
-            print(refused, file=sys.stderr)
-            return 2
-        return supervise(settings)
     return asyncio.run(run_bot(settings, role_matrix))
