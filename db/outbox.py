@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import case, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from db.models import OutboxMessage, RequestCard
+from db.models import OutboxMessage, RequestCard, UtcDateTime
 
 # Set on a session that wrote outbox rows: `Database.write` wakes the delivery loop after the
 # commit (not before: the loop would find nothing yet).
@@ -178,6 +178,19 @@ class OutboxRepository:
         )
         rows = await self.session.execute(posted.union(coming))
         return {(int(r), int(c)) for r, c in rows}
+
+    async def next_due(self) -> datetime | None:
+        """When the next row may be tried: the earliest moment a lane's head is due and free."""
+        row, older = OutboxMessage, aliased(OutboxMessage)
+        behind = (
+            exists()
+            .where(older.chat_id == row.chat_id, older.state == PENDING, older.id < row.id)
+            .correlate(row)
+        )
+        due = case((row.lease_until > row.not_before, row.lease_until), else_=row.not_before)
+        return await self.session.scalar(
+            select(func.min(due, type_=UtcDateTime())).where(row.state == PENDING, ~behind)
+        )
 
     async def pending_summary(self) -> tuple[int, datetime | None]:
         count, oldest = (

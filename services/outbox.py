@@ -194,6 +194,10 @@ async def card_chats(session: AsyncSession, request_id: int) -> list[int]:
     return await OutboxRepository(session).card_chats(request_id, Kind.CARD_POST.value)
 
 
+async def next_due(session: AsyncSession) -> datetime | None:
+    return await OutboxRepository(session).next_due()
+
+
 async def card_chats_of(session: AsyncSession, request_ids: list[int]) -> set[tuple[int, int]]:
     return await OutboxRepository(session).card_chats_of(request_ids, Kind.CARD_POST.value)
 

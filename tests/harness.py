@@ -309,6 +309,7 @@ class Harness:
         # What the bot sends on its own goes through the outbox: `feed` runs the delivery
         # loop until nothing is ready, as the running bot would right after the update.
         self.delivery = Delivery(dp["db"], dp["settings"])
+        self.auto_deliver = True  # off: the outbox is left to a test's own loop
 
     def user(self, user_id: int = 1001, first_name: str = "Мария") -> ChatUser:
         return ChatUser(self, user_id, first_name)
@@ -320,7 +321,8 @@ class Harness:
     async def feed(self, update: Update) -> None:
         await self.dp.feed_update(self.bot, update)
         await background.drain(10)  # what the update started after answering
-        await self.deliver()
+        if self.auto_deliver:
+            await self.deliver()
 
     async def deliver(self) -> int:
         """Send what the outbox holds and is due (cards, notices, relays); rows tried."""
