@@ -258,6 +258,11 @@ class Delivery:
         return tried
 
     async def _claim(self, limit: int, ids: list[int] | None = None) -> list[Envelope]:
+        now = self.clock()
+        if ids is None:
+            async with self.db.read() as session:
+                if not await outbox.anything_ready(session, now):
+                    return []
         async with self.db.write() as session:
             return await outbox.claim(session, self.owner, self.clock(), limit, self.policy, ids)
 

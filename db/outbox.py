@@ -116,6 +116,16 @@ class OutboxRepository:
         )
         return sorted((Envelope(*r) for r in result.all()), key=lambda e: e.id)
 
+    async def anything_ready(self, now: datetime) -> bool:
+        """A cheap read before a claim: is any pending row due and free? (An idle loop then
+        takes no write lock; on SQLite there is one writer.)"""
+        row = OutboxMessage
+        free = or_(row.lease_until.is_(None), row.lease_until < now)
+        found = await self.session.scalar(
+            select(row.id).where(row.state == PENDING, row.not_before <= now, free).limit(1)
+        )
+        return found is not None
+
     async def delete(self, row_id: int) -> None:
         await self.session.execute(delete(OutboxMessage).where(OutboxMessage.id == row_id))
 
@@ -222,10 +232,17 @@ class OutboxRepository:
         )
 
     async def requeue_failed(self, now: datetime) -> int:
-        """Give failed rows another go (after the cause was fixed), from now on."""
+        """Give failed rows another go (after the cause was fixed), from now on; and rows to a
+        group the bot could not reach (removed from it, say). A person who blocked the bot
+        stays undeliverable."""
         result = await self.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.state == FAILED)
+            .where(
+                or_(
+                    OutboxMessage.state == FAILED,
+                    (OutboxMessage.state == UNDELIVERABLE) & (OutboxMessage.chat_id < 0),
+                )
+            )
             .values(
                 state=PENDING,
                 created_at=now,

@@ -133,6 +133,10 @@ def enqueue(
     )
 
 
+async def anything_ready(session: AsyncSession, now: datetime) -> bool:
+    return await OutboxRepository(session).anything_ready(now)
+
+
 async def claim(
     session: AsyncSession,
     owner: str,

@@ -158,3 +158,17 @@ async def test_the_loop_is_woken_after_the_commit_not_before(db: Database) -> No
     async with db.write() as session:
         await session.execute(select(1))
     assert woken == [1]  # a transaction that enqueued nothing wakes nobody
+
+
+async def test_retry_after_a_fix_requeues_failures_and_unreachable_groups_not_blockers(
+    db: Database,
+) -> None:
+    await fill(db, [(1, Kind.TEXT), (2, Kind.TEXT), (GROUP, Kind.CARD_POST)])
+    now = utcnow()
+    rows = {r.chat_id: r for r in await claim(db, at=now)}
+    async with db.write() as session:
+        await outbox.apply(session, rows[1], Failed("TelegramBadRequest"), now, POLICY)
+        await outbox.apply(session, rows[2], Undeliverable("Forbidden"), now, POLICY)
+        await outbox.apply(session, rows[GROUP], Undeliverable("Forbidden"), now, POLICY)
+        assert await outbox.requeue_failed(session) == 2
+    assert await states(db) == [(1, "pending"), (2, "undeliverable"), (GROUP, "pending")]
