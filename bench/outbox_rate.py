@@ -77,7 +77,8 @@ async def run(args: argparse.Namespace, database_url: str) -> int:
         limits = Limits(bot_per_second=args.rate)
         loops = []
         for _ in range(args.workers):
-            pacer: Pacer = RedisPacer(redis, limits) if redis is not None else MemoryPacer(limits)
+            shared = redis is not None and not args.unshared
+            pacer: Pacer = RedisPacer(redis, limits) if shared else MemoryPacer(limits)
             loops.append(Delivery(db, settings, pacer=pacer, concurrency=args.concurrency))
         total = args.private + args.group
         start = time.monotonic()
@@ -115,7 +116,7 @@ async def run(args: argparse.Namespace, database_url: str) -> int:
 
     elapsed_private = (private_done_at or time.monotonic()) - start
     print(
-        f"workers={args.workers} pacing={'redis' if args.redis else 'memory'} "
+        f"workers={args.workers} pacing={'memory' if args.unshared or not args.redis else 'redis'} "
         f"database={'postgres' if args.postgres else 'sqlite'} rate cap={args.rate}/s "
         f"(Telegram: 30/s) api latency={args.latency * 1000:.0f} ms"
     )
@@ -145,8 +146,13 @@ def main() -> int:
     parser.add_argument("--postgres", help="PostgreSQL URL (default: a temporary SQLite file)")
     parser.add_argument("--redis", help="Redis URL: pacing shared by the workers")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument(
+        "--unshared",
+        action="store_true",
+        help="several workers, each pacing in memory (what --redis prevents: for comparison)",
+    )
     args = parser.parse_args()
-    if args.workers > 1 and not args.redis:
+    if args.workers > 1 and not (args.redis or args.unshared):
         parser.error("several workers share Telegram's limits only through --redis")
     with TemporaryDirectory() as tmp:
         url = args.postgres or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"

@@ -14,6 +14,7 @@ on Redis's clock).
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from collections import deque
@@ -30,15 +31,21 @@ class Limits:
     bot_per_second: int = 25  # under Telegram's ≈ 30, with room for the direct answers
     group_per_minute: int = 20
     private_per_second: int = 1
-    slow_down_seconds: float = 60.0  # after a 429, the bot's rate is halved this long
+    slow_down_seconds: float = 60.0  # after a 429, the bot's sends are twice as far apart
+    # Telegram counts a send when it arrives, the loop when it starts; arrivals jitter by the
+    # request's latency, so the group's minute gets a second of margin.
+    margin: float = 1.0
 
     def windows(self, chat_id: int, creates_message: bool) -> list[tuple[str, int, float]]:
-        """(key, limit, period) of every window this call counts against."""
-        found = [("bot", self.bot_per_second, 1.0)]
+        """(key, limit, period) of every window this call counts against: at most `limit`
+        calls in any `period` seconds. The bot's own is even spacing (one per 1/rate s), not
+        a burst a second: a second's burst arriving late beside the next one's would make 50
+        in one of Telegram's seconds."""
+        found = [("bot", 1, 1.0 / self.bot_per_second)]
         if chat_id < 0:
             # Edits do not add messages to a group: only the bot-wide limit applies to them.
             if creates_message:
-                found.append((f"chat:{chat_id}", self.group_per_minute, 60.0))
+                found.append((f"chat:{chat_id}", self.group_per_minute, 60.0 + self.margin))
         else:
             found.append((f"chat:{chat_id}", self.private_per_second, 1.0))
         return found
@@ -75,27 +82,44 @@ class MemoryPacer:
         self._sent: dict[str, deque[float]] = {}
         self._held: dict[str, float] = {}
         self._slow_until = 0.0
+        self._bot_turn = asyncio.Lock()  # FIFO: senders wait for the bot's window in order
 
     def _earliest(self, key: str, limit: int, period: float, now: float) -> float:
-        if key == "bot" and now < self._slow_until:
-            limit = max(1, limit // 2)
         sent = self._sent.get(key)
         if sent is None:
             return max(now, self._held.get(key, 0.0))
-        while sent and sent[0] <= now - period:
+        while len(sent) > limit or (sent and sent[0] <= now - period):
             sent.popleft()
         ready = sent[-limit] + period if len(sent) >= limit else now
         return max(ready, self._held.get(key, 0.0))
 
     async def acquire(self, chat_id: int, creates_message: bool) -> None:
-        windows = self.limits.windows(chat_id, creates_message)
+        """The chat's windows first (a lane sends one at a time: nobody races for them), then
+        the bot's, with senders queued in order on a lock rather than all waking for the same
+        moment. Each send is counted at the moment it really goes: a sender delayed by a busy
+        loop does not bunch up with the next ones."""
+        (bot, limit, spacing), *windows = self.limits.windows(chat_id, creates_message)
+        await self._wait(windows)
+        async with self._bot_turn:
+            while True:
+                now = self.clock()
+                period = spacing * 2 if now < self._slow_until else spacing
+                ready = max(self._earliest(bot, limit, period, now), self._ready(windows, now))
+                if ready <= now:
+                    break
+                await self.sleep(ready - now)
+            for key, _, _ in [(bot, limit, period), *windows]:
+                self._sent.setdefault(key, deque()).append(now)
+        self._forget_idle(now)
+
+    def _ready(self, windows: list[tuple[str, int, float]], now: float) -> float:
+        return max([self._earliest(k, n, p, now) for k, n, p in windows] or [now])
+
+    async def _wait(self, windows: list[tuple[str, int, float]]) -> None:
         while True:
             now = self.clock()
-            ready = max(self._earliest(k, n, p, now) for k, n, p in windows)
+            ready = self._ready(windows, now)
             if ready <= now:
-                for key, _, _ in windows:
-                    self._sent.setdefault(key, deque()).append(now)
-                self._forget_idle(now)
                 return
             await self.sleep(ready - now)
 
@@ -106,12 +130,13 @@ class MemoryPacer:
 
     def _forget_idle(self, now: float) -> None:
         if len(self._sent) > 10_000:  # one window per chat ever paced: drop the quiet ones
-            self._sent = {k: q for k, q in self._sent.items() if q and q[-1] > now - 60.0}
+            self._sent = {k: q for k, q in self._sent.items() if q and q[-1] > now - 61.0}
             self._held = {k: t for k, t in self._held.items() if t > now}
 
 
-# KEYS: the windows' sorted sets; ARGV: prefix, member, then limit and period (ms) per key.
-# Returns 0 when the call was counted, else how many ms to wait.
+# KEYS: the windows' sorted sets, the bot's first; ARGV: prefix, member, then limit and
+# period (ms) per key. Every window is checked on Redis's clock and, if all have room, the
+# call is counted in each at that moment. Returns 0, or how many ms to wait before asking again.
 _ACQUIRE = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
@@ -121,7 +146,7 @@ local wait = 0
 for i, key in ipairs(KEYS) do
   local limit = tonumber(ARGV[1 + 2 * i])
   local period = tonumber(ARGV[2 + 2 * i])
-  if slow and i == 1 then limit = math.max(1, math.floor(limit / 2)) end
+  if slow and i == 1 then period = period * 2 end
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
   local held = tonumber(redis.call('GET', key .. ':held') or '0')
   if held > now then wait = math.max(wait, held - now) end
@@ -133,7 +158,7 @@ end
 if wait > 0 then return wait end
 for i, key in ipairs(KEYS) do
   redis.call('ZADD', key, now, ARGV[2] .. ':' .. now)
-  redis.call('PEXPIRE', key, tonumber(ARGV[2 + 2 * i]) + 1000)
+  redis.call('PEXPIRE', key, 2 * tonumber(ARGV[2 + 2 * i]) + 1000)
 end
 return 0
 """
@@ -156,6 +181,7 @@ class RedisPacer:
         self._script = redis.register_script(_ACQUIRE)
         self._me = uuid.uuid4().hex[:8]
         self._seq = 0
+        self._turn = asyncio.Lock()
 
     async def acquire(self, chat_id: int, creates_message: bool) -> None:
         windows = self.limits.windows(chat_id, creates_message)
@@ -164,11 +190,12 @@ class RedisPacer:
             self._seq += 1
             args: list[str | int] = [self.prefix, f"{self._me}:{self._seq}"]
             for _, limit, period in windows:
-                args += [limit, int(period * 1000)]
-            wait_ms = int(await self._script(keys=keys, args=args))
-            if wait_ms <= 0:
-                return
-            await self.sleep(wait_ms / 1000)
+                args += [limit, math.ceil(period * 1000)]
+            async with self._turn:  # this worker's senders ask one at a time, in order
+                wait_ms = int(await self._script(keys=keys, args=args))
+                if wait_ms <= 0:
+                    return
+                await self.sleep(wait_ms / 1000)
 
     async def penalize(self, chat_id: int, retry_after: float) -> None:
         held = self.prefix + f"chat:{chat_id}:held"

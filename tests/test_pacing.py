@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 
@@ -42,29 +43,33 @@ def test_the_bot_api_session_has_nothing_that_sleeps() -> None:
 
 async def test_a_group_gets_20_a_minute() -> None:
     clock = FakeClock()
-    pacer = MemoryPacer(Limits(), clock, clock.sleep)
+    pacer = MemoryPacer(Limits(bot_per_second=25), clock, clock.sleep)
     went = await times(pacer, [(-100, True)] * 45)
-    assert went[:20] == [0.0] * 20 and went[20:40] == [60.0] * 20 and went[40:] == [120.0] * 5
+    assert went[19] == round(19 / 25, 3)  # twenty at once (as fast as the bot goes)
+    assert went[20] == 61.0  # then a minute (and a second's margin) after the first
     for i in range(len(went) - 20):  # never 21 in any minute
-        assert went[i + 20] - went[i] >= 60.0
+        assert went[i + 20] - went[i] >= 61.0
 
 
 async def test_edits_in_a_group_only_count_bot_wide() -> None:
     clock = FakeClock()
-    pacer = MemoryPacer(Limits(), clock, clock.sleep)
+    pacer = MemoryPacer(Limits(bot_per_second=25), clock, clock.sleep)
     await times(pacer, [(-100, True)] * 20)
-    clock.now += 1  # the bot-wide second is over, the group's minute is not
-    assert await times(pacer, [(-100, False)] * 10) == [0.0] * 10
-    assert await times(pacer, [(-100, True)]) == [59.0]
+    clock.now += 1
+    assert await times(pacer, [(-100, False)] * 3) == [0.0, 0.04, 0.08]  # the group's is full
+    clock.now = 1000.0 + 61 - 0.5
+    assert await times(pacer, [(-100, True)]) == [0.5]
 
 
-async def test_a_private_chat_gets_one_a_second_and_the_bot_25() -> None:
+async def test_a_private_chat_gets_one_a_second_and_the_bot_25_evenly() -> None:
     clock = FakeClock()
     pacer = MemoryPacer(Limits(bot_per_second=25), clock, clock.sleep)
     assert await times(pacer, [(7, True)] * 3) == [0.0, 1.0, 2.0]
     clock.now += 10
     went = await times(pacer, [(100 + i, True) for i in range(60)])
-    assert went == [0.0] * 25 + [1.0] * 25 + [2.0] * 10
+    # Evenly spaced, not a burst a second: a late burst beside the next one would make 50
+    # in one of Telegram's seconds.
+    assert went == [round(i * 0.04, 3) for i in range(60)]
 
 
 async def test_after_a_429_the_chat_waits_and_the_bot_slows_down() -> None:
@@ -74,10 +79,10 @@ async def test_after_a_429_the_chat_waits_and_the_bot_slows_down() -> None:
     assert await times(pacer, [(-100, True)]) == [3600.0]  # as long as Telegram said
     await pacer.penalize(-200, 1)
     clock.now += 2
-    went = await times(pacer, [(100 + i, True) for i in range(20)])
-    assert went == [0.0] * 10 + [1.0] * 10  # half the rate for a while
+    went = await times(pacer, [(100 + i, True) for i in range(3)])
+    assert went == [0.0, 0.1, 0.2]  # half the rate for a while
     clock.now += 60
-    assert await times(pacer, [(200 + i, True) for i in range(20)]) == [0.0] * 20
+    assert await times(pacer, [(200 + i, True) for i in range(3)]) == [0.0, 0.05, 0.1]
 
 
 class Stop(Exception):
@@ -92,10 +97,13 @@ async def test_workers_share_the_windows_through_redis() -> None:
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:
+        if seconds < 1:  # the bot-wide spacing: a millisecond or so
+            await asyncio.sleep(seconds)
+            return
         waits.append(seconds)
         raise Stop
 
-    limits = Limits(group_per_minute=3)
+    limits = Limits(group_per_minute=3, bot_per_second=1000)
     prefix = f"test:pace:{uuid.uuid4().hex}:"
     first, second = (RedisPacer(redis, limits, prefix, sleep) for _ in range(2))
     try:
@@ -105,7 +113,7 @@ async def test_workers_share_the_windows_through_redis() -> None:
         await second.acquire(-200, True)  # another group is not held up
         with pytest.raises(Stop):
             await first.acquire(-100, True)
-        assert 59.0 < waits[-1] <= 60.0
+        assert 59.0 < waits[-1] <= 61.0
         await second.penalize(-300, 120)
         with pytest.raises(Stop):
             await first.acquire(-300, True)
