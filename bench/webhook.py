@@ -19,8 +19,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import signal
 import socket
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -60,12 +62,43 @@ class Result:
     latencies: list[float] = field(default_factory=list)
     failures: int = 0
     cards: int = 0
+    pushes: int = 0
+    by_step: dict[str, list[float]] = field(default_factory=dict)
+    bot_cpu: float = 0.0  # CPU seconds of the bot's processes during the load
+    load_cpu: float = 0.0  # of this process: the stand-in and the simulated people
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies)
         if not ordered:
             return float("nan")
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) of a process and all its descendants, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        used[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [c for c, p in parents.items() if p == pid and c not in tree]
+        tree.update(children)
+        frontier += children
+    return sum(used.get(pid, 0.0) for pid in tree)
+
+
+def open_log(path: str | None) -> Any:
+    return open(path, "ab") if path else subprocess.DEVNULL
 
 
 def free_port() -> int:
@@ -124,15 +157,17 @@ class Waiters:
         self.waiting.pop(chat_id, None)
 
 
-async def start_bot(env: dict[str, str], standin: BotApiStandin, workers: int) -> Any:
+async def start_bot(env: dict[str, str], standin: BotApiStandin, workers: int, log: Any) -> Any:
+    profile = ["-m", "cProfile", "-o", env["BENCH_PROFILE"]] if env.get("BENCH_PROFILE") else []
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
+        *profile,
         "-m",
         "bot",
         cwd=ROOT,
         env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stdout=log,
+        stderr=asyncio.subprocess.STDOUT,
     )
     async with asyncio.timeout(180):
         while sum(1 for c in standin.calls if c.method == "setMyCommands") < workers:
@@ -162,14 +197,19 @@ async def run_one(args: argparse.Namespace, workers: int) -> Result:
             ADMIN_CHAT_ID=str(ADMIN_CHAT),
             LOG_LEVEL="WARNING",
         )
-        proc = await start_bot(env, standin, workers)
+        log = open_log(args.bot_log)
+        proc = await start_bot(env, standin, workers, log)
         waiters = Waiters(standin)
         gate = asyncio.Semaphore(args.concurrency)
+
+        rng = random.Random(7)
 
         async def applicant(user_id: int) -> None:
             values = {"snils": applicant_snils(user_id), "email": applicant_email(user_id)}
             async with gate:
                 for action, arg, expect in STEPS:
+                    if args.think:
+                        await asyncio.sleep(rng.expovariate(1 / args.think))
                     answer = waiters.expect(user_id, expect)
                     pushed = time.monotonic()
                     if action == "say":
@@ -182,13 +222,27 @@ async def run_one(args: argparse.Namespace, workers: int) -> Result:
                         result.failures += 1
                         return
                     result.latencies.append(arrived - pushed)
+                    result.by_step.setdefault(expect, []).append(arrived - pushed)
                     result.updates += 1
                 waiters.done(user_id)
 
         start = time.monotonic()
+        cpu_bot, cpu_me = tree_cpu(proc.pid), time.process_time()
         await asyncio.gather(*(applicant(200_000 + n) for n in range(args.users)))
         result.seconds = time.monotonic() - start
+        result.bot_cpu = tree_cpu(proc.pid) - cpu_bot
+        result.load_cpu = time.process_time() - cpu_me
         result.cards = sum(1 for r in standin.sent if r.chat_id == ADMIN_CHAT)
+        result.pushes = len(standin.webhook_posts)
+        statuses: dict[int, int] = {}
+        for _, _, status in standin.webhook_posts:
+            statuses[status] = statuses.get(status, 0) + 1
+        slowest = sorted(((max(v), k) for k, v in result.by_step.items()), reverse=True)[:3]
+        print(
+            f"pushes {result.pushes} {statuses}; slowest steps (max s): "
+            + ", ".join(f"{k!r} {m:.1f}" for m, k in slowest),
+            flush=True,
+        )
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(120):
             await proc.wait()
@@ -203,19 +257,28 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--latency", type=float, default=0.0, help="each Bot API call, s")
+    parser.add_argument("--bot-log", help="append the bot's output to this file")
+    parser.add_argument(
+        "--think", type=float, default=0.0, help="mean pause before each step, s (exponential)"
+    )
     args = parser.parse_args()
     print(
         f"{args.users} applicants × {len(STEPS)} updates, {args.concurrency} at a time, "
-        f"api latency {args.latency * 1000:.0f} ms, cpus {os.cpu_count()}"
+        f"think {args.think} s, api latency {args.latency * 1000:.0f} ms, cpus {os.cpu_count()}"
     )
-    print("| workers | updates | updates/s | p50 ms | p99 ms | max ms | failed | cards posted |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| workers | updates | updates/s | p50 ms | p99 ms | max ms | failed | cards posted "
+        "| bot CPU ms/update | load CPU ms/update |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for workers in (int(w) for w in args.workers.split(",")):
         r = asyncio.run(run_one(args, workers))
         print(
             f"| {r.workers} | {r.updates} | {r.updates / r.seconds:.0f} | "
             f"{r.percentile(0.5):.1f} | {r.percentile(0.99):.1f} | "
-            f"{max(r.latencies) * 1000:.0f} | {r.failures} | {r.cards} |",
+            f"{max(r.latencies) * 1000:.0f} | {r.failures} | {r.cards} | "
+            f"{r.bot_cpu * 1000 / max(1, r.updates):.1f} | "
+            f"{r.load_cpu * 1000 / max(1, r.updates):.1f} |",
             flush=True,
         )
     return 0

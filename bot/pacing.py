@@ -134,18 +134,19 @@ class MemoryPacer:
             self._held = {k: t for k, t in self._held.items() if t > now}
 
 
-# KEYS: the windows' sorted sets, the bot's first; ARGV: prefix, member, then limit and
-# period (ms) per key. Every window is checked on Redis's clock and, if all have room, the
-# call is counted in each at that moment. Returns 0, or how many ms to wait before asking again.
+# KEYS: the windows' sorted sets (the bot's first when counting); ARGV: prefix, member,
+# count (1: record the call when every window has room; 0: only check), then limit and period
+# (ms) per key. Checked on Redis's clock. Returns 0, or how many ms to wait before asking again.
 _ACQUIRE = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
 local prefix = ARGV[1]
-local slow = redis.call('EXISTS', prefix .. 'slow') == 1
+local count = ARGV[3] == '1'
+local slow = count and redis.call('EXISTS', prefix .. 'slow') == 1
 local wait = 0
 for i, key in ipairs(KEYS) do
-  local limit = tonumber(ARGV[1 + 2 * i])
-  local period = tonumber(ARGV[2 + 2 * i])
+  local limit = tonumber(ARGV[2 + 2 * i])
+  local period = tonumber(ARGV[3 + 2 * i])
   if slow and i == 1 then period = period * 2 end
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
   local held = tonumber(redis.call('GET', key .. ':held') or '0')
@@ -155,10 +156,10 @@ for i, key in ipairs(KEYS) do
     wait = math.max(wait, tonumber(oldest[2]) + period - now)
   end
 end
-if wait > 0 then return wait end
+if wait > 0 or not count then return wait end
 for i, key in ipairs(KEYS) do
   redis.call('ZADD', key, now, ARGV[2] .. ':' .. now)
-  redis.call('PEXPIRE', key, 2 * tonumber(ARGV[2 + 2 * i]) + 1000)
+  redis.call('PEXPIRE', key, 2 * tonumber(ARGV[3 + 2 * i]) + 1000)
 end
 return 0
 """
@@ -184,18 +185,27 @@ class RedisPacer:
         self._turn = asyncio.Lock()
 
     async def acquire(self, chat_id: int, creates_message: bool) -> None:
+        """As `MemoryPacer.acquire`: the chat's windows are waited for outside the queue (a
+        group's minute holds up only its own lane), then this worker's senders ask for the
+        bot's window one at a time, in order."""
         windows = self.limits.windows(chat_id, creates_message)
+        await self._ask(windows[1:], count=False)
+        async with self._turn:
+            await self._ask(windows, count=True)
+
+    async def _ask(self, windows: list[tuple[str, int, float]], *, count: bool) -> None:
+        if not windows:
+            return
         keys = [self.prefix + key for key, _, _ in windows]
         while True:
             self._seq += 1
-            args: list[str | int] = [self.prefix, f"{self._me}:{self._seq}"]
+            args: list[str | int] = [self.prefix, f"{self._me}:{self._seq}", int(count)]
             for _, limit, period in windows:
                 args += [limit, math.ceil(period * 1000)]
-            async with self._turn:  # this worker's senders ask one at a time, in order
-                wait_ms = int(await self._script(keys=keys, args=args))
-                if wait_ms <= 0:
-                    return
-                await self.sleep(wait_ms / 1000)
+            wait_ms = int(await self._script(keys=keys, args=args))
+            if wait_ms <= 0:
+                return
+            await self.sleep(wait_ms / 1000)
 
     async def penalize(self, chat_id: int, retry_after: float) -> None:
         held = self.prefix + f"chat:{chat_id}:held"

@@ -19,7 +19,8 @@ effect), a timeout, a 429 with any ``retry_after``, a 403, "chat not found", "me
 modified". ``latency`` delays every answer; ``enforce_limits`` answers 429 past Telegram's
 limits (30 messages a second, 20 a minute per group). After ``setWebhook`` the stand-in pushes
 updates to the bot over HTTP, as Telegram does: up to ``max_connections`` at once, with the
-secret header, retried until answered 2xx (``route`` can spread them over several workers).
+secret header, over kept-alive connections, retried until answered 2xx (``route`` can
+spread them over several workers).
 
 Deliberate simplifications: only ``parse_mode=HTML`` is validated (Markdown/MarkdownV2 text is
 stored as sent); ``strict_html=True`` (the default) is *stricter* than Telegram in two places:
@@ -1243,44 +1244,48 @@ class BotApiStandin:
         self._pushers = [asyncio.create_task(self._pusher()) for _ in range(max(1, connections))]
 
     async def _pusher(self) -> None:
+        """One of `max_connections` connections Telegram keeps to the webhook: it pushes one
+        update at a time and reuses the connection (each connects anew only after a failure,
+        which with SO_REUSEPORT may land on another worker)."""
         import aiohttp
 
         assert self._push_queue is not None
-        while True:
-            update = await self._push_queue.get()
-            if self.push_delay:
-                await asyncio.sleep(self.push_delay)
-            while not self._closing:
-                hook = self.webhook
-                if hook is None:
-                    self._pending.append(update)  # webhook removed: back to getUpdates
-                    break
-                url = (self.route(update) if self.route else None) or hook["url"]
-                headers = {}
-                if hook.get("secret_token"):
-                    headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
-                status = 0
-                try:
-                    # A fresh connection per update, as many clients of SO_REUSEPORT see.
-                    async with (
-                        aiohttp.ClientSession(
-                            connector=aiohttp.TCPConnector(force_close=True)
-                        ) as http,
-                        http.post(
+        http = aiohttp.ClientSession()
+        try:
+            while True:
+                update = await self._push_queue.get()
+                if self.push_delay:
+                    await asyncio.sleep(self.push_delay)
+                while not self._closing:
+                    hook = self.webhook
+                    if hook is None:
+                        self._pending.append(update)  # webhook removed: back to getUpdates
+                        break
+                    url = (self.route(update) if self.route else None) or hook["url"]
+                    headers = {"Content-Type": "application/json"}
+                    if hook.get("secret_token"):
+                        headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
+                    status = 0
+                    try:
+                        async with http.post(
                             url,
                             data=_dumps(update),
-                            headers={**headers, "Content-Type": "application/json"},
+                            headers=headers,
                             timeout=aiohttp.ClientTimeout(total=60),
-                        ) as response,
-                    ):
-                        status = response.status
-                except (aiohttp.ClientError, TimeoutError):
-                    status = 0
-                self.webhook_posts.append((update["update_id"], url, status))
-                if 200 <= status < 300:
-                    self._notify()
-                    break
-                await asyncio.sleep(0.3)  # Telegram retries an update until it is answered 2xx
+                        ) as response:
+                            status = response.status
+                            await response.read()
+                    except (aiohttp.ClientError, TimeoutError):
+                        status = 0
+                        await http.close()
+                        http = aiohttp.ClientSession()
+                    self.webhook_posts.append((update["update_id"], url, status))
+                    if 200 <= status < 300:
+                        self._notify()
+                        break
+                    await asyncio.sleep(0.3)  # Telegram retries an update until answered 2xx
+        finally:
+            await http.close()
 
     def delivered_updates(self) -> set[int]:
         """Ids of updates the bot answered 2xx to (webhook) — Telegram counts them delivered."""
