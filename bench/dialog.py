@@ -562,8 +562,8 @@ async def run_variant(spec: Spec) -> Result:
                 dp, bot, fake, range(base, base + spec.n), spec.concurrency, measured, spec.think
             )
             await lag.stop()
-            # The admin cards are posted in the background: let them finish before the
-            # database goes (as the bot's shutdown does), else they fail on a closed pool.
+            # Work a handler started after answering must end before the database goes
+            # (as at the bot's shutdown); the cards themselves wait in the outbox.
             if not await background.drain(60):
                 result.problems.append("background work still running after 60 s")
             if profiler is not None:

@@ -130,17 +130,27 @@ def main(argv: list[str] | None = None) -> int:
     except RoleMatrixError as exc:
         print(f"Ошибка в матрице ролей: {exc}", file=sys.stderr)
         return 2
+    from bot.guard import Refused, check_settings
+
+    try:
+        check_settings(settings, settings.database_url.startswith("sqlite"))
+    except Refused as refused:
+        print(refused, file=sys.stderr)
+        return 2
+    if settings.workers > 1:
+        from bot.supervisor import supervise
+
+        return supervise(settings)
     # Imported here: aiogram is heavy, and the commands above do not need it.
     from aiogram.utils.token import TokenValidationError
 
     from bot.app import run
 
     try:
-        run(settings, matrix)
+        return run(settings, matrix)
     except TokenValidationError:
         print(texts.BAD_TOKEN, file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

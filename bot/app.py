@@ -1,63 +1,270 @@
-"""Start-up and shutdown of the bot process."""
+"""Start-up and shutdown of the bot: polling or webhook, one process or several.
+
+A shutdown (SIGTERM or SIGINT) goes in this order, so nothing Telegram counts as delivered
+is lost and nothing is done twice:
+1. stop taking updates (polling stops; the webhook's socket closes, requests in hand finish);
+2. finish the updates in hand, up to SHUTDOWN_SECONDS (aiogram would cancel them);
+3. polling only: confirm to Telegram exactly the updates handled, no more (aiogram confirms a
+   batch only with the next getUpdates: stopped mid-batch, the handled half would come again);
+4. let the outbox finish the sends in flight; what is not sent stays for the next start;
+5. write the dialogs' state (the FSM storage's last writes), close the database.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import hashlib
 import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
+from aiogram.methods import GetUpdates
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
 
 from bot import background
 from bot.config import Settings
-from bot.dispatcher import build_dispatcher, make_bot, set_commands
+from bot.delivery import Delivery
+from bot.dispatcher import build_dispatcher, make_bot, make_pacer, set_commands
+from bot.guard import ProcessGuard, Refused, check_settings
+from bot.health import add_healthz
 from bot.middlewares import InFlightMiddleware
 from bot.reminders import start_periodic, stop_periodic
 from db.database import Database
-from db.migrate import upgrade_to_head
 from services import staff
 from services.role_matrix import RoleMatrix
 
 log = logging.getLogger(__name__)
-DRAIN_SECONDS = 15.0
+POLLING_CONCURRENCY = 64  # updates handled at once (below the Redis pool of 64)
 
 
-async def run_bot(settings: Settings, role_matrix: RoleMatrix) -> None:
-    db = Database(settings.database_url)
-    await upgrade_to_head(db)
-    async with db.write() as session:
-        await staff.bootstrap_admins(session, settings.admin_ids)
-    await db.warm_up()
-    bot = make_bot(settings)
-    dp = build_dispatcher(settings, db, role_matrix)
+def webhook_secret(settings: Settings) -> str:
+    """WEBHOOK_SECRET, or one derived from the token, so every worker knows the same."""
+    if settings.webhook_secret is not None:
+        return settings.webhook_secret.get_secret_value()
+    assert settings.bot_token is not None
+    token = settings.bot_token.get_secret_value()
+    return hashlib.sha256(f"vimis-webhook:{token}".encode()).hexdigest()
 
-    periodic_task: asyncio.Task[None] | None = None
 
-    async def on_startup(bot: Bot) -> None:
-        nonlocal periodic_task
-        async with db.read() as session:
+def _host_port(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host or "0.0.0.0", int(port)
+
+
+class Worker:
+    """One bot process: the dispatcher, the outbox loop and the periodic job."""
+
+    def __init__(self, settings: Settings, db: Database, bot: Bot, dp: Dispatcher) -> None:
+        self.settings = settings
+        self.db = db
+        self.bot = bot
+        self.dp = dp
+        self.in_flight: InFlightMiddleware = dp["in_flight"]
+        self.delivery = Delivery(db, settings, pacer=make_pacer(settings))
+        db.outbox_listeners.append(self.delivery.wake)
+        self._delivery_task: asyncio.Task[None] | None = None
+        self._periodic: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        async with self.db.read() as session:
             admin_ids = await staff.admins(session)
-        await set_commands(bot, settings, admin_ids)
-        periodic_task = start_periodic(bot, db, dp.storage, settings)
+        await set_commands(self.bot, self.settings, admin_ids)
+        self._delivery_task = asyncio.create_task(self.delivery.run(self.bot), name="outbox")
+        self._periodic = start_periodic(
+            self.db, self.dp.storage, self.settings, self.delivery.owner
+        )
         # Start-up objects live forever: keep them out of the collector's full passes, which
         # otherwise pause the bot for ≈ 200 ms.
         gc.freeze()
-        log.info("bot started")
 
-    async def on_shutdown(dispatcher: Dispatcher) -> None:
-        await stop_periodic(periodic_task)
-        in_flight: InFlightMiddleware = dispatcher["in_flight"]
-        if not await in_flight.drain(DRAIN_SECONDS):
-            log.warning("%d updates still in flight at shutdown", in_flight.in_flight)
-        if not await background.drain(DRAIN_SECONDS):
+    async def finish_updates(self) -> None:
+        await stop_periodic(self._periodic)
+        if not await self.in_flight.drain(self.settings.shutdown_seconds):
+            log.warning("%d updates still in flight at shutdown", self.in_flight.in_flight)
+        if not await background.drain(self.settings.shutdown_seconds):
             log.warning("background work still running at shutdown")
-        await dispatcher.storage.close()
-        await db.dispose()
+
+    async def close(self) -> None:
+        if not await self.delivery.stop(self.settings.shutdown_seconds):
+            log.warning("outbox sends cut short at shutdown: they stay for the next start")
+        if self._delivery_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._delivery_task
+        await self.dp.storage.close()
+        await self.db.dispose()
+
+
+# --- polling --------------------------------------------------------------------------------
+
+
+async def _confirm_handled(bot: Bot, in_flight: InFlightMiddleware) -> None:
+    offset = in_flight.confirm_offset()
+    if offset is None:
+        return
+    try:
+        await bot(GetUpdates(offset=offset, limit=1, timeout=0))
+    except Exception as exc:  # they come again on the next start, and are handled again
+        log.warning("could not confirm the handled updates: %s", type(exc).__name__)
+
+
+async def _run_polling(worker: Worker) -> None:
+    dp, bot = worker.dp, worker.bot
+    health = await _serve_health(worker) if worker.settings.health_listen else None
+
+    async def on_startup() -> None:
+        await bot.delete_webhook()  # a webhook left set would make getUpdates fail (409)
+        await worker.start()
+        log.info("bot started (polling)")
+
+    async def on_shutdown() -> None:
+        await worker.finish_updates()
+        await _confirm_handled(bot, worker.in_flight)
+        if health is not None:
+            await health.cleanup()
+        await worker.close()
 
     dp.startup.register(on_startup)
     dp.shutdown.register(on_shutdown)
-    await dp.start_polling(bot, tasks_concurrency_limit=64)
+    await dp.start_polling(
+        bot,
+        tasks_concurrency_limit=POLLING_CONCURRENCY,
+        allowed_updates=dp.resolve_used_update_types(),
+    )
 
 
-def run(settings: Settings, role_matrix: RoleMatrix) -> None:
-    asyncio.run(run_bot(settings, role_matrix))
+async def _serve_health(worker: Worker) -> web.AppRunner:
+    app = web.Application()
+    add_healthz(app, worker.db, worker.settings)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    assert worker.settings.health_listen is not None
+    host, port = _host_port(worker.settings.health_listen)
+    await web.TCPSite(runner, host, port, reuse_port=True).start()
+    return runner
+
+
+# --- webhook --------------------------------------------------------------------------------
+
+
+def _counting(path: str) -> tuple[Any, Callable[[float], Awaitable[bool]]]:
+    """An aiohttp middleware counting webhook requests in hand, and a wait for none."""
+    state = {"n": 0}
+    idle = asyncio.Event()
+    idle.set()
+
+    @web.middleware
+    async def count(request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path != path:
+            return await handler(request)
+        state["n"] += 1
+        idle.clear()
+        try:
+            return await handler(request)
+        finally:
+            state["n"] -= 1
+            if not state["n"]:
+                idle.set()
+
+    async def wait(seconds: float) -> bool:
+        try:
+            async with asyncio.timeout(seconds):
+                await idle.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    return count, wait
+
+
+async def _run_webhook(worker: Worker) -> None:
+    settings, dp, bot = worker.settings, worker.dp, worker.bot
+    assert settings.webhook_url is not None
+    path = urlsplit(settings.webhook_url).path or "/"
+    secret = webhook_secret(settings)
+    middleware, requests_done = _counting(path)
+    app = web.Application(middlewares=[middleware])
+
+    async def on_startup() -> None:
+        await bot.set_webhook(
+            settings.webhook_url or "",
+            secret_token=secret,
+            allowed_updates=dp.resolve_used_update_types(),
+            max_connections=settings.webhook_max_connections,
+        )
+        await worker.start()
+        log.info("bot started (webhook, pid %d)", os.getpid())
+
+    async def on_shutdown() -> None:
+        # The socket is closed by now; requests already read are answered 200 and handled.
+        if not await requests_done(settings.shutdown_seconds):
+            log.warning("webhook requests still open at shutdown")
+        await worker.finish_updates()
+        await worker.close()
+
+    dp.startup.register(on_startup)
+    dp.shutdown.register(on_shutdown)
+    # The dispatcher's shutdown first, then the handler's (it closes the bot's session).
+    setup_application(app, dp, bot=bot)
+    SimpleRequestHandler(dp, bot, secret_token=secret).register(app, path=path)
+    add_healthz(app, worker.db, settings)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_seconds)
+    await runner.setup()
+    host, port = _host_port(settings.webhook_listen)
+    # SO_REUSEPORT: several worker processes listen on one port, the kernel spreads the
+    # connections (README, "Several workers").
+    await web.TCPSite(runner, host, port, reuse_port=True).start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        log.info("stopping: no new updates; finishing the ones in hand")
+    finally:
+        await runner.cleanup()
+
+
+# --- one process ----------------------------------------------------------------------------
+
+
+async def run_bot(settings: Settings, role_matrix: RoleMatrix) -> int:
+    db = Database(settings.database_url)
+    guard = ProcessGuard()
+    try:
+        check_settings(settings, db.is_sqlite)
+        await guard.acquire(db, settings)
+    except Refused as refused:
+        print(refused, file=sys.stderr)
+        await db.dispose()
+        return 2
+    # Imported after the guard: Alembic's import logs lines that would bury a refusal's one.
+    from db.migrate import startup_lock, upgrade_to_head
+
+    try:
+        await upgrade_to_head(db)
+        async with db.write() as session:
+            await startup_lock(session)  # several workers starting at once: one at a time
+            await staff.bootstrap_admins(session, settings.admin_ids)
+        await db.warm_up()
+        bot = make_bot(settings)
+        dp = build_dispatcher(settings, db, role_matrix)
+        worker = Worker(settings, db, bot, dp)
+        if settings.webhook_url:
+            await _run_webhook(worker)
+        else:
+            await _run_polling(worker)
+    finally:
+        await guard.release()
+    return 0
+
+
+def run(settings: Settings, role_matrix: RoleMatrix) -> int:
+    return asyncio.run(run_bot(settings, role_matrix))

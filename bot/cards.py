@@ -1,25 +1,36 @@
-"""Request cards for admins: rendering, posting to the admin chat, updating every copy."""
+"""Request cards for admins and notices to applicants: rendering, and their delivery.
+
+What follows a change of a request (its card posted or refreshed, the applicant told) is
+enqueued in the change's own transaction (`announce`, `enqueue_*`) and sent by the outbox
+loop (`deliver_*`), rendered from the rows as they are when it goes out."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from typing import TYPE_CHECKING, Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.methods import EditMessageText, SendMessage
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import texts
+from bot import keyboards, support_desk, texts
 from bot.callbacks import AdminCb
 from bot.config import Settings
 from db.database import Database
-from db.models import AccessRequest, RequestCard
+from db.models import AccessRequest, RequestCard, RequestEvent, utcnow
+from db.outbox import Envelope, OutboxRepository
 from db.repositories import RequestRepository
-from services import staff
+from services import outbox, staff
+from services.outbox import Delivered, Kind, Outcome
 from services.requests import HOLDING_STATUSES, RETURNABLE, Status, last_changes
 from services.role_matrix import RoleMatrix
+
+if TYPE_CHECKING:
+    from bot.delivery import Context
 
 log = logging.getLogger(__name__)
 RETURN_FIELDS = tuple(RETURNABLE)
@@ -114,10 +125,220 @@ async def card_targets(session: AsyncSession, settings: Settings) -> list[int]:
     return await staff.admins(session)
 
 
+def content_hash(text: str, keyboard: InlineKeyboardMarkup | None) -> str:
+    markup = keyboard.model_dump_json(exclude_none=True) if keyboard else ""
+    return hashlib.sha256(f"{text}\x00{markup}".encode()).hexdigest()
+
+
+# --- enqueued with the change that causes them -----------------------------------------------
+
+
+async def enqueue_card_posts(
+    session: AsyncSession, settings: Settings, request: AccessRequest
+) -> None:
+    """Post the card to the admin chat (or every admin privately), in the submit's
+    transaction: a request is never submitted without its card on the way."""
+    for chat_id in await card_targets(session, settings):
+        outbox.enqueue(
+            session,
+            chat_id,
+            Kind.CARD_POST,
+            request_id=request.id,
+            user_id=request.telegram_id or None,
+        )
+
+
+async def enqueue_card_refresh(
+    session: AsyncSession, request_id: int, user_id: int | None = None
+) -> None:
+    """Every copy of the card (posted, or on its way) follows the request's current state.
+    One row per chat: it goes behind that chat's post, never before it."""
+    for chat_id in await outbox.card_chats(session, request_id):
+        outbox.enqueue(
+            session, chat_id, Kind.CARD_REFRESH, request_id=request_id, user_id=user_id or None
+        )
+
+
+async def latest_event_id(session: AsyncSession, request_id: int) -> int | None:
+    await session.flush()
+    return await session.scalar(
+        select(RequestEvent.id)
+        .where(RequestEvent.request_id == request_id)
+        .order_by(RequestEvent.id.desc())
+        .limit(1)
+    )
+
+
+async def enqueue_notice(session: AsyncSession, request: AccessRequest, notice: str) -> list[int]:
+    """Tell the applicant (`notice`: a key of NOTICES) about the event just recorded; the
+    text is made when it is sent, from the request and that event. Returns the row's id."""
+    event_id = await latest_event_id(session, request.id)
+    row = OutboxRepository(session).add(
+        request.telegram_id,
+        Kind.NOTICE.value,
+        {"notice": notice, "event_id": event_id},
+        user_id=request.telegram_id,
+        request_id=request.id,
+        now=utcnow(),
+    )
+    await session.flush()
+    return [row.id]
+
+
+async def announce(session: AsyncSession, request: AccessRequest, notice: str | None) -> list[int]:
+    """What follows a change of a request: every copy of its card, the applicant's support
+    topic header, and a notice to the applicant. In the change's own transaction."""
+    await enqueue_card_refresh(session, request.id, request.telegram_id)
+    await support_desk.enqueue_header(session, request.telegram_id)
+    if notice is None:
+        return []
+    return await enqueue_notice(session, request, notice)
+
+
+async def announce_submitted(
+    session: AsyncSession, settings: Settings, request: AccessRequest, *, resubmitted: bool = False
+) -> list[int]:
+    """A (re)submitted request: its card to the admins, the support header, and the
+    applicant's confirmation, which the submitting handler sends at once (`send_now`); being
+    in the applicant's lane, a later decision notice can never overtake it."""
+    await enqueue_card_posts(session, settings, request)
+    await support_desk.enqueue_header(session, request.telegram_id)
+    return await enqueue_notice(session, request, "resubmitted" if resubmitted else "submitted")
+
+
+async def refresh_cards(bot: Bot, db: Database, request_id: int) -> None:
+    """Bring every copy of the card up to date (through the outbox). Prefer
+    `enqueue_card_refresh` inside the transaction that changed the request."""
+    async with db.write() as session:
+        await enqueue_card_refresh(session, request_id)
+
+
+# --- delivered by the outbox loop (bot/delivery.py) ------------------------------------------
+
+
+async def deliver_post(ctx: Context, row: Envelope) -> Outcome | None:
+    """Render the card as the request is now, post it, and record the copy with the row's
+    deletion. Had the request changed while the card was on its way (a decision, an
+    erasure), the copy is refreshed right after: it goes behind this post in the lane."""
+    if row.request_id is None:
+        return None
+    async with ctx.db.read() as session:
+        request = await session.get(AccessRequest, row.request_id)
+        if request is None or request.erased_at is not None:
+            return None  # withdrawn before the card went out: nothing to show
+        text, keyboard = await render(session, request)
+        version = request.updated_at
+    message = await ctx.call(SendMessage(chat_id=row.chat_id, text=text, reply_markup=keyboard))
+    digest = content_hash(text, keyboard)
+
+    async def record(session: AsyncSession) -> None:
+        session.add(
+            RequestCard(
+                request_id=request.id,
+                chat_id=row.chat_id,
+                message_id=message.message_id,
+                content_hash=digest,
+            )
+        )
+        current = await session.scalar(
+            select(AccessRequest.updated_at).where(AccessRequest.id == request.id)
+        )
+        if current != version:
+            outbox.enqueue(
+                session, row.chat_id, Kind.CARD_REFRESH, request_id=request.id, user_id=row.user_id
+            )
+
+    return Delivered(record)
+
+
+async def deliver_refresh(ctx: Context, row: Envelope) -> Outcome | None:
+    """Edit the copies of the card in this chat that do not show the current state yet.
+    Each copy's new content hash is stored once it is edited, so a retry edits only the rest;
+    a copy deleted by hand is left alone."""
+    if row.request_id is None:
+        return None
+    async with ctx.db.read() as session:
+        request = await session.get(AccessRequest, row.request_id)
+        if request is None:
+            return None
+        text, keyboard = await render(session, request)
+        digest = content_hash(text, keyboard)
+        copies = (
+            await session.execute(
+                select(RequestCard.id, RequestCard.message_id).where(
+                    RequestCard.request_id == request.id,
+                    RequestCard.chat_id == row.chat_id,
+                    RequestCard.content_hash.is_distinct_from(digest),
+                )
+            )
+        ).all()
+    for card_id, message_id in copies:
+        try:
+            await ctx.call(
+                EditMessageText(
+                    chat_id=row.chat_id, message_id=message_id, text=text, reply_markup=keyboard
+                )
+            )
+        except TelegramBadRequest as exc:
+            reason = exc.message.lower()
+            if "not modified" not in reason and "message to edit not found" not in reason:
+                raise
+        async with ctx.db.write() as session:
+            await session.execute(
+                update(RequestCard).where(RequestCard.id == card_id).values(content_hash=digest)
+            )
+    return None
+
+
+def _notice(
+    notice: str, request: AccessRequest, details: dict[str, Any], settings: Settings
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    reason = str(details.get("reason") or request.decision_reason or "")
+    if notice == "submitted":
+        return texts.submitted(request.id, Status.SUBMITTED.value), keyboards.main_menu()
+    if notice == "resubmitted":
+        return texts.resubmitted(request.id), keyboards.main_menu()
+    if notice == "approved":
+        return texts.applicant_approved(request.id), None
+    if notice == "rejected":
+        return texts.applicant_rejected(request.id, reason), None
+    if notice == "returned":
+        fields = list(details.get("fields") or request.return_fields or [])
+        return texts.applicant_returned(request.id, fields, reason), keyboards.fix_button(
+            request.id
+        )
+    if notice == "role_changed":
+        old, new = (details.get("changes") or {}).get("role") or [None, request.role]
+        return texts.applicant_role_changed(request.id, old, new or "", reason), None
+    if notice == "granted":
+        return texts.applicant_granted(request.id, settings.vimis_url), None
+    raise ValueError(f"unknown notice {notice!r}")
+
+
+async def deliver_notice(ctx: Context, row: Envelope) -> Outcome | None:
+    if row.request_id is None:
+        return None
+    async with ctx.db.read() as session:
+        request = await session.get(AccessRequest, row.request_id)
+        event_id = row.payload.get("event_id")
+        event = await session.get(RequestEvent, event_id) if event_id else None
+    if request is None or request.erased_at is not None:
+        return None  # consent withdrawn meanwhile: nothing more is sent to the person
+    text, markup = _notice(
+        row.payload["notice"], request, dict(event.details or {}) if event else {}, ctx.settings
+    )
+    await ctx.call(SendMessage(chat_id=row.chat_id, text=text, reply_markup=markup))
+    return None
+
+
+# --- direct: the answer to an admin's own /req ------------------------------------------------
+
+
 async def post_card(
     bot: Bot, db: Database, settings: Settings, request_id: int, chat_ids: list[int] | None = None
 ) -> int:
-    """Post the card to the admin chat (or every admin privately); returns copies posted."""
+    """Post the card at once (the answer to an admin's /req or a press in /queue); returns
+    copies posted. Cards of new requests go through the outbox (`enqueue_card_posts`)."""
     async with db.read() as session:
         request = await session.get(AccessRequest, request_id)
         if request is None:
@@ -140,71 +361,22 @@ async def post_card(
                 RequestCard(request_id=request_id, chat_id=c, message_id=m, content_hash=digest)
                 for c, m in posted
             )
-        # A decision or an erasure while the copies were on their way found no copy to
-        # update: bring them up to date now.
-        async with db.read() as session:
+            # A decision or an erasure while the copies were on their way found no copy to
+            # update: bring them up to date.
             version = await session.scalar(
                 select(AccessRequest.updated_at).where(AccessRequest.id == request_id)
             )
-        if version != rendered_version:
-            await refresh_cards(bot, db, request_id)
+            if version != rendered_version:
+                for chat_id in {c for c, _ in posted}:
+                    outbox.enqueue(session, chat_id, Kind.CARD_REFRESH, request_id=request_id)
     return len(posted)
-
-
-async def refresh_cards(bot: Bot, db: Database, request_id: int) -> None:
-    """Every copy of the card shows the current status and decision.
-
-    Copies are claimed before they are edited (one UPDATE … RETURNING sets the new content
-    hash), so two handlers refreshing at once never edit the same copy twice, and a copy
-    that already shows this content is left alone: Telegram refuses such an edit.
-    """
-    async with db.read() as session:
-        request = await session.get(AccessRequest, request_id)
-        if request is None:
-            return
-        text, keyboard = await render(session, request)
-    digest = content_hash(text, keyboard)
-    async with db.write() as session:
-        claimed = (
-            await session.execute(
-                update(RequestCard)
-                .where(
-                    RequestCard.request_id == request_id,
-                    RequestCard.content_hash.is_distinct_from(digest),
-                )
-                .values(content_hash=digest)
-                .returning(RequestCard.id, RequestCard.chat_id, RequestCard.message_id)
-            )
-        ).all()
-    failed: list[int] = []
-    for card_id, chat_id, message_id in claimed:
-        try:
-            await bot.edit_message_text(
-                text=text, chat_id=chat_id, message_id=message_id, reply_markup=keyboard
-            )
-        except TelegramBadRequest as exc:
-            if "not found" in exc.message:
-                continue  # deleted by hand: nothing to show it in
-            log.error("card of request %s refused: %s", request_id, exc.message[:80])
-            failed.append(card_id)
-        except TelegramAPIError as exc:
-            log.warning("card of request %s not updated: %s", request_id, type(exc).__name__)
-            failed.append(card_id)
-    if failed:  # let the next refresh try these copies again
-        async with db.write() as session:
-            await session.execute(
-                update(RequestCard).where(RequestCard.id.in_(failed)).values(content_hash=None)
-            )
-
-
-def content_hash(text: str, keyboard: InlineKeyboardMarkup | None) -> str:
-    markup = keyboard.model_dump_json(exclude_none=True) if keyboard else ""
-    return hashlib.sha256(f"{text}\x00{markup}".encode()).hexdigest()
 
 
 async def notify_applicant(
     bot: Bot, chat_id: int, text: str, reply_markup: InlineKeyboardMarkup | None = None
 ) -> bool:
+    """A message to an applicant at once, best effort. What a decision tells the applicant
+    goes through the outbox instead (`enqueue_notice`), which retries."""
     try:
         await bot.send_message(chat_id, text, reply_markup=reply_markup)
     except TelegramAPIError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
@@ -46,6 +46,32 @@ class Settings(BaseSettings):
     support_days: str = "1-5"
     support_sla_hours: float = Field(default=4, gt=0)
     log_level: str = "INFO"
+    # Delivery of what the bot sends on its own (the outbox): a row that keeps failing is
+    # given up after OUTBOX_MAX_AGE_HOURS; pauses between tries grow up to the cap; the
+    # bot-wide send rate stays under Telegram's ≈ 30 a second.
+    outbox_max_age_hours: float = Field(default=48, gt=0)
+    outbox_backoff_cap_seconds: float = Field(default=300, gt=0)
+    outbox_rate: int = Field(default=25, ge=1, le=30)
+    # Seconds a Bot API request may take before it counts as failed (and is tried again).
+    telegram_timeout: float = Field(default=20, gt=0)
+    # Webhook mode (WEBHOOK_URL set): the public HTTPS URL Telegram pushes updates to, the
+    # secret it sends with each (derived from the token when unset), where to listen.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "127.0.0.1:8080"
+    webhook_max_connections: int = Field(default=40, ge=1, le=100)
+    # Processes `python -m bot` starts in webhook mode (PostgreSQL and Redis needed for > 1).
+    workers: int = Field(default=1, ge=1, le=64)
+    # GET /healthz in polling mode (host:port; in webhook mode it is on WEBHOOK_LISTEN).
+    health_listen: str | None = None
+    # /healthz answers 503 when the oldest undelivered row is older than this.
+    health_max_outbox_age_seconds: float = Field(default=900, gt=0)
+    # How long a shutdown waits for updates in hand and sends in flight.
+    shutdown_seconds: float = Field(default=20, gt=0)
+
+    @property
+    def outbox_max_age(self) -> timedelta:
+        return timedelta(hours=self.outbox_max_age_hours)
 
     @field_validator("admin_ids", "reminder_days", mode="before")
     @classmethod
@@ -70,6 +96,9 @@ class Settings(BaseSettings):
         "deadline",
         "admin_chat_id",
         "support_chat_id",
+        "webhook_url",
+        "webhook_secret",
+        "health_listen",
         mode="before",
     )
     @classmethod

@@ -22,6 +22,7 @@ from bot.fsm.storage import DatabaseStorage
 from bot.handlers.admin import admin_router
 from bot.handlers.anonymous import anonymous_router
 from bot.handlers.form import form_router
+from bot.handlers.health import health_router
 from bot.handlers.operators import operators_router
 from bot.handlers.oversight import oversight_router
 from bot.handlers.staff import staff_router
@@ -29,6 +30,7 @@ from bot.handlers.start import fallback_router, start_router
 from bot.handlers.support import support_router
 from bot.handlers.withdrawal import withdrawal_router
 from bot.middlewares import CleanTextMiddleware, InFlightMiddleware
+from bot.pacing import Limits, MemoryPacer, Pacer, RedisPacer
 from bot.session import make_session
 from db.database import Database
 from services.role_matrix import RoleMatrix
@@ -57,12 +59,23 @@ def make_storage(settings: Settings, db: Database) -> tuple[BaseStorage, BaseEve
     return DatabaseStorage(db), SimpleEventIsolation()
 
 
+def make_pacer(settings: Settings) -> Pacer:
+    """The delivery loop's pacing: shared through Redis when there is one (several workers
+    share one bot's limits), else in this process."""
+    limits = Limits(bot_per_second=settings.outbox_rate)
+    if settings.redis_url:
+        from redis.asyncio import Redis
+
+        return RedisPacer(Redis.from_url(settings.redis_url), limits)
+    return MemoryPacer(limits)
+
+
 def make_bot(settings: Settings) -> Bot:
     if settings.bot_token is None:
         raise ValueError("BOT_TOKEN is not set")
     return Bot(
         settings.bot_token.get_secret_value(),
-        session=make_session(settings.telegram_api_url),
+        session=make_session(settings.telegram_api_url, settings.telegram_timeout),
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )
 
@@ -108,7 +121,14 @@ def build_dispatcher(
     )
     in_flight = InFlightMiddleware()
     dp["in_flight"] = in_flight
+    # First of all update middlewares: an update waiting for its user's turn (the event
+    # isolation lock, taken in aiogram's FSM middleware) is in hand too, and shutdown waits.
+    builtin = list(dp.update.outer_middleware)
+    for middleware in builtin:
+        dp.update.outer_middleware.unregister(middleware)
     dp.update.outer_middleware(in_flight)
+    for middleware in builtin:
+        dp.update.outer_middleware(middleware)
     # Typed text is cleaned of control and invisible characters before anything reads it.
     clean = CleanTextMiddleware()
     for observer in (dp.message, dp.edited_message, dp.callback_query):
@@ -120,6 +140,7 @@ def build_dispatcher(
     dp.include_routers(
         anonymous_router(),
         admin_router(),
+        health_router(),
         staff_router(),
         oversight_router(),
         operators_router(),

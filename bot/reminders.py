@@ -1,8 +1,10 @@
-"""Deadline reminders: applicants with an unfinished request and the admins' queue.
+"""Deadline reminders: applicants with an unfinished request and the admins' queue; and
+the periodic job that also sends SLA reminders and forgets abandoned drafts.
 
-A background task checks every REMINDER_CHECK_SECONDS. Each reminder is recorded before it is
-sent, so it goes out once even across restarts; sending is paced below Telegram's limit, and a
-person who blocked the bot is recorded and skipped without stopping the run.
+The job runs once per REMINDER_CHECK_SECONDS across all workers (services/jobs.py). Each
+reminder is recorded and put in the outbox in one transaction, so it goes out once even
+across restarts and workers; the outbox paces it below Telegram's limits, and a person who
+blocked the bot is recorded and skipped.
 """
 
 from __future__ import annotations
@@ -10,57 +12,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.methods import SendMessage
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import texts
+from bot import support_desk, texts
 from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
 from bot.handlers.support import RETURN_KEY
-from bot.support_desk import SupportDesk
 from db.database import Database
+from db.outbox import Envelope
 from db.repositories import RequestRepository
-from services import reminders, staff
+from services import jobs, outbox, reminders, staff
+from services.outbox import Kind, Outcome
 from services.requests import Status
 
+if TYPE_CHECKING:
+    from bot.delivery import Context
+
+PERIODIC_JOB = "periodic"
+
 log = logging.getLogger(__name__)
-SEND_RATE = 25  # messages a second, under Telegram's ≈ 30 per bot
-
-
-class RateLimiter:
-    """Spaces calls at least 1/rate seconds apart (clock and sleep injectable for tests)."""
-
-    def __init__(
-        self,
-        rate: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.interval = 1.0 / rate
-        self.clock = clock
-        self.sleep = sleep
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        now = self.clock()
-        if self._next > now:
-            await self.sleep(self._next - now)
-            now = self._next
-        self._next = now + self.interval
 
 
 @dataclass
 class Report:
-    sent: int = 0
-    blocked: int = 0
-    failed: int = 0
+    sent: int = 0  # enqueued now (the outbox sends them, paced)
+    skipped: int = 0  # already recorded, perhaps before a restart or by another worker
 
 
 async def unfinished_dialogs(storage: BaseStorage) -> list[int]:
@@ -81,10 +65,8 @@ async def unfinished_dialogs(storage: BaseStorage) -> list[int]:
     return []
 
 
-async def _deliver(
-    bot: Bot,
+async def _enqueue(
     db: Database,
-    limiter: RateLimiter,
     report: Report,
     deadline: date,
     days: int,
@@ -92,31 +74,32 @@ async def _deliver(
     audience: str,
     text: str,
 ) -> None:
+    """Record the reminder and put it in the outbox, in one transaction: it goes once, even
+    across restarts and with several workers (the record's unique index decides)."""
     async with db.write() as session:
         if not await reminders.claim(session, deadline, days, chat_id, audience):
-            return  # already sent, perhaps before a restart
-    await limiter.wait()
-    try:
-        await bot.send_message(chat_id, text)
-        report.sent += 1
-    except TelegramForbiddenError:
-        report.blocked += 1
-        async with db.write() as session:
-            await reminders.mark_blocked(session, deadline, days, chat_id, audience)
-    except TelegramAPIError as exc:
-        report.failed += 1
-        log.warning("reminder not sent: %s", type(exc).__name__)
-        async with db.write() as session:
-            await reminders.release(session, deadline, days, chat_id, audience)
+            report.skipped += 1
+            return
+        outbox.enqueue(
+            session,
+            chat_id,
+            Kind.REMINDER,
+            {
+                "text": text,
+                "deadline": deadline.isoformat(),
+                "days": days,
+                "audience": audience,
+            },
+            user_id=chat_id if audience == "applicant" else None,
+        )
+    report.sent += 1
 
 
 async def send_due(
-    bot: Bot,
     db: Database,
     storage: BaseStorage,
     settings: Settings,
     today: date,
-    limiter: RateLimiter | None = None,
 ) -> Report:
     report = Report()
     deadline = settings.deadline
@@ -125,13 +108,10 @@ async def send_due(
     days = reminders.due_offset(today, deadline, settings.reminder_days)
     if days is None:
         return report
-    limiter = limiter or RateLimiter(SEND_RATE)
     left = (deadline - today).days
     for chat_id in await unfinished_dialogs(storage):
-        await _deliver(
-            bot,
+        await _enqueue(
             db,
-            limiter,
             report,
             deadline,
             days,
@@ -147,10 +127,8 @@ async def send_due(
             [settings.admin_chat_id] if settings.admin_chat_id else await staff.admins(session)
         )
     for chat_id in admin_chats:
-        await _deliver(
-            bot,
+        await _enqueue(
             db,
-            limiter,
             report,
             deadline,
             days,
@@ -158,35 +136,71 @@ async def send_due(
             "admin",
             texts.reminder_admin(left, deadline, queue),
         )
-    if report.sent or report.blocked or report.failed:
-        log.info(
-            "reminders: %d sent, %d blocked, %d failed", report.sent, report.blocked, report.failed
-        )
+    if report.sent:
+        log.info("reminders: %d queued, %d already sent", report.sent, report.skipped)
     return report
 
 
-async def periodic_loop(bot: Bot, db: Database, storage: BaseStorage, settings: Settings) -> None:
-    """Reminders when a deadline is set, and forgetting abandoned drafts."""
+async def deliver_reminder(ctx: Context, row: Envelope) -> Outcome | None:
+    await ctx.call(SendMessage(chat_id=row.chat_id, text=row.payload["text"]))
+    return None
+
+
+def reminder_blocked(row: Envelope) -> Callable[[AsyncSession], Awaitable[None]] | None:
+    """A person who blocked the bot is recorded (and not reminded again)."""
+
+    async def record(session: AsyncSession) -> None:
+        await reminders.mark_blocked(
+            session,
+            date.fromisoformat(row.payload["deadline"]),
+            int(row.payload["days"]),
+            row.chat_id,
+            str(row.payload["audience"]),
+        )
+
+    return record
+
+
+async def run_once(
+    db: Database, storage: BaseStorage, settings: Settings, worker: str, today: date | None = None
+) -> bool:
+    """One period's work, unless another worker (or this one) did it this period. False
+    when it was not this worker's turn."""
+    period = timedelta(seconds=settings.reminder_check_seconds)
+    async with db.write() as session:
+        if not await jobs.claim(session, PERIODIC_JOB, period, worker):
+            return False
+    if settings.deadline is not None:
+        today = today or datetime.now(texts.LOCAL_TZ).date()
+        await send_due(db, storage, settings, today)
+    if settings.support_chat_id is not None:
+        async with db.write() as session:
+            await support_desk.enqueue_overdue(session, settings)
+    if isinstance(storage, DatabaseStorage):
+        purged = await storage.purge_idle(timedelta(days=settings.draft_retention_days))
+        if purged:
+            log.info("forgot %d abandoned dialogs", purged)
+    return True
+
+
+async def periodic_loop(
+    db: Database, storage: BaseStorage, settings: Settings, worker: str
+) -> None:
+    """Reminders when a deadline is set, SLA reminders, forgetting abandoned drafts: once per
+    REMINDER_CHECK_SECONDS across all workers. Each worker looks a few times a period, so
+    the period is kept when one of them stops."""
     while True:
         try:
-            if settings.deadline is not None:
-                today = datetime.now(texts.LOCAL_TZ).date()
-                await send_due(bot, db, storage, settings, today)
-            if settings.support_chat_id is not None:
-                await SupportDesk(bot, db, settings).remind_overdue()
-            if isinstance(storage, DatabaseStorage):
-                purged = await storage.purge_idle(timedelta(days=settings.draft_retention_days))
-                if purged:
-                    log.info("forgot %d abandoned dialogs", purged)
+            await run_once(db, storage, settings, worker)
         except Exception:
             log.exception("periodic run failed")
-        await asyncio.sleep(settings.reminder_check_seconds)
+        await asyncio.sleep(max(1.0, settings.reminder_check_seconds / 4))
 
 
 def start_periodic(
-    bot: Bot, db: Database, storage: BaseStorage, settings: Settings
+    db: Database, storage: BaseStorage, settings: Settings, worker: str
 ) -> asyncio.Task[None]:
-    return asyncio.create_task(periodic_loop(bot, db, storage, settings), name="periodic")
+    return asyncio.create_task(periodic_loop(db, storage, settings, worker), name="periodic")
 
 
 async def stop_periodic(task: asyncio.Task[None] | None) -> None:

@@ -2,50 +2,60 @@
 
 With forum topics, each applicant gets a topic, opened by a header with their request
 context; without topics, questions are posted in the group and operators answer by reply.
-A topic deleted by hand is recreated on the next message; two first messages at once make
-one topic (a lock per applicant, and the thread's primary key).
+
+Handlers only enqueue (`enqueue_*`, in their own transaction); the outbox loop sends
+(`deliver_*`). Everything bound for the support chat is one lane, sent in order by one worker
+at a time, so a topic is created once per applicant however many workers there are and
+however many first questions arrive at once; the conditional UPDATE that stores a new topic
+is the database's own guarantee on top (`_create_topic`). A topic deleted by hand is
+recreated on the next message.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
-from aiogram.types import Message
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.methods import (
+    CopyMessage,
+    CreateForumTopic,
+    DeleteForumTopic,
+    EditForumTopic,
+    EditMessageText,
+    GetChat,
+    SendMessage,
+    TelegramMethod,
+)
+from aiogram.types import InlineKeyboardMarkup, ReplyParameters
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards, texts
 from bot.config import Settings
 from db.database import Database
 from db.models import AccessRequest, SupportThread, utcnow
-from services import support
+from db.outbox import Envelope
+from services import outbox, support
+from services.outbox import Delivered, Kind, Outcome
 from services.snils import mask_snils
+
+if TYPE_CHECKING:
+    from bot.delivery import Context
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_locks: dict[int, asyncio.Lock] = {}
 # Whether a support chat has topics, per bot, re-checked every few minutes (a group can be
 # turned into a forum while the bot runs).
 _forum: weakref.WeakKeyDictionary[Bot, dict[int, tuple[bool, float]]] = weakref.WeakKeyDictionary()
 FORUM_CHECK_SECONDS = 600
-
-
-def _lock(user_id: int) -> asyncio.Lock:
-    lock = _locks.get(user_id)
-    if lock is None:
-        if len(_locks) > 10_000:
-            for key in [k for k, v in _locks.items() if not v.locked()]:
-                del _locks[key]
-        lock = _locks[user_id] = asyncio.Lock()
-    return lock
+LONG_CAPTION = 1024  # longer captions cannot be copied: the text goes separately
 
 
 def _thread_gone(exc: TelegramBadRequest) -> bool:
@@ -53,264 +63,442 @@ def _thread_gone(exc: TelegramBadRequest) -> bool:
     return "thread not found" in text or "topic_id_invalid" in text or "topic_deleted" in text
 
 
-class SupportDesk:
-    def __init__(self, bot: Bot, db: Database, settings: Settings) -> None:
-        self.bot = bot
-        self.db = db
-        self.settings = settings
-        self.chat_id = settings.support_chat_id
+# --- enqueued by handlers, in their transaction -----------------------------------------------
 
-    async def is_forum(self) -> bool:
-        if self.chat_id is None:
-            return False
-        known = _forum.setdefault(self.bot, {})
-        cached = known.get(self.chat_id)
-        if cached is not None and time.monotonic() - cached[1] < FORUM_CHECK_SECONDS:
-            return cached[0]
+
+async def enqueue_question(
+    session: AsyncSession,
+    settings: Settings,
+    user_id: int,
+    fallback_name: str,
+    message_id: int,
+    step: str | None,
+    long_caption: str | None = None,
+) -> bool:
+    """An applicant's question: their thread opened (or reopened) and waiting, the question
+    on its way to the support chat. False without a support chat."""
+    chat_id = settings.support_chat_id
+    if chat_id is None:
+        return False
+    await support.open_thread(session, user_id, chat_id, texts.thread_title(fallback_name, None))
+    if await support.question_arrived(session, user_id):
+        outbox.enqueue(session, chat_id, Kind.SUPPORT_HEADER, user_id=user_id)
+    outbox.enqueue(
+        session,
+        chat_id,
+        Kind.SUPPORT_NOTE,
+        {"step": step, "user_message_id": message_id},
+        user_id=user_id,
+    )
+    copy: dict[str, Any] = {"user_message_id": message_id}
+    if long_caption is not None and len(long_caption) > LONG_CAPTION:
+        copy["long_caption"] = long_caption  # the person's words: dropped if they withdraw
+    outbox.enqueue(session, chat_id, Kind.SUPPORT_COPY, copy, user_id=user_id)
+    return True
+
+
+async def enqueue_to_admins(
+    session: AsyncSession,
+    settings: Settings,
+    user_id: int,
+    first_name: str | None,
+    message_id: int,
+    step: str | None,
+) -> bool:
+    """Without a support chat, a question goes to the admins privately."""
+    header = texts.support_ticket(user_id, first_name, texts.STEP_NAMES.get(step or ""))
+    for admin_id in settings.admin_ids:
+        outbox.enqueue(session, admin_id, Kind.TEXT, {"text": header}, user_id=user_id)
+        outbox.enqueue(
+            session,
+            admin_id,
+            Kind.COPY,
+            {"from_chat_id": user_id, "message_id": message_id},
+            user_id=user_id,
+        )
+    return bool(settings.admin_ids)
+
+
+async def enqueue_edit(
+    session: AsyncSession, settings: Settings, user_id: int, message_id: int, text: str
+) -> None:
+    """An applicant edited a message they had asked with: a note follows it."""
+    if settings.support_chat_id is None or await support.thread_of(session, user_id) is None:
+        return
+    outbox.enqueue(
+        session,
+        settings.support_chat_id,
+        Kind.SUPPORT_EDIT,
+        {"user_message_id": message_id, "text": text},
+        user_id=user_id,
+    )
+
+
+async def enqueue_header(session: AsyncSession, user_id: int) -> None:
+    """The topic's header follows the applicant's requests (when they have a thread)."""
+    thread = await support.thread_of(session, user_id) if user_id else None
+    if thread is not None:
+        outbox.enqueue(session, thread.chat_id, Kind.SUPPORT_HEADER, user_id=user_id)
+
+
+def enqueue_answer(
+    session: AsyncSession, thread: SupportThread, from_chat_id: int, message_id: int
+) -> None:
+    """An operator's message, copied to the applicant under «Ответ специалиста МИАЦ» (a row
+    of its own before it in the applicant's lane: a retried copy never repeats the label)."""
+    outbox.enqueue(
+        session,
+        thread.user_id,
+        Kind.TEXT,
+        {"text": texts.OPERATOR_ANSWER_LABEL, "tell_operators": True},
+        user_id=thread.user_id,
+    )
+    outbox.enqueue(
+        session,
+        thread.user_id,
+        Kind.SUPPORT_ANSWER,
+        {"from_chat_id": from_chat_id, "message_id": message_id, "tell_operators": True},
+        user_id=thread.user_id,
+    )
+
+
+def enqueue_text_to_applicant(
+    session: AsyncSession, user_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+) -> None:
+    """A fixed text to the applicant on an operator's behalf (no personal data in it)."""
+    payload: dict[str, Any] = {"text": text, "tell_operators": True}
+    if markup is not None:
+        payload["markup"] = markup.model_dump(mode="json", exclude_none=True)
+    outbox.enqueue(session, user_id, Kind.TEXT, payload, user_id=user_id)
+
+
+async def enqueue_overdue(session: AsyncSession, settings: Settings) -> int:
+    """Questions waiting longer than the SLA: one reminder each in the support chat. The
+    thread is marked reminded in the same transaction, with a conditional UPDATE, so two
+    workers never remind twice."""
+    if settings.support_chat_id is None:
+        return 0
+    now = utcnow()
+    late = await support.overdue(session, timedelta(hours=settings.support_sla_hours))
+    count = 0
+    for thread in late:
+        if not await support.claim_reminder(session, thread.user_id, now):
+            continue
+        waited = (now - (thread.waiting_since or now)).total_seconds() / 3600
+        outbox.enqueue(
+            session,
+            settings.support_chat_id,
+            Kind.SLA_REMINDER,
+            {"hours": round(waited, 2)},
+            user_id=thread.user_id,
+        )
+        count += 1
+    return count
+
+
+def enqueue_topic_delete(session: AsyncSession, thread: SupportThread) -> None:
+    """The consultation topic of a person who withdrew consent goes (no personal data in
+    the row: the topic's number)."""
+    if thread.topic_id is not None:
+        outbox.enqueue(session, thread.chat_id, Kind.TOPIC_DELETE, {"topic_id": thread.topic_id})
+
+
+# --- delivered by the outbox loop -------------------------------------------------------------
+
+
+async def is_forum(ctx: Context, chat_id: int) -> bool:
+    known = _forum.setdefault(ctx.bot, {})
+    cached = known.get(chat_id)
+    if cached is not None and time.monotonic() - cached[1] < FORUM_CHECK_SECONDS:
+        return cached[0]
+    found = bool((await ctx.bot(GetChat(chat_id=chat_id))).is_forum)
+    known[chat_id] = (found, time.monotonic())
+    return found
+
+
+async def _context(db: Database, user_id: int, fallback_name: str) -> tuple[str, str]:
+    """(topic title, header text) from the applicant's latest requests."""
+    async with db.read() as session:
+        rows = list(
+            await session.scalars(
+                select(AccessRequest)
+                .where(AccessRequest.telegram_id == user_id, AccessRequest.erased_at.is_(None))
+                .order_by(AccessRequest.id.desc())
+                .limit(5)
+            )
+        )
+    name = rows[0].full_name if rows else fallback_name
+    organization = (rows[0].org_short_name or rows[0].org_full_name) if rows else None
+    requests = [
+        (r.id, r.status, r.org_short_name or r.org_full_name, mask_snils(r.snils)) for r in rows
+    ]
+    return texts.thread_title(name, organization), texts.thread_header(user_id, name, requests)
+
+
+async def _thread(db: Database, user_id: int | None) -> SupportThread | None:
+    if user_id is None:
+        return None
+    async with db.read() as session:
+        return await support.thread_of(session, user_id)
+
+
+async def _create_topic(ctx: Context, thread: SupportThread, gone: int | None) -> int | None:
+    """A topic for the thread, stored only if the thread still has none (or still has the
+    deleted one, `gone`): a conditional UPDATE. Had someone stored another meanwhile, or had
+    the person withdrawn, ours is deleted again. Returns the thread's topic."""
+    title, _ = await _context(ctx.db, thread.user_id, thread.title)
+    topic = await ctx.call(CreateForumTopic(chat_id=thread.chat_id, name=title))
+    new = topic.message_thread_id
+    async with ctx.db.write() as session:
+        stored = await session.execute(
+            update(SupportThread)
+            .where(
+                SupportThread.user_id == thread.user_id,
+                SupportThread.topic_id.is_not_distinct_from(gone),
+            )
+            .values(topic_id=new, title=title, header_message_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        won = getattr(stored, "rowcount", 0) == 1
+        current = await support.thread_of(session, thread.user_id)
+    if not won:
         try:
-            is_forum = bool((await self.bot.get_chat(self.chat_id)).is_forum)
-        except TelegramAPIError:
-            return False
-        known[self.chat_id] = (is_forum, time.monotonic())
-        return is_forum
+            await ctx.call(DeleteForumTopic(chat_id=thread.chat_id, message_thread_id=new))
+        except TelegramBadRequest:
+            pass
+        return current.topic_id if current is not None else None
+    thread.topic_id, thread.title, thread.header_message_id = new, title, None
+    return new
 
-    # -- context of the applicant -------------------------------------------------------------
 
-    async def _context(self, user_id: int, fallback_name: str) -> tuple[str, str, str]:
-        """(topic title, header text, applicant name) from their latest requests."""
-        async with self.db.read() as session:
-            rows = list(
-                await session.scalars(
-                    select(AccessRequest)
-                    .where(AccessRequest.telegram_id == user_id, AccessRequest.erased_at.is_(None))
-                    .order_by(AccessRequest.id.desc())
-                    .limit(5)
+async def _ensure_topic(ctx: Context, thread: SupportThread) -> int | None:
+    """The thread's topic, created (with its header) when missing; None in a plain group."""
+    if not await is_forum(ctx, thread.chat_id):
+        return None
+    if thread.topic_id is None:
+        topic = await _create_topic(ctx, thread, None)
+        if topic is None:
+            return None
+        thread.topic_id = topic
+    if thread.header_message_id is None:
+        _, header = await _context(ctx.db, thread.user_id, thread.title)
+        sent = await ctx.call(
+            SendMessage(chat_id=thread.chat_id, text=header, message_thread_id=thread.topic_id)
+        )
+        async with ctx.db.write() as session:
+            await session.execute(
+                update(SupportThread)
+                .where(
+                    SupportThread.user_id == thread.user_id,
+                    SupportThread.topic_id == thread.topic_id,
+                )
+                .values(header_message_id=sent.message_id)
+            )
+        thread.header_message_id = sent.message_id
+    return thread.topic_id
+
+
+async def _in_thread(
+    ctx: Context, thread: SupportThread, make: Callable[[int | None], TelegramMethod[T]]
+) -> T:
+    """Send into the thread's topic; a topic deleted by hand is recreated once."""
+    topic = await _ensure_topic(ctx, thread)
+    try:
+        return await ctx.call(make(topic))
+    except TelegramBadRequest as exc:
+        if topic is None or not _thread_gone(exc):
+            raise
+    thread.topic_id = await _create_topic(ctx, thread, topic)
+    thread.header_message_id = None
+    return await ctx.call(make(await _ensure_topic(ctx, thread)))
+
+
+def _relayed(user_id: int, user_message_id: int, chat_id: int, sent_id: int) -> Delivered:
+    async def record(session: AsyncSession) -> None:
+        support.remember_relay(session, user_id, user_message_id, chat_id, sent_id)
+
+    return Delivered(record)
+
+
+async def deliver_note(ctx: Context, row: Envelope) -> Outcome | None:
+    """A note in the applicant's thread: a fixed text, or the step a question comes from
+    (in a plain group also whose question it is)."""
+    thread = await _thread(ctx.db, row.user_id)
+    if thread is None:
+        return None  # the person withdrew consent meanwhile
+    if "text" in row.payload:
+        text = str(row.payload["text"])
+    else:
+        step = row.payload.get("step")
+        forum = await is_forum(ctx, thread.chat_id)
+        if forum and not step:
+            return None  # in a topic a plain question needs no note: the copy follows
+        text = texts.question_note(texts.STEP_NAMES.get(step) if step else None)
+        if not forum:
+            _, header = await _context(ctx.db, thread.user_id, thread.title)
+            text = f"{text}\n{header}"
+    sent = await _in_thread(
+        ctx,
+        thread,
+        lambda topic: SendMessage(chat_id=thread.chat_id, text=text, message_thread_id=topic),
+    )
+    user_message_id = row.payload.get("user_message_id")
+    if user_message_id is None:
+        return None
+    return _relayed(thread.user_id, int(user_message_id), thread.chat_id, sent.message_id)
+
+
+async def deliver_copy(ctx: Context, row: Envelope) -> Outcome | None:
+    """The applicant's message, copied into their thread (a caption too long to copy goes
+    as a text, then the file without it)."""
+    thread = await _thread(ctx.db, row.user_id)
+    if thread is None:
+        return None
+    user_message_id = int(row.payload["user_message_id"])
+    long_caption = row.payload.get("long_caption")
+
+    def copy(caption: str | None) -> Callable[[int | None], CopyMessage]:
+        return lambda topic: CopyMessage(
+            chat_id=thread.chat_id,
+            from_chat_id=thread.user_id,
+            message_id=user_message_id,
+            message_thread_id=topic,
+            caption=caption,
+        )
+
+    try:
+        copied = await _in_thread(ctx, thread, copy(None))
+    except TelegramBadRequest as exc:
+        if "caption is too long" not in exc.message or not long_caption:
+            raise
+        await _in_thread(
+            ctx,
+            thread,
+            lambda topic: SendMessage(
+                chat_id=thread.chat_id,
+                text=long_caption,
+                message_thread_id=topic,
+                parse_mode=None,
+            ),
+        )
+        copied = await _in_thread(ctx, thread, copy(""))
+    return _relayed(thread.user_id, user_message_id, thread.chat_id, copied.message_id)
+
+
+async def deliver_edit(ctx: Context, row: Envelope) -> Outcome | None:
+    thread = await _thread(ctx.db, row.user_id)
+    if thread is None:
+        return None
+    async with ctx.db.read() as session:
+        relayed = await support.relay_by_user_message(
+            session, thread.user_id, int(row.payload["user_message_id"])
+        )
+    if relayed is None:
+        return None  # the edited message was not a question
+    reply = ReplyParameters(message_id=relayed.support_message_id, allow_sending_without_reply=True)
+    await _in_thread(
+        ctx,
+        thread,
+        lambda topic: SendMessage(
+            chat_id=thread.chat_id,
+            text=texts.edited_note(str(row.payload.get("text") or "")),
+            message_thread_id=topic,
+            reply_parameters=reply,
+        ),
+    )
+    return None
+
+
+async def deliver_header(ctx: Context, row: Envelope) -> Outcome | None:
+    thread = await _thread(ctx.db, row.user_id)
+    if thread is None or thread.header_message_id is None:
+        return None  # no topic yet: its header will be made with it
+    title, header = await _context(ctx.db, thread.user_id, thread.title)
+    try:
+        await ctx.call(
+            EditMessageText(
+                chat_id=thread.chat_id, message_id=thread.header_message_id, text=header
+            )
+        )
+    except TelegramBadRequest as exc:
+        text = exc.message.lower()
+        if "not modified" not in text and "not found" not in text and not _thread_gone(exc):
+            raise
+    if title != thread.title and thread.topic_id is not None:
+        try:
+            await ctx.call(
+                EditForumTopic(
+                    chat_id=thread.chat_id, message_thread_id=thread.topic_id, name=title
                 )
             )
-        name = rows[0].full_name if rows else fallback_name
-        organization = (rows[0].org_short_name or rows[0].org_full_name) if rows else None
-        requests = [
-            (r.id, r.status, r.org_short_name or r.org_full_name, mask_snils(r.snils)) for r in rows
-        ]
-        return (
-            texts.thread_title(name, organization),
-            texts.thread_header(user_id, name, requests),
-            name,
-        )
-
-    async def _open_topic(self, thread: SupportThread, fallback_name: str) -> None:
-        title, header, _ = await self._context(thread.user_id, fallback_name)
-        assert self.chat_id is not None
-        topic = await self.bot.create_forum_topic(self.chat_id, title)
-        message = await self.bot.send_message(
-            self.chat_id, header, message_thread_id=topic.message_thread_id
-        )
-        thread.topic_id, thread.title = topic.message_thread_id, title
-        thread.header_message_id = message.message_id
-
-    async def thread_for(self, user_id: int, fallback_name: str) -> SupportThread | None:
-        """The applicant's thread, created (with a topic) on the first question."""
-        if self.chat_id is None:
-            return None
-        async with _lock(user_id):
-            async with self.db.read() as session:
-                thread = await support.thread_of(session, user_id)
-            if thread is not None and (thread.topic_id or not await self.is_forum()):
-                return thread
-            fresh = thread is None
-            if thread is None:
-                thread = SupportThread(
-                    user_id=user_id,
-                    chat_id=self.chat_id,
-                    title=texts.thread_title(fallback_name, None),
-                    status="open",
-                    opened_at=utcnow(),
-                )
-            if await self.is_forum():
-                await self._open_topic(thread, fallback_name)
-            if fresh:
-                async with self.db.write() as session:
-                    session.add(thread)
-            else:
-                await self._save_topic(thread)
-            return thread
-
-    async def _save_topic(self, thread: SupportThread) -> None:
-        """Store the (re)created topic only: the rest of the row may have changed meanwhile."""
-        async with self.db.write() as session:
+        except TelegramBadRequest:
+            return None  # unchanged, or the topic is gone (recreated on the next message)
+        async with ctx.db.write() as session:
             await session.execute(
                 update(SupportThread)
                 .where(SupportThread.user_id == thread.user_id)
-                .values(
-                    topic_id=thread.topic_id,
-                    title=thread.title,
-                    header_message_id=thread.header_message_id,
-                )
+                .values(title=title)
             )
+    return None
 
-    async def _in_thread(
-        self, thread: SupportThread, fallback_name: str, send: Callable[[int | None], Awaitable[T]]
-    ) -> T:
-        """Send into the thread's topic; a topic deleted by hand is recreated once."""
-        try:
-            return await send(thread.topic_id)
-        except TelegramBadRequest as exc:
-            if thread.topic_id is None or not _thread_gone(exc):
-                raise
-        async with _lock(thread.user_id):
-            await self._open_topic(thread, fallback_name)
-            await self._save_topic(thread)
-        return await send(thread.topic_id)
 
-    # -- applicant → operators ----------------------------------------------------------------
-
-    async def relay_question(self, message: Message, step: str | None) -> bool:
-        user = message.from_user
-        if user is None or self.chat_id is None:
-            return False
-        chat_id = self.chat_id
-        thread = await self.thread_for(user.id, user.full_name)
-        if thread is None:
-            return False
-        async with self.db.write() as session:
-            reopened = await support.question_arrived(session, user.id)
-        if reopened:
-            await self.refresh_header(user.id)
-        note = texts.question_note(texts.STEP_NAMES.get(step) if step else None)
-        if thread.topic_id is None:  # a plain group: each question says whose it is
-            _, header, _ = await self._context(user.id, user.full_name)
-            note = f"{note}\n{header}"
-
-        async def send(topic: int | None) -> list[int]:
-            posted = []
-            if step or topic is None:
-                sent = await self.bot.send_message(chat_id, note, message_thread_id=topic)
-                posted.append(sent.message_id)
-            posted.append(await self._copy(message, chat_id, topic))
-            return posted
-
-        posted = await self._in_thread(thread, user.full_name, send)
-        async with self.db.write() as session:
-            for support_message_id in posted:  # a reply to the note or the copy both count
-                support.remember_relay(
-                    session, user.id, message.message_id, chat_id, support_message_id
-                )
-        return True
-
-    async def _copy(self, message: Message, chat_id: int, topic: int | None) -> int:
-        try:
-            copied = await message.copy_to(chat_id, message_thread_id=topic)
-            return copied.message_id
-        except TelegramBadRequest as exc:
-            if "caption is too long" not in exc.message or not message.caption:
-                raise
-        # A caption too long to copy: the text first, then the file without it.
-        await self.bot.send_message(
-            chat_id, message.caption, message_thread_id=topic, parse_mode=None
+async def deliver_answer(ctx: Context, row: Envelope) -> Outcome | None:
+    """The operator's message in the applicant's chat, with a button to reply. The copy is
+    remembered with the row's deletion: the applicant's reply to it goes back to the thread."""
+    from_chat_id, message_id = int(row.payload["from_chat_id"]), int(row.payload["message_id"])
+    copied = await ctx.call(
+        CopyMessage(
+            chat_id=row.chat_id,
+            from_chat_id=from_chat_id,
+            message_id=message_id,
+            reply_markup=keyboards.answer_keyboard(),
         )
-        copied = await message.copy_to(chat_id, message_thread_id=topic, caption="")
-        return copied.message_id
+    )
 
-    async def relay_edit(self, message: Message) -> None:
-        user = message.from_user
-        if user is None or self.chat_id is None:
-            return
-        chat_id = self.chat_id
-        async with self.db.read() as session:
-            relayed = await support.relay_by_user_message(session, user.id, message.message_id)
-            thread = await support.thread_of(session, user.id)
-        if relayed is None or thread is None:
-            return
-        text = message.text or message.caption or ""
+    async def record(session: AsyncSession) -> None:
+        support.remember_answer(session, row.chat_id, copied.message_id, from_chat_id, message_id)
 
-        async def send(topic: int | None) -> None:
-            await self.bot.send_message(
-                chat_id,
-                texts.edited_note(text),
-                message_thread_id=topic,
-                reply_to_message_id=relayed.support_message_id
-                if topic == thread.topic_id
-                else None,
+    return Delivered(record)
+
+
+def answer_blocked(row: Envelope) -> Callable[[AsyncSession], Any] | None:
+    """An applicant who blocked the bot: the operators are told in the thread."""
+    if not row.payload.get("tell_operators"):
+        return None
+
+    async def record(session: AsyncSession) -> None:
+        thread = await support.thread_of(session, row.chat_id)
+        if thread is not None:
+            outbox.enqueue(
+                session,
+                thread.chat_id,
+                Kind.SUPPORT_NOTE,
+                {"text": texts.BLOCKED_NOTE},
+                user_id=thread.user_id,
             )
 
-        await self._in_thread(thread, user.full_name, send)
-
-    async def refresh_header(self, user_id: int) -> None:
-        async with self.db.read() as session:
-            thread = await support.thread_of(session, user_id)
-        if thread is None or thread.header_message_id is None or self.chat_id is None:
-            return
-        title, header, _ = await self._context(user_id, thread.title)
-        try:
-            await self.bot.edit_message_text(
-                text=header, chat_id=self.chat_id, message_id=thread.header_message_id
-            )
-        except TelegramBadRequest:
-            pass  # unchanged, or the topic is gone (it is recreated on the next message)
-        if title != thread.title and thread.topic_id is not None:
-            try:
-                await self.bot.edit_forum_topic(self.chat_id, thread.topic_id, name=title)
-                async with self.db.write() as session:
-                    stored = await session.get(SupportThread, user_id)
-                    if stored is not None:
-                        stored.title = title
-            except TelegramBadRequest:
-                pass
-
-    # -- operators → applicant ----------------------------------------------------------------
-
-    async def answer(self, message: Message, thread: SupportThread) -> bool:
-        """Copy an operator's message to the applicant, labelled as the specialist's answer
-        and with a button to reply; false if the applicant blocked us. The copy is
-        remembered: the applicant's reply to it goes back to the thread."""
-        try:
-            await self.bot.send_message(thread.user_id, texts.OPERATOR_ANSWER_LABEL)
-            copied = await message.copy_to(thread.user_id, reply_markup=keyboards.answer_keyboard())
-        except TelegramForbiddenError:
-            async with self.db.write() as session:
-                await support.mark_blocked(session, thread.user_id)
-            await message.reply(texts.BLOCKED_NOTE)
-            return False
-        async with self.db.write() as session:
-            await support.answered(session, thread.user_id)
-            support.remember_answer(
-                session, thread.user_id, copied.message_id, message.chat.id, message.message_id
-            )
-        return True
-
-    async def note(self, thread: SupportThread, text: str) -> None:
-        if self.chat_id is None:
-            return
-        chat_id = self.chat_id
-
-        async def send(topic: int | None) -> None:
-            await self.bot.send_message(chat_id, text, message_thread_id=topic)
-
-        await self._in_thread(thread, thread.title, send)
-
-    async def remind_overdue(self) -> int:
-        hours = self.settings.support_sla_hours
-        async with self.db.read() as session:
-            late = await support.overdue(session, timedelta(hours=hours))
-        posted = []
-        for thread in late:
-            waited = (utcnow() - (thread.waiting_since or utcnow())).total_seconds() / 3600
-            try:
-                await self.note(thread, texts.sla_reminder(thread.title, waited))
-                posted.append(thread.user_id)
-            except TelegramAPIError as exc:  # tried again on the next run
-                log.warning("SLA reminder not posted: %s", type(exc).__name__)
-        if posted:
-            async with self.db.write() as session:
-                await support.reminded(session, posted)
-        return len(posted)
+    return record
 
 
-async def refresh_support_header(bot: Bot, db: Database, settings: Settings, user_id: int) -> None:
-    """The topic's header follows the applicant's requests (best effort)."""
-    if settings.support_chat_id is None:
-        return
+async def deliver_sla_reminder(ctx: Context, row: Envelope) -> Outcome | None:
+    thread = await _thread(ctx.db, row.user_id)
+    if thread is None or thread.waiting_since is None:
+        return None  # answered (or withdrawn) meanwhile
+    text = texts.sla_reminder(thread.title, float(row.payload.get("hours") or 0))
+    await _in_thread(
+        ctx,
+        thread,
+        lambda topic: SendMessage(chat_id=thread.chat_id, text=text, message_thread_id=topic),
+    )
+    return None
+
+
+async def deliver_topic_delete(ctx: Context, row: Envelope) -> Outcome | None:
     try:
-        await SupportDesk(bot, db, settings).refresh_header(user_id)
-    except TelegramAPIError as exc:
-        log.warning("support header not updated: %s", type(exc).__name__)
+        await ctx.call(
+            DeleteForumTopic(chat_id=row.chat_id, message_thread_id=int(row.payload["topic_id"]))
+        )
+    except TelegramBadRequest as exc:
+        if not _thread_gone(exc) and "not found" not in exc.message.lower():
+            raise
+    return None

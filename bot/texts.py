@@ -647,6 +647,29 @@ NO_TOKEN = (
 BAD_TOKEN = "BOT_TOKEN задан неверно: скопируйте токен у @BotFather целиком (вида 123456:ABC...)."
 
 
+def sqlite_busy(path: str) -> str:
+    return (
+        f"С базой SQLite {path} уже работает другой процесс бота: второй не запущен. Для "
+        "нескольких процессов нужны PostgreSQL и Redis (WORKERS, см. README)."
+    )
+
+
+ANOTHER_BOT_PROCESS = (
+    "С этой базой PostgreSQL уже работает процесс бота: без REDIS_URL второй не запускается "
+    "(диалоги хранятся в памяти процесса). Задайте REDIS_URL всем процессам."
+)
+ANOTHER_WORKER_WITH_REDIS = (
+    "С этой базой PostgreSQL работает процесс бота без REDIS_URL: остановите его или задайте "
+    "ему REDIS_URL."
+)
+WORKERS_NEED_WEBHOOK = "WORKERS > 1 работает только с вебхуком: задайте WEBHOOK_URL."
+WORKERS_NEED_POSTGRES = "WORKERS > 1 требует PostgreSQL: у SQLite один писатель (DATABASE_URL)."
+WORKERS_NEED_REDIS = (
+    "WORKERS > 1 требует REDIS_URL: диалоги и очерёдность апдейтов одного человека должны быть "
+    "общими для всех процессов."
+)
+
+
 # --- staff and admins -------------------------------------------------------------------------
 
 NO_ACCESS = "Нет доступа"
@@ -661,7 +684,73 @@ ADMIN_COMMANDS = {
     "stats": "Статистика",
     "coverage": "Организации без одобренных пользователей",
     "staff": "Сотрудники МИАЦ",
+    "health": "Состояние бота: база, очередь отправки, сбои",
 }
+
+# --- health (/health) ---------------------------------------------------------------------
+
+OUTBOX_KIND_NAMES = {
+    "card_post": "карточка заявки",
+    "card_refresh": "обновление карточки",
+    "notice": "уведомление заявителю",
+    "text": "сообщение",
+    "copy": "пересылка вопроса",
+    "support_header": "шапка темы поддержки",
+    "support_note": "заметка в теме поддержки",
+    "support_copy": "вопрос в поддержку",
+    "support_edit": "правка вопроса",
+    "support_answer": "ответ оператора",
+    "sla_reminder": "напоминание о вопросе",
+    "topic_delete": "удаление темы",
+    "reminder": "напоминание о сроке",
+}
+HEALTH_USAGE = "/health — состояние бота; /health retry — повторить отправку сбойных сообщений."
+
+
+def _age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{int(seconds)} с"
+    if seconds < 5400:
+        return f"{int(seconds // 60)} мин"
+    return f"{seconds / 3600:.1f} ч"
+
+
+def health_report(
+    database: bool,
+    healthy: bool,
+    pending: int,
+    oldest_seconds: float | None,
+    failed: int,
+    undeliverable: int,
+    failures: Sequence[tuple[int, str, str, str, datetime | None]],
+) -> str:
+    """`failures`: (row, kind, where, error type, when) — no personal data."""
+    if not database:
+        return "🔴 <b>База данных недоступна.</b> Бот не может ни принимать, ни отправлять."
+    head = "🟢 <b>Бот работает.</b>" if healthy else "🟠 <b>Отправка отстаёт.</b>"
+    lines = [head, "", "База данных: доступна."]
+    if pending:
+        lines.append(f"Ждут отправки: {pending}; самое старое — {_age(oldest_seconds or 0)} назад.")
+    else:
+        lines.append("Очередь отправки пуста.")
+    lines.append(f"За сутки не доставлено: сбои — {failed}, заблокировали бота — {undeliverable}.")
+    if failures:
+        lines += ["", "<b>Последние сбои</b> (повторить: /health retry):"]
+        for row_id, kind, where, error, at in failures:
+            when = at.astimezone(LOCAL_TZ).strftime("%d.%m %H:%M") if at else "—"
+            name = OUTBOX_KIND_NAMES.get(kind, kind)
+            lines.append(f"• #{row_id} {escape(name)} → {escape(where)}: {escape(error)}, {when}")
+    return "\n".join(lines)
+
+
+HEALTH_WHERE = {"admin": "чат админов", "support": "чат поддержки", "private": "личный чат"}
+
+
+def health_requeued(count: int) -> str:
+    if not count:
+        return "Сбойных сообщений нет: повторять нечего."
+    return f"Сбойные сообщения ({count}) снова в очереди отправки."
+
 
 DECISION_NAMES = {
     "approved": "✅ Одобрена",

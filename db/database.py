@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.util import await_only
 
+from db.outbox import ENQUEUED_FLAG
 from db.sqlite_inline import inline_creator
 
 # How long a write waits for another process's write lock (`python -m bot export` or
@@ -191,6 +192,9 @@ class Database:
         ):
             self.on_dispose(_Checkpointer(database).stop)
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        # Called after a transaction that enqueued outbox rows commits (the delivery loop's
+        # wake-up: it need not wait for its next poll).
+        self.outbox_listeners: list[Callable[[], None]] = []
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     def _ensure_sqlite_dir(self) -> None:
@@ -201,8 +205,12 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """One write transaction: committed on success, rolled back on any exception."""
-        async with self._session(self._write_sessions) as session, session.begin():
-            yield session
+        async with self._session(self._write_sessions) as session:
+            async with session.begin():
+                yield session
+            if session.info.pop(ENQUEUED_FLAG, False):
+                for listener in self.outbox_listeners:
+                    listener()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

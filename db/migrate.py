@@ -6,9 +6,14 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from db.database import Database
+
+# Several workers start at once: migrations and start-up writes go one at a time.
+STARTUP_LOCK = 7_261_942_002
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -26,6 +31,7 @@ async def upgrade_to_head(db: Database) -> None:
         command.upgrade(config, "head")
 
     async with db.write_engine.begin() as conn:
+        await startup_lock(conn)
         await conn.run_sync(_upgrade)
 
 
@@ -44,3 +50,11 @@ async def at_head(db: Database) -> bool:
     except Exception:  # no table yet: a new database
         return False
     return current == heads
+
+
+async def startup_lock(conn: AsyncConnection | AsyncSession) -> None:
+    """On PostgreSQL, wait for any other process's start-up transaction (SQLite's single
+    writer already orders them)."""
+    bind = conn.bind if isinstance(conn, AsyncSession) else conn.engine
+    if bind is not None and bind.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STARTUP_LOCK})

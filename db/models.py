@@ -342,3 +342,58 @@ class Erasure(Base):
     telegram_id: Mapped[int] = mapped_column(BigInteger, index=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+PENDING_OUTBOX = "state = 'pending'"
+
+
+class OutboxMessage(Base):
+    """Something the bot sends on its own (an admin card, a decision notice, a relay into the
+    support chat, a reminder), written in the same transaction as the change that causes it
+    and sent by the delivery loop (bot/delivery.py).
+
+    A row says what to do ("post the card of request 17"), not what the message says: the
+    text is rendered when it is sent, from the rows as they are then, so no personal data
+    waits here. `chat_id` is the lane: a chat's rows go out in id order, one at a time.
+    Delivered rows are deleted; `failed` and `undeliverable` ones stay for /health.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        # The claim's "is this the head of its lane" probe, and the lane's next row.
+        Index(
+            "ix_outbox_pending_lane",
+            "chat_id",
+            "id",
+            sqlite_where=text(PENDING_OUTBOX),
+            postgresql_where=text(PENDING_OUTBOX),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The person the row is about (their rows go when they withdraw consent) and the request.
+    user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+    request_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # | failed | undeliverable
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # A worker holds the row while it sends it; a dead worker's lease runs out.
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The exception's type, never its text (which may quote the message).
+    last_error: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class JobRun(Base):
+    """When a periodic job last ran: with several workers, each period runs once."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_run_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True)

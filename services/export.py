@@ -32,6 +32,7 @@ from sqlalchemy.orm import aliased
 from db.database import Database
 from db.models import AccessRequest, ExportBatch, RequestEvent, UtcDateTime, utcnow
 from db.offloop import Query, consume_off_loop
+from services import outbox
 from services.form_xlsx import COLUMNS, Sheet, XlsxProcess
 from services.requests import HOLDING_STATUSES, Status, transition
 
@@ -304,8 +305,9 @@ async def _log_events(
 async def mark_batch(
     db: Database, actor_id: int | None, request_ids: Sequence[int], pause: float = 0.0
 ) -> tuple[int | None, list[tuple[int, int | None]]]:
-    """A new batch of these requests, marked `WRITE_CHUNK` at a time, `pause` seconds apart;
-    (None, []) when none of them could be marked any more."""
+    """A new batch of these requests, marked `MARK_CHUNK` at a time, `pause` seconds apart;
+    (None, []) when none of them could be marked any more. What follows a status change (the
+    admins' cards, the support-topic headers) is enqueued in each chunk's own transaction."""
     batch_id: int | None = None
     marked: list[tuple[int, int | None]] = []
     for chunk in _chunks(request_ids, MARK_CHUNK):
@@ -322,6 +324,7 @@ async def mark_batch(
                     .where(ExportBatch.id == batch_id)
                     .values(size=ExportBatch.size + len(done))
                 )
+                await outbox.follow_requests(session, done)
         marked += done
         await asyncio.sleep(pause)  # others write between two transactions
     if batch_id is not None and not marked:

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import RelayedMessage, SupportRating, SupportThread, utcnow
@@ -129,6 +130,23 @@ async def thread_in_topic(
     )
 
 
+async def open_thread(session: AsyncSession, user_id: int, chat_id: int, title: str) -> None:
+    """The applicant's thread row, made on their first question (the primary key decides
+    between two first questions at once; the topic is made when the question is sent)."""
+    if await session.get(SupportThread, user_id) is not None:
+        return
+    try:
+        async with session.begin_nested():
+            session.add(
+                SupportThread(
+                    user_id=user_id, chat_id=chat_id, title=title, status="open", opened_at=utcnow()
+                )
+            )
+            await session.flush()
+    except IntegrityError:
+        pass  # made meanwhile by the other question
+
+
 async def question_arrived(session: AsyncSession, user_id: int) -> bool:
     """A question from the applicant: the thread is open and waiting. True if it was closed."""
     thread = await session.get(SupportThread, user_id)
@@ -186,6 +204,21 @@ async def overdue(session: AsyncSession, older_than: timedelta) -> list[SupportT
         )
     )
     return list(rows)
+
+
+async def claim_reminder(session: AsyncSession, user_id: int, now: datetime) -> bool:
+    """Mark one overdue question reminded; false when it already was (or was answered)."""
+    result = await session.execute(
+        update(SupportThread)
+        .where(
+            SupportThread.user_id == user_id,
+            SupportThread.sla_reminded_at.is_(None),
+            SupportThread.waiting_since.is_not(None),
+        )
+        .values(sla_reminded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
 
 
 async def reminded(session: AsyncSession, user_ids: list[int]) -> None:

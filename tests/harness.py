@@ -46,6 +46,7 @@ from aiogram.types import (
 )
 
 from bot import background
+from bot.delivery import Delivery
 from tests.e2e.standin import ApiError, check_reply_markup, parse_html, utf16_len
 
 BOT_ID = 42
@@ -351,6 +352,10 @@ class Harness:
         self._message_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
         self.callbacks: list[str] = []
+        # What the bot sends on its own goes through the outbox: `feed` runs the delivery
+        # loop until nothing is ready, as the running bot would right after the update.
+        self.delivery = Delivery(dp["db"], dp["settings"])
+        self.auto_deliver = True  # off: the outbox is left to a test's own loop
 
     def user(
         self, user_id: int = 1001, first_name: str = "Мария", last_name: str | None = None
@@ -375,7 +380,13 @@ class Harness:
 
     async def feed(self, update: Update) -> None:
         await self.dp.feed_update(self.bot, update)
-        await background.drain(10)  # what the update started after answering (admin cards)
+        await background.drain(10)  # what the update started after answering
+        if self.auto_deliver:
+            await self.deliver()
+
+    async def deliver(self) -> int:
+        """Send what the outbox holds and is due (cards, notices, relays); rows tried."""
+        return await self.delivery.drain(self.bot)
 
     def unanswered_callbacks(self) -> list[str]:
         return [c for c in self.callbacks if c not in self.session.answered]

@@ -8,19 +8,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import yaml
-from aiogram.methods import CopyMessage, CreateForumTopic, SendMessage
-from aiogram.types import Message
+from aiogram.methods import CopyMessage, CreateForumTopic, DeleteForumTopic, SendMessage
 from sqlalchemy import select, update
 
 from bot import support_desk, texts
+from bot.delivery import Context
 from bot.dispatcher import build_dispatcher
-from bot.support_desk import SupportDesk
+from bot.support_desk import enqueue_overdue
 from db.database import Database
 from db.models import SupportRating, SupportThread, utcnow
 from services import staff
 from services.role_matrix import RoleMatrix
 from services.support import WorkingHours, parse_faq
-from tests.concurrency import TIMEOUT, ContendedLock, Rendezvous
+from tests.concurrency import TIMEOUT, Rendezvous
 from tests.conftest import ADMIN_ID, SUPPORT_CHAT_ID, make_settings
 from tests.dialog_steps import through_consent
 from tests.harness import ChatUser, Harness
@@ -132,31 +132,38 @@ async def test_a_deleted_topic_is_recreated(harness: Harness, db: Database) -> N
 
 
 async def test_two_first_messages_at_once_make_one_topic(harness: Harness, db: Database) -> None:
-    # Two first messages of one applicant relayed by two tasks at once (aiogram would
-    # serialise one user's updates; the support desk must not rely on that). Whoever reaches
-    # «create a topic» first waits there until the other has arrived too, or is waiting for
-    # the per-applicant lock: without the lock both would create a topic.
+    # Two workers deliver one applicant's first questions at once (within one process a
+    # chat's rows go one at a time; across processes the guard is the conditional UPDATE
+    # that stores the thread's topic). Both reach «create a topic» together: one topic is
+    # kept, the other is deleted again, and both questions go into the one kept.
     await forum(harness, db)
+    harness.auto_deliver = False
     user = harness.user()
+    await user.send("/help")
+    await user.send("Вопрос раз")
     both_there = Rendezvous(2)
-    lock = ContendedLock(both_there.release)
-    support_desk._locks[user.id] = lock
     harness.session.gates[CreateForumTopic] = both_there.arrive
-    messages = [user.message_update(text).message for text in ("Вопрос раз", "Вопрос два")]
-    settings = harness.dp["settings"]
+    delivery = harness.delivery
 
-    async def relay(message: Message | None) -> bool:
-        assert message is not None
-        desk = SupportDesk(harness.bot, db, settings)
-        return await desk.relay_question(message.as_(harness.bot), None)
+    async def ensure() -> int | None:
+        async with db.read() as session:
+            found = await session.get(SupportThread, user.id)
+        assert found is not None
+        ctx = Context(harness.bot, db, delivery.settings, delivery.pacer, delivery.clock)
+        return await support_desk._ensure_topic(ctx, found)
 
     async with asyncio.timeout(TIMEOUT):
-        results = await asyncio.gather(*(relay(m) for m in messages))
-    assert results == [True, True]
-    assert lock.contended == 1  # the second really came while the first held the lock
-    assert len(harness.session.topics) == 1
-    topic = (await thread(db)).topic_id
-    assert [c.thread_id for c in harness.session.copies] == [topic, topic]
+        first, second = await asyncio.gather(ensure(), ensure())
+    assert len(both_there.arrived) == 2  # both really created a topic
+    kept = (await thread(db)).topic_id
+    assert first == second == kept is not None
+    deleted = [c for c in harness.session.calls if isinstance(c, DeleteForumTopic)]
+    assert [c.message_thread_id for c in deleted] == [
+        t for (_chat, t) in harness.session.topics if t != kept
+    ]
+    del harness.session.gates[CreateForumTopic]
+    await harness.deliver()
+    assert [c.thread_id for c in harness.session.copies] == [kept]
 
 
 async def test_plain_group_without_topics_relays_by_replies(harness: Harness, db: Database) -> None:
@@ -244,9 +251,10 @@ async def test_a_question_waiting_too_long_is_reminded_once(
         await session.execute(
             update(SupportThread).values(waiting_since=utcnow() - timedelta(hours=5))
         )
-    desk = SupportDesk(harness.bot, db, harness.dp["settings"])
-    assert await desk.remind_overdue() == 1
-    assert await desk.remind_overdue() == 0
+    for expected in (1, 0):
+        async with db.write() as session:
+            assert await enqueue_overdue(session, harness.dp["settings"]) == expected
+        await harness.deliver()
     notes = [s.plain for s in harness.session.in_chat(SUPPORT_CHAT_ID)]
     assert any("ждёт ответа 5.0 ч" in n for n in notes)
 

@@ -130,7 +130,8 @@ async def test_granted_by_button_and_by_numbers(h: Harness, db: Database) -> Non
     await boss.send("/export")
     applicant = h.user(3000)
     sent = await boss.press(texts.btn_granted(1))
-    assert sent[-1].plain == texts.granted_done(2, 0)
+    # (the cards' edits follow the answer: the outbox sends them after the update)
+    assert texts.granted_done(2, 0) in [s.plain for s in sent]
     assert h.unanswered_callbacks() == []
     assert (await request_row(db, 1)).status == "access_granted"
     assert "доступ к ВИМИС ОНКО предоставлен" in applicant.last.plain
@@ -138,7 +139,7 @@ async def test_granted_by_button_and_by_numbers(h: Harness, db: Database) -> Non
     assert sent[-1].plain.startswith("Отмечено «доступ предоставлен»: 0.")
     await approved(h, 1, start=7)
     sent = await boss.send("/granted 3")
-    assert "Пропущено" in sent[-1].plain  # approved, not yet exported
+    assert "Пропущено" in sent[0].plain  # approved, not yet exported
     sent = await boss.send("/granted")
     assert sent[-1].plain == texts.GRANTED_USAGE
 

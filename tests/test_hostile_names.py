@@ -13,7 +13,7 @@ from aiogram.methods import AnswerCallbackQuery
 from sqlalchemy import update
 
 from bot import texts
-from bot.support_desk import SupportDesk
+from bot.support_desk import enqueue_overdue
 from db.database import Database
 from db.models import SupportThread, utcnow
 from services import staff
@@ -156,7 +156,9 @@ async def test_the_support_chat(
         await session.execute(
             update(SupportThread).values(waiting_since=utcnow() - timedelta(hours=5))
         )
-    assert await SupportDesk(harness.bot, db, harness.dp["settings"]).remind_overdue() == 1
+    async with db.write() as session:
+        assert await enqueue_overdue(session, harness.dp["settings"]) == 1
+    await harness.deliver()
     await operator.send("/close", thread_id=topic)
     await user.press("5")
 

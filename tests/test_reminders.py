@@ -1,14 +1,16 @@
-"""Deadline reminders: due days, once each across a restart, blocked people, the send rate."""
+"""Deadline reminders: due days, once each across a restart and across workers, blocked
+people; the periodic job once per period."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 from aiogram.methods import SendMessage
 from sqlalchemy import select
 
 from bot.dispatcher import build_dispatcher
-from bot.reminders import RateLimiter, send_due
+from bot.reminders import run_once, send_due
 from db.database import Database
 from db.models import ReminderSent
 from services import staff
@@ -33,29 +35,6 @@ def test_due_offset() -> None:
     assert due_offset(date(2026, 12, 21), DEADLINE, offsets) is None
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sent_at: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-async def test_rate_limiter_keeps_under_25_a_second() -> None:
-    clock = FakeClock()
-    limiter = RateLimiter(25, clock=clock, sleep=clock.sleep)
-    for _ in range(100):
-        await limiter.wait()
-        clock.sent_at.append(clock.now)
-    for i in range(len(clock.sent_at) - 25):
-        assert clock.sent_at[i + 25] - clock.sent_at[i] >= 1.0 - 1e-9
-    assert clock.sent_at[-1] - clock.sent_at[0] < 4.0  # and not slower than it must be
-
-
 async def test_reminders_go_once_and_survive_a_restart(
     db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
 ) -> None:
@@ -67,11 +46,10 @@ async def test_reminders_go_once_and_survive_a_restart(
         await through_consent(h.user(user_id))  # unfinished dialogs
     await submitted(h, 4004)  # finished: no reminder
     h.session.blocked.add(4002)
-    clock = FakeClock()
-    limiter = RateLimiter(25, clock=clock, sleep=clock.sleep)
 
-    report = await send_due(h.bot, db, h.dp.storage, settings, date(2026, 12, 17), limiter)
-    assert (report.sent, report.blocked) == (3, 1)  # two applicants and the admin chat
+    report = await send_due(db, h.dp.storage, settings, date(2026, 12, 17))
+    assert (report.sent, report.skipped) == (4, 0)  # three applicants and the admin chat
+    await h.deliver()
     texts_to = {
         int(c.chat_id): c.text
         for c in h.session.calls
@@ -84,19 +62,24 @@ async def test_reminders_go_once_and_survive_a_restart(
 
     restarted = Harness(build_dispatcher(settings, db, role_matrix))
     restarted.session.blocked.add(4002)  # still blocked
-    again = await send_due(
-        restarted.bot, db, restarted.dp.storage, settings, date(2026, 12, 18), limiter
-    )
-    assert (again.sent, again.blocked) == (0, 0)
+    again = await send_due(db, restarted.dp.storage, settings, date(2026, 12, 18))
+    assert (again.sent, again.skipped) == (0, 4)
+    assert await restarted.deliver() == 0
     async with db.read() as session:
         rows = (await session.scalars(select(ReminderSent))).all()
     assert sorted((r.chat_id, r.outcome) for r in rows) == sorted(
         [(4001, "sent"), (4002, "blocked"), (4003, "sent"), (ADMIN_CHAT, "sent")]
     )
-    next_one = await send_due(
-        restarted.bot, db, restarted.dp.storage, settings, date(2026, 12, 19), limiter
+    next_one = await send_due(db, restarted.dp.storage, settings, date(2026, 12, 19))
+    assert next_one.sent == 4  # the 1-day reminder is a new one
+    await restarted.deliver()
+    async with db.read() as session:
+        rows = (
+            await session.scalars(select(ReminderSent).where(ReminderSent.days_before == 1))
+        ).all()
+    assert sorted((r.chat_id, r.outcome) for r in rows) == sorted(
+        [(4001, "sent"), (4002, "blocked"), (4003, "sent"), (ADMIN_CHAT, "sent")]
     )
-    assert (next_one.sent, next_one.blocked) == (3, 1)  # the 1-day reminder is a new one
     await restarted.dp.storage.close()
 
 
@@ -111,13 +94,30 @@ async def test_an_admin_with_a_draft_gets_both_reminders_and_parked_drafts_count
     parked = h.user(4002)
     await through_consent(parked)
     await parked.send("/help")  # writing a question: the draft is parked, not gone
-    clock = FakeClock()
-    report = await send_due(
-        h.bot, db, h.dp.storage, settings, DEADLINE, RateLimiter(25, clock, clock.sleep)
-    )
+    report = await send_due(db, h.dp.storage, settings, DEADLINE)
     assert report.sent == 3  # 4001 as applicant and as admin, 4002 as applicant
+    await h.deliver()
     last_day = [
         c.text for c in h.session.calls if isinstance(c, SendMessage) and "последний день" in c.text
     ]
     assert len(last_day) == 3
+    await h.dp.storage.close()
+
+
+async def test_the_periodic_job_runs_once_a_period_whichever_worker_asks(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    settings = make_settings(
+        database_url, deadline=DEADLINE, admin_ids=[900001], reminder_check_seconds=3600
+    )
+    h = Harness(build_dispatcher(settings, db, role_matrix))
+    await through_consent(h.user(4001))
+    ran = await asyncio.gather(
+        *(run_once(db, h.dp.storage, settings, f"w{i}", date(2026, 12, 17)) for i in range(3))
+    )
+    assert sorted(ran) == [False, False, True]  # three workers at once: one runs it
+    assert await run_once(db, h.dp.storage, settings, "w0", date(2026, 12, 17)) is False
+    async with db.read() as session:
+        rows = (await session.scalars(select(ReminderSent))).all()
+    assert [r.chat_id for r in rows] == [4001]  # the applicant (no admins in staff here)
     await h.dp.storage.close()

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import sys
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from aiogram.methods import DeleteForumTopic
@@ -15,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cards as cards_module
 from bot import texts
-from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
 from db.database import Database
 from db.models import (
@@ -239,16 +239,23 @@ async def test_an_old_confirmation_does_not_erase_a_newer_request(h: Harness, db
 async def test_a_card_posted_during_the_erasure_is_brought_up_to_date(
     h: Harness, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The card is rendered, then the person withdraws while the copies are being sent.
-    original = cards_module.card_targets
+    # The outbox renders the card, then the person withdraws while it is being sent: the
+    # copy's record sees the change and refreshes it right behind the post.
+    original = cards_module.render
+    withdrawn = False
 
-    async def withdraw_meanwhile(session: AsyncSession, settings: Settings) -> list[int]:
-        async with db.write() as other:
-            await consent.withdraw(other, 1001)
-        return await original(session, settings)
+    async def withdraw_meanwhile(session: AsyncSession, request: AccessRequest) -> Any:
+        nonlocal withdrawn
+        shown = await original(session, request)
+        if not withdrawn:
+            withdrawn = True
+            async with db.write() as other:
+                await consent.withdraw(other, 1001)
+        return shown
 
-    monkeypatch.setattr(cards_module, "card_targets", withdraw_meanwhile)
+    monkeypatch.setattr(cards_module, "render", withdraw_meanwhile)
     await submitted(h)
+    assert withdrawn
     card = cards(h)[-1]
     assert texts.ERASED in card.plain and "112-233-445 95" not in card.plain
     assert card.buttons == []

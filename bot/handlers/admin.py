@@ -38,9 +38,16 @@ from bot import keyboards, texts
 from bot.access import StaffOnly
 from bot.args import ascii_number
 from bot.callbacks import AdminCb, QueueCb
-from bot.cards import RETURN_FIELDS, notify_applicant, post_card, refresh_cards, render
+from bot.cards import (
+    RETURN_FIELDS,
+    announce,
+    enqueue_card_refresh,
+    enqueue_notice,
+    post_card,
+    refresh_cards,
+    render,
+)
 from bot.config import Settings
-from bot.support_desk import refresh_support_header
 from db.database import Database
 from db.models import AccessRequest, utcnow
 from db.repositories import EventRepository, RequestRepository
@@ -179,30 +186,18 @@ async def apply_decision(
     reason: str | None = None,
     fields: list[str] | None = None,
 ) -> str | None:
-    """Decide; returns None on success or the text saying who decided first."""
+    """Decide; returns None on success or the text saying who decided first. The cards, the
+    support header and the applicant's notice are enqueued in the decision's transaction."""
     async with db.write() as session:
         await staff.remember_name(session, admin.id, admin.full_name)
         decided = await request_service.decide(
             session, request_id, decision, actor_id=admin.id, reason=reason, fields=fields
         )
         request = await session.get(AccessRequest, request_id)
+        if decided and request is not None:
+            await announce(session, request, decision.value)
     if not decided or request is None:
         return await _lost_race(db, request_id)  # the winner updates the cards
-    await refresh_cards(bot, db, request_id)
-    await refresh_support_header(bot, db, settings, request.telegram_id)
-    if decision is Status.APPROVED:
-        await notify_applicant(bot, request.telegram_id, texts.applicant_approved(request.id))
-    elif decision is Status.REJECTED:
-        await notify_applicant(
-            bot, request.telegram_id, texts.applicant_rejected(request.id, reason or "")
-        )
-    elif decision is Status.RETURNED:
-        await notify_applicant(
-            bot,
-            request.telegram_id,
-            texts.applicant_returned(request.id, fields or [], reason or ""),
-            reply_markup=keyboards.fix_button(request.id),
-        )
     return None
 
 
@@ -469,18 +464,14 @@ async def _change_role(
     async with db.write() as session:
         await staff.remember_name(session, admin.id, admin.full_name)
         request = await session.get(AccessRequest, request_id)
-        old_role = request.role if request else None
         changed = await request_service.change_role(
             session, request_id, data["role"], data["level"], actor_id=admin.id, reason=reason
         )
+        if changed and request is not None:
+            await enqueue_card_refresh(session, request_id, request.telegram_id)
+            await enqueue_notice(session, request, "role_changed")
     if not changed or request is None:
         return await _lost_race(db, request_id), Status.SUBMITTED
-    await refresh_cards(bot, db, request_id)
-    await notify_applicant(
-        bot,
-        request.telegram_id,
-        texts.applicant_role_changed(request_id, old_role, data["role"], reason),
-    )
     return None, Status.SUBMITTED
 
 

@@ -24,10 +24,11 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot import background, keyboards, texts
+from bot import keyboards, texts
 from bot.callbacks import FormCb
-from bot.cards import post_card
+from bot.cards import announce_submitted
 from bot.config import Settings
+from bot.delivery import send_now
 from bot.filters import PrivateChat
 from bot.fsm.data import FormData
 from bot.fsm.form import (
@@ -56,7 +57,6 @@ from bot.handlers.support import (
     leave_question,
     start_question,
 )
-from bot.support_desk import refresh_support_header
 from db.database import Database
 from db.models import AccessRequest
 from db.repositories import RequestRepository
@@ -317,25 +317,19 @@ class FormEngine:
             await self.resubmit(data, pressed)
             return
         new = self._new_request(data)
+        notice: list[int] = []
         async with self.env.db.write() as session:
             result = await request_service.submit(session, new)
+            if isinstance(result, request_service.Submitted):
+                # The card and the confirmation go out with the request, or not at all.
+                notice = await announce_submitted(session, self.env.settings, result.request)
         match result:
-            case request_service.Submitted(request=request):
+            case request_service.Submitted():
                 await self._echo_answer(data, pressed, texts.BTN_SUBMIT)
                 await self.state.clear()
-                await self.bot.send_message(
-                    self.chat_id,
-                    texts.submitted(request.id, request.status),
-                    reply_markup=keyboards.main_menu(),
-                )
-                background.spawn(self._announce(request.id), f"card-{request.id}")
+                await send_now(self.bot, self.env.db, self.env.settings, notice)
             case request_service.AlreadyOpen():
                 await self.show("summary", data)  # sent meanwhile: the summary says so
-
-    async def _announce(self, request_id: int) -> None:
-        """The admins' card and the support topic's header: the applicant does not wait."""
-        await post_card(self.bot, self.env.db, self.env.settings, request_id)
-        await refresh_support_header(self.bot, self.env.db, self.env.settings, self.env.user_id)
 
     async def resubmit(self, data: FormData, pressed: Message | None) -> None:
         assert data.fix_request_id is not None
@@ -353,18 +347,20 @@ class FormEngine:
             "role": new.role,
             "role_level": new.role_level,
         }
+        notice: list[int] = []
         async with self.env.db.write() as session:
             result = await request_service.resubmit(
                 session, data.fix_request_id, self.env.user_id, values
             )
+            if isinstance(result, request_service.Submitted):
+                notice = await announce_submitted(
+                    session, self.env.settings, result.request, resubmitted=True
+                )
         match result:
-            case request_service.Submitted(request=request):
+            case request_service.Submitted():
                 await self._echo_answer(data, pressed, texts.BTN_SUBMIT)
                 await self.state.clear()
-                await self.bot.send_message(
-                    self.chat_id, texts.resubmitted(request.id), reply_markup=keyboards.main_menu()
-                )
-                background.spawn(self._announce(request.id), f"card-{request.id}")
+                await send_now(self.bot, self.env.db, self.env.settings, notice)
             case request_service.AlreadyOpen(request=request):
                 await self.finish(
                     data, texts.already_open(request.id, request.status, request.role)

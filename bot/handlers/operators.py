@@ -7,7 +7,6 @@ members of the support chat are ignored; their commands and button presses get Â
 from __future__ import annotations
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramForbiddenError
 from aiogram.filters import Command, Filter
 from aiogram.types import (
     CallbackQuery,
@@ -23,7 +22,7 @@ from bot.access import StaffOnly
 from bot.callbacks import FaqCb, RateCb
 from bot.config import Settings
 from bot.handlers.support import faq_entries
-from bot.support_desk import SupportDesk
+from bot.support_desk import enqueue_answer, enqueue_text_to_applicant
 from db.database import Database
 from db.models import SupportThread, utcnow
 from services import support
@@ -89,19 +88,16 @@ async def on_operator_message(message: Message, bot: Bot, db: Database, settings
     if text.startswith("/"):
         return  # a command (a typo, or another bot's): never sent to the applicant
     thread = await _thread_here(message, db)
-    if thread is not None:
-        await SupportDesk(bot, db, settings).answer(message, thread)
+    if thread is not None:  # copied to the applicant by the outbox (blocked: told here)
+        async with db.write() as session:
+            enqueue_answer(session, thread, message.chat.id, message.message_id)
+            await support.answered(session, thread.user_id)
 
 
 async def on_close(message: Message, bot: Bot, db: Database, settings: Settings) -> None:
     thread = await _thread_here(message, db)
     if thread is None:
         await message.reply(texts.NOT_A_THREAD)
-        return
-    async with db.write() as session:
-        changed = await support.set_status(session, thread.user_id, "closed")
-    if not changed:
-        await message.reply(texts.THREAD_ALREADY)
         return
     rating = InlineKeyboardMarkup(
         inline_keyboard=[
@@ -111,12 +107,13 @@ async def on_close(message: Message, bot: Bot, db: Database, settings: Settings)
             ]
         ]
     )
-    try:
-        await bot.send_message(thread.user_id, texts.APPLICANT_CLOSED, reply_markup=rating)
-    except TelegramForbiddenError:  # a blocked applicant does not keep a ticket open
-        async with db.write() as session:
-            await support.mark_blocked(session, thread.user_id)
-        await message.reply(texts.BLOCKED_NOTE)
+    async with db.write() as session:
+        changed = await support.set_status(session, thread.user_id, "closed")
+        if changed:  # the applicant is asked for a rating (blocked: the topic is told)
+            enqueue_text_to_applicant(session, thread.user_id, texts.APPLICANT_CLOSED, rating)
+    if not changed:
+        await message.reply(texts.THREAD_ALREADY)
+        return
     await message.reply(texts.THREAD_CLOSED)
 
 
@@ -165,16 +162,10 @@ async def on_faq_button(
     if entry is None or callback_data.user_id == 0:
         callback_answer.text = texts.STALE_BUTTON
         return
-    try:
-        await bot.send_message(
-            callback_data.user_id, texts.faq_answer(entry.question, entry.answer)
-        )
-    except TelegramForbiddenError:
-        async with db.write() as session:
-            await support.mark_blocked(session, callback_data.user_id)
-        callback_answer.text = texts.BLOCKED_NOTE
-        return
     async with db.write() as session:
+        enqueue_text_to_applicant(
+            session, callback_data.user_id, texts.faq_answer(entry.question, entry.answer)
+        )
         await support.answered(session, callback_data.user_id)
     if isinstance(query.message, Message):
         await query.message.edit_text(texts.faq_sent(entry.question))

@@ -22,15 +22,13 @@ from aiogram.types import (
 )
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot import background, charts, texts
+from bot import charts, texts
 from bot.args import ascii_number
 from bot.callbacks import GrantCb
-from bot.cards import notify_applicant, refresh_cards
 from bot.config import Settings
 from bot.handlers.admin import AdminOnly, AdminScope
-from bot.support_desk import refresh_support_header
 from db.database import Database
-from services import export, stats
+from services import export, outbox, stats
 
 _DATE = re.compile(r"^[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}$")
 COVERAGE_SHOWN = 40
@@ -110,23 +108,6 @@ async def on_export(
         await bot.send_document(
             message.chat.id, FSInputFile(result.files.csv, filename=f"{name}.csv")
         )
-    if result.marked:  # the statuses changed: cards and topic headers follow
-        background.spawn(
-            _follow_export(bot, db, settings, result.marked), f"export-{result.batch_id}"
-        )
-
-
-async def _follow_export(
-    bot: Bot, db: Database, settings: Settings, marked: list[tuple[int, int | None]]
-) -> None:
-    """Every copy of the exported requests' cards, and their topic headers, after the admin
-    has the files. A turn of the loop between two requests: a batch of thousands must not
-    hold everyone else up."""
-    for request_id, telegram_id in marked:
-        await refresh_cards(bot, db, request_id)
-        if telegram_id is not None:
-            await refresh_support_header(bot, db, settings, telegram_id)
-        await asyncio.sleep(0)
 
 
 async def grant_and_notify(
@@ -134,12 +115,8 @@ async def grant_and_notify(
 ) -> tuple[int, int]:
     async with db.write() as session:
         granted = await export.grant(session, request_ids, actor_id)
-    for request in granted:
-        await refresh_cards(bot, db, request.id)
-        await refresh_support_header(bot, db, settings, request.telegram_id)
-        await notify_applicant(
-            bot, request.telegram_id, texts.applicant_granted(request.id, settings.vimis_url)
-        )
+        # Cards, topic headers and the applicants' notices, with the change.
+        await outbox.follow_requests(session, [(r.id, r.telegram_id) for r in granted], "granted")
     return len(granted), len(set(request_ids)) - len(granted)
 
 

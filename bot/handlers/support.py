@@ -16,18 +16,17 @@ import logging
 from datetime import datetime
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot import keyboards, texts
+from bot import keyboards, support_desk, texts
 from bot.callbacks import FaqCb, MenuCb, RateCb
 from bot.config import Settings
 from bot.filters import PrivateChat
-from bot.support_desk import SupportDesk
 from db.database import Database
 from services import support
 from services.support import Faq, WorkingHours, find_faq
@@ -115,32 +114,22 @@ async def leave_question(state: FSMContext) -> str | None:
     return previous
 
 
-async def _to_admins(bot: Bot, settings: Settings, message: Message, step: str | None) -> bool:
-    """Without a support chat, questions go to the admins privately."""
-    user = message.from_user
-    assert user is not None
-    header = texts.support_ticket(user.id, user.first_name, texts.STEP_NAMES.get(step or ""))
-    delivered = False
-    for admin_id in settings.admin_ids:
-        try:
-            await bot.send_message(admin_id, header)
-            await message.copy_to(admin_id)
-            delivered = True
-        except TelegramAPIError as exc:
-            log.warning("question not delivered to an admin: %s", type(exc).__name__)
-    return delivered
-
-
 async def relay(
     message: Message, bot: Bot, db: Database, settings: Settings, step: str | None
 ) -> bool:
-    if settings.support_chat_id is None:
-        return await _to_admins(bot, settings, message, step)
-    try:
-        return await SupportDesk(bot, db, settings).relay_question(message, step)
-    except TelegramAPIError as exc:
-        log.warning("question not relayed: %s", type(exc).__name__)
+    """Put the question on its way to the support chat (without one, to the admins
+    privately): false when there is nowhere to send it."""
+    user = message.from_user
+    if user is None:
         return False
+    async with db.write() as session:
+        if settings.support_chat_id is None:
+            return await support_desk.enqueue_to_admins(
+                session, settings, user.id, user.first_name, message.message_id, step
+            )
+        return await support_desk.enqueue_question(
+            session, settings, user.id, user.full_name, message.message_id, step, message.caption
+        )
 
 
 async def _after_hours_note(message: Message, settings: Settings) -> None:
@@ -229,11 +218,16 @@ async def on_faq(
 
 
 async def on_edited(message: Message, bot: Bot, db: Database, settings: Settings) -> None:
-    if settings.support_chat_id is not None:
-        try:
-            await SupportDesk(bot, db, settings).relay_edit(message)
-        except TelegramAPIError as exc:
-            log.warning("edit not relayed: %s", type(exc).__name__)
+    if message.from_user is None or settings.support_chat_id is None:
+        return
+    async with db.write() as session:
+        await support_desk.enqueue_edit(
+            session,
+            settings,
+            message.from_user.id,
+            message.message_id,
+            message.text or message.caption or "",
+        )
 
 
 async def on_rate(

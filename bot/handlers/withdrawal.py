@@ -9,19 +9,18 @@ import logging
 import time
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot import background, keyboards, texts
+from bot import keyboards, support_desk, texts
 from bot.callbacks import WithdrawCb
-from bot.cards import refresh_cards
+from bot.cards import enqueue_card_refresh
 from bot.filters import PrivateChat
 from db.database import Database
-from db.models import SupportThread
-from services import consent, support
+from services import consent, outbox, support
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +80,16 @@ async def on_withdraw_button(
             relayed_messages=forgotten.relayed,
             ratings=forgotten.ratings,
         )
-    thread = forgotten.thread
+        thread = forgotten.thread
+        # Nothing more goes to the person or about them; what is on its way and personal
+        # (a relayed question, a notice) is dropped with the data. The admins' cards show
+        # the erasure and the consultation topic, with the person's messages, is deleted
+        # (a plain group's messages stay: the bot cannot delete them after 48 hours).
+        await outbox.forget_person(session, user_id)
+        for request_id in result.erased:
+            await enqueue_card_refresh(session, request_id)
+        if thread is not None:
+            support_desk.enqueue_topic_delete(session, thread)
     await state.clear()  # the unfinished request: SNILS, name, e-mail typed so far
     await bot.send_message(
         chat_id,
@@ -89,24 +97,6 @@ async def on_withdraw_button(
         reply_markup=keyboards.main_menu(),
     )
     log.info("consent withdrawn: %d requests erased", len(result.erased))
-    # Named by request numbers: a failure is logged with the name, and the person's Telegram
-    # id is not for the log.
-    numbers = ",".join(map(str, result.erased))[:40] or "draft"
-    background.spawn(_show_erasure(bot, db, result.erased, thread), f"erase-{numbers}")
-
-
-async def _show_erasure(
-    bot: Bot, db: Database, request_ids: list[int], thread: SupportThread | None
-) -> None:
-    """The admins' cards show the erasure; the consultation topic, with the person's messages,
-    is deleted (a plain group's messages stay: the bot cannot delete them after 48 hours)."""
-    for request_id in request_ids:
-        await refresh_cards(bot, db, request_id)
-    if thread is not None and thread.topic_id is not None:
-        try:
-            await bot.delete_forum_topic(thread.chat_id, thread.topic_id)
-        except TelegramAPIError as exc:
-            log.warning("support topic of a withdrawn consent not deleted: %s", type(exc).__name__)
 
 
 def withdrawal_router() -> Router:

@@ -13,6 +13,15 @@ Telegram's error descriptions) and records everything so that tests can inspect 
         ...
         assert tg.errors == []
 
+Faults, as Telegram and the network produce them, can be scripted per method and chat
+(``fail``): a 500, a proxy's 502 page, a dropped connection (before or after the call took
+effect), a timeout, a 429 with any ``retry_after``, a 403, "chat not found", "message is not
+modified". ``latency`` delays every answer; ``enforce_limits`` answers 429 past Telegram's
+limits (30 messages a second, 20 a minute per group). After ``setWebhook`` the stand-in pushes
+updates to the bot over HTTP, as Telegram does: up to ``max_connections`` at once, with the
+secret header, over kept-alive connections, retried until answered 2xx (``route`` can
+spread them over several workers).
+
 Deliberate simplifications: only ``parse_mode=HTML`` is validated (Markdown/MarkdownV2 text is
 stored as sent); ``strict_html=True`` (the default) is *stricter* than Telegram in two places:
 a bare ``&`` that does not start an entity and ``<a>`` without ``href`` are refused.
@@ -491,6 +500,44 @@ class Refusal:
     params: Json
 
 
+# Calls that add a message to a chat: what Telegram's flood control counts.
+_CREATES = frozenset(
+    {
+        "sendmessage",
+        "senddocument",
+        "sendphoto",
+        "copymessage",
+        "forwardmessage",
+        "createforumtopic",
+    }
+)
+FAULT_KINDS = (
+    "500",  # Internal Server Error (JSON), the call had no effect
+    "502",  # a proxy's HTML page: not even JSON
+    "drop",  # the connection closes before the call takes effect
+    "drop_after",  # the call takes effect, then the connection closes: the answer is lost
+    "timeout",  # no answer within the client's timeout (the call has no effect)
+    "429",  # Too Many Requests with `retry_after`
+    "403",  # Forbidden: bot was blocked by the user
+    "chat_not_found",  # Bad Request: chat not found
+    "not_modified",  # Bad Request: message is not modified
+    "400",  # any other Bad Request
+)
+
+
+@dataclass
+class Fault:
+    kind: str
+    retry_after: int = 5
+
+
+@dataclass
+class FaultRule:
+    method: str | None  # None: any method
+    chat_id: ChatId | None  # None: any chat
+    faults: list[Fault]
+
+
 @dataclass
 class StoredMessage:
     """Current state of a message in a chat (sent by the bot or pushed as a user message)."""
@@ -640,6 +687,23 @@ class BotApiStandin:
         self.files: dict[str, bytes] = {}
         self.allowed_updates: list[str] | None = None
         self.conflicts = 0  # getUpdates requests terminated by a newer one (HTTP 409)
+        # Fault injection and limits (see the module's docstring).
+        self.rules: list[FaultRule] = []
+        self.injected: list[tuple[str, ChatId | None, str]] = []  # (method, chat, fault)
+        self.latency = 0.0
+        self.timeout_hold = 3.0  # how long a "timeout" fault holds the request
+        self.enforce_limits = False
+        self.limit_per_second = 30
+        self.limit_group_per_minute = 20
+        self.flood_refusals = 0
+        self._recent: dict[ChatId | None, list[float]] = {}
+        # Webhook delivery (after setWebhook).
+        self.webhook: Json | None = None  # url, secret_token, max_connections
+        self.route: Callable[[Json], str | None] | None = None  # update -> URL (workers)
+        self.push_delay = 0.0  # seconds before each push (a slower Telegram)
+        self.webhook_posts: list[tuple[int, str, int]] = []  # (update_id, url, HTTP status)
+        self._push_queue: asyncio.Queue[Json] | None = None
+        self._pushers: list[asyncio.Task[None]] = []
         self._pending: list[Json] = []  # updates not yet confirmed via offset
         self._users: dict[int, Json] = {}
         self._chat_types: dict[ChatId, str] = {}
@@ -673,6 +737,11 @@ class BotApiStandin:
     async def stop(self) -> None:
         self._closing = True
         self._notify()  # release pending long polls
+        for pusher in self._pushers:
+            pusher.cancel()
+        if self._pushers:
+            await asyncio.gather(*self._pushers, return_exceptions=True)
+        self._pushers.clear()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -709,13 +778,96 @@ class BotApiStandin:
             handler = self._methods.get(method.lower())
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            fault = self._next_fault(method, params)
+            if fault is not None:
+                early = await self._inject(request, fault)
+                if early is not None:
+                    return early
+            self._check_limits(method, params)
             result = await handler(params, files)
+            if fault is not None and fault.kind == "drop_after":
+                return self._drop(request)
         except ApiError as exc:
             return self._refuse(method, params, exc)
         except Exception as exc:  # input the stand-in does not understand (or a bug in it)
             error = ApiError(500, f"Internal Server Error: the stand-in failed: {exc!r}")
             return self._refuse(method, params, error)
         return web.json_response({"ok": True, "result": result}, dumps=_dumps)
+
+    # ------------------------------------------------------------------ faults and limits
+
+    def fail(
+        self, method: str | None = None, chat_id: ChatId | None = None, *faults: str | Fault
+    ) -> None:
+        """The next matching calls fail, one fault each, in order: e.g.
+        ``fail("sendMessage", -100, "500", "500", "drop")``."""
+        parsed = [f if isinstance(f, Fault) else Fault(f) for f in faults]
+        unknown = [f.kind for f in parsed if f.kind not in FAULT_KINDS]
+        if unknown:
+            raise ValueError(f"unknown faults {unknown}; known: {FAULT_KINDS}")
+        self.rules.append(FaultRule(method, chat_id, parsed))
+
+    def _next_fault(self, method: str, params: Json) -> Fault | None:
+        chat = params.get("chat_id")
+        for rule in self.rules:
+            if rule.faults and rule.method in (None, method) and rule.chat_id in (None, chat):
+                fault = rule.faults.pop(0)
+                self.injected.append((method, chat, fault.kind))
+                return fault
+        return None
+
+    def _drop(self, request: web.Request) -> web.Response:
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=500)  # never reaches the client: the connection is gone
+
+    async def _inject(self, request: web.Request, fault: Fault) -> web.StreamResponse | None:
+        kind = fault.kind
+        if kind == "drop":
+            return self._drop(request)
+        if kind == "timeout":
+            await asyncio.sleep(self.timeout_hold)
+            return self._drop(request)
+        if kind == "502":
+            html = "<html><head><title>502 Bad Gateway</title></head></html>"
+            return web.Response(status=502, text=html, content_type="text/html")
+        errors = {
+            "500": ApiError(500, "Internal Server Error"),
+            "429": ApiError(
+                429,
+                f"Too Many Requests: retry after {fault.retry_after}",
+                {"retry_after": fault.retry_after},
+            ),
+            "403": ApiError(403, "Forbidden: bot was blocked by the user"),
+            "chat_not_found": bad("chat not found"),
+            "not_modified": bad(NOT_MODIFIED),
+            "400": bad("can't parse entities: Unsupported start tag"),
+        }
+        if kind in errors:
+            raise errors[kind]
+        return None  # drop_after: the call runs first
+
+    def _check_limits(self, method: str, params: Json) -> None:
+        """Telegram's flood control: past 30 messages a second for the bot or 20 a minute in
+        a group, a 429 (and the call does not happen)."""
+        if not self.enforce_limits or method.lower() not in _CREATES:
+            return
+        now = time.monotonic()
+        chat = params.get("chat_id")
+        windows: list[tuple[ChatId | None, int, float]] = [(None, self.limit_per_second, 1.0)]
+        if isinstance(chat, int) and chat < 0:
+            windows.append((chat, self.limit_group_per_minute, 60.0))
+        for key, limit, period in windows:
+            recent = [t for t in self._recent.get(key, []) if t > now - period]
+            self._recent[key] = recent
+            if len(recent) >= limit:
+                self.flood_refusals += 1
+                wait = max(1, int(recent[-limit] + period - now + 0.999))
+                raise ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
+        for key, _, _ in windows:
+            self._recent[key].append(now)
 
     def _refuse(self, method: str, params: Json, exc: ApiError) -> web.Response:
         if exc.status == 409:
@@ -1015,6 +1167,8 @@ class BotApiStandin:
         }
 
     async def _api_getUpdates(self, p: Json, files: dict[str, UploadedFile]) -> Any:
+        if self.webhook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active")
         offset = p.get("offset")
         limit = min(max(int(p.get("limit") or 100), 1), 100)
         timeout = max(float(p.get("timeout") or 0), 0.0)
@@ -1051,7 +1205,111 @@ class BotApiStandin:
     async def _api_deleteWebhook(self, p: Json, files: dict[str, UploadedFile]) -> Any:
         if p.get("drop_pending_updates"):
             self._pending.clear()
+        self.webhook = None
         return True
+
+    async def _api_setWebhook(self, p: Json, files: dict[str, UploadedFile]) -> Any:
+        url = str(p.get("url") or "")
+        if not url:
+            self.webhook = None
+            return True
+        secret = p.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise bad("secret token contains unallowed characters")
+        if "allowed_updates" in p:
+            self.allowed_updates = p["allowed_updates"] or None
+        self.webhook = {
+            "url": url,
+            "secret_token": secret,
+            "max_connections": int(p.get("max_connections") or 40),
+        }
+        self._start_pushing()
+        return True
+
+    async def _api_getWebhookInfo(self, p: Json, files: dict[str, UploadedFile]) -> Any:
+        info: Json = {"url": (self.webhook or {}).get("url", ""), "has_custom_certificate": False}
+        info["pending_update_count"] = len(self._pending)
+        return info
+
+    # ------------------------------------------------------------------ webhook pushing
+
+    def _start_pushing(self) -> None:
+        if self._pushers:
+            return
+        self._push_queue = asyncio.Queue()
+        for update in self._pending:
+            self._push_queue.put_nowait(update)
+        self._pending = []
+        connections = int((self.webhook or {}).get("max_connections", 40))
+        self._pushers = [asyncio.create_task(self._pusher()) for _ in range(max(1, connections))]
+
+    async def _pusher(self) -> None:
+        """One of `max_connections` connections Telegram keeps to the webhook: it pushes one
+        update at a time and reuses the connection (each connects anew only after a failure,
+        which with SO_REUSEPORT may land on another worker)."""
+        import aiohttp
+
+        assert self._push_queue is not None
+        http = aiohttp.ClientSession()
+        try:
+            while True:
+                update = await self._push_queue.get()
+                if self.push_delay:
+                    await asyncio.sleep(self.push_delay)
+                while not self._closing:
+                    hook = self.webhook
+                    if hook is None:
+                        self._pending.append(update)  # webhook removed: back to getUpdates
+                        break
+                    url = (self.route(update) if self.route else None) or hook["url"]
+                    headers = {"Content-Type": "application/json"}
+                    if hook.get("secret_token"):
+                        headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
+                    status = 0
+                    try:
+                        async with http.post(
+                            url,
+                            data=_dumps(update),
+                            headers=headers,
+                            timeout=aiohttp.ClientTimeout(total=60),
+                        ) as response:
+                            status = response.status
+                            await response.read()
+                    except (aiohttp.ClientError, TimeoutError):
+                        status = 0
+                        await http.close()
+                        http = aiohttp.ClientSession()
+                    self.webhook_posts.append((update["update_id"], url, status))
+                    if 200 <= status < 300:
+                        self._notify()
+                        break
+                    await asyncio.sleep(0.3)  # Telegram retries an update until answered 2xx
+        finally:
+            await http.close()
+
+    def delivered_updates(self) -> set[int]:
+        """Ids of updates the bot answered 2xx to (webhook) — Telegram counts them delivered."""
+        return {uid for uid, _, status in self.webhook_posts if 200 <= status < 300}
+
+    def post_as_bot(self, chat_id: ChatId, text: str, markup: Json | None = None) -> int:
+        """A message the bot sent earlier (set up directly, e.g. request cards for a test that
+        starts with them); returns its message_id."""
+        msg = StoredMessage(
+            chat_id=chat_id,
+            message_id=self._alloc_message_id(chat_id),
+            from_bot=True,
+            kind="text",
+            text=text,
+            raw_text=text,
+            parse_mode=None,
+            entities=[],
+            reply_markup=markup,
+            message_thread_id=None,
+            sender=dict(BOT_SENDER),
+            date=int(time.time()),
+        )
+        self.messages[(chat_id, msg.message_id)] = msg
+        return msg.message_id
 
     async def _api_setMyCommands(self, p: Json, files: dict[str, UploadedFile]) -> Any:
         commands = p.get("commands")
@@ -1389,7 +1647,14 @@ class BotApiStandin:
         self._update_id += 1
         update = {"update_id": self._update_id, **payload}
         self.updates.append(update)
-        self._pending.append(update)
+        kind = next((k for k in update if k != "update_id"), "")
+        allowed = self.allowed_updates
+        if self.webhook is not None and allowed and kind not in allowed:
+            self.dropped_updates.append(update)  # Telegram would not send it
+        elif self.webhook is not None and self._push_queue is not None:
+            self._push_queue.put_nowait(update)
+        else:
+            self._pending.append(update)
         self._notify()
         return update
 

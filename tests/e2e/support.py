@@ -17,8 +17,18 @@ class BotProcess:
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
         self.proc: asyncio.subprocess.Process | None = None
+        self.output = bytearray()  # read as it comes: a full pipe would stop the bot
+        self._reader: asyncio.Task[None] | None = None
+
+    async def _read(self) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        while chunk := await self.proc.stdout.read(65536):
+            self.output += chunk
 
     async def start(self, standin: BotApiStandin) -> None:
+        """Start `python -m bot` and wait until it is up (it has set its commands: the last
+        step of its start-up, also when it is started again)."""
+        mark = sum(1 for call in standin.calls if call.method == "setMyCommands")
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -28,20 +38,28 @@ class BotProcess:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
+        self._reader = asyncio.create_task(self._read())
         async with asyncio.timeout(60):
-            while not standin.commands:
+            while sum(1 for call in standin.calls if call.method == "setMyCommands") <= mark:
                 if self.proc.returncode is not None:
-                    output = await self.proc.stdout.read() if self.proc.stdout else b""
-                    raise AssertionError(f"the bot exited: {output.decode(errors='replace')}")
+                    await self._reader
+                    raise AssertionError(f"the bot exited: {self.output.decode(errors='replace')}")
                 await asyncio.sleep(0.1)
 
     async def stop(self) -> tuple[int, str]:
         assert self.proc is not None
         if self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(30):
-            output, _ = await self.proc.communicate()
-        return self.proc.returncode or 0, output.decode(errors="replace")
+        async with asyncio.timeout(60):
+            await self.proc.wait()
+            if self._reader is not None:
+                await self._reader
+        return self.proc.returncode or 0, self.output.decode(errors="replace")
+
+    def kill(self) -> None:
+        """As a crash would: no shutdown at all."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
 
 
 class Person:

@@ -1,0 +1,71 @@
+"""How the bot is doing: the database reachable, the outbox's depth and the age of its oldest
+undelivered row, the deliveries that failed. `GET /healthz` answers it as JSON (503 when
+unhealthy: a load balancer or an orchestrator restarts or routes around the process);
+admins read it in words with /health (bot/handlers/health.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+
+from aiohttp import web
+from sqlalchemy import text
+
+from bot.config import Settings
+from db.database import Database
+from db.models import utcnow
+from services import outbox
+
+log = logging.getLogger(__name__)
+WINDOW = timedelta(days=1)
+
+
+@dataclass
+class Status:
+    database: bool
+    pending: int = 0
+    oldest_age_seconds: float | None = None
+    failed_last_day: int = 0
+    undeliverable_last_day: int = 0
+    healthy: bool = False
+    # (row, kind, chat, error type, when): for /health, never in /healthz (chat ids are people's)
+    failures: list[tuple[int, str, int, str | None, datetime | None]] = field(
+        default_factory=list, repr=False
+    )
+
+    def public(self) -> dict[str, object]:
+        data = asdict(self)
+        data.pop("failures")
+        return data
+
+
+async def check(db: Database, settings: Settings, shown: int = 10) -> Status:
+    now = utcnow()
+    try:
+        async with asyncio.timeout(5):
+            async with db.read() as session:
+                await session.execute(text("SELECT 1"))
+                found = await outbox.health(session, now, WINDOW, shown)
+    except Exception as exc:
+        log.warning("health check: database unreachable (%s)", type(exc).__name__)
+        return Status(database=False)
+    age = found.oldest_age.total_seconds() if found.oldest_age is not None else None
+    return Status(
+        database=True,
+        pending=found.pending,
+        oldest_age_seconds=age,
+        failed_last_day=found.failed,
+        undeliverable_last_day=found.undeliverable,
+        healthy=age is None or age < settings.health_max_outbox_age_seconds,
+        failures=found.recent_failures,
+    )
+
+
+def add_healthz(app: web.Application, db: Database, settings: Settings) -> None:
+    async def healthz(_request: web.Request) -> web.Response:
+        status = await check(db, settings, shown=0)
+        return web.json_response(status.public(), status=200 if status.healthy else 503)
+
+    app.router.add_get("/healthz", healthz)

@@ -1,0 +1,266 @@
+"""Queries on the outbox. The repository never commits: the caller owns the transaction.
+
+Claiming is the one delicate query. A chat's rows are its lane and go out in id order, one at
+a time: a row is claimable only when no older row of its chat is still pending (the head of
+its lane), its time has come, and no live lease holds it. On PostgreSQL the chosen rows are
+locked `FOR UPDATE SKIP LOCKED`, so two workers claiming at once take different lanes; the
+lease written in the same transaction keeps them apart afterwards, and runs out when a worker
+dies, so another takes its rows over. On SQLite the single writer orders claims anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, delete, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from db.models import OutboxMessage, RequestCard, UtcDateTime
+
+# Set on a session that wrote outbox rows: `Database.write` wakes the delivery loop after the
+# commit (not before: the loop would find nothing yet).
+ENQUEUED_FLAG = "outbox_enqueued"
+PENDING = "pending"
+FAILED = "failed"
+UNDELIVERABLE = "undeliverable"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A claimed row, detached from the session that claimed it."""
+
+    id: int
+    chat_id: int
+    kind: str
+    payload: dict[str, Any]
+    user_id: int | None
+    request_id: int | None
+    attempts: int
+    created_at: datetime
+
+
+_COLUMNS = (
+    OutboxMessage.id,
+    OutboxMessage.chat_id,
+    OutboxMessage.kind,
+    OutboxMessage.payload,
+    OutboxMessage.user_id,
+    OutboxMessage.request_id,
+    OutboxMessage.attempts,
+    OutboxMessage.created_at,
+)
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(
+        self,
+        chat_id: int,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        user_id: int | None,
+        request_id: int | None,
+        now: datetime,
+    ) -> OutboxMessage:
+        row = OutboxMessage(
+            chat_id=chat_id,
+            kind=kind,
+            payload=payload,
+            user_id=user_id,
+            request_id=request_id,
+            state=PENDING,
+            attempts=0,
+            created_at=now,
+            not_before=now,
+        )
+        self.session.add(row)
+        self.session.info[ENQUEUED_FLAG] = True
+        return row
+
+    async def claim(
+        self,
+        owner: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        ids: list[int] | None = None,
+    ) -> list[Envelope]:
+        row, older = OutboxMessage, aliased(OutboxMessage)
+        free = or_(row.lease_until.is_(None), row.lease_until < now)
+        behind = (
+            exists()
+            .where(older.chat_id == row.chat_id, older.state == PENDING, older.id < row.id)
+            .correlate(row)
+        )
+        query = select(row.id).where(row.state == PENDING, row.not_before <= now, free, ~behind)
+        if ids is not None:
+            query = query.where(row.id.in_(ids))
+        query = query.order_by(row.id).limit(limit)
+        if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        chosen = list(await self.session.scalars(query))
+        if not chosen:
+            return []
+        result = await self.session.execute(
+            update(row)
+            .where(row.id.in_(chosen), row.state == PENDING, free)
+            .values(lease_until=lease_until, lease_owner=owner, attempts=row.attempts + 1)
+            .returning(*_COLUMNS)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted((Envelope(*r) for r in result.all()), key=lambda e: e.id)
+
+    async def anything_ready(self, now: datetime) -> bool:
+        """A cheap read before a claim: is any pending row due and free? (An idle loop then
+        takes no write lock; on SQLite there is one writer.)"""
+        row = OutboxMessage
+        free = or_(row.lease_until.is_(None), row.lease_until < now)
+        found = await self.session.scalar(
+            select(row.id).where(row.state == PENDING, row.not_before <= now, free).limit(1)
+        )
+        return found is not None
+
+    async def delete(self, row_id: int) -> None:
+        await self.session.execute(delete(OutboxMessage).where(OutboxMessage.id == row_id))
+
+    async def reschedule(self, row_id: int, not_before: datetime, error: str | None) -> None:
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id, OutboxMessage.state == PENDING)
+            .values(not_before=not_before, lease_until=None, lease_owner=None, last_error=error)
+        )
+
+    async def finish(self, row_id: int, state: str, error: str | None, now: datetime) -> None:
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)
+            .values(
+                state=state, last_error=error, finished_at=now, lease_until=None, lease_owner=None
+            )
+        )
+
+    async def finish_lane(self, chat_id: int, state: str, error: str, now: datetime) -> int:
+        """Every pending row of a chat at once (the person blocked the bot)."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.chat_id == chat_id, OutboxMessage.state == PENDING)
+            .values(
+                state=state, last_error=error, finished_at=now, lease_until=None, lease_owner=None
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def forget_person(self, user_id: int, keep_kinds: tuple[str, ...]) -> int:
+        result = await self.session.execute(
+            delete(OutboxMessage)
+            .where(OutboxMessage.user_id == user_id, OutboxMessage.kind.not_in(keep_kinds))
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def card_chats(self, request_id: int, post_kind: str) -> list[int]:
+        """Chats that hold a copy of the request's card, or will once a pending post goes."""
+        posted = select(RequestCard.chat_id).where(RequestCard.request_id == request_id)
+        coming = select(OutboxMessage.chat_id).where(
+            OutboxMessage.request_id == request_id,
+            OutboxMessage.kind == post_kind,
+            OutboxMessage.state == PENDING,
+        )
+        rows = await self.session.scalars(posted.union(coming))
+        return sorted(set(rows))
+
+    async def card_chats_of(self, request_ids: list[int], post_kind: str) -> set[tuple[int, int]]:
+        """(request, chat) pairs of `card_chats` for many requests in one query."""
+        posted = select(RequestCard.request_id, RequestCard.chat_id).where(
+            RequestCard.request_id.in_(request_ids)
+        )
+        coming = select(OutboxMessage.request_id, OutboxMessage.chat_id).where(
+            OutboxMessage.request_id.in_(request_ids),
+            OutboxMessage.kind == post_kind,
+            OutboxMessage.state == PENDING,
+        )
+        rows = await self.session.execute(posted.union(coming))
+        return {(int(r), int(c)) for r, c in rows}
+
+    async def next_due(self) -> datetime | None:
+        """When the next row may be tried: the earliest moment a lane's head is due and free."""
+        row, older = OutboxMessage, aliased(OutboxMessage)
+        behind = (
+            exists()
+            .where(older.chat_id == row.chat_id, older.state == PENDING, older.id < row.id)
+            .correlate(row)
+        )
+        due = case((row.lease_until > row.not_before, row.lease_until), else_=row.not_before)
+        return await self.session.scalar(
+            select(func.min(due, type_=UtcDateTime())).where(row.state == PENDING, ~behind)
+        )
+
+    async def pending_summary(self) -> tuple[int, datetime | None]:
+        count, oldest = (
+            await self.session.execute(
+                select(func.count(), func.min(OutboxMessage.created_at)).where(
+                    OutboxMessage.state == PENDING
+                )
+            )
+        ).one()
+        return int(count or 0), oldest
+
+    async def finished(self, state: str, since: datetime, limit: int) -> list[OutboxMessage]:
+        rows = await self.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.state == state, OutboxMessage.finished_at >= since)
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def count_finished(self, state: str, since: datetime) -> int:
+        return int(
+            await self.session.scalar(
+                select(func.count()).where(
+                    OutboxMessage.state == state, OutboxMessage.finished_at >= since
+                )
+            )
+            or 0
+        )
+
+    async def requeue_failed(self, now: datetime) -> int:
+        """Give failed rows another go (after the cause was fixed), from now on; and rows to a
+        group the bot could not reach (removed from it, say). A person who blocked the bot
+        stays undeliverable."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                or_(
+                    OutboxMessage.state == FAILED,
+                    (OutboxMessage.state == UNDELIVERABLE) & (OutboxMessage.chat_id < 0),
+                )
+            )
+            .values(
+                state=PENDING,
+                created_at=now,
+                not_before=now,
+                attempts=0,
+                finished_at=None,
+                last_error=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def pending_in_lane(self, chat_id: int) -> int:
+        return int(
+            await self.session.scalar(
+                select(func.count()).where(
+                    OutboxMessage.chat_id == chat_id, OutboxMessage.state == PENDING
+                )
+            )
+            or 0
+        )
