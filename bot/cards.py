@@ -202,6 +202,10 @@ async def announce_submitted(
     applicant's confirmation, which the submitting handler sends at once (`send_now`); being
     in the applicant's lane, a later decision notice can never overtake it."""
     await enqueue_card_posts(session, settings, request)
+    # Cards still waiting for a decision that share this SNILS or e-mail now warn of it too.
+    for other in await RequestRepository(session).related(request):
+        if other.status == Status.SUBMITTED.value:
+            await enqueue_card_refresh(session, other.id, other.telegram_id)
     await support_desk.enqueue_header(session, request.telegram_id)
     return await enqueue_notice(session, request, "resubmitted" if resubmitted else "submitted")
 

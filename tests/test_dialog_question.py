@@ -221,7 +221,10 @@ async def test_tickets_and_faq_for_operators(harness: Harness, db: Database) -> 
     assert "Мария — ждёт 0 мин" in sent[-1].plain
     await operator.send("/faq", thread_id=topic)
     await operator.press("Сколько рассматривается заявка?")
-    assert "один-два рабочих дня" in user.last.plain
+    label, answer = harness.session.in_chat(user.id)[-2:]
+    assert label.html == texts.OPERATOR_ANSWER_LABEL  # like an operator's own answer
+    assert "один-два рабочих дня" in answer.plain
+    assert answer.buttons == [texts.BTN_REPLY_OPERATOR]
     assert (await thread(db)).waiting_since is None
 
 

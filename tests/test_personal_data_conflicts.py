@@ -56,6 +56,8 @@ async def test_a_squatter_does_not_lock_the_owner_out(h: Harness, db: Database) 
         (VICTIM, "112-233-445 95", "submitted"),
     ]
     assert "другого аккаунта Telegram" in card_of(h, 2).plain
+    # The earlier card, still waiting for a decision, warns of the later request too.
+    assert texts.warn_other_account(2, "submitted", "СНИЛС и e-mail", False) in card_of(h, 1).html
     assert "№ 1" not in everything_shown_to(h, victim)
 
 

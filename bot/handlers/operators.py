@@ -163,8 +163,13 @@ async def on_faq_button(
         callback_answer.text = texts.STALE_BUTTON
         return
     async with db.write() as session:
+        # Labelled and answerable like an operator's own answer.
+        enqueue_text_to_applicant(session, callback_data.user_id, texts.OPERATOR_ANSWER_LABEL)
         enqueue_text_to_applicant(
-            session, callback_data.user_id, texts.faq_answer(entry.question, entry.answer)
+            session,
+            callback_data.user_id,
+            texts.faq_answer(entry.question, entry.answer),
+            keyboards.answer_keyboard(),
         )
         await support.answered(session, callback_data.user_id)
     if isinstance(query.message, Message):
