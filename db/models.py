@@ -197,7 +197,11 @@ class StaffMember(Base):
     __tablename__ = "staff"
 
     telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    role: Mapped[str] = mapped_column(String(16))  # admin | operator
+    role: Mapped[str] = mapped_column(String(16))  # admin | operator | responsible | viewer
+    # Only for a responsible person (order No 922, item 2.1): the organisation they answer for.
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id"), nullable=True, index=True
+    )
     display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     added_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     added_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -212,6 +216,8 @@ class StaffInvite(Base):
 
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
     role: Mapped[str] = mapped_column(String(16))
+    # An invite of a responsible person is bound to one organisation.
+    organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), nullable=True)
     created_by: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -229,6 +235,7 @@ class StaffEvent(Base):
     action: Mapped[str] = mapped_column(String(32))
     target_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    organization_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

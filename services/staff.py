@@ -24,6 +24,8 @@ INVITE_TTL = timedelta(hours=24)
 class StaffRole(StrEnum):
     ADMIN = "admin"
     OPERATOR = "operator"
+    RESPONSIBLE = "responsible"  # an organisation's responsible person (order No 922, item 2.1)
+    VIEWER = "viewer"  # chief specialists and the department: see, never decide (items 3.2, 5)
 
 
 class Removal(StrEnum):
