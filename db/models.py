@@ -116,6 +116,8 @@ class AccessRequest(Base):
         # /stats counts by role, and times decisions, from these indexes alone.
         Index("ix_access_requests_role", "role"),
         Index("ix_access_requests_decided", "status", "decided_at", "submitted_at"),
+        # The ORG_CONFIRMATION_DAYS job finds held cards whose time is up.
+        Index("ix_access_requests_org_held", "org_card_held", "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -151,6 +153,17 @@ class AccessRequest(Base):
     search_key: Mapped[str] = mapped_column(Text, default="", server_default="")
     # When the person withdrew consent and SNILS, name and e-mail were destroyed (152-FZ).
     erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Confirmation by the organisation's responsible person (order No 922, items 2.1, 2.3;
+    # services/org_confirmation.py): awaiting | overdue | confirmed | declined | not_required |
+    # no_responsible; NULL for requests made before it existed.
+    org_confirmation: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # ORG_CONFIRMATION=required: the admins' card waits for the organisation's answer.
+    org_card_held: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    org_answered_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    org_answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    org_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class RequestEvent(Base):
@@ -406,3 +419,32 @@ class JobRun(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_run_at: Mapped[datetime] = mapped_column(UtcDateTime)
     owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+PENDING_APPLICATION = "status = 'pending'"
+
+
+class ResponsibleApplication(Base):
+    """A person asks in the bot to become the responsible person of an organisation (order
+    No 922, item 2.1); an admin approves or declines it in chat."""
+
+    __tablename__ = "responsible_applications"
+    __table_args__ = (
+        # One open application per person: a second one while the first waits is refused.
+        Index(
+            "uq_responsible_applications_pending",
+            "telegram_id",
+            unique=True,
+            sqlite_where=text(PENDING_APPLICATION),
+            postgresql_where=text(PENDING_APPLICATION),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger)
+    display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # | approved | declined
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    decided_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
