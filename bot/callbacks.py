@@ -72,3 +72,18 @@ class FaqCb(CallbackData, prefix="fq"):
 
 class RateCb(CallbackData, prefix="r"):
     rating: Annotated[int, Field(ge=1, le=5)]
+
+
+class OrgCb(CallbackData, prefix="o"):
+    """A responsible person's /org: a filter's page (all | wait | ret | appr | gap), the
+    form (xlsx), an answer on a request (yes | no | cancel; `value`: the request)."""
+
+    action: str
+    value: Id = 0
+    page: Id = 0
+
+
+class RespCb(CallbackData, prefix="ro"):
+    """Someone asking to become the responsible person of this organisation."""
+
+    org_id: Id

@@ -24,7 +24,7 @@ from db.database import Database
 from db.models import AccessRequest, RequestCard, RequestEvent, utcnow
 from db.outbox import Envelope, OutboxRepository
 from db.repositories import RequestRepository
-from services import outbox, staff
+from services import org_confirmation, outbox, staff
 from services.outbox import Delivered, Kind, Outcome
 from services.requests import HOLDING_STATUSES, RETURNABLE, Status, last_changes
 from services.role_matrix import RoleMatrix
@@ -114,7 +114,11 @@ async def render(
         names = await staff.names(session, {r.decided_by} if r.decided_by else set())
         who = texts.who_when(texts.staff_name(r.decided_by, names), r.decided_at)
         decision = texts.decision_line(r.status, who, r.decision_reason)
-    text = texts.card(r.id, r.status, r.submitted_at, _rows(r), warnings, changes, decision)
+    rows = _rows(r)
+    if r.org_confirmation is not None:  # what the organisation said (ORG_CONFIRMATION)
+        org_line = texts.org_state_card(r.org_confirmation, r.org_reason, r.org_card_held)
+        rows.append((texts.ORG_LABEL, org_line))
+    text = texts.card(r.id, r.status, r.submitted_at, rows, warnings, changes, decision)
     keyboard = decision_keyboard(r.id) if r.status == Status.SUBMITTED.value else None
     return text, keyboard
 
@@ -200,8 +204,14 @@ async def announce_submitted(
 ) -> list[int]:
     """A (re)submitted request: its card to the admins, the support header, and the
     applicant's confirmation, which the submitting handler sends at once (`send_now`); being
-    in the applicant's lane, a later decision notice can never overtake it."""
-    await enqueue_card_posts(session, settings, request)
+    in the applicant's lane, a later decision notice can never overtake it. A new request is
+    also put to its organisation's responsible persons (ORG_CONFIRMATION); with `required`
+    its card waits for their answer (bot/org_desk.py posts it then)."""
+    if not resubmitted:
+        mode = org_confirmation.Mode(settings.org_confirmation)
+        await org_confirmation.on_submitted(session, mode, request)
+    if not request.org_card_held:
+        await enqueue_card_posts(session, settings, request)
     # Cards still waiting for a decision that share this SNILS or e-mail now warn of it too.
     for other in await RequestRepository(session).related(request):
         if other.status == Status.SUBMITTED.value:
@@ -316,6 +326,8 @@ def _notice(
         return texts.applicant_role_changed(request.id, old, new or "", reason), None
     if notice == "granted":
         return texts.applicant_granted(request.id, settings.vimis_url), None
+    if notice == "org_declined":
+        return texts.applicant_org_declined(request.id, reason or request.org_reason or ""), None
     raise ValueError(f"unknown notice {notice!r}")
 
 

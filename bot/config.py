@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/vimis_bot.db"
+OrgConfirmation = Literal["off", "optional", "required"]
 
 
 class Settings(BaseSettings):
@@ -68,6 +69,13 @@ class Settings(BaseSettings):
     health_max_outbox_age_seconds: float = Field(default=900, gt=0)
     # How long a shutdown waits for updates in hand and sends in flight.
     shutdown_seconds: float = Field(default=20, gt=0)
+    # --- organisations' responsible persons (order No 922, items 2.1, 2.3) ---
+    # Confirmation of a new request by its organisation: off | optional | required
+    # (services/org_confirmation.py); with `required`, the admins' card is posted without the
+    # answer after ORG_CONFIRMATION_DAYS days (three: long enough for a weekday answer, short
+    # enough for the DEADLINE's reminders a week before).
+    org_confirmation: OrgConfirmation = "optional"
+    org_confirmation_days: float = Field(default=3, gt=0)
 
     @property
     def outbox_max_age(self) -> timedelta:

@@ -115,7 +115,7 @@ def classify(exc: BaseException) -> Outcome:
 
 
 def _handlers() -> dict[str, Handler]:
-    from bot import cards, reminders, support_desk
+    from bot import cards, org_desk, reminders, support_desk
 
     return {
         Kind.CARD_POST: cards.deliver_post,
@@ -131,6 +131,8 @@ def _handlers() -> dict[str, Handler]:
         Kind.SLA_REMINDER: support_desk.deliver_sla_reminder,
         Kind.TOPIC_DELETE: support_desk.deliver_topic_delete,
         Kind.REMINDER: reminders.deliver_reminder,
+        Kind.ORG_CONFIRM: org_desk.deliver_ask,
+        Kind.ORG_APPLICATION: org_desk.deliver_application,
     }
 
 

@@ -22,14 +22,14 @@ from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import SendMessage
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import support_desk, texts
+from bot import org_desk, support_desk, texts
 from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
 from bot.handlers.support import RETURN_KEY
 from db.database import Database
 from db.outbox import Envelope
 from db.repositories import RequestRepository
-from services import jobs, outbox, reminders, staff
+from services import jobs, org_confirmation, outbox, reminders, staff
 from services.outbox import Kind, Outcome
 from services.requests import Status
 
@@ -136,6 +136,13 @@ async def send_due(
             "admin",
             texts.reminder_admin(left, deadline, queue),
         )
+    # Responsible persons of organisations with no request yet (order No 922, item 2.3).
+    async with db.read() as session:
+        people = await org_confirmation.responsible_without_requests(session)
+        org_names = await staff.organization_names(session, {org for _, org in people})
+    for chat_id, org in people:
+        text = texts.reminder_responsible(left, deadline, org_names.get(org, ""))
+        await _enqueue(db, report, deadline, days, chat_id, "responsible", text)
     if report.sent:
         log.info("reminders: %d queued, %d already sent", report.sent, report.skipped)
     return report
@@ -176,6 +183,7 @@ async def run_once(
     if settings.support_chat_id is not None:
         async with db.write() as session:
             await support_desk.enqueue_overdue(session, settings)
+    await org_desk.release_overdue(db, settings)  # ORG_CONFIRMATION_DAYS without an answer
     if isinstance(storage, DatabaseStorage):
         purged = await storage.purge_idle(timedelta(days=settings.draft_retention_days))
         if purged:

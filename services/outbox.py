@@ -47,6 +47,8 @@ class Kind(StrEnum):
     SLA_REMINDER = "sla_reminder"  # user_id's question waits too long (payload: hours)
     TOPIC_DELETE = "topic_delete"  # delete a forum topic (payload: topic_id)
     REMINDER = "reminder"  # a deadline reminder (payload: text, deadline, days, audience)
+    ORG_CONFIRM = "org_confirm"  # ask a responsible person to confirm request_id
+    ORG_APPLICATION = "org_application"  # an application to become a responsible person
 
 
 # Rows that carry nothing personal and stay when the person withdraws consent: they show the

@@ -1,4 +1,9 @@
-"""МИАЦ staff: admins and operators, invite links, and the log of every change.
+"""Staff: МИАЦ admins and operators, organisations' responsible persons, viewers; invite
+links, applications to become a responsible person, and the log of every change.
+
+A responsible person (order No 922, item 2.1) is bound to one organisation of the directory
+(`StaffMember.organization_id`); an organisation may have several. Every change is a
+staff_events row, with the organisation when there is one.
 
 ADMIN_IDS are the owners: admins at every start, never removed or demoted in chat; an owner
 is removed by editing ADMIN_IDS and restarting (`bootstrap_admins`). Everyone else is added and
@@ -14,9 +19,17 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import StaffEvent, StaffInvite, StaffMember, utcnow
+from db.models import (
+    Organization,
+    ResponsibleApplication,
+    StaffEvent,
+    StaffInvite,
+    StaffMember,
+    utcnow,
+)
 
 INVITE_TTL = timedelta(hours=24)
 
@@ -42,17 +55,37 @@ class Change(StrEnum):
     LAST_ADMIN = "last_admin"
 
 
+# Roles of МИАЦ itself: an invite to an organisation's or an overseer's role never turns one
+# of them into that (they would lose their work in МИАЦ by opening a link).
+MIAC_ROLES = frozenset({StaffRole.ADMIN, StaffRole.OPERATOR})
+
+
 @dataclass(frozen=True)
 class Invite:
     token: str
     role: StaffRole
     expires_at: datetime
+    organization_id: int | None = None
 
 
 def _event(
-    session: AsyncSession, actor: int | None, action: str, target: int | None, role: str | None
+    session: AsyncSession,
+    actor: int | None,
+    action: str,
+    target: int | None,
+    role: str | None,
+    organization_id: int | None = None,
 ) -> None:
-    session.add(StaffEvent(actor_id=actor, action=action, target_id=target, role=role, at=utcnow()))
+    session.add(
+        StaffEvent(
+            actor_id=actor,
+            action=action,
+            target_id=target,
+            role=role,
+            organization_id=organization_id,
+            at=utcnow(),
+        )
+    )
 
 
 async def role_of(session: AsyncSession, user_id: int) -> StaffRole | None:
@@ -94,17 +127,28 @@ async def add(
     role: StaffRole,
     name: str | None = None,
     action: str = "added",
+    organization_id: int | None = None,
 ) -> Change:
-    """Make `user_id` staff with `role`. An owner is never demoted, nor the last admin; an
-    admin made an operator loses the invites they created."""
+    """Make `user_id` staff with `role` (a responsible person: of `organization_id`). An owner
+    is never demoted, nor the last admin; an admin made anything else loses the invites they
+    created."""
+    if role is not StaffRole.RESPONSIBLE:
+        organization_id = None
+    elif organization_id is None:
+        raise ValueError("a responsible person needs an organisation")
     member = await session.get(StaffMember, user_id)
-    if member is not None and member.role == role.value:
+    if (
+        member is not None
+        and member.role == role.value
+        and member.organization_id == organization_id
+    ):
         return Change.UNCHANGED
     if member is None:
         session.add(
             StaffMember(
                 telegram_id=user_id,
                 role=role.value,
+                organization_id=organization_id,
                 display_name=name,
                 added_by=actor,
                 added_at=utcnow(),
@@ -117,10 +161,11 @@ async def add(
         if demoted and await admin_count(session) <= 1:
             return Change.LAST_ADMIN
         member.role = role.value
+        member.organization_id = organization_id
         member.display_name = name or member.display_name
         if demoted:
             await revoke_invites(session, actor, user_id)
-    _event(session, actor, action, user_id, role.value)
+    _event(session, actor, action, user_id, role.value, organization_id)
     return Change.CHANGED
 
 
@@ -134,7 +179,7 @@ async def remove(session: AsyncSession, actor: int, user_id: int) -> Removal:
     if member.role == StaffRole.ADMIN.value and await admin_count(session) <= 1:
         return Removal.LAST_ADMIN
     await session.delete(member)
-    _event(session, actor, "removed", user_id, member.role)
+    _event(session, actor, "removed", user_id, member.role, member.organization_id)
     await revoke_invites(session, actor, user_id)
     return Removal.REMOVED
 
@@ -212,19 +257,27 @@ async def remember_name(session: AsyncSession, user_id: int, name: str) -> None:
 
 
 async def create_invite(
-    session: AsyncSession, actor: int, role: StaffRole, ttl: timedelta = INVITE_TTL
+    session: AsyncSession,
+    actor: int,
+    role: StaffRole,
+    ttl: timedelta = INVITE_TTL,
+    organization_id: int | None = None,
 ) -> Invite:
+    """A one-time link; a responsible person's is bound to `organization_id`."""
+    if (role is StaffRole.RESPONSIBLE) != (organization_id is not None):
+        raise ValueError("an organisation goes with a responsible person's invite, and only")
     now = utcnow()
     invite = StaffInvite(
         token=secrets.token_urlsafe(18),
         role=role.value,
+        organization_id=organization_id,
         created_by=actor,
         created_at=now,
         expires_at=now + ttl,
     )
     session.add(invite)
-    _event(session, actor, "invite_created", None, role.value)
-    return Invite(invite.token, role, invite.expires_at)
+    _event(session, actor, "invite_created", None, role.value, organization_id)
+    return Invite(invite.token, role, invite.expires_at, organization_id)
 
 
 async def use_invite(
@@ -250,14 +303,26 @@ async def use_invite(
         return None
     invite = (
         await session.execute(
-            select(StaffInvite.role, StaffInvite.created_by).where(StaffInvite.token == token)
+            select(StaffInvite.role, StaffInvite.created_by, StaffInvite.organization_id).where(
+                StaffInvite.token == token
+            )
         )
     ).one()
     role = StaffRole(invite.role)
     current = await role_of(session, user_id)
     if current == StaffRole.ADMIN and role == StaffRole.OPERATOR:
         return current  # an invite never demotes
-    await add(session, invite.created_by, user_id, role, name, action="invite_used")
+    if current in MIAC_ROLES and role not in MIAC_ROLES:
+        return current  # nor takes a МИАЦ member out of МИАЦ
+    await add(
+        session,
+        invite.created_by,
+        user_id,
+        role,
+        name,
+        action="invite_used",
+        organization_id=invite.organization_id,
+    )
     return role
 
 
@@ -265,3 +330,115 @@ async def is_owner(session: AsyncSession, user_id: int) -> bool:
     return bool(
         await session.scalar(select(StaffMember.owner).where(StaffMember.telegram_id == user_id))
     )
+
+
+# --- organisations' responsible persons -------------------------------------------------------
+
+
+async def organization_of(session: AsyncSession, user_id: int) -> int | None:
+    """The organisation a responsible person answers for (None for anyone else)."""
+    return await session.scalar(
+        select(StaffMember.organization_id).where(
+            StaffMember.telegram_id == user_id,
+            StaffMember.role == StaffRole.RESPONSIBLE.value,
+        )
+    )
+
+
+async def responsible_of(session: AsyncSession, organization_id: int) -> list[int]:
+    rows = await session.scalars(
+        select(StaffMember.telegram_id)
+        .where(
+            StaffMember.role == StaffRole.RESPONSIBLE.value,
+            StaffMember.organization_id == organization_id,
+        )
+        .order_by(StaffMember.telegram_id)
+    )
+    return list(rows)
+
+
+async def organization_names(session: AsyncSession, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Organization.id, Organization.name_short, Organization.name_full).where(
+            Organization.id.in_(ids)
+        )
+    )
+    return {oid: short or full for oid, short, full in rows}
+
+
+class Application(StrEnum):
+    FILED = "filed"
+    ALREADY_PENDING = "already_pending"
+    ALREADY_STAFF = "already_staff"
+
+
+async def apply_responsible(
+    session: AsyncSession, user_id: int, name: str | None, organization_id: int
+) -> tuple[Application, int | None]:
+    """A person asks to become the responsible person of an organisation. One open
+    application per person (a partial unique index decides between two at once); staff
+    already are not asked twice. Returns the outcome and the application's id."""
+    if await role_of(session, user_id) is not None:
+        return Application.ALREADY_STAFF, None
+    try:
+        async with session.begin_nested():
+            application = ResponsibleApplication(
+                telegram_id=user_id,
+                display_name=name,
+                organization_id=organization_id,
+                status="pending",
+                created_at=utcnow(),
+            )
+            session.add(application)
+            await session.flush()
+    except IntegrityError:
+        return Application.ALREADY_PENDING, None
+    _event(
+        session, user_id, "application_filed", user_id, StaffRole.RESPONSIBLE.value, organization_id
+    )
+    return Application.FILED, application.id
+
+
+async def decide_application(
+    session: AsyncSession, application_id: int, actor: int, approve: bool
+) -> ResponsibleApplication | None:
+    """An admin's answer; None when another admin answered first (one conditional UPDATE).
+    Approved: the person becomes the organisation's responsible person."""
+    result = await session.execute(
+        update(ResponsibleApplication)
+        .where(
+            ResponsibleApplication.id == application_id,
+            ResponsibleApplication.status == "pending",
+        )
+        .values(status="approved" if approve else "declined", decided_by=actor, decided_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return None
+    application = await session.get(ResponsibleApplication, application_id)
+    assert application is not None
+    await session.refresh(application)
+    if not approve:
+        _event(
+            session,
+            actor,
+            "application_declined",
+            application.telegram_id,
+            StaffRole.RESPONSIBLE.value,
+            application.organization_id,
+        )
+        return application
+    if await role_of(session, application.telegram_id) in MIAC_ROLES:
+        return application  # became МИАЦ staff meanwhile: stays so
+    await add(
+        session,
+        actor,
+        application.telegram_id,
+        StaffRole.RESPONSIBLE,
+        application.display_name,
+        action="application_approved",
+        organization_id=application.organization_id,
+    )
+    return application

@@ -1,0 +1,201 @@
+"""What goes to and from organisations' responsible persons on its own: the request they
+are asked to confirm, an application to become one (to the admins), what follows an answer
+(the admins' card posted or refreshed, the applicant told of a decline), and the periodic
+release of cards whose organisation did not answer in ORG_CONFIRMATION_DAYS.
+
+Enqueued in the transaction of the change that causes it, delivered by the outbox loop
+(bot/delivery.py), rendered from the rows as they are when it goes out."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from aiogram.methods import SendMessage
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import cards, texts
+from bot.callbacks import OrgCb, StaffCb
+from bot.config import Settings
+from db.database import Database
+from db.models import AccessRequest, Organization, ResponsibleApplication
+from db.outbox import Envelope
+from services import org_confirmation, outbox, staff
+from services.org_confirmation import Answered, State
+from services.outbox import Kind, Outcome
+from services.snils import mask_snils
+
+if TYPE_CHECKING:
+    from bot.delivery import Context
+
+log = logging.getLogger(__name__)
+
+
+def request_block(r: AccessRequest) -> str:
+    """A request as a responsible person sees it: SNILS masked, no e-mail."""
+    return texts.org_request_lines(
+        r.id,
+        r.status,
+        r.full_name,
+        r.position,
+        r.role,
+        mask_snils(r.snils),
+        r.org_confirmation,
+        r.org_reason,
+    )
+
+
+def is_open(r: AccessRequest) -> bool:
+    return (
+        r.org_confirmation in org_confirmation.OPEN_STATES
+        and r.status in org_confirmation.ANSWERABLE
+        and r.erased_at is None
+    )
+
+
+def answer_buttons(request_id: int, numbered: bool = False) -> list[InlineKeyboardButton]:
+    suffix = f" № {request_id}" if numbered else ""
+    return [
+        InlineKeyboardButton(
+            text=texts.BTN_ORG_CONFIRM + suffix,
+            callback_data=OrgCb(action="yes", value=request_id).pack(),
+        ),
+        InlineKeyboardButton(
+            text=texts.BTN_ORG_DECLINE + suffix,
+            callback_data=OrgCb(action="no", value=request_id).pack(),
+        ),
+    ]
+
+
+def org_name(organization: Organization | None) -> str:
+    if organization is None:
+        return "—"
+    return organization.name_short or organization.name_full
+
+
+# --- after an answer, and the periodic release -----------------------------------------------
+
+
+async def after_answer(session: AsyncSession, settings: Settings, answered: Answered) -> None:
+    """In the answer's transaction: the card goes to the admins now if it waited for this
+    answer, else every copy shows it; a decline is told to the applicant."""
+    r = answered.request
+    if answered.was_held:
+        await cards.enqueue_card_posts(session, settings, r)
+    else:
+        await cards.enqueue_card_refresh(session, r.id, r.telegram_id)
+    if r.org_confirmation == State.DECLINED.value:
+        await cards.enqueue_notice(session, r, "org_declined")
+
+
+async def release_overdue(db: Database, settings: Settings, now: datetime | None = None) -> int:
+    """Cards held for an organisation's answer longer than ORG_CONFIRMATION_DAYS go to the
+    admins with a warning. Safe with several workers: each release is a conditional UPDATE,
+    and the posts are enqueued in its transaction."""
+    async with db.write() as session:
+        released = await org_confirmation.expire(session, settings.org_confirmation_days, now)
+        for request_id in released:
+            request = await session.get(AccessRequest, request_id)
+            if request is not None:
+                await session.refresh(request)
+                await cards.enqueue_card_posts(session, settings, request)
+    if released:
+        log.info("org confirmation: %d cards posted without an answer", len(released))
+    return len(released)
+
+
+# --- applications to become a responsible person ---------------------------------------------
+
+
+async def enqueue_application(
+    session: AsyncSession, settings: Settings, application_id: int
+) -> None:
+    for chat_id in await cards.card_targets(session, settings):
+        outbox.enqueue(session, chat_id, Kind.ORG_APPLICATION, {"application_id": application_id})
+
+
+async def render_application(
+    session: AsyncSession, application: ResponsibleApplication
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    organization = await session.get(Organization, application.organization_id)
+    decider = None
+    if application.decided_by is not None and application.decided_at is not None:
+        names = await staff.names(session, {application.decided_by})
+        decider = texts.who_when(
+            texts.staff_name(application.decided_by, names), application.decided_at
+        )
+    text = texts.application_card(
+        application.id,
+        application.display_name or f"id {application.telegram_id}",
+        application.telegram_id,
+        org_name(organization),
+        None if application.status == "pending" else application.status,
+        decider,
+    )
+    if application.status != "pending":
+        return text, None
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=texts.BTN_APPLICATION_APPROVE,
+                    callback_data=StaffCb(action="app_yes", user_id=application.id).pack(),
+                ),
+                InlineKeyboardButton(
+                    text=texts.BTN_APPLICATION_DECLINE,
+                    callback_data=StaffCb(action="app_no", user_id=application.id).pack(),
+                ),
+            ]
+        ]
+    )
+    return text, keyboard
+
+
+def enqueue_application_outcome(
+    session: AsyncSession, application: ResponsibleApplication, organization: str
+) -> None:
+    text = (
+        texts.application_approved(organization)
+        if application.status == "approved"
+        else texts.APPLICATION_DECLINED
+    )
+    outbox.enqueue(session, application.telegram_id, Kind.TEXT, {"text": text})
+
+
+# --- delivered by the outbox loop -------------------------------------------------------------
+
+
+async def deliver_ask(ctx: Context, row: Envelope) -> Outcome | None:
+    """Ask a responsible person about a request of their organisation, as it is now (no
+    buttons once answered or decided); nothing if they are no longer its responsible person
+    or the applicant's data was erased."""
+    if row.request_id is None:
+        return None
+    async with ctx.db.read() as session:
+        request = await session.get(AccessRequest, row.request_id)
+        if request is None or request.erased_at is not None:
+            return None
+        if await staff.organization_of(session, row.chat_id) != request.organization_id:
+            return None
+        text = texts.org_ask(request_block(request))
+        markup = (
+            InlineKeyboardMarkup(inline_keyboard=[answer_buttons(request.id)])
+            if is_open(request)
+            else None
+        )
+    await ctx.call(SendMessage(chat_id=row.chat_id, text=text, reply_markup=markup))
+    return None
+
+
+async def deliver_application(ctx: Context, row: Envelope) -> Outcome | None:
+    async with ctx.db.read() as session:
+        application = await session.get(
+            ResponsibleApplication, int(row.payload.get("application_id") or 0)
+        )
+        if application is None:
+            return None
+        text, keyboard = await render_application(session, application)
+    await ctx.call(SendMessage(chat_id=row.chat_id, text=text, reply_markup=keyboard))
+    return None
