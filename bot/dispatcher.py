@@ -24,6 +24,7 @@ from bot.handlers.anonymous import anonymous_router
 from bot.handlers.form import form_router
 from bot.handlers.health import health_router
 from bot.handlers.operators import operators_router
+from bot.handlers.org import org_router, responsible_ask_router
 from bot.handlers.oversight import oversight_router
 from bot.handlers.staff import staff_router
 from bot.handlers.start import fallback_router, start_router
@@ -144,6 +145,8 @@ def build_dispatcher(
         staff_router(),
         oversight_router(),
         operators_router(),
+        org_router(),
+        responsible_ask_router(),
         start_router(),
         withdrawal_router(),
         support_router(),

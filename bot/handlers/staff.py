@@ -1,4 +1,7 @@
-"""Staff management by admins (/staff) and joining by a one-time invite link.
+"""Staff management by admins (/staff) and joining by a one-time invite link: admins,
+operators, viewers, and organisations' responsible persons (an invite bound to an
+organisation found in the directory, `/staff org words`), and the admins' answer to someone
+who asked to become a responsible person (bot/handlers/org.py files the application).
 
 An invite link goes only to the inviting admin's private chat, never into the group where
 the button was pressed: everyone there would see it, and whoever opened it first would be
@@ -18,43 +21,54 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from bot import keyboards, texts
 from bot.args import user_id as parse_user_id
 from bot.callbacks import StaffCb
+from bot.config import Settings
 from bot.handlers.admin import AdminOnly, AdminScope
+from bot.org_desk import enqueue_application_outcome, org_name, render_application
 from db.database import Database
-from services import staff
+from db.models import Organization, ResponsibleApplication
+from services import organizations, staff
 from services.staff import Change, Removal, StaffRole
 
 log = logging.getLogger(__name__)
 INVITE_PREFIX = "inv_"
+# StaffCb(action="invite", user_id=…): which role the button invites.
+INVITE_ROLES = {0: StaffRole.ADMIN, 1: StaffRole.OPERATOR, 2: StaffRole.VIEWER}
+ADDABLE = {"admin": StaffRole.ADMIN, "operator": StaffRole.OPERATOR, "viewer": StaffRole.VIEWER}
 
 
 async def _staff_view(db: Database) -> tuple[str, InlineKeyboardMarkup]:
     async with db.read() as session:
         members = await staff.members(session)
+        orgs = await staff.organization_names(
+            session, {m.organization_id for m in members if m.organization_id is not None}
+        )
     rows = [
-        (m.display_name or f"id {m.telegram_id}", m.telegram_id, m.role, m.owner) for m in members
+        (
+            m.display_name or f"id {m.telegram_id}",
+            m.telegram_id,
+            m.role,
+            m.owner,
+            orgs.get(m.organization_id) if m.organization_id is not None else None,
+        )
+        for m in members
     ]
-    keyboard = [
-        [
+
+    def button(text: str, action: str, value: int = 0) -> list[InlineKeyboardButton]:
+        return [
             InlineKeyboardButton(
-                text=texts.BTN_INVITE_ADMIN,
-                callback_data=StaffCb(action="invite", user_id=0).pack(),
-            )
-        ],
-        [
-            InlineKeyboardButton(
-                text=texts.BTN_INVITE_OPERATOR,
-                callback_data=StaffCb(action="invite", user_id=1).pack(),
-            )
-        ],
-    ]
-    keyboard += [
-        [
-            InlineKeyboardButton(
-                text=keyboards.short(texts.btn_remove(name)),
-                callback_data=StaffCb(action="remove", user_id=uid).pack(),
+                text=text, callback_data=StaffCb(action=action, user_id=value).pack()
             )
         ]
-        for name, uid, _, owner in rows
+
+    keyboard = [
+        button(texts.BTN_INVITE_ADMIN, "invite", 0),
+        button(texts.BTN_INVITE_OPERATOR, "invite", 1),
+        button(texts.BTN_INVITE_VIEWER, "invite", 2),
+        button(texts.BTN_INVITE_RESPONSIBLE, "org_how"),
+    ]
+    keyboard += [
+        button(keyboards.short(texts.btn_remove(name)), "remove", uid)
+        for name, uid, _, owner, _ in rows
         if not owner  # owners are removed in ADMIN_IDS, not here
     ]
     return texts.staff_list(rows), InlineKeyboardMarkup(inline_keyboard=keyboard)
@@ -84,35 +98,79 @@ async def _add(db: Database, actor: int, user_id: int, role: StaffRole) -> str:
     return texts.staff_added(user_id, role.value)
 
 
-async def on_staff(message: Message, command: CommandObject, db: Database) -> None:
+async def _org_choice(
+    db: Database, settings: Settings, words: str
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Organisations of the directory matching the typed words (as the form's organisation
+    step finds them), each a button that sends the admin an invite bound to it."""
+    async with db.read() as session:
+        found = await organizations.search(session, settings.region_name, words)
+    if not found.items:
+        return texts.STAFF_ORG_NONE, None
+    keyboard = [
+        [
+            InlineKeyboardButton(
+                text=keyboards.short(org.name_short or org.name_full),
+                callback_data=StaffCb(action="invite_org", user_id=org.id).pack(),
+            )
+        ]
+        for org in found.items
+    ]
+    return (
+        texts.staff_org_found(found.total, len(found.items)),
+        InlineKeyboardMarkup(inline_keyboard=keyboard),
+    )
+
+
+async def on_staff(
+    message: Message, command: CommandObject, db: Database, settings: Settings
+) -> None:
     actor = message.from_user.id if message.from_user else 0
     args = (command.args or "").split()
     if not args:
         text, keyboard = await _staff_view(db)
         await message.answer(text, reply_markup=keyboard)
         return
-    if len(args) == 3 and args[0] == "add" and args[1] in ("admin", "operator"):
+    if args[0] == "org":
+        if len(args) == 1:
+            await message.answer(texts.STAFF_ORG_HOW)
+            return
+        text, choice = await _org_choice(db, settings, " ".join(args[1:]))
+        await message.answer(text, reply_markup=choice)
+        return
+    if len(args) == 3 and args[0] == "add" and args[1] in ADDABLE:
         target = parse_user_id(args[2])
         if target is not None:
-            await message.answer(await _add(db, actor, target, StaffRole(args[1])))
+            await message.answer(await _add(db, actor, target, ADDABLE[args[1]]))
             return
     if len(args) == 2 and args[0] == "remove":
         target = parse_user_id(args[1])
         if target is not None:
             await message.answer(await _remove(db, actor, target))
             return
-    await message.answer(texts.STAFF_USAGE)
+    await message.answer(texts.STAFF_USAGE_ORG)
 
 
-async def _send_invite(bot: Bot, db: Database, admin_id: int, role: StaffRole) -> bool:
+async def _send_invite(
+    bot: Bot, db: Database, admin_id: int, role: StaffRole, organization_id: int | None = None
+) -> bool:
     """Create an invite and send it to the admin's private chat; false (and the invite
     revoked) when the admin has no private chat with the bot yet."""
     async with db.write() as session:
-        invite = await staff.create_invite(session, admin_id, role)
+        organization = None
+        if organization_id is not None:
+            organization = await session.get(Organization, organization_id)
+            if organization is None:
+                return False
+        invite = await staff.create_invite(session, admin_id, role, organization_id=organization_id)
     me = await bot.me()
     link = f"https://t.me/{me.username}?start={INVITE_PREFIX}{invite.token}"
+    if organization is not None:
+        text = texts.invite_link_org(link, invite.expires_at, org_name(organization))
+    else:
+        text = texts.invite_link(role.value, link, invite.expires_at)
     try:
-        await bot.send_message(admin_id, texts.invite_link(role.value, link, invite.expires_at))
+        await bot.send_message(admin_id, text)
     except (TelegramForbiddenError, TelegramBadRequest) as exc:
         log.info("invite not delivered privately: %s", type(exc).__name__)
         async with db.write() as session:
@@ -127,14 +185,28 @@ async def on_staff_button(
     callback_answer: CallbackAnswer,
     bot: Bot,
     db: Database,
+    settings: Settings,
 ) -> None:
     message = query.message if isinstance(query.message, Message) else None
     if message is None:
         callback_answer.text = texts.STALE_BUTTON
         return
-    if callback_data.action == "invite":
-        role = StaffRole.ADMIN if callback_data.user_id == 0 else StaffRole.OPERATOR
-        if not await _send_invite(bot, db, query.from_user.id, role):
+    if callback_data.action == "org_how":
+        await message.answer(texts.STAFF_ORG_HOW)
+        return
+    if callback_data.action in ("app_yes", "app_no"):
+        await _decide_application(query, message, callback_data, callback_answer, db, settings)
+        return
+    if callback_data.action in ("invite", "invite_org"):
+        organization_id = None
+        if callback_data.action == "invite_org":
+            role, organization_id = StaffRole.RESPONSIBLE, callback_data.user_id
+        elif callback_data.user_id in INVITE_ROLES:
+            role = INVITE_ROLES[callback_data.user_id]
+        else:
+            callback_answer.text = texts.STALE_BUTTON
+            return
+        if not await _send_invite(bot, db, query.from_user.id, role, organization_id):
             me = await bot.me()
             callback_answer.text = texts.invite_undeliverable(me.username or "")
             callback_answer.show_alert = True
@@ -151,13 +223,54 @@ async def on_staff_button(
     callback_answer.text = texts.STALE_BUTTON
 
 
+async def _decide_application(
+    query: CallbackQuery,
+    message: Message,
+    callback_data: StaffCb,
+    callback_answer: CallbackAnswer,
+    db: Database,
+    settings: Settings,
+) -> None:
+    """An admin approves or declines someone's application to become an organisation's
+    responsible person; the first answer wins, the person is told through the outbox."""
+    approve = callback_data.action == "app_yes"
+    async with db.write() as session:
+        await staff.remember_name(session, query.from_user.id, query.from_user.full_name)
+        application = await staff.decide_application(
+            session, callback_data.user_id, query.from_user.id, approve
+        )
+        if application is not None:
+            organization = await session.get(Organization, application.organization_id)
+            enqueue_application_outcome(session, application, org_name(organization))
+    async with db.read() as session:
+        current = await session.get(ResponsibleApplication, callback_data.user_id)
+        rendered = await render_application(session, current) if current else None
+    if application is None:
+        callback_answer.text, callback_answer.show_alert = texts.APPLICATION_TAKEN, True
+    if rendered is not None:
+        with contextlib.suppress(TelegramBadRequest):  # nothing changed
+            await message.edit_text(rendered[0], reply_markup=rendered[1])
+
+
 async def accept_invite(message: Message, db: Database, token: str) -> None:
     user = message.from_user
     if user is None:
         return
     async with db.write() as session:
+        before = await staff.role_of(session, user.id)
         role = await staff.use_invite(session, token, user.id, user.full_name)
-    await message.answer(texts.welcome_staff(role.value) if role else texts.INVITE_INVALID)
+        organization_id = await staff.organization_of(session, user.id)
+        organization = await session.get(Organization, organization_id) if organization_id else None
+    if role is None:
+        await message.answer(texts.INVITE_INVALID)
+    elif role == before and role in staff.MIAC_ROLES:
+        await message.answer(texts.invite_keeps_miac_role(role.value))
+    elif role is StaffRole.RESPONSIBLE:
+        await message.answer(texts.welcome_responsible(org_name(organization)))
+    elif role is StaffRole.VIEWER:
+        await message.answer(texts.WELCOME_VIEWER)
+    else:
+        await message.answer(texts.welcome_staff(role.value))
 
 
 def staff_router() -> Router:
