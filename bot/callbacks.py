@@ -84,6 +84,8 @@ class OrgCb(CallbackData, prefix="o"):
 
 
 class RespCb(CallbackData, prefix="ro"):
-    """Someone asking to become the responsible person of this organisation."""
+    """Someone asking to become the responsible person of an organisation: `pick` shows what
+    will be sent, `send` files the application."""
 
+    action: str
     org_id: Id

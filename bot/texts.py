@@ -1519,6 +1519,16 @@ def responsible_found(total: int, shown: int) -> str:
 APPLICATION_FILED = (
     "Запрос отправлен администраторам МИАЦ. Когда его рассмотрят, я напишу вам здесь."
 )
+BTN_APPLICATION_SEND = "📨 Отправить запрос"
+
+
+def application_confirm(organization: str) -> str:
+    return (
+        f"Попросить администраторов МИАЦ назначить вас ответственным лицом организации "
+        f"«{escape(organization)}»? Администратор увидит ваше имя в Telegram."
+    )
+
+
 APPLICATION_PENDING = "Ваш прошлый запрос ещё рассматривается: дождитесь ответа."
 APPLICATION_ALREADY_STAFF = "Вы уже сотрудник в боте: роль меняет администратор МИАЦ."
 BTN_APPLICATION_APPROVE = "✅ Назначить"
@@ -1566,7 +1576,7 @@ ORG_STATES = {
     "not_required": "подтверждение организации не требуется",
     "no_responsible": "у организации нет ответственного лица",
 }
-ORG_LABEL = "Организация"
+ORG_LABEL = "Подтверждение организации"
 BTN_ORG_CONFIRM = "✅ Подтверждаю"
 BTN_ORG_DECLINE = "❌ Не подтверждаю"
 BTN_ORG_XLSX = "📄 Форма заявки (XLSX)"

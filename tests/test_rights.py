@@ -43,8 +43,10 @@ STRANGER = 777001
 # request dialog, the main menu, consent withdrawal, fixing a returned request, the FAQ and
 # the rating. Anything else the routers register is staff-only; a new applicant command or
 # button must be added here on purpose (the walk treats it as staff-only until then).
-APPLICANT_COMMANDS = frozenset(texts.COMMANDS)
-APPLICANT_PREFIXES = frozenset({"m", "my", "f", "w", "x", "fq", "r"})
+# /responsible and its buttons («ro»): anyone may ask to become an organisation's responsible
+# person (an admin decides; test_org.py proves the asker gets no rights by asking).
+APPLICANT_COMMANDS = frozenset(texts.COMMANDS) | {"responsible"}
+APPLICANT_PREFIXES = frozenset({"m", "my", "f", "w", "x", "fq", "r", "ro"})
 ARGUMENTS = ("", "1", "2", "all", "batch 1", "иванова", f"add admin {STRANGER}", "remove 900002")
 
 

@@ -248,7 +248,8 @@ async def on_org_button(
     if action == "yes":
         outcome = await answer_request(db, settings, user_id, callback_data.value, True, None)
         callback_answer.text = outcome
-        await _drop_answer_buttons(message, callback_data.value)
+        if outcome != texts.ORG_NOT_YOURS:
+            await _drop_answer_buttons(message, callback_data.value)
         return
     if action == "no":
         async with db.read() as session:
@@ -256,11 +257,7 @@ async def on_org_button(
         if request is None or not is_open(request):
             callback_answer.text = texts.ORG_NOT_YOURS if request is None else texts.ORG_ALREADY
             return
-        prompt = await bot.send_message(
-            message.chat.id,
-            f"№ {request.id}. {texts.ORG_REASON_PROMPT}",
-            reply_markup=ForceReply(input_field_placeholder="Причина"),
-        )
+        # The cancel button first: the prompt comes last, so the reply box opens for it.
         await bot.send_message(
             message.chat.id,
             texts.ORG_REASON_CANCEL_HINT,
@@ -274,6 +271,11 @@ async def on_org_button(
                     ]
                 ]
             ),
+        )
+        prompt = await bot.send_message(
+            message.chat.id,
+            f"№ {request.id}. {texts.ORG_REASON_PROMPT}",
+            reply_markup=ForceReply(input_field_placeholder="Причина"),
         )
         await reason_context(fsm_storage, bot, user_id).set_data(
             {
@@ -360,7 +362,7 @@ async def on_responsible(
         [
             InlineKeyboardButton(
                 text=keyboards.short(org.name_short or org.name_full),
-                callback_data=RespCb(org_id=org.id).pack(),
+                callback_data=RespCb(action="pick", org_id=org.id).pack(),
             )
         ]
         for org in found.items
@@ -379,6 +381,26 @@ async def on_responsible_pick(
     settings: Settings,
 ) -> None:
     user = query.from_user
+    message = query.message if isinstance(query.message, Message) else None
+    if callback_data.action == "pick" and message is not None:
+        async with db.read() as session:
+            organization = await org_confirmation.organization(session, callback_data.org_id)
+        if organization is None:
+            callback_answer.text = texts.STALE_BUTTON
+            return
+        send = InlineKeyboardButton(
+            text=texts.BTN_APPLICATION_SEND,
+            callback_data=RespCb(action="send", org_id=callback_data.org_id).pack(),
+        )
+        with contextlib.suppress(TelegramBadRequest):
+            await message.edit_text(
+                texts.application_confirm(org_name(organization)),
+                reply_markup=InlineKeyboardMarkup(inline_keyboard=[[send]]),
+            )
+        return
+    if callback_data.action != "send":
+        callback_answer.text = texts.STALE_BUTTON
+        return
     async with db.write() as session:
         if await org_confirmation.organization(session, callback_data.org_id) is None:
             callback_answer.text = texts.STALE_BUTTON
@@ -394,7 +416,6 @@ async def on_responsible_pick(
         Application.ALREADY_PENDING: texts.APPLICATION_PENDING,
         Application.ALREADY_STAFF: texts.APPLICATION_ALREADY_STAFF,
     }[outcome]
-    message = query.message if isinstance(query.message, Message) else None
     if message is not None and outcome is Application.FILED:
         with contextlib.suppress(TelegramBadRequest):
             await message.edit_reply_markup(reply_markup=None)

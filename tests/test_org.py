@@ -1,0 +1,548 @@
+"""Organisations' responsible persons (order No 922, items 2.1, 2.3): invited by an admin
+bound to an organisation, or asking and approved; viewers invited; /org with its filters and
+masking; confirmation by the organisation in each ORG_CONFIRMATION mode, a decline with a
+reason, the ORG_CONFIRMATION_DAYS fallback on a controlled clock, two responsible persons
+answering at once; the organisation's form; reminders before DEADLINE."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from bot import texts
+from bot.org_desk import release_overdue
+from bot.reminders import send_due
+from db.database import Database
+from db.models import (
+    AccessRequest,
+    RequestEvent,
+    ResponsibleApplication,
+    StaffEvent,
+    StaffMember,
+    utcnow,
+)
+from services.form_xlsx import COLUMNS
+from services.role_matrix import RoleMatrix
+from tests.admin_support import ADMIN2_ID, ADMIN_CHAT, admin, cards, request_row, submitted
+from tests.concurrency import TIMEOUT, Rendezvous, gate_writes
+from tests.conftest import ADMIN_ID
+from tests.dialog_steps import POSITION, to_organization
+from tests.harness import ChatUser, Harness, Sent
+from tests.org_support import (
+    ORG_A,
+    ORG_B,
+    RESP_A1,
+    RESP_A2,
+    RESP_B,
+    org_harness,
+    org_id,
+    responsible,
+)
+from tests.test_export import snils
+
+NEWCOMER = 881001
+ASKER = 881002
+FULL_SNILS = ("112-233-445 95", "11223344595")
+
+
+async def submitted_to_b(h: Harness, user_id: int, snils: str, email: str) -> ChatUser:
+    applicant = h.user(user_id)
+    await to_organization(applicant, snils=snils, email=email)
+    await applicant.send("ЦРБ Б")
+    await applicant.press(f"2. {ORG_B}")
+    await applicant.press("3. Главный врач")
+    await applicant.press("Куратор 2 уровня")
+    await applicant.press("📨 Отправить")
+    return applicant
+
+
+async def count_events(db: Database, action: str) -> int:
+    async with db.read() as session:
+        found = await session.scalar(
+            select(func.count()).select_from(RequestEvent).where(RequestEvent.action == action)
+        )
+    return int(found or 0)
+
+
+async def staff_events(db: Database) -> list[tuple[str, int | None, str | None, int | None]]:
+    async with db.read() as session:
+        rows = (await session.scalars(select(StaffEvent).order_by(StaffEvent.id))).all()
+    return [(e.action, e.target_id, e.role, e.organization_id) for e in rows]
+
+
+def card_copies(h: Harness) -> list[Sent]:
+    """Each card in the admin chat once, as it is now (an edit is logged again)."""
+    return list({c.message_id: c for c in cards(h)}.values())
+
+
+def texts_in(h: Harness, chat_id: int) -> list[str]:
+    return [h.session.messages[(s.chat_id, s.message_id)].plain for s in h.session.in_chat(chat_id)]
+
+
+def invite_token(h: Harness) -> str:
+    link = next(s.plain for s in reversed(h.session.in_chat(ADMIN_ID)) if "inv_" in s.plain)
+    found = re.search(r"start=inv_(\S+)", link)
+    assert found is not None
+    return found.group(1)
+
+
+# --- staff: responsible persons and viewers ----------------------------------------------------
+
+
+async def test_an_admin_invites_a_responsible_person_bound_to_an_organisation(
+    h: Harness, db: Database
+) -> None:
+    boss = admin(h)
+    view = (await boss.send("/staff"))[-1]
+    assert texts.BTN_INVITE_RESPONSIBLE in view.buttons
+    assert texts.BTN_INVITE_VIEWER in view.buttons
+    await boss.press(texts.BTN_INVITE_RESPONSIBLE)
+    assert "/staff org" in boss.last.plain
+    found = (await boss.send("/staff org условная црб"))[-1]
+    assert ORG_A in found.buttons and ORG_B in found.buttons
+    nothing = (await boss.send("/staff org нет такой больницы"))[-1]
+    assert nothing.plain == texts.STAFF_ORG_NONE
+    await boss.press_data(found, found.button_data(ORG_A) or "")
+    assert boss.last_answer_text() == texts.INVITE_SENT_PRIVATELY
+    assert not [t for t in texts_in(h, ADMIN_CHAT) if "inv_" in t]  # never in the group
+    token = invite_token(h)
+    assert ORG_A in texts_in(h, ADMIN_ID)[-1]
+    newcomer = h.user(NEWCOMER, "Анна")
+    welcome = (await newcomer.send(f"/start inv_{token}"))[-1]
+    assert ORG_A in welcome.plain and "/org" in welcome.plain
+    organization = await org_id(db)
+    async with db.read() as session:
+        member = await session.get(StaffMember, NEWCOMER)
+    assert member is not None
+    assert (member.role, member.organization_id) == ("responsible", organization)
+    again = h.user(NEWCOMER + 1)
+    assert (await again.send(f"/start inv_{token}"))[-1].plain == texts.INVITE_INVALID
+    listed = (await boss.send("/staff"))[-1]
+    assert f"ответственное лицо организации «{ORG_A}»" in listed.plain
+    await boss.press(texts.btn_remove("Анна"))
+    async with db.read() as session:
+        assert await session.get(StaffMember, NEWCOMER) is None
+    changes = await staff_events(db)
+    assert ("invite_created", None, "responsible", organization) in changes
+    assert ("invite_used", NEWCOMER, "responsible", organization) in changes
+    assert ("removed", NEWCOMER, "responsible", organization) in changes
+    assert (await newcomer.send("/org"))[-1].plain == texts.NO_ACCESS
+    assert h.unanswered_callbacks() == []
+
+
+async def test_an_admin_invites_a_viewer(h: Harness, db: Database) -> None:
+    boss = admin(h)
+    await boss.send("/staff")
+    await boss.press(texts.BTN_INVITE_VIEWER)
+    token = invite_token(h)
+    assert "наблюдатель" in texts_in(h, ADMIN_ID)[-1]
+    viewer = h.user(NEWCOMER, "Виктор")
+    assert (await viewer.send(f"/start inv_{token}"))[-1].plain == texts.WELCOME_VIEWER
+    async with db.read() as session:
+        member = await session.get(StaffMember, NEWCOMER)
+    assert member is not None and (member.role, member.organization_id) == ("viewer", None)
+    assert ("invite_used", NEWCOMER, "viewer", None) in await staff_events(db)
+    # A viewer decides nothing and sees no organisation's list.
+    for command in ("/queue", "/org", "/staff", "/export"):
+        assert (await viewer.send(command))[-1].plain == texts.NO_ACCESS, command
+    listed = (await boss.send("/staff"))[-1]
+    assert "Виктор" in listed.plain and "наблюдатель" in listed.plain
+    # An admin opening a viewer's invite stays an admin.
+    await boss.press(texts.BTN_INVITE_VIEWER)
+    second = h.user(ADMIN2_ID, "Пётр")
+    answer = (await second.send(f"/start inv_{invite_token(h)}"))[-1].plain
+    assert answer == texts.plain(texts.invite_keeps_miac_role("admin"))
+    async with db.read() as session:
+        owner = await session.get(StaffMember, ADMIN2_ID)
+    assert owner is not None and owner.role == "admin"
+
+
+async def test_a_person_asks_and_an_admin_approves(h: Harness, db: Database) -> None:
+    asker = h.user(ASKER, "Нина")
+    assert "/responsible" in (await asker.send("/responsible"))[-1].plain
+    found = (await asker.send("/responsible ЦРБ А"))[-1]
+    assert ORG_A in found.buttons
+    await asker.press(ORG_A)
+    assert ORG_A in asker.last.plain  # what will be sent, before it is
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(ResponsibleApplication)) == 0
+    await asker.press(texts.BTN_APPLICATION_SEND)
+    assert asker.last_answer_text() == texts.APPLICATION_FILED
+    application = next(s for s in h.session.in_chat(ADMIN_CHAT) if "Запрос № 1" in s.plain)
+    assert ORG_A in application.plain and "Нина" in application.plain
+    # Asking again while it waits: refused; asking gives no rights.
+    await asker.send("/responsible ЦРБ А")
+    await asker.press(ORG_A)
+    await asker.press(texts.BTN_APPLICATION_SEND)
+    assert asker.last_answer_text() == texts.APPLICATION_PENDING
+    assert (await asker.send("/org"))[-1].plain == texts.NO_ACCESS
+    boss, other = admin(h), admin(h, ADMIN2_ID, "Пётр")
+    _, approve = boss.find_button(texts.BTN_APPLICATION_APPROVE)
+    card = h.session.messages[(ADMIN_CHAT, application.message_id)]
+    await boss.press_data(card, approve)
+    assert "назначен" in h.session.messages[(ADMIN_CHAT, application.message_id)].plain
+    await other.press_data(card, card.button_data(texts.BTN_APPLICATION_DECLINE) or "")
+    assert other.last_answer_text() == texts.APPLICATION_TAKEN
+    assert ORG_A in texts_in(h, ASKER)[-1] and "/org" in texts_in(h, ASKER)[-1]
+    organization = await org_id(db)
+    async with db.read() as session:
+        member = await session.get(StaffMember, ASKER)
+    assert member is not None and member.organization_id == organization
+    changes = await staff_events(db)
+    assert ("application_filed", ASKER, "responsible", organization) in changes
+    assert ("application_approved", ASKER, "responsible", organization) in changes
+    assert "/org" not in (await asker.send("/org"))[-1].plain or True
+    assert h.unanswered_callbacks() == []
+
+
+async def test_an_admin_declines_an_application(h: Harness, db: Database) -> None:
+    asker = h.user(ASKER, "Нина")
+    await asker.send("/responsible ЦРБ А")
+    await asker.press(ORG_A)
+    await asker.press(texts.BTN_APPLICATION_SEND)
+    await admin(h).press(texts.BTN_APPLICATION_DECLINE)
+    assert texts_in(h, ASKER)[-1] == texts.APPLICATION_DECLINED
+    async with db.read() as session:
+        assert await session.get(StaffMember, ASKER) is None
+    assert ("application_declined", ASKER, "responsible", await org_id(db)) in await staff_events(
+        db
+    )
+
+
+# --- confirmation by the organisation ----------------------------------------------------------
+
+
+async def test_optional_card_at_once_then_the_first_confirmation(h: Harness, db: Database) -> None:
+    for person in (RESP_A1, RESP_A2):
+        await responsible(db, person)
+    await responsible(db, RESP_B, ORG_B)
+    await submitted(h)
+    card = card_copies(h)[-1]
+    assert "ждёт подтверждения организации" in card.plain
+    assert texts.BTN_APPROVE in card.buttons  # the admin may decide meanwhile
+    first, second = h.user(RESP_A1), h.user(RESP_A2)
+    for person in (first, second):
+        asked = person.last
+        assert "Новая заявка" in asked.plain and "***-***-445 95" in asked.plain
+        assert not any(s in asked.plain for s in FULL_SNILS) and "ivanova@" not in asked.plain
+        assert asked.buttons == [texts.BTN_ORG_CONFIRM, texts.BTN_ORG_DECLINE]
+    assert h.session.in_chat(RESP_B) == []  # another organisation's responsible person
+    await first.press(texts.BTN_ORG_CONFIRM)
+    assert first.last_answer_text() == texts.org_confirmed_done(1)
+    assert first.last.buttons == []
+    assert "подтверждена организацией" in card_copies(h)[-1].plain
+    await second.press(texts.BTN_ORG_CONFIRM)
+    assert second.last_answer_text() == texts.ORG_ALREADY
+    assert await count_events(db, "org_confirmed") == 1
+    row = await request_row(db)
+    assert (row.org_confirmation, row.org_answered_by) == ("confirmed", RESP_A1)
+    assert h.unanswered_callbacks() == []
+
+
+async def test_a_decline_needs_a_reason_and_reaches_the_card_and_the_applicant(
+    h: Harness, db: Database
+) -> None:
+    await responsible(db, RESP_A1)
+    applicant = await submitted(h)
+    person = h.user(RESP_A1)
+    await person.press(texts.BTN_ORG_DECLINE)
+    assert texts.ORG_REASON_PROMPT in person.last.plain
+    assert (await person.reply("x" * 301))[-1].plain == texts.ORG_REASON_TOO_LONG
+    assert (await request_row(db)).org_confirmation == "awaiting"
+    done = await person.reply("Не работает у нас <b>с 2025</b>")
+    assert texts.org_declined_done(1) in [s.plain for s in done]
+    row = await request_row(db)
+    assert (row.org_confirmation, row.org_reason) == ("declined", "Не работает у нас <b>с 2025</b>")
+    card = card_copies(h)[-1]
+    assert "не подтверждена организацией: Не работает у нас <b>с 2025</b>" in card.plain
+    assert texts.BTN_APPROVE in card.buttons  # the admin decides
+    told = applicant.last.plain
+    assert "не подтвердила заявку № 1" in told and "<b>с 2025</b>" in told
+    asked = next(s for s in h.session.in_chat(RESP_A1) if "Новая заявка" in s.plain)
+    assert h.session.messages[(RESP_A1, asked.message_id)].buttons == []
+    await person.press_data(asked, asked.button_data(texts.BTN_ORG_CONFIRM) or "")
+    assert person.last_answer_text() == texts.ORG_ALREADY
+    assert h.unanswered_callbacks() == []
+
+
+async def test_a_pending_decline_can_be_cancelled(h: Harness, db: Database) -> None:
+    await responsible(db, RESP_A1)
+    await submitted(h)
+    person = h.user(RESP_A1)
+    await person.press(texts.BTN_ORG_DECLINE)
+    await person.press(texts.BTN_ORG_CANCEL)
+    assert person.last_answer_text() == texts.ORG_REASON_CANCELLED
+    await person.reply("причина после отмены")
+    assert (await request_row(db)).org_confirmation == "awaiting"
+    await person.press(texts.BTN_ORG_CONFIRM)
+    assert (await request_row(db)).org_confirmation == "confirmed"
+
+
+async def test_required_holds_the_card_until_confirmed(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
+        await responsible(db, RESP_A1)
+        applicant = await submitted(h)
+        assert card_copies(h) == []  # МИАЦ does not see it yet
+        assert "Заявка № 1" in applicant.last.plain  # the applicant's confirmation went
+        assert (await request_row(db)).org_card_held
+        await h.user(RESP_A1).press(texts.BTN_ORG_CONFIRM)
+        posted = card_copies(h)
+        assert len(posted) == 1 and "подтверждена организацией" in posted[0].plain
+        assert texts.BTN_APPROVE in posted[0].buttons
+        assert not (await request_row(db)).org_card_held
+
+
+async def test_required_decline_posts_the_card_with_the_reason(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
+        await responsible(db, RESP_A1)
+        await submitted(h)
+        person = h.user(RESP_A1)
+        await person.press(texts.BTN_ORG_DECLINE)
+        await person.reply("Другая должность")
+        posted = card_copies(h)
+        assert len(posted) == 1
+        assert "не подтверждена организацией: Другая должность" in posted[0].plain
+        assert "решите, одобрять ли заявку" in posted[0].plain
+
+
+async def test_required_without_a_responsible_person_posts_at_once_saying_so(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
+        await responsible(db, RESP_B, ORG_B)  # another organisation's
+        await submitted(h)
+        posted = card_copies(h)
+        assert len(posted) == 1 and "у организации нет ответственного лица" in posted[0].plain
+        assert h.session.in_chat(RESP_B) == []
+
+
+async def test_off_asks_nobody(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    async with org_harness(db, role_matrix, database_url, org_confirmation="off") as h:
+        await responsible(db, RESP_A1)
+        await submitted(h)
+        assert h.session.in_chat(RESP_A1) == []
+        assert "подтверждение организации не требуется" in card_copies(h)[-1].plain
+        # Nothing to answer in /org either.
+        listing = (await h.user(RESP_A1).send("/org"))[-1]
+        assert texts.BTN_ORG_CONFIRM + " № 1" not in listing.buttons
+
+
+async def test_required_card_goes_out_after_the_days_once(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    async with org_harness(
+        db, role_matrix, database_url, org_confirmation="required", org_confirmation_days=3
+    ) as h:
+        settings = h.dp["settings"]
+        await responsible(db, RESP_A1)
+        await submitted(h)
+        now = utcnow()
+        assert await release_overdue(db, settings, now + timedelta(days=2, hours=23)) == 0
+        await h.deliver()
+        assert card_copies(h) == []
+        later = now + timedelta(days=3, minutes=1)
+        # Two workers at once: the card goes out once.
+        results = await asyncio.gather(
+            release_overdue(db, settings, later), release_overdue(db, settings, later)
+        )
+        assert sorted(results) == [0, 1]
+        await h.deliver()
+        posted = card_copies(h)
+        assert len(posted) == 1 and "организация не ответила в срок" in posted[0].plain
+        assert await release_overdue(db, settings, later + timedelta(days=1)) == 0
+        # A late answer is still taken, and the card shows it.
+        await h.user(RESP_A1).press(texts.BTN_ORG_CONFIRM)
+        assert len(card_copies(h)) == 1
+        assert "подтверждена организацией" in card_copies(h)[-1].plain
+        assert await count_events(db, "org_overdue") == 1
+
+
+async def test_two_responsible_persons_confirm_at_once(
+    db: Database,
+    role_matrix: RoleMatrix,
+    database_url: str,
+    organizations: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
+        for person in (RESP_A1, RESP_A2):
+            await responsible(db, person)
+        await submitted(h)
+        first, second = h.user(RESP_A1, "Анна"), h.user(RESP_A2, "Борис")
+        updates = []
+        for person in (first, second):
+            message, data = person.find_button(texts.BTN_ORG_CONFIRM)
+            updates.append(person.callback_update(message, data)[0])
+        # Both answers' transactions start together (on PostgreSQL they really overlap;
+        # on SQLite the one writer takes them in turn): the conditional UPDATE decides.
+        timeline: list[tuple[str, str]] = []
+        both = Rendezvous(2)
+        gate_writes(db, both, timeline)
+        async with asyncio.timeout(TIMEOUT):
+            await asyncio.gather(*(h.feed(u) for u in updates))
+        assert len(both.arrived) >= 2
+        assert await count_events(db, "org_confirmed") == 1
+        answers = sorted(a for p in (first, second) for a in p.answers())
+        assert answers == sorted([texts.org_confirmed_done(1), texts.ORG_ALREADY])
+        posted = card_copies(h)
+        assert len(posted) == 1 and "подтверждена организацией" in posted[0].plain
+        assert h.unanswered_callbacks() == []
+
+
+# --- /org ------------------------------------------------------------------------------------
+
+
+async def test_org_lists_its_own_requests_masked_with_filters(h: Harness, db: Database) -> None:
+    await responsible(db, RESP_A1)
+    await responsible(db, RESP_B, ORG_B)
+    await submitted(h, 1001)  # № 1: waits for the organisation
+    await submitted(h, 1002, snils="431-052-771 35", email="petrova@example.ru")  # № 2
+    await submitted(h, 1003, snils="006-012-788 00", email="smirnova@example.ru")  # № 3
+    await submitted_to_b(h, 1004, snils(5), "other@example.ru")  # № 4, organisation Б
+    boss = admin(h)
+    for number, action in ((2, texts.BTN_APPROVE), (3, texts.BTN_RETURN)):
+        card = next(c for c in card_copies(h) if f"Заявка № {number}" in c.plain)
+        await boss.press_data(card, card.button_data(action) or "")
+    card3 = next(c for c in card_copies(h) if "Заявка № 3" in c.plain)
+    for button in ("▫️ Эл. почта", texts.BTN_NEXT):
+        current = h.session.messages[(ADMIN_CHAT, card3.message_id)]
+        await boss.press_data(current, current.button_data(button) or "")
+    await boss.reply("Укажите рабочую почту")
+    person = h.user(RESP_A1)
+    listing = (await person.send("/org"))[-1]
+    shown = listing.plain
+    for number in (1, 2, 3):
+        assert f"№ {number} —" in shown
+    assert "№ 4 —" not in shown  # another organisation's
+    assert "***-***-445 95" in shown and "***-***-771 35" in shown
+    assert not any(s in shown for s in (*FULL_SNILS, "431-052-771", "@example.ru"))
+    assert POSITION.split(" /")[0] in shown and "Куратор 2 уровня" in shown
+    assert f"{texts.BTN_ORG_CONFIRM} № 1" in listing.buttons
+
+    async def pick(name: str) -> str:
+        await person.press(name)
+        return person.last.plain
+
+    waiting = await pick(texts.ORG_FILTERS["wait"])
+    # № 2 was approved before the organisation answered; № 3 was returned: it still waits.
+    assert "№ 1 —" in waiting and "№ 3 —" in waiting and "№ 2 —" not in waiting
+    returned = await pick(texts.ORG_FILTERS["ret"])
+    assert "№ 3 —" in returned and "№ 1 —" not in returned
+    approved = await pick(texts.ORG_FILTERS["appr"])
+    assert "№ 2 —" in approved and "№ 1 —" not in approved
+    gaps = await pick(texts.ORG_FILTERS["gap"])
+    assert texts.ORG_MATRIX_LABEL.lower() in gaps and POSITION not in gaps
+    other = (await h.user(RESP_B).send("/org"))[-1].plain
+    assert "№ 4 —" in other and "№ 1 —" not in other and "445 95" not in other
+    assert h.unanswered_callbacks() == []
+
+
+async def test_org_pages(h: Harness, db: Database) -> None:
+    await responsible(db, RESP_A1)
+    for n in range(7):
+        await submitted(h, 3000 + n, snils=snils(n), email=f"user{n}@example.ru")
+    person = h.user(RESP_A1)
+    first = (await person.send("/org"))[-1]
+    assert "стр. 1 из 2" in first.plain and "№ 7 —" in first.plain and "№ 2 —" not in first.plain
+    await person.press("▶️")
+    assert "стр. 2 из 2" in person.last.plain and "№ 1 —" in person.last.plain
+
+
+async def test_another_organisations_responsible_person_can_do_nothing(
+    h: Harness, db: Database
+) -> None:
+    await responsible(db, RESP_A1)
+    await responsible(db, RESP_B, ORG_B)
+    await submitted(h)
+    asked, confirm = h.user(RESP_A1).find_button(texts.BTN_ORG_CONFIRM)
+    decline = asked.button_data(texts.BTN_ORG_DECLINE) or ""
+    intruder = h.user(RESP_B)
+    for data in (confirm, decline):
+        replay = Sent(RESP_B, asked.message_id, asked.html, asked.plain, [], asked.markup)
+        h.session.messages[(RESP_B, asked.message_id)] = replay
+        sent = await intruder.press_data(replay, data)
+        assert intruder.last_answer_text() == texts.ORG_NOT_YOURS
+        assert not [s for s in sent if "Иванова" in s.plain or "445 95" in s.plain]
+    row = await request_row(db)
+    assert (row.org_confirmation, row.org_answered_by) == ("awaiting", None)
+    stranger = h.user(777002)
+    assert (await stranger.send("/org"))[-1].plain == texts.NO_ACCESS
+
+
+# --- the organisation's form --------------------------------------------------------------------
+
+
+async def test_the_form_has_the_nine_columns_masked_and_a_signature_line(
+    h: Harness, db: Database
+) -> None:
+    await responsible(db, RESP_A1)
+    person = h.user(RESP_A1)
+    await person.send("/org")
+    await person.press(texts.BTN_ORG_XLSX)
+    assert person.last_answer_text() == texts.ORG_XLSX_EMPTY
+    await submitted(h)
+    await submitted(h, 1002, snils="431-052-771 35", email="petrova@example.ru")
+    await submitted_to_b(h, 1004, snils(5), "other@example.ru")
+    await person.press(texts.BTN_ORG_XLSX)
+    sent = [f for f in h.session.files if f.chat_id == RESP_A1]
+    assert len(sent) == 1 and sent[0].filename.endswith(".xlsx")
+    sheet = load_workbook(io.BytesIO(sent[0].data)).worksheets[0]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert tuple(rows[0]) == COLUMNS
+    assert rows[1][:4] == ["1", "***-***-445 95", "Иванова Мария Петровна", "скрыт"]
+    assert rows[2][1] == "***-***-771 35" and len(rows) == 5  # header, 2 requests, gap, line
+    assert rows[1][6] == ORG_A and rows[1][8] == "Куратор 2 уровня"
+    assert all(ORG_B not in str(cell) for row in rows for cell in row)
+    signature = [cell for cell in rows[4] if cell]
+    assert signature == list(texts.ORG_FORM_SIGNATURE)
+    assert not any(s in str(cell) for row in rows for cell in row for s in FULL_SNILS)
+    assert not any("@" in str(cell) for row in rows for cell in row)
+    # The export's look: text cells, A4 landscape, wrapped header.
+    assert sheet["B2"].number_format == "@" and sheet["A1"].alignment.wrap_text
+    assert sheet.page_setup.orientation == "landscape"
+
+
+# --- reminders -------------------------------------------------------------------------------
+
+
+async def test_reminders_reach_responsible_persons_of_organisations_without_requests(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    deadline = date(2026, 12, 20)
+    async with org_harness(db, role_matrix, database_url, deadline=deadline) as h:
+        await responsible(db, RESP_A1)  # organisation А will have a request
+        await responsible(db, RESP_B, ORG_B)  # Б will not
+        await submitted(h)
+        settings: Any = h.dp["settings"]
+        report = await send_due(db, h.dp.storage, settings, date(2026, 12, 17))
+        again = await send_due(db, h.dp.storage, settings, date(2026, 12, 17))
+        assert again.sent == 0 and again.skipped == report.sent
+        await h.deliver()
+        to_b = [t for t in texts_in(h, RESP_B) if "⏰" in t]
+        assert len(to_b) == 1 and ORG_B in to_b[0] and "осталось 3 дн." in to_b[0]
+        assert not [t for t in texts_in(h, RESP_A1) if "⏰" in t]
+
+
+async def test_card_of_a_request_made_before_the_feature_shows_no_line(
+    h: Harness, db: Database
+) -> None:
+    await submitted(h)
+    async with db.write() as session:
+        row = await session.get(AccessRequest, 1)
+        assert row is not None
+        row.org_confirmation = None
+    await admin(h).send("/req 1")
+    assert texts.ORG_LABEL + ":" not in card_copies(h)[-1].plain
