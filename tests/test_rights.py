@@ -29,12 +29,15 @@ from sqlalchemy import func, select
 from bot import texts
 from bot.callbacks import FixCb
 from bot.handlers.admin import INPUT_DESTINY
+from bot.handlers.org import ORG_DESTINY
+from bot.org_desk import enqueue_application
 from db.database import Database
 from db.models import Base, ExportBatch, FsmRecord
 from services import staff
 from tests.admin_support import ADMIN_CHAT, admin, request_row, submitted
 from tests.conftest import ADMIN_ID, SUPPORT_CHAT_ID
 from tests.harness import BOT_ID, ChatUser, Harness, Sent
+from tests.org_support import RESP_A1, org_id
 from tests.test_dialog_question import OPERATOR_ID, forum, thread
 from tests.test_export import approved, files
 
@@ -198,6 +201,16 @@ async def populated(h: Harness, db: Database) -> dict[str, set[str]]:
     """Three applicants' requests in three states, a question in a support topic, and every
     staff keyboard shown; returns every callback data the bot showed, by prefix."""
     operator = await forum(h, db)
+    # A responsible person of the victims' organisation (asked about each request), and
+    # someone's application to become one (its card in the admin chat).
+    organization = await org_id(db)
+    async with db.write() as session:
+        await staff.add(
+            session, ADMIN_ID, RESP_A1, staff.StaffRole.RESPONSIBLE, organization_id=organization
+        )
+        _, application = await staff.apply_responsible(session, 881002, "Нина", organization)
+        assert application is not None
+        await enqueue_application(session, h.dp["settings"], application)
     for user_id, (snils, email) in VICTIMS.items():
         await submitted(h, user_id, snils=snils, email=email)
     boss = admin(h)
@@ -233,6 +246,16 @@ async def populated(h: Harness, db: Database) -> dict[str, set[str]]:
     await boss.send("/queue")
     await boss.send("/find иванова")
     await boss.send("/staff")
+    await boss.send("/staff org ЦРБ")
+    # The responsible person's /org, every filter, a decline's prompt and its cancel; someone
+    # asking to become one (the organisations to pick; sending is tested in test_org.py).
+    responsible = h.user(RESP_A1)
+    await responsible.send("/org")
+    for key in ("wait", "ret", "appr", "gap", "all"):  # the one shown is marked «• »
+        await responsible.press(texts.ORG_FILTERS[key])
+    await responsible.press(texts.BTN_ORG_DECLINE)
+    await responsible.press(texts.BTN_ORG_CANCEL)
+    await h.user(881002).send("/responsible ЦРБ")
     # A question in the support chat, the operator's FAQ buttons, a closed ticket's rating.
     victim = h.user(1001)
     await victim.press(texts.BTN_ASK)
@@ -293,7 +316,7 @@ class Walker:
     async def forget_own_state(self, person: ChatUser) -> None:
         """Each try starts afresh: the stranger's own dialog state is theirs to change."""
         storage = self.h.dp.storage
-        for destiny in ("default", INPUT_DESTINY):
+        for destiny in ("default", INPUT_DESTINY, ORG_DESTINY):
             key = StorageKey(BOT_ID, person.chat.id, STRANGER, destiny=destiny)
             await storage.set_state(key, None)
             await storage.set_data(key, {})
@@ -357,8 +380,8 @@ async def test_every_command_and_button_is_refused_to_someone_who_is_not_staff(
 ) -> None:
     commands, prefixes = registered(h.dp)
     # The walk must see what is there (a broken introspection would prove nothing).
-    assert {"queue", "export", "granted", "stats", "coverage", "staff", "close"} <= commands
-    assert {"a", "q", "s", "g", "fq", "r", "x", "w"} <= set(prefixes)
+    assert {"queue", "export", "granted", "stats", "coverage", "staff", "close", "org"} <= commands
+    assert {"a", "q", "s", "g", "fq", "r", "x", "w", "o", "ro"} <= set(prefixes)
     shown = await populated(h, db)
     walker = Walker(h, db)
     walker.in_topic((await thread(db, 1001)).topic_id or 0)
