@@ -91,6 +91,7 @@ async def withdraw(
             telegram_id=0,
             search_key="",
             decision_reason=None,  # typed by an admin: may name the person
+            org_reason=None,  # typed by the organisation's responsible person: the same
             erased_at=now,
             updated_at=now,
         )

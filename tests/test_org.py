@@ -545,3 +545,26 @@ async def test_card_of_a_request_made_before_the_feature_shows_no_line(
         row.org_confirmation = None
     await admin(h).send("/req 1")
     assert texts.ORG_LABEL + ":" not in card_copies(h)[-1].plain
+
+
+async def test_a_withdrawal_erases_the_organisations_reason_too(h: Harness, db: Database) -> None:
+    from services import consent
+
+    await responsible(db, RESP_A1)
+    await submitted(h)
+    person = h.user(RESP_A1)
+    await person.press(texts.BTN_ORG_DECLINE)
+    await person.reply("Уволена 01.11, Иванова М.П.")
+    async with db.write() as session:
+        await consent.withdraw(session, 1001)
+    row = await request_row(db)
+    assert row.erased_at is not None and row.org_reason is None
+    async with db.read() as session:
+        reasons = [
+            (e.details or {}).get("reason")
+            for e in (await session.scalars(select(RequestEvent))).all()
+        ]
+    assert "Уволена 01.11, Иванова М.П." not in reasons
+    # The erased request is no longer the organisation's to see.
+    listing = (await person.send("/org"))[-1].plain
+    assert "№ 1 —" not in listing
