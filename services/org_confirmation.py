@@ -64,6 +64,8 @@ async def on_submitted(session: AsyncSession, mode: Mode, request: AccessRequest
     else:
         if request.organization_id is not None:
             people = await staff.responsible_of(session, request.organization_id)
+            # Nobody confirms their own request.
+            people = [p for p in people if p != request.telegram_id]
         state = State.AWAITING if people else State.NO_RESPONSIBLE
     request.org_confirmation = state.value
     request.org_card_held = mode is Mode.REQUIRED and state is State.AWAITING
@@ -82,6 +84,7 @@ async def on_submitted(session: AsyncSession, mode: Mode, request: AccessRequest
 
 class Refused(StrEnum):
     NOT_YOURS = "not_yours"  # not a responsible person of the request's organisation
+    OWN = "own"  # their own request: someone else of the organisation confirms it
     ALREADY = "already"  # answered already (by them or a colleague), or decided
 
 
@@ -119,6 +122,8 @@ async def answer(
     request = await request_of_org(session, actor, request_id)
     if request is None:
         return Refused.NOT_YOURS
+    if request.telegram_id == actor:
+        return Refused.OWN
     now = utcnow()
     state = State.CONFIRMED if confirm else State.DECLINED
     for held in (True, False):

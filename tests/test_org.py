@@ -568,3 +568,21 @@ async def test_a_withdrawal_erases_the_organisations_reason_too(h: Harness, db: 
     # The erased request is no longer the organisation's to see.
     listing = (await person.send("/org"))[-1].plain
     assert "№ 1 —" not in listing
+
+
+async def test_nobody_confirms_their_own_request(h: Harness, db: Database) -> None:
+    await responsible(db, 1001)  # the applicant is the organisation's responsible person
+    await responsible(db, RESP_A2)
+    await submitted(h, 1001)
+    mine = [s.plain for s in h.session.in_chat(1001) if "Новая заявка" in s.plain]
+    assert mine == []  # not asked about their own
+    assert "Новая заявка" in h.user(RESP_A2).last.plain
+    owner = h.user(1001)
+    listing = (await owner.send("/org"))[-1]
+    assert "№ 1 —" in listing.plain and f"{texts.BTN_ORG_CONFIRM} № 1" not in listing.buttons
+    asked, confirm = h.user(RESP_A2).find_button(texts.BTN_ORG_CONFIRM)
+    replay = Sent(1001, asked.message_id, asked.html, asked.plain, [], asked.markup)
+    h.session.messages[(1001, asked.message_id)] = replay
+    await owner.press_data(replay, confirm)
+    assert owner.last_answer_text() == texts.ORG_OWN_REQUEST
+    assert (await request_row(db)).org_confirmation == "awaiting"

@@ -150,7 +150,9 @@ async def org_view(
             session, organization_id, Which(which), PAGE, page * PAGE
         )
     pages = max(1, -(-total // PAGE))
-    keyboard = [answer_buttons(r.id, numbered=True) for r in rows if is_open(r)]
+    keyboard = [
+        answer_buttons(r.id, numbered=True) for r in rows if is_open(r) and r.telegram_id != user_id
+    ]
     text = texts.org_page(name, which, [request_block(r) for r in rows], page, pages)
     return text, InlineKeyboardMarkup(inline_keyboard=keyboard + _nav(which, page, pages))
 
@@ -198,6 +200,8 @@ async def answer_request(
         return texts.ORG_NOT_YOURS
     if result is org_confirmation.Refused.ALREADY:
         return texts.ORG_ALREADY
+    if result is org_confirmation.Refused.OWN:
+        return texts.ORG_OWN_REQUEST
     return texts.org_confirmed_done(request_id) if confirm else texts.org_declined_done(request_id)
 
 
@@ -256,6 +260,9 @@ async def on_org_button(
             request = await org_confirmation.request_of_org(session, user_id, callback_data.value)
         if request is None or not is_open(request):
             callback_answer.text = texts.ORG_NOT_YOURS if request is None else texts.ORG_ALREADY
+            return
+        if request.telegram_id == user_id:
+            callback_answer.text = texts.ORG_OWN_REQUEST
             return
         # The cancel button first: the prompt comes last, so the reply box opens for it.
         await bot.send_message(
