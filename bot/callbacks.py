@@ -43,7 +43,9 @@ class QueueCb(CallbackData, prefix="q"):
 
 
 class StaffCb(CallbackData, prefix="s"):
-    action: str  # invite_admin | invite_operator | remove
+    # invite (user_id 0 admin, 1 operator, 2 viewer) | org_how | invite_org (user_id: the
+    # organisation) | remove (user_id: the person) | app_yes | app_no (user_id: the application)
+    action: str
     user_id: Id = 0
 
 

@@ -1198,7 +1198,10 @@ def staff_removed(uid: int) -> str:
 STAFF_UNCHANGED = "Ничего не изменилось: у пользователя уже эта роль."
 STAFF_NOT_FOUND = "Такого сотрудника нет."
 STAFF_LAST_ADMIN = "Нельзя удалить последнего администратора."
-STAFF_USAGE = "Формат: /staff add admin|operator ID или /staff remove ID"
+STAFF_USAGE = (
+    "Формат: /staff add admin|operator|viewer ID, /staff org слова из названия организации "
+    "или /staff remove ID"
+)
 
 
 def welcome_staff(role: str) -> str:
@@ -1454,10 +1457,6 @@ STAFF_ORG_HOW = (
     "нажмите на организацию — ссылка-приглашение придёт вам в личный чат с ботом."
 )
 STAFF_ORG_NONE = "В справочнике ничего не нашлось. Попробуйте другие слова из названия."
-STAFF_USAGE_ORG = (
-    "Формат: /staff add admin|operator|viewer ID, /staff org слова из названия организации "
-    "или /staff remove ID"
-)
 
 
 def staff_org_found(total: int, shown: int) -> str:

@@ -154,6 +154,9 @@ async def test_an_admin_invites_a_viewer(h: Harness, db: Database) -> None:
         assert (await viewer.send(command))[-1].plain == texts.NO_ACCESS, command
     listed = (await boss.send("/staff"))[-1]
     assert "Виктор" in listed.plain and "наблюдатель" in listed.plain
+    added = (await boss.send(f"/staff add viewer {NEWCOMER + 5}"))[-1].plain
+    assert added == texts.plain(texts.staff_added(NEWCOMER + 5, "viewer"))
+    assert ("added", NEWCOMER + 5, "viewer", None) in await staff_events(db)
     # An admin opening a viewer's invite stays an admin.
     await boss.press(texts.BTN_INVITE_VIEWER)
     second = h.user(ADMIN2_ID, "Пётр")

@@ -148,7 +148,7 @@ async def on_staff(
         if target is not None:
             await message.answer(await _remove(db, actor, target))
             return
-    await message.answer(texts.STAFF_USAGE_ORG)
+    await message.answer(texts.STAFF_USAGE)
 
 
 async def _send_invite(
