@@ -29,6 +29,7 @@ from db.repositories import EventRepository
 from services import outbox, staff
 from services.outbox import Kind
 from services.requests import Status
+from services.role_matrix import RoleMatrix
 from services.staff import StaffRole
 
 
@@ -241,6 +242,22 @@ async def positions_with_requests(session: AsyncSession, organization_id: int) -
         )
     )
     return set(rows)
+
+
+# The matrix's level of a medical organisation's own posts (the order's appendix).
+ORGANISATION_LEVEL = "Медицинская организация РФ"
+
+
+def organisation_positions(matrix: RoleMatrix) -> list[str]:
+    """The matrix's posts in a medical organisation: those with a role of its level (not the
+    region's or the federal ones); every commonly offered post if the matrix has no such
+    level."""
+    own = [
+        p
+        for p in matrix.positions
+        if any(r.level == ORGANISATION_LEVEL for r in matrix.roles_for(p))
+    ]
+    return own or [p for p in matrix.positions if p not in matrix.on_request]
 
 
 def missing_positions(positions: Sequence[str], taken: set[str]) -> list[str]:

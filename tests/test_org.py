@@ -447,6 +447,10 @@ async def test_org_lists_its_own_requests_masked_with_filters(h: Harness, db: Da
     assert "№ 2 —" in approved and "№ 1 —" not in approved
     gaps = await pick(texts.ORG_FILTERS["gap"])
     assert texts.ORG_MATRIX_LABEL.lower() in gaps and POSITION not in gaps
+    # A medical organisation's own posts only, not the region's.
+    assert "Сотрудник организационно-методического отдела ОД/ЦРБ/МО" in gaps
+    assert "Руководитель / заместитель руководителя онкологического диспансера" in gaps
+    assert "Вице-губернатор" not in gaps and "Министр" not in gaps
     other = (await h.user(RESP_B).send("/org"))[-1].plain
     assert "№ 4 —" in other and "№ 1 —" not in other and "445 95" not in other
     assert h.unanswered_callbacks() == []

@@ -138,8 +138,8 @@ async def org_view(
         name = org_name(await org_confirmation.organization(session, organization_id))
         if which == "gap":
             taken = await org_confirmation.positions_with_requests(session, organization_id)
-            common = [p for p in matrix.positions if p not in matrix.on_request]
-            missing = org_confirmation.missing_positions(common, taken)
+            own = org_confirmation.organisation_positions(matrix)
+            missing = org_confirmation.missing_positions(own, taken)
             pages = max(1, -(-len(missing) // GAP_PAGE))
             page = min(page, pages - 1)
             text = texts.org_gaps(
