@@ -117,6 +117,9 @@ async def test_an_admin_invites_a_responsible_person_bound_to_an_organisation(
     newcomer = h.user(NEWCOMER, "Анна")
     welcome = (await newcomer.send(f"/start inv_{token}"))[-1]
     assert ORG_A in welcome.plain and "/org" in welcome.plain
+    menus = [c for c in h.session.calls if type(c).__name__ == "SetMyCommands"]
+    assert [c.command for c in menus[-1].commands][-1] == "org"
+    assert menus[-1].scope.chat_id == NEWCOMER
     organization = await org_id(db)
     async with db.read() as session:
         member = await session.get(StaffMember, NEWCOMER)

@@ -13,9 +13,16 @@ import contextlib
 import logging
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeChat,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import keyboards, texts
@@ -252,6 +259,20 @@ async def _decide_application(
             await message.edit_text(rendered[0], reply_markup=rendered[1])
 
 
+async def _show_org_command(message: Message) -> None:
+    """/org in the responsible person's command menu (their private chat), best effort."""
+    commands = {**texts.COMMANDS, **texts.ORG_COMMANDS}
+    if message.bot is None:
+        return
+    try:
+        await message.bot.set_my_commands(
+            [BotCommand(command=n, description=t) for n, t in commands.items()],
+            scope=BotCommandScopeChat(chat_id=message.chat.id),
+        )
+    except TelegramAPIError as exc:
+        log.info("commands not set: %s", type(exc).__name__)
+
+
 async def accept_invite(message: Message, db: Database, token: str) -> None:
     user = message.from_user
     if user is None:
@@ -267,6 +288,7 @@ async def accept_invite(message: Message, db: Database, token: str) -> None:
         await message.answer(texts.invite_keeps_miac_role(role.value))
     elif role is StaffRole.RESPONSIBLE:
         await message.answer(texts.welcome_responsible(org_name(organization)))
+        await _show_org_command(message)
     elif role is StaffRole.VIEWER:
         await message.answer(texts.WELCOME_VIEWER)
     else:
