@@ -596,3 +596,22 @@ async def test_nobody_confirms_their_own_request(h: Harness, db: Database) -> No
     await owner.press_data(replay, confirm)
     assert owner.last_answer_text() == texts.ORG_OWN_REQUEST
     assert (await request_row(db)).org_confirmation == "awaiting"
+
+
+async def test_the_periodic_job_releases_held_cards(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    from bot.reminders import run_once
+
+    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
+        await responsible(db, RESP_A1)
+        await submitted(h)
+        async with db.write() as session:
+            row = await session.get(AccessRequest, 1)
+            assert row is not None
+            row.submitted_at = utcnow() - timedelta(days=4)  # the organisation kept silent
+        assert await run_once(db, h.dp.storage, h.dp["settings"], "worker-1")
+        assert not await run_once(db, h.dp.storage, h.dp["settings"], "worker-2")
+        await h.deliver()
+        posted = card_copies(h)
+        assert len(posted) == 1 and "не ответила в срок" in posted[0].plain
