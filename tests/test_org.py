@@ -171,7 +171,7 @@ async def test_an_admin_invites_a_viewer(h: Harness, db: Database) -> None:
 
 
 async def test_a_person_asks_and_an_admin_approves(h: Harness, db: Database) -> None:
-    asker = h.user(ASKER, "Нина")
+    asker = h.user(ASKER, "<b>Нина</b> & Ко")  # a hostile Telegram name, shown as spelled
     assert "/responsible" in (await asker.send("/responsible"))[-1].plain
     found = (await asker.send("/responsible ЦРБ А"))[-1]
     assert ORG_A in found.buttons
@@ -182,7 +182,7 @@ async def test_a_person_asks_and_an_admin_approves(h: Harness, db: Database) -> 
     await asker.press(texts.BTN_APPLICATION_SEND)
     assert asker.last_answer_text() == texts.APPLICATION_FILED
     application = next(s for s in h.session.in_chat(ADMIN_CHAT) if "Запрос № 1" in s.plain)
-    assert ORG_A in application.plain and "Нина" in application.plain
+    assert ORG_A in application.plain and "<b>Нина</b> & Ко" in application.plain
     # Asking again while it waits: refused; asking gives no rights.
     await asker.send("/responsible ЦРБ А")
     await asker.press(ORG_A)
@@ -260,6 +260,9 @@ async def test_a_decline_needs_a_reason_and_reaches_the_card_and_the_applicant(
     await person.press(texts.BTN_ORG_DECLINE)
     assert texts.ORG_REASON_PROMPT in person.last.plain
     assert (await person.reply("x" * 301))[-1].plain == texts.ORG_REASON_TOO_LONG
+    newest = [s for s in h.session.log if s.chat_id == RESP_A1][-1]
+    photo = await person.send(kind="photo", reply_to=newest)  # not a text: asked again
+    assert photo[-1].plain == texts.ORG_REASON_EMPTY
     assert (await request_row(db)).org_confirmation == "awaiting"
     done = await person.reply("Не работает у нас <b>с 2025</b>")
     assert texts.org_declined_done(1) in [s.plain for s in done]
