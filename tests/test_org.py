@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import shutil
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -618,3 +620,52 @@ async def test_the_periodic_job_releases_held_cards(
         await h.deliver()
         posted = card_copies(h)
         assert len(posted) == 1 and "не ответила в срок" in posted[0].plain
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
+async def test_the_form_prints_on_one_a4_landscape_page_in_libreoffice(tmp_path: Path) -> None:
+    """Opened as a person would: LibreOffice lays the sheet out and prints it to PDF."""
+    from services import org_form
+
+    def person(snils_: str, name: str) -> AccessRequest:
+        return AccessRequest(
+            snils=snils_,
+            full_name=name,
+            email="x@example.ru",
+            region="Костромская область",
+            org_full_name="ОБРАЗЕЦ (не реальные данные) Областное государственное бюджетное "
+            "учреждение здравоохранения «Условная центральная районная больница А»",
+            org_short_name=ORG_A,
+            component="ВИМИС ОНКО",
+            role="Куратор 2 уровня",
+        )
+
+    rows = [person(snils(n), f"Сотрудник Номер {n}") for n in range(3)]
+    data = await org_form.build(rows, texts.ORG_FORM_HIDDEN, texts.ORG_FORM_SIGNATURE)
+    (tmp_path / "form.xlsx").write_bytes(data)
+    process = await asyncio.create_subprocess_exec(
+        "soffice",
+        f"-env:UserInstallation=file://{tmp_path}/profile",
+        "--headless",
+        "--convert-to",
+        "pdf",
+        "--outdir",
+        str(tmp_path),
+        str(tmp_path / "form.xlsx"),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    async with asyncio.timeout(120):
+        assert await process.wait() == 0
+    pdf = (tmp_path / "form.pdf").read_bytes()
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1  # one page
+    sizes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)", pdf)
+    assert sizes and float(sizes[0][0]) > float(sizes[0][1])  # landscape
+    if shutil.which("pdftotext"):
+        text = await asyncio.create_subprocess_exec(
+            "pdftotext", "-layout", str(tmp_path / "form.pdf"), "-", stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await text.communicate()
+        printed = out.decode()
+        assert "Руководитель" in printed and "(подпись)" in printed and "(ФИО)" in printed
+        assert "***-***-" in printed and "скрыт" in printed and "Сотрудник Номер 2" in printed
