@@ -199,6 +199,14 @@ async def announce(session: AsyncSession, request: AccessRequest, notice: str | 
     return await enqueue_notice(session, request, notice)
 
 
+async def _ask_again(session: AsyncSession, request: AccessRequest) -> bool:
+    """A corrected request goes to its organisation again when the organisation declined it,
+    or when the correction changed the organisation; a confirmation stands otherwise."""
+    if request.org_confirmation == org_confirmation.State.DECLINED.value:
+        return True
+    return "organization_id" in await last_changes(session, request.id)
+
+
 async def announce_submitted(
     session: AsyncSession, settings: Settings, request: AccessRequest, *, resubmitted: bool = False
 ) -> list[int]:
@@ -207,7 +215,7 @@ async def announce_submitted(
     in the applicant's lane, a later decision notice can never overtake it. A new request is
     also put to its organisation's responsible persons (ORG_CONFIRMATION); with `required`
     its card waits for their answer (bot/org_desk.py posts it then)."""
-    if not resubmitted:
+    if not resubmitted or await _ask_again(session, request):
         mode = org_confirmation.Mode(settings.org_confirmation)
         await org_confirmation.on_submitted(session, mode, request)
     if not request.org_card_held:

@@ -669,3 +669,43 @@ async def test_the_form_prints_on_one_a4_landscape_page_in_libreoffice(tmp_path:
         printed = out.decode()
         assert "Руководитель" in printed and "(подпись)" in printed and "(ФИО)" in printed
         assert "***-***-" in printed and "скрыт" in printed and "Сотрудник Номер 2" in printed
+
+
+async def test_a_declined_request_corrected_is_asked_again(h: Harness, db: Database) -> None:
+    await responsible(db, RESP_A1)
+    applicant = await submitted(h)
+    person = h.user(RESP_A1)
+    await person.press(texts.BTN_ORG_DECLINE)
+    await person.reply("Почта не наша")
+    boss = admin(h)
+    for button in (texts.BTN_RETURN, "▫️ Эл. почта", texts.BTN_NEXT):
+        await boss.press(button)
+    await boss.reply("Укажите рабочую почту")
+    await applicant.press("✏️ Исправить заявку № 1")
+    await applicant.send("ivanova@crb-a.ru")
+    await applicant.press("📨 Отправить")
+    row = await request_row(db)
+    assert (row.status, row.org_confirmation) == ("submitted", "awaiting")
+    asks = [s for s in h.session.in_chat(RESP_A1) if "Новая заявка" in s.plain]
+    assert len({s.message_id for s in asks}) == 2  # asked again, with buttons
+    assert texts.BTN_ORG_CONFIRM in person.last.buttons
+    await person.press(texts.BTN_ORG_CONFIRM)
+    assert "подтверждена организацией" in card_copies(h)[-1].plain
+
+
+async def test_a_confirmed_request_corrected_keeps_the_confirmation(
+    h: Harness, db: Database
+) -> None:
+    await responsible(db, RESP_A1)
+    applicant = await submitted(h)
+    await h.user(RESP_A1).press(texts.BTN_ORG_CONFIRM)
+    boss = admin(h)
+    for button in (texts.BTN_RETURN, "▫️ Эл. почта", texts.BTN_NEXT):
+        await boss.press(button)
+    await boss.reply("Укажите рабочую почту")
+    await applicant.press("✏️ Исправить заявку № 1")
+    await applicant.send("ivanova@crb-a.ru")
+    await applicant.press("📨 Отправить")
+    assert (await request_row(db)).org_confirmation == "confirmed"
+    asks = [s for s in h.session.in_chat(RESP_A1) if "Новая заявка" in s.plain]
+    assert len({s.message_id for s in asks}) == 1
