@@ -25,6 +25,7 @@ from bot.handlers.form import form_router
 from bot.handlers.health import health_router
 from bot.handlers.operators import operators_router
 from bot.handlers.oversight import oversight_router
+from bot.handlers.report import report_router
 from bot.handlers.staff import staff_router
 from bot.handlers.start import fallback_router, start_router
 from bot.handlers.support import support_router
@@ -143,6 +144,7 @@ def build_dispatcher(
         health_router(),
         staff_router(),
         oversight_router(),
+        report_router(),
         operators_router(),
         start_router(),
         withdrawal_router(),
