@@ -36,6 +36,7 @@ from bot.dispatcher import build_dispatcher, make_bot, make_pacer, set_commands
 from bot.guard import ProcessGuard, Refused, check_settings
 from bot.health import add_healthz
 from bot.middlewares import InFlightMiddleware
+from bot.outreach import start_report_schedule, stop_report_schedule
 from bot.reminders import start_periodic, stop_periodic
 from db.database import Database
 from services import staff
@@ -72,6 +73,7 @@ class Worker:
         db.outbox_listeners.append(self.delivery.wake)
         self._delivery_task: asyncio.Task[None] | None = None
         self._periodic: asyncio.Task[None] | None = None
+        self._report: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         async with self.db.read() as session:
@@ -81,12 +83,14 @@ class Worker:
         self._periodic = start_periodic(
             self.db, self.dp.storage, self.settings, self.delivery.owner
         )
+        self._report = start_report_schedule(self.db, self.settings, self.delivery.owner)
         # Start-up objects live forever: keep them out of the collector's full passes, which
         # otherwise pause the bot for ≈ 200 ms.
         gc.freeze()
 
     async def finish_updates(self) -> None:
         await stop_periodic(self._periodic)
+        await stop_report_schedule(self._report)
         if not await self.in_flight.drain(self.settings.shutdown_seconds):
             log.warning("%d updates still in flight at shutdown", self.in_flight.in_flight)
         if not await background.drain(self.settings.shutdown_seconds):

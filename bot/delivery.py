@@ -115,7 +115,7 @@ def classify(exc: BaseException) -> Outcome:
 
 
 def _handlers() -> dict[str, Handler]:
-    from bot import cards, reminders, support_desk
+    from bot import cards, outreach, reminders, support_desk
 
     return {
         Kind.CARD_POST: cards.deliver_post,
@@ -131,16 +131,19 @@ def _handlers() -> dict[str, Handler]:
         Kind.SLA_REMINDER: support_desk.deliver_sla_reminder,
         Kind.TOPIC_DELETE: support_desk.deliver_topic_delete,
         Kind.REMINDER: reminders.deliver_reminder,
+        Kind.BROADCAST: outreach.deliver_broadcast,
+        Kind.REPORT: outreach.deliver_report,
     }
 
 
 def _blocked_hooks() -> dict[str, BlockedHook]:
-    from bot import reminders, support_desk
+    from bot import outreach, reminders, support_desk
 
     return {
         Kind.SUPPORT_ANSWER: support_desk.answer_blocked,
         Kind.TEXT: support_desk.answer_blocked,
         Kind.REMINDER: reminders.reminder_blocked,
+        Kind.BROADCAST: outreach.broadcast_blocked,
     }
 
 

@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
 from bot.handlers.admin import admin_router
 from bot.handlers.anonymous import anonymous_router
+from bot.handlers.broadcast import broadcast_router
 from bot.handlers.form import form_router
 from bot.handlers.health import health_router
 from bot.handlers.operators import operators_router
@@ -145,6 +146,7 @@ def build_dispatcher(
         staff_router(),
         oversight_router(),
         report_router(),
+        broadcast_router(),
         operators_router(),
         start_router(),
         withdrawal_router(),

@@ -47,6 +47,8 @@ class Kind(StrEnum):
     SLA_REMINDER = "sla_reminder"  # user_id's question waits too long (payload: hours)
     TOPIC_DELETE = "topic_delete"  # delete a forum topic (payload: topic_id)
     REMINDER = "reminder"  # a deadline reminder (payload: text, deadline, days, audience)
+    BROADCAST = "broadcast"  # an admin's /broadcast to one person (payload: broadcast_id)
+    REPORT = "report"  # one part of the scheduled report (payload: part, day), rendered when sent
 
 
 # Rows that carry nothing personal and stay when the person withdraws consent: they show the
