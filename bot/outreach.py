@@ -152,3 +152,22 @@ async def stop_report_schedule(task: asyncio.Task[None] | None) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+# --- the FAQ's measured time to decision ------------------------------------------------------
+
+MEDIAN_TTL = timedelta(minutes=10)
+_median_cache: dict[int, tuple[datetime, float | None]] = {}
+
+
+async def fill_faq(db: Database, answer: str) -> str:
+    """An FAQ answer with `{median_decision}` replaced by the measured median time to
+    decision (counted in SQL, off the event loop, at most once per MEDIAN_TTL per process)."""
+    if texts.FAQ_MEDIAN_PLACEHOLDER not in answer:
+        return answer
+    now = datetime.now(texts.LOCAL_TZ)
+    cached = _median_cache.get(id(db))
+    if cached is None or now - cached[0] > MEDIAN_TTL:
+        median, _ = await report.decision_hours(db)
+        cached = _median_cache[id(db)] = (now, median)
+    return answer.replace(texts.FAQ_MEDIAN_PLACEHOLDER, texts.median_decision(cached[1]))

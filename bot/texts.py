@@ -69,10 +69,16 @@ def greeting(first_name: str | None, order_title: str | None, deadline: date | N
         "<b>ВИМИС ОНКО</b> — федеральной информационной системе Минздрава России по онкологии "
         f"({escape(order_title or ORDER_TITLE)}).",
         "",
+        "Заявку здесь подают и <b>главные внештатные специалисты</b> департамента (п. 3.1 "
+        "приказа). Онкологу подойдёт должность «Главный внештатный онколог субъекта РФ»; "
+        "специалистам по детской онкологии, гематологии и детской гематологии, как и всем, "
+        f"чьей должности нет в списке, — кнопка «{BTN_POSITION_OTHER}»: напишите должность, "
+        "роль назначит администратор МИАЦ.",
+        "",
         "Заявку рассматривают специалисты МИАЦ, о решении я сообщу здесь же.",
     ]
     if deadline:
-        lines += ["", f"⏰ Заявки принимаются до <b>{fmt_date(deadline)}</b>."]
+        lines += ["", deadline_note(deadline)]
     lines += ["", "Выберите, что хотите сделать:"]
     return "\n".join(lines)
 
@@ -767,8 +773,9 @@ BTN_CHANGE_ROLE = "🔁 Сменить роль"
 BTN_OTHER_REASON = "✍️ Другая причина"
 BTN_CARD_BACK = "⬅️ К карточке"
 BTN_NEXT = "Далее ➡️"
+# No «Организация не участвует в работе с ВИМИС ОНКО»: by item 2.2 of the order every
+# organisation of the region takes part.
 DEFAULT_REJECT_REASONS = (
-    "Организация не участвует в работе с ВИМИС ОНКО",
     "Должность не соответствует запрошенной роли",
     "Данные не совпадают с Госуслугами",
     "Повторная заявка",
@@ -1295,7 +1302,8 @@ def coverage(total: int, missing: Sequence[str], shown: int) -> str:
         return f"Во всех {total} организациях справочника есть одобренные пользователи. 🎉"
     lines = [
         f"<b>Организации без одобренных пользователей:</b> {len(missing)} из {total} "
-        "(пп. 2.1–2.2 приказа).",
+        "(пп. 2.1–2.2 приказа: работать в ВИМИС ОНКО должна каждая организация).",
+        COVERAGE_WHY,
         "",
     ]
     lines += [f"• {escape(name)}" for name in missing[:shown]]
@@ -1608,3 +1616,37 @@ def order_link(order_url: str | None, esia_url: str) -> str:
         f"Правильный адрес: {escape(esia_url)}"
     )
     return "\n".join(lines)
+
+
+# Texts against the order
+COVERAGE_WHY = (
+    "За них заявку на сотрудников направляет руководитель организации (п. 2.3); главные "
+    "внештатные специалисты подают свою заявку сами (п. 3.1)."
+)
+
+
+def deadline_note(deadline: date) -> str:
+    """DEADLINE does not stop submissions: say what really happens after it."""
+    return (
+        f"⏰ Срок подачи заявок — до <b>{fmt_date(deadline)}</b>. Заявки, поданные позже, "
+        "тоже принимаются и рассматриваются, но лучше не откладывать."
+    )
+
+
+FAQ_MEDIAN_PLACEHOLDER = "{median_decision}"
+
+
+def median_decision(hours: float | None) -> str:
+    """The measured time to decision, for the FAQ (instead of a promise from nowhere)."""
+    if hours is None:
+        return "Решений по заявкам пока не было, поэтому срок рассмотрения ещё не измерен."
+    if hours < 24:
+        span = f"{max(hours, 0.1):.1f} ч"
+    else:
+        span = f"{hours / 24:.1f} сут."
+    return f"Сейчас половина заявок получает решение быстрее чем за {span} (медиана)."
+
+
+def with_order(text: str, order_url: str | None, esia_url: str) -> str:
+    """«📖 Инструкция» and /help: the order's link (ORDER_URL) and its typo under the text."""
+    return f"{text}\n\n{order_link(order_url, esia_url)}"

@@ -118,3 +118,8 @@ def record_view(session: AsyncSession, actor: int | None, action: str) -> None:
 async def record(db: Database, actor: int | None, action: str) -> None:
     async with db.write() as session:
         record_view(session, actor, action)
+
+
+async def decision_hours(db: Database) -> tuple[float | None, float | None]:
+    """Median and 90th percentile of the time to decision, in hours."""
+    return await read_off_loop(db, _decision_hours)
