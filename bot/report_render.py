@@ -76,7 +76,7 @@ def workbook(report: Report, progress: str) -> bytes:
         {what: texts.REPORT_PROGRESS, value: progress},
     ]
     column = texts.REPORT_COLUMN_ORG
-    sheets = [
+    sheets: list[tuple[str, Any]] = [
         (texts.REPORT_SHEET_SUMMARY, summary),
         (texts.REPORT_SHEET_NO_RESPONSIBLE, [{column: n} for n in report.no_responsible]),
         (texts.REPORT_SHEET_NO_REQUEST, [{column: n} for n in report.no_request]),

@@ -1468,9 +1468,7 @@ def _org_list(title: str, names: Sequence[str], total: int, shown: int) -> list[
     return lines
 
 
-def deadline_progress(
-    deadline: date | None, today: date, covered: int, organizations: int
-) -> str:
+def deadline_progress(deadline: date | None, today: date, covered: int, organizations: int) -> str:
     share = f"{covered} из {organizations}" + (
         f" ({covered * 100 // organizations}%)" if organizations else ""
     )
@@ -1514,9 +1512,7 @@ def report(
     if organizations == 0:
         lines.append("Справочник организаций пуст: загрузите выгрузку ФРМО.")
         return "\n".join(lines)
-    lines += _org_list(
-        "Без ответственного лица (п. 2.1)", no_responsible, organizations, shown
-    )
+    lines += _org_list("Без ответственного лица (п. 2.1)", no_responsible, organizations, shown)
     lines.append("")
     lines += _org_list("Без заявки (пп. 2.3, 3.1)", no_request, organizations, shown)
     lines.append("")
@@ -1562,9 +1558,7 @@ BROADCAST_PICK = (
     "<b>Рассылка.</b> Кому отправить сообщение? Текст уйдёт как есть, без оформления.\n"
     "Итоги прошлых рассылок: /broadcast status"
 )
-BROADCAST_ASK_TEXT = (
-    "Напишите текст рассылки одним сообщением (до 4000 знаков). Отменить: /cancel"
-)
+BROADCAST_ASK_TEXT = "Напишите текст рассылки одним сообщением (до 4000 знаков). Отменить: /cancel"
 BROADCAST_TOO_LONG = "Слишком длинный текст: не больше 4000 знаков. Напишите короче."
 BROADCAST_NEED_TEXT = "Нужен текст одним сообщением. Напишите его ещё раз или /cancel."
 BROADCAST_CANCELLED = "Рассылка отменена."
@@ -1594,10 +1588,10 @@ def broadcast_status(rows: Sequence[tuple[int, str, str, int, int, int, int]]) -
         return "Рассылок ещё не было."
     lines = ["<b>Рассылки</b> (последние):", ""]
     for number, audience, when, total, delivered, blocked, pending in rows:
+        who = escape(BROADCAST_AUDIENCES.get(audience, audience))
         lines.append(
-            f"№ {number} от {escape(when)} — {escape(BROADCAST_AUDIENCES.get(audience, audience))}: "
-            f"всего {total}, доставлено {delivered}, заблокировали бота {blocked}, "
-            f"в очереди {pending}"
+            f"№ {number} от {escape(when)} — {who}: всего {total}, доставлено {delivered}, "
+            f"заблокировали бота {blocked}, в очереди {pending}"
         )
     return "\n".join(lines)
 

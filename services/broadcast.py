@@ -107,9 +107,7 @@ async def set_text(session: AsyncSession, broadcast_id: int, text: str) -> bool:
 
 
 async def responsible_persons(session: AsyncSession, without_request: bool) -> list[int]:
-    query = select(StaffMember.telegram_id).where(
-        StaffMember.role == StaffRole.RESPONSIBLE.value
-    )
+    query = select(StaffMember.telegram_id).where(StaffMember.role == StaffRole.RESPONSIBLE.value)
     if without_request:
         requested = exists().where(
             AccessRequest.organization_id == StaffMember.organization_id,

@@ -81,7 +81,9 @@ async def test_preview_confirm_and_counted_once_across_a_restart(
     assert await restarted.deliver() == 0
     for user_id in (5101, 5102):
         assert received(restarted, user_id) == [
-            HOSTILE.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            HOSTILE.replace("&", "&amp;")
+            .replace("<", "&lt;")
+            .replace(">", "&gt;")
             .replace('"', "&quot;")
         ]
         plain = [s.plain for s in restarted.session.in_chat(user_id)]
@@ -93,9 +95,13 @@ async def test_preview_confirm_and_counted_once_across_a_restart(
             )
         )
         assert list(rows) == [(5101, "delivered"), (5102, "delivered"), (5103, "blocked")]
-        assert not list(await session.scalars(select(OutboxMessage).where(
-            OutboxMessage.kind == "broadcast", OutboxMessage.state == "pending"
-        )))
+        assert not list(
+            await session.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.kind == "broadcast", OutboxMessage.state == "pending"
+                )
+            )
+        )
     status = (await admin(restarted).send("/broadcast status"))[-1].plain
     assert "всего 3, доставлено 2, заблокировали бота 1, в очереди 0" in status
     await restarted.dp.storage.close()

@@ -99,7 +99,7 @@ async def on_button(
     db: Database,
     fsm_storage: BaseStorage,
 ) -> None:
-    if query.message is None:
+    if not isinstance(query.message, Message):
         callback_answer.text = texts.BROADCAST_STALE
         return
     chat_id = query.message.chat.id

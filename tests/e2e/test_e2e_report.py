@@ -69,10 +69,13 @@ async def test_submit_approve_and_the_viewers_report_counts_it(
         assert "одобрена: 1" in (report.text or "")
         assert "Без одобренного пользователя (пп. 2.2–2.3): 10 из 11" in (report.text or "")
         assert "006-012-788" not in (report.text or "") and "oleg@" not in (report.text or "")
+
+        def files_sent() -> bool:
+            methods = {r.method for r in standin.sent[mark:] if r.chat_id == VIEWER}
+            return {"sendPhoto", "sendDocument"} <= methods
+
         async with asyncio.timeout(15):
-            while not {"sendPhoto", "sendDocument"} <= {
-                r.method for r in standin.sent[mark:] if r.chat_id == VIEWER
-            }:  # noqa: ASYNC110 - another process acts
+            while not files_sent():  # noqa: ASYNC110 - another process acts
                 await asyncio.sleep(0.05)
     finally:
         code, output = await bot.stop()
