@@ -162,6 +162,10 @@ async def set_commands(bot: Bot, settings: Settings, admin_ids: list[int]) -> No
     in their private chats."""
     applicant = [BotCommand(command=n, description=t) for n, t in texts.COMMANDS.items()]
     admin = [BotCommand(command=n, description=t) for n, t in texts.ADMIN_COMMANDS.items()]
+    admin += [
+        BotCommand(command="report", description=texts.COMMAND_REPORT),
+        BotCommand(command="broadcast", description=texts.COMMAND_BROADCAST),
+    ]
     await bot.set_my_commands(applicant)
     if settings.admin_chat_id is not None:
         await bot.set_my_commands(admin, scope=BotCommandScopeChat(chat_id=settings.admin_chat_id))
