@@ -34,6 +34,7 @@ from bot.config import Settings
 from bot.delivery import Delivery
 from bot.dispatcher import build_dispatcher, make_bot, make_pacer, set_commands
 from bot.guard import ProcessGuard, Refused, check_settings
+from bot.handlers.report import set_viewer_commands
 from bot.health import add_healthz
 from bot.middlewares import InFlightMiddleware
 from bot.outreach import start_report_schedule, stop_report_schedule
@@ -79,6 +80,7 @@ class Worker:
         async with self.db.read() as session:
             admin_ids = await staff.admins(session)
         await set_commands(self.bot, self.settings, admin_ids)
+        await set_viewer_commands(self.bot, self.db)
         self._delivery_task = asyncio.create_task(self.delivery.run(self.bot), name="outbox")
         self._periodic = start_periodic(
             self.db, self.dp.storage, self.settings, self.delivery.owner

@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
-from aiogram.types import BufferedInputFile, Message
+from aiogram.types import BotCommand, BotCommandScopeChat, BufferedInputFile, Message
+from sqlalchemy import select
 
 from bot import texts
 from bot.access import StaffOnly
@@ -17,6 +19,7 @@ from bot.handlers.admin import AdminScope
 from bot.handlers.oversight import on_coverage, on_stats
 from bot.report_render import render, text_of
 from db.database import Database
+from db.models import StaffMember
 from services import report
 from services.staff import StaffRole
 
@@ -52,6 +55,27 @@ async def on_watch_stats(message: Message, bot: Bot, db: Database) -> None:
 async def on_watch_coverage(message: Message, bot: Bot, db: Database, settings: Settings) -> None:
     await report.record(db, _actor(message), report.VIEWED_COVERAGE)
     await on_coverage(message, bot, db, settings)
+
+
+async def set_viewer_commands(bot: Bot, db: Database) -> None:
+    """A viewer's menu in their private chat: the applicant's commands and the figures."""
+    async with db.read() as session:
+        viewers = list(
+            await session.scalars(
+                select(StaffMember.telegram_id).where(StaffMember.role == StaffRole.VIEWER.value)
+            )
+        )
+    commands = [BotCommand(command=n, description=t) for n, t in texts.COMMANDS.items()]
+    commands += [
+        BotCommand(command="stats", description=texts.ADMIN_COMMANDS["stats"]),
+        BotCommand(command="coverage", description=texts.ADMIN_COMMANDS["coverage"]),
+        BotCommand(command="report", description=texts.COMMAND_REPORT),
+    ]
+    for viewer in viewers:
+        try:
+            await bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id=viewer))
+        except TelegramBadRequest:
+            pass  # a viewer who has not started the bot yet
 
 
 def report_router() -> Router:

@@ -81,6 +81,14 @@ async def test_submit_approve_and_the_viewers_report_counts_it(
         code, output = await bot.stop()
 
     assert code == 0, output
+    # The viewer's menu, set at start-up: the figures, nothing to decide with.
+    viewer_menu = [
+        [c["command"] for c in commands]
+        for (scope, _lang), commands in standin.commands.items()
+        if str(VIEWER) in scope
+    ]
+    assert viewer_menu and {"stats", "coverage", "report"} <= set(viewer_menu[0])
+    assert "queue" not in viewer_menu[0] and "export" not in viewer_menu[0]
     assert standin.errors == [], [e.description for e in standin.errors]
     answers = [c.answer.get("text") for c in standin.callbacks.values() if c.answer]
     assert "Нет доступа" in answers
