@@ -46,7 +46,7 @@ async def draft(h: Harness, audience_label: str, text: str = HOSTILE) -> str:
     sent = await boss.send("/broadcast")
     assert sent[-1].plain.startswith("Рассылка.")
     await boss.press(audience_label)
-    assert boss.last.plain == texts.BROADCAST_ASK_TEXT
+    assert boss.last.plain == f"👤 Ольга\n{texts.BROADCAST_ASK_TEXT}"  # to this admin
     preview = (await boss.reply(text))[-1]
     return preview.plain
 
@@ -209,3 +209,17 @@ async def test_the_scheduled_report_goes_once_per_slot_with_two_workers_and_a_re
     next_week = datetime(2026, 12, 7, 9, 0, tzinfo=texts.LOCAL_TZ)
     assert await enqueue_due(db, settings, "w1", next_week) is True
     await restarted.dp.storage.close()
+
+
+async def test_only_the_admins_own_reply_to_the_prompt_is_the_text(
+    h: Harness, db: Database
+) -> None:
+    await responsible(db)
+    boss = admin(h)
+    await boss.send("/broadcast")
+    await boss.press(texts.BROADCAST_AUDIENCES["responsible"])
+    other = h.member(ADMIN2_ID, ADMIN_CHAT, "Пётр")
+    assert await other.reply("Не моя рассылка") == []  # another admin's reply: not taken
+    assert await boss.send("Просто сообщение в группе") == []  # not a reply: not taken
+    preview = (await boss.reply("Обучение"))[-1].plain
+    assert preview.startswith("Предпросмотр") and "— 3 чел." in preview

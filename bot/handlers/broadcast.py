@@ -111,10 +111,12 @@ async def on_button(
             return
         async with db.write() as session:
             await broadcast.start(session, query.from_user.id, chat_id, audience)
+        # The mention makes the selective ForceReply open the reply box for this admin only.
+        who = texts.mention(query.from_user.id, query.from_user.full_name)
         await bot.send_message(
             chat_id,
-            texts.BROADCAST_ASK_TEXT,
-            reply_markup=ForceReply(selective=True),
+            texts.addressed(who, texts.BROADCAST_ASK_TEXT),
+            reply_markup=ForceReply(force_reply=True, selective=True),
             message_thread_id=query.message.message_thread_id,
         )
         return
@@ -169,7 +171,7 @@ class AwaitingText(Filter):
             or reply is None
             or reply.from_user is None
             or reply.from_user.id != bot.id
-            or reply.text not in PROMPTS
+            or not (reply.text or "").endswith(PROMPTS)
             or (message.text or "").startswith("/")
         ):
             return False
