@@ -1583,16 +1583,19 @@ def broadcast_queued(number: int, count: int) -> str:
     )
 
 
-def broadcast_status(rows: Sequence[tuple[int, str, str, int, int, int, int]]) -> str:
+def broadcast_status(rows: Sequence[tuple[int, str, str, int, int, int, int, int]]) -> str:
     if not rows:
         return "Рассылок ещё не было."
     lines = ["<b>Рассылки</b> (последние):", ""]
-    for number, audience, when, total, delivered, blocked, pending in rows:
+    for number, audience, when, total, delivered, blocked, pending, lost in rows:
         who = escape(BROADCAST_AUDIENCES.get(audience, audience))
-        lines.append(
+        line = (
             f"№ {number} от {escape(when)} — {who}: всего {total}, доставлено {delivered}, "
             f"заблокировали бота {blocked}, в очереди {pending}"
         )
+        if lost:
+            line += f", не доставлено (сбой или отзыв согласия) {lost}"
+        lines.append(line)
     return "\n".join(lines)
 
 

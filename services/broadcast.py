@@ -14,10 +14,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import and_, case, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import AccessRequest, Broadcast, BroadcastRecipient, StaffMember, utcnow
+from db.models import (
+    AccessRequest,
+    Broadcast,
+    BroadcastRecipient,
+    OutboxMessage,
+    StaffMember,
+    utcnow,
+)
 from services import outbox
 from services.outbox import Kind
 from services.requests import Status
@@ -41,6 +48,7 @@ class State(StrEnum):
 
 
 PENDING, DELIVERED, BLOCKED = "pending", "delivered", "blocked"
+LOST = "lost"  # counted, never stored: pending, but its outbox row is gone
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,7 @@ class Counts:
     delivered: int
     blocked: int
     pending: int
+    lost: int = 0
 
 
 async def start(session: AsyncSession, admin_id: int, chat_id: int, audience: Audience) -> int:
@@ -195,10 +204,21 @@ async def status(session: AsyncSession, shown: int = 10) -> list[Counts]:
     if not latest:
         return []
     counts: dict[int, dict[str, int]] = {}
+    # A pending recipient whose outbox row is gone without a delivery (it failed for good,
+    # or the person withdrew consent and their rows were forgotten) is counted as lost.
+    queued = exists().where(
+        OutboxMessage.chat_id == BroadcastRecipient.chat_id,
+        OutboxMessage.kind == Kind.BROADCAST.value,
+        OutboxMessage.state == PENDING,
+    )
+    state = case(
+        (and_(BroadcastRecipient.state == PENDING, ~queued), literal(LOST)),
+        else_=BroadcastRecipient.state,
+    )
     rows = await session.execute(
-        select(BroadcastRecipient.broadcast_id, BroadcastRecipient.state, func.count())
+        select(BroadcastRecipient.broadcast_id, state, func.count())
         .where(BroadcastRecipient.broadcast_id.in_([b for b, _, _ in latest]))
-        .group_by(BroadcastRecipient.broadcast_id, BroadcastRecipient.state)
+        .group_by(BroadcastRecipient.broadcast_id, state)
     )
     for broadcast_id, state, n in rows:
         counts.setdefault(int(broadcast_id), {})[str(state)] = int(n)
@@ -214,6 +234,7 @@ async def status(session: AsyncSession, shown: int = 10) -> list[Counts]:
                 delivered=by_state.get(DELIVERED, 0),
                 blocked=by_state.get(BLOCKED, 0),
                 pending=by_state.get(PENDING, 0),
+                lost=by_state.get(LOST, 0),
             )
         )
     return result

@@ -14,7 +14,7 @@ from bot.dispatcher import build_dispatcher
 from bot.outreach import enqueue_due, slot_of
 from db.database import Database
 from db.models import BroadcastRecipient, OutboxMessage
-from services import broadcast
+from services import broadcast, outbox
 from services.role_matrix import RoleMatrix
 from services.staff import StaffRole
 from tests.admin_support import ADMIN_CHAT, admin, submitted
@@ -223,3 +223,18 @@ async def test_only_the_admins_own_reply_to_the_prompt_is_the_text(
     assert await boss.send("Просто сообщение в группе") == []  # not a reply: not taken
     preview = (await boss.reply("Обучение"))[-1].plain
     assert preview.startswith("Предпросмотр") and "— 3 чел." in preview
+
+
+async def test_a_recipient_whose_row_failed_or_was_forgotten_is_not_counted_as_queued(
+    h: Harness, db: Database
+) -> None:
+    await responsible(db)
+    h.auto_deliver = False
+    await draft(h, texts.BROADCAST_AUDIENCES["responsible"])
+    await admin(h).press(texts.BTN_BROADCAST_SEND)
+    async with db.write() as session:
+        await outbox.forget_person(session, 5101)  # withdrew consent before delivery
+    await h.deliver()
+    status = (await admin(h).send("/broadcast status"))[-1].plain
+    assert "всего 3, доставлено 2, заблокировали бота 0, в очереди 0" in status
+    assert "не доставлено (сбой или отзыв согласия) 1" in status

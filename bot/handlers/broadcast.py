@@ -82,6 +82,7 @@ async def on_broadcast(message: Message, command: CommandObject, db: Database) -
                         c.delivered,
                         c.blocked,
                         c.pending,
+                        c.lost,
                     )
                     for c in rows
                 ]
