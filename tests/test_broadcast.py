@@ -238,3 +238,18 @@ async def test_a_recipient_whose_row_failed_or_was_forgotten_is_not_counted_as_q
     status = (await admin(h).send("/broadcast status"))[-1].plain
     assert "всего 3, доставлено 2, заблокировали бота 0, в очереди 0" in status
     assert "не доставлено (сбой или отзыв согласия) 1" in status
+
+
+async def test_two_sends_of_one_preview_after_both_checked_it_send_once(db: Database) -> None:
+    """Two presses that both read «preview» (two workers at once): the conditional UPDATE
+    lets one through; the recipients' key would refuse a second row anyway."""
+    async with db.write() as session:
+        number = await broadcast.start(session, ADMIN_ID, ADMIN_CHAT, broadcast.Audience.DRAFTS)
+        assert await broadcast.set_text(session, number, "Обучение")
+    async with db.write() as session:
+        assert await broadcast.send(session, number, [1, 2, 2]) == 2
+    async with db.write() as session:
+        assert await broadcast.send(session, number, [1, 2, 3]) is None
+    async with db.read() as session:
+        rows = list(await session.scalars(select(OutboxMessage.chat_id)))
+    assert sorted(rows) == [1, 2]
