@@ -179,3 +179,12 @@ async def test_a_viewer_presses_no_decision_button_and_sees_no_snils_or_email(
     everything += "".join(f.data.decode("latin-1") for f in h.session.files)
     for secret in ("112-233-445 95", "11223344595", "@example", "Иванова"):
         assert secret not in everything
+
+
+async def test_an_empty_database_makes_a_report_too(db: Database) -> None:
+    figures = await report.collect(db, "Костромская область", TODAY, None)
+    assert figures.total == 0 and figures.median_hours is None and figures.organizations == 0
+    text = text_of(figures)
+    assert "медиана —" in text and "Справочник организаций пуст" in text
+    assert chart(figures).startswith(b"\x89PNG")
+    assert load_workbook(io.BytesIO(workbook(figures, progress_of(figures)))).sheetnames
