@@ -68,6 +68,7 @@ TARGETS = {
     "/find word start": 20.0,
     "/coverage": 30.0,
     "/stats (the figures)": 200.0,
+    "/report (the text)": 300.0,
     "/export (new batch)": None,
     "/export all": 3000.0,
     "/export all (100% exported)": 3000.0,
@@ -284,6 +285,19 @@ async def run_backend(backend: str, n: int, url: str, repeat: int, workdir: Path
     figures = Measure("/stats (the figures)", stats_message[-repeat:], measured.loop_block_ms)
     result.measures.append(figures)
     print(f"  {line(figures)}", flush=True)
+    report_message: list[float] = []
+
+    async def report_command() -> None:
+        fake.first_message = None
+        began = time.perf_counter()
+        await command("/report")
+        assert fake.first_message is not None
+        report_message.append((fake.first_message - began) * 1000)
+
+    measured = await measure("/report (text, chart, XLSX)", repeat, report_command)
+    text_only = Measure("/report (the text)", report_message[-repeat:], measured.loop_block_ms)
+    result.measures.append(text_only)
+    print(f"  {line(text_only)}", flush=True)
     await measure("reminders (job)", repeat, lambda: reminders_job(bot, db, dp, settings))
     await measure("/export (new batch)", 1, lambda: command("/export"), warm=False)
     await measure("/export all", repeat, lambda: command("/export all"))
@@ -305,7 +319,7 @@ async def reminders_job(bot: Bot, db: Database, dp: Any, settings: Any) -> None:
 
     today = date.today()
     deadline_settings = settings.model_copy(update={"deadline": today + timedelta(days=1)})
-    await reminders.send_due(bot, db, dp.storage, deadline_settings, today)
+    await reminders.send_due(db, dp.storage, deadline_settings, today)
 
 
 async def cli_export(result: RunResult, db: Database, url: str, workdir: Path) -> None:

@@ -34,8 +34,10 @@ from bot.config import Settings
 from bot.delivery import Delivery
 from bot.dispatcher import build_dispatcher, make_bot, make_pacer, set_commands
 from bot.guard import ProcessGuard, Refused, check_settings
+from bot.handlers.report import set_viewer_commands
 from bot.health import add_healthz
 from bot.middlewares import InFlightMiddleware
+from bot.outreach import start_report_schedule, stop_report_schedule
 from bot.reminders import start_periodic, stop_periodic
 from db.database import Database
 from services import staff
@@ -72,21 +74,25 @@ class Worker:
         db.outbox_listeners.append(self.delivery.wake)
         self._delivery_task: asyncio.Task[None] | None = None
         self._periodic: asyncio.Task[None] | None = None
+        self._report: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         async with self.db.read() as session:
             admin_ids = await staff.admins(session)
         await set_commands(self.bot, self.settings, admin_ids)
+        await set_viewer_commands(self.bot, self.db)
         self._delivery_task = asyncio.create_task(self.delivery.run(self.bot), name="outbox")
         self._periodic = start_periodic(
             self.db, self.dp.storage, self.settings, self.delivery.owner
         )
+        self._report = start_report_schedule(self.db, self.settings, self.delivery.owner)
         # Start-up objects live forever: keep them out of the collector's full passes, which
         # otherwise pause the bot for ≈ 200 ms.
         gc.freeze()
 
     async def finish_updates(self) -> None:
         await stop_periodic(self._periodic)
+        await stop_report_schedule(self._report)
         if not await self.in_flight.drain(self.settings.shutdown_seconds):
             log.warning("%d updates still in flight at shutdown", self.in_flight.in_flight)
         if not await background.drain(self.settings.shutdown_seconds):

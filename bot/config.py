@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -76,6 +76,20 @@ class Settings(BaseSettings):
     # enough for the DEADLINE's reminders a week before).
     org_confirmation: OrgConfirmation = "optional"
     org_confirmation_days: float = Field(default=3, gt=0)
+
+    # --- oversight report, broadcasts, the order's link (order No 922, items 3.2, 4, 5) ---
+    # The weekly report: where (a chat id; unset = no scheduled report), which day
+    # (1 = Monday … 7 = Sunday) and what local time.
+    report_chat_id: int | None = None
+    report_weekday: int = Field(default=1, ge=1, le=7)
+    report_time: time = time(9, 0)
+    # The published order, linked from «📖 Инструкция» and /help (unset = no link).
+    order_url: str | None = None
+
+    @field_validator("report_chat_id", "order_url", mode="before")
+    @classmethod
+    def _unset_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @property
     def outbox_max_age(self) -> timedelta:

@@ -115,7 +115,7 @@ def classify(exc: BaseException) -> Outcome:
 
 
 def _handlers() -> dict[str, Handler]:
-    from bot import cards, org_desk, reminders, support_desk
+    from bot import cards, org_desk, outreach, reminders, support_desk
 
     return {
         Kind.CARD_POST: cards.deliver_post,
@@ -133,16 +133,19 @@ def _handlers() -> dict[str, Handler]:
         Kind.REMINDER: reminders.deliver_reminder,
         Kind.ORG_CONFIRM: org_desk.deliver_ask,
         Kind.ORG_APPLICATION: org_desk.deliver_application,
+        Kind.BROADCAST: outreach.deliver_broadcast,
+        Kind.REPORT: outreach.deliver_report,
     }
 
 
 def _blocked_hooks() -> dict[str, BlockedHook]:
-    from bot import reminders, support_desk
+    from bot import outreach, reminders, support_desk
 
     return {
         Kind.SUPPORT_ANSWER: support_desk.answer_blocked,
         Kind.TEXT: support_desk.answer_blocked,
         Kind.REMINDER: reminders.reminder_blocked,
+        Kind.BROADCAST: outreach.broadcast_blocked,
     }
 
 

@@ -21,11 +21,13 @@ from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
 from bot.handlers.admin import admin_router
 from bot.handlers.anonymous import anonymous_router
+from bot.handlers.broadcast import broadcast_router
 from bot.handlers.form import form_router
 from bot.handlers.health import health_router
 from bot.handlers.operators import operators_router
 from bot.handlers.org import org_router, responsible_ask_router
 from bot.handlers.oversight import oversight_router
+from bot.handlers.report import report_router
 from bot.handlers.staff import staff_router
 from bot.handlers.start import fallback_router, start_router
 from bot.handlers.support import support_router
@@ -144,6 +146,8 @@ def build_dispatcher(
         health_router(),
         staff_router(),
         oversight_router(),
+        report_router(),
+        broadcast_router(),
         operators_router(),
         org_router(),
         responsible_ask_router(),
@@ -161,6 +165,10 @@ async def set_commands(bot: Bot, settings: Settings, admin_ids: list[int]) -> No
     in their private chats."""
     applicant = [BotCommand(command=n, description=t) for n, t in texts.COMMANDS.items()]
     admin = [BotCommand(command=n, description=t) for n, t in texts.ADMIN_COMMANDS.items()]
+    admin += [
+        BotCommand(command="report", description=texts.COMMAND_REPORT),
+        BotCommand(command="broadcast", description=texts.COMMAND_BROADCAST),
+    ]
     await bot.set_my_commands(applicant)
     if settings.admin_chat_id is not None:
         await bot.set_my_commands(admin, scope=BotCommandScopeChat(chat_id=settings.admin_chat_id))

@@ -69,10 +69,16 @@ def greeting(first_name: str | None, order_title: str | None, deadline: date | N
         "<b>ВИМИС ОНКО</b> — федеральной информационной системе Минздрава России по онкологии "
         f"({escape(order_title or ORDER_TITLE)}).",
         "",
+        "Заявку здесь подают и <b>главные внештатные специалисты</b> департамента (п. 3.1 "
+        "приказа). Онкологу подойдёт должность «Главный внештатный онколог субъекта РФ»; "
+        "специалистам по детской онкологии, гематологии и детской гематологии, как и всем, "
+        f"чьей должности нет в списке, — кнопка «{BTN_POSITION_OTHER}»: напишите должность, "
+        "роль назначит администратор МИАЦ.",
+        "",
         "Заявку рассматривают специалисты МИАЦ, о решении я сообщу здесь же.",
     ]
     if deadline:
-        lines += ["", f"⏰ Заявки принимаются до <b>{fmt_date(deadline)}</b>."]
+        lines += ["", deadline_note(deadline)]
     lines += ["", "Выберите, что хотите сделать:"]
     return "\n".join(lines)
 
@@ -767,8 +773,9 @@ BTN_CHANGE_ROLE = "🔁 Сменить роль"
 BTN_OTHER_REASON = "✍️ Другая причина"
 BTN_CARD_BACK = "⬅️ К карточке"
 BTN_NEXT = "Далее ➡️"
+# No «Организация не участвует в работе с ВИМИС ОНКО»: by item 2.2 of the order every
+# organisation of the region takes part.
 DEFAULT_REJECT_REASONS = (
-    "Организация не участвует в работе с ВИМИС ОНКО",
     "Должность не соответствует запрошенной роли",
     "Данные не совпадают с Госуслугами",
     "Повторная заявка",
@@ -1300,7 +1307,8 @@ def coverage(total: int, missing: Sequence[str], shown: int) -> str:
         return f"Во всех {total} организациях справочника есть одобренные пользователи. 🎉"
     lines = [
         f"<b>Организации без одобренных пользователей:</b> {len(missing)} из {total} "
-        "(пп. 2.1–2.2 приказа).",
+        "(пп. 2.1–2.2 приказа: работать в ВИМИС ОНКО должна каждая организация).",
+        COVERAGE_WHY,
         "",
     ]
     lines += [f"• {escape(name)}" for name in missing[:shown]]
@@ -1700,3 +1708,201 @@ def org_xlsx_caption(organization: str, count: int) -> str:
         f"Форма заявки организации «{escape(organization)}»: {count} чел. СНИЛС и e-mail в ней "
         "скрыты; полные данные уже в заявках. Подпишите у руководителя."
     )
+# --- oversight, report, broadcast, the order's link ---------------------------------------------
+
+REPORT_TITLE = "Отчёт о подключении к ВИМИС ОНКО"
+REPORT_SHOWN = 15  # organisations listed per group in the message; all of them in the XLSX
+COMMAND_REPORT = "Отчёт: заявки, сроки решения, охват организаций"
+
+
+def _hours(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} ч"
+
+
+def _org_list(title: str, names: Sequence[str], total: int, shown: int) -> list[str]:
+    lines = [f"<b>{title}:</b> {len(names)} из {total}"]
+    lines += [f"• {escape(name)}" for name in names[:shown]]
+    if len(names) > shown:
+        lines.append(f"… и ещё {len(names) - shown} — полный список в файле.")
+    return lines
+
+
+def deadline_progress(deadline: date | None, today: date, covered: int, organizations: int) -> str:
+    share = f"{covered} из {organizations}" + (
+        f" ({covered * 100 // organizations}%)" if organizations else ""
+    )
+    if deadline is None:
+        return f"Организаций с одобренными пользователями: {share}. Срок (DEADLINE) не задан."
+    days = (deadline - today).days
+    if days > 0:
+        when = f"до срока ({fmt_date(deadline)}) осталось {days} дн."
+    elif days == 0:
+        when = f"сегодня, {fmt_date(deadline)}, — последний день срока"
+    else:
+        when = (
+            f"срок ({fmt_date(deadline)}) прошёл {-days} дн. назад; заявки по-прежнему "
+            "принимаются и рассматриваются"
+        )
+    return f"Организаций с одобренными пользователями: {share}; {when}."
+
+
+def report(
+    by_status: Sequence[tuple[str, int]],
+    median_hours: float | None,
+    p90_hours: float | None,
+    organizations: int,
+    no_responsible: Sequence[str],
+    no_request: Sequence[str],
+    no_approved: Sequence[str],
+    progress: str,
+    shown: int = REPORT_SHOWN,
+) -> str:
+    total = sum(n for _, n in by_status)
+    lines = [f"<b>{REPORT_TITLE}</b>", "", f"<b>Заявки по статусам</b> (всего {total}):"]
+    lines += [f"• {escape(STATUS_NAMES.get(s, s))}: {n}" for s, n in by_status] or ["• нет"]
+    lines += [
+        "",
+        f"<b>Время до решения:</b> медиана {_hours(median_hours)}, "
+        f"90-й процентиль {_hours(p90_hours)}",
+        "",
+        f"<b>Ход исполнения:</b> {escape(progress)}",
+        "",
+    ]
+    if organizations == 0:
+        lines.append("Справочник организаций пуст: загрузите выгрузку ФРМО.")
+        return "\n".join(lines)
+    lines += _org_list("Без ответственного лица (п. 2.1)", no_responsible, organizations, shown)
+    lines.append("")
+    lines += _org_list("Без заявки (пп. 2.3, 3.1)", no_request, organizations, shown)
+    lines.append("")
+    lines += _org_list(
+        "Без одобренного пользователя (пп. 2.2–2.3)", no_approved, organizations, shown
+    )
+    return "\n".join(lines)
+
+
+REPORT_CHART_STATUS = "Заявки по статусам"
+REPORT_CHART_ORGS = "Организации"
+REPORT_CHART_ORGS_AXIS = "Организаций"
+REPORT_CHART_ALL = "всего в справочнике"
+REPORT_CHART_RESPONSIBLE = "с ответственным лицом"
+REPORT_CHART_REQUESTED = "с заявкой"
+REPORT_CHART_APPROVED = "с одобренным пользователем"
+REPORT_SHEET_SUMMARY = "Сводка"
+REPORT_SHEET_NO_RESPONSIBLE = "Без ответственного"
+REPORT_SHEET_NO_REQUEST = "Без заявки"
+REPORT_SHEET_NO_APPROVED = "Без одобренных"
+REPORT_COLUMN_WHAT = "Показатель"
+REPORT_COLUMN_VALUE = "Значение"
+REPORT_COLUMN_ORG = "Организация"
+REPORT_MEDIAN = "Медиана времени до решения, ч"
+REPORT_P90 = "90-й процентиль времени до решения, ч"
+REPORT_ORGS = "Организаций в справочнике"
+REPORT_PROGRESS = "Ход исполнения"
+REPORT_SCHEDULED = "🗓 Еженедельный отчёт"
+
+
+def report_status_row(status: str) -> str:
+    return f"Заявок: {STATUS_NAMES.get(status, status)}"
+
+
+# /broadcast
+COMMAND_BROADCAST = "Рассылка: ответственным лицам или заявителям"
+BROADCAST_AUDIENCES = {
+    "responsible": "👥 Всем ответственным лицам организаций",
+    "drafts": "📝 Заявителям с незаконченной заявкой",
+    "no_request": "🏥 Ответственным лицам организаций без заявок",
+}
+BROADCAST_PICK = (
+    "<b>Рассылка.</b> Кому отправить сообщение? Текст уйдёт как есть, без оформления.\n"
+    "Итоги прошлых рассылок: /broadcast status"
+)
+BROADCAST_ASK_TEXT = "Напишите текст рассылки одним сообщением (до 4000 знаков). Отменить: /cancel"
+BROADCAST_TOO_LONG = "Слишком длинный текст: не больше 4000 знаков. Напишите короче."
+BROADCAST_NEED_TEXT = "Нужен текст одним сообщением. Напишите его ещё раз или /cancel."
+BROADCAST_CANCELLED = "Рассылка отменена."
+BROADCAST_STALE = "Эта рассылка уже отправлена или отменена."
+BROADCAST_NOBODY = "Получателей нет: рассылка не отправлена."
+BTN_BROADCAST_SEND = "📨 Отправить"
+BTN_BROADCAST_CANCEL = "✖️ Отменить"
+
+
+def broadcast_preview(audience: str, count: int, text: str) -> str:
+    who = BROADCAST_AUDIENCES.get(audience, audience)
+    return (
+        f"<b>Предпросмотр рассылки</b>\nКому: {escape(who)} — <b>{count}</b> чел.\n\n"
+        f"{escape(text)}\n\nОтправить?"
+    )
+
+
+def broadcast_queued(number: int, count: int) -> str:
+    return (
+        f"Рассылка № {number} поставлена в очередь: {count} получателей. "
+        "Ход отправки: /broadcast status"
+    )
+
+
+def broadcast_status(rows: Sequence[tuple[int, str, str, int, int, int, int, int]]) -> str:
+    if not rows:
+        return "Рассылок ещё не было."
+    lines = ["<b>Рассылки</b> (последние):", ""]
+    for number, audience, when, total, delivered, blocked, pending, lost in rows:
+        who = escape(BROADCAST_AUDIENCES.get(audience, audience))
+        line = (
+            f"№ {number} от {escape(when)} — {who}: всего {total}, доставлено {delivered}, "
+            f"заблокировали бота {blocked}, в очереди {pending}"
+        )
+        if lost:
+            line += f", не доставлено (сбой или отзыв согласия) {lost}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+# ORDER_URL: the published order
+BTN_ORDER = "📄 Текст приказа"
+
+
+def order_link(order_url: str | None, esia_url: str) -> str:
+    """The order's link and its typo: the address printed in the order is wrong."""
+    lines = []
+    if order_url:
+        lines.append(f'📄 <a href="{escape(order_url)}">Текст приказа № 922</a>')
+    lines.append(
+        "⚠️ В приказе адрес портала ЕГИСЗ напечатан с опечаткой: «ia.egisz.<b>t</b>osminzdrav.ru». "
+        f"Правильный адрес: {escape(esia_url)}"
+    )
+    return "\n".join(lines)
+
+
+# Texts against the order
+COVERAGE_WHY = (
+    "За них заявку на сотрудников направляет руководитель организации (п. 2.3); главные "
+    "внештатные специалисты подают свою заявку сами (п. 3.1)."
+)
+
+
+def deadline_note(deadline: date) -> str:
+    """DEADLINE does not stop submissions: say what really happens after it."""
+    return (
+        f"⏰ Срок подачи заявок — до <b>{fmt_date(deadline)}</b>. Заявки, поданные позже, "
+        "тоже принимаются и рассматриваются, но лучше не откладывать."
+    )
+
+
+FAQ_MEDIAN_PLACEHOLDER = "{median_decision}"
+
+
+def median_decision(hours: float | None) -> str:
+    """The measured time to decision, for the FAQ (instead of a promise from nowhere)."""
+    if hours is None:
+        return "Решений по заявкам пока не было, поэтому срок рассмотрения ещё не измерен."
+    if hours < 24:
+        span = f"{max(hours, 0.1):.1f} ч"
+    else:
+        span = f"{hours / 24:.1f} сут."
+    return f"Сейчас половина заявок получает решение быстрее чем за {span} (медиана)."
+
+
+def with_order(text: str, order_url: str | None, esia_url: str) -> str:
+    """«📖 Инструкция» and /help: the order's link (ORDER_URL) and its typo under the text."""
+    return f"{text}\n\n{order_link(order_url, esia_url)}"

@@ -49,6 +49,8 @@ class Kind(StrEnum):
     REMINDER = "reminder"  # a deadline reminder (payload: text, deadline, days, audience)
     ORG_CONFIRM = "org_confirm"  # ask a responsible person to confirm request_id
     ORG_APPLICATION = "org_application"  # an application to become a responsible person
+    BROADCAST = "broadcast"  # an admin's /broadcast to one person (payload: broadcast_id)
+    REPORT = "report"  # one part of the scheduled report (payload: part, day), rendered when sent
 
 
 # Rows that carry nothing personal and stay when the person withdraws consent: they show the

@@ -117,8 +117,9 @@ async def h(
 @pytest.fixture(autouse=True)
 def _fresh_process_caches() -> None:
     """Each test is a new bot process: no remembered support-chat kind."""
-    from bot import support_desk
+    from bot import outreach, support_desk
     from bot.handlers import anonymous
 
     support_desk._forum.clear()
     anonymous._told.clear()
+    outreach._median_cache.clear()

@@ -50,6 +50,8 @@ STRANGER = 777001
 # person (an admin decides; test_org.py proves the asker gets no rights by asking).
 APPLICANT_COMMANDS = frozenset(texts.COMMANDS) | {"responsible"}
 APPLICANT_PREFIXES = frozenset({"m", "my", "f", "w", "x", "fq", "r", "ro"})
+# What a viewer (chief specialists, the department) may use beyond that: the figures only.
+VIEWER_COMMANDS = frozenset({"stats", "coverage", "report"})
 ARGUMENTS = ("", "1", "2", "all", "batch 1", "иванова", f"add admin {STRANGER}", "remove 900002")
 
 
@@ -74,6 +76,9 @@ async def _stranger_contexts(h: Harness) -> list[ChatUser]:
         "/granted batch 1",
         "/stats",
         "/coverage",
+        "/report",
+        "/broadcast",
+        "/broadcast status",
     ],
 )
 async def test_export_granted_stats_and_coverage_need_an_admin(
@@ -280,7 +285,10 @@ async def snapshot(db: Database) -> dict[str, list[str]]:
         for table in Base.metadata.sorted_tables:
             if table.name != FsmRecord.__tablename__:
                 result = await session.execute(select(table))
-                rows[table.name] = sorted(repr(tuple(row)) for row in result.all())
+                # A viewer's looks at the figures are recorded (staff events "viewed_…").
+                rows[table.name] = sorted(
+                    repr(tuple(row)) for row in result.all() if "'viewed_" not in repr(tuple(row))
+                )
     return rows
 
 
@@ -375,14 +383,21 @@ def tries(
             yield f"button {prefix}", f"press:{data}", prefix not in APPLICANT_PREFIXES
 
 
+@pytest.mark.parametrize("viewer", [False, True], ids=["not staff", "viewer"])
 async def test_every_command_and_button_is_refused_to_someone_who_is_not_staff(
-    h: Harness, db: Database
+    h: Harness, db: Database, viewer: bool
 ) -> None:
+    """Also as a viewer: every command and button but /stats, /coverage and /report refused,
+    no full SNILS, e-mail or name seen anywhere (the figures included), nothing changed."""
     commands, prefixes = registered(h.dp)
     # The walk must see what is there (a broken introspection would prove nothing).
     assert {"queue", "export", "granted", "stats", "coverage", "staff", "close", "org"} <= commands
-    assert {"a", "q", "s", "g", "fq", "r", "x", "w", "o", "ro"} <= set(prefixes)
+    assert {"report", "broadcast"} <= commands
+    assert {"a", "q", "s", "g", "fq", "r", "x", "w", "o", "ro", "bc"} <= set(prefixes)
     shown = await populated(h, db)
+    if viewer:
+        async with db.write() as session:
+            await staff.add(session, ADMIN_ID, STRANGER, staff.StaffRole.VIEWER)
     walker = Walker(h, db)
     walker.in_topic((await thread(db, 1001)).topic_id or 0)
     unknown = {
@@ -402,6 +417,8 @@ async def test_every_command_and_button_is_refused_to_someone_who_is_not_staff(
                 before = after
         last_what = what
         kind = "button" if action.startswith("press:") else "command"
+        if viewer and what in VIEWER_COMMANDS:
+            staff_only = False  # theirs: only that nothing personal shows is checked
         for name, (person, topic) in walker.contexts.items():
             seen = await walker.run(person, action, topic)
             leaked = [s for s in SECRETS if s in seen.text]
@@ -415,5 +432,8 @@ async def test_every_command_and_button_is_refused_to_someone_who_is_not_staff(
         failures.append(f"{last_what}: the database changed")
     assert failures == []
     assert h.unanswered_callbacks() == []
-    assert files(h, ".xlsx") and len(h.session.files) == 2  # only the admin's own export
+    if viewer:  # besides the admin's export, only the viewer's figures, in their own chats
+        assert {f.chat_id for f in h.session.files[2:]} <= {STRANGER, ADMIN_CHAT}
+    else:
+        assert files(h, ".xlsx") and len(h.session.files) == 2  # only the admin's own export
     assert (await request_row(db, 1)).status == "submitted"

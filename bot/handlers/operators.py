@@ -22,6 +22,7 @@ from bot.access import StaffOnly
 from bot.callbacks import FaqCb, RateCb
 from bot.config import Settings
 from bot.handlers.support import faq_entries
+from bot.outreach import fill_faq
 from bot.support_desk import enqueue_answer, enqueue_text_to_applicant
 from db.database import Database
 from db.models import SupportThread, utcnow
@@ -162,13 +163,14 @@ async def on_faq_button(
     if entry is None or callback_data.user_id == 0:
         callback_answer.text = texts.STALE_BUTTON
         return
+    answer = await fill_faq(db, entry.answer)
     async with db.write() as session:
         # Labelled and answerable like an operator's own answer.
         enqueue_text_to_applicant(session, callback_data.user_id, texts.OPERATOR_ANSWER_LABEL)
         enqueue_text_to_applicant(
             session,
             callback_data.user_id,
-            texts.faq_answer(entry.question, entry.answer),
+            texts.faq_answer(entry.question, answer),
             keyboards.answer_keyboard(),
         )
         await support.answered(session, callback_data.user_id)

@@ -215,7 +215,6 @@ def oversight_router() -> Router:
         observer.middleware(AdminOnly())
     router.message.register(on_export, Command("export"))
     router.message.register(on_granted, Command("granted"))
-    router.message.register(on_stats, Command("stats"))
-    router.message.register(on_coverage, Command("coverage"))
+    # /stats and /coverage: bot/handlers/report.py (viewers may use them too).
     router.callback_query.register(on_grant_button, GrantCb.filter())
     return router

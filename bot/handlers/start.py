@@ -258,7 +258,9 @@ async def on_menu_button(
         await bot.send_message(chat_id, texts.NOTHING_TO_CANCEL, reply_markup=keyboards.main_menu())
     elif action == "guide":
         await bot.send_message(
-            chat_id, texts.guide(settings.esia_url), reply_markup=keyboards.main_menu()
+            chat_id,
+            texts.with_order(texts.guide(settings.esia_url), settings.order_url, settings.esia_url),
+            reply_markup=keyboards.main_menu(),
         )
     else:
         callback_answer.text = texts.STALE_BUTTON

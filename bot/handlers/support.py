@@ -27,6 +27,7 @@ from bot import keyboards, support_desk, texts
 from bot.callbacks import FaqCb, MenuCb, RateCb
 from bot.config import Settings
 from bot.filters import PrivateChat
+from bot.outreach import fill_faq
 from db.database import Database
 from services import support
 from services.support import Faq, WorkingHours, find_faq
@@ -101,7 +102,11 @@ async def start_question(
         cancel = keyboards.single(texts.BTN_CANCEL, "ask_cancel")
         await bot.send_message(chat_id, texts.REPLY_PROMPT, reply_markup=cancel)
         return
-    await bot.send_message(chat_id, texts.ASK_WITH_FAQ, reply_markup=_faq_keyboard(settings))
+    await bot.send_message(
+        chat_id,
+        texts.with_order(texts.ASK_WITH_FAQ, settings.order_url, settings.esia_url),
+        reply_markup=_faq_keyboard(settings),
+    )
 
 
 async def leave_question(state: FSMContext) -> str | None:
@@ -205,6 +210,7 @@ async def on_faq(
     query: CallbackQuery,
     callback_data: FaqCb,
     callback_answer: CallbackAnswer,
+    db: Database,
     settings: Settings,
 ) -> None:
     entry = find_faq(faq_entries(settings), callback_data.index, callback_data.key)
@@ -212,7 +218,7 @@ async def on_faq(
         callback_answer.text = texts.STALE_BUTTON
         return
     await query.message.answer(
-        texts.faq_answer(entry.question, entry.answer),
+        texts.faq_answer(entry.question, await fill_faq(db, entry.answer)),
         reply_markup=keyboards.single(texts.BTN_FAQ_HELPED, "ask_cancel"),
     )
 

@@ -1,0 +1,240 @@
+"""/broadcast: an admin's message to many (order No 922, items 2.3, 4.1-4.3: training dates,
+instructions), sent through the outbox once per person even across restarts.
+
+A broadcast is drafted (audience, then text), previewed with its count, and sent by one
+conditional UPDATE (preview → sent): its recipients (one row per person, the key forbids a
+second) and their outbox rows are written in that same transaction, so a second press, a second
+worker or a restart can neither send it twice nor lose it. Delivery marks each recipient
+delivered or blocked; /broadcast status counts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from sqlalchemy import and_, case, exists, func, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import (
+    AccessRequest,
+    Broadcast,
+    BroadcastRecipient,
+    OutboxMessage,
+    StaffMember,
+    utcnow,
+)
+from services import outbox
+from services.outbox import Kind
+from services.requests import Status
+from services.staff import StaffRole
+
+MAX_TEXT = 4000  # Telegram takes 4096 characters; the escaping may add a little
+DRAFT_TTL = timedelta(minutes=30)  # a draft waits this long for its text
+
+
+class Audience(StrEnum):
+    RESPONSIBLE = "responsible"  # every responsible person of an organisation
+    DRAFTS = "drafts"  # applicants with an unfinished request dialog
+    NO_REQUEST = "no_request"  # responsible persons of organisations without a request
+
+
+class State(StrEnum):
+    TEXT = "text"  # waiting for the admin's text
+    PREVIEW = "preview"  # shown, waiting for «Отправить»
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+PENDING, DELIVERED, BLOCKED = "pending", "delivered", "blocked"
+LOST = "lost"  # counted, never stored: pending, but its outbox row is gone
+
+
+@dataclass(frozen=True)
+class Counts:
+    broadcast_id: int
+    audience: str
+    sent_at: str
+    total: int
+    delivered: int
+    blocked: int
+    pending: int
+    lost: int = 0
+
+
+async def start(session: AsyncSession, admin_id: int, chat_id: int, audience: Audience) -> int:
+    """A new draft; the admin's earlier unsent drafts in this chat are cancelled."""
+    await _cancel_drafts(session, admin_id, chat_id)
+    draft = Broadcast(
+        created_by=admin_id,
+        chat_id=chat_id,
+        audience=audience.value,
+        state=State.TEXT.value,
+        created_at=utcnow(),
+    )
+    session.add(draft)
+    await session.flush()
+    return draft.id
+
+
+async def _cancel_drafts(session: AsyncSession, admin_id: int, chat_id: int) -> None:
+    await session.execute(
+        update(Broadcast)
+        .where(
+            Broadcast.created_by == admin_id,
+            Broadcast.chat_id == chat_id,
+            Broadcast.state.in_((State.TEXT.value, State.PREVIEW.value)),
+        )
+        .values(state=State.CANCELLED.value)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def waiting_for_text(session: AsyncSession, admin_id: int, chat_id: int) -> Broadcast | None:
+    return await session.scalar(
+        select(Broadcast)
+        .where(
+            Broadcast.created_by == admin_id,
+            Broadcast.chat_id == chat_id,
+            Broadcast.state == State.TEXT.value,
+            Broadcast.created_at > utcnow() - DRAFT_TTL,
+        )
+        .order_by(Broadcast.id.desc())
+        .limit(1)
+    )
+
+
+async def set_text(session: AsyncSession, broadcast_id: int, text: str) -> bool:
+    result = await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.state == State.TEXT.value)
+        .values(text=text, state=State.PREVIEW.value)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def responsible_persons(session: AsyncSession, without_request: bool) -> list[int]:
+    query = select(StaffMember.telegram_id).where(StaffMember.role == StaffRole.RESPONSIBLE.value)
+    if without_request:
+        requested = exists().where(
+            AccessRequest.organization_id == StaffMember.organization_id,
+            AccessRequest.status != Status.CANCELLED.value,
+        )
+        query = query.where(StaffMember.organization_id.is_not(None), ~requested)
+    return sorted(set(await session.scalars(query)))
+
+
+async def recipients(
+    session: AsyncSession, audience: Audience, in_dialog: list[int] | None = None
+) -> list[int]:
+    """Who gets it (Telegram ids, each once). `in_dialog`: the chats with an unfinished
+    request dialog, read from the FSM storage by the caller."""
+    if audience == Audience.DRAFTS:
+        return sorted({c for c in in_dialog or () if c > 0})
+    return await responsible_persons(session, audience == Audience.NO_REQUEST)
+
+
+async def send(session: AsyncSession, broadcast_id: int, people: list[int]) -> int | None:
+    """Send the previewed broadcast to `people`: None when it is not waiting (sent or
+    cancelled already), else how many it goes to."""
+    result = await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.state == State.PREVIEW.value)
+        .values(state=State.SENT.value, sent_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return None
+    unique = sorted(set(people))
+    for chat_id in unique:
+        session.add(BroadcastRecipient(broadcast_id=broadcast_id, chat_id=chat_id, state=PENDING))
+        outbox.enqueue(
+            session, chat_id, Kind.BROADCAST, {"broadcast_id": broadcast_id}, user_id=chat_id
+        )
+    return len(unique)
+
+
+async def cancel(session: AsyncSession, broadcast_id: int) -> bool:
+    result = await session.execute(
+        update(Broadcast)
+        .where(
+            Broadcast.id == broadcast_id,
+            Broadcast.state.in_((State.TEXT.value, State.PREVIEW.value)),
+        )
+        .values(state=State.CANCELLED.value)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
+
+
+async def mark(session: AsyncSession, broadcast_id: int, chat_id: int, state: str) -> None:
+    await session.execute(
+        update(BroadcastRecipient)
+        .where(
+            BroadcastRecipient.broadcast_id == broadcast_id,
+            BroadcastRecipient.chat_id == chat_id,
+        )
+        .values(state=state)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def text_of(session: AsyncSession, broadcast_id: int) -> str | None:
+    return await session.scalar(select(Broadcast.text).where(Broadcast.id == broadcast_id))
+
+
+async def get(session: AsyncSession, broadcast_id: int) -> Broadcast | None:
+    return await session.get(Broadcast, broadcast_id)
+
+
+async def status(session: AsyncSession, shown: int = 10) -> list[Counts]:
+    """The latest sent broadcasts with their recipients counted by state (in SQL)."""
+    latest = list(
+        (
+            await session.execute(
+                select(Broadcast.id, Broadcast.audience, Broadcast.sent_at)
+                .where(Broadcast.state == State.SENT.value)
+                .order_by(Broadcast.id.desc())
+                .limit(shown)
+            )
+        ).all()
+    )
+    if not latest:
+        return []
+    counts: dict[int, dict[str, int]] = {}
+    # A pending recipient whose outbox row is gone without a delivery (it failed for good,
+    # or the person withdrew consent and their rows were forgotten) is counted as lost.
+    queued = exists().where(
+        OutboxMessage.chat_id == BroadcastRecipient.chat_id,
+        OutboxMessage.kind == Kind.BROADCAST.value,
+        OutboxMessage.state == PENDING,
+    )
+    state = case(
+        (and_(BroadcastRecipient.state == PENDING, ~queued), literal(LOST)),
+        else_=BroadcastRecipient.state,
+    )
+    rows = await session.execute(
+        select(BroadcastRecipient.broadcast_id, state, func.count())
+        .where(BroadcastRecipient.broadcast_id.in_([b for b, _, _ in latest]))
+        .group_by(BroadcastRecipient.broadcast_id, state)
+    )
+    for broadcast_id, state, n in rows:
+        counts.setdefault(int(broadcast_id), {})[str(state)] = int(n)
+    result = []
+    for broadcast_id, audience, sent_at in latest:
+        by_state = counts.get(broadcast_id, {})
+        result.append(
+            Counts(
+                broadcast_id=broadcast_id,
+                audience=audience,
+                sent_at=sent_at.isoformat() if sent_at else "",
+                total=sum(by_state.values()),
+                delivered=by_state.get(DELIVERED, 0),
+                blocked=by_state.get(BLOCKED, 0),
+                pending=by_state.get(PENDING, 0),
+                lost=by_state.get(LOST, 0),
+            )
+        )
+    return result
