@@ -1,6 +1,6 @@
 """End to end over HTTP, ORG_CONFIRMATION=required: an applicant submits → the admins see
 nothing yet → the organisation's responsible person confirms → the card reaches the admin
-group saying so → the admin approves."""
+group saying so → the admin approves → a viewer's /report counts it."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tests.org_support import ORG_A, org_id
 
 APPLICANT = 5550003
 RESPONSIBLE = 5550004
+VIEWER = 5550005
 ADMIN = 900001
 ADMIN_CHAT = -1007770002
 
@@ -30,6 +31,7 @@ async def test_confirmed_by_the_organisation_then_approved(
         await staff.add(
             session, None, RESPONSIBLE, StaffRole.RESPONSIBLE, organization_id=organization
         )
+        await staff.add(session, None, VIEWER, StaffRole.VIEWER)
     bot_env.update(ADMIN_IDS=str(ADMIN), ADMIN_CHAT_ID=str(ADMIN_CHAT), ORG_CONFIRMATION="required")
     bot = BotProcess(bot_env)
     await bot.start(standin)
@@ -65,6 +67,12 @@ async def test_confirmed_by_the_organisation_then_approved(
         mark = len(standin.sent)
         olga.press("✅ Одобрить")
         await me.expect(mark, "одобрена")
+
+        mark = len(standin.sent)
+        report = await Person(standin, VIEWER, "Главный онколог").says("/report", "Отчёт")
+        text = report.text or ""
+        assert "одобрена: 1" in text
+        assert "006-012-788" not in text and "oleg@" not in text
     finally:
         code, output = await bot.stop()
     assert code == 0, output
