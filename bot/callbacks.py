@@ -72,3 +72,9 @@ class FaqCb(CallbackData, prefix="fq"):
 
 class RateCb(CallbackData, prefix="r"):
     rating: Annotated[int, Field(ge=1, le=5)]
+
+
+class MyDataCb(CallbackData, prefix="md"):
+    """«Какие мои данные хранятся» under «Мои заявки» (the same as /mydata)."""
+
+    action: str = "show"

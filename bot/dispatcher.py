@@ -23,8 +23,10 @@ from bot.handlers.admin import admin_router
 from bot.handlers.anonymous import anonymous_router
 from bot.handlers.form import form_router
 from bot.handlers.health import health_router
+from bot.handlers.mydata import mydata_router
 from bot.handlers.operators import operators_router
 from bot.handlers.oversight import oversight_router
+from bot.handlers.retention import retention_router
 from bot.handlers.staff import staff_router
 from bot.handlers.start import fallback_router, start_router
 from bot.handlers.support import support_router
@@ -143,9 +145,11 @@ def build_dispatcher(
         health_router(),
         staff_router(),
         oversight_router(),
+        retention_router(),
         operators_router(),
         start_router(),
         withdrawal_router(),
+        mydata_router(),
         support_router(),
         form_router(),
         fallback_router(),

@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -37,7 +37,7 @@ LIVE_STATUSES = tuple(s.value for s in Status if s.value not in ENDED_STATUSES)
 CHUNK = 200
 
 
-def _due_where(cutoff: datetime) -> list[object]:
+def _due_where(cutoff: datetime) -> list[ColumnElement[bool]]:
     other = aliased(AccessRequest)
     live_of_the_person = (
         select(other.id)
@@ -60,7 +60,7 @@ def _due_where(cutoff: datetime) -> list[object]:
     ]
 
 
-def due_query(now: datetime, days: int) -> Select[tuple[int, int]]:
+def due_query(now: datetime, days: int) -> Select[int, int]:
     """(id, Telegram id) of the requests whose data are due for erasure at `now`."""
     cutoff = now - timedelta(days=days)
     return (

@@ -23,8 +23,8 @@ from bot.filters import PrivateChat
 from bot.retention import journal
 from db.database import Database
 from db.models import utcnow
-from services.backup import WITHDRAWAL, Record
 from services import consent, outbox, support
+from services.backup import WITHDRAWAL, Record
 
 log = logging.getLogger(__name__)
 
