@@ -44,7 +44,8 @@ STRANGER = 777001
 # the rating. Anything else the routers register is staff-only; a new applicant command or
 # button must be added here on purpose (the walk treats it as staff-only until then).
 APPLICANT_COMMANDS = frozenset(texts.COMMANDS)
-APPLICANT_PREFIXES = frozenset({"m", "my", "f", "w", "x", "fq", "r"})
+# "md": «Какие мои данные хранятся» (/mydata): each person sees only their own data.
+APPLICANT_PREFIXES = frozenset({"m", "my", "f", "w", "x", "fq", "r", "md"})
 ARGUMENTS = ("", "1", "2", "all", "batch 1", "иванова", f"add admin {STRANGER}", "remove 900002")
 
 
@@ -356,7 +357,9 @@ async def test_every_command_and_button_is_refused_to_someone_who_is_not_staff(
     commands, prefixes = registered(h.dp)
     # The walk must see what is there (a broken introspection would prove nothing).
     assert {"queue", "export", "granted", "stats", "coverage", "staff", "close"} <= commands
-    assert {"a", "q", "s", "g", "fq", "r", "x", "w"} <= set(prefixes)
+    assert {"retention", "mydata"} <= commands and "retention" not in APPLICANT_COMMANDS
+    assert "mydata" in APPLICANT_COMMANDS
+    assert {"a", "q", "s", "g", "fq", "r", "x", "w", "md"} <= set(prefixes)
     shown = await populated(h, db)
     walker = Walker(h, db)
     walker.in_topic((await thread(db, 1001)).topic_id or 0)
