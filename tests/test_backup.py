@@ -188,9 +188,10 @@ async def test_reapply_erasures_after_restoring_an_old_backup(
 
 
 async def test_a_withdrawal_in_the_bot_is_written_to_the_journal(
-    h: Harness, db: Database, admin_settings: Settings
+    h: Harness, db: Database, admin_settings: Settings, tmp_path: Path
 ) -> None:
-    sqlite_only(db)
+    # The dispatcher's own settings (also on PostgreSQL, where tests keep no journal).
+    admin_settings.erasure_journal = str(tmp_path / "erasures.jsonl")
     applicant = await submitted(h, 1001)
     await applicant.send("/withdraw")
     await applicant.press(texts.BTN_WITHDRAW_CONFIRM)
