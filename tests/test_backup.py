@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -121,10 +122,48 @@ async def test_the_backup_command(db: Database, database_url: str, tmp_path: Pat
     assert again.returncode == 2 and "уже существует" in again.stderr
 
 
+def plain_url(database_url: str) -> str:
+    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def take_backup(db: Database, database_url: str, directory: Path) -> Path:
+    """The README's way: `backup_sqlite` (what `python -m bot backup` runs), or pg_dump."""
+    if db.is_sqlite:
+        out = directory / "old.db"
+        backup.backup_sqlite(backup.sqlite_file(database_url), out)
+        return out
+    out = directory / "old.dump"
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["pg_dump", "--format=custom", f"--file={out}", plain_url(database_url)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+async def restore(db: Database, database_url: str, old: Path, directory: Path) -> str:
+    """The database is lost and the old backup restored (a copy of the file; pg_restore
+    --clean onto the database). Returns the restored database's URL."""
+    if db.is_sqlite:
+        restored_file = directory / "restored.db"
+        shutil.copy(old, restored_file)
+        return f"sqlite+aiosqlite:///{restored_file}"
+    await db.dispose()
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["pg_restore", "--clean", "--if-exists", f"--dbname={plain_url(database_url)}", str(old)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return database_url
+
+
 async def test_reapply_erasures_after_restoring_an_old_backup(
     db: Database, database_url: str, tmp_path: Path
 ) -> None:
-    sqlite_only(db)
     journal = tmp_path / "journal" / "erasures.jsonl"
     settings: Settings = make_settings(database_url, erasure_journal=str(journal))
     # A: access granted 40 days ago, due for retention; B: withdraws after the backup;
@@ -132,8 +171,7 @@ async def test_reapply_erasures_after_restoring_an_old_backup(
     a = await make(db, person(1), GRANTED, 40)
     b = await make(db, person(2), (Status.SUBMITTED,), 0)
     c = await make(db, person(3), (Status.SUBMITTED,), 0)
-    old = tmp_path / "old.db"
-    backup.backup_sqlite(backup.sqlite_file(database_url), old)
+    old = await take_backup(db, database_url, tmp_path)
 
     # After the backup: the daily job erases A, B applies for another role and withdraws.
     report = await retention_job(db, settings, "worker")
@@ -150,9 +188,7 @@ async def test_reapply_erasures_after_restoring_an_old_backup(
 
     # The database is lost; the old backup is restored. Someone else's new request there
     # takes B's second request's number: it must survive the replay.
-    restored_file = tmp_path / "restored.db"
-    shutil.copy(old, restored_file)
-    restored_url = f"sqlite+aiosqlite:///{restored_file}"
+    restored_url = await restore(db, database_url, old, tmp_path)
     restored = Database(restored_url)
     try:
         async with restored.write() as session:
