@@ -406,3 +406,16 @@ class JobRun(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_run_at: Mapped[datetime] = mapped_column(UtcDateTime)
     owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+# --- personal data for its whole life (issue 13) ---
+# Requests that ended (access granted, rejected, cancelled) and still hold personal data, by
+# when they ended: the retention job and /retention read only these, and an erased request
+# leaves the index.
+RETENTION_PENDING = "erased_at IS NULL AND status IN ('access_granted', 'rejected', 'cancelled')"
+Index(
+    "ix_access_requests_retention",
+    AccessRequest.updated_at,
+    sqlite_where=text(RETENTION_PENDING),
+    postgresql_where=text(RETENTION_PENDING),
+)
