@@ -1518,6 +1518,7 @@ def mydata(
     claims: Sequence[tuple[str, datetime]],
     reminders: int,
     draft: Sequence[tuple[str, str]],
+    erasures: Sequence[tuple[datetime, Sequence[int], str]] = (),
 ) -> str:
     """Plain text (the caller escapes it for a message): everything the bot keeps about the
     person. `events`: (request, when, who — a role, never a name, action, via)."""
@@ -1553,6 +1554,13 @@ def mydata(
     if reminders:
         out.append("")
         out.append(f"Напоминаний о сроке подачи отправлено: {reminders}")
+    if erasures:
+        out.append("")
+        out.append("Уже удалено (СНИЛС, ФИО, эл. почта):")
+        for at, numbers, rule in erasures:
+            why = "по сроку хранения" if rule == "retention" else "по отзыву согласия"
+            listed = ", ".join(f"№ {n}" for n in numbers) or "обращение в поддержку"
+            out.append(f"  {listed} — {_when(at)}, {why}")
     if draft:
         out.append("")
         out.append("Незаконченная заявка (черновик):")

@@ -14,6 +14,7 @@ from db.models import (
     AccessRequest,
     Consent,
     EmailClaim,
+    Erasure,
     RelayedMessage,
     ReminderSent,
     RequestEvent,
@@ -59,6 +60,8 @@ class PersonalData:
     ticket: tuple[str, datetime, int, int] | None = None
     claims: list[tuple[str, datetime]] = field(default_factory=list)
     reminders: int = 0
+    # Erasures of this person's data already done (what is left of them: numbers and times).
+    erasures: list[tuple[datetime, list[int], str]] = field(default_factory=list)
 
 
 async def _roles(session: AsyncSession, actor_ids: set[int]) -> dict[int, str]:
@@ -138,6 +141,16 @@ async def collect(session: AsyncSession, telegram_id: int) -> PersonalData:
             select(func.count()).where(SupportRating.user_id == telegram_id)
         )
         data.ticket = (thread.status, thread.opened_at, int(relayed or 0), int(ratings or 0))
+    data.erasures = [
+        (
+            e.at,
+            [int(i) for i in (e.details or {}).get("requests") or []],
+            str((e.details or {}).get("rule") or "withdrawal"),
+        )
+        for e in await session.scalars(
+            select(Erasure).where(Erasure.telegram_id == telegram_id).order_by(Erasure.id)
+        )
+    ]
     data.reminders = int(
         await session.scalar(
             select(func.count()).where(

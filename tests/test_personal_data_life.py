@@ -198,3 +198,16 @@ async def test_retention_tells_admins_what_is_due_and_when(h: Harness, db: Datab
     sent = await admin(h).send("/retention")
     assert "Удалить сейчас: 1" in sent[-1].plain
     assert "30 дн." in sent[-1].plain
+
+
+async def test_after_a_withdrawal_mydata_shows_what_was_erased_and_no_data(
+    h: Harness, db: Database
+) -> None:
+    person = await submitted(h, 1001)
+    await person.send("/withdraw")
+    await person.press(texts.BTN_WITHDRAW_CONFIRM)
+    text = unescape((await person.send("/mydata"))[-1].plain)
+    assert "Уже удалено" in text and "№ 1" in text and "по отзыву согласия" in text
+    assert "отозвано" in text  # the consent's withdrawal
+    for gone in ("112-233-445 95", "ivanova@example.ru", "Иванова"):
+        assert gone not in text

@@ -49,6 +49,7 @@ async def send_mydata(bot: Bot, db: Database, state: FSMContext, user_id: int) -
         data.claims,
         data.reminders,
         draft,
+        data.erasures,
     )
     html = f"<pre>{escape(text)}</pre>"
     if len(html) <= MESSAGE_LIMIT:
