@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from db.database import Database
 from db.models import AccessRequest, Consent, Erasure, utcnow
-from services import consent, retention, support
+from services import consent, outbox, retention, support
 
 WITHDRAWAL = "withdrawal"
 
@@ -180,6 +180,9 @@ async def _replay_one(db: Database, record: Record) -> list[int]:
             )
             result = await consent.withdraw_requests(session, record.telegram_id, ids, record.at)
             forgotten = await support.forget(session, record.telegram_id)
+            # What the restored outbox still holds for or about the person goes, as it did.
+            await outbox.forget_person(session, record.telegram_id)
+            await outbox.follow_requests(session, [(i, None) for i in result.erased])
             consent.record_erasure(
                 session,
                 record.telegram_id,
@@ -193,6 +196,7 @@ async def _replay_one(db: Database, record: Record) -> list[int]:
             session, ids, actor_id=None, at=utcnow(), rule=record.rule
         )
         if erased:
+            await outbox.follow_requests(session, [(i, None) for i in erased])
             session.add(
                 Erasure(
                     telegram_id=record.telegram_id,
