@@ -54,7 +54,9 @@ def backup_sqlite(source: Path, out: Path) -> int:
     partial.unlink(missing_ok=True)
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
+    # A plain connection (a read-only one cannot open a WAL database whose -shm file is
+    # missing); the backup API only reads from it.
+    src = sqlite3.connect(source, timeout=30)
     try:
         dst = sqlite3.connect(partial)
         try:
@@ -125,8 +127,12 @@ def journal_read(path: str | None) -> list[Record]:
         return []
     records = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
+        if not line.strip():
+            continue
+        try:
             records.append(Record.parse(line))
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by a crash while it was written: the rest still counts
     return records
 
 

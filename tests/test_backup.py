@@ -245,3 +245,11 @@ async def test_a_withdrawal_in_the_bot_is_written_to_the_journal(
     replay = await backup.reapply(db, admin_settings.erasure_journal, 30)
     assert replay.erased == [1]
     assert "112-233-445 95" not in await database_text(db)
+
+
+def test_a_journal_line_cut_short_is_skipped(tmp_path: Path) -> None:
+    journal = tmp_path / "erasures.jsonl"
+    backup.journal_append(str(journal), [backup.Record(utcnow(), 5, [1, 2], "retention")])
+    with journal.open("a") as out:
+        out.write('{"at": "2026-')  # the crash
+    assert [(r.telegram_id, r.requests) for r in backup.journal_read(str(journal))] == [(5, [1, 2])]
