@@ -31,6 +31,17 @@ def _parser() -> argparse.ArgumentParser:
     which = exp.add_mutually_exclusive_group()
     which.add_argument("--batch", type=int, help="export batch N again")
     which.add_argument("--all", action="store_true", help="every approved request again")
+    bak = commands.add_parser(
+        "backup",
+        help="a consistent copy of the running SQLite database (SQLite's online backup); "
+        "PostgreSQL: pg_dump, see README",
+    )
+    bak.add_argument("--out", type=Path, required=True)
+    commands.add_parser(
+        "reapply-erasures",
+        help="after restoring a backup: replay every recorded erasure (the erasure journal and "
+        "the database's own records) and the retention rule",
+    )
     return parser
 
 
@@ -81,12 +92,24 @@ async def _export(settings: Settings, out: Path, batch: int | None, everything: 
         with tempfile.TemporaryDirectory(prefix="vimis-export-") as tmp:
             if batch is None and not everything:
                 result = await export.run_new(
-                    db, None, Path(tmp), "form", pause=export.PAUSE_BESIDE_BOT
+                    db,
+                    None,
+                    Path(tmp),
+                    "form",
+                    pause=export.PAUSE_BESIDE_BOT,
+                    view=export.export_view(cli=True),
                 )
             else:
                 how = f"cli {batch or 'all'}"
                 result = await export.run_again(
-                    db, None, Path(tmp), "form", how, batch_id=batch, pause=export.PAUSE_BESIDE_BOT
+                    db,
+                    None,
+                    Path(tmp),
+                    "form",
+                    how,
+                    batch_id=batch,
+                    pause=export.PAUSE_BESIDE_BOT,
+                    view=export.export_view(cli=True),
                 )
             if result.files is not None:
                 made = result.files.csv if out.suffix.lower() == ".csv" else result.files.xlsx
@@ -96,6 +119,40 @@ async def _export(settings: Settings, out: Path, batch: int | None, everything: 
     marked = f", отмечены выгрузкой № {result.batch_id}" if result.batch_id else ""
     done = f"Записано заявок: {result.count} в {out}{marked}."
     print(done if result.count else texts.CLI_NOTHING)
+
+
+def _backup(settings: Settings, out: Path) -> int:
+    from services import backup
+
+    try:
+        source = backup.sqlite_file(settings.database_url)
+    except backup.NotSqlite:
+        print(texts.CLI_BACKUP_POSTGRES, file=sys.stderr)
+        return 2
+    if out.exists():
+        print(texts.cli_backup_exists(str(out)), file=sys.stderr)
+        return 2
+    try:
+        count = backup.backup_sqlite(source, out)
+    except FileNotFoundError:
+        print(texts.cli_backup_no_database(str(source)), file=sys.stderr)
+        return 2
+    print(texts.cli_backup_done(str(out), count))
+    return 0
+
+
+async def _reapply(settings: Settings) -> None:
+    from db.database import Database
+    from db.migrate import upgrade_to_head
+    from services import backup
+
+    db = Database(settings.database_url)
+    try:
+        await upgrade_to_head(db)
+        replay = await backup.reapply(db, settings.erasure_journal, settings.retention_days)
+    finally:
+        await db.dispose()
+    print(texts.cli_reapplied(replay.records, len(replay.erased), len(replay.retention)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "export":
         asyncio.run(_export(settings, args.out, args.batch, args.all))
+        return 0
+    if args.command == "backup":
+        return _backup(settings, args.out)
+    if args.command == "reapply-erasures":
+        asyncio.run(_reapply(settings))
         return 0
     if settings.bot_token is None:
         print(texts.NO_TOKEN, file=sys.stderr)

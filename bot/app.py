@@ -39,6 +39,7 @@ from bot.health import add_healthz
 from bot.middlewares import InFlightMiddleware
 from bot.outreach import start_report_schedule, stop_report_schedule
 from bot.reminders import start_periodic, stop_periodic
+from bot.retention import start_retention, stop_retention
 from db.database import Database
 from services import staff
 from services.role_matrix import RoleMatrix
@@ -75,6 +76,7 @@ class Worker:
         self._delivery_task: asyncio.Task[None] | None = None
         self._periodic: asyncio.Task[None] | None = None
         self._report: asyncio.Task[None] | None = None
+        self._retention: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         async with self.db.read() as session:
@@ -86,6 +88,7 @@ class Worker:
             self.db, self.dp.storage, self.settings, self.delivery.owner
         )
         self._report = start_report_schedule(self.db, self.settings, self.delivery.owner)
+        self._retention = start_retention(self.db, self.settings, self.delivery.owner)
         # Start-up objects live forever: keep them out of the collector's full passes, which
         # otherwise pause the bot for ≈ 200 ms.
         gc.freeze()
@@ -93,6 +96,7 @@ class Worker:
     async def finish_updates(self) -> None:
         await stop_periodic(self._periodic)
         await stop_report_schedule(self._report)
+        await stop_retention(self._retention)
         if not await self.in_flight.drain(self.settings.shutdown_seconds):
             log.warning("%d updates still in flight at shutdown", self.in_flight.in_flight)
         if not await background.drain(self.settings.shutdown_seconds):

@@ -91,3 +91,7 @@ class RespCb(CallbackData, prefix="ro"):
 
     action: str
     org_id: Id
+class MyDataCb(CallbackData, prefix="md"):
+    """«Какие мои данные хранятся» under «Мои заявки» (the same as /mydata)."""
+
+    action: str = "show"

@@ -24,7 +24,7 @@ from db.database import Database
 from db.models import AccessRequest, RequestCard, RequestEvent, utcnow
 from db.outbox import Envelope, OutboxRepository
 from db.repositories import RequestRepository
-from services import org_confirmation, outbox, staff
+from services import audit, org_confirmation, outbox, staff
 from services.outbox import Delivered, Kind, Outcome
 from services.requests import HOLDING_STATUSES, RETURNABLE, Status, last_changes
 from services.role_matrix import RoleMatrix
@@ -167,7 +167,7 @@ async def latest_event_id(session: AsyncSession, request_id: int) -> int | None:
     await session.flush()
     return await session.scalar(
         select(RequestEvent.id)
-        .where(RequestEvent.request_id == request_id)
+        .where(RequestEvent.request_id == request_id, RequestEvent.action != audit.VIEWED)
         .order_by(RequestEvent.id.desc())
         .limit(1)
     )
@@ -254,6 +254,9 @@ async def deliver_post(ctx: Context, row: Envelope) -> Outcome | None:
     digest = content_hash(text, keyboard)
 
     async def record(session: AsyncSession) -> None:
+        await audit.record_views(
+            session, [request.id], actor_id=_viewer(row.chat_id), via="card", chat_id=row.chat_id
+        )
         session.add(
             RequestCard(
                 request_id=request.id,
@@ -309,7 +312,22 @@ async def deliver_refresh(ctx: Context, row: Envelope) -> Outcome | None:
             await session.execute(
                 update(RequestCard).where(RequestCard.id == card_id).values(content_hash=digest)
             )
+            if request.erased_at is None:
+                await audit.record_views(
+                    session,
+                    [request.id],
+                    actor_id=_viewer(row.chat_id),
+                    via="card",
+                    chat_id=row.chat_id,
+                    refresh=True,
+                )
     return None
+
+
+def _viewer(chat_id: int) -> int | None:
+    """A card in an admin's private chat is seen by that admin; in the admin group, by its
+    members (no one person: the event names the chat)."""
+    return chat_id if chat_id > 0 else None
 
 
 def _notice(

@@ -91,6 +91,17 @@ class Settings(BaseSettings):
     def _unset_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
+    # --- personal data for its whole life (issue 13) ---
+    # SNILS, ФИО and e-mail of a request that ended (access granted, rejected, cancelled) are
+    # erased this many days later, unless the person has a request still in work.
+    retention_days: int = Field(default=30, ge=1)
+    # How often the retention job runs (across all workers, services/jobs.py).
+    retention_check_seconds: int = Field(default=86400, ge=60)
+    # Where each erasure is also written (one JSON line, ids only, no personal data), for
+    # `python -m bot reapply-erasures` after a database is restored from a backup. Keep it
+    # apart from the database and its backups. Empty: not written.
+    erasure_journal: str = "data/erasures.jsonl"
+
     @property
     def outbox_max_age(self) -> timedelta:
         return timedelta(hours=self.outbox_max_age_hours)

@@ -24,10 +24,12 @@ from bot.handlers.anonymous import anonymous_router
 from bot.handlers.broadcast import broadcast_router
 from bot.handlers.form import form_router
 from bot.handlers.health import health_router
+from bot.handlers.mydata import mydata_router
 from bot.handlers.operators import operators_router
 from bot.handlers.org import org_router, responsible_ask_router
 from bot.handlers.oversight import oversight_router
 from bot.handlers.report import report_router
+from bot.handlers.retention import retention_router
 from bot.handlers.staff import staff_router
 from bot.handlers.start import fallback_router, start_router
 from bot.handlers.support import support_router
@@ -148,11 +150,13 @@ def build_dispatcher(
         oversight_router(),
         report_router(),
         broadcast_router(),
+        retention_router(),
         operators_router(),
         org_router(),
         responsible_ask_router(),
         start_router(),
         withdrawal_router(),
+        mydata_router(),
         support_router(),
         form_router(),
         fallback_router(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import texts
-from bot.callbacks import FixCb, FormCb, MenuCb, MyCb, WithdrawCb
+from bot.callbacks import FixCb, FormCb, MenuCb, MyCb, MyDataCb, WithdrawCb
 
 MAX_BUTTON_TEXT = 60
 
@@ -181,3 +181,7 @@ def withdraw_confirm(issued: int) -> InlineKeyboardMarkup:
             ],
         ]
     )
+
+
+def mydata_button() -> list[InlineKeyboardButton]:
+    return [InlineKeyboardButton(text=texts.BTN_MYDATA, callback_data=MyDataCb().pack())]

@@ -13,7 +13,7 @@ from html import escape, unescape
 from zoneinfo import ZoneInfo
 
 LOCAL_TZ = ZoneInfo("Europe/Moscow")
-CONSENT_VERSION = "2026-11-26.2"  # the consent text below; bump on any change
+CONSENT_VERSION = "2026-11-30.1"  # the consent text below; bump on any change
 
 STATUS_NAMES = {
     "submitted": "на рассмотрении",
@@ -180,7 +180,16 @@ def consent(operator: str, retention: str) -> str:
     )
 
 
-CONSENT_RETENTION = "до окончания работы с ВИМИС ОНКО, но не более 5 лет, либо до отзыва согласия"
+def consent_retention(days: int) -> str:
+    """The retention rule as the job applies it (services/retention.py, RETENTION_DAYS)."""
+    return (
+        "пока заявка рассматривается и исполняется; через "
+        f"{days} дн. после её завершения (доступ предоставлен, заявка отклонена или отменена), "
+        "если у вас нет другой действующей заявки, СНИЛС, ФИО и e-mail удаляются; либо до "
+        "отзыва согласия"
+    )
+
+
 BTN_AGREE = "✅ Согласен(на)"
 BTN_DISAGREE = "Не согласен(на)"
 CONSENT_DECLINED = (
@@ -1708,6 +1717,8 @@ def org_xlsx_caption(organization: str, count: int) -> str:
         f"Форма заявки организации «{escape(organization)}»: {count} чел. СНИЛС и e-mail в ней "
         "скрыты; полные данные уже в заявках. Подпишите у руководителя."
     )
+
+
 # --- oversight, report, broadcast, the order's link ---------------------------------------------
 
 REPORT_TITLE = "Отчёт о подключении к ВИМИС ОНКО"
@@ -1906,3 +1917,193 @@ def median_decision(hours: float | None) -> str:
 def with_order(text: str, order_url: str | None, esia_url: str) -> str:
     """«📖 Инструкция» and /help: the order's link (ORDER_URL) and its typo under the text."""
     return f"{text}\n\n{order_link(order_url, esia_url)}"
+
+
+# --- personal data for its whole life (issue 13): /mydata, retention, audit of views ---------
+
+COMMANDS["mydata"] = "Какие мои данные хранит бот"
+ADMIN_COMMANDS["retention"] = "Срок хранения: сколько данных удалить и когда"
+BTN_MYDATA = "🗂 Какие мои данные хранятся"
+ERASED_BY_RULE = "по сроку хранения"
+VIEW_NOBODY = "чат администраторов"
+VIEW_VIA = {
+    "req": "карточка по /req",
+    "list": "карточка из списка",
+    "find": "в результатах /find",
+    "card": "карточка в чате",
+    "export": "выгрузка",
+}
+MYDATA_FILE_NOTE = "Всё, что хранится о вас, — в файле ниже (сообщение вышло бы слишком длинным)."
+MYDATA_FILE_NAME = "moi-dannye.txt"
+MYDATA_ROLE_NAMES = {
+    "admin": "администратор МИАЦ",
+    "operator": "оператор МИАЦ",
+    "responsible": "ответственный медицинской организации",
+    "viewer": "наблюдатель (департамент, главный специалист)",
+}
+MYDATA_STAFF = "сотрудник МИАЦ"
+MYDATA_YOU = "вы"
+MYDATA_SYSTEM = "бот"
+MYDATA_FIELDS = {
+    "snils": "СНИЛС",
+    "full_name": "ФИО",
+    "email": "Эл. почта",
+    "region": "Субъект РФ",
+    "org_full_name": "Организация",
+    "org_short_name": "Организация (кратко)",
+    "org_manual": "Организация введена вручную",
+    "position": "Должность",
+    "position_in_matrix": "Должность из матрицы ролей",
+    "role": "Роль",
+    "role_level": "Уровень роли",
+    "component": "Компонент",
+    "status": "Статус",
+    "created_at": "Создана",
+    "submitted_at": "Подана",
+    "updated_at": "Изменена",
+    "decided_at": "Решение принято",
+    "decision_reason": "Комментарий к решению",
+    "return_fields": "Поля, возвращённые на доработку",
+    "export_batch_id": "Выгрузка федеральному оператору №",
+}
+
+
+def view_via(via: str) -> str:
+    return f"через: {VIEW_VIA.get(via, via)}"
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(LOCAL_TZ).strftime("%d.%m.%Y %H:%M") if value else "—"
+
+
+def _value(value: object) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "да" if value else "нет"
+    if isinstance(value, datetime):
+        return _when(value)
+    if isinstance(value, list):
+        return ", ".join(RETURN_FIELD_NAMES.get(str(v), str(v)) for v in value)
+    return str(value)
+
+
+def mydata(
+    requests: Sequence[tuple[int, Sequence[tuple[str, object]]]],
+    consents: Sequence[tuple[str, bool, datetime, datetime | None]],
+    events: Sequence[tuple[int, datetime, str, str, str | None]],
+    ticket: tuple[str, datetime, int, int] | None,
+    claims: Sequence[tuple[str, datetime]],
+    reminders: int,
+    draft: Sequence[tuple[str, str]],
+    erasures: Sequence[tuple[datetime, Sequence[int], str]] = (),
+) -> str:
+    """Plain text (the caller escapes it for a message): everything the bot keeps about the
+    person. `events`: (request, when, who — a role, never a name, action, via)."""
+    out = ["Какие ваши данные хранит бот (152-ФЗ, ст. 14)", ""]
+    out.append("Заявки:" if requests else "Заявок нет.")
+    for number, fields in requests:
+        out.append(f"  Заявка № {number}")
+        for name, value in fields:
+            shown = STATUS_NAMES.get(str(value), str(value)) if name == "status" else _value(value)
+            out.append(f"    {MYDATA_FIELDS.get(name, name)}: {shown}")
+    out.append("")
+    out.append("Согласие на обработку персональных данных:" if consents else "Согласий нет.")
+    for version, accepted, at, withdrawn in consents:
+        answer = "дано" if accepted else "не дано"
+        line = f"  версия текста {version}: {answer} {_when(at)}"
+        if withdrawn is not None:
+            line += f", отозвано {_when(withdrawn)}"
+        out.append(line)
+    out.append("")
+    if ticket is None:
+        out.append("Обращений в поддержку нет.")
+    else:
+        status, opened, messages, ratings = ticket
+        state = "открыто" if status == "open" else "закрыто"
+        out.append(
+            f"Обращение в поддержку: {state}, начато {_when(opened)}; "
+            f"пересланных сообщений: {messages}; оценок: {ratings}"
+        )
+    if claims:
+        out.append("")
+        out.append("Адреса эл. почты, закреплённые за вашим СНИЛС:")
+        out += [f"  {email} — с {_when(at)}" for email, at in claims]
+    if reminders:
+        out.append("")
+        out.append(f"Напоминаний о сроке подачи отправлено: {reminders}")
+    if erasures:
+        out.append("")
+        out.append("Уже удалено (СНИЛС, ФИО, эл. почта):")
+        for at, numbers, rule in erasures:
+            why = "по сроку хранения" if rule == "retention" else "по отзыву согласия"
+            listed = ", ".join(f"№ {n}" for n in numbers) or "обращение в поддержку"
+            out.append(f"  {listed} — {_when(at)}, {why}")
+    if draft:
+        out.append("")
+        out.append("Незаконченная заявка (черновик):")
+        out += [f"  {MYDATA_FIELDS.get(k, k)}: {v}" for k, v in draft]
+    out.append("")
+    out.append("Кто видел и менял ваши заявки:" if events else "Просмотров и изменений нет.")
+    for number, at, who, action, via in events:
+        what = EVENT_NAMES.get(action, action)
+        if via:
+            what += f" ({view_via(via)})"
+        out.append(f"  № {number}, {_when(at)} — {who}: {what}")
+    return "\n".join(out)
+
+
+def retention_outlook(
+    days: int,
+    due_now: int,
+    upcoming: Sequence[tuple[datetime, int]],
+    waiting: int,
+    last_run: datetime | None,
+    next_run: datetime | None,
+) -> str:
+    lines = [
+        f"<b>Срок хранения персональных данных: {days} дн.</b> после завершения заявки "
+        "(доступ предоставлен, отклонена, отменена), если у человека нет заявки в работе.",
+        "",
+        f"Удалить сейчас: <b>{due_now}</b>",
+    ]
+    if waiting:
+        lines.append(f"Срок истёк, но есть заявка в работе (данные нужны): {waiting}")
+    if upcoming:
+        lines.append("Ближайшие дни:")
+        lines += [f"• {fmt_date(day)}: {count}" for day, count in upcoming]
+    else:
+        lines.append("В ближайшие 7 дней срок ни у кого не истекает.")
+    lines.append(f"Последний запуск: {_when(last_run)}; следующий: {_when(next_run)}")
+    return "\n".join(lines)
+
+
+CLI_BACKUP_POSTGRES = (
+    "Эта команда копирует только базу SQLite. Базу PostgreSQL копируйте её средствами: "
+    'pg_dump --format=custom --file=backup.dump "$DATABASE_URL" (без «+asyncpg» в адресе), '
+    "восстановление — pg_restore --clean --if-exists --dbname=… backup.dump; затем "
+    "python -m bot reapply-erasures. Подробнее — README, раздел «Резервные копии»."
+)
+
+
+def cli_backup_exists(path: str) -> str:
+    return f"Файл {path} уже существует: укажите новый, копия не перезаписывает файлы."
+
+
+def cli_backup_no_database(path: str) -> str:
+    return f"Базы данных {path} нет: копировать нечего."
+
+
+def cli_backup_done(path: str, requests: int) -> str:
+    return (
+        f"Резервная копия записана: {path} (заявок: {requests}). В ней персональные данные: "
+        "храните её только там, где разрешено (см. README), и после восстановления выполните "
+        "python -m bot reapply-erasures."
+    )
+
+
+def cli_reapplied(records: int, erased: int, by_retention: int) -> str:
+    return (
+        f"Записей об удалении: {records}; удалено снова по ним: {erased}; "
+        f"по сроку хранения: {by_retention}."
+    )

@@ -472,3 +472,14 @@ class BroadcastRecipient(Base):
     broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id"), primary_key=True)
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     state: Mapped[str] = mapped_column(String(16), default="pending")  # | delivered | blocked
+# --- personal data for its whole life (issue 13) ---
+# Requests that ended (access granted, rejected, cancelled) and still hold personal data, by
+# when they ended: the retention job and /retention read only these, and an erased request
+# leaves the index.
+RETENTION_PENDING = "erased_at IS NULL AND status IN ('access_granted', 'rejected', 'cancelled')"
+Index(
+    "ix_access_requests_retention",
+    AccessRequest.updated_at,
+    sqlite_where=text(RETENTION_PENDING),
+    postgresql_where=text(RETENTION_PENDING),
+)

@@ -3,6 +3,7 @@ stops and the person's data is destroyed, and the event log proves both."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -57,10 +58,26 @@ async def withdraw(
     )
     # Locked, so that an admin's decision at this moment waits for us and then finds the
     # request cancelled (PostgreSQL; SQLite's single writer already orders the two).
+    ids = list(
+        await session.scalars(
+            select(AccessRequest.id)
+            .where(AccessRequest.telegram_id == telegram_id, AccessRequest.erased_at.is_(None))
+            .order_by(AccessRequest.id)
+            .with_for_update()
+        )
+    )
+    return await withdraw_requests(session, telegram_id, ids, now)
+
+
+async def withdraw_requests(
+    session: AsyncSession, telegram_id: int, request_ids: Sequence[int], at: datetime
+) -> Withdrawal:
+    """Processing of these requests of the person stops (each one that may still be
+    cancelled is) and their personal data are erased (`erase_requests`)."""
     requests = list(
         await session.scalars(
             select(AccessRequest)
-            .where(AccessRequest.telegram_id == telegram_id, AccessRequest.erased_at.is_(None))
+            .where(AccessRequest.id.in_(list(request_ids)), AccessRequest.erased_at.is_(None))
             .order_by(AccessRequest.id)
             .with_for_update()
         )
@@ -77,15 +94,43 @@ async def withdraw(
             action="consent_withdrawn",
         ):
             cancelled.append(request.id)
-    ids = [r.id for r in requests]
-    if not ids:
-        return Withdrawal(cancelled, [])
+    erased = await erase_requests(session, [r.id for r in requests], actor_id=telegram_id, at=at)
+    return Withdrawal(cancelled, erased)
+
+
+async def erase_requests(
+    session: AsyncSession,
+    request_ids: Sequence[int],
+    *,
+    actor_id: int | None,
+    at: datetime | None = None,
+    rule: str | None = None,
+) -> list[int]:
+    """Destroy SNILS, ФИО and e-mail of these requests, the one way every erasure goes (a
+    withdrawal of consent, the retention rule, a replay after a restore). What stays for the
+    statistics: organisation, position, role, component, status and dates; the proof: an
+    `erased` event per request (with `rule` when it was not a withdrawal). Requests already
+    erased are left alone: the rows are locked (PostgreSQL) and the UPDATE is conditional, so
+    of two erasures at once each request is erased, and proven erased, once. Returns the ids
+    this call erased. In the caller's transaction."""
+    now = at or utcnow()
+    if not request_ids:
+        return []
+    requests = list(
+        await session.scalars(
+            select(AccessRequest)
+            .where(AccessRequest.id.in_(list(request_ids)), AccessRequest.erased_at.is_(None))
+            .order_by(AccessRequest.id)
+            .with_for_update()
+        )
+    )
+    if not requests:
+        return []
     snils = {r.snils for r in requests}
     emails = {r.email.lower() for r in requests}
-    await _scrub_events(session, ids, snils, emails)
-    await session.execute(
+    result = await session.execute(
         update(AccessRequest)
-        .where(AccessRequest.id.in_(ids))
+        .where(AccessRequest.id.in_([r.id for r in requests]), AccessRequest.erased_at.is_(None))
         .values(
             **dict.fromkeys(PERSONAL_COLUMNS, ""),
             telegram_id=0,
@@ -95,19 +140,21 @@ async def withdraw(
             erased_at=now,
             updated_at=now,
         )
+        .returning(AccessRequest.id)
         .execution_options(synchronize_session=False)
     )
+    ids = sorted(int(i) for i in result.scalars())
+    if not ids:
+        return []
+    await _scrub_events(session, ids, snils, emails)
     await _free_emails(session, snils, emails)
+    details: dict[str, Any] = {"fields": list(PERSONAL_COLUMNS)}
+    if rule is not None:
+        details["rule"] = rule
     events = EventRepository(session)
     for request_id in ids:
-        events.add(
-            request_id,
-            "erased",
-            actor_id=telegram_id,
-            details={"fields": list(PERSONAL_COLUMNS)},
-            at=now,
-        )
-    return Withdrawal(cancelled, ids)
+        events.add(request_id, "erased", actor_id=actor_id, details=dict(details), at=now)
+    return ids
 
 
 async def _scrub_events(

@@ -244,7 +244,11 @@ def _chunks(ids: Sequence[int], size: int | None = None) -> Iterator[Sequence[in
 
 
 async def export_new(
-    session: AsyncSession, actor_id: int | None, batch_id: int, request_ids: Sequence[int]
+    session: AsyncSession,
+    actor_id: int | None,
+    batch_id: int,
+    request_ids: Sequence[int],
+    view: dict[str, Any] | None = None,
 ) -> list[tuple[int, int | None]]:
     """Mark these approved requests exported in the batch (an event each); a request whose
     status changed meanwhile is left out. One UPDATE and one INSERT: call it with at most
@@ -273,7 +277,25 @@ async def export_new(
             now,
             (Status.APPROVED.value, Status.EXPORTED.value),
         )
+        await _log_views(session, [request_id for request_id, _ in marked], actor_id, view, now)
     return marked
+
+
+def export_view(cli: bool = False) -> dict[str, Any]:
+    """The `viewed` event's details for an export (the bot's /export, or the command line)."""
+    return {"via": "export", "cli": True} if cli else {"via": "export"}
+
+
+async def _log_views(
+    session: AsyncSession,
+    request_ids: Sequence[int],
+    actor_id: int | None,
+    view: dict[str, Any] | None,
+    at: datetime,
+) -> None:
+    """The audit of views (services/audit.py): the file shows each person's full data. One
+    INSERT … SELECT per chunk, like the export's own events."""
+    await _log_events(session, request_ids, "viewed", actor_id, view or export_view(), at)
 
 
 async def _log_events(
@@ -303,7 +325,11 @@ async def _log_events(
 
 
 async def mark_batch(
-    db: Database, actor_id: int | None, request_ids: Sequence[int], pause: float = 0.0
+    db: Database,
+    actor_id: int | None,
+    request_ids: Sequence[int],
+    pause: float = 0.0,
+    view: dict[str, Any] | None = None,
 ) -> tuple[int | None, list[tuple[int, int | None]]]:
     """A new batch of these requests, marked `MARK_CHUNK` at a time, `pause` seconds apart;
     (None, []) when none of them could be marked any more. What follows a status change (the
@@ -317,7 +343,7 @@ async def mark_batch(
                 session.add(batch)
                 await session.flush()
                 batch_id = batch.id
-            done = await export_new(session, actor_id, batch_id, chunk)
+            done = await export_new(session, actor_id, batch_id, chunk, view)
             if done:
                 await session.execute(
                     update(ExportBatch)
@@ -337,19 +363,30 @@ async def mark_batch(
 
 
 async def log_reexport(
-    db: Database, request_ids: Sequence[int], actor_id: int | None, how: str, pause: float = 0.0
+    db: Database,
+    request_ids: Sequence[int],
+    actor_id: int | None,
+    how: str,
+    pause: float = 0.0,
+    view: dict[str, Any] | None = None,
 ) -> None:
-    """A `reexported` event per request, `WRITE_CHUNK` per transaction, `pause` seconds
-    apart."""
+    """A `reexported` event and a `viewed` one per request, `WRITE_CHUNK` requests per
+    transaction, `pause` seconds apart."""
     now = utcnow()
     for chunk in _chunks(request_ids):
         async with db.write() as session:
             await _log_events(session, chunk, "reexported", actor_id, {"selection": how}, now)
+            await _log_views(session, chunk, actor_id, view, now)
         await asyncio.sleep(pause)
 
 
 async def run_new(
-    db: Database, actor_id: int | None, directory: Path, stem: str, pause: float = 0.0
+    db: Database,
+    actor_id: int | None,
+    directory: Path,
+    stem: str,
+    pause: float = 0.0,
+    view: dict[str, Any] | None = None,
 ) -> Export:
     """`/export`: build the files of the approved requests not exported before, then mark them
     in a new batch. A failure while building leaves everything as it was. Should a request
@@ -357,7 +394,7 @@ async def run_new(
     files = await build(db, new_query(), directory, stem)
     if not files.count:
         return Export(None, None)
-    batch_id, marked = await mark_batch(db, actor_id, files.request_ids, pause)
+    batch_id, marked = await mark_batch(db, actor_id, files.request_ids, pause, view)
     if batch_id is None:
         return Export(None, None)
     if len(marked) != files.count:
@@ -376,6 +413,7 @@ async def run_again(
     since: date | None = None,
     until: date | None = None,
     pause: float = 0.0,
+    view: dict[str, Any] | None = None,
 ) -> Export:
     """`/export all|N|dates`: the files again, changing nothing; each request in them gets a
     `reexported` event once the files exist."""
@@ -384,7 +422,7 @@ async def run_again(
     )
     if not files.count:
         return Export(None, None)
-    await log_reexport(db, files.request_ids, actor_id, how, pause)
+    await log_reexport(db, files.request_ids, actor_id, how, pause, view)
     return Export(None, files)
 
 

@@ -62,6 +62,13 @@ def role_matrix() -> RoleMatrix:
     return load_role_matrix(ROOT / "role_matrix.yaml")
 
 
+def _journal_beside(database_url: str) -> str:
+    prefix = "sqlite+aiosqlite:///"
+    if database_url.startswith(prefix):
+        return str(Path(database_url.removeprefix(prefix)).parent / "erasures.jsonl")
+    return ""
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "bot_token": TOKEN,
@@ -69,6 +76,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "admin_ids": [ADMIN_ID],
         "support_chat_id": SUPPORT_CHAT_ID,
         "role_matrix_path": str(ROOT / "role_matrix.yaml"),
+        # The erasure journal beside a test's SQLite file, never in the work tree's data/.
+        "erasure_journal": _journal_beside(database_url),
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

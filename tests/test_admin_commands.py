@@ -40,7 +40,10 @@ async def test_queue_oldest_first_and_opening_a_card(h: Harness, db: Database) -
         viewed = (
             await session.scalars(select(RequestEvent).where(RequestEvent.action == "viewed"))
         ).all()
-    assert [(v.request_id, v.actor_id) for v in viewed] == [(2, ADMIN_ID)]
+    opened = [v for v in viewed if (v.details or {}).get("via") != "card"]
+    assert [(v.request_id, v.actor_id, v.details) for v in opened] == [
+        (2, ADMIN_ID, {"via": "list"})
+    ]
 
 
 async def test_queue_pages(h: Harness) -> None:

@@ -306,3 +306,21 @@ async def test_declining_after_agreeing_stores_nothing(harness: Harness, db: Dat
     async with db.read() as session:
         assert await session.scalar(select(func.count()).select_from(Consent)) == 0
     assert await harness.dp.storage.get_data(key(user)) == {}
+
+
+async def test_consent_states_the_retention_the_job_applies(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    settings = make_settings(database_url, retention_days=45)
+    h = Harness(build_dispatcher(settings, db, role_matrix))
+    user = h.user()
+    await user.send("/start")
+    sent = await user.press("📝 Подать заявку")
+    assert "через 45 дн. после её завершения" in sent[-1].plain
+    assert "5 лет" not in sent[-1].plain
+    await to_summary(h.user(1002))
+    await h.user(1002).press("📨 Отправить")
+    async with db.read() as session:
+        version = await session.scalar(select(Consent.version))
+    assert version == f"{texts.CONSENT_VERSION}+45d"  # the period is part of what was agreed
+    await h.dp.storage.close()

@@ -48,8 +48,9 @@ STRANGER = 777001
 # button must be added here on purpose (the walk treats it as staff-only until then).
 # /responsible and its buttons («ro»): anyone may ask to become an organisation's responsible
 # person (an admin decides; test_org.py proves the asker gets no rights by asking).
+# "md": «Какие мои данные хранятся» (/mydata): each person sees only their own data.
 APPLICANT_COMMANDS = frozenset(texts.COMMANDS) | {"responsible"}
-APPLICANT_PREFIXES = frozenset({"m", "my", "f", "w", "x", "fq", "r", "ro"})
+APPLICANT_PREFIXES = frozenset({"m", "my", "f", "w", "x", "fq", "r", "ro", "md"})
 # What a viewer (chief specialists, the department) may use beyond that: the figures only.
 VIEWER_COMMANDS = frozenset({"stats", "coverage", "report"})
 ARGUMENTS = ("", "1", "2", "all", "batch 1", "иванова", f"add admin {STRANGER}", "remove 900002")
@@ -393,7 +394,9 @@ async def test_every_command_and_button_is_refused_to_someone_who_is_not_staff(
     # The walk must see what is there (a broken introspection would prove nothing).
     assert {"queue", "export", "granted", "stats", "coverage", "staff", "close", "org"} <= commands
     assert {"report", "broadcast"} <= commands
-    assert {"a", "q", "s", "g", "fq", "r", "x", "w", "o", "ro", "bc"} <= set(prefixes)
+    assert {"retention", "mydata"} <= commands and "retention" not in APPLICANT_COMMANDS
+    assert "mydata" in APPLICANT_COMMANDS
+    assert {"a", "q", "s", "g", "fq", "r", "x", "w", "o", "ro", "bc", "md"} <= set(prefixes)
     shown = await populated(h, db)
     if viewer:
         async with db.write() as session:

@@ -180,7 +180,9 @@ def _screen(text: str, kb: StepKeyboard, back: bool = True) -> Screen:
 async def _consent_render(data: FormData, env: FormEnv) -> Screen:
     kb = StepKeyboard("consent")
     kb.row(kb.button(texts.BTN_AGREE, "pick", "yes"), kb.button(texts.BTN_DISAGREE, "pick", "no"))
-    text = texts.consent(env.settings.operator_name, texts.CONSENT_RETENTION)
+    text = texts.consent(
+        env.settings.operator_name, texts.consent_retention(env.settings.retention_days)
+    )
     return _screen(text, kb, back=False)
 
 
@@ -192,7 +194,9 @@ def _after_consent(data: FormData, env: FormEnv) -> str:
 async def _consent_pick(data: FormData, env: FormEnv, action: str, value: str) -> Outcome:
     if value == "no":
         return Stop(texts.CONSENT_DECLINED)  # nothing was stored, and the draft is dropped
-    data.consent_version, data.consent_at = texts.CONSENT_VERSION, utcnow()
+    # The retention period is part of the text the person agreed to.
+    version = f"{texts.CONSENT_VERSION}+{env.settings.retention_days}d"
+    data.consent_version, data.consent_at = version, utcnow()
     return Done(answer=texts.BTN_AGREE)
 
 

@@ -51,8 +51,8 @@ from bot.config import Settings
 from db.database import Database
 from db.models import AccessRequest, utcnow
 from db.repositories import EventRepository, RequestRepository
+from services import audit, staff
 from services import requests as request_service
-from services import staff
 from services.requests import Status
 from services.role_matrix import RoleMatrix
 from services.snils import format_snils
@@ -529,12 +529,18 @@ async def on_queue(message: Message, db: Database) -> None:
 
 
 async def open_card(
-    bot: Bot, db: Database, settings: Settings, admin_id: int, chat_id: int, request_id: int
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    admin_id: int,
+    chat_id: int,
+    request_id: int,
+    via: str = "req",
 ) -> bool:
     async with db.write() as session:
         if await session.get(AccessRequest, request_id) is None:
             return False
-        EventRepository(session).add(request_id, "viewed", actor_id=admin_id)
+        await audit.record_views(session, [request_id], actor_id=admin_id, via=via)
     await post_card(bot, db, settings, request_id, chat_ids=[chat_id])
     return True
 
@@ -555,7 +561,7 @@ async def on_queue_button(
         text, keyboard = await _queue_view(db, max(0, callback_data.value))
         await message.edit_text(text, reply_markup=keyboard)
     elif not await open_card(
-        bot, db, settings, query.from_user.id, message.chat.id, callback_data.value
+        bot, db, settings, query.from_user.id, message.chat.id, callback_data.value, "list"
     ):
         callback_answer.text = texts.REQUEST_NOT_FOUND
 
@@ -606,6 +612,12 @@ async def on_history(message: Message, command: CommandObject, db: Database) -> 
             extra.append(texts.fields_detail(fields))
         if details.get("reason"):
             extra.append(texts.reason_detail(str(details["reason"])))
+        if event.action == audit.VIEWED:
+            extra.append(texts.view_via(str(details.get("via") or "")))
+            if event.actor_id is None:
+                who = texts.VIEW_NOBODY
+        if event.action == "erased" and details.get("rule"):
+            who = texts.ERASED_BY_RULE
         lines.append(texts.history_line(event.at, who, event.action, extra))
     await message.answer(_fit(texts.history(number, lines)))
 
@@ -641,6 +653,14 @@ async def on_find(message: Message, command: CommandObject, db: Database) -> Non
             rows = await repository.by_email(query, limit=QUEUE_PAGE)
         if not rows:
             rows = await repository.search(words, limit=QUEUE_PAGE)
+    if rows:
+        async with db.write() as session:
+            await audit.record_views(
+                session,
+                [r.id for r in rows],
+                actor_id=message.from_user.id if message.from_user else None,
+                via="find",
+            )
     await message.answer(texts.found(len(rows)), reply_markup=_list_keyboard(rows, 0, 1))
 
 

@@ -102,6 +102,7 @@ async def send_my_requests(
     markup.inline_keyboard[:0] = [keyboards.fix_button(n).inline_keyboard[0] for n in returned]
     if pages > 1:
         markup.inline_keyboard.append(keyboards.my_pager(page, pages))
+    markup.inline_keyboard.append(keyboards.mydata_button())
     markup.inline_keyboard.append(keyboards.withdraw_button())
     text = texts.my_requests(blocks, page, pages)
     if edit is not None:

@@ -18,9 +18,13 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from bot import keyboards, support_desk, texts
 from bot.callbacks import WithdrawCb
 from bot.cards import enqueue_card_refresh
+from bot.config import Settings
 from bot.filters import PrivateChat
+from bot.retention import journal
 from db.database import Database
+from db.models import utcnow
 from services import consent, outbox, support
+from services.backup import WITHDRAWAL, Record
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,7 @@ async def on_withdraw_button(
     state: FSMContext,
     bot: Bot,
     db: Database,
+    settings: Settings,
 ) -> None:
     if query.message is None:
         callback_answer.text = texts.STALE_BUTTON
@@ -90,6 +95,8 @@ async def on_withdraw_button(
             await enqueue_card_refresh(session, request_id)
         if thread is not None:
             support_desk.enqueue_topic_delete(session, thread)
+    if result.erased:
+        await journal(settings, [Record(utcnow(), user_id, result.erased, WITHDRAWAL)])
     await state.clear()  # the unfinished request: SNILS, name, e-mail typed so far
     await bot.send_message(
         chat_id,

@@ -29,6 +29,7 @@ def bot_env(standin: BotApiStandin, database_url: str, tmp_path: Path) -> dict[s
         ADMIN_IDS="900001",
         DEADLINE="2026-12-20",
         LOG_LEVEL="INFO",
+        ERASURE_JOURNAL=str(tmp_path / "erasures.jsonl"),  # not the work tree's data/
     )
     env.pop("REDIS_URL", None)
     return env

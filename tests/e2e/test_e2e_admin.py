@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from db.database import Database
 from db.models import AccessRequest, RequestEvent
 from services.organizations import import_rows, read_rows
+from services.typed_text import clean_text
 from tests.conftest import SAMPLE_ORGS
 from tests.e2e.standin import BotApiStandin
 from tests.e2e.support import BotProcess, Person
@@ -18,6 +19,9 @@ ADMIN_A, ADMIN_B = 900001, 900002
 ADMIN_CHAT = -1007770001
 OLGA = "‹Оля & Ко>"
 PETR = '<i>Пётр</i> & "Ко" 👩\u200d⚕️'
+# Names as the bot keeps them: invisible characters (the ZWJ in Пётр's emoji) are cleaned where
+# text comes in, so whichever admin wins is named without them.
+NAMES_SEEN = (clean_text(OLGA), clean_text(PETR))
 
 
 async def test_two_admins_in_a_group(
@@ -93,7 +97,8 @@ async def test_two_admins_in_a_group(
     answers = [c.answer.get("text") for c in standin.callbacks.values() if c.answer]
     lost = [a for a in answers if a and a.startswith("Решение уже принято")]
     assert len(lost) == 1
-    assert OLGA in lost[0] or PETR in lost[0]  # the winner's name as spelled, no HTML entities
+    # the winner's name as spelled, no HTML entities
+    assert any(name in lost[0] for name in NAMES_SEEN), lost[0]
     async with db.read() as session:
         request = await session.get(AccessRequest, 1)
         approvals = await session.scalar(
@@ -104,4 +109,4 @@ async def test_two_admins_in_a_group(
     assert approvals == 1
     cards = [r for r in standin.sent if r.chat_id == ADMIN_CHAT and "Заявка № 1" in (r.text or "")]
     assert "✅ Одобрена" in (cards[-1].text or "") and cards[-1].buttons == []
-    assert OLGA in (cards[-1].text or "") or PETR in (cards[-1].text or "")
+    assert any(name in (cards[-1].text or "") for name in NAMES_SEEN)

@@ -26,6 +26,7 @@ async def test_applicant_from_start_to_a_submitted_request_then_withdrawn(
             "help",
             "cancel",
             "withdraw",
+            "mydata",
         }
 
         me = Person(standin, USER)

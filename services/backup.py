@@ -1,0 +1,228 @@
+"""Backups of a running SQLite database, and erasures applied again after a restore.
+
+A backup is a copy of the database at one moment: it holds personal data, and it holds the
+data of everyone who withdrew consent or whose retention term ran out *after* that moment.
+Every erasure is therefore also written to the erasure journal (one JSON line: when, whose
+Telegram id, which request ids, by which rule; no SNILS, name or e-mail), which lives apart
+from the database and its backups; `reapply` replays the journal and the restored database's
+own `erasures` rows, then the retention rule, onto a restored database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import make_url
+
+from db.database import Database
+from db.models import AccessRequest, Consent, Erasure, utcnow
+from services import consent, outbox, retention, support
+
+WITHDRAWAL = "withdrawal"
+
+
+class NotSqlite(Exception):
+    """The database is not SQLite: PostgreSQL is backed up with pg_dump."""
+
+
+def sqlite_file(url: str) -> Path:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        raise NotSqlite(parsed.get_backend_name())
+    if not parsed.database or parsed.database == ":memory:":
+        raise NotSqlite("sqlite in memory")
+    return Path(parsed.database)
+
+
+def backup_sqlite(source: Path, out: Path) -> int:
+    """A consistent copy of `source` (which the bot may be writing) in `out`, through SQLite's
+    online backup API: one step, so the copy is the database at one moment (in WAL mode the
+    writers go on meanwhile). Written beside `out` and renamed, readable by the owner only.
+    Returns the number of requests in the copy."""
+    if not source.is_file():
+        raise FileNotFoundError(str(source))
+    if out.resolve() == source.resolve():
+        raise ValueError("the backup cannot overwrite the database")
+    partial = out.with_name(out.name + ".partial")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    # A plain connection (a read-only one cannot open a WAL database whose -shm file is
+    # missing); the backup API only reads from it.
+    src = sqlite3.connect(source, timeout=30)
+    try:
+        dst = sqlite3.connect(partial)
+        try:
+            src.backup(dst, pages=-1)
+            dst.execute("PRAGMA journal_mode=DELETE")
+            if dst.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise RuntimeError("the copy fails SQLite's quick_check")
+            count = dst.execute("SELECT count(*) FROM access_requests").fetchone()[0]
+        finally:
+            dst.close()
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        src.close()
+    os.replace(partial, out)
+    return int(count)
+
+
+# --- the erasure journal ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    at: datetime
+    telegram_id: int
+    requests: list[int]
+    rule: str  # withdrawal | retention
+
+    def line(self) -> str:
+        return json.dumps(
+            {
+                "at": self.at.isoformat(),
+                "telegram_id": self.telegram_id,
+                "requests": self.requests,
+                "rule": self.rule,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def parse(cls, line: str) -> Record:
+        data: dict[str, Any] = json.loads(line)
+        return cls(
+            datetime.fromisoformat(data["at"]),
+            int(data["telegram_id"]),
+            [int(i) for i in data.get("requests") or []],
+            str(data.get("rule") or WITHDRAWAL),
+        )
+
+
+def journal_append(path: str | None, records: list[Record]) -> None:
+    """Append the records (after the erasure committed). Best effort for the bot: a journal
+    that cannot be written is logged by the caller, the erasure itself stands."""
+    if not path or not records:
+        return
+    journal = Path(path)
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as out:
+        out.write("".join(r.line() + "\n" for r in records))
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def journal_read(path: str | None) -> list[Record]:
+    if not path or not Path(path).is_file():
+        return []
+    records = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            records.append(Record.parse(line))
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by a crash while it was written: the rest still counts
+    return records
+
+
+async def recorded(db: Database) -> list[Record]:
+    """The erasures the (restored) database itself recorded."""
+    async with db.read() as session:
+        rows = await session.scalars(select(Erasure).order_by(Erasure.id))
+        return [
+            Record(
+                e.at,
+                e.telegram_id,
+                [int(i) for i in (e.details or {}).get("requests") or []],
+                str((e.details or {}).get("rule") or WITHDRAWAL),
+            )
+            for e in rows
+        ]
+
+
+# --- replay -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Replay:
+    records: int = 0
+    erased: list[int] = field(default_factory=list)  # by the recorded erasures
+    retention: list[int] = field(default_factory=list)  # by the retention rule, now
+
+
+async def _replay_one(db: Database, record: Record) -> list[int]:
+    """One recorded erasure, onto the database as it is. A request counts as the recorded
+    one only if it existed then and was that person's: a request made after a restore may
+    have got the same number."""
+    async with db.write() as session:
+        query = select(AccessRequest.id).where(
+            AccessRequest.erased_at.is_(None),
+            AccessRequest.created_at <= record.at,
+            AccessRequest.telegram_id == record.telegram_id,
+        )
+        if record.rule != WITHDRAWAL:
+            query = query.where(AccessRequest.id.in_(record.requests or [-1]))
+        ids = list(await session.scalars(query))
+        if record.rule == WITHDRAWAL:
+            await session.execute(
+                update(Consent)
+                .where(
+                    Consent.telegram_id == record.telegram_id,
+                    Consent.withdrawn_at.is_(None),
+                    Consent.at <= record.at,
+                )
+                .values(withdrawn_at=record.at)
+            )
+            result = await consent.withdraw_requests(session, record.telegram_id, ids, record.at)
+            forgotten = await support.forget(session, record.telegram_id)
+            # What the restored outbox still holds for or about the person goes, as it did.
+            await outbox.forget_person(session, record.telegram_id)
+            await outbox.follow_requests(session, [(i, None) for i in result.erased])
+            consent.record_erasure(
+                session,
+                record.telegram_id,
+                result,
+                support_thread=forgotten.thread is not None,
+                relayed_messages=forgotten.relayed,
+                ratings=forgotten.ratings,
+            )
+            return result.erased
+        erased = await consent.erase_requests(
+            session, ids, actor_id=None, at=utcnow(), rule=record.rule
+        )
+        if erased:
+            await outbox.follow_requests(session, [(i, None) for i in erased])
+            session.add(
+                Erasure(
+                    telegram_id=record.telegram_id,
+                    at=utcnow(),
+                    details={"requests": erased, "rule": record.rule, "replayed": True},
+                )
+            )
+        return erased
+
+
+async def reapply(
+    db: Database, journal: str | None, retention_days: int, now: datetime | None = None
+) -> Replay:
+    """Every recorded erasure (the journal's and the database's own), then the retention
+    rule as of `now`. Idempotent: what is erased already is left alone."""
+    replay = Replay()
+    records = journal_read(journal) + await recorded(db)
+    replay.records = len(records)
+    for record in sorted(records, key=lambda r: r.at):
+        replay.erased += await _replay_one(db, record)
+    report = await retention.erase_due(db, now or utcnow(), retention_days)
+    replay.retention = report.erased
+    return replay

@@ -1,0 +1,179 @@
+"""Retention (152-FZ art. 21 p. 4): personal data are destroyed when the purpose is reached.
+
+A request's purpose is reached when it ends: access granted, rejected or cancelled. Its SNILS,
+ФИО and e-mail are erased `days` after that (the request's `updated_at`, set by the ending
+transition), unless the same person — the same Telegram account or the same SNILS — has a
+request still in work (submitted, returned, approved, exported), which may need them. The
+erasure is the withdrawal's own (services.consent.erase_requests): the same event proof, the
+same statistics kept (organisation, position, role, dates).
+
+Safe with several workers and across restarts: the daily run is claimed in `job_runs`
+(services/jobs.py), and the erasure itself is a conditional UPDATE on rows locked for it, so
+two runs at once (or a replay) erase each request once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, Select, TextClause, func, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from db.database import Database
+from db.models import RETENTION_PENDING, AccessRequest, Erasure, JobRun, utcnow
+from services import jobs, outbox
+from services.consent import erase_requests
+from services.requests import Status
+
+JOB = "retention"
+RULE = "retention"
+ENDED_STATUSES = (Status.ACCESS_GRANTED.value, Status.REJECTED.value, Status.CANCELLED.value)
+LIVE_STATUSES = tuple(s.value for s in Status if s.value not in ENDED_STATUSES)
+# Requests erased per write transaction: SQLite's single write lock is held for milliseconds
+# (each erased row changes six indexes and the word index, like an export's mark).
+CHUNK = 50
+# Between two chunks of the daily job: time for the bot's own writes.
+PAUSE = 0.01
+
+
+def _live_of_the_person() -> ColumnElement[bool]:
+    other = aliased(AccessRequest)
+    return (
+        select(other.id)
+        .where(
+            other.id != AccessRequest.id,
+            other.erased_at.is_(None),
+            other.status.in_(LIVE_STATUSES),
+            or_(
+                other.telegram_id == AccessRequest.telegram_id,
+                other.snils == AccessRequest.snils,
+            ),
+        )
+        .exists()
+    )
+
+
+def _pending(cutoff: datetime) -> list[ColumnElement[bool] | TextClause]:
+    """Ended, still holding personal data, ended by `cutoff`. The condition is the partial
+    index's own text (db/models.py), so SQLite reads the index, not the table."""
+    return [text(RETENTION_PENDING), AccessRequest.updated_at <= cutoff]
+
+
+def due_query(now: datetime, days: int) -> Select[int, int]:
+    """(id, Telegram id) of the requests whose data are due for erasure at `now`, those that
+    ended first first."""
+    cutoff = now - timedelta(days=days)
+    return (
+        select(AccessRequest.id, AccessRequest.telegram_id)
+        .where(*_pending(cutoff), ~_live_of_the_person())
+        .order_by(AccessRequest.updated_at, AccessRequest.id)
+    )
+
+
+@dataclass
+class Outlook:
+    """What `/retention` shows: due now, the coming days, and when the job runs."""
+
+    due_now: int
+    upcoming: list[tuple[datetime, int]] = field(default_factory=list)  # (day, count)
+    waiting_for_live: int = 0  # ended and past the term, kept for a request in work
+    last_run: datetime | None = None
+    next_run: datetime | None = None
+
+
+async def outlook(
+    session: AsyncSession, now: datetime, days: int, period: timedelta, horizon: int = 7
+) -> Outlook:
+    cutoff = now - timedelta(days=days)
+    due_now = await session.scalar(
+        select(func.count())
+        .select_from(AccessRequest)
+        .where(*_pending(cutoff), ~_live_of_the_person())
+    )
+    ended_past = await session.scalar(
+        select(func.count()).select_from(AccessRequest).where(*_pending(cutoff))
+    )
+    later = await session.scalars(
+        select(AccessRequest.updated_at).where(
+            *_pending(cutoff + timedelta(days=horizon)), AccessRequest.updated_at > cutoff
+        )
+    )
+    by_day: dict[datetime, int] = defaultdict(int)
+    for ended in later:
+        due = ended + timedelta(days=days)
+        by_day[due.replace(hour=0, minute=0, second=0, microsecond=0)] += 1
+    run = await session.get(JobRun, JOB)
+    last = run.last_run_at if run is not None else None
+    return Outlook(
+        due_now=int(due_now or 0),
+        upcoming=sorted(by_day.items()),
+        waiting_for_live=int(ended_past or 0) - int(due_now or 0),
+        last_run=last,
+        next_run=(last + period) if last is not None else None,
+    )
+
+
+@dataclass
+class Report:
+    erased: list[int] = field(default_factory=list)
+    people: dict[int, list[int]] = field(default_factory=dict)  # Telegram id → request ids
+
+
+async def erase_due(
+    db: Database, now: datetime, days: int, chunk: int = CHUNK, pause: float = 0.0
+) -> Report:
+    """Erase everything due at `now`, `chunk` requests per transaction. Each transaction
+    selects what is due again, so a request erased meanwhile (another worker, a withdrawal)
+    is not touched twice. Proof: an `erased` event per request and an `erasures` row per
+    person, as for a withdrawal."""
+    report = Report()
+    while True:
+        async with db.write() as session:
+            rows = (await session.execute(due_query(now, days).limit(chunk))).all()
+            if not rows:
+                break
+            owner = {int(i): int(t or 0) for i, t in rows}
+            erased = await erase_requests(
+                session, list(owner), actor_id=None, at=utcnow(), rule=RULE
+            )
+            people: dict[int, list[int]] = defaultdict(list)
+            for request_id in erased:
+                people[owner[request_id]].append(request_id)
+            for telegram_id, ids in sorted(people.items()):
+                session.add(
+                    Erasure(
+                        telegram_id=telegram_id,
+                        at=utcnow(),
+                        details={"requests": ids, "rule": RULE},
+                    )
+                )
+            # The admins' cards and the support-topic header show the erasure.
+            await outbox.follow_requests(session, [(i, owner[i]) for i in erased])
+        report.erased += erased
+        for telegram_id, ids in people.items():
+            report.people.setdefault(telegram_id, []).extend(ids)
+        if not erased:
+            break  # another worker took them between our select and our update
+        await asyncio.sleep(pause)
+    return report
+
+
+async def run_once(
+    db: Database,
+    worker: str,
+    *,
+    days: int,
+    period: timedelta,
+    now: datetime | None = None,
+) -> Report | None:
+    """The day's run, unless another worker (or this one before a restart) did it this
+    period: None then."""
+    now = now or utcnow()
+    async with db.write() as session:
+        if not await jobs.claim(session, JOB, period, worker, now=now):
+            return None
+    return await erase_due(db, now, days, pause=PAUSE)

@@ -1,0 +1,213 @@
+"""A person's own data (/mydata), the audit of views (every path that shows staff a person's
+full data writes one `viewed` event), /history showing them, and /retention for admins."""
+
+from __future__ import annotations
+
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, update
+
+from bot import texts
+from bot.handlers import mydata as mydata_handler
+from db.database import Database
+from db.models import AccessRequest, RequestEvent
+from services import mydata
+from tests.admin_support import ADMIN_CHAT, admin, submitted
+from tests.conftest import ADMIN_ID, ROOT
+from tests.dialog_steps import POSITION
+from tests.harness import Harness
+from tests.test_cli import run_bot
+
+OTHER = {"snils": "43105277135", "email": "petrova@example.ru"}
+OTHER_NAME = "Петрова Анна Сергеевна"
+
+
+async def views(db: Database) -> list[tuple[int, int | None, dict[str, Any] | None]]:
+    async with db.read() as session:
+        found = await session.scalars(
+            select(RequestEvent).where(RequestEvent.action == "viewed").order_by(RequestEvent.id)
+        )
+        return [(e.request_id, e.actor_id, e.details) for e in found]
+
+
+class InsertCounter:
+    """INSERT statements into request_events on the database's write engine."""
+
+    def __init__(self, db: Database) -> None:
+        self.count = 0
+        self.engine = db.write_engine.sync_engine
+        event.listen(self.engine, "before_cursor_execute", self.seen)
+
+    def seen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO REQUEST_EVENTS"):
+            self.count += 1
+
+    def close(self) -> None:
+        event.remove(self.engine, "before_cursor_execute", self.seen)
+
+
+# --- /mydata --------------------------------------------------------------------------------
+
+
+async def two_people(h: Harness, db: Database) -> None:
+    await submitted(h, 1001)
+    await submitted(h, 1002, **OTHER)
+    async with db.write() as session:
+        await session.execute(
+            update(AccessRequest).where(AccessRequest.id == 2).values(full_name=OTHER_NAME)
+        )
+
+
+async def test_mydata_shows_every_stored_field_and_nothing_of_other_people(
+    h: Harness, db: Database
+) -> None:
+    await two_people(h, db)
+    boss = admin(h)
+    await boss.send("/req 1")
+    await boss.press(texts.BTN_APPROVE)
+    person = h.user(1001)
+    sent = await person.send("/mydata")
+    text = unescape(sent[-1].plain)
+    async with db.read() as session:
+        mine = await session.get(AccessRequest, 1)
+    assert mine is not None
+    for column in mydata.REQUEST_FIELDS:
+        value = getattr(mine, column)
+        if isinstance(value, str) and value and column != "status":
+            assert value in text, column
+        assert texts.MYDATA_FIELDS[column] in text, column
+    assert texts.STATUS_NAMES["approved"] in text
+    assert POSITION in text and "112-233-445 95" in text and "ivanova@example.ru" in text
+    assert texts.CONSENT_VERSION in text and "дано" in text
+    # Who saw and changed it: roles, never names.
+    assert texts.MYDATA_ROLE_NAMES["admin"] in text and "Ольга" not in text
+    assert texts.view_via("req") in text and texts.EVENT_NAMES["approved"] in text
+    # Nothing of the other person.
+    for secret in ("431-052-771 35", "petrova@example.ru", OTHER_NAME, "Заявка № 2"):
+        assert secret not in text, secret
+    # The other person sees theirs, not the first one's.
+    theirs = unescape((await h.user(1002).send("/mydata"))[-1].plain)
+    assert "431-052-771 35" in theirs and OTHER_NAME in theirs
+    assert "112-233-445 95" not in theirs and "ivanova@example.ru" not in theirs
+    assert all(s.chat_id in (1001, 1002) for s in sent)
+
+
+async def test_the_button_under_my_requests_and_a_file_when_long(
+    h: Harness, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    person = await submitted(h, 1001)
+    await person.send("/my")
+    shown = await person.press(texts.BTN_MYDATA)
+    assert "112-233-445 95" in shown[-1].plain
+    assert h.unanswered_callbacks() == []
+    monkeypatch.setattr(mydata_handler, "MESSAGE_LIMIT", 100)
+    await person.send("/mydata")
+    sent = [f for f in h.session.files if f.chat_id == 1001]
+    assert [f.filename for f in sent] == [texts.MYDATA_FILE_NAME]
+    body = sent[0].data.decode()
+    assert "112-233-445 95" in body and "Иванова Мария Петровна" in body
+    assert sent[0].caption == texts.MYDATA_FILE_NOTE
+
+
+async def test_mydata_in_a_group_shows_nothing(h: Harness, db: Database) -> None:
+    await submitted(h, 1001)
+    member = h.member(1001, ADMIN_CHAT, "Мария")
+    sent = await member.send("/mydata")
+    assert not [s for s in sent if "112-233-445" in s.plain]
+
+
+# --- the audit of views -----------------------------------------------------------------------
+
+
+async def test_a_card_posted_and_refreshed_is_a_view(h: Harness, db: Database) -> None:
+    await submitted(h, 1001)
+    posted = await views(db)
+    assert posted == [(1, None, {"via": "card", "chat_id": ADMIN_CHAT})]
+    await admin(h).press(texts.BTN_APPROVE)
+    refreshed = (await views(db))[1:]
+    assert refreshed == [(1, None, {"via": "card", "chat_id": ADMIN_CHAT, "refresh": True})]
+
+
+async def test_req_find_and_their_history(h: Harness, db: Database) -> None:
+    for user_id, extra in ((1001, {}), (1002, OTHER), (1003, {"snils": "00601278800"})):
+        await submitted(h, user_id, **({**extra, "email": f"u{user_id}@example.ru"}))
+    boss = admin(h)
+    before = len(await views(db))
+    await boss.send("/req 2")
+    assert (await views(db))[before:] == [(2, ADMIN_ID, {"via": "req"})]
+
+    counter = InsertCounter(db)
+    try:
+        await boss.send("/find иванова")
+    finally:
+        counter.close()
+    found = (await views(db))[before + 1 :]
+    assert sorted(found) == [(n, ADMIN_ID, {"via": "find"}) for n in (1, 2, 3)]
+    assert counter.count == 1  # one multi-row INSERT for the page, not one per row
+
+    history = unescape((await boss.send("/history 2"))[-1].plain)
+    assert texts.EVENT_NAMES["viewed"] in history
+    assert texts.view_via("req") in history and texts.view_via("find") in history
+    assert texts.view_via("card") in history and texts.VIEW_NOBODY in history
+
+
+async def test_an_export_in_the_bot_and_on_the_command_line_is_a_view(
+    h: Harness, db: Database, database_url: str, tmp_path: Path
+) -> None:
+    boss = admin(h)
+    for user_id, extra in ((1001, {}), (1002, OTHER)):
+        await submitted(h, user_id, **extra)
+        await boss.press(texts.BTN_APPROVE)
+    before = len(await views(db))
+    await boss.send("/export")
+    exported = [v for v in (await views(db))[before:] if (v[2] or {}).get("via") == "export"]
+    assert sorted(exported) == [(1, ADMIN_ID, {"via": "export"}), (2, ADMIN_ID, {"via": "export"})]
+
+    before = len(await views(db))
+    result = run_bot(
+        ["export", "--all", "--out", str(tmp_path / "all.csv")],
+        {"DATABASE_URL": database_url},
+        ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    by_cli = [v for v in (await views(db))[before:] if (v[2] or {}).get("via") == "export"]
+    assert sorted(by_cli) == [
+        (1, None, {"via": "export", "cli": True}),
+        (2, None, {"via": "export", "cli": True}),
+    ]
+
+
+# --- /retention -------------------------------------------------------------------------------
+
+
+async def test_retention_tells_admins_what_is_due_and_when(h: Harness, db: Database) -> None:
+    from datetime import timedelta
+
+    from db.models import utcnow
+    from services.requests import Status, decide
+
+    await submitted(h, 1001)
+    async with db.write() as session:
+        assert await decide(session, 1, Status.REJECTED, actor_id=ADMIN_ID)
+        await session.execute(
+            update(AccessRequest).values(updated_at=utcnow() - timedelta(days=31))
+        )
+    sent = await admin(h).send("/retention")
+    assert "Удалить сейчас: 1" in sent[-1].plain
+    assert "30 дн." in sent[-1].plain
+
+
+async def test_after_a_withdrawal_mydata_shows_what_was_erased_and_no_data(
+    h: Harness, db: Database
+) -> None:
+    person = await submitted(h, 1001)
+    await person.send("/withdraw")
+    await person.press(texts.BTN_WITHDRAW_CONFIRM)
+    text = unescape((await person.send("/mydata"))[-1].plain)
+    assert "Уже удалено" in text and "№ 1" in text and "по отзыву согласия" in text
+    assert "отозвано" in text  # the consent's withdrawal
+    for gone in ("112-233-445 95", "ivanova@example.ru", "Иванова"):
+        assert gone not in text
