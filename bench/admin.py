@@ -305,7 +305,7 @@ async def reminders_job(bot: Bot, db: Database, dp: Any, settings: Any) -> None:
 
     today = date.today()
     deadline_settings = settings.model_copy(update={"deadline": today + timedelta(days=1)})
-    await reminders.send_due(bot, db, dp.storage, deadline_settings, today)
+    await reminders.send_due(db, dp.storage, deadline_settings, today)
 
 
 async def cli_export(result: RunResult, db: Database, url: str, workdir: Path) -> None:

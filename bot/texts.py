@@ -1439,3 +1439,17 @@ def waiting_for(hours: float | None) -> str:
 
 def sla_reminder(title: str, hours: float) -> str:
     return f"⏰ Вопрос «{escape(title)}» ждёт ответа {hours:.1f} ч."
+
+
+# --- export: requests held back by a shared address ---
+
+
+def export_held_back(count: int) -> str:
+    """Appended to the /export answer: approved requests left out of the batch."""
+    if not count:
+        return ""
+    return (
+        f"\n\nНе выгружено одобренных заявок: {count} — их адрес электронной почты указан и в "
+        "заявке другого человека (адрес должен быть уникальным для каждого пользователя). "
+        "Найдите их через /find по адресу и решите, чья это почта."
+    )

@@ -31,7 +31,7 @@ from sqlalchemy.orm import aliased
 
 from db.database import Database
 from db.models import AccessRequest, ExportBatch, RequestEvent, UtcDateTime, utcnow
-from db.offloop import Query, consume_off_loop
+from db.offloop import Query, consume_off_loop, read_off_loop
 from services import outbox
 from services.form_xlsx import COLUMNS, Sheet, XlsxProcess
 from services.requests import HOLDING_STATUSES, Status, transition
@@ -86,6 +86,8 @@ class Export:
     batch_id: int | None
     files: ExportFiles | None
     marked: list[tuple[int, int | None]] = field(default_factory=list)
+    # Approved requests left out of a new batch: their address is another person's too.
+    held_back: int = 0
 
     @property
     def count(self) -> int:
@@ -179,13 +181,10 @@ def to_csv(requests: Sequence[AccessRequest]) -> bytes:
 # --- which requests -----------------------------------------------------------------------------
 
 
-def new_query() -> Query:
-    """Approved requests not exported before. One address, one person: a request whose
-    address another person's approved, exported or granted request also holds stays approved
-    and out of the file until an admin resolves it (approval refuses such pairs; this catches
-    requests approved before that rule)."""
+def _shares_an_address() -> Any:
+    """Another person's approved, exported or granted request holds this request's address."""
     other = aliased(AccessRequest)
-    shared_address = (
+    return (
         select(other.id)
         .where(
             func.lower(other.email) == func.lower(AccessRequest.email),
@@ -195,16 +194,27 @@ def new_query() -> Query:
         )
         .exists()
     )
-    return (
-        select(*ROW_COLUMNS)
-        .where(
-            AccessRequest.status == Status.APPROVED.value,
-            AccessRequest.export_batch_id.is_(None),
-            AccessRequest.erased_at.is_(None),
-            ~shared_address,
-        )
-        .order_by(AccessRequest.id)
-    )
+
+
+_NEW = (
+    AccessRequest.status == Status.APPROVED.value,
+    AccessRequest.export_batch_id.is_(None),
+    AccessRequest.erased_at.is_(None),
+)
+
+
+def new_query() -> Query:
+    """Approved requests not exported before. One address, one person: a request whose
+    address another person's approved, exported or granted request also holds stays approved
+    and out of the file until an admin resolves it (approval refuses such pairs; this catches
+    requests approved before that rule)."""
+    return select(*ROW_COLUMNS).where(*_NEW, ~_shares_an_address()).order_by(AccessRequest.id)
+
+
+async def held_back(db: Database) -> int:
+    """Approved requests `new_query` leaves out, their address being another person's too."""
+    query = select(func.count()).select_from(AccessRequest).where(*_NEW, _shares_an_address())
+    return int(await read_off_loop(db, lambda session: session.scalar(query)) or 0)
 
 
 def again_query(
@@ -355,14 +365,15 @@ async def run_new(
     in a new batch. A failure while building leaves everything as it was. Should a request
     change meanwhile (a withdrawal), the files are built again from what the batch holds."""
     files = await build(db, new_query(), directory, stem)
+    kept = await held_back(db)
     if not files.count:
-        return Export(None, None)
+        return Export(None, None, held_back=kept)
     batch_id, marked = await mark_batch(db, actor_id, files.request_ids, pause)
     if batch_id is None:
-        return Export(None, None)
+        return Export(None, None, held_back=kept)
     if len(marked) != files.count:
         files = await build(db, again_query(batch_id=batch_id), directory, stem)
-    return Export(batch_id, files, marked)
+    return Export(batch_id, files, marked, held_back=kept)
 
 
 async def run_again(
