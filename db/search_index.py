@@ -44,8 +44,7 @@ SQLITE_DROP = (
 # fastupdate off: new rows go into the index at once, not into a pending list that every
 # search would read through until VACUUM merges it (seconds at 100,000 rows).
 PG_CREATE = (
-    f"CREATE INDEX {PG_INDEX} ON access_requests USING gin ({PG_VECTOR}) "
-    "WITH (fastupdate = off)",
+    f"CREATE INDEX {PG_INDEX} ON access_requests USING gin ({PG_VECTOR}) WITH (fastupdate = off)",
 )
 PG_DROP = (f"DROP INDEX IF EXISTS {PG_INDEX}",)
 

@@ -17,21 +17,24 @@ import asyncio
 import codecs
 import csv
 import io
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from itertools import islice
+from operator import itemgetter
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, BigInteger, String, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from db.database import Database
 from db.models import AccessRequest, ExportBatch, RequestEvent, UtcDateTime, utcnow
-from db.offloop import Query, consume_off_loop, read_off_loop
+from db.offloop import Query, chunks_off_loop, read_off_loop
 from services import outbox
 from services.form_xlsx import COLUMNS, Sheet, XlsxProcess
 from services.requests import HOLDING_STATUSES, Status, transition
@@ -40,7 +43,7 @@ EXPORTED_STATUSES = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS
 LOCAL_TZ = ZoneInfo("Europe/Moscow")
 # Requests logged per write transaction (inserts only), and marked per write transaction (an
 # UPDATE that touches six indexes per row): milliseconds of SQLite's lock each.
-WRITE_CHUNK = 250
+WRITE_CHUNK = 1000
 MARK_CHUNK = 100
 # Between two such transactions of another process (the command line beside the bot): time
 # for the bot's waiting writes, which poll for the lock every 20 ms at most.
@@ -105,55 +108,86 @@ def form_row(number: int, row: Sequence[Any]) -> list[Any]:
     return [number, *row[1:8], row[8] or ""]
 
 
-def _csv_rows(chunk: list[list[Any]]) -> list[list[Any]]:
+def _csv_rows(chunk: Iterable[Sequence[Any]]) -> list[list[Any]]:
     """The chunk's rows for the CSV: typed text that would run as a formula made text."""
     rows = []
     first = FORMULA_FIRST
     for values in chunk:
         if any(v and v[0] in first for v in values[1:]):  # after №, all text
             values = [as_text(v) if isinstance(v, str) else v for v in values]
-        rows.append(values)
+        rows.append(list(values))
     return rows
+
+
+# A form row as the database makes it (build): the nine cells of the form, then the request id.
+_CELLS = itemgetter(slice(0, len(COLUMNS)))
+_ID = itemgetter(len(COLUMNS))
+# A field of the CSV that starts like a formula: the first field is always the number, so such
+# a field follows a separator (and, when quoted, a quote). A chunk with none of these is
+# written as it is; one with a match (rare) goes through `_csv_rows`.
+_FORMULA_FIELD = re.compile(r';"?[=+\-@\t\r]')
 
 
 def write_files(
     rows: Iterable[Sequence[Any]], directory: Path, stem: str, *, process_after: int = CHUNK
 ) -> ExportFiles:
-    """Both files from (request id, eight columns) rows, in one pass: the CSV here, a chunk
-    at a time, the XLSX in a process of its own once there are more than `process_after` rows
-    (form_xlsx.py). Runs on a worker thread."""
+    """Both files from (request id, eight columns) rows (see `write_form`)."""
+    source = iter(rows)
+
+    def chunks() -> Iterator[list[tuple[Any, ...]]]:
+        number = 0
+        while part := list(islice(source, CHUNK)):
+            yield [(number + i, *row[1:8], row[8] or "", row[0]) for i, row in enumerate(part, 1)]
+            number += len(part)
+
+    return write_form(chunks(), directory, stem, process_after=process_after)
+
+
+def write_form(
+    chunks: Iterable[list[tuple[Any, ...]]],
+    directory: Path,
+    stem: str,
+    *,
+    process_after: int = CHUNK,
+) -> ExportFiles:
+    """Both files from chunks of form rows (№, the eight cells, request id), in one pass: the
+    CSV here, a chunk at a time with csv's C writer, the XLSX in a process of its own once
+    there are more than `process_after` rows (form_xlsx.py). Runs on a worker thread."""
     files = ExportFiles(directory / f"{stem}.xlsx", directory / f"{stem}.csv")
     process: XlsxProcess | None = None
-    chunk: list[list[Any]] = []
+    held: list[tuple[Any, ...]] = []  # rows not yet sent (until the process is worth starting)
     text = io.StringIO()
     writer = csv.writer(text, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-
-    def flush(out: BinaryIO) -> None:
-        writer.writerows(_csv_rows(chunk))
-        out.write(text.getvalue().encode("utf-8"))
-        text.seek(0)
-        text.truncate()
-
     try:
         with files.csv.open("wb") as out:
             out.write(codecs.BOM_UTF8)
-            for number, row in enumerate(rows, start=1):
-                files.request_ids.append(row[0])
-                chunk.append(form_row(number, row))
-                if len(chunk) >= process_after:
-                    flush(out)
-                    process = process or XlsxProcess(str(files.xlsx))
-                    process.send(chunk)
-                    chunk = []
-            flush(out)
+            for chunk in chunks:
+                files.request_ids.extend(map(_ID, chunk))
+                cells = list(map(_CELLS, chunk))
+                start = text.tell()
+                writer.writerows(cells)
+                if _FORMULA_FIELD.search(text.getvalue(), start):
+                    text.seek(start)
+                    text.truncate()
+                    writer.writerows(_csv_rows(cells))
+                out.write(text.getvalue().encode("utf-8"))
+                text.seek(0)
+                text.truncate()
+                held += cells
+                if process is None and len(held) < process_after:
+                    continue
+                process = process or XlsxProcess(str(files.xlsx))
+                process.send(held)
+                held = []
+            out.write(text.getvalue().encode("utf-8"))
         if process is None:
             sheet = Sheet()
-            sheet.add(chunk)
+            sheet.add(held)
             sheet.write(str(files.xlsx))
         else:
-            if chunk:
-                process.send(chunk)
+            if held:
+                process.send(held)
             process.finish()
             process = None
     finally:
@@ -214,7 +248,11 @@ def new_query() -> Query:
 async def held_back(db: Database) -> int:
     """Approved requests `new_query` leaves out, their address being another person's too."""
     query = select(func.count()).select_from(AccessRequest).where(*_NEW, _shares_an_address())
-    return int(await read_off_loop(db, lambda session: session.scalar(query)) or 0)
+
+    def count(session: Session) -> int:
+        return int(session.scalar(query) or 0)
+
+    return await read_off_loop(db, count)
 
 
 def again_query(
@@ -236,11 +274,21 @@ def again_query(
     return query.order_by(AccessRequest.id)
 
 
+def form_query(query: Query) -> Query:
+    """`query` (ordered by id) as the form's rows, made by the database: №, the eight cells
+    (no role → empty), then the request id. Text and integers, as the driver returns them."""
+    return query.with_only_columns(
+        func.row_number().over(order_by=AccessRequest.id),
+        *ROW_COLUMNS[1:8],
+        func.coalesce(AccessRequest.role, ""),
+        AccessRequest.id,
+    )
+
+
 async def build(db: Database, query: Query, directory: Path, stem: str) -> ExportFiles:
     """The files of `query`'s rows, read and written off the event loop."""
-    # Raw rows: the form's columns are text and integers, which need no type processing.
-    return await consume_off_loop(
-        db, query, lambda rows: write_files(rows, directory, stem), chunk=CHUNK, raw=True
+    return await chunks_off_loop(
+        db, form_query(query), lambda chunks: write_form(chunks, directory, stem), chunk=CHUNK
     )
 
 

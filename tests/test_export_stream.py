@@ -310,3 +310,42 @@ def test_formula_text_in_the_csv(tmp_path: Path) -> None:
     table = list(csv.reader(io.StringIO(data), delimiter=";"))
     assert table[2][5].startswith("'=HYPERLINK") and table[2][6] == "'-Больница"
     assert table[3][6] == "'+Здоровье" and table[3][3] == "e.mamedov;x@example.ru"
+
+
+@pytest.mark.parametrize("process_after", [1, 1000], ids=["own process", "this thread"])
+async def test_the_database_makes_the_same_table(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, process_after: int
+) -> None:
+    """`build` reads the form's rows as the database numbers them (№, no role → empty) and
+    writes them in chunks: the same files as from the rows themselves, in the same order."""
+    source = []
+    async with db.write() as session:
+        for n, (snils, name, email, full, short, role) in enumerate(PEOPLE * 3):
+            new = replace(
+                NEW,
+                telegram_id=9000 + n,
+                snils=snils,
+                full_name=name,
+                email=email,
+                org_full_name=full,
+                org_short_name=short,
+                role=role,
+                component="ВИМИС ОНКО" if n < 3 else f"ВИМИС ОНКО {n}",
+            )
+            result = await submit(session, new)
+            request = result.request  # type: ignore[union-attr]
+            await decide(session, request.id, Status.APPROVED, actor_id=1)
+            source.append(
+                (request.id, snils, name, email, new.region, full, short, new.component, role)
+            )
+    monkeypatch.setattr(export, "CHUNK", 2)  # several chunks, one with a formula, some not
+    build = export.write_form
+
+    def chunked(*args: Any, **kwargs: Any) -> export.ExportFiles:
+        return build(*args, **{**kwargs, "process_after": process_after})
+
+    monkeypatch.setattr(export, "write_form", chunked)
+    files = await export.build(db, export.new_query(), tmp_path, "db")
+    assert files.request_ids == [row[0] for row in source]
+    assert files.csv.read_bytes() == reference_csv(source)
+    assert cells(files.xlsx.read_bytes()) == cells(reference_xlsx(source))

@@ -32,9 +32,11 @@ def _differences(connection: Connection) -> list[Any]:
         context = MigrationContext.configure(
             connection,
             opts={
-                "include_name": lambda name, kind, _parent: not (
-                    (kind == "table" and search_index.owns(name))
-                    or (kind == "index" and name == search_index.PG_INDEX)
+                "include_name": lambda name, kind, _parent: (
+                    not (
+                        (kind == "table" and search_index.owns(name))
+                        or (kind == "index" and name == search_index.PG_INDEX)
+                    )
                 )
             },
         )

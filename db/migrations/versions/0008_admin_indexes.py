@@ -19,9 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     # /queue: waiting requests, oldest first, read from the index in order.
-    op.create_index(
-        "ix_access_requests_queue", "access_requests", ["status", "submitted_at", "id"]
-    )
+    op.create_index("ix_access_requests_queue", "access_requests", ["status", "submitted_at", "id"])
     # /coverage: does an organisation have a request in a covered status?
     op.create_index(
         "ix_access_requests_org_status", "access_requests", ["organization_id", "status"]
