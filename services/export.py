@@ -14,16 +14,11 @@ The XLSX sheet and its layout: services/form_xlsx.py.
 from __future__ import annotations
 
 import asyncio
-import codecs
-import csv
-import io
-import re
+import pickle
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from itertools import islice
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,21 +31,35 @@ from db.database import Database
 from db.models import AccessRequest, ExportBatch, RequestEvent, UtcDateTime, utcnow
 from db.offloop import Query, chunks_off_loop, read_off_loop
 from services import outbox
-from services.form_xlsx import COLUMNS, Sheet, XlsxProcess
+from services.child_process import module_command, module_env
+from services.form_files import (
+    CHUNK,
+    FORMULA_FIRST,
+    FORMULA_START,
+    BuildSpec,
+    ExportFiles,
+    as_text,
+    form_row,
+    read_ids,
+    write_files,
+    write_form,
+)
+from services.form_xlsx import COLUMNS, XlsxError
 from services.requests import HOLDING_STATUSES, Status, transition
 
 EXPORTED_STATUSES = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS_GRANTED.value)
 LOCAL_TZ = ZoneInfo("Europe/Moscow")
 # Requests logged per write transaction (inserts only), and marked per write transaction (an
 # UPDATE that touches six indexes per row): milliseconds of SQLite's lock each.
-WRITE_CHUNK = 1000
+WRITE_CHUNK = 500
 MARK_CHUNK = 100
 # Between two such transactions of another process (the command line beside the bot): time
 # for the bot's waiting writes, which poll for the lock every 20 ms at most.
 PAUSE_BESIDE_BOT = 0.03
-# Rows read, written to the CSV and sent to the XLSX process at a time (an export of fewer is
-# written on this thread): small enough that no single step holds the interpreter for long.
-CHUNK = 250
+# An export of more rows is built in a child process (form_files.py), not on a thread of the
+# bot's process: however short each step, a worker thread busy for seconds takes the
+# interpreter from the event loop again and again.
+CHILD_AFTER = 1000
 # What a row of the form is read from: the request's number, then the eight text columns.
 ROW_COLUMNS = (
     AccessRequest.id,
@@ -63,21 +72,6 @@ ROW_COLUMNS = (
     AccessRequest.component,
     AccessRequest.role,
 )
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-FORMULA_FIRST = frozenset("".join(FORMULA_START))
-
-
-@dataclass
-class ExportFiles:
-    """The form as XLSX and CSV on disk, and the requests in it, in order."""
-
-    xlsx: Path
-    csv: Path
-    request_ids: list[int] = field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        return len(self.request_ids)
 
 
 @dataclass
@@ -95,105 +89,6 @@ class Export:
     @property
     def count(self) -> int:
         return self.files.count if self.files else 0
-
-
-def as_text(value: str) -> str:
-    """A value typed by a person must not run as a formula when the file is opened
-    (organisation names are typed by hand): a leading apostrophe keeps it text in a CSV."""
-    return "'" + value if value.startswith(FORMULA_START) else value
-
-
-def form_row(number: int, row: Sequence[Any]) -> list[Any]:
-    """A row of the form from (request id, the eight columns): № from 1, no role → empty."""
-    return [number, *row[1:8], row[8] or ""]
-
-
-def _csv_rows(chunk: Iterable[Sequence[Any]]) -> list[list[Any]]:
-    """The chunk's rows for the CSV: typed text that would run as a formula made text."""
-    rows = []
-    first = FORMULA_FIRST
-    for values in chunk:
-        if any(v and v[0] in first for v in values[1:]):  # after №, all text
-            values = [as_text(v) if isinstance(v, str) else v for v in values]
-        rows.append(list(values))
-    return rows
-
-
-# A form row as the database makes it (build): the nine cells of the form, then the request id.
-_CELLS = itemgetter(slice(0, len(COLUMNS)))
-_ID = itemgetter(len(COLUMNS))
-# A field of the CSV that starts like a formula: the first field is always the number, so such
-# a field follows a separator (and, when quoted, a quote). A chunk with none of these is
-# written as it is; one with a match (rare) goes through `_csv_rows`.
-_FORMULA_FIELD = re.compile(r';"?[=+\-@\t\r]')
-
-
-def write_files(
-    rows: Iterable[Sequence[Any]], directory: Path, stem: str, *, process_after: int = CHUNK
-) -> ExportFiles:
-    """Both files from (request id, eight columns) rows (see `write_form`)."""
-    source = iter(rows)
-
-    def chunks() -> Iterator[list[tuple[Any, ...]]]:
-        number = 0
-        while part := list(islice(source, CHUNK)):
-            yield [(number + i, *row[1:8], row[8] or "", row[0]) for i, row in enumerate(part, 1)]
-            number += len(part)
-
-    return write_form(chunks(), directory, stem, process_after=process_after)
-
-
-def write_form(
-    chunks: Iterable[list[tuple[Any, ...]]],
-    directory: Path,
-    stem: str,
-    *,
-    process_after: int = CHUNK,
-) -> ExportFiles:
-    """Both files from chunks of form rows (№, the eight cells, request id), in one pass: the
-    CSV here, a chunk at a time with csv's C writer, the XLSX in a process of its own once
-    there are more than `process_after` rows (form_xlsx.py). Runs on a worker thread."""
-    files = ExportFiles(directory / f"{stem}.xlsx", directory / f"{stem}.csv")
-    process: XlsxProcess | None = None
-    held: list[tuple[Any, ...]] = []  # rows not yet sent (until the process is worth starting)
-    text = io.StringIO()
-    writer = csv.writer(text, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    try:
-        with files.csv.open("wb") as out:
-            out.write(codecs.BOM_UTF8)
-            for chunk in chunks:
-                files.request_ids.extend(map(_ID, chunk))
-                cells = list(map(_CELLS, chunk))
-                start = text.tell()
-                writer.writerows(cells)
-                if _FORMULA_FIELD.search(text.getvalue(), start):
-                    text.seek(start)
-                    text.truncate()
-                    writer.writerows(_csv_rows(cells))
-                out.write(text.getvalue().encode("utf-8"))
-                text.seek(0)
-                text.truncate()
-                held += cells
-                if process is None and len(held) < process_after:
-                    continue
-                process = process or XlsxProcess(str(files.xlsx))
-                process.send(held)
-                held = []
-            out.write(text.getvalue().encode("utf-8"))
-        if process is None:
-            sheet = Sheet()
-            sheet.add(held)
-            sheet.write(str(files.xlsx))
-        else:
-            if held:
-                process.send(held)
-            process.finish()
-            process = None
-    finally:
-        if process is not None:  # building failed here: stop the process too
-            process.abandon()
-    return files
 
 
 def _as_rows(requests: Sequence[AccessRequest]) -> list[tuple[Any, ...]]:
@@ -286,10 +181,66 @@ def form_query(query: Query) -> Query:
 
 
 async def build(db: Database, query: Query, directory: Path, stem: str) -> ExportFiles:
-    """The files of `query`'s rows, read and written off the event loop."""
+    """The files of `query`'s rows, read and written off the event loop: up to `CHILD_AFTER`
+    rows on a worker thread, more in a child process (form_files.py) that reads them itself."""
+    form = form_query(query)
+    probe = select(func.count()).select_from(query.limit(CHILD_AFTER + 1).subquery())
+
+    def count(session: Session) -> int:
+        return int(session.scalar(probe) or 0)
+
+    if await read_off_loop(db, count) > CHILD_AFTER:
+        return await _build_in_child(db, form, directory, stem)
     return await chunks_off_loop(
-        db, form_query(query), lambda chunks: write_form(chunks, directory, stem), chunk=CHUNK
+        db, form, lambda chunks: write_form(chunks, directory, stem), chunk=CHUNK
     )
+
+
+def _child_spec(db: Database, form: Query, directory: Path, stem: str) -> BuildSpec:
+    """The query compiled for the database, its parameters processed as SQLAlchemy would."""
+    dialect = db.write_engine.dialect
+    compiled = form.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    values = compiled.construct_params()
+    params = []
+    for name in compiled.positiontup or ():
+        bind = compiled.binds.get(name)
+        processor = bind.type.bind_processor(dialect) if bind is not None else None
+        params.append(processor(values[name]) if processor else values[name])
+    if db.is_sqlite:
+        database = str(db.url.database)
+    else:
+        database = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return BuildSpec(
+        dialect=dialect.name,
+        database=database,
+        sql=str(compiled),
+        params=params,
+        xlsx=str(directory / f"{stem}.xlsx"),
+        csv=str(directory / f"{stem}.csv"),
+        ids=str(directory / f"{stem}.ids"),
+        chunk=CHUNK,
+    )
+
+
+async def _build_in_child(db: Database, form: Query, directory: Path, stem: str) -> ExportFiles:
+    spec = _child_spec(db, form, directory, stem)
+    process = await asyncio.create_subprocess_exec(
+        *module_command("services.form_files"),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=module_env(),
+    )
+    try:
+        _, err = await process.communicate(pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL))
+    except BaseException:  # cancelled: the files are not wanted any more
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
+    if process.returncode != 0:
+        raise XlsxError(err.decode(errors="replace").strip()[-500:] or "no message")
+    return ExportFiles(Path(spec.xlsx), Path(spec.csv), read_ids(Path(spec.ids)))
 
 
 # --- marking ------------------------------------------------------------------------------------
@@ -504,3 +455,17 @@ async def batch_members(session: AsyncSession, batch_id: int) -> list[int]:
         select(AccessRequest.id).where(AccessRequest.export_batch_id == batch_id)
     )
     return list(rows)
+
+
+__all__ = [
+    "CHUNK",
+    "COLUMNS",
+    "FORMULA_FIRST",
+    "FORMULA_START",
+    "Export",
+    "ExportFiles",
+    "as_text",
+    "form_row",
+    "write_files",
+    "write_form",
+]

@@ -9,6 +9,7 @@ import io
 import re
 import zipfile
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -312,12 +313,13 @@ def test_formula_text_in_the_csv(tmp_path: Path) -> None:
     assert table[3][6] == "'+Здоровье" and table[3][3] == "e.mamedov;x@example.ru"
 
 
-@pytest.mark.parametrize("process_after", [1, 1000], ids=["own process", "this thread"])
+@pytest.mark.parametrize("child_after", [0, 1000], ids=["child process", "worker thread"])
 async def test_the_database_makes_the_same_table(
-    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, process_after: int
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, child_after: int
 ) -> None:
     """`build` reads the form's rows as the database numbers them (№, no role → empty) and
-    writes them in chunks: the same files as from the rows themselves, in the same order."""
+    writes them in chunks, in a child process that reads the database itself or on a worker
+    thread: the same files as from the rows themselves, in the same order."""
     source = []
     async with db.write() as session:
         for n, (snils, name, email, full, short, role) in enumerate(PEOPLE * 3):
@@ -339,13 +341,27 @@ async def test_the_database_makes_the_same_table(
                 (request.id, snils, name, email, new.region, full, short, new.component, role)
             )
     monkeypatch.setattr(export, "CHUNK", 2)  # several chunks, one with a formula, some not
-    build = export.write_form
-
-    def chunked(*args: Any, **kwargs: Any) -> export.ExportFiles:
-        return build(*args, **{**kwargs, "process_after": process_after})
-
-    monkeypatch.setattr(export, "write_form", chunked)
+    monkeypatch.setattr(export, "CHILD_AFTER", child_after)
     files = await export.build(db, export.new_query(), tmp_path, "db")
     assert files.request_ids == [row[0] for row in source]
     assert files.csv.read_bytes() == reference_csv(source)
     assert cells(files.xlsx.read_bytes()) == cells(reference_xlsx(source))
+    # A date range: its parameters reach the child as SQLAlchemy would bind them.
+    since, until = date(2020, 1, 1), date(2099, 12, 31)
+    again = await export.build(db, export.again_query(since=since, until=until), tmp_path, "a")
+    assert again.request_ids == files.request_ids
+    none = await export.build(db, export.again_query(until=date(2020, 1, 1)), tmp_path, "n")
+    assert none.request_ids == []
+
+
+async def test_a_child_build_that_fails_marks_nothing(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await approved(db, 3)
+    monkeypatch.setattr(export, "CHILD_AFTER", 0)
+    with pytest.raises(form_xlsx.XlsxError):  # the child cannot write where it is told
+        await export.run_new(db, 1, tmp_path / "missing", "f")
+    assert await count(db, AccessRequest, AccessRequest.status == "approved") == 3
+    assert await count(db, ExportBatch) == 0
+    made = await export.run_new(db, 1, tmp_path, "f")
+    assert made.batch_id == 1 and made.count == 3
