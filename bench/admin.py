@@ -245,10 +245,10 @@ async def run_backend(backend: str, n: int, url: str, repeat: int, workdir: Path
         name: str, times: int, run: Callable[[], Awaitable[None]], warm: bool = True
     ) -> Measure:
         m = Measure(name)
+        child_before = largest_child_mb()  # before the warm-up run: its children count
         if warm:  # once unmeasured: SQLAlchemy compiles its statements, caches fill
             await run()
             await background.drain(60)
-        child_before = largest_child_mb()
         if holds is not None:
             holds.longest = 0.0
         async with Heartbeat() as beat:

@@ -51,7 +51,7 @@ EXPORTED_STATUSES = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS
 LOCAL_TZ = ZoneInfo("Europe/Moscow")
 # Requests logged per write transaction (inserts only), and marked per write transaction (an
 # UPDATE that touches six indexes per row): milliseconds of SQLite's lock each.
-WRITE_CHUNK = 500
+WRITE_CHUNK = 250
 MARK_CHUNK = 100
 # Between two such transactions of another process (the command line beside the bot): time
 # for the bot's waiting writes, which poll for the lock every 20 ms at most.
@@ -170,10 +170,9 @@ def again_query(
 
 
 def form_query(query: Query) -> Query:
-    """`query` (ordered by id) as the form's rows, made by the database: №, the eight cells
+    """`query` (ordered by id) as the form's rows, made by the database: the eight text cells
     (no role → empty), then the request id. Text and integers, as the driver returns them."""
     return query.with_only_columns(
-        func.row_number().over(order_by=AccessRequest.id),
         *ROW_COLUMNS[1:8],
         func.coalesce(AccessRequest.role, ""),
         AccessRequest.id,

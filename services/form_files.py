@@ -74,9 +74,11 @@ def _csv_rows(chunk: Iterable[Sequence[Any]]) -> list[list[Any]]:
     return rows
 
 
-# A form row as the database makes it (build): the nine cells of the form, then the request id.
-_CELLS = itemgetter(slice(0, len(COLUMNS)))
-_ID = itemgetter(len(COLUMNS))
+# A row as the database gives it (build): the eight text cells of the form, then the request
+# id. (The number is added here: a window function would make SQLite read the whole result
+# before the first row, and the files could not be written while it reads.)
+_TEXT = len(COLUMNS) - 1
+_ID = itemgetter(_TEXT)
 # A field of the CSV that starts like a formula: the first field is always the number, so such
 # a field follows a separator (and, when quoted, a quote). A chunk with none of these is
 # written as it is; one with a match (rare) goes through `_csv_rows`.
@@ -90,10 +92,8 @@ def write_files(
     source = iter(rows)
 
     def chunks() -> Iterator[list[tuple[Any, ...]]]:
-        number = 0
         while part := list(islice(source, CHUNK)):
-            yield [(number + i, *row[1:8], row[8] or "", row[0]) for i, row in enumerate(part, 1)]
-            number += len(part)
+            yield [(*row[1:8], row[8] or "", row[0]) for row in part]
 
     return write_form(chunks(), directory, stem, process_after=process_after)
 
@@ -106,7 +106,7 @@ def write_form(
     process_after: int = CHUNK,
     csv_path: Path | None = None,
 ) -> ExportFiles:
-    """Both files from chunks of form rows (№, the eight cells, request id), in one pass: the
+    """Both files from chunks of rows (the eight text cells, request id), in one pass: the
     CSV here, a chunk at a time with csv's C writer, the XLSX in a process of its own once
     there are more than `process_after` rows (form_xlsx.py)."""
     files = ExportFiles(directory / f"{stem}.xlsx", csv_path or directory / f"{stem}.csv")
@@ -118,9 +118,11 @@ def write_form(
     try:
         with files.csv.open("wb") as out:
             out.write(codecs.BOM_UTF8)
+            number = 0
             for chunk in chunks:
                 files.request_ids.extend(map(_ID, chunk))
-                cells = list(map(_CELLS, chunk))
+                cells = [(n, *row[:_TEXT]) for n, row in enumerate(chunk, number + 1)]
+                number += len(cells)
                 start = text.tell()
                 writer.writerows(cells)
                 if _FORMULA_FIELD.search(text.getvalue(), start):
