@@ -128,7 +128,8 @@ async def consume_off_loop(
 
     loop = asyncio.get_running_loop()
     chunk = max(chunk, PG_CHUNK)
-    async with db.read_engine.connect() as conn:
+    # A server-side cursor lives in a transaction: not on the reads' autocommit pool.
+    async with db.write_engine.connect() as conn:
         result = await conn.stream(query.execution_options(yield_per=chunk))
 
         async def next_chunk() -> list[Row[Any]]:

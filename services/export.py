@@ -52,7 +52,7 @@ LOCAL_TZ = ZoneInfo("Europe/Moscow")
 # Requests logged per write transaction (inserts only), and marked per write transaction (an
 # UPDATE that touches six indexes per row): milliseconds of SQLite's lock each.
 WRITE_CHUNK = 250
-MARK_CHUNK = 100
+MARK_CHUNK = 50
 # Between two such transactions of another process (the command line beside the bot): time
 # for the bot's waiting writes, which poll for the lock every 20 ms at most.
 PAUSE_BESIDE_BOT = 0.03
