@@ -78,15 +78,16 @@ async def _export(settings: Settings, out: Path, batch: int | None, everything: 
     try:
         if not await at_head(db):
             await upgrade_to_head(db)
+        # Time for the bot's writes between two transactions: SQLite has one write lock;
+        # PostgreSQL's row locks keep the bot's writes and these apart anyway.
+        pause = export.PAUSE_BESIDE_BOT if db.is_sqlite else 0.0
         with tempfile.TemporaryDirectory(prefix="vimis-export-") as tmp:
             if batch is None and not everything:
-                result = await export.run_new(
-                    db, None, Path(tmp), "form", pause=export.PAUSE_BESIDE_BOT
-                )
+                result = await export.run_new(db, None, Path(tmp), "form", pause=pause)
             else:
                 how = f"cli {batch or 'all'}"
                 result = await export.run_again(
-                    db, None, Path(tmp), "form", how, batch_id=batch, pause=export.PAUSE_BESIDE_BOT
+                    db, None, Path(tmp), "form", how, batch_id=batch, pause=pause
                 )
             if result.files is not None:
                 made = result.files.csv if out.suffix.lower() == ".csv" else result.files.xlsx
