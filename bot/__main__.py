@@ -89,6 +89,9 @@ async def _export(settings: Settings, out: Path, batch: int | None, everything: 
     try:
         if not await at_head(db):
             await upgrade_to_head(db)
+        # Time for the bot's writes between two transactions: SQLite has one write lock;
+        # PostgreSQL's row locks keep the bot's writes and these apart anyway.
+        pause = export.PAUSE_BESIDE_BOT if db.is_sqlite else 0.0
         with tempfile.TemporaryDirectory(prefix="vimis-export-") as tmp:
             if batch is None and not everything:
                 result = await export.run_new(
@@ -96,7 +99,7 @@ async def _export(settings: Settings, out: Path, batch: int | None, everything: 
                     None,
                     Path(tmp),
                     "form",
-                    pause=export.PAUSE_BESIDE_BOT,
+                    pause=pause,
                     view=export.export_view(cli=True),
                 )
             else:
@@ -108,7 +111,7 @@ async def _export(settings: Settings, out: Path, batch: int | None, everything: 
                     "form",
                     how,
                     batch_id=batch,
-                    pause=export.PAUSE_BESIDE_BOT,
+                    pause=pause,
                     view=export.export_view(cli=True),
                 )
             if result.files is not None:

@@ -91,6 +91,8 @@ class RespCb(CallbackData, prefix="ro"):
 
     action: str
     org_id: Id
+
+
 class MyDataCb(CallbackData, prefix="md"):
     """«Какие мои данные хранятся» under «Мои заявки» (the same as /mydata)."""
 

@@ -2107,3 +2107,17 @@ def cli_reapplied(records: int, erased: int, by_retention: int) -> str:
         f"Записей об удалении: {records}; удалено снова по ним: {erased}; "
         f"по сроку хранения: {by_retention}."
     )
+
+
+# --- export: requests held back by a shared address ---
+
+
+def export_held_back(count: int) -> str:
+    """Appended to the /export answer: approved requests left out of the batch."""
+    if not count:
+        return ""
+    return (
+        f"\n\nНе выгружено одобренных заявок: {count} — их адрес электронной почты указан и в "
+        "заявке другого человека (адрес должен быть уникальным для каждого пользователя). "
+        "Найдите их через /find по адресу и решите, чья это почта."
+    )

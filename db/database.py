@@ -181,7 +181,19 @@ class Database:
                 max_overflow=10,
                 pool_pre_ping=True,
             )
-            self.read_engine = self.write_engine
+            # Reads in autocommit, as on SQLite: no BEGIN and no ROLLBACK around each read
+            # session, two of its four round trips (a read that must see one snapshot opens
+            # a transaction itself).
+            self.read_engine = create_async_engine(
+                self.url,
+                echo=echo,
+                hide_parameters=True,
+                pool_size=10,
+                max_overflow=10,
+                pool_pre_ping=True,
+                isolation_level="AUTOCOMMIT",
+                pool_reset_on_return=None,
+            )
         self._on_dispose: list[Callable[[], None]] = []
         database = self.url.database
         if (

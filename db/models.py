@@ -448,6 +448,8 @@ class ResponsibleApplication(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     decided_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
 class Broadcast(Base):
     """An admin's message to many (/broadcast): drafted (audience, then text), previewed,
     then sent once: its recipients are fixed and enqueued in the transaction that sends it."""
@@ -472,6 +474,8 @@ class BroadcastRecipient(Base):
     broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id"), primary_key=True)
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     state: Mapped[str] = mapped_column(String(16), default="pending")  # | delivered | blocked
+
+
 # --- personal data for its whole life (issue 13) ---
 # Requests that ended (access granted, rejected, cancelled) and still hold personal data, by
 # when they ended: the retention job and /retention read only these, and an erased request

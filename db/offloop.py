@@ -128,7 +128,8 @@ async def consume_off_loop(
 
     loop = asyncio.get_running_loop()
     chunk = max(chunk, PG_CHUNK)
-    async with db.read_engine.connect() as conn:
+    # A server-side cursor lives in a transaction: not on the reads' autocommit pool.
+    async with db.write_engine.connect() as conn:
         result = await conn.stream(query.execution_options(yield_per=chunk))
 
         async def next_chunk() -> list[Row[Any]]:
@@ -145,3 +146,59 @@ async def consume_off_loop(
             return await asyncio.to_thread(consumer, rows())
         finally:
             await result.close()
+
+
+async def chunks_off_loop(
+    db: Database,
+    query: Query,
+    consumer: Callable[[Iterator[list[tuple[Any, ...]]]], T],
+    *,
+    chunk: int = CHUNK,
+) -> T:
+    """`consumer(chunks)` on a worker thread; `chunks` yields the query's rows as lists of
+    plain tuples, `chunk` at a time, as the driver returns them: no SQLAlchemy row objects and
+    no result type processing (for text and integer columns only). For writers that handle
+    whole chunks in C (csv.writer.writerows, pickle) rather than row by row in Python.
+
+    SQLite reads on that thread. PostgreSQL reads through asyncpg's own server-side cursor on
+    the loop, a chunk each time the consumer asks: asyncpg decodes the rows in C, so a chunk
+    keeps the loop a few milliseconds; they become tuples on the worker thread."""
+    if db.is_sqlite:
+        engine = _sqlite_reader(db)
+
+        def run() -> T:
+            with engine.connect() as conn:
+                result = conn.execute(query)
+                cursor = result.cursor
+
+                def chunks() -> Iterator[list[tuple[Any, ...]]]:
+                    while part := cursor.fetchmany(chunk):
+                        yield part  # type: ignore[misc]  # sqlite3 returns a list of tuples
+
+                try:
+                    return consumer(chunks())
+                finally:
+                    result.close()
+
+        return await asyncio.to_thread(run)
+
+    loop = asyncio.get_running_loop()
+    chunk = max(chunk, PG_CHUNK)
+    async with db.read_engine.connect() as conn:
+        compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        values = compiled.construct_params()
+        params = [values[name] for name in compiled.positiontup or ()]
+        raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        async with driver.transaction(readonly=True):
+            cursor = await driver.cursor(str(compiled), *params)
+
+            def chunks() -> Iterator[list[tuple[Any, ...]]]:
+                while True:
+                    part = asyncio.run_coroutine_threadsafe(cursor.fetch(chunk), loop).result()
+                    if not part:
+                        return
+                    yield list(map(tuple, part))
+
+            return await asyncio.to_thread(consumer, chunks())

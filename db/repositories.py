@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,27 @@ from db.models import (
     RequestEvent,
     utcnow,
 )
+
+# What a line of /queue and /find shows: four columns, not the whole request.
+LISTED = (
+    AccessRequest.id,
+    AccessRequest.submitted_at,
+    AccessRequest.org_short_name,
+    AccessRequest.org_full_name,
+)
+
+
+class Listed(Protocol):
+    """A request as a line of a list (a row of `LISTED`)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def submitted_at(self) -> datetime | None: ...
+    @property
+    def org_short_name(self) -> str: ...
+    @property
+    def org_full_name(self) -> str: ...
 
 
 class OrganizationRepository:
@@ -211,11 +232,11 @@ class RequestRepository:
 
     async def queue(
         self, statuses: Sequence[str], *, limit: int, offset: int
-    ) -> tuple[list[AccessRequest], int]:
+    ) -> tuple[list[Listed], int]:
         where = AccessRequest.status.in_(statuses)
         total = await self.session.scalar(select(func.count()).where(where))
-        rows = await self.session.scalars(
-            select(AccessRequest)
+        rows = await self.session.execute(
+            select(*LISTED)
             .where(where)
             .order_by(AccessRequest.submitted_at, AccessRequest.id)
             .limit(limit)
@@ -223,7 +244,7 @@ class RequestRepository:
         )
         return list(rows), int(total or 0)
 
-    async def search(self, words: Sequence[str], limit: int) -> list[AccessRequest]:
+    async def search(self, words: Sequence[str], limit: int) -> list[Listed]:
         """The newest requests whose name, e-mail, SNILS digits or organisation have every
         word: as whole words first, then as word beginnings (db/search_index.py)."""
         dialect = self.session.get_bind().dialect.name
@@ -235,29 +256,29 @@ class RequestRepository:
                 break
         return await self._by_ids(ids[:limit])
 
-    async def by_snils(self, snils: str, limit: int) -> list[AccessRequest]:
-        rows = await self.session.scalars(
-            select(AccessRequest)
+    async def by_snils(self, snils: str, limit: int) -> list[Listed]:
+        rows = await self.session.execute(
+            select(*LISTED)
             .where(AccessRequest.snils == snils)
             .order_by(AccessRequest.id.desc())
             .limit(limit)
         )
         return list(rows)
 
-    async def by_email(self, email: str, limit: int) -> list[AccessRequest]:
-        rows = await self.session.scalars(
-            select(AccessRequest)
+    async def by_email(self, email: str, limit: int) -> list[Listed]:
+        rows = await self.session.execute(
+            select(*LISTED)
             .where(func.lower(AccessRequest.email) == email.lower())
             .order_by(AccessRequest.id.desc())
             .limit(limit)
         )
         return list(rows)
 
-    async def _by_ids(self, ids: Sequence[int]) -> list[AccessRequest]:
+    async def _by_ids(self, ids: Sequence[int]) -> list[Listed]:
         if not ids:
             return []
-        rows = await self.session.scalars(
-            select(AccessRequest).where(AccessRequest.id.in_(ids)).order_by(AccessRequest.id.desc())
+        rows = await self.session.execute(
+            select(*LISTED).where(AccessRequest.id.in_(ids)).order_by(AccessRequest.id.desc())
         )
         return list(rows)
 

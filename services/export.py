@@ -14,26 +14,37 @@ The XLSX sheet and its layout: services/form_xlsx.py.
 from __future__ import annotations
 
 import asyncio
-import codecs
-import csv
-import io
+import pickle
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, BigInteger, String, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from db.database import Database
 from db.models import AccessRequest, ExportBatch, RequestEvent, UtcDateTime, utcnow
-from db.offloop import Query, consume_off_loop
+from db.offloop import Query, chunks_off_loop, read_off_loop
 from services import outbox
-from services.form_xlsx import COLUMNS, Sheet, XlsxProcess
+from services.child_process import module_command, module_env
+from services.form_files import (
+    CHUNK,
+    FORMULA_FIRST,
+    FORMULA_START,
+    BuildSpec,
+    ExportFiles,
+    as_text,
+    form_row,
+    read_ids,
+    write_files,
+    write_form,
+)
+from services.form_xlsx import COLUMNS, XlsxError
 from services.requests import HOLDING_STATUSES, Status, transition
 
 EXPORTED_STATUSES = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS_GRANTED.value)
@@ -41,13 +52,14 @@ LOCAL_TZ = ZoneInfo("Europe/Moscow")
 # Requests logged per write transaction (inserts only), and marked per write transaction (an
 # UPDATE that touches six indexes per row): milliseconds of SQLite's lock each.
 WRITE_CHUNK = 250
-MARK_CHUNK = 100
+MARK_CHUNK = 50
 # Between two such transactions of another process (the command line beside the bot): time
 # for the bot's waiting writes, which poll for the lock every 20 ms at most.
 PAUSE_BESIDE_BOT = 0.03
-# Rows read, written to the CSV and sent to the XLSX process at a time (an export of fewer is
-# written on this thread): small enough that no single step holds the interpreter for long.
-CHUNK = 250
+# An export of more rows is built in a child process (form_files.py), not on a thread of the
+# bot's process: however short each step, a worker thread busy for seconds takes the
+# interpreter from the event loop again and again.
+CHILD_AFTER = 1000
 # What a row of the form is read from: the request's number, then the eight text columns.
 ROW_COLUMNS = (
     AccessRequest.id,
@@ -60,21 +72,6 @@ ROW_COLUMNS = (
     AccessRequest.component,
     AccessRequest.role,
 )
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-FORMULA_FIRST = frozenset("".join(FORMULA_START))
-
-
-@dataclass
-class ExportFiles:
-    """The form as XLSX and CSV on disk, and the requests in it, in order."""
-
-    xlsx: Path
-    csv: Path
-    request_ids: list[int] = field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        return len(self.request_ids)
 
 
 @dataclass
@@ -86,78 +83,12 @@ class Export:
     batch_id: int | None
     files: ExportFiles | None
     marked: list[tuple[int, int | None]] = field(default_factory=list)
+    # Approved requests left out of a new batch: their address is another person's too.
+    held_back: int = 0
 
     @property
     def count(self) -> int:
         return self.files.count if self.files else 0
-
-
-def as_text(value: str) -> str:
-    """A value typed by a person must not run as a formula when the file is opened
-    (organisation names are typed by hand): a leading apostrophe keeps it text in a CSV."""
-    return "'" + value if value.startswith(FORMULA_START) else value
-
-
-def form_row(number: int, row: Sequence[Any]) -> list[Any]:
-    """A row of the form from (request id, the eight columns): № from 1, no role → empty."""
-    return [number, *row[1:8], row[8] or ""]
-
-
-def _csv_rows(chunk: list[list[Any]]) -> list[list[Any]]:
-    """The chunk's rows for the CSV: typed text that would run as a formula made text."""
-    rows = []
-    first = FORMULA_FIRST
-    for values in chunk:
-        if any(v and v[0] in first for v in values[1:]):  # after №, all text
-            values = [as_text(v) if isinstance(v, str) else v for v in values]
-        rows.append(values)
-    return rows
-
-
-def write_files(
-    rows: Iterable[Sequence[Any]], directory: Path, stem: str, *, process_after: int = CHUNK
-) -> ExportFiles:
-    """Both files from (request id, eight columns) rows, in one pass: the CSV here, a chunk
-    at a time, the XLSX in a process of its own once there are more than `process_after` rows
-    (form_xlsx.py). Runs on a worker thread."""
-    files = ExportFiles(directory / f"{stem}.xlsx", directory / f"{stem}.csv")
-    process: XlsxProcess | None = None
-    chunk: list[list[Any]] = []
-    text = io.StringIO()
-    writer = csv.writer(text, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-
-    def flush(out: BinaryIO) -> None:
-        writer.writerows(_csv_rows(chunk))
-        out.write(text.getvalue().encode("utf-8"))
-        text.seek(0)
-        text.truncate()
-
-    try:
-        with files.csv.open("wb") as out:
-            out.write(codecs.BOM_UTF8)
-            for number, row in enumerate(rows, start=1):
-                files.request_ids.append(row[0])
-                chunk.append(form_row(number, row))
-                if len(chunk) >= process_after:
-                    flush(out)
-                    process = process or XlsxProcess(str(files.xlsx))
-                    process.send(chunk)
-                    chunk = []
-            flush(out)
-        if process is None:
-            sheet = Sheet()
-            sheet.add(chunk)
-            sheet.write(str(files.xlsx))
-        else:
-            if chunk:
-                process.send(chunk)
-            process.finish()
-            process = None
-    finally:
-        if process is not None:  # building failed here: stop the process too
-            process.abandon()
-    return files
 
 
 def _as_rows(requests: Sequence[AccessRequest]) -> list[tuple[Any, ...]]:
@@ -179,13 +110,10 @@ def to_csv(requests: Sequence[AccessRequest]) -> bytes:
 # --- which requests -----------------------------------------------------------------------------
 
 
-def new_query() -> Query:
-    """Approved requests not exported before. One address, one person: a request whose
-    address another person's approved, exported or granted request also holds stays approved
-    and out of the file until an admin resolves it (approval refuses such pairs; this catches
-    requests approved before that rule)."""
+def _shares_an_address() -> Any:
+    """Another person's approved, exported or granted request holds this request's address."""
     other = aliased(AccessRequest)
-    shared_address = (
+    return (
         select(other.id)
         .where(
             func.lower(other.email) == func.lower(AccessRequest.email),
@@ -195,16 +123,31 @@ def new_query() -> Query:
         )
         .exists()
     )
-    return (
-        select(*ROW_COLUMNS)
-        .where(
-            AccessRequest.status == Status.APPROVED.value,
-            AccessRequest.export_batch_id.is_(None),
-            AccessRequest.erased_at.is_(None),
-            ~shared_address,
-        )
-        .order_by(AccessRequest.id)
-    )
+
+
+_NEW = (
+    AccessRequest.status == Status.APPROVED.value,
+    AccessRequest.export_batch_id.is_(None),
+    AccessRequest.erased_at.is_(None),
+)
+
+
+def new_query() -> Query:
+    """Approved requests not exported before. One address, one person: a request whose
+    address another person's approved, exported or granted request also holds stays approved
+    and out of the file until an admin resolves it (approval refuses such pairs; this catches
+    requests approved before that rule)."""
+    return select(*ROW_COLUMNS).where(*_NEW, ~_shares_an_address()).order_by(AccessRequest.id)
+
+
+async def held_back(db: Database) -> int:
+    """Approved requests `new_query` leaves out, their address being another person's too."""
+    query = select(func.count()).select_from(AccessRequest).where(*_NEW, _shares_an_address())
+
+    def count(session: Session) -> int:
+        return int(session.scalar(query) or 0)
+
+    return await read_off_loop(db, count)
 
 
 def again_query(
@@ -226,12 +169,77 @@ def again_query(
     return query.order_by(AccessRequest.id)
 
 
-async def build(db: Database, query: Query, directory: Path, stem: str) -> ExportFiles:
-    """The files of `query`'s rows, read and written off the event loop."""
-    # Raw rows: the form's columns are text and integers, which need no type processing.
-    return await consume_off_loop(
-        db, query, lambda rows: write_files(rows, directory, stem), chunk=CHUNK, raw=True
+def form_query(query: Query) -> Query:
+    """`query` (ordered by id) as the form's rows, made by the database: the eight text cells
+    (no role → empty), then the request id. Text and integers, as the driver returns them."""
+    return query.with_only_columns(
+        *ROW_COLUMNS[1:8],
+        func.coalesce(AccessRequest.role, ""),
+        AccessRequest.id,
     )
+
+
+async def build(db: Database, query: Query, directory: Path, stem: str) -> ExportFiles:
+    """The files of `query`'s rows, read and written off the event loop: up to `CHILD_AFTER`
+    rows on a worker thread, more in a child process (form_files.py) that reads them itself."""
+    form = form_query(query)
+    probe = select(func.count()).select_from(query.limit(CHILD_AFTER + 1).subquery())
+
+    def count(session: Session) -> int:
+        return int(session.scalar(probe) or 0)
+
+    if await read_off_loop(db, count) > CHILD_AFTER:
+        return await _build_in_child(db, form, directory, stem)
+    return await chunks_off_loop(
+        db, form, lambda chunks: write_form(chunks, directory, stem), chunk=CHUNK
+    )
+
+
+def _child_spec(db: Database, form: Query, directory: Path, stem: str) -> BuildSpec:
+    """The query compiled for the database, its parameters processed as SQLAlchemy would."""
+    dialect = db.write_engine.dialect
+    compiled = form.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    values = compiled.construct_params()
+    params = []
+    for name in compiled.positiontup or ():
+        bind = compiled.binds.get(name)
+        processor = bind.type.bind_processor(dialect) if bind is not None else None
+        params.append(processor(values[name]) if processor else values[name])
+    if db.is_sqlite:
+        database = str(db.url.database)
+    else:
+        database = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return BuildSpec(
+        dialect=dialect.name,
+        database=database,
+        sql=str(compiled),
+        params=params,
+        xlsx=str(directory / f"{stem}.xlsx"),
+        csv=str(directory / f"{stem}.csv"),
+        ids=str(directory / f"{stem}.ids"),
+        chunk=CHUNK,
+    )
+
+
+async def _build_in_child(db: Database, form: Query, directory: Path, stem: str) -> ExportFiles:
+    spec = _child_spec(db, form, directory, stem)
+    process = await asyncio.create_subprocess_exec(
+        *module_command("services.form_files"),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=module_env(),
+    )
+    try:
+        _, err = await process.communicate(pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL))
+    except BaseException:  # cancelled: the files are not wanted any more
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
+    if process.returncode != 0:
+        raise XlsxError(err.decode(errors="replace").strip()[-500:] or "no message")
+    return ExportFiles(Path(spec.xlsx), Path(spec.csv), read_ids(Path(spec.ids)))
 
 
 # --- marking ------------------------------------------------------------------------------------
@@ -392,14 +400,15 @@ async def run_new(
     in a new batch. A failure while building leaves everything as it was. Should a request
     change meanwhile (a withdrawal), the files are built again from what the batch holds."""
     files = await build(db, new_query(), directory, stem)
+    kept = await held_back(db)
     if not files.count:
-        return Export(None, None)
+        return Export(None, None, held_back=kept)
     batch_id, marked = await mark_batch(db, actor_id, files.request_ids, pause, view)
     if batch_id is None:
-        return Export(None, None)
+        return Export(None, None, held_back=kept)
     if len(marked) != files.count:
         files = await build(db, again_query(batch_id=batch_id), directory, stem)
-    return Export(batch_id, files, marked)
+    return Export(batch_id, files, marked, held_back=kept)
 
 
 async def run_again(
@@ -483,3 +492,17 @@ async def batch_members(session: AsyncSession, batch_id: int) -> list[int]:
         select(AccessRequest.id).where(AccessRequest.export_batch_id == batch_id)
     )
     return list(rows)
+
+
+__all__ = [
+    "CHUNK",
+    "COLUMNS",
+    "FORMULA_FIRST",
+    "FORMULA_START",
+    "Export",
+    "ExportFiles",
+    "as_text",
+    "form_row",
+    "write_files",
+    "write_form",
+]

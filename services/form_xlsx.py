@@ -67,22 +67,36 @@ def line_count(values: Sequence[Any]) -> int:
 
 
 class Sheet:
-    """Collects the form's rows (lists of nine values), laying each out as it comes."""
+    """Collects the form's rows (sequences of nine values), laying each out as it comes."""
 
     def __init__(self) -> None:
-        self.rows: list[list[Any]] = []
+        self.rows: list[tuple[Any, ...]] = []
         self.heights: dict[int, float] = {0: header_height()}
-        self._shared: dict[str, str] = {}
+        # The repeating columns of a row (region … role), kept once with their lines.
+        self._shared: dict[tuple[Any, ...], tuple[tuple[Any, ...], int]] = {}
 
-    def add(self, rows: Iterable[list[Any]]) -> None:
-        shared = self._shared
+    def add(self, rows: Iterable[Sequence[Any]]) -> None:
+        shared, heights, append = self._shared, self.heights, self.rows.append
+        first = REPEATING[0]
+        widths = WIDTHS[first:]
+        snils, name, email = WIDTHS[1:first]
+        number = len(self.rows)
         for values in rows:
-            for column in REPEATING:
-                values[column] = shared.setdefault(values[column], values[column])
-            lines = line_count(values)
+            tail = tuple(values[first:])
+            known = shared.get(tail)
+            if known is None:
+                lines = max(map(wrapped_lines, tail, widths))
+                known = shared[tail] = (tail, lines)
+            lines = max(
+                known[1],
+                wrapped_lines(values[1], snils),
+                wrapped_lines(values[2], name),
+                wrapped_lines(values[3], email),
+            )
+            number += 1
             if lines > 1:
-                self.heights[len(self.rows) + 1] = row_height(lines)
-            self.rows.append(values)
+                heights[number] = row_height(lines)
+            append((*values[:first], *known[0]))
 
     def write(self, path: str) -> None:
         if not self.rows:
@@ -136,7 +150,7 @@ class XlsxProcess:
         with contextlib.suppress(OSError):  # room for a few chunks: the reader need not wait
             fcntl.fcntl(self._process.stdin.fileno(), F_SETPIPE_SZ, PIPE_SIZE)  # type: ignore[union-attr]
 
-    def send(self, rows: list[list[Any]]) -> None:
+    def send(self, rows: Sequence[Sequence[Any]]) -> None:
         assert self._process.stdin is not None
         try:
             pickle.dump(rows, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)

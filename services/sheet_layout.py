@@ -47,6 +47,7 @@ WIDEST = 1.8  # any other character is assumed this wide: rows come out taller, 
 BOLD = 1.05  # bold Carlito is up to 5 % wider
 LINE_POINTS = 15.0  # one line of Calibri 11, as Excel's default row
 PADDING_POINTS = 2.0
+FITS_MARGIN = 1e-6  # far above the rounding of a sum of widths, far below a letter
 
 
 _TABLE: defaultdict[str, float] = defaultdict(lambda: WIDEST, _WIDTHS)
@@ -83,6 +84,8 @@ def wrapped_lines(text: str, column_width: float, *, bold: bool = False) -> int:
     scale = BOLD if bold else 1.0
     if len(text) * WIDEST * scale <= line_room:
         return 1  # fits however wide its letters are
+    if "\n" not in text and text_width(text) * scale < line_room - FITS_MARGIN:
+        return 1  # the whole text fits on a line (with a margin for the sums' rounding)
     if "\n" in text:
         return sum(_paragraph_lines(p, line_room, scale) for p in text.split("\n"))
     return _paragraph_lines(text, line_room, scale)

@@ -6,11 +6,11 @@ import csv
 import io
 
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot import texts
 from db.database import Database
-from db.models import RequestEvent
+from db.models import AccessRequest, RequestEvent
 from services.export import COLUMNS
 from services.snils import check_number, format_snils
 from tests.admin_support import admin, request_row, submitted
@@ -161,3 +161,33 @@ async def test_a_formula_typed_as_an_organization_stays_text(h: Harness) -> None
     data = files(h, ".csv")[-1].data.decode("utf-8-sig")
     row = list(csv.reader(io.StringIO(data), delimiter=";"))[1]
     assert row[5].startswith("'=HYPERLINK") and row[6] == "'-Больница"
+
+
+async def test_caption_counts_requests_held_back_by_a_shared_address(
+    h: Harness, db: Database
+) -> None:
+    """Two people's approved requests with one address (approved before approval refused such
+    pairs) stay out of the batch, and the admin is told how many."""
+    boss = admin(h)
+    await approved(h, 3)
+    async with db.write() as session:
+        await session.execute(
+            update(AccessRequest)
+            .where(AccessRequest.id.in_([1, 2]))
+            .values(email="Shared@example.ru")
+        )
+    sent = await boss.send("/export")
+    note = next(m for m in sent if "Выгрузка № 1: заявок 1" in m.plain)
+    assert "Не выгружено одобренных заявок: 2" in note.plain
+    assert [r[3] for r in read_xlsx(files(h, ".xlsx")[-1].data)[1:]] == ["user2@example.ru"]
+    sent = await boss.send("/export")
+    assert sent[-1].plain.startswith(texts.EXPORT_NOTHING)
+    assert "Не выгружено одобренных заявок: 2" in sent[-1].plain
+    # Once one of the two changes address, both go out with the next batch: no note.
+    async with db.write() as session:
+        await session.execute(
+            update(AccessRequest).where(AccessRequest.id == 2).values(email="own@example.ru")
+        )
+    sent = await boss.send("/export")
+    note = next(m for m in sent if "Выгрузка № 2: заявок 2" in m.plain)
+    assert "Не выгружено" not in note.plain

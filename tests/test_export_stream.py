@@ -9,6 +9,7 @@ import io
 import re
 import zipfile
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -310,3 +311,57 @@ def test_formula_text_in_the_csv(tmp_path: Path) -> None:
     table = list(csv.reader(io.StringIO(data), delimiter=";"))
     assert table[2][5].startswith("'=HYPERLINK") and table[2][6] == "'-Больница"
     assert table[3][6] == "'+Здоровье" and table[3][3] == "e.mamedov;x@example.ru"
+
+
+@pytest.mark.parametrize("child_after", [0, 1000], ids=["child process", "worker thread"])
+async def test_the_database_makes_the_same_table(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, child_after: int
+) -> None:
+    """`build` reads the form's rows as the database numbers them (№, no role → empty) and
+    writes them in chunks, in a child process that reads the database itself or on a worker
+    thread: the same files as from the rows themselves, in the same order."""
+    source = []
+    async with db.write() as session:
+        for n, (snils, name, email, full, short, role) in enumerate(PEOPLE * 3):
+            new = replace(
+                NEW,
+                telegram_id=9000 + n,
+                snils=snils,
+                full_name=name,
+                email=email,
+                org_full_name=full,
+                org_short_name=short,
+                role=role,
+                component="ВИМИС ОНКО" if n < 3 else f"ВИМИС ОНКО {n}",
+            )
+            result = await submit(session, new)
+            request = result.request  # type: ignore[union-attr]
+            await decide(session, request.id, Status.APPROVED, actor_id=1)
+            source.append(
+                (request.id, snils, name, email, new.region, full, short, new.component, role)
+            )
+    monkeypatch.setattr(export, "CHUNK", 2)  # several chunks, one with a formula, some not
+    monkeypatch.setattr(export, "CHILD_AFTER", child_after)
+    files = await export.build(db, export.new_query(), tmp_path, "db")
+    assert files.request_ids == [row[0] for row in source]
+    assert files.csv.read_bytes() == reference_csv(source)
+    assert cells(files.xlsx.read_bytes()) == cells(reference_xlsx(source))
+    # A date range: its parameters reach the child as SQLAlchemy would bind them.
+    since, until = date(2020, 1, 1), date(2099, 12, 31)
+    again = await export.build(db, export.again_query(since=since, until=until), tmp_path, "a")
+    assert again.request_ids == files.request_ids
+    none = await export.build(db, export.again_query(until=date(2020, 1, 1)), tmp_path, "n")
+    assert none.request_ids == []
+
+
+async def test_a_child_build_that_fails_marks_nothing(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await approved(db, 3)
+    monkeypatch.setattr(export, "CHILD_AFTER", 0)
+    with pytest.raises(form_xlsx.XlsxError):  # the child cannot write where it is told
+        await export.run_new(db, 1, tmp_path / "missing", "f")
+    assert await count(db, AccessRequest, AccessRequest.status == "approved") == 3
+    assert await count(db, ExportBatch) == 0
+    made = await export.run_new(db, 1, tmp_path, "f")
+    assert made.batch_id == 1 and made.count == 3

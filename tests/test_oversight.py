@@ -132,3 +132,27 @@ async def test_a_resubmitted_request_waits_again_and_is_not_timed(db: Database) 
         await resubmit(session, request_id, 7001, {"full_name": "Тестов Тест Тестович"})
     figures = await stats.collect(db)
     assert figures.median_hours is None and figures.p90_hours is None
+
+
+async def test_time_to_decision_follows_new_decisions_and_returns(
+    db: Database, organizations: None
+) -> None:
+    """The time to decision is kept between /stats and computed again once a request is
+    decided or leaves the decided statuses."""
+    await known_data(db)
+    assert (await stats.figures(db)).median_hours == 2.5
+    async with db.write() as session:  # request 5, waiting, is decided after 7 hours
+        await decide(session, 5, Status.APPROVED, actor_id=1)
+        await session.execute(
+            update(AccessRequest)
+            .where(AccessRequest.id == 5)
+            .values(decided_at=T0 + timedelta(days=1, hours=7))
+        )
+    figures = await stats.figures(db)
+    assert (figures.median_hours, figures.p90_hours) == (3, 10)
+    async with db.write() as session:  # request 4 (10 hours) is no longer decided
+        await session.execute(
+            update(AccessRequest).where(AccessRequest.id == 4).values(status="submitted")
+        )
+    figures = await stats.figures(db)
+    assert (figures.median_hours, figures.p90_hours) == (2.5, 7)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,7 +51,7 @@ from bot.cards import (
 from bot.config import Settings
 from db.database import Database
 from db.models import AccessRequest, utcnow
-from db.repositories import EventRepository, RequestRepository
+from db.repositories import EventRepository, Listed, RequestRepository
 from services import audit, staff
 from services import requests as request_service
 from services.requests import Status
@@ -484,7 +485,7 @@ async def on_cancel_input(message: Message, bot: Bot, fsm_storage: BaseStorage) 
 # --- queue, search, card, history -------------------------------------------------------------
 
 
-def _list_keyboard(rows: list[AccessRequest], page: int, pages: int) -> InlineKeyboardMarkup:
+def _list_keyboard(rows: Sequence[Listed], page: int, pages: int) -> InlineKeyboardMarkup:
     keyboard = [
         [
             InlineKeyboardButton(
@@ -646,7 +647,7 @@ async def on_find(message: Message, command: CommandObject, db: Database) -> Non
         return
     async with db.read() as session:
         repository = RequestRepository(session)
-        rows: list[AccessRequest] = []
+        rows: list[Listed] = []
         if snils_typed and len(digits) == 11:
             rows = await repository.by_snils(format_snils(digits), limit=QUEUE_PAGE)
         elif _EMAIL.fullmatch(query):

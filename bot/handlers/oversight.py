@@ -82,7 +82,8 @@ async def on_export(
         else:
             result = await export.run_new(db, actor, Path(tmp), "form")
         if result.files is None:
-            await message.answer(texts.EXPORT_NOTHING if not args else texts.EXPORT_NOTHING_AGAIN)
+            nothing = texts.EXPORT_NOTHING if not args else texts.EXPORT_NOTHING_AGAIN
+            await message.answer(nothing + texts.export_held_back(result.held_back))
             return
         batch = "batch" + str(result.batch_id) if result.batch_id else "again"
         name = f"vimis_onko_{batch}_{_stamp()}"
@@ -100,7 +101,9 @@ async def on_export(
             )
         # The batch number first: should a file fail to send, `/export N` sends it again.
         await message.answer(
-            texts.export_caption(result.batch_id, result.count), reply_markup=keyboard
+            texts.export_caption(result.batch_id, result.count)
+            + texts.export_held_back(result.held_back),
+            reply_markup=keyboard,
         )
         await bot.send_document(
             message.chat.id, FSInputFile(result.files.xlsx, filename=f"{name}.xlsx")
