@@ -1316,7 +1316,7 @@ def coverage(total: int, missing: Sequence[str], shown: int) -> str:
         return f"Во всех {total} организациях справочника есть одобренные пользователи. 🎉"
     lines = [
         f"<b>Организации без одобренных пользователей:</b> {len(missing)} из {total} "
-        "(пп. 2.1–2.2 приказа: работать в ВИМИС ОНКО должна каждая организация).",
+        "(пп. 2.3, 3.1 приказа: заявку на доступ к ВИМИС ОНКО направляет каждая организация).",
         COVERAGE_WHY,
         "",
     ]
@@ -1331,8 +1331,11 @@ COVERAGE_COLUMNS = ("OID", "Полное наименование", "Кратк�
 
 def _left(days: int, deadline: date) -> str:
     if days <= 0:
-        return f"сегодня, {fmt_date(deadline)}, последний день приёма заявок"
-    return f"до окончания приёма заявок осталось {days} дн. (до {fmt_date(deadline)})"
+        return (
+            f"сегодня, {fmt_date(deadline)}, последний день срока подачи заявок по приказу "
+            "(заявки, поданные позже, тоже рассмотрят)"
+        )
+    return f"до срока подачи заявок по приказу осталось {days} дн. (до {fmt_date(deadline)})"
 
 
 def reminder_applicant(days: int, deadline: date) -> str:
@@ -1732,10 +1735,19 @@ def _hours(value: float | None) -> str:
 
 def _org_list(title: str, names: Sequence[str], total: int, shown: int) -> list[str]:
     lines = [f"<b>{title}:</b> {len(names)} из {total}"]
-    lines += [f"• {escape(name)}" for name in names[:shown]]
+    lines += [f"• {escape(clip(name, REPORT_NAME_LIMIT))}" for name in names[:shown]]
     if len(names) > shown:
         lines.append(f"… и ещё {len(names) - shown} — полный список в файле.")
     return lines
+
+
+REPORT_NAME_LIMIT = 90  # characters of an organisation's name in the message (in full in the XLSX)
+REPORT_MESSAGE_LIMIT = 4000  # Telegram allows 4096 characters of text, counted after the HTML
+
+
+def _visible_length(html: str) -> int:
+    """Telegram's length of an HTML message: UTF-16 code units of the text without the tags."""
+    return len(unescape(re.sub(r"<[^>]+>", "", html)).encode("utf-16-le")) // 2
 
 
 def deadline_progress(deadline: date | None, today: date, covered: int, organizations: int) -> str:
@@ -1768,6 +1780,29 @@ def report(
     progress: str,
     shown: int = REPORT_SHOWN,
 ) -> str:
+    """The report as one message: fewer organisations per list (the XLSX has them all) until
+    it fits Telegram's limit, whatever the directory's names are like."""
+    while True:
+        text = _report_text(
+            by_status, median_hours, p90_hours, organizations,
+            no_responsible, no_request, no_approved, progress, shown,
+        )  # fmt: skip
+        if shown == 0 or _visible_length(text) <= REPORT_MESSAGE_LIMIT:
+            return text
+        shown -= 1
+
+
+def _report_text(
+    by_status: Sequence[tuple[str, int]],
+    median_hours: float | None,
+    p90_hours: float | None,
+    organizations: int,
+    no_responsible: Sequence[str],
+    no_request: Sequence[str],
+    no_approved: Sequence[str],
+    progress: str,
+    shown: int,
+) -> str:
     total = sum(n for _, n in by_status)
     lines = [f"<b>{REPORT_TITLE}</b>", "", f"<b>Заявки по статусам</b> (всего {total}):"]
     lines += [f"• {escape(STATUS_NAMES.get(s, s))}: {n}" for s, n in by_status] or ["• нет"]
@@ -1787,7 +1822,7 @@ def report(
     lines += _org_list("Без заявки (пп. 2.3, 3.1)", no_request, organizations, shown)
     lines.append("")
     lines += _org_list(
-        "Без одобренного пользователя (пп. 2.2–2.3)", no_approved, organizations, shown
+        "Без одобренного пользователя (пп. 2.3, 3.1)", no_approved, organizations, shown
     )
     return "\n".join(lines)
 

@@ -81,7 +81,7 @@ async def test_the_reject_keyboard_has_no_such_reason(h: Harness) -> None:
 
 async def test_coverage_cites_the_items_of_the_order(h: Harness) -> None:
     text = (await admin(h).send("/coverage"))[0].plain
-    assert "пп. 2.1–2.2" in text and "п. 2.3" in text and "п. 3.1" in text
+    assert "2.1–2.2" not in text and "пп. 2.3, 3.1" in text and "п. 2.3" in text
 
 
 async def test_the_faq_gives_the_measured_median_time_to_decision(
@@ -116,3 +116,15 @@ def test_readme_defaults_agree_with_the_settings() -> None:
     assert row.group(1) == defaults.operator_name
     for name in ("REPORT_CHAT_ID", "REPORT_WEEKDAY", "REPORT_TIME", "ORDER_URL"):
         assert f"| `{name}` |" in readme
+
+
+def test_reminders_do_not_say_that_requests_stop_at_the_deadline() -> None:
+    # DEADLINE is the order's date (items 2.3, 3.1); the bot takes requests after it too.
+    deadline = date(2026, 12, 31)
+    for days in (0, 3):
+        for text in (
+            texts.reminder_applicant(days, deadline),
+            texts.reminder_admin(days, deadline, 5),
+            texts.reminder_responsible(days, deadline, "ЦРБ"),
+        ):
+            assert "приёма заявок" not in text and "срока подачи заявок по приказу" in text

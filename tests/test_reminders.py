@@ -53,7 +53,7 @@ async def test_reminders_go_once_and_survive_a_restart(
     texts_to = {
         int(c.chat_id): c.text
         for c in h.session.calls
-        if isinstance(c, SendMessage) and "приёма заявок" in c.text
+        if isinstance(c, SendMessage) and "срока подачи заявок" in c.text
     }
     assert set(texts_to) == {4001, 4002, 4003, ADMIN_CHAT}  # 4002 tried: blocked the bot
     assert "осталось 3 дн." in texts_to[4001]

@@ -67,7 +67,7 @@ async def test_submit_approve_and_the_viewers_report_counts_it(
         mark = len(standin.sent)
         report = await viewer.says("/report", "Отчёт о подключении")
         assert "одобрена: 1" in (report.text or "")
-        assert "Без одобренного пользователя (пп. 2.2–2.3): 10 из 11" in (report.text or "")
+        assert "Без одобренного пользователя (пп. 2.3, 3.1): 10 из 11" in (report.text or "")
         assert "006-012-788" not in (report.text or "") and "oleg@" not in (report.text or "")
 
         def files_sent() -> bool:

@@ -174,7 +174,7 @@ async def test_what_must_happen_once_happens_once_across_workers(
                 "одобрена" in (r.text or "") for r in standin.sent if r.chat_id == APPLICANT + 1
             )
         )
-        reminders = lambda: [r for r in standin.sent if "приёма заявок" in (r.text or "")]  # noqa: E731
+        reminders = lambda: [r for r in standin.sent if "срока подачи заявок" in (r.text or "")]  # noqa: E731
         await until(lambda: len(reminders()) == 3)  # two drafts and the admin chat
         await asyncio.sleep(3)  # three more periods: nobody is reminded again
     finally:
