@@ -406,9 +406,21 @@ async def run_new(
     batch_id, marked = await mark_batch(db, actor_id, files.request_ids, pause, view)
     if batch_id is None:
         return Export(None, None, held_back=kept)
-    if len(marked) != files.count:
+    if len(marked) != files.count or await _erased_in_batch(db, batch_id):
         files = await build(db, again_query(batch_id=batch_id), directory, stem)
     return Export(batch_id, files, marked, held_back=kept)
+
+
+async def _erased_in_batch(db: Database, batch_id: int) -> bool:
+    """A request marked in an early chunk may be erased (a withdrawal) while later chunks are
+    marked: the file built before must not carry that person to the federal operator."""
+    async with db.read() as session:
+        erased = await session.scalar(
+            select(AccessRequest.id)
+            .where(AccessRequest.export_batch_id == batch_id, AccessRequest.erased_at.is_not(None))
+            .limit(1)
+        )
+    return erased is not None
 
 
 async def run_again(

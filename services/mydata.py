@@ -45,9 +45,13 @@ REQUEST_FIELDS = (
     "decision_reason",
     "return_fields",
     "export_batch_id",
+    "org_confirmation",
+    "org_reason",
+    "org_answered_at",
 )
 YOU = "you"
 CHAT = "chat"  # a card in the admin group: seen by its members, no one person
+SERVER = "server"  # `python -m bot export` on the server: an admin with access to it
 SYSTEM = "system"
 
 
@@ -119,17 +123,24 @@ async def collect(session: AsyncSession, telegram_id: int) -> PersonalData:
             details = e.details or {}
             if e.actor_id == telegram_id:
                 who = YOU
+            elif e.actor_id is None and details.get("cli"):
+                who = SERVER
             elif e.actor_id is None:
                 who = CHAT if e.action == "viewed" else SYSTEM
             else:
                 who = roles.get(e.actor_id, "")
             via = details.get("via") if e.action == "viewed" else None
             data.events.append((e.request_id, e.at, who, e.action, via))
+        # Only addresses the person typed themselves: a SNILS can be typed by anyone, so a
+        # claim found by SNILS alone could be another person's address.
         snils = {r.snils for r in requests}
+        emails = {r.email.lower() for r in requests}
         data.claims = [
             (c.email, c.claimed_at)
             for c in await session.scalars(
-                select(EmailClaim).where(EmailClaim.snils.in_(snils)).order_by(EmailClaim.email)
+                select(EmailClaim)
+                .where(EmailClaim.snils.in_(snils), EmailClaim.email.in_(emails))
+                .order_by(EmailClaim.email)
             )
         ]
     thread = await session.get(SupportThread, telegram_id)

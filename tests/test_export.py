@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+from pathlib import Path
+from typing import Any
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 
 from bot import texts
 from db.database import Database
 from db.models import AccessRequest, RequestEvent
+from services import consent, export
 from services.export import COLUMNS
+from services.requests import Status
 from services.snils import check_number, format_snils
 from tests.admin_support import admin, request_row, submitted
 from tests.dialog_steps import to_organization, type_organization
 from tests.harness import Harness, SentFile
+from tests.test_retention import make, person
 
 ORDER_HEADER = [
     "№ п/п",
@@ -191,3 +198,36 @@ async def test_caption_counts_requests_held_back_by_a_shared_address(
     sent = await boss.send("/export")
     note = next(m for m in sent if "Выгрузка № 2: заявок 2" in m.plain)
     assert "Не выгружено" not in note.plain
+
+
+async def test_a_person_who_withdraws_while_the_batch_is_marked_is_not_in_the_file(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Marking goes MARK_CHUNK requests per transaction with a pause between: a request
+    # marked in the first chunk is erased before the second, and the file built before
+    # marking must not carry that person to the federal operator.
+    first = await make(db, person(1), (Status.SUBMITTED, Status.APPROVED), 0)
+    await make(db, person(2), (Status.SUBMITTED, Status.APPROVED), 0)
+    monkeypatch.setattr(export, "MARK_CHUNK", 1)
+    withdrawn: list[int] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds: float) -> None:
+        if not withdrawn:  # between the first and the second chunk: person 1 withdraws
+            withdrawn.append(1)
+            async with db.write() as session:
+                await consent.withdraw(session, 101)
+        await real_sleep(0)
+
+    class Clock:  # export's own view of asyncio, with the pause between chunks replaced
+        def __getattr__(self, name: str) -> Any:
+            return sleep if name == "sleep" else getattr(asyncio, name)
+
+    monkeypatch.setattr(export, "asyncio", Clock())
+    result = await export.run_new(db, 1, tmp_path, "form")
+    assert withdrawn and result.files is not None
+    async with db.read() as session:
+        row = await session.get(AccessRequest, first)
+    assert row is not None and row.erased_at is not None
+    written = result.files.csv.read_text(encoding="utf-8-sig")
+    assert "Фамилия1" not in written and "Фамилия2" in written

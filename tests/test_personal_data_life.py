@@ -14,6 +14,7 @@ from bot import texts
 from bot.handlers import mydata as mydata_handler
 from db.database import Database
 from db.models import AccessRequest, RequestEvent
+from db.repositories import EventRepository
 from services import mydata
 from tests.admin_support import ADMIN_CHAT, admin, submitted
 from tests.conftest import ADMIN_ID, ROOT
@@ -211,3 +212,37 @@ async def test_after_a_withdrawal_mydata_shows_what_was_erased_and_no_data(
     assert "отозвано" in text  # the consent's withdrawal
     for gone in ("112-233-445 95", "ivanova@example.ru", "Иванова"):
         assert gone not in text
+
+
+async def test_mydata_shows_no_address_of_another_person_with_the_same_snils(
+    h: Harness, db: Database
+) -> None:
+    # The victim's request is approved: their address is claimed under their SNILS.
+    await submitted(h, 1002, snils="43105277135", email="petrova@example.ru")
+    await admin(h).press(texts.BTN_APPROVE)
+    # Someone who knows the victim's SNILS types it into a request of their own …
+    await submitted(h, 1001, snils="43105277135", email="attacker@example.ru")
+    # … and asks what the bot keeps about them.
+    text = unescape((await h.user(1001).send("/mydata"))[-1].plain)
+    assert "petrova@example.ru" not in text
+    assert "attacker@example.ru" in text
+    own = unescape((await h.user(1002).send("/mydata"))[-1].plain)
+    assert "Адреса эл. почты, закреплённые за вашим СНИЛС:\n  petrova@example.ru" in own
+
+
+async def test_history_with_a_changed_snils_or_email_is_a_view(h: Harness, db: Database) -> None:
+    await submitted(h, 1001)
+    before = len(await views(db))
+    await admin(h).send("/history 1")  # nothing personal changed yet: not a view
+    assert len(await views(db)) == before
+    async with db.write() as session:
+        EventRepository(session).add(
+            1,
+            "resubmitted",
+            actor_id=1001,
+            details={"changes": {"email": ["old@example.ru", "ivanova@example.ru"]}},
+        )
+    shown = unescape((await admin(h).send("/history 1"))[-1].plain)
+    assert "ivanova@example.ru" in shown and "old@example.ru" in shown
+    after = await views(db)
+    assert after[before:] == [(1, ADMIN_ID, {"via": "history"})]

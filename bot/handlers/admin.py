@@ -50,10 +50,11 @@ from bot.cards import (
 )
 from bot.config import Settings
 from db.database import Database
-from db.models import AccessRequest, utcnow
+from db.models import AccessRequest, RequestEvent, utcnow
 from db.repositories import EventRepository, Listed, RequestRepository
 from services import audit, staff
 from services import requests as request_service
+from services.consent import PERSONAL_COLUMNS
 from services.requests import Status
 from services.role_matrix import RoleMatrix
 from services.snils import format_snils
@@ -616,11 +617,24 @@ async def on_history(message: Message, command: CommandObject, db: Database) -> 
         if event.action == audit.VIEWED:
             extra.append(texts.view_via(str(details.get("via") or "")))
             if event.actor_id is None:
-                who = texts.VIEW_NOBODY
+                who = texts.VIEW_SERVER if details.get("cli") else texts.VIEW_NOBODY
         if event.action == "erased" and details.get("rule"):
             who = texts.ERASED_BY_RULE
         lines.append(texts.history_line(event.at, who, event.action, extra))
+    if _shows_personal_values(events):
+        # A correction's old → new SNILS, name or e-mail is the person's full data: a view.
+        async with db.write() as session:
+            viewer = message.from_user.id if message.from_user else None
+            await audit.record_views(session, [number], actor_id=viewer, via="history")
     await message.answer(_fit(texts.history(number, lines)))
+
+
+def _shows_personal_values(events: Sequence[RequestEvent]) -> bool:
+    return any(
+        field in PERSONAL_COLUMNS
+        for event in events
+        for field in (event.details or {}).get("changes", {})
+    )
 
 
 def _fit(text: str, limit: int = 4000) -> str:

@@ -27,6 +27,8 @@ def _who(who: str) -> str:
         return texts.MYDATA_YOU
     if who == mydata.CHAT:
         return texts.VIEW_NOBODY
+    if who == mydata.SERVER:
+        return texts.VIEW_SERVER
     if who == mydata.SYSTEM:
         return texts.MYDATA_SYSTEM
     return texts.MYDATA_ROLE_NAMES.get(who, texts.MYDATA_STAFF)
