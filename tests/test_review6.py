@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from html import unescape
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from bot import texts
 from bot.config import Settings
 from bot.retention import run_once as retention_job
 from db.database import Database
-from db.models import AccessRequest, SupportThread
+from db.models import AccessRequest, SupportThread, utcnow
 from services import backup, retention
 from tests.admin_support import admin, submitted
 from tests.conftest import SUPPORT_CHAT_ID, make_settings
@@ -102,3 +103,25 @@ async def test_an_erased_person_is_not_left_in_the_sqlite_word_index_or_its_back
     # FTS5's 'delete' only adds a tombstone: the words stay in the index's segments
     # (db/search_index.py) until a merge; an 'optimize' after an erasure would drop them.
     assert [t for t in (b"11223344595", "иванова".encode(), b"ivanova") if t in fts] == []
+
+
+async def test_replaying_a_retention_record_on_an_older_backup_does_not_leave_a_live_blank_request(
+    db: Database, tmp_path: Path
+) -> None:
+    # The backup was taken while the request was still approved; later it was exported,
+    # granted and erased by retention (journal). Replayed onto the restored database, the
+    # erasure (services/backup.py _replay_one → erase_requests) blanks SNILS/name/e-mail but
+    # leaves the request «approved»: a live request with no data, counted as live (it also
+    # blocks nothing: /export skips erased rows, so it stays approved for ever).
+    from services.requests import Status
+
+    number = await make(db, person(1), (Status.SUBMITTED, Status.APPROVED), 1)
+    journal = tmp_path / "erasures.jsonl"
+    backup.journal_append(
+        str(journal), [backup.Record(utcnow() + timedelta(minutes=1), 101, [number], "retention")]
+    )
+    await backup.reapply(db, str(journal), 30, now=NOW)
+    async with db.read() as session:
+        row = await session.get(AccessRequest, number)
+    assert row is not None and row.erased_at is not None
+    assert row.status not in ("submitted", "returned", "approved", "exported")
