@@ -4,12 +4,11 @@ expected to FAIL on main as merged (0fdc9e3) and pass once the defect is fixed."
 from __future__ import annotations
 
 import sqlite3
-from html import unescape
 from datetime import timedelta
+from html import unescape
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
 
 from bot import texts
 from bot.config import Settings
