@@ -124,3 +124,26 @@ async def test_replaying_a_retention_record_on_an_older_backup_does_not_leave_a_
         row = await session.get(AccessRequest, number)
     assert row is not None and row.erased_at is not None
     assert row.status not in ("submitted", "returned", "approved", "exported")
+
+
+async def test_history_showing_a_changed_snils_and_email_is_a_view(
+    h: Harness, db: Database
+) -> None:
+    # /history prints the old and new values of a correction (texts.change_detail): the
+    # person's SNILS and e-mail in full, but bot/handlers/admin.py on_history writes no
+    # `viewed` event.
+    from db.repositories import EventRepository
+    from tests.test_personal_data_life import views
+
+    await submitted(h, 1001)
+    async with db.write() as session:
+        EventRepository(session).add(
+            1,
+            "resubmitted",
+            actor_id=1001,
+            details={"changes": {"email": ["old@example.ru", "ivanova@example.ru"]}},
+        )
+    before = len(await views(db))
+    shown = unescape((await admin(h).send("/history 1"))[-1].plain)
+    assert "ivanova@example.ru" in shown and "old@example.ru" in shown
+    assert len(await views(db)) == before + 1
