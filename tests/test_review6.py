@@ -147,3 +147,21 @@ async def test_history_showing_a_changed_snils_and_email_is_a_view(
     shown = unescape((await admin(h).send("/history 1"))[-1].plain)
     assert "ivanova@example.ru" in shown and "old@example.ru" in shown
     assert len(await views(db)) == before + 1
+
+
+async def test_the_responsible_persons_copy_loses_the_name_after_an_erasure(
+    h: Harness, db: Database
+) -> None:
+    # bot/org_desk.py deliver_ask sends «Новая заявка» with ФИО, position and masked SNILS to
+    # the organisation's responsible person but records no message id: after a withdrawal
+    # (or retention) nothing edits it, so the name stays in that chat.
+    from tests.org_support import RESP_A1, responsible
+
+    await responsible(db, RESP_A1)
+    applicant = await submitted(h)
+    asked = h.user(RESP_A1).last
+    assert "Иванова" in asked.plain
+    await applicant.send("/withdraw")
+    await applicant.press(texts.BTN_WITHDRAW_CONFIRM)
+    now = h.session.messages[(asked.chat_id, asked.message_id)]
+    assert "Иванова" not in now.plain
