@@ -165,3 +165,31 @@ async def test_the_responsible_persons_copy_loses_the_name_after_an_erasure(
     await applicant.press(texts.BTN_WITHDRAW_CONFIRM)
     now = h.session.messages[(asked.chat_id, asked.message_id)]
     assert "Иванова" not in now.plain
+
+
+async def test_retention_leaves_no_name_in_the_support_thread_title(
+    h: Harness, db: Database, admin_settings: Settings
+) -> None:
+    # support_threads.title («ФИО · организация», bot/support_desk.py _context) is stored and
+    # used as the fallback name once no unerased request is left: after retention erases
+    # the request, the header refresh keeps the old title, so ФИО stays in the database and
+    # in the forum topic's name.
+    from datetime import timedelta as td
+
+    from sqlalchemy import update
+
+    from services.requests import Status, decide
+    from tests.test_dialog_question import forum, thread
+
+    await forum(h, db)
+    user = await submitted(h, 1001)
+    await user.send("/help")
+    await user.send("Как выбрать роль?")
+    assert "Иванова" in (await thread(db)).title
+    async with db.write() as session:
+        assert await decide(session, 1, Status.REJECTED, actor_id=1)
+        await session.execute(update(AccessRequest).values(updated_at=utcnow() - td(days=40)))
+    report = await retention_job(db, admin_settings, "w")
+    assert report is not None and report.erased == [1]
+    await h.deliver()
+    assert "Иванова" not in (await thread(db)).title
