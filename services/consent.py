@@ -4,7 +4,7 @@ stops and the person's data is destroyed, and the event log proves both."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ PERSONAL_COLUMNS = ("snils", "full_name", "email")
 class Withdrawal:
     cancelled: list[int]  # requests whose processing stopped
     erased: list[int]  # requests whose personal data was destroyed
+    consents: int = 0  # consent rows withdrawn now
 
 
 async def consent_given_at(session: AsyncSession, telegram_id: int) -> datetime | None:
@@ -51,10 +52,11 @@ async def withdraw(
     caller clears them. The consent rows (withdrawn_at) and the events (actor, action, time)
     stay as the proof."""
     now = at or utcnow()
-    await session.execute(
+    withdrawn = await session.execute(
         update(Consent)
         .where(Consent.telegram_id == telegram_id, Consent.withdrawn_at.is_(None))
         .values(withdrawn_at=now)
+        .execution_options(synchronize_session=False)
     )
     # Locked, so that an admin's decision at this moment waits for us and then finds the
     # request cancelled (PostgreSQL; SQLite's single writer already orders the two).
@@ -66,7 +68,8 @@ async def withdraw(
             .with_for_update()
         )
     )
-    return await withdraw_requests(session, telegram_id, ids, now)
+    result = await withdraw_requests(session, telegram_id, ids, now)
+    return replace(result, consents=int(getattr(withdrawn, "rowcount", 0) or 0))
 
 
 async def withdraw_requests(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import timedelta
-from html import unescape
 from pathlib import Path
 
 import pytest
@@ -14,45 +13,14 @@ from bot import texts
 from bot.config import Settings
 from bot.retention import run_once as retention_job
 from db.database import Database
-from db.models import AccessRequest, SupportThread, utcnow
+from db.models import AccessRequest, utcnow
 from services import backup, retention
-from tests.admin_support import admin, submitted
-from tests.conftest import SUPPORT_CHAT_ID, make_settings
+from tests.admin_support import submitted
+from tests.conftest import make_settings
 from tests.harness import Harness
 from tests.test_retention import NOW, REJECTED, make, person
 
 VICTIM = {"snils": "43105277135", "email": "petrova@example.ru"}
-
-
-async def test_mydata_does_not_show_another_persons_email_through_a_shared_snils(
-    h: Harness, db: Database
-) -> None:
-    # The victim's request is approved: their address is claimed under their SNILS.
-    await submitted(h, 1002, **VICTIM)
-    await admin(h).press(texts.BTN_APPROVE)
-    # Someone who knows the victim's SNILS types it in a request of their own ...
-    await submitted(h, 1001, snils=VICTIM["snils"], email="attacker@example.ru")
-    # ... and asks what the bot keeps about *them*.
-    text = unescape((await h.user(1001).send("/mydata"))[-1].plain)
-    assert "petrova@example.ru" not in text  # services/mydata.py: claims by SNILS
-
-
-async def test_a_withdrawal_with_no_request_left_is_journaled(
-    h: Harness, db: Database, admin_settings: Settings, tmp_path: Path
-) -> None:
-    # Only a consultation thread (or requests already erased by retention): the withdrawal
-    # destroys it and records an `erasures` row, but the journal gets nothing, so after a
-    # restore of an older backup reapply-erasures brings nothing back to erase.
-    admin_settings.erasure_journal = str(tmp_path / "erasures.jsonl")
-    async with db.write() as session:
-        session.add(
-            SupportThread(user_id=1001, chat_id=SUPPORT_CHAT_ID, topic_id=None, title="Иванова")
-        )
-    person_ = h.user(1001)
-    await person_.send("/withdraw")
-    await person_.press(texts.BTN_WITHDRAW_CONFIRM)
-    records = backup.journal_read(admin_settings.erasure_journal)
-    assert [r.telegram_id for r in records] == [1001]  # bot/handlers/withdrawal.py:98
 
 
 async def test_retention_journals_the_chunks_it_committed_even_if_a_later_one_fails(
@@ -126,47 +94,6 @@ async def test_replaying_a_retention_record_on_an_older_backup_does_not_leave_a_
     assert row.status not in ("submitted", "returned", "approved", "exported")
 
 
-async def test_history_showing_a_changed_snils_and_email_is_a_view(
-    h: Harness, db: Database
-) -> None:
-    # /history prints the old and new values of a correction (texts.change_detail): the
-    # person's SNILS and e-mail in full, but bot/handlers/admin.py on_history writes no
-    # `viewed` event.
-    from db.repositories import EventRepository
-    from tests.test_personal_data_life import views
-
-    await submitted(h, 1001)
-    async with db.write() as session:
-        EventRepository(session).add(
-            1,
-            "resubmitted",
-            actor_id=1001,
-            details={"changes": {"email": ["old@example.ru", "ivanova@example.ru"]}},
-        )
-    before = len(await views(db))
-    shown = unescape((await admin(h).send("/history 1"))[-1].plain)
-    assert "ivanova@example.ru" in shown and "old@example.ru" in shown
-    assert len(await views(db)) == before + 1
-
-
-async def test_the_responsible_persons_copy_loses_the_name_after_an_erasure(
-    h: Harness, db: Database
-) -> None:
-    # bot/org_desk.py deliver_ask sends «Новая заявка» with ФИО, position and masked SNILS to
-    # the organisation's responsible person but records no message id: after a withdrawal
-    # (or retention) nothing edits it, so the name stays in that chat.
-    from tests.org_support import RESP_A1, responsible
-
-    await responsible(db, RESP_A1)
-    applicant = await submitted(h)
-    asked = h.user(RESP_A1).last
-    assert "Иванова" in asked.plain
-    await applicant.send("/withdraw")
-    await applicant.press(texts.BTN_WITHDRAW_CONFIRM)
-    now = h.session.messages[(asked.chat_id, asked.message_id)]
-    assert "Иванова" not in now.plain
-
-
 async def test_retention_leaves_no_name_in_the_support_thread_title(
     h: Harness, db: Database, admin_settings: Settings
 ) -> None:
@@ -193,37 +120,3 @@ async def test_retention_leaves_no_name_in_the_support_thread_title(
     assert report is not None and report.erased == [1]
     await h.deliver()
     assert "Иванова" not in (await thread(db)).title
-
-
-async def test_a_person_who_withdraws_while_the_batch_is_marked_is_not_in_the_file(
-    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # services/export.py run_new rebuilds the files only when fewer requests were marked
-    # than written. A request marked in an early chunk and erased (withdrawal) while later
-    # chunks are marked (MARK_CHUNK at a time, PAUSE_BESIDE_BOT apart on the command line)
-    # stays in the file that then goes to the federal operator.
-    import asyncio as real_asyncio
-    import types
-
-    from services import consent, export
-    from services.requests import Status
-
-    first = await make(db, person(1), (Status.SUBMITTED, Status.APPROVED), 0)
-    await make(db, person(2), (Status.SUBMITTED, Status.APPROVED), 0)
-    monkeypatch.setattr(export, "MARK_CHUNK", 1)
-    done: list[int] = []
-
-    async def sleep(seconds: float) -> None:
-        if not done:  # between the first and the second chunk: person 1 withdraws
-            done.append(1)
-            async with db.write() as session:
-                await consent.withdraw(session, 101)
-        await real_asyncio.sleep(0)
-
-    monkeypatch.setattr(export, "asyncio", types.SimpleNamespace(sleep=sleep))
-    result = await export.run_new(db, 1, tmp_path, "form")
-    assert done and result.files is not None
-    async with db.read() as session:
-        row = await session.get(AccessRequest, first)
-    assert row is not None and row.erased_at is not None
-    assert "Фамилия1" not in result.files.csv.read_text(encoding="utf-8-sig")

@@ -77,7 +77,7 @@ async def on_withdraw_button(
     async with db.write() as session:
         result = await consent.withdraw(session, user_id)
         forgotten = await support.forget(session, user_id)
-        consent.record_erasure(
+        erasure = consent.record_erasure(
             session,
             user_id,
             result,
@@ -95,7 +95,9 @@ async def on_withdraw_button(
             await enqueue_card_refresh(session, request_id)
         if thread is not None:
             support_desk.enqueue_topic_delete(session, thread)
-    if result.erased:
+    # Every withdrawal that destroyed anything (requests, the thread, its relays, ratings, or
+    # only withdrew the consent) is replayed after a restore of an older backup.
+    if erasure is not None or result.consents:
         await journal(settings, [Record(utcnow(), user_id, result.erased, WITHDRAWAL)])
     await state.clear()  # the unfinished request: SNILS, name, e-mail typed so far
     await bot.send_message(
