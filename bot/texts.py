@@ -2156,3 +2156,13 @@ def export_held_back(count: int) -> str:
         "заявке другого человека (адрес должен быть уникальным для каждого пользователя). "
         "Найдите их через /find по адресу и решите, чья это почта."
     )
+
+
+# --- retention and the support thread ---
+ERASED_APPLICANT = "Заявитель (данные удалены)"
+
+
+def thread_name(title: str) -> str:
+    """A support thread's stored title, or a neutral one once the person's data were erased
+    by the retention rule (services.support.forget_names leaves it empty)."""
+    return title or ERASED_APPLICANT
