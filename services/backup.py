@@ -290,4 +290,6 @@ async def reapply(
         replay.erased += await _replay_one(db, record)
     report = await retention.erase_due(db, now or utcnow(), retention_days)
     replay.retention = report.erased
+    if replay.erased or replay.retention:
+        await consent.drop_erased_words(db)
     return replay

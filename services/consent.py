@@ -8,9 +8,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import search_index
+from db.database import Database
 from db.models import (
     AccessRequest,
     Consent,
@@ -227,3 +229,15 @@ def record_erasure(
     )
     session.add(erasure)
     return erasure
+
+
+async def drop_erased_words(db: Database) -> None:
+    """After an erasure has committed: SQLite's word index keeps the erased SNILS, name and
+    e-mail as words under a "delete" mark until its segments are merged (db/search_index.py),
+    so they are merged now, in a write transaction of their own (the erasure stands even if
+    this fails: the next erasure merges them). PostgreSQL needs nothing: the index entries of
+    the old row versions go with VACUUM (autovacuum)."""
+    if not db.is_sqlite:
+        return
+    async with db.write() as session:
+        await session.execute(text(search_index.SQLITE_PURGE))

@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 from db.database import Database
 from db.models import RETENTION_PENDING, AccessRequest, Erasure, JobRun, utcnow
 from services import jobs, outbox, support
-from services.consent import erase_requests
+from services.consent import drop_erased_words, erase_requests
 from services.requests import Status
 
 JOB = "retention"
@@ -205,4 +205,16 @@ async def run_once(
     async with db.write() as session:
         if not await jobs.claim(session, JOB, period, worker, now=now):
             return None
-    return await erase_due(db, now, days, pause=PAUSE, committed=committed)
+    erased = False
+
+    async def told(chunk: Report) -> None:
+        nonlocal erased
+        erased = True
+        if committed is not None:
+            await committed(chunk)
+
+    try:
+        return await erase_due(db, now, days, pause=PAUSE, committed=told)
+    finally:
+        if erased:  # once a run, not per chunk: the merge rewrites the whole word index
+            await drop_erased_words(db)

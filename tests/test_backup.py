@@ -295,3 +295,41 @@ async def test_a_replayed_retention_erasure_ends_the_request_as_it_had_ended(
         (granted, "approved", "access_granted"),
         (old_line, "approved", "cancelled"),
     ]
+
+
+def words_left(database_url: str, out: Path, words: tuple[str, ...]) -> list[str]:
+    """Which of `words` a backup of the database still holds: in its word index's blocks (as
+    FTS5 stores them) or anywhere in the file."""
+    backup.backup_sqlite(backup.sqlite_file(database_url), out)
+    raw = out.read_bytes()
+    with sqlite3.connect(out) as conn:
+        blocks = b"".join(
+            bytes(block) for (block,) in conn.execute("SELECT block FROM request_search_data")
+        )
+    return [w for w in words if w.encode() in blocks or w.encode() in raw]
+
+
+async def test_erased_words_leave_the_sqlite_word_index_and_its_backups(
+    h: Harness, db: Database, database_url: str, admin_settings: Settings, tmp_path: Path
+) -> None:
+    # FTS5's 'delete' only marks a row's words deleted: they stay in the index's segments, in
+    # the file and in every backup, until a merge (db/search_index.py SQLITE_PURGE).
+    sqlite_only(db)
+    await submitted(h, 1001)
+    await submitted(h, 1002, snils="43105277135", email="petrova@example.ru")
+    applicant = h.user(1001)
+    await applicant.send("/withdraw")
+    await applicant.press(texts.BTN_WITHDRAW_CONFIRM)
+    person_2 = ("43105277135", "petrova", "иванова")
+    assert words_left(database_url, tmp_path / "1.db", person_2) == list(person_2)
+    assert words_left(database_url, tmp_path / "1.db", ("11223344595", "ivanova")) == []
+    assert b"112-233-445 95" not in (tmp_path / "1.db").read_bytes()
+    # The retention rule's erasure too.
+    async with db.write() as session:
+        assert await requests.decide(session, 2, Status.REJECTED, actor_id=1)
+        await session.execute(
+            update(AccessRequest).values(updated_at=utcnow() - timedelta(days=40))
+        )
+    report = await retention_job(db, admin_settings, "w")
+    assert report is not None and report.erased == [2]
+    assert words_left(database_url, tmp_path / "2.db", person_2) == []

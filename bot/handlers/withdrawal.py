@@ -14,6 +14,7 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import keyboards, support_desk, texts
 from bot.callbacks import WithdrawCb
@@ -99,6 +100,11 @@ async def on_withdraw_button(
     # only withdrew the consent) is replayed after a restore of an older backup.
     if erasure is not None or result.consents:
         await journal(settings, [Record(utcnow(), user_id, result.erased, WITHDRAWAL)])
+    if result.erased:
+        try:
+            await consent.drop_erased_words(db)
+        except SQLAlchemyError as exc:  # the erasure stands; the next one merges the index
+            log.warning("word index not merged after a withdrawal: %s", type(exc).__name__)
     await state.clear()  # the unfinished request: SNILS, name, e-mail typed so far
     await bot.send_message(
         chat_id,
