@@ -1403,7 +1403,7 @@ def clip_utf16(value: str, limit: int) -> str:
 def thread_header(user_id: int, name: str, requests: Sequence[tuple[int, str, str, str]]) -> str:
     lines = [f"👤 <b>{person(name)}</b> (id <code>{user_id}</code>)"]
     if not requests:
-        lines.append("Заявок пока нет.")
+        lines.append(ERASED_REQUESTS if name == ERASED_APPLICANT else "Заявок пока нет.")
     for number, status, organization, masked in requests:
         lines.append(
             f"№ {number} — {escape(STATUS_NAMES.get(status, status))}; "
@@ -2160,6 +2160,7 @@ def export_held_back(count: int) -> str:
 
 # --- retention and the support thread ---
 ERASED_APPLICANT = "Заявитель (данные удалены)"
+ERASED_REQUESTS = "Персональные данные заявок удалены по сроку хранения; консультация продолжается."
 
 
 def thread_name(title: str) -> str:

@@ -302,6 +302,7 @@ async def test_retention_takes_the_name_out_of_the_support_thread_and_its_topic(
     assert before.header_message_id is not None
     header = h.session.messages[(SUPPORT_CHAT_ID, before.header_message_id)]
     assert "Иванова" not in header.plain and texts.ERASED_APPLICANT in header.plain
+    assert texts.ERASED_REQUESTS in header.plain
     answered = len(copies_to(h, user.id))
     await operator.send("Выберите должность — роль предложит бот.", thread_id=topic)
     assert len(copies_to(h, user.id)) == answered + 1
