@@ -29,25 +29,37 @@ async def journal(settings: Settings, records: list[backup.Record]) -> None:
         log.error("erasure journal not written: %s", type(exc).__name__)
 
 
+def records(report: retention.Report, at: datetime) -> list[backup.Record]:
+    """The journal lines of (a chunk of) a retention run: one per person."""
+    return [
+        backup.Record(
+            at,
+            telegram_id,
+            ids,
+            retention.RULE,
+            {i: report.ended[i] for i in ids if i in report.ended},
+        )
+        for telegram_id, ids in sorted(report.people.items())
+    ]
+
+
 async def run_once(
     db: Database, settings: Settings, worker: str, now: datetime | None = None
 ) -> retention.Report | None:
+    async def committed(chunk: retention.Report) -> None:
+        # Each chunk as soon as it is committed: a run that dies later has still journaled
+        # what it erased, so a restore of an older backup erases it again.
+        await journal(settings, records(chunk, utcnow()))
+
     report = await retention.run_once(
         db,
         worker,
         days=settings.retention_days,
         period=timedelta(seconds=settings.retention_check_seconds),
         now=now,
+        committed=committed,
     )
     if report is not None and report.erased:
-        at = utcnow()
-        await journal(
-            settings,
-            [
-                backup.Record(at, telegram_id, ids, retention.RULE)
-                for telegram_id, ids in sorted(report.people.items())
-            ],
-        )
         log.info("retention: %d requests erased", len(report.erased))
     return report
 

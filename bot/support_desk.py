@@ -227,7 +227,7 @@ async def _context(db: Database, user_id: int, fallback_name: str) -> tuple[str,
                 .limit(5)
             )
         )
-    name = rows[0].full_name if rows else fallback_name
+    name = rows[0].full_name if rows else texts.thread_name(fallback_name)
     organization = (rows[0].org_short_name or rows[0].org_full_name) if rows else None
     requests = [
         (r.id, r.status, r.org_short_name or r.org_full_name, mask_snils(r.snils)) for r in rows
@@ -484,7 +484,7 @@ async def deliver_sla_reminder(ctx: Context, row: Envelope) -> Outcome | None:
     thread = await _thread(ctx.db, row.user_id)
     if thread is None or thread.waiting_since is None:
         return None  # answered (or withdrawn) meanwhile
-    text = texts.sla_reminder(thread.title, float(row.payload.get("hours") or 0))
+    text = texts.sla_reminder(texts.thread_name(thread.title), float(row.payload.get("hours") or 0))
     await _in_thread(
         ctx,
         thread,

@@ -1403,7 +1403,7 @@ def clip_utf16(value: str, limit: int) -> str:
 def thread_header(user_id: int, name: str, requests: Sequence[tuple[int, str, str, str]]) -> str:
     lines = [f"👤 <b>{person(name)}</b> (id <code>{user_id}</code>)"]
     if not requests:
-        lines.append("Заявок пока нет.")
+        lines.append(ERASED_REQUESTS if name == ERASED_APPLICANT else "Заявок пока нет.")
     for number, status, organization, masked in requests:
         lines.append(
             f"№ {number} — {escape(STATUS_NAMES.get(status, status))}; "
@@ -2161,3 +2161,14 @@ def export_held_back(count: int) -> str:
         "заявке другого человека (адрес должен быть уникальным для каждого пользователя). "
         "Найдите их через /find по адресу и решите, чья это почта."
     )
+
+
+# --- retention and the support thread ---
+ERASED_APPLICANT = "Заявитель (данные удалены)"
+ERASED_REQUESTS = "Персональные данные заявок удалены по сроку хранения; консультация продолжается."
+
+
+def thread_name(title: str) -> str:
+    """A support thread's stored title, or a neutral one once the person's data were erased
+    by the retention rule (services.support.forget_names leaves it empty)."""
+    return title or ERASED_APPLICANT

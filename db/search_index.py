@@ -35,6 +35,11 @@ SQLITE_CREATE = (
     f"INSERT INTO {FTS_TABLE}(rowid, search_key) VALUES (new.id, new.search_key); END",
     f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')",
 )
+# FTS5 deletes a row's words by adding a "delete" entry beside them: the words themselves stay
+# in the index's segments (and so in the file and its backups) until a merge takes in every
+# segment. 'optimize' is that merge: one segment, without what was deleted. About 75 ms at
+# 100,000 requests; run once after each erasure (services.consent.drop_erased_words).
+SQLITE_PURGE = f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')"
 SQLITE_DROP = (
     f"DROP TRIGGER IF EXISTS {FTS_TABLE}_update",
     f"DROP TRIGGER IF EXISTS {FTS_TABLE}_delete",

@@ -20,10 +20,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.database import Database
 from db.models import AccessRequest, Consent, Erasure, utcnow
+from db.repositories import EventRepository, RequestRepository
 from services import consent, outbox, retention, support
+from services.requests import Status
 
 WITHDRAWAL = "withdrawal"
 
@@ -85,17 +88,20 @@ class Record:
     telegram_id: int
     requests: list[int]
     rule: str  # withdrawal | retention
+    # Retention: the status each request had ended in (granted, rejected, cancelled), which a
+    # replay onto an older backup sets again. Lines written before it have none.
+    ended: dict[int, str] = field(default_factory=dict)
 
     def line(self) -> str:
-        return json.dumps(
-            {
-                "at": self.at.isoformat(),
-                "telegram_id": self.telegram_id,
-                "requests": self.requests,
-                "rule": self.rule,
-            },
-            separators=(",", ":"),
-        )
+        data: dict[str, Any] = {
+            "at": self.at.isoformat(),
+            "telegram_id": self.telegram_id,
+            "requests": self.requests,
+            "rule": self.rule,
+        }
+        if self.ended:
+            data["ended"] = {str(i): s for i, s in sorted(self.ended.items())}
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def parse(cls, line: str) -> Record:
@@ -105,7 +111,14 @@ class Record:
             int(data["telegram_id"]),
             [int(i) for i in data.get("requests") or []],
             str(data.get("rule") or WITHDRAWAL),
+            _ended(data.get("ended")),
         )
+
+
+def _ended(value: Any) -> dict[int, str]:
+    if not isinstance(value, dict):
+        return {}
+    return {int(i): str(s) for i, s in value.items()}
 
 
 def journal_append(path: str | None, records: list[Record]) -> None:
@@ -146,6 +159,7 @@ async def recorded(db: Database) -> list[Record]:
                 e.telegram_id,
                 [int(i) for i in (e.details or {}).get("requests") or []],
                 str((e.details or {}).get("rule") or WITHDRAWAL),
+                _ended((e.details or {}).get("ended")),
             )
             for e in rows
         ]
@@ -198,19 +212,70 @@ async def _replay_one(db: Database, record: Record) -> list[int]:
                 ratings=forgotten.ratings,
             )
             return result.erased
-        erased = await consent.erase_requests(
-            session, ids, actor_id=None, at=utcnow(), rule=record.rule
+        now = utcnow()
+        live = dict(
+            (
+                await session.execute(
+                    select(AccessRequest.id, AccessRequest.status).where(
+                        AccessRequest.id.in_(ids or [-1]),
+                        AccessRequest.status.in_(retention.LIVE_STATUSES),
+                    )
+                )
+            ).all()
         )
+        erased = await consent.erase_requests(session, ids, actor_id=None, at=now, rule=record.rule)
+        ended = await _end_as_recorded(session, record, erased, live, now)
         if erased:
-            await outbox.follow_requests(session, [(i, None) for i in erased])
+            await support.forget_names(session, [record.telegram_id])
+            await outbox.follow_requests(session, [(i, record.telegram_id) for i in erased])
             session.add(
                 Erasure(
                     telegram_id=record.telegram_id,
-                    at=utcnow(),
-                    details={"requests": erased, "rule": record.rule, "replayed": True},
+                    at=now,
+                    details={
+                        "requests": erased,
+                        "rule": record.rule,
+                        "replayed": True,
+                        "ended": {str(i): s for i, s in ended.items()},
+                    },
                 )
             )
         return erased
+
+
+async def _end_as_recorded(
+    session: AsyncSession,
+    record: Record,
+    erased: list[int],
+    live: dict[int, str],
+    now: datetime,
+) -> dict[int, str]:
+    """The retention rule erased only ended requests: one the older backup still has in work
+    (approved, say, exported and granted after the backup) is ended as the record says (as
+    cancelled when an older line does not say), with an event; not left live and blank."""
+    ended: dict[int, str] = {}
+    events = EventRepository(session)
+    for request_id in erased:
+        was = live.get(request_id)
+        if was is None:
+            continue
+        to = record.ended.get(request_id) or Status.CANCELLED.value
+        if to in retention.LIVE_STATUSES:
+            to = Status.CANCELLED.value
+        if await RequestRepository(session).compare_and_set_status(
+            request_id, [was], to, actor_id=None, at=now
+        ):
+            events.add(
+                request_id,
+                "erasure_replayed",
+                actor_id=None,
+                from_status=was,
+                to_status=to,
+                details={"rule": record.rule},
+                at=now,
+            )
+            ended[request_id] = to
+    return ended
 
 
 async def reapply(
@@ -225,4 +290,6 @@ async def reapply(
         replay.erased += await _replay_one(db, record)
     report = await retention.erase_due(db, now or utcnow(), retention_days)
     replay.retention = report.erased
+    if replay.erased or replay.retention:
+        await consent.drop_erased_words(db)
     return replay

@@ -4,13 +4,15 @@ stops and the person's data is destroyed, and the event log proves both."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db import search_index
+from db.database import Database
 from db.models import (
     AccessRequest,
     Consent,
@@ -32,6 +34,7 @@ PERSONAL_COLUMNS = ("snils", "full_name", "email")
 class Withdrawal:
     cancelled: list[int]  # requests whose processing stopped
     erased: list[int]  # requests whose personal data was destroyed
+    consents: int = 0  # consent rows withdrawn now
 
 
 async def consent_given_at(session: AsyncSession, telegram_id: int) -> datetime | None:
@@ -51,10 +54,11 @@ async def withdraw(
     caller clears them. The consent rows (withdrawn_at) and the events (actor, action, time)
     stay as the proof."""
     now = at or utcnow()
-    await session.execute(
+    withdrawn = await session.execute(
         update(Consent)
         .where(Consent.telegram_id == telegram_id, Consent.withdrawn_at.is_(None))
         .values(withdrawn_at=now)
+        .execution_options(synchronize_session=False)
     )
     # Locked, so that an admin's decision at this moment waits for us and then finds the
     # request cancelled (PostgreSQL; SQLite's single writer already orders the two).
@@ -66,7 +70,8 @@ async def withdraw(
             .with_for_update()
         )
     )
-    return await withdraw_requests(session, telegram_id, ids, now)
+    result = await withdraw_requests(session, telegram_id, ids, now)
+    return replace(result, consents=int(getattr(withdrawn, "rowcount", 0) or 0))
 
 
 async def withdraw_requests(
@@ -224,3 +229,15 @@ def record_erasure(
     )
     session.add(erasure)
     return erasure
+
+
+async def drop_erased_words(db: Database) -> None:
+    """After an erasure has committed: SQLite's word index keeps the erased SNILS, name and
+    e-mail as words under a "delete" mark until its segments are merged (db/search_index.py),
+    so they are merged now, in a write transaction of their own (the erasure stands even if
+    this fails: the next erasure merges them). PostgreSQL needs nothing: the index entries of
+    the old row versions go with VACUUM (autovacuum)."""
+    if not db.is_sqlite:
+        return
+    async with db.write() as session:
+        await session.execute(text(search_index.SQLITE_PURGE))

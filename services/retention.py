@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -25,8 +26,8 @@ from sqlalchemy.orm import aliased
 
 from db.database import Database
 from db.models import RETENTION_PENDING, AccessRequest, Erasure, JobRun, utcnow
-from services import jobs, outbox
-from services.consent import erase_requests
+from services import jobs, outbox, support
+from services.consent import drop_erased_words, erase_requests
 from services.requests import Status
 
 JOB = "retention"
@@ -63,12 +64,12 @@ def _pending(cutoff: datetime) -> list[ColumnElement[bool] | TextClause]:
     return [text(RETENTION_PENDING), AccessRequest.updated_at <= cutoff]
 
 
-def due_query(now: datetime, days: int) -> Select[int, int]:
-    """(id, Telegram id) of the requests whose data are due for erasure at `now`, those that
-    ended first first."""
+def due_query(now: datetime, days: int) -> Select[int, int, str]:
+    """(id, Telegram id, status) of the requests whose data are due for erasure at `now`,
+    those that ended first first."""
     cutoff = now - timedelta(days=days)
     return (
-        select(AccessRequest.id, AccessRequest.telegram_id)
+        select(AccessRequest.id, AccessRequest.telegram_id, AccessRequest.status)
         .where(*_pending(cutoff), ~_live_of_the_person())
         .order_by(AccessRequest.updated_at, AccessRequest.id)
     )
@@ -121,22 +122,42 @@ async def outlook(
 class Report:
     erased: list[int] = field(default_factory=list)
     people: dict[int, list[int]] = field(default_factory=dict)  # Telegram id → request ids
+    ended: dict[int, str] = field(default_factory=dict)  # request id → the status it ended in
+
+    def add(self, other: Report) -> None:
+        self.erased += other.erased
+        for telegram_id, ids in other.people.items():
+            self.people.setdefault(telegram_id, []).extend(ids)
+        self.ended.update(other.ended)
+
+
+# Told of each chunk right after its transaction committed (the erasure journal).
+Committed = Callable[[Report], Awaitable[None]]
 
 
 async def erase_due(
-    db: Database, now: datetime, days: int, chunk: int = CHUNK, pause: float = 0.0
+    db: Database,
+    now: datetime,
+    days: int,
+    chunk: int = CHUNK,
+    pause: float = 0.0,
+    *,
+    committed: Committed | None = None,
 ) -> Report:
     """Erase everything due at `now`, `chunk` requests per transaction. Each transaction
     selects what is due again, so a request erased meanwhile (another worker, a withdrawal)
     is not touched twice. Proof: an `erased` event per request and an `erasures` row per
-    person, as for a withdrawal."""
+    person, as for a withdrawal; `committed` hears of each chunk as soon as it is committed,
+    so a run that fails later has still told of what it did."""
     report = Report()
     while True:
+        done = Report()
         async with db.write() as session:
             rows = (await session.execute(due_query(now, days).limit(chunk))).all()
             if not rows:
                 break
-            owner = {int(i): int(t or 0) for i, t in rows}
+            owner = {int(i): int(t or 0) for i, t, _ in rows}
+            status = {int(i): str(s) for i, _, s in rows}
             erased = await erase_requests(
                 session, list(owner), actor_id=None, at=utcnow(), rule=RULE
             )
@@ -148,14 +169,21 @@ async def erase_due(
                     Erasure(
                         telegram_id=telegram_id,
                         at=utcnow(),
-                        details={"requests": ids, "rule": RULE},
+                        details={
+                            "requests": ids,
+                            "rule": RULE,
+                            "ended": {str(i): status[i] for i in ids},
+                        },
                     )
                 )
+            # The support thread of a person with nothing left keeps no name either.
+            await support.forget_names(session, list(people))
             # The admins' cards and the support-topic header show the erasure.
             await outbox.follow_requests(session, [(i, owner[i]) for i in erased])
-        report.erased += erased
-        for telegram_id, ids in people.items():
-            report.people.setdefault(telegram_id, []).extend(ids)
+            done = Report(erased, dict(people), {i: status[i] for i in erased})
+        report.add(done)
+        if erased and committed is not None:
+            await committed(done)
         if not erased:
             break  # another worker took them between our select and our update
         await asyncio.sleep(pause)
@@ -169,6 +197,7 @@ async def run_once(
     days: int,
     period: timedelta,
     now: datetime | None = None,
+    committed: Committed | None = None,
 ) -> Report | None:
     """The day's run, unless another worker (or this one before a restart) did it this
     period: None then."""
@@ -176,4 +205,16 @@ async def run_once(
     async with db.write() as session:
         if not await jobs.claim(session, JOB, period, worker, now=now):
             return None
-    return await erase_due(db, now, days, pause=PAUSE)
+    erased = False
+
+    async def told(chunk: Report) -> None:
+        nonlocal erased
+        erased = True
+        if committed is not None:
+            await committed(chunk)
+
+    try:
+        return await erase_due(db, now, days, pause=PAUSE, committed=told)
+    finally:
+        if erased:  # once a run, not per chunk: the merge rewrites the whole word index
+            await drop_erased_words(db)

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import RelayedMessage, SupportRating, SupportThread, utcnow
+from db.models import AccessRequest, RelayedMessage, SupportRating, SupportThread, utcnow
 
 # --- FAQ --------------------------------------------------------------------------------------
 
@@ -318,3 +318,33 @@ async def forget(session: AsyncSession, user_id: int) -> Forgotten:
         int(getattr(relayed, "rowcount", 0) or 0),
         int(getattr(ratings, "rowcount", 0) or 0),
     )
+
+
+# The stored title of a thread whose person the bot no longer knows by name (the retention
+# rule erased their last request): the messenger side shows a neutral one in its place.
+NO_TITLE = ""
+
+
+async def forget_names(session: AsyncSession, user_ids: list[int]) -> list[int]:
+    """The threads of these people lose the name in their title («ФИО · организация») once
+    none of their requests keeps it. The consultation itself goes on (an open question is
+    still answered); the topic name and header follow through their outbox refresh. Returns
+    the users whose thread lost it."""
+    ids = [u for u in user_ids if u]
+    if not ids:
+        return []
+    named = (
+        select(AccessRequest.id)
+        .where(
+            AccessRequest.telegram_id == SupportThread.user_id, AccessRequest.erased_at.is_(None)
+        )
+        .exists()
+    )
+    result = await session.execute(
+        update(SupportThread)
+        .where(SupportThread.user_id.in_(ids), SupportThread.title != NO_TITLE, ~named)
+        .values(title=NO_TITLE)
+        .returning(SupportThread.user_id)
+        .execution_options(synchronize_session=False)
+    )
+    return sorted(int(u) for u in result.scalars())

@@ -229,6 +229,10 @@ class RecordingSession(BaseSession):
             topic_id = next(self._ids)
             self.topics[(chat_id, topic_id)] = method.name
             return ForumTopic(message_thread_id=topic_id, name=method.name, icon_color=0)
+        if isinstance(method, EditForumTopic) and method.name is not None:
+            key = (int(method.chat_id), int(method.message_thread_id))
+            if key in self.topics:
+                self.topics[key] = method.name
         if isinstance(method, GetChat):
             chat_id = int(method.chat_id)
             return ChatFullInfo.model_validate(

@@ -8,6 +8,7 @@ import asyncio
 import shutil
 import sqlite3
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,14 +18,14 @@ from bot import texts
 from bot.config import Settings
 from bot.retention import run_once as retention_job
 from db.database import Database
-from db.models import AccessRequest, Base, Organization, utcnow
+from db.models import AccessRequest, Base, Organization, RequestEvent, utcnow
 from services import backup, consent, requests
 from services.requests import Status
 from tests.admin_support import submitted
 from tests.conftest import ROOT, make_settings
 from tests.harness import Harness
 from tests.test_cli import run_bot
-from tests.test_retention import GRANTED, make, person
+from tests.test_retention import GRANTED, NOW, make, person
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
@@ -253,3 +254,82 @@ def test_a_journal_line_cut_short_is_skipped(tmp_path: Path) -> None:
     with journal.open("a") as out:
         out.write('{"at": "2026-')  # the crash
     assert [(r.telegram_id, r.requests) for r in backup.journal_read(str(journal))] == [(5, [1, 2])]
+
+
+async def test_a_replayed_retention_erasure_ends_the_request_as_it_had_ended(
+    db: Database, tmp_path: Path
+) -> None:
+    # The backup was taken while the requests were still approved; later they were exported,
+    # granted (or, say, cancelled) and erased by retention (journal). Replayed onto the
+    # restored database, the erasure must not leave a live request with no data (/export
+    # skips erased rows, so it would stay approved for ever): it ends as the journal says,
+    # or, from a line written before the journal said it, as cancelled; with an event.
+    granted = await make(db, person(1), (Status.SUBMITTED, Status.APPROVED), 1)
+    old_line = await make(db, person(2), (Status.SUBMITTED, Status.APPROVED), 1)
+    journal = tmp_path / "erasures.jsonl"
+    later = utcnow() + timedelta(minutes=1)
+    backup.journal_append(
+        str(journal),
+        [backup.Record(later, 101, [granted], "retention", {granted: "access_granted"})],
+    )
+    with journal.open("a", encoding="utf-8") as out:  # the format before «ended»
+        out.write(
+            f'{{"at":"{later.isoformat()}","telegram_id":102,'
+            f'"requests":[{old_line}],"rule":"retention"}}\n'
+        )
+    await backup.reapply(db, str(journal), 30, now=NOW)
+    async with db.read() as session:
+        rows = {n: await session.get(AccessRequest, n) for n in (granted, old_line)}
+        events = (
+            await session.execute(
+                select(RequestEvent.request_id, RequestEvent.from_status, RequestEvent.to_status)
+                .where(RequestEvent.action == "erasure_replayed")
+                .order_by(RequestEvent.request_id)
+            )
+        ).all()
+    assert {n: (r.status, r.erased_at is not None) for n, r in rows.items() if r} == {
+        granted: ("access_granted", True),
+        old_line: ("cancelled", True),
+    }
+    assert [tuple(e) for e in events] == [
+        (granted, "approved", "access_granted"),
+        (old_line, "approved", "cancelled"),
+    ]
+
+
+def words_left(database_url: str, out: Path, words: tuple[str, ...]) -> list[str]:
+    """Which of `words` a backup of the database still holds: in its word index's blocks (as
+    FTS5 stores them) or anywhere in the file."""
+    backup.backup_sqlite(backup.sqlite_file(database_url), out)
+    raw = out.read_bytes()
+    with sqlite3.connect(out) as conn:
+        blocks = b"".join(
+            bytes(block) for (block,) in conn.execute("SELECT block FROM request_search_data")
+        )
+    return [w for w in words if w.encode() in blocks or w.encode() in raw]
+
+
+async def test_erased_words_leave_the_sqlite_word_index_and_its_backups(
+    h: Harness, db: Database, database_url: str, admin_settings: Settings, tmp_path: Path
+) -> None:
+    # FTS5's 'delete' only marks a row's words deleted: they stay in the index's segments, in
+    # the file and in every backup, until a merge (db/search_index.py SQLITE_PURGE).
+    sqlite_only(db)
+    await submitted(h, 1001)
+    await submitted(h, 1002, snils="43105277135", email="petrova@example.ru")
+    applicant = h.user(1001)
+    await applicant.send("/withdraw")
+    await applicant.press(texts.BTN_WITHDRAW_CONFIRM)
+    person_2 = ("43105277135", "petrova", "иванова")
+    assert words_left(database_url, tmp_path / "1.db", person_2) == list(person_2)
+    assert words_left(database_url, tmp_path / "1.db", ("11223344595", "ivanova")) == []
+    assert b"112-233-445 95" not in (tmp_path / "1.db").read_bytes()
+    # The retention rule's erasure too.
+    async with db.write() as session:
+        assert await requests.decide(session, 2, Status.REJECTED, actor_id=1)
+        await session.execute(
+            update(AccessRequest).values(updated_at=utcnow() - timedelta(days=40))
+        )
+    report = await retention_job(db, admin_settings, "w")
+    assert report is not None and report.erased == [2]
+    assert words_left(database_url, tmp_path / "2.db", person_2) == []

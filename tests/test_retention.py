@@ -9,16 +9,24 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
 
+from bot import texts
+from bot.config import Settings
+from bot.retention import run_once as retention_job
 from db.database import Database
-from db.models import AccessRequest, Erasure, JobRun, RequestEvent
-from services import consent, requests, retention
-from services.requests import Status
+from db.models import AccessRequest, Erasure, JobRun, RequestEvent, utcnow
+from services import backup, consent, requests, retention
+from services.requests import Status, decide
+from tests.admin_support import submitted
 from tests.concurrency import Rendezvous, gate_writes, task_name
+from tests.conftest import SUPPORT_CHAT_ID, make_settings
+from tests.harness import Harness
+from tests.test_dialog_question import copies_to, forum, thread
 from tests.test_requests_service import NEW
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -136,9 +144,12 @@ async def test_what_is_due_is_erased_as_a_withdrawal_erases_and_nothing_else(
     async with db.read() as session:
         proofs = (await session.scalars(select(Erasure).order_by(Erasure.telegram_id))).all()
     assert [(p.telegram_id, p.details) for p in proofs] == [
-        (101, {"requests": [ids["granted_old"]], "rule": "retention"}),
-        (102, {"requests": [ids["rejected_old"]], "rule": "retention"}),
-        (103, {"requests": [ids["cancelled_old"]], "rule": "retention"}),
+        (telegram_id, {"requests": [i], "rule": "retention", "ended": {str(i): s}})
+        for telegram_id, i, s in (
+            (101, ids["granted_old"], "access_granted"),
+            (102, ids["rejected_old"], "rejected"),
+            (103, ids["cancelled_old"], "cancelled"),
+        )
     ]
 
     # Nothing twice: a second run, later the same day, finds nothing; a day later only what
@@ -234,3 +245,64 @@ async def test_two_workers_at_once_erase_each_request_once(
             "erased 0",
             "erased 5",
         ]
+
+
+async def test_each_committed_chunk_is_journaled_even_if_a_later_one_fails(
+    db: Database, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = tmp_path / "j" / "erasures.jsonl"
+    settings = make_settings(database_url, erasure_journal=str(journal))
+    a = await make(db, person(1), REJECTED, 40)
+    await make(db, person(2), REJECTED, 40)
+    monkeypatch.setattr(retention.erase_due, "__defaults__", (1, 0.0))  # one per chunk
+    real = retention.erase_requests
+    calls = []
+
+    async def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the worker dies in the second chunk")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(retention, "erase_requests", flaky)
+    with pytest.raises(RuntimeError):
+        await retention_job(db, settings, "w", now=NOW)
+    async with db.read() as session:
+        first = await session.get(AccessRequest, a)
+    assert first is not None and first.erased_at is not None  # committed, for good
+    # ... and journaled at once: a restore + reapply-erasures does not bring person 1 back.
+    assert [r.requests for r in backup.journal_read(str(journal))] == [[a]]
+
+
+async def test_retention_takes_the_name_out_of_the_support_thread_and_its_topic(
+    h: Harness, db: Database, admin_settings: Settings
+) -> None:
+    # support_threads.title («ФИО · организация») is stored, and it names the forum topic;
+    # once retention erased the person's last request, neither may keep the name, and the
+    # consultation goes on: the operator's answer still reaches the person.
+    operator = await forum(h, db)
+    user = await submitted(h, 1001)
+    await user.send("/help")
+    await user.send("Как выбрать роль?")
+    before = await thread(db)
+    assert "Иванова" in before.title and before.topic_id is not None
+    topic = before.topic_id
+    assert "Иванова" in h.session.topics[(SUPPORT_CHAT_ID, topic)]
+    async with db.write() as session:
+        assert await decide(session, 1, Status.REJECTED, actor_id=1)
+        await session.execute(
+            update(AccessRequest).values(updated_at=utcnow() - timedelta(days=40))
+        )
+    report = await retention_job(db, admin_settings, "w")
+    assert report is not None and report.erased == [1]
+    assert "Иванова" not in (await thread(db)).title  # in the erasure's own transaction
+    await h.deliver()
+    assert (await thread(db)).title == texts.thread_title(texts.ERASED_APPLICANT, None)
+    assert h.session.topics[(SUPPORT_CHAT_ID, topic)] == texts.ERASED_APPLICANT
+    assert before.header_message_id is not None
+    header = h.session.messages[(SUPPORT_CHAT_ID, before.header_message_id)]
+    assert "Иванова" not in header.plain and texts.ERASED_APPLICANT in header.plain
+    assert texts.ERASED_REQUESTS in header.plain
+    answered = len(copies_to(h, user.id))
+    await operator.send("Выберите должность — роль предложит бот.", thread_id=topic)
+    assert len(copies_to(h, user.id)) == answered + 1

@@ -7,6 +7,7 @@ import asyncio
 import itertools
 import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cards as cards_module
 from bot import texts
+from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
 from db.database import Database
 from db.models import (
@@ -29,7 +31,7 @@ from db.models import (
     SupportThread,
 )
 from db.repositories import EmailClaimRepository, EventRepository
-from services import consent, export, requests
+from services import backup, consent, export, requests
 from services.requests import Status
 from tests.admin_support import admin, cards, request_row, submitted
 from tests.concurrency import WAITING_FOR_A_CONNECTION, parked_in
@@ -365,3 +367,21 @@ async def test_declining_a_new_consent_leaves_the_earlier_one_and_says_how_to_wi
     async with db.read() as session:
         consents = (await session.scalars(select(Consent))).all()
     assert [(c.accepted, c.withdrawn_at) for c in consents] == [(True, None)]
+
+
+async def test_a_withdrawal_that_finds_only_a_support_thread_is_journaled(
+    h: Harness, db: Database, admin_settings: Settings, tmp_path: Path
+) -> None:
+    # Only a consultation thread (or requests already erased by retention): the withdrawal
+    # destroys it and records an `erasures` row, but the journal gets nothing, so after a
+    # restore of an older backup reapply-erasures brings nothing back to erase.
+    admin_settings.erasure_journal = str(tmp_path / "erasures.jsonl")
+    async with db.write() as session:
+        session.add(
+            SupportThread(user_id=1001, chat_id=SUPPORT_CHAT_ID, topic_id=None, title="Иванова")
+        )
+    person_ = h.user(1001)
+    await person_.send("/withdraw")
+    await person_.press(texts.BTN_WITHDRAW_CONFIRM)
+    records = backup.journal_read(admin_settings.erasure_journal)
+    assert [r.telegram_id for r in records] == [1001]

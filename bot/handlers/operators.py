@@ -184,7 +184,7 @@ async def on_tickets(message: Message, db: Database) -> None:
     now = utcnow()
     rows = [
         (
-            t.title,
+            texts.thread_name(t.title),
             texts.waiting_for(
                 (now - t.waiting_since).total_seconds() / 3600 if t.waiting_since else None
             ),

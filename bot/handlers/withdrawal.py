@@ -14,6 +14,7 @@ from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import keyboards, support_desk, texts
 from bot.callbacks import WithdrawCb
@@ -77,7 +78,7 @@ async def on_withdraw_button(
     async with db.write() as session:
         result = await consent.withdraw(session, user_id)
         forgotten = await support.forget(session, user_id)
-        consent.record_erasure(
+        erasure = consent.record_erasure(
             session,
             user_id,
             result,
@@ -95,8 +96,15 @@ async def on_withdraw_button(
             await enqueue_card_refresh(session, request_id)
         if thread is not None:
             support_desk.enqueue_topic_delete(session, thread)
-    if result.erased:
+    # Every withdrawal that destroyed anything (requests, the thread, its relays, ratings, or
+    # only withdrew the consent) is replayed after a restore of an older backup.
+    if erasure is not None or result.consents:
         await journal(settings, [Record(utcnow(), user_id, result.erased, WITHDRAWAL)])
+    if result.erased:
+        try:
+            await consent.drop_erased_words(db)
+        except SQLAlchemyError as exc:  # the erasure stands; the next one merges the index
+            log.warning("word index not merged after a withdrawal: %s", type(exc).__name__)
     await state.clear()  # the unfinished request: SNILS, name, e-mail typed so far
     await bot.send_message(
         chat_id,
