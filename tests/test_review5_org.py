@@ -12,6 +12,7 @@ from db.models import AccessRequest, utcnow
 from services.role_matrix import RoleMatrix
 from tests.admin_support import admin, request_row, submitted
 from tests.org_support import RESP_A1, org_harness, responsible
+from tests.harness import Harness
 from tests.test_org import card_copies
 
 
@@ -61,3 +62,29 @@ async def test_required_request_decided_via_req_is_not_reposted_as_overdue(
         await h.deliver()
         assert released == 0, "an approved request was released as overdue"
         assert len(card_copies(h)) == 1
+
+
+async def test_staff_list_survives_many_responsible_persons(h: Harness, db: Database) -> None:
+    """A region has hundreds of organisations, each with one or more responsible persons:
+    /staff lists them all in one message with a remove button each — past 4096 characters
+    (and 100 buttons) Telegram refuses it and the busy admin gets an error."""
+    from services import staff
+    from services.staff import StaffRole
+    from tests.org_support import org_id
+
+    organization = await org_id(db)
+    async with db.write() as session:
+        for n in range(40):
+            await staff.add(
+                session,
+                None,
+                890000 + n,
+                StaffRole.RESPONSIBLE,
+                name=f"Ответственная Анна Петровна {n}",
+                organization_id=organization,
+            )
+    boss = admin(h)
+    before = len(h.session.refusals)
+    shown = await boss.send("/staff")
+    assert h.session.refusals[before:] == []
+    assert shown and "Сотрудники МИАЦ" in shown[-1].plain
