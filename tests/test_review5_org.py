@@ -88,3 +88,16 @@ async def test_staff_list_survives_many_responsible_persons(h: Harness, db: Data
     shown = await boss.send("/staff")
     assert h.session.refusals[before:] == []
     assert shown and "Сотрудники МИАЦ" in shown[-1].plain
+
+
+async def test_required_held_request_is_not_in_the_admins_queue(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    """required: «МИАЦ sees it only once confirmed». The held request is in /queue with a
+    button that opens its card with «Одобрить» — the admin decides before the organisation."""
+    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
+        await responsible(db, RESP_A1)
+        await submitted(h)
+        assert card_copies(h) == []
+        queue = (await admin(h).send("/queue"))[-1]
+        assert "Очередь пуста" in queue.plain and queue.buttons == [], queue.plain
