@@ -101,3 +101,25 @@ async def test_required_held_request_is_not_in_the_admins_queue(
         assert card_copies(h) == []
         queue = (await admin(h).send("/queue"))[-1]
         assert "Очередь пуста" in queue.plain and queue.buttons == [], queue.plain
+
+
+async def test_no_request_means_the_same_to_reminders_broadcast_and_report(
+    h: Harness, db: Database
+) -> None:
+    """An organisation whose only request was rejected: the deadline reminder tells its
+    responsible person «ещё нет ни одной заявки» (rejected = no live request), while
+    /broadcast «организациям без заявок» skips them and /report does not list the organisation
+    as «Без заявки» (rejected = a request)."""
+    from services import broadcast, org_confirmation
+    from services.broadcast import Audience
+
+    await responsible(db, RESP_A1)
+    await submitted(h)
+    async with db.write() as session:
+        row = await session.get(AccessRequest, 1)
+        assert row is not None
+        row.status = "rejected"
+    async with db.read() as session:
+        reminded = {p for p, _ in await org_confirmation.responsible_without_requests(session)}
+        broadcast_to = set(await broadcast.recipients(session, Audience.NO_REQUEST))
+    assert (RESP_A1 in reminded) == (RESP_A1 in broadcast_to), (reminded, broadcast_to)
