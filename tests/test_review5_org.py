@@ -11,8 +11,8 @@ from db.database import Database
 from db.models import AccessRequest, utcnow
 from services.role_matrix import RoleMatrix
 from tests.admin_support import admin, request_row, submitted
-from tests.org_support import RESP_A1, org_harness, responsible
 from tests.harness import Harness
+from tests.org_support import RESP_A1, org_harness, responsible
 from tests.test_org import card_copies
 
 

@@ -14,7 +14,8 @@ from services.report import Report
 
 def test_report_text_fits_one_message_with_long_names() -> None:
     names = [
-        f"ОГБУЗ «Областная клиническая больница имени Королёва Е.И., обособленное подразделение № {i:02d}»"
+        "ОГБУЗ «Областная клиническая больница имени Королёва Е.И., "
+        f"обособленное подразделение № {i:02d}»"
         for i in range(80)
     ]
     assert all(len(n) >= 78 for n in names)
