@@ -143,3 +143,23 @@ async def test_withdrawal_erases_the_name_from_the_responsible_persons_chat(
         h.session.messages[(s.chat_id, s.message_id)].plain for s in h.session.in_chat(RESP_A1)
     ]
     assert shown and not any("Иванова" in t for t in shown), shown
+
+
+async def test_an_admin_opening_an_org_invite_does_not_burn_it(h: Harness, db: Database) -> None:
+    """An admin taps the responsible person's link they just got (to check it, or by mistake on
+    a phone): told «приглашение вашу роль не меняет», yet the one-time invite is spent, and the
+    organisation's person later gets «ссылка недействительна»."""
+    from tests.org_support import ORG_A
+    from tests.test_org import invite_token
+
+    boss = admin(h)
+    found = (await boss.send("/staff org условная црб"))[-1]
+    await boss.press_data(found, found.button_data(ORG_A) or "")
+    token = invite_token(h)
+    from tests.conftest import ADMIN_ID
+
+    own = h.user(ADMIN_ID, "Ольга")
+    await own.send(f"/start inv_{token}")
+    newcomer = h.user(881777, "Анна")
+    welcome = (await newcomer.send(f"/start inv_{token}"))[-1]
+    assert welcome.plain != texts.INVITE_INVALID
