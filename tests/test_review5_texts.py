@@ -18,3 +18,10 @@ def test_reminders_do_not_say_that_acceptance_ends() -> None:
             texts.reminder_responsible(days, deadline, "ЦРБ"),
         ):
             assert "приёма заявок" not in text, text
+
+
+def test_coverage_no_longer_cites_items_2_1_2_2() -> None:
+    """Issue 12: «/coverage cites пп. 2.1–2.2; organisations without approved users relate to
+    items 2.3 and 3.1» — the header still cites 2.1–2.2 (and /report says 2.2–2.3)."""
+    text = texts.coverage(10, ["ЦРБ"], 40)
+    assert "2.1–2.2" not in text, text
