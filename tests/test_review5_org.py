@@ -163,3 +163,21 @@ async def test_an_admin_opening_an_org_invite_does_not_burn_it(h: Harness, db: D
     newcomer = h.user(881777, "Анна")
     welcome = (await newcomer.send(f"/start inv_{token}"))[-1]
     assert welcome.plain != texts.INVITE_INVALID
+
+
+async def test_an_invited_viewer_gets_the_figures_in_the_menu(h: Harness, db: Database) -> None:
+    """A responsible person gets /org in their menu on joining; a viewer gets /stats /coverage
+    /report only at the bot's next start (set_viewer_commands runs at start-up only)."""
+    from tests.test_org import invite_token
+
+    boss = admin(h)
+    await boss.send("/staff")
+    await boss.press(texts.BTN_INVITE_VIEWER)
+    viewer = h.user(881888, "Виктор")
+    assert (await viewer.send(f"/start inv_{invite_token(h)}"))[-1].plain == texts.WELCOME_VIEWER
+    menus = [
+        c
+        for c in h.session.calls
+        if type(c).__name__ == "SetMyCommands" and getattr(c.scope, "chat_id", None) == 881888
+    ]
+    assert menus and "report" in [c.command for c in menus[-1].commands]
