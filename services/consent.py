@@ -137,6 +137,7 @@ async def erase_requests(
             search_key="",
             decision_reason=None,  # typed by an admin: may name the person
             org_reason=None,  # typed by the organisation's responsible person: the same
+            org_card_held=False,  # an erased request's card is never released
             erased_at=now,
             updated_at=now,
         )

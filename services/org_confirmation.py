@@ -159,6 +159,17 @@ async def answer(
     return Refused.ALREADY
 
 
+def _releasable() -> tuple[ColumnElement[bool], ...]:
+    """A held card may be released only while its request still waits for the organisation:
+    submitted, not erased, not answered (a withdrawn, cancelled or decided one never is)."""
+    return (
+        AccessRequest.org_card_held.is_(True),
+        AccessRequest.org_confirmation == State.AWAITING.value,
+        AccessRequest.status == Status.SUBMITTED.value,
+        AccessRequest.erased_at.is_(None),
+    )
+
+
 async def expire(session: AsyncSession, days: float, now: datetime | None = None) -> list[int]:
     """Held cards whose organisation has not answered in `days`: released (state
     `overdue`), each by a conditional UPDATE, so with several workers each goes out once.
@@ -167,21 +178,14 @@ async def expire(session: AsyncSession, days: float, now: datetime | None = None
     cutoff = now - timedelta(days=days)
     due = await session.scalars(
         select(AccessRequest.id)
-        .where(
-            AccessRequest.org_card_held.is_(True),
-            AccessRequest.submitted_at <= cutoff,
-        )
+        .where(*_releasable(), AccessRequest.submitted_at <= cutoff)
         .order_by(AccessRequest.id)
     )
     released = []
     for request_id in list(due):
         result = await session.execute(
             update(AccessRequest)
-            .where(
-                AccessRequest.id == request_id,
-                AccessRequest.org_card_held.is_(True),
-                AccessRequest.org_confirmation == State.AWAITING.value,
-            )
+            .where(AccessRequest.id == request_id, *_releasable())
             .values(org_confirmation=State.OVERDUE.value, org_card_held=False, updated_at=now)
             .execution_options(synchronize_session=False)
         )

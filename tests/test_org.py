@@ -709,3 +709,104 @@ async def test_a_confirmed_request_corrected_keeps_the_confirmation(
     assert (await request_row(db)).org_confirmation == "confirmed"
     asks = [s for s in h.session.in_chat(RESP_A1) if "Новая заявка" in s.plain]
     assert len({s.message_id for s in asks}) == 1
+
+
+# --- review 5: the held card (ORG_CONFIRMATION=required) ----------------------------------------
+
+
+async def _age(db: Database, days: int) -> None:
+    async with db.write() as session:
+        row = await session.get(AccessRequest, 1)
+        assert row is not None
+        row.submitted_at = utcnow() - timedelta(days=days)
+
+
+async def test_required_withdrawn_request_is_not_posted_to_admins_after_the_days(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    """required: the applicant withdraws consent while the card is held; the expiry job must
+    not post the (erased, cancelled) request's card to МИАЦ days later."""
+    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
+        await responsible(db, RESP_A1)
+        applicant = await submitted(h)
+        assert card_copies(h) == []
+        await applicant.send("/my")
+        await applicant.press(texts.BTN_WITHDRAW)
+        await applicant.press(texts.BTN_WITHDRAW_CONFIRM)
+        row = await request_row(db)
+        assert row.status == "cancelled" and row.erased_at is not None
+        assert not row.org_card_held
+        await _age(db, 4)
+        released = await release_overdue(db, h.dp["settings"])
+        await h.deliver()
+        assert released == 0, "a cancelled, erased request was released as overdue"
+        assert card_copies(h) == []
+
+
+async def test_required_request_that_left_submitted_is_not_reposted_as_overdue(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    """required: a held request leaves «submitted» (here: decided by a transition that does
+    not go through the admins' guarded buttons); days later the expiry job must not post a
+    card «организация не ответила в срок» for it."""
+    from services import requests
+    from services.requests import Status
+
+    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
+        await responsible(db, RESP_A1)
+        await submitted(h)
+        async with db.write() as session:
+            assert await requests.transition(
+                session,
+                1,
+                Status.SUBMITTED,
+                Status.REJECTED,
+                actor_id=ADMIN_ID,
+                action="rejected",
+                reason="тест",
+            )
+        assert not (await request_row(db)).org_card_held
+        await _age(db, 4)
+        released = await release_overdue(db, h.dp["settings"])
+        await h.deliver()
+        assert released == 0, "a decided request was released as overdue"
+        assert card_copies(h) == []
+
+
+async def test_required_held_request_is_not_in_the_admins_queue(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    """required: «МИАЦ sees it only once confirmed»: not in /queue before the answer, in it
+    after."""
+    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
+        await responsible(db, RESP_A1)
+        await submitted(h)
+        assert card_copies(h) == []
+        boss = admin(h)
+        queue = (await boss.send("/queue"))[-1]
+        assert "Очередь пуста" in queue.plain and queue.buttons == [], queue.plain
+        await h.deliver()
+        await h.user(RESP_A1).press(texts.BTN_ORG_CONFIRM)
+        queue = (await boss.send("/queue"))[-1]
+        assert "Очередь пуста" not in queue.plain
+
+
+async def test_required_held_request_opened_by_req_offers_no_decision(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    """required: /req of a held request shows the card saying it waits for the organisation,
+    with no decision buttons; a forged «Одобрить» press is refused, saying why."""
+    from bot.callbacks import AdminCb
+
+    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
+        await responsible(db, RESP_A1)
+        await submitted(h)
+        boss = admin(h)
+        card = (await boss.send("/req 1"))[-1]
+        assert texts.WARN_HELD_FOR_ORG.split(":")[0] in card.plain
+        assert card.buttons == [], card.buttons
+        for action in ("approve", "reject", "return", "role"):
+            await boss.press_data(card, AdminCb(action=action, request_id=1).pack())
+            assert boss.last_answer_text() == texts.HELD_FOR_ORG_REFUSED
+        row = await request_row(db)
+        assert row.status == "submitted" and row.org_card_held

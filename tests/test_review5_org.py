@@ -3,65 +3,12 @@ Each test fails on main as it is."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from bot import texts
-from bot.org_desk import release_overdue
 from db.database import Database
-from db.models import AccessRequest, utcnow
-from services.role_matrix import RoleMatrix
+from db.models import AccessRequest
 from tests.admin_support import admin, request_row, submitted
 from tests.harness import Harness
-from tests.org_support import RESP_A1, org_harness, responsible
-from tests.test_org import card_copies
-
-
-async def _age(db: Database, days: int) -> None:
-    async with db.write() as session:
-        row = await session.get(AccessRequest, 1)
-        assert row is not None
-        row.submitted_at = utcnow() - timedelta(days=days)
-
-
-async def test_required_withdrawn_request_is_not_posted_to_admins_after_the_days(
-    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
-) -> None:
-    """required: the applicant withdraws consent while the card is held; the expiry job must
-    not post the (erased, cancelled) request's card to МИАЦ days later."""
-    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
-        await responsible(db, RESP_A1)
-        applicant = await submitted(h)
-        assert card_copies(h) == []
-        await applicant.send("/my")
-        await applicant.press(texts.BTN_WITHDRAW)
-        await applicant.press(texts.BTN_WITHDRAW_CONFIRM)
-        row = await request_row(db)
-        assert row.status == "cancelled" and row.erased_at is not None
-        await _age(db, 4)
-        released = await release_overdue(db, h.dp["settings"])
-        await h.deliver()
-        assert released == 0, "a cancelled, erased request was released as overdue"
-        assert card_copies(h) == []
-
-
-async def test_required_request_decided_via_req_is_not_reposted_as_overdue(
-    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
-) -> None:
-    """required: an admin opens the held request by /req and approves it; days later the
-    expiry job posts a second card «организация не ответила в срок» for a decided request."""
-    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
-        await responsible(db, RESP_A1)
-        await submitted(h)
-        boss = admin(h)
-        await boss.send("/req 1")
-        assert len(card_copies(h)) == 1  # МИАЦ sees the held request anyway
-        await boss.press(texts.BTN_APPROVE)
-        assert (await request_row(db)).status == "approved"
-        await _age(db, 4)
-        released = await release_overdue(db, h.dp["settings"])
-        await h.deliver()
-        assert released == 0, "an approved request was released as overdue"
-        assert len(card_copies(h)) == 1
+from tests.org_support import RESP_A1, responsible
 
 
 async def test_staff_list_survives_many_responsible_persons(h: Harness, db: Database) -> None:
@@ -88,19 +35,6 @@ async def test_staff_list_survives_many_responsible_persons(h: Harness, db: Data
     shown = await boss.send("/staff")
     assert h.session.refusals[before:] == []
     assert shown and "Сотрудники МИАЦ" in shown[-1].plain
-
-
-async def test_required_held_request_is_not_in_the_admins_queue(
-    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
-) -> None:
-    """required: «МИАЦ sees it only once confirmed». The held request is in /queue with a
-    button that opens its card with «Одобрить» — the admin decides before the organisation."""
-    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
-        await responsible(db, RESP_A1)
-        await submitted(h)
-        assert card_copies(h) == []
-        queue = (await admin(h).send("/queue"))[-1]
-        assert "Очередь пуста" in queue.plain and queue.buttons == [], queue.plain
 
 
 async def test_no_request_means_the_same_to_reminders_broadcast_and_report(
