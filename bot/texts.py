@@ -2133,3 +2133,10 @@ HELD_FOR_ORG_REFUSED = (
     "Заявка ждёт подтверждения организации: решить её можно после ответа организации "
     "или когда истечёт срок ответа."
 )
+
+
+def staff_page(page: int, pages: int, total: int) -> str:
+    """Under the /staff list when it has more than one page."""
+    if pages <= 1:
+        return ""
+    return f"\n\nСтраница {page + 1} из {pages} (всего сотрудников: {total}); листайте ◀️ ▶️."

@@ -810,3 +810,50 @@ async def test_required_held_request_opened_by_req_offers_no_decision(
             assert boss.last_answer_text() == texts.HELD_FOR_ORG_REFUSED
         row = await request_row(db)
         assert row.status == "submitted" and row.org_card_held
+
+
+# --- review 5: /staff with many responsible persons -----------------------------------------
+
+
+async def test_staff_list_pages_many_responsible_persons(h: Harness, db: Database) -> None:
+    """A region has hundreds of organisations, each with responsible persons: /staff shows
+    them ten a page (one message stays within 4096 characters and 100 buttons), ◀️ ▶️ turn
+    the pages, and a remove button removes the person and shows the same page again."""
+    from services import staff
+    from services.staff import StaffRole
+
+    organization = await org_id(db)
+    async with db.write() as session:
+        for n in range(40):
+            await staff.add(
+                session,
+                None,
+                890000 + n,
+                StaffRole.RESPONSIBLE,
+                name=f"Ответственная Анна Петровна {n:02d}",
+                organization_id=organization,
+            )
+    boss = admin(h)
+    before = len(h.session.refusals)
+    first = (await boss.send("/staff"))[-1]
+    assert h.session.refusals[before:] == []
+    assert "Сотрудники МИАЦ" in first.plain and "Страница 1 из" in first.plain
+    assert len(first.buttons) <= 20
+    shown = set(re.findall(r"Петровна (\d\d)", first.plain))
+    for _ in range(5):
+        if "▶️" not in first.buttons:
+            break
+        first = (await boss.press_data(first, first.button_data("▶️") or ""))[-1]
+        assert h.session.refusals[before:] == []
+        shown |= set(re.findall(r"Петровна (\d\d)", first.plain))
+    assert shown == {f"{n:02d}" for n in range(40)}
+    # Back to page 2 and remove someone listed there: page 2 again, without them.
+    await boss.send("/staff")
+    page2 = (await boss.press("▶️"))[-1]
+    assert "Страница 2 из" in page2.plain
+    victim = re.findall(r"Петровна (\d\d)", page2.plain)[0]
+    remove = next(b for b in page2.buttons if f"Петровна {victim}" in b)
+    after = (await boss.press_data(page2, page2.button_data(remove) or ""))[-1]
+    assert "Страница 2 из" in after.plain and f"Петровна {victim}" not in after.plain
+    async with db.read() as session:
+        assert await staff.role_of(session, 890000 + int(victim)) is None

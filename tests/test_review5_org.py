@@ -11,32 +11,6 @@ from tests.harness import Harness
 from tests.org_support import RESP_A1, responsible
 
 
-async def test_staff_list_survives_many_responsible_persons(h: Harness, db: Database) -> None:
-    """A region has hundreds of organisations, each with one or more responsible persons:
-    /staff lists them all in one message with a remove button each — past 4096 characters
-    (and 100 buttons) Telegram refuses it and the busy admin gets an error."""
-    from services import staff
-    from services.staff import StaffRole
-    from tests.org_support import org_id
-
-    organization = await org_id(db)
-    async with db.write() as session:
-        for n in range(40):
-            await staff.add(
-                session,
-                None,
-                890000 + n,
-                StaffRole.RESPONSIBLE,
-                name=f"Ответственная Анна Петровна {n}",
-                organization_id=organization,
-            )
-    boss = admin(h)
-    before = len(h.session.refusals)
-    shown = await boss.send("/staff")
-    assert h.session.refusals[before:] == []
-    assert shown and "Сотрудники МИАЦ" in shown[-1].plain
-
-
 async def test_no_request_means_the_same_to_reminders_broadcast_and_report(
     h: Harness, db: Database
 ) -> None:

@@ -43,9 +43,19 @@ INVITE_ROLES = {0: StaffRole.ADMIN, 1: StaffRole.OPERATOR, 2: StaffRole.VIEWER}
 ADDABLE = {"admin": StaffRole.ADMIN, "operator": StaffRole.OPERATOR, "viewer": StaffRole.VIEWER}
 
 
-async def _staff_view(db: Database) -> tuple[str, InlineKeyboardMarkup]:
+# People per /staff page: a region has hundreds of organisations, each with responsible
+# persons; one message holds at most 4096 characters and 100 buttons.
+STAFF_PAGE = 10
+
+
+async def _staff_view(db: Database, page: int = 0) -> tuple[str, InlineKeyboardMarkup]:
     async with db.read() as session:
         members = await staff.members(session)
+    pages = max(1, -(-len(members) // STAFF_PAGE))
+    page = min(max(page, 0), pages - 1)  # a stale page number: the nearest that exists
+    total = len(members)
+    members = members[page * STAFF_PAGE : (page + 1) * STAFF_PAGE]
+    async with db.read() as session:
         orgs = await staff.organization_names(
             session, {m.organization_id for m in members if m.organization_id is not None}
         )
@@ -60,12 +70,11 @@ async def _staff_view(db: Database) -> tuple[str, InlineKeyboardMarkup]:
         for m in members
     ]
 
+    def data(action: str, value: int = 0) -> str:
+        return StaffCb(action=action, user_id=value, page=page).pack()
+
     def button(text: str, action: str, value: int = 0) -> list[InlineKeyboardButton]:
-        return [
-            InlineKeyboardButton(
-                text=text, callback_data=StaffCb(action=action, user_id=value).pack()
-            )
-        ]
+        return [InlineKeyboardButton(text=text, callback_data=data(action, value))]
 
     keyboard = [
         button(texts.BTN_INVITE_ADMIN, "invite", 0),
@@ -78,7 +87,15 @@ async def _staff_view(db: Database) -> tuple[str, InlineKeyboardMarkup]:
         for name, uid, _, owner, _ in rows
         if not owner  # owners are removed in ADMIN_IDS, not here
     ]
-    return texts.staff_list(rows), InlineKeyboardMarkup(inline_keyboard=keyboard)
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton(text="◀️", callback_data=data("page", page - 1)))
+    if page < pages - 1:
+        nav.append(InlineKeyboardButton(text="▶️", callback_data=data("page", page + 1)))
+    if nav:
+        keyboard.append(nav)
+    text = texts.staff_list(rows) + texts.staff_page(page, pages, total)
+    return text, InlineKeyboardMarkup(inline_keyboard=keyboard)
 
 
 async def _remove(db: Database, actor: int, user_id: int) -> str:
@@ -220,10 +237,15 @@ async def on_staff_button(
         elif message.chat.type != "private":
             callback_answer.text, callback_answer.show_alert = texts.INVITE_SENT_PRIVATELY, True
         return
+    if callback_data.action == "page":
+        text, keyboard = await _staff_view(db, callback_data.user_id)
+        with contextlib.suppress(TelegramBadRequest):  # nothing changed
+            await message.edit_text(text, reply_markup=keyboard)
+        return
     if callback_data.action == "remove":
         outcome = await _remove(db, query.from_user.id, callback_data.user_id)
         callback_answer.text, callback_answer.show_alert = texts.plain(outcome), True
-        text, keyboard = await _staff_view(db)
+        text, keyboard = await _staff_view(db, callback_data.page)
         with contextlib.suppress(TelegramBadRequest):  # nothing changed
             await message.edit_text(text, reply_markup=keyboard)
         return
