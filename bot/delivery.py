@@ -132,6 +132,7 @@ def _handlers() -> dict[str, Handler]:
         Kind.TOPIC_DELETE: support_desk.deliver_topic_delete,
         Kind.REMINDER: reminders.deliver_reminder,
         Kind.ORG_CONFIRM: org_desk.deliver_ask,
+        Kind.ORG_ASK_ERASED: org_desk.deliver_ask_erased,
         Kind.ORG_APPLICATION: org_desk.deliver_application,
         Kind.BROADCAST: outreach.deliver_broadcast,
         Kind.REPORT: outreach.deliver_report,

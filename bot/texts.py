@@ -2140,3 +2140,9 @@ def staff_page(page: int, pages: int, total: int) -> str:
     if pages <= 1:
         return ""
     return f"\n\nСтраница {page + 1} из {pages} (всего сотрудников: {total}); листайте ◀️ ▶️."
+
+
+def org_ask_erased(number: int) -> str:
+    """Replaces a responsible person's «Новая заявка» message once the applicant's data are
+    erased (consent withdrawn, or the retention period ended)."""
+    return f"Заявка № {number}: данные заявителя удалены."

@@ -857,3 +857,29 @@ async def test_staff_list_pages_many_responsible_persons(h: Harness, db: Databas
     assert "Страница 2 из" in after.plain and f"Петровна {victim}" not in after.plain
     async with db.read() as session:
         assert await staff.role_of(session, 890000 + int(victim)) is None
+
+
+# --- review 5: erasure reaches the responsible person's chat ---------------------------------
+
+
+async def test_withdrawal_erases_the_name_from_the_responsible_persons_ask(
+    h: Harness, db: Database
+) -> None:
+    """After the applicant withdraws consent the admins' cards are rewritten, and so is the
+    «Новая заявка» ask in the responsible person's chat: no name, position or masked SNILS,
+    no buttons, one line saying the data were deleted."""
+    from services import consent
+
+    await responsible(db, RESP_A1)
+    await submitted(h)
+    await h.deliver()
+    asked = [s for s in h.session.in_chat(RESP_A1) if "Иванова" in s.plain]
+    assert asked and asked[-1].buttons
+    async with db.write() as session:
+        await consent.withdraw(session, 1001)
+    await h.deliver()
+    assert (await request_row(db)).erased_at is not None
+    shown = [h.session.messages[(s.chat_id, s.message_id)] for s in h.session.in_chat(RESP_A1)]
+    assert shown and not any("Иванова" in m.plain for m in shown), [m.plain for m in shown]
+    assert texts.org_ask_erased(1) in [m.plain for m in shown]
+    assert all(m.buttons == [] for m in shown)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot import texts
 from db.database import Database
 from db.models import AccessRequest
-from tests.admin_support import admin, request_row, submitted
+from tests.admin_support import admin, submitted
 from tests.harness import Harness
 from tests.org_support import RESP_A1, responsible
 
@@ -32,25 +32,6 @@ async def test_no_request_means_the_same_to_reminders_broadcast_and_report(
         broadcast_to = set(await broadcast.recipients(session, Audience.NO_REQUEST))
     assert (RESP_A1 in reminded) == (RESP_A1 in broadcast_to), (reminded, broadcast_to)
 
-
-async def test_withdrawal_erases_the_name_from_the_responsible_persons_chat(
-    h: Harness, db: Database
-) -> None:
-    """After the applicant withdraws consent the admins' cards are rewritten («erased»), but
-    the «Новая заявка» ask in the responsible person's chat keeps the name, position and
-    masked SNILS for good (and its buttons)."""
-    from services import consent
-
-    await responsible(db, RESP_A1)
-    await submitted(h)
-    async with db.write() as session:
-        await consent.withdraw(session, 1001)
-    await h.deliver()
-    assert (await request_row(db)).erased_at is not None
-    shown = [
-        h.session.messages[(s.chat_id, s.message_id)].plain for s in h.session.in_chat(RESP_A1)
-    ]
-    assert shown and not any("Иванова" in t for t in shown), shown
 
 
 async def test_an_admin_opening_an_org_invite_does_not_burn_it(h: Harness, db: Database) -> None:
