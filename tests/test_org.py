@@ -883,3 +883,26 @@ async def test_withdrawal_erases_the_name_from_the_responsible_persons_ask(
     assert shown and not any("Иванова" in m.plain for m in shown), [m.plain for m in shown]
     assert texts.org_ask_erased(1) in [m.plain for m in shown]
     assert all(m.buttons == [] for m in shown)
+
+
+# --- review 5: invites ---------------------------------------------------------------------
+
+
+async def test_an_admin_opening_an_org_invite_does_not_burn_it(h: Harness, db: Database) -> None:
+    """An admin taps the responsible person's link they just got (to check it, or by mistake
+    on a phone): told «приглашение вашу роль не меняет», and the one-time invite stays for the
+    organisation's person."""
+    boss = admin(h)
+    found = (await boss.send("/staff org условная црб"))[-1]
+    await boss.press_data(found, found.button_data(ORG_A) or "")
+    token = invite_token(h)
+    own = h.user(ADMIN_ID, "Ольга")
+    kept = (await own.send(f"/start inv_{token}"))[-1]
+    assert kept.plain == texts.plain(texts.invite_keeps_miac_role("admin"))
+    newcomer = h.user(881777, "Анна")
+    welcome = (await newcomer.send(f"/start inv_{token}"))[-1]
+    assert welcome.plain != texts.INVITE_INVALID
+    async with db.read() as session:
+        assert await session.scalar(
+            select(StaffMember.organization_id).where(StaffMember.telegram_id == 881777)
+        ) == await org_id(db)

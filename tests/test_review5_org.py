@@ -33,27 +33,6 @@ async def test_no_request_means_the_same_to_reminders_broadcast_and_report(
     assert (RESP_A1 in reminded) == (RESP_A1 in broadcast_to), (reminded, broadcast_to)
 
 
-
-async def test_an_admin_opening_an_org_invite_does_not_burn_it(h: Harness, db: Database) -> None:
-    """An admin taps the responsible person's link they just got (to check it, or by mistake on
-    a phone): told «приглашение вашу роль не меняет», yet the one-time invite is spent, and the
-    organisation's person later gets «ссылка недействительна»."""
-    from tests.org_support import ORG_A
-    from tests.test_org import invite_token
-
-    boss = admin(h)
-    found = (await boss.send("/staff org условная црб"))[-1]
-    await boss.press_data(found, found.button_data(ORG_A) or "")
-    token = invite_token(h)
-    from tests.conftest import ADMIN_ID
-
-    own = h.user(ADMIN_ID, "Ольга")
-    await own.send(f"/start inv_{token}")
-    newcomer = h.user(881777, "Анна")
-    welcome = (await newcomer.send(f"/start inv_{token}"))[-1]
-    assert welcome.plain != texts.INVITE_INVALID
-
-
 async def test_an_invited_viewer_gets_the_figures_in_the_menu(h: Harness, db: Database) -> None:
     """A responsible person gets /org in their menu on joining; a viewer gets /stats /coverage
     /report only at the bot's next start (set_viewer_commands runs at start-up only)."""
