@@ -52,6 +52,7 @@ class Kind(StrEnum):
     BROADCAST = "broadcast"  # an admin's /broadcast to one person (payload: broadcast_id)
     REPORT = "report"  # one part of the scheduled report (payload: part, day), rendered when sent
     ORG_ASK_ERASED = "org_ask_erased"  # rewrite an ask of request_id (payload: message_id)
+    MENU = "menu"  # set chat_id's command menu by the person's role as it is then
 
 
 # Rows that carry nothing personal and stay when the person withdraws consent: they show the

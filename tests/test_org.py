@@ -906,3 +906,44 @@ async def test_an_admin_opening_an_org_invite_does_not_burn_it(h: Harness, db: D
         assert await session.scalar(
             select(StaffMember.organization_id).where(StaffMember.telegram_id == 881777)
         ) == await org_id(db)
+
+
+# --- review 5: the command menu follows the role ------------------------------------------
+
+
+def menus_of(h: Harness, chat_id: int) -> list[Any]:
+    return [
+        c
+        for c in h.session.calls
+        if type(c).__name__ in ("SetMyCommands", "DeleteMyCommands")
+        and getattr(c.scope, "chat_id", None) == chat_id
+    ]
+
+
+async def test_an_invited_viewer_gets_the_figures_in_the_menu(h: Harness, db: Database) -> None:
+    """A viewer gets /stats /coverage /report in their menu on joining (not only at the bot's
+    next start); removed, the menu is the applicant's again (through the outbox)."""
+    boss = admin(h)
+    await boss.send("/staff")
+    await boss.press(texts.BTN_INVITE_VIEWER)
+    viewer = h.user(881888, "Виктор")
+    assert (await viewer.send(f"/start inv_{invite_token(h)}"))[-1].plain == texts.WELCOME_VIEWER
+    menus = menus_of(h, 881888)
+    assert menus and type(menus[-1]).__name__ == "SetMyCommands"
+    assert "report" in [c.command for c in menus[-1].commands]
+    await boss.send("/staff remove 881888")
+    await h.deliver()
+    assert type(menus_of(h, 881888)[-1]).__name__ == "DeleteMyCommands"
+
+
+async def test_an_approved_applicant_gets_org_in_the_menu(h: Harness, db: Database) -> None:
+    asker = h.user(ASKER, "Нина")
+    await asker.send("/responsible ЦРБ А")
+    await asker.press(ORG_A)
+    await asker.press(texts.BTN_APPLICATION_SEND)
+    assert menus_of(h, ASKER) == []
+    boss = admin(h)
+    await boss.press(texts.BTN_APPLICATION_APPROVE)
+    await h.deliver()
+    menus = menus_of(h, ASKER)
+    assert menus and "org" in [c.command for c in menus[-1].commands]

@@ -3,10 +3,9 @@ Each test fails on main as it is."""
 
 from __future__ import annotations
 
-from bot import texts
 from db.database import Database
 from db.models import AccessRequest
-from tests.admin_support import admin, submitted
+from tests.admin_support import submitted
 from tests.harness import Harness
 from tests.org_support import RESP_A1, responsible
 
@@ -31,21 +30,3 @@ async def test_no_request_means_the_same_to_reminders_broadcast_and_report(
         reminded = {p for p, _ in await org_confirmation.responsible_without_requests(session)}
         broadcast_to = set(await broadcast.recipients(session, Audience.NO_REQUEST))
     assert (RESP_A1 in reminded) == (RESP_A1 in broadcast_to), (reminded, broadcast_to)
-
-
-async def test_an_invited_viewer_gets_the_figures_in_the_menu(h: Harness, db: Database) -> None:
-    """A responsible person gets /org in their menu on joining; a viewer gets /stats /coverage
-    /report only at the bot's next start (set_viewer_commands runs at start-up only)."""
-    from tests.test_org import invite_token
-
-    boss = admin(h)
-    await boss.send("/staff")
-    await boss.press(texts.BTN_INVITE_VIEWER)
-    viewer = h.user(881888, "Виктор")
-    assert (await viewer.send(f"/start inv_{invite_token(h)}"))[-1].plain == texts.WELCOME_VIEWER
-    menus = [
-        c
-        for c in h.session.calls
-        if type(c).__name__ == "SetMyCommands" and getattr(c.scope, "chat_id", None) == 881888
-    ]
-    assert menus and "report" in [c.command for c in menus[-1].commands]
