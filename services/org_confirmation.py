@@ -24,7 +24,7 @@ from enum import StrEnum
 from sqlalchemy import ColumnElement, and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import CLOSED_STATUSES, AccessRequest, Organization, StaffMember, utcnow
+from db.models import AccessRequest, Organization, StaffMember, utcnow
 from db.repositories import EventRepository
 from services import outbox, staff
 from services.outbox import Kind
@@ -239,10 +239,10 @@ async def page(
 
 async def positions_with_requests(session: AsyncSession, organization_id: int) -> set[str]:
     rows = await session.scalars(
+        # A position has a request as the organisation has one (`has_request`).
         select(AccessRequest.position).where(
             AccessRequest.organization_id == organization_id,
-            AccessRequest.erased_at.is_(None),
-            AccessRequest.status.not_in(CLOSED_STATUSES),
+            AccessRequest.status.in_(IN_FORM),
         )
     )
     return set(rows)
@@ -286,14 +286,22 @@ async def organization(session: AsyncSession, organization_id: int) -> Organizat
     return await session.get(Organization, organization_id)
 
 
-async def responsible_without_requests(session: AsyncSession) -> list[tuple[int, int]]:
-    """(responsible person, organisation) for organisations with no live request yet: the
-    deadline reminders go to them too."""
-    live = exists().where(
-        AccessRequest.organization_id == StaffMember.organization_id,
-        AccessRequest.erased_at.is_(None),
-        AccessRequest.status.not_in(CLOSED_STATUSES),
+def has_request(organization_id: ColumnElement[int | None]) -> ColumnElement[bool]:
+    """THE definition of «the organisation has a request», the same for the deadline
+    reminders, /org, /broadcast «без заявок» and /report: one that is live (submitted or
+    returned) or approved (approved, exported, access granted, even if its personal data
+    were erased since). A rejected or cancelled request is no request: the organisation
+    still has to apply."""
+    return exists().where(
+        AccessRequest.organization_id == organization_id,
+        AccessRequest.status.in_(IN_FORM),
     )
+
+
+async def responsible_without_requests(session: AsyncSession) -> list[tuple[int, int]]:
+    """(responsible person, organisation) for organisations with no request yet
+    (`has_request`): the deadline reminders go to them too."""
+    live = has_request(StaffMember.organization_id)
     rows = await session.execute(
         select(StaffMember.telegram_id, StaffMember.organization_id)
         .where(

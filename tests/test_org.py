@@ -24,6 +24,7 @@ from bot.reminders import send_due
 from db.database import Database
 from db.models import (
     AccessRequest,
+    Organization,
     RequestEvent,
     ResponsibleApplication,
     StaffEvent,
@@ -947,3 +948,44 @@ async def test_an_approved_applicant_gets_org_in_the_menu(h: Harness, db: Databa
     await h.deliver()
     menus = menus_of(h, ASKER)
     assert menus and "org" in [c.command for c in menus[-1].commands]
+
+
+# --- review 5: one meaning of «no request» -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "has_request"),
+    [
+        ("submitted", True),
+        ("returned", True),
+        ("approved", True),
+        ("access_granted", True),
+        ("rejected", False),
+        ("cancelled", False),
+    ],
+)
+async def test_no_request_means_the_same_to_reminders_broadcast_and_report(
+    h: Harness, db: Database, status: str, has_request: bool
+) -> None:
+    """The deadline reminders, /broadcast «организациям без заявок» and /report «Без заявки»
+    agree on whether an organisation has a request (a rejected one is none)."""
+    from services import broadcast, org_confirmation, report
+    from services.broadcast import Audience
+
+    await responsible(db, RESP_A1)
+    await submitted(h)
+    async with db.write() as session:
+        row = await session.get(AccessRequest, 1)
+        assert row is not None
+        row.status = status
+        organization = await session.get(Organization, row.organization_id)
+        assert organization is not None
+        name = organization.name_short or organization.name_full
+    async with db.read() as session:
+        reminded = {p for p, _ in await org_confirmation.responsible_without_requests(session)}
+        broadcast_to = set(await broadcast.recipients(session, Audience.NO_REQUEST))
+    settings = h.dp["settings"]
+    listed = await report.collect(db, settings.region_name, date.today(), None)
+    assert (RESP_A1 not in reminded) is has_request
+    assert (RESP_A1 not in broadcast_to) is has_request
+    assert (name not in listed.no_request) is has_request
