@@ -202,10 +202,13 @@ async def status(session: AsyncSession, shown: int = 10) -> list[Counts]:
     counts: dict[int, dict[str, int]] = {}
     # A pending recipient whose outbox row is gone without a delivery (it failed for good,
     # or the person withdrew consent and their rows were forgotten) is counted as lost.
+    # The row of this very broadcast: another broadcast queued to the same person does not
+    # keep this one's recipient «pending».
     queued = exists().where(
         OutboxMessage.chat_id == BroadcastRecipient.chat_id,
         OutboxMessage.kind == Kind.BROADCAST.value,
         OutboxMessage.state == PENDING,
+        OutboxMessage.payload["broadcast_id"].as_integer() == BroadcastRecipient.broadcast_id,
     )
     state = case(
         (and_(BroadcastRecipient.state == PENDING, ~queued), literal(LOST)),

@@ -223,18 +223,24 @@ def _filter(organization_id: int, which: Filter) -> ColumnElement[bool]:
 
 
 async def page(
-    session: AsyncSession, organization_id: int, which: Filter, limit: int, offset: int
-) -> tuple[int, list[AccessRequest]]:
+    session: AsyncSession, organization_id: int, which: Filter, size: int, number: int
+) -> tuple[int, int, list[AccessRequest]]:
+    """(total, the page shown, its rows): a stale page number (the list got shorter since
+    the button was made) shows the last page that exists."""
     condition = _filter(organization_id, which)
-    total = await session.scalar(select(func.count()).select_from(AccessRequest).where(condition))
+    total = int(
+        await session.scalar(select(func.count()).select_from(AccessRequest).where(condition)) or 0
+    )
+    pages = max(1, -(-total // size))
+    number = min(max(number, 0), pages - 1)
     rows = await session.scalars(
         select(AccessRequest)
         .where(condition)
         .order_by(AccessRequest.id.desc())
-        .limit(limit)
-        .offset(offset)
+        .limit(size)
+        .offset(number * size)
     )
-    return int(total or 0), list(rows)
+    return total, number, list(rows)
 
 
 async def positions_with_requests(session: AsyncSession, organization_id: int) -> set[str]:

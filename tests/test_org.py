@@ -989,3 +989,17 @@ async def test_no_request_means_the_same_to_reminders_broadcast_and_report(
     assert (RESP_A1 not in reminded) is has_request
     assert (RESP_A1 not in broadcast_to) is has_request
     assert (name not in listed.no_request) is has_request
+
+
+async def test_org_filter_with_a_stale_page_shows_the_last_page(h: Harness, db: Database) -> None:
+    """A filter's ▶️ made when the list was longer: the last page that exists, not an empty
+    one past the end."""
+    from bot.callbacks import OrgCb
+
+    await responsible(db, RESP_A1)
+    for n in range(7):
+        await submitted(h, 3000 + n, snils=snils(n), email=f"user{n}@example.ru")
+    person = h.user(RESP_A1)
+    first = (await person.send("/org"))[-1]
+    shown = (await person.press_data(first, OrgCb(action="all", page=9).pack()))[-1]
+    assert "стр. 2 из 2" in shown.plain and "№ 1 —" in shown.plain
