@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, select, update
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AccessRequest, Organization, StaffMember, utcnow
@@ -292,7 +293,7 @@ async def organization(session: AsyncSession, organization_id: int) -> Organizat
     return await session.get(Organization, organization_id)
 
 
-def has_request(organization_id: ColumnElement[int | None]) -> ColumnElement[bool]:
+def has_request(organization_id: SQLColumnExpression[Any]) -> ColumnElement[bool]:
     """THE definition of «the organisation has a request», the same for the deadline
     reminders, /org, /broadcast «без заявок» and /report: one that is live (submitted or
     returned) or approved (approved, exported, access granted, even if its personal data
