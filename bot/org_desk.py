@@ -85,6 +85,8 @@ async def after_answer(session: AsyncSession, settings: Settings, answered: Answ
     answer, else every copy shows it; a decline is told to the applicant."""
     r = answered.request
     if answered.was_held:
+        # Copies an admin opened by /req while it was held get the decision buttons too.
+        await cards.enqueue_card_refresh(session, r.id, r.telegram_id)
         await cards.enqueue_card_posts(session, settings, r)
     else:
         await cards.enqueue_card_refresh(session, r.id, r.telegram_id)
@@ -102,6 +104,7 @@ async def release_overdue(db: Database, settings: Settings, now: datetime | None
             request = await session.get(AccessRequest, request_id)
             if request is not None:
                 await session.refresh(request)
+                await cards.enqueue_card_refresh(session, request.id, request.telegram_id)
                 await cards.enqueue_card_posts(session, settings, request)
     if released:
         log.info("org confirmation: %d cards posted without an answer", len(released))

@@ -811,6 +811,13 @@ async def test_required_held_request_opened_by_req_offers_no_decision(
             assert boss.last_answer_text() == texts.HELD_FOR_ORG_REFUSED
         row = await request_row(db)
         assert row.status == "submitted" and row.org_card_held
+        # Confirmed: the copy opened by /req gets its decision buttons, the card is posted.
+        await h.deliver()
+        await h.user(RESP_A1).press(texts.BTN_ORG_CONFIRM)
+        await h.deliver()
+        opened = h.session.messages[(card.chat_id, card.message_id)]
+        assert texts.BTN_APPROVE in opened.buttons
+        assert texts.WARN_HELD_FOR_ORG.split(":")[0] not in opened.plain
 
 
 # --- review 5: /staff with many responsible persons -----------------------------------------
