@@ -45,8 +45,10 @@ class QueueCb(CallbackData, prefix="q"):
 class StaffCb(CallbackData, prefix="s"):
     # invite (user_id 0 admin, 1 operator, 2 viewer) | org_how | invite_org (user_id: the
     # organisation) | remove (user_id: the person) | app_yes | app_no (user_id: the application)
+    # | page (the /staff list's page; `page` also on remove, to show that page again)
     action: str
     user_id: Id = 0
+    page: int = 0
 
 
 class WithdrawCb(CallbackData, prefix="w"):

@@ -93,6 +93,8 @@ async def render(
     session: AsyncSession, r: AccessRequest
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     warnings: list[str] = []
+    if r.org_card_held:  # ORG_CONFIRMATION=required: opened by /req before the answer
+        warnings.append(texts.WARN_HELD_FOR_ORG)
     if r.org_manual:
         warnings.append(texts.WARN_ORG_MANUAL)
     if not r.position_in_matrix:
@@ -119,7 +121,8 @@ async def render(
         org_line = texts.org_state_card(r.org_confirmation, r.org_reason, r.org_card_held)
         rows.append((texts.ORG_LABEL, org_line))
     text = texts.card(r.id, r.status, r.submitted_at, rows, warnings, changes, decision)
-    keyboard = decision_keyboard(r.id) if r.status == Status.SUBMITTED.value else None
+    decidable = r.status == Status.SUBMITTED.value and not r.org_card_held
+    keyboard = decision_keyboard(r.id) if decidable else None
     return text, keyboard
 
 

@@ -115,7 +115,7 @@ def classify(exc: BaseException) -> Outcome:
 
 
 def _handlers() -> dict[str, Handler]:
-    from bot import cards, org_desk, outreach, reminders, support_desk
+    from bot import cards, menus, org_desk, outreach, reminders, support_desk
 
     return {
         Kind.CARD_POST: cards.deliver_post,
@@ -132,6 +132,8 @@ def _handlers() -> dict[str, Handler]:
         Kind.TOPIC_DELETE: support_desk.deliver_topic_delete,
         Kind.REMINDER: reminders.deliver_reminder,
         Kind.ORG_CONFIRM: org_desk.deliver_ask,
+        Kind.ORG_ASK_ERASED: org_desk.deliver_ask_erased,
+        Kind.MENU: menus.deliver,
         Kind.ORG_APPLICATION: org_desk.deliver_application,
         Kind.BROADCAST: outreach.deliver_broadcast,
         Kind.REPORT: outreach.deliver_report,

@@ -12,19 +12,21 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from aiogram.methods import SendMessage
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.methods import EditMessageText, SendMessage
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import cards, texts
 from bot.callbacks import OrgCb, StaffCb
 from bot.config import Settings
 from db.database import Database
-from db.models import AccessRequest, Organization, ResponsibleApplication
+from db.models import AccessRequest, Organization, OrgAsk, ResponsibleApplication
 from db.outbox import Envelope
 from services import org_confirmation, outbox, staff
 from services.org_confirmation import Answered, State
-from services.outbox import Kind, Outcome
+from services.outbox import Delivered, Kind, Outcome
 from services.snils import mask_snils
 
 if TYPE_CHECKING:
@@ -83,6 +85,8 @@ async def after_answer(session: AsyncSession, settings: Settings, answered: Answ
     answer, else every copy shows it; a decline is told to the applicant."""
     r = answered.request
     if answered.was_held:
+        # Copies an admin opened by /req while it was held get the decision buttons too.
+        await cards.enqueue_card_refresh(session, r.id, r.telegram_id)
         await cards.enqueue_card_posts(session, settings, r)
     else:
         await cards.enqueue_card_refresh(session, r.id, r.telegram_id)
@@ -100,6 +104,7 @@ async def release_overdue(db: Database, settings: Settings, now: datetime | None
             request = await session.get(AccessRequest, request_id)
             if request is not None:
                 await session.refresh(request)
+                await cards.enqueue_card_refresh(session, request.id, request.telegram_id)
                 await cards.enqueue_card_posts(session, settings, request)
     if released:
         log.info("org confirmation: %d cards posted without an answer", len(released))
@@ -185,7 +190,48 @@ async def deliver_ask(ctx: Context, row: Envelope) -> Outcome | None:
             if is_open(request)
             else None
         )
-    await ctx.call(SendMessage(chat_id=row.chat_id, text=text, reply_markup=markup))
+    message = await ctx.call(SendMessage(chat_id=row.chat_id, text=text, reply_markup=markup))
+    request_id = request.id
+
+    async def record(session: AsyncSession) -> None:
+        # Where the ask went, so an erasure rewrites it (services.consent.erase_requests).
+        session.add(
+            OrgAsk(request_id=request_id, chat_id=row.chat_id, message_id=message.message_id)
+        )
+        erased = await session.scalar(
+            select(AccessRequest.erased_at).where(AccessRequest.id == request_id)
+        )
+        if erased is not None:  # erased while the ask was on its way: rewrite it at once
+            await session.flush()
+            outbox.enqueue(
+                session,
+                row.chat_id,
+                Kind.ORG_ASK_ERASED,
+                {"message_id": message.message_id},
+                request_id=request_id,
+            )
+
+    return Delivered(record)
+
+
+async def deliver_ask_erased(ctx: Context, row: Envelope) -> Outcome | None:
+    """The applicant's data were erased: the ask shows one line saying so, and no buttons."""
+    message_id = int(row.payload.get("message_id") or 0)
+    if not message_id:
+        return None
+    try:
+        await ctx.call(
+            EditMessageText(
+                chat_id=row.chat_id,
+                message_id=message_id,
+                text=texts.org_ask_erased(row.request_id or 0),
+                reply_markup=None,
+            )
+        )
+    except TelegramBadRequest as exc:
+        reason = exc.message.lower()
+        if "not modified" not in reason and "message to edit not found" not in reason:
+            raise
     return None
 
 

@@ -2172,3 +2172,29 @@ def thread_name(title: str) -> str:
     """A support thread's stored title, or a neutral one once the person's data were erased
     by the retention rule (services.support.forget_names leaves it empty)."""
     return title or ERASED_APPLICANT
+
+
+# --- review 5: organisations' confirmation (issue 12) ---
+
+WARN_HELD_FOR_ORG = (
+    "⏳ Заявка ждёт подтверждения организации: решение — после её ответа "
+    "(или когда истечёт срок ответа)."
+)
+ORG_REASON_PLACEHOLDER = "Причина"  # the reply field of «Не подтверждаю»
+HELD_FOR_ORG_REFUSED = (
+    "Заявка ждёт подтверждения организации: решить её можно после ответа организации "
+    "или когда истечёт срок ответа."
+)
+
+
+def staff_page(page: int, pages: int, total: int) -> str:
+    """Under the /staff list when it has more than one page."""
+    if pages <= 1:
+        return ""
+    return f"\n\nСтраница {page + 1} из {pages} (всего сотрудников: {total}); листайте ◀️ ▶️."
+
+
+def org_ask_erased(number: int) -> str:
+    """Replaces a responsible person's «Новая заявка» message once the applicant's data are
+    erased (consent withdrawn, or the retention period ended)."""
+    return f"Заявка № {number}: данные заявителя удалены."

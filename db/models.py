@@ -487,3 +487,19 @@ Index(
     sqlite_where=text(RETENTION_PENDING),
     postgresql_where=text(RETENTION_PENDING),
 )
+
+
+# --- review 5: where responsible persons were asked (issue 12) ---
+
+
+class OrgAsk(Base):
+    """Where a responsible person was asked about a request (the «Новая заявка» message with
+    the applicant's name, position and masked SNILS), so that an erasure rewrites it too."""
+
+    __tablename__ = "org_asks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("access_requests.id"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -220,6 +220,10 @@ class RequestRepository:
     ) -> bool:
         """One conditional UPDATE: true when this call made the transition."""
         values: dict[str, Any] = {"status": new, "updated_at": at, **(extra or {})}
+        if new != "submitted":
+            # A card held for the organisation's answer (ORG_CONFIRMATION=required) is held
+            # only while the request is submitted: nothing is released after it leaves.
+            values["org_card_held"] = False
         if decision:
             values |= {"decided_by": actor_id, "decided_at": at, "decision_reason": reason}
         result = await self.session.execute(
@@ -233,7 +237,9 @@ class RequestRepository:
     async def queue(
         self, statuses: Sequence[str], *, limit: int, offset: int
     ) -> tuple[list[Listed], int]:
-        where = AccessRequest.status.in_(statuses)
+        # A card held for its organisation's answer (ORG_CONFIRMATION=required) is not
+        # МИАЦ's yet.
+        where = and_(AccessRequest.status.in_(statuses), AccessRequest.org_card_held.is_(False))
         total = await self.session.scalar(select(func.count()).where(where))
         rows = await self.session.execute(
             select(*LISTED)

@@ -18,7 +18,6 @@ from sqlalchemy import and_, case, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
-    AccessRequest,
     Broadcast,
     BroadcastRecipient,
     OutboxMessage,
@@ -26,8 +25,8 @@ from db.models import (
     utcnow,
 )
 from services import outbox
+from services.org_confirmation import has_request
 from services.outbox import Kind
-from services.requests import Status
 from services.staff import StaffRole
 
 MAX_TEXT = 4000  # Telegram takes 4096 characters; the escaping may add a little
@@ -118,10 +117,7 @@ async def set_text(session: AsyncSession, broadcast_id: int, text: str) -> bool:
 async def responsible_persons(session: AsyncSession, without_request: bool) -> list[int]:
     query = select(StaffMember.telegram_id).where(StaffMember.role == StaffRole.RESPONSIBLE.value)
     if without_request:
-        requested = exists().where(
-            AccessRequest.organization_id == StaffMember.organization_id,
-            AccessRequest.status != Status.CANCELLED.value,
-        )
+        requested = has_request(StaffMember.organization_id)
         query = query.where(StaffMember.organization_id.is_not(None), ~requested)
     return sorted(set(await session.scalars(query)))
 
@@ -206,10 +202,13 @@ async def status(session: AsyncSession, shown: int = 10) -> list[Counts]:
     counts: dict[int, dict[str, int]] = {}
     # A pending recipient whose outbox row is gone without a delivery (it failed for good,
     # or the person withdrew consent and their rows were forgotten) is counted as lost.
+    # The row of this very broadcast: another broadcast queued to the same person does not
+    # keep this one's recipient «pending».
     queued = exists().where(
         OutboxMessage.chat_id == BroadcastRecipient.chat_id,
         OutboxMessage.kind == Kind.BROADCAST.value,
         OutboxMessage.state == PENDING,
+        OutboxMessage.payload["broadcast_id"].as_integer() == BroadcastRecipient.broadcast_id,
     )
     state = case(
         (and_(BroadcastRecipient.state == PENDING, ~queued), literal(LOST)),

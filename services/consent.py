@@ -18,10 +18,12 @@ from db.models import (
     Consent,
     EmailClaim,
     Erasure,
+    OrgAsk,
     RequestEvent,
     utcnow,
 )
 from db.repositories import EventRepository
+from services import outbox
 from services.requests import HOLDING_STATUSES, TRANSITIONS, Status, transition
 
 # What identifies the person in a request. Organisation, position and role stay for the
@@ -142,6 +144,7 @@ async def erase_requests(
             search_key="",
             decision_reason=None,  # typed by an admin: may name the person
             org_reason=None,  # typed by the organisation's responsible person: the same
+            org_card_held=False,  # an erased request's card is never released
             erased_at=now,
             updated_at=now,
         )
@@ -153,6 +156,7 @@ async def erase_requests(
         return []
     await _scrub_events(session, ids, snils, emails)
     await _free_emails(session, snils, emails)
+    await _erase_asks(session, ids)
     details: dict[str, Any] = {"fields": list(PERSONAL_COLUMNS)}
     if rule is not None:
         details["rule"] = rule
@@ -160,6 +164,29 @@ async def erase_requests(
     for request_id in ids:
         events.add(request_id, "erased", actor_id=actor_id, details=dict(details), at=now)
     return ids
+
+
+async def _erase_asks(session: AsyncSession, request_ids: list[int]) -> None:
+    """The responsible persons' «Новая заявка» messages about these requests show the name,
+    position and masked SNILS: each is rewritten (through the outbox, in the erasure's
+    transaction) to say the data were deleted, without its buttons, and forgotten here."""
+    asks = (
+        await session.execute(
+            select(OrgAsk.id, OrgAsk.request_id, OrgAsk.chat_id, OrgAsk.message_id)
+            .where(OrgAsk.request_id.in_(request_ids))
+            .order_by(OrgAsk.id)
+        )
+    ).all()
+    for _, request_id, chat_id, message_id in asks:
+        outbox.enqueue(
+            session,
+            chat_id,
+            outbox.Kind.ORG_ASK_ERASED,
+            {"message_id": message_id},
+            request_id=request_id,
+        )
+    if asks:
+        await session.execute(delete(OrgAsk).where(OrgAsk.id.in_([a[0] for a in asks])))
 
 
 async def _scrub_events(

@@ -20,11 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, select, update
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import CLOSED_STATUSES, AccessRequest, Organization, StaffMember, utcnow
+from db.models import AccessRequest, Organization, StaffMember, utcnow
 from db.repositories import EventRepository
 from services import outbox, staff
 from services.outbox import Kind
@@ -159,6 +160,17 @@ async def answer(
     return Refused.ALREADY
 
 
+def _releasable() -> tuple[ColumnElement[bool], ...]:
+    """A held card may be released only while its request still waits for the organisation:
+    submitted, not erased, not answered (a withdrawn, cancelled or decided one never is)."""
+    return (
+        AccessRequest.org_card_held.is_(True),
+        AccessRequest.org_confirmation == State.AWAITING.value,
+        AccessRequest.status == Status.SUBMITTED.value,
+        AccessRequest.erased_at.is_(None),
+    )
+
+
 async def expire(session: AsyncSession, days: float, now: datetime | None = None) -> list[int]:
     """Held cards whose organisation has not answered in `days`: released (state
     `overdue`), each by a conditional UPDATE, so with several workers each goes out once.
@@ -167,21 +179,14 @@ async def expire(session: AsyncSession, days: float, now: datetime | None = None
     cutoff = now - timedelta(days=days)
     due = await session.scalars(
         select(AccessRequest.id)
-        .where(
-            AccessRequest.org_card_held.is_(True),
-            AccessRequest.submitted_at <= cutoff,
-        )
+        .where(*_releasable(), AccessRequest.submitted_at <= cutoff)
         .order_by(AccessRequest.id)
     )
     released = []
     for request_id in list(due):
         result = await session.execute(
             update(AccessRequest)
-            .where(
-                AccessRequest.id == request_id,
-                AccessRequest.org_card_held.is_(True),
-                AccessRequest.org_confirmation == State.AWAITING.value,
-            )
+            .where(AccessRequest.id == request_id, *_releasable())
             .values(org_confirmation=State.OVERDUE.value, org_card_held=False, updated_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -219,26 +224,32 @@ def _filter(organization_id: int, which: Filter) -> ColumnElement[bool]:
 
 
 async def page(
-    session: AsyncSession, organization_id: int, which: Filter, limit: int, offset: int
-) -> tuple[int, list[AccessRequest]]:
+    session: AsyncSession, organization_id: int, which: Filter, size: int, number: int
+) -> tuple[int, int, list[AccessRequest]]:
+    """(total, the page shown, its rows): a stale page number (the list got shorter since
+    the button was made) shows the last page that exists."""
     condition = _filter(organization_id, which)
-    total = await session.scalar(select(func.count()).select_from(AccessRequest).where(condition))
+    total = int(
+        await session.scalar(select(func.count()).select_from(AccessRequest).where(condition)) or 0
+    )
+    pages = max(1, -(-total // size))
+    number = min(max(number, 0), pages - 1)
     rows = await session.scalars(
         select(AccessRequest)
         .where(condition)
         .order_by(AccessRequest.id.desc())
-        .limit(limit)
-        .offset(offset)
+        .limit(size)
+        .offset(number * size)
     )
-    return int(total or 0), list(rows)
+    return total, number, list(rows)
 
 
 async def positions_with_requests(session: AsyncSession, organization_id: int) -> set[str]:
     rows = await session.scalars(
+        # A position has a request as the organisation has one (`has_request`).
         select(AccessRequest.position).where(
             AccessRequest.organization_id == organization_id,
-            AccessRequest.erased_at.is_(None),
-            AccessRequest.status.not_in(CLOSED_STATUSES),
+            AccessRequest.status.in_(IN_FORM),
         )
     )
     return set(rows)
@@ -282,14 +293,22 @@ async def organization(session: AsyncSession, organization_id: int) -> Organizat
     return await session.get(Organization, organization_id)
 
 
-async def responsible_without_requests(session: AsyncSession) -> list[tuple[int, int]]:
-    """(responsible person, organisation) for organisations with no live request yet: the
-    deadline reminders go to them too."""
-    live = exists().where(
-        AccessRequest.organization_id == StaffMember.organization_id,
-        AccessRequest.erased_at.is_(None),
-        AccessRequest.status.not_in(CLOSED_STATUSES),
+def has_request(organization_id: SQLColumnExpression[Any]) -> ColumnElement[bool]:
+    """THE definition of «the organisation has a request», the same for the deadline
+    reminders, /org, /broadcast «без заявок» and /report: one that is live (submitted or
+    returned) or approved (approved, exported, access granted, even if its personal data
+    were erased since). A rejected or cancelled request is no request: the organisation
+    still has to apply."""
+    return exists().where(
+        AccessRequest.organization_id == organization_id,
+        AccessRequest.status.in_(IN_FORM),
     )
+
+
+async def responsible_without_requests(session: AsyncSession) -> list[tuple[int, int]]:
+    """(responsible person, organisation) for organisations with no request yet
+    (`has_request`): the deadline reminders go to them too."""
+    live = has_request(StaffMember.organization_id)
     rows = await session.execute(
         select(StaffMember.telegram_id, StaffMember.organization_id)
         .where(

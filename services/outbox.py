@@ -51,11 +51,18 @@ class Kind(StrEnum):
     ORG_APPLICATION = "org_application"  # an application to become a responsible person
     BROADCAST = "broadcast"  # an admin's /broadcast to one person (payload: broadcast_id)
     REPORT = "report"  # one part of the scheduled report (payload: part, day), rendered when sent
+    ORG_ASK_ERASED = "org_ask_erased"  # rewrite an ask of request_id (payload: message_id)
+    MENU = "menu"  # set chat_id's command menu by the person's role as it is then
 
 
 # Rows that carry nothing personal and stay when the person withdraws consent: they show the
 # erasure on the admins' cards and delete the consultation topic.
-ERASURE_KINDS: tuple[str, ...] = (Kind.CARD_POST, Kind.CARD_REFRESH, Kind.TOPIC_DELETE)
+ERASURE_KINDS: tuple[str, ...] = (
+    Kind.CARD_POST,
+    Kind.CARD_REFRESH,
+    Kind.TOPIC_DELETE,
+    Kind.ORG_ASK_ERASED,
+)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from db.database import Database
 from db.models import AccessRequest, Organization, StaffEvent, StaffMember, utcnow
 from db.offloop import read_off_loop
+from services.org_confirmation import has_request
 from services.requests import Status
 from services.staff import StaffRole
 from services.stats import COVERED, _decision_hours
@@ -82,11 +83,7 @@ def _collect(session: Session, region: str, today: date, deadline: date | None) 
         StaffMember.organization_id == Organization.id,
         StaffMember.role == StaffRole.RESPONSIBLE.value,
     )
-    # A withdrawn request is no request; a rejected one is (the organisation did apply).
-    requested = exists().where(
-        AccessRequest.organization_id == Organization.id,
-        AccessRequest.status != Status.CANCELLED.value,
-    )
+    requested = has_request(Organization.id)  # rejected or cancelled: no request
     approved = exists().where(
         AccessRequest.organization_id == Organization.id, AccessRequest.status.in_(COVERED)
     )

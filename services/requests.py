@@ -244,6 +244,11 @@ async def decide(
     back) while another person's approved request has the same address."""
     if decision not in DECISIONS:
         raise TransitionNotAllowed(str(decision))
+    held = await session.scalar(
+        select(AccessRequest.org_card_held).where(AccessRequest.id == request_id)
+    )
+    if held:  # ORG_CONFIRMATION=required: decided only after the organisation's answer
+        return False
     returned = decision is Status.RETURNED
     decided = await transition(
         session,

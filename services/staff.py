@@ -287,33 +287,39 @@ async def use_invite(
     one conditional UPDATE decides between two takers and against the creator's removal."""
     now = utcnow()
     admins_now = select(StaffMember.telegram_id).where(StaffMember.role == StaffRole.ADMIN.value)
+    valid = (
+        StaffInvite.token == token,
+        StaffInvite.used_by.is_(None),
+        StaffInvite.revoked_at.is_(None),
+        StaffInvite.expires_at > now,
+        StaffInvite.created_by.in_(admins_now.scalar_subquery()),
+    )
+    invite = (
+        await session.execute(
+            select(StaffInvite.role, StaffInvite.created_by, StaffInvite.organization_id).where(
+                *valid
+            )
+        )
+    ).one_or_none()
+    if invite is None:
+        return None
+    role = StaffRole(invite.role)
+    current = await role_of(session, user_id)
+    # An invite that would change nothing is left for the one it was meant for (an admin
+    # checking the link they just got): it never demotes, never takes a МИАЦ member out of
+    # МИАЦ, and the same МИАЦ role is no change.
+    if current == StaffRole.ADMIN and role == StaffRole.OPERATOR:
+        return current
+    if current in MIAC_ROLES and (role not in MIAC_ROLES or role == current):
+        return current
     result = await session.execute(
         update(StaffInvite)
-        .where(
-            StaffInvite.token == token,
-            StaffInvite.used_by.is_(None),
-            StaffInvite.revoked_at.is_(None),
-            StaffInvite.expires_at > now,
-            StaffInvite.created_by.in_(admins_now.scalar_subquery()),
-        )
+        .where(*valid)
         .values(used_by=user_id, used_at=now)
         .execution_options(synchronize_session=False)
     )
     if getattr(result, "rowcount", 0) != 1:
-        return None
-    invite = (
-        await session.execute(
-            select(StaffInvite.role, StaffInvite.created_by, StaffInvite.organization_id).where(
-                StaffInvite.token == token
-            )
-        )
-    ).one()
-    role = StaffRole(invite.role)
-    current = await role_of(session, user_id)
-    if current == StaffRole.ADMIN and role == StaffRole.OPERATOR:
-        return current  # an invite never demotes
-    if current in MIAC_ROLES and role not in MIAC_ROLES:
-        return current  # nor takes a МИАЦ member out of МИАЦ
+        return None  # another taker was first
     await add(
         session,
         invite.created_by,

@@ -253,3 +253,28 @@ async def test_two_sends_of_one_preview_after_both_checked_it_send_once(db: Data
     async with db.read() as session:
         rows = list(await session.scalars(select(OutboxMessage.chat_id)))
     assert sorted(rows) == [1, 2]
+
+
+async def test_a_lost_recipient_is_not_kept_pending_by_another_broadcasts_row(
+    db: Database,
+) -> None:
+    """Broadcast 1's row to a person is gone undelivered (failed, or forgotten); broadcast 2
+    to the same person is still queued: broadcast 1 counts that person lost, not «в очереди»
+    (the still-queued check matches the broadcast, not just the person)."""
+    from sqlalchemy import delete
+
+    numbers = []
+    for text in ("Первая", "Вторая"):
+        async with db.write() as session:
+            number = await broadcast.start(session, ADMIN_ID, ADMIN_CHAT, broadcast.Audience.DRAFTS)
+            assert await broadcast.set_text(session, number, text)
+        async with db.write() as session:
+            assert await broadcast.send(session, number, [7001]) == 1
+            await session.flush()
+            if not numbers:  # the first one's row failed for good and was cleaned up
+                await session.execute(delete(OutboxMessage))
+        numbers.append(number)
+    async with db.read() as session:
+        counts = {c.broadcast_id: c for c in await broadcast.status(session)}
+    assert (counts[numbers[0]].pending, counts[numbers[0]].lost) == (0, 1)
+    assert (counts[numbers[1]].pending, counts[numbers[1]].lost) == (1, 0)

@@ -24,6 +24,7 @@ from bot.reminders import send_due
 from db.database import Database
 from db.models import (
     AccessRequest,
+    Organization,
     RequestEvent,
     ResponsibleApplication,
     StaffEvent,
@@ -709,3 +710,303 @@ async def test_a_confirmed_request_corrected_keeps_the_confirmation(
     assert (await request_row(db)).org_confirmation == "confirmed"
     asks = [s for s in h.session.in_chat(RESP_A1) if "Новая заявка" in s.plain]
     assert len({s.message_id for s in asks}) == 1
+
+
+# --- review 5: the held card (ORG_CONFIRMATION=required) ----------------------------------------
+
+
+async def _age(db: Database, days: int) -> None:
+    async with db.write() as session:
+        row = await session.get(AccessRequest, 1)
+        assert row is not None
+        row.submitted_at = utcnow() - timedelta(days=days)
+
+
+async def test_required_withdrawn_request_is_not_posted_to_admins_after_the_days(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    """required: the applicant withdraws consent while the card is held; the expiry job must
+    not post the (erased, cancelled) request's card to МИАЦ days later."""
+    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
+        await responsible(db, RESP_A1)
+        applicant = await submitted(h)
+        assert card_copies(h) == []
+        await applicant.send("/my")
+        await applicant.press(texts.BTN_WITHDRAW)
+        await applicant.press(texts.BTN_WITHDRAW_CONFIRM)
+        row = await request_row(db)
+        assert row.status == "cancelled" and row.erased_at is not None
+        assert not row.org_card_held
+        await _age(db, 4)
+        released = await release_overdue(db, h.dp["settings"])
+        await h.deliver()
+        assert released == 0, "a cancelled, erased request was released as overdue"
+        assert card_copies(h) == []
+
+
+async def test_required_request_that_left_submitted_is_not_reposted_as_overdue(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    """required: a held request leaves «submitted» (here: decided by a transition that does
+    not go through the admins' guarded buttons); days later the expiry job must not post a
+    card «организация не ответила в срок» for it."""
+    from services import requests
+    from services.requests import Status
+
+    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
+        await responsible(db, RESP_A1)
+        await submitted(h)
+        async with db.write() as session:
+            assert await requests.transition(
+                session,
+                1,
+                Status.SUBMITTED,
+                Status.REJECTED,
+                actor_id=ADMIN_ID,
+                action="rejected",
+                reason="тест",
+            )
+        assert not (await request_row(db)).org_card_held
+        await _age(db, 4)
+        released = await release_overdue(db, h.dp["settings"])
+        await h.deliver()
+        assert released == 0, "a decided request was released as overdue"
+        assert card_copies(h) == []
+
+
+async def test_required_held_request_is_not_in_the_admins_queue(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    """required: «МИАЦ sees it only once confirmed»: not in /queue before the answer, in it
+    after."""
+    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
+        await responsible(db, RESP_A1)
+        await submitted(h)
+        assert card_copies(h) == []
+        boss = admin(h)
+        queue = (await boss.send("/queue"))[-1]
+        assert "Очередь пуста" in queue.plain and queue.buttons == [], queue.plain
+        await h.deliver()
+        await h.user(RESP_A1).press(texts.BTN_ORG_CONFIRM)
+        queue = (await boss.send("/queue"))[-1]
+        assert "Очередь пуста" not in queue.plain
+
+
+async def test_required_held_request_opened_by_req_offers_no_decision(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    """required: /req of a held request shows the card saying it waits for the organisation,
+    with no decision buttons; a forged «Одобрить» press is refused, saying why."""
+    from bot.callbacks import AdminCb
+
+    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
+        await responsible(db, RESP_A1)
+        await submitted(h)
+        boss = admin(h)
+        card = (await boss.send("/req 1"))[-1]
+        assert texts.WARN_HELD_FOR_ORG.split(":")[0] in card.plain
+        assert card.buttons == [], card.buttons
+        for action in ("approve", "reject", "return", "role"):
+            await boss.press_data(card, AdminCb(action=action, request_id=1).pack())
+            assert boss.last_answer_text() == texts.HELD_FOR_ORG_REFUSED
+        row = await request_row(db)
+        assert row.status == "submitted" and row.org_card_held
+        # Confirmed: the copy opened by /req gets its decision buttons, the card is posted.
+        await h.deliver()
+        await h.user(RESP_A1).press(texts.BTN_ORG_CONFIRM)
+        await h.deliver()
+        opened = h.session.messages[(card.chat_id, card.message_id)]
+        assert texts.BTN_APPROVE in opened.buttons
+        assert texts.WARN_HELD_FOR_ORG.split(":")[0] not in opened.plain
+
+
+# --- review 5: /staff with many responsible persons -----------------------------------------
+
+
+async def test_staff_list_pages_many_responsible_persons(h: Harness, db: Database) -> None:
+    """A region has hundreds of organisations, each with responsible persons: /staff shows
+    them ten a page (one message stays within 4096 characters and 100 buttons), ◀️ ▶️ turn
+    the pages, and a remove button removes the person and shows the same page again."""
+    from services import staff
+    from services.staff import StaffRole
+
+    organization = await org_id(db)
+    async with db.write() as session:
+        for n in range(40):
+            await staff.add(
+                session,
+                None,
+                890000 + n,
+                StaffRole.RESPONSIBLE,
+                name=f"Ответственная Анна Петровна {n:02d}",
+                organization_id=organization,
+            )
+    boss = admin(h)
+    before = len(h.session.refusals)
+    first = (await boss.send("/staff"))[-1]
+    assert h.session.refusals[before:] == []
+    assert "Сотрудники МИАЦ" in first.plain and "Страница 1 из" in first.plain
+    assert len(first.buttons) <= 20
+    shown = set(re.findall(r"Петровна (\d\d)", first.plain))
+    for _ in range(5):
+        if "▶️" not in first.buttons:
+            break
+        first = (await boss.press_data(first, first.button_data("▶️") or ""))[-1]
+        assert h.session.refusals[before:] == []
+        shown |= set(re.findall(r"Петровна (\d\d)", first.plain))
+    assert shown == {f"{n:02d}" for n in range(40)}
+    # Back to page 2 and remove someone listed there: page 2 again, without them.
+    await boss.send("/staff")
+    page2 = (await boss.press("▶️"))[-1]
+    assert "Страница 2 из" in page2.plain
+    victim = re.findall(r"Петровна (\d\d)", page2.plain)[0]
+    remove = next(b for b in page2.buttons if f"Петровна {victim}" in b)
+    after = (await boss.press_data(page2, page2.button_data(remove) or ""))[-1]
+    assert "Страница 2 из" in after.plain and f"Петровна {victim}" not in after.plain
+    async with db.read() as session:
+        assert await staff.role_of(session, 890000 + int(victim)) is None
+
+
+# --- review 5: erasure reaches the responsible person's chat ---------------------------------
+
+
+async def test_withdrawal_erases_the_name_from_the_responsible_persons_ask(
+    h: Harness, db: Database
+) -> None:
+    """After the applicant withdraws consent the admins' cards are rewritten, and so is the
+    «Новая заявка» ask in the responsible person's chat: no name, position or masked SNILS,
+    no buttons, one line saying the data were deleted."""
+    from services import consent
+
+    await responsible(db, RESP_A1)
+    await submitted(h)
+    await h.deliver()
+    asked = [s for s in h.session.in_chat(RESP_A1) if "Иванова" in s.plain]
+    assert asked and asked[-1].buttons
+    async with db.write() as session:
+        await consent.withdraw(session, 1001)
+    await h.deliver()
+    assert (await request_row(db)).erased_at is not None
+    shown = [h.session.messages[(s.chat_id, s.message_id)] for s in h.session.in_chat(RESP_A1)]
+    assert shown and not any("Иванова" in m.plain for m in shown), [m.plain for m in shown]
+    assert texts.org_ask_erased(1) in [m.plain for m in shown]
+    assert all(m.buttons == [] for m in shown)
+
+
+# --- review 5: invites ---------------------------------------------------------------------
+
+
+async def test_an_admin_opening_an_org_invite_does_not_burn_it(h: Harness, db: Database) -> None:
+    """An admin taps the responsible person's link they just got (to check it, or by mistake
+    on a phone): told «приглашение вашу роль не меняет», and the one-time invite stays for the
+    organisation's person."""
+    boss = admin(h)
+    found = (await boss.send("/staff org условная црб"))[-1]
+    await boss.press_data(found, found.button_data(ORG_A) or "")
+    token = invite_token(h)
+    own = h.user(ADMIN_ID, "Ольга")
+    kept = (await own.send(f"/start inv_{token}"))[-1]
+    assert kept.plain == texts.plain(texts.invite_keeps_miac_role("admin"))
+    newcomer = h.user(881777, "Анна")
+    welcome = (await newcomer.send(f"/start inv_{token}"))[-1]
+    assert welcome.plain != texts.INVITE_INVALID
+    async with db.read() as session:
+        assert await session.scalar(
+            select(StaffMember.organization_id).where(StaffMember.telegram_id == 881777)
+        ) == await org_id(db)
+
+
+# --- review 5: the command menu follows the role ------------------------------------------
+
+
+def menus_of(h: Harness, chat_id: int) -> list[Any]:
+    return [
+        c
+        for c in h.session.calls
+        if type(c).__name__ in ("SetMyCommands", "DeleteMyCommands")
+        and getattr(c.scope, "chat_id", None) == chat_id
+    ]
+
+
+async def test_an_invited_viewer_gets_the_figures_in_the_menu(h: Harness, db: Database) -> None:
+    """A viewer gets /stats /coverage /report in their menu on joining (not only at the bot's
+    next start); removed, the menu is the applicant's again (through the outbox)."""
+    boss = admin(h)
+    await boss.send("/staff")
+    await boss.press(texts.BTN_INVITE_VIEWER)
+    viewer = h.user(881888, "Виктор")
+    assert (await viewer.send(f"/start inv_{invite_token(h)}"))[-1].plain == texts.WELCOME_VIEWER
+    menus = menus_of(h, 881888)
+    assert menus and type(menus[-1]).__name__ == "SetMyCommands"
+    assert "report" in [c.command for c in menus[-1].commands]
+    await boss.send("/staff remove 881888")
+    await h.deliver()
+    assert type(menus_of(h, 881888)[-1]).__name__ == "DeleteMyCommands"
+
+
+async def test_an_approved_applicant_gets_org_in_the_menu(h: Harness, db: Database) -> None:
+    asker = h.user(ASKER, "Нина")
+    await asker.send("/responsible ЦРБ А")
+    await asker.press(ORG_A)
+    await asker.press(texts.BTN_APPLICATION_SEND)
+    assert menus_of(h, ASKER) == []
+    boss = admin(h)
+    await boss.press(texts.BTN_APPLICATION_APPROVE)
+    await h.deliver()
+    menus = menus_of(h, ASKER)
+    assert menus and "org" in [c.command for c in menus[-1].commands]
+
+
+# --- review 5: one meaning of «no request» -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "has_request"),
+    [
+        ("submitted", True),
+        ("returned", True),
+        ("approved", True),
+        ("access_granted", True),
+        ("rejected", False),
+        ("cancelled", False),
+    ],
+)
+async def test_no_request_means_the_same_to_reminders_broadcast_and_report(
+    h: Harness, db: Database, status: str, has_request: bool
+) -> None:
+    """The deadline reminders, /broadcast «организациям без заявок» and /report «Без заявки»
+    agree on whether an organisation has a request (a rejected one is none)."""
+    from services import broadcast, org_confirmation, report
+    from services.broadcast import Audience
+
+    await responsible(db, RESP_A1)
+    await submitted(h)
+    async with db.write() as session:
+        row = await session.get(AccessRequest, 1)
+        assert row is not None
+        row.status = status
+        organization = await session.get(Organization, row.organization_id)
+        assert organization is not None
+        name = organization.name_short or organization.name_full
+    async with db.read() as session:
+        reminded = {p for p, _ in await org_confirmation.responsible_without_requests(session)}
+        broadcast_to = set(await broadcast.recipients(session, Audience.NO_REQUEST))
+    settings = h.dp["settings"]
+    listed = await report.collect(db, settings.region_name, date.today(), None)
+    assert (RESP_A1 not in reminded) is has_request
+    assert (RESP_A1 not in broadcast_to) is has_request
+    assert (name not in listed.no_request) is has_request
+
+
+async def test_org_filter_with_a_stale_page_shows_the_last_page(h: Harness, db: Database) -> None:
+    """A filter's ▶️ made when the list was longer: the last page that exists, not an empty
+    one past the end."""
+    from bot.callbacks import OrgCb
+
+    await responsible(db, RESP_A1)
+    for n in range(7):
+        await submitted(h, 3000 + n, snils=snils(n), email=f"user{n}@example.ru")
+    person = h.user(RESP_A1)
+    first = (await person.send("/org"))[-1]
+    shown = (await person.press_data(first, OrgCb(action="all", page=9).pack()))[-1]
+    assert "стр. 2 из 2" in shown.plain and "№ 1 —" in shown.plain

@@ -59,13 +59,14 @@ async def test_the_report_on_a_known_data_set(db: Database, organizations: None)
     assert figures.p90_hours == 10
     assert figures.organizations == len(names) == 11
     assert set(figures.no_responsible) == {n for i, n in names.items() if i != 2}
-    assert set(figures.no_request) == {n for i, n in names.items() if i not in (1, 2, 3)}
+    # Org 2's only request was rejected: no request (services.org_confirmation.has_request).
+    assert set(figures.no_request) == {n for i, n in names.items() if i not in (1, 3)}
     assert set(figures.no_approved) == {n for i, n in names.items() if i != 1}
     assert figures.covered == 1 and figures.days_left == 10
     text = text_of(figures)
     assert "медиана 2.5 ч, 90-й процентиль 10.0 ч" in text
     assert "Без ответственного лица (п. 2.1):</b> 10 из 11" in text
-    assert "Без заявки (пп. 2.3, 3.1):</b> 8 из 11" in text
+    assert "Без заявки (пп. 2.3, 3.1):</b> 9 из 11" in text
     assert "Без одобренного пользователя (пп. 2.3, 3.1):</b> 10 из 11" in text
     assert "1 из 11 (9%); до срока (11.12.2026) осталось 10 дн." in text
     book = load_workbook(io.BytesIO(workbook(figures, progress_of(figures))))
@@ -79,7 +80,7 @@ async def test_the_report_on_a_known_data_set(db: Database, organizations: None)
     assert summary[texts.REPORT_MEDIAN] == 2.5 and summary[texts.REPORT_P90] == 10
     assert summary[texts.report_status_row("approved")] == 3
     listed = [r[0] for r in book[texts.REPORT_SHEET_NO_REQUEST].iter_rows(values_only=True)]
-    assert listed[0] == texts.REPORT_COLUMN_ORG and len(listed) == 9
+    assert listed[0] == texts.REPORT_COLUMN_ORG and len(listed) == 10
     assert chart(figures).startswith(b"\x89PNG")
 
 

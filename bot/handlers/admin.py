@@ -283,6 +283,9 @@ async def on_card_button(
         callback_answer.text, callback_answer.show_alert = await _lost_race(db, request_id), True
         await refresh_cards(bot, db, request_id)
         return
+    if request.org_card_held:  # ORG_CONFIRMATION=required: МИАЦ decides after the answer
+        callback_answer.text, callback_answer.show_alert = texts.HELD_FOR_ORG_REFUSED, True
+        return
     admin = query.from_user
     if action == "approve":
         if request.role is None:

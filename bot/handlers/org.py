@@ -141,13 +141,13 @@ async def org_view(
             own = org_confirmation.organisation_positions(matrix)
             missing = org_confirmation.missing_positions(own, taken)
             pages = max(1, -(-len(missing) // GAP_PAGE))
-            page = min(page, pages - 1)
+            page = min(max(page, 0), pages - 1)
             text = texts.org_gaps(
                 name, missing[page * GAP_PAGE : (page + 1) * GAP_PAGE], page, pages
             )
             return text, InlineKeyboardMarkup(inline_keyboard=_nav(which, page, pages))
-        total, rows = await org_confirmation.page(
-            session, organization_id, Which(which), PAGE, page * PAGE
+        total, page, rows = await org_confirmation.page(
+            session, organization_id, Which(which), PAGE, page
         )
     pages = max(1, -(-total // PAGE))
     keyboard = [
@@ -282,7 +282,7 @@ async def on_org_button(
         prompt = await bot.send_message(
             message.chat.id,
             f"№ {request.id}. {texts.ORG_REASON_PROMPT}",
-            reply_markup=ForceReply(input_field_placeholder="Причина"),
+            reply_markup=ForceReply(input_field_placeholder=texts.ORG_REASON_PLACEHOLDER),
         )
         await reason_context(fsm_storage, bot, user_id).set_data(
             {

@@ -9,10 +9,10 @@ from datetime import datetime
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
-from aiogram.types import BotCommand, BotCommandScopeChat, BufferedInputFile, Message
+from aiogram.types import BotCommandScopeChat, BufferedInputFile, Message
 from sqlalchemy import select
 
-from bot import texts
+from bot import menus, texts
 from bot.access import StaffOnly
 from bot.config import Settings
 from bot.handlers.admin import AdminScope
@@ -65,12 +65,7 @@ async def set_viewer_commands(bot: Bot, db: Database) -> None:
                 select(StaffMember.telegram_id).where(StaffMember.role == StaffRole.VIEWER.value)
             )
         )
-    commands = [BotCommand(command=n, description=t) for n, t in texts.COMMANDS.items()]
-    commands += [
-        BotCommand(command="stats", description=texts.ADMIN_COMMANDS["stats"]),
-        BotCommand(command="coverage", description=texts.ADMIN_COMMANDS["coverage"]),
-        BotCommand(command="report", description=texts.COMMAND_REPORT),
-    ]
+    commands = menus.viewer_commands()
     for viewer in viewers:
         try:
             await bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id=viewer))

@@ -13,11 +13,9 @@ import contextlib
 import logging
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import (
-    BotCommand,
-    BotCommandScopeChat,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -25,7 +23,7 @@ from aiogram.types import (
 )
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot import keyboards, texts
+from bot import keyboards, menus, texts
 from bot.args import user_id as parse_user_id
 from bot.callbacks import StaffCb
 from bot.config import Settings
@@ -43,9 +41,19 @@ INVITE_ROLES = {0: StaffRole.ADMIN, 1: StaffRole.OPERATOR, 2: StaffRole.VIEWER}
 ADDABLE = {"admin": StaffRole.ADMIN, "operator": StaffRole.OPERATOR, "viewer": StaffRole.VIEWER}
 
 
-async def _staff_view(db: Database) -> tuple[str, InlineKeyboardMarkup]:
+# People per /staff page: a region has hundreds of organisations, each with responsible
+# persons; one message holds at most 4096 characters and 100 buttons.
+STAFF_PAGE = 10
+
+
+async def _staff_view(db: Database, page: int = 0) -> tuple[str, InlineKeyboardMarkup]:
     async with db.read() as session:
         members = await staff.members(session)
+    pages = max(1, -(-len(members) // STAFF_PAGE))
+    page = min(max(page, 0), pages - 1)  # a stale page number: the nearest that exists
+    total = len(members)
+    members = members[page * STAFF_PAGE : (page + 1) * STAFF_PAGE]
+    async with db.read() as session:
         orgs = await staff.organization_names(
             session, {m.organization_id for m in members if m.organization_id is not None}
         )
@@ -60,12 +68,11 @@ async def _staff_view(db: Database) -> tuple[str, InlineKeyboardMarkup]:
         for m in members
     ]
 
+    def data(action: str, value: int = 0) -> str:
+        return StaffCb(action=action, user_id=value, page=page).pack()
+
     def button(text: str, action: str, value: int = 0) -> list[InlineKeyboardButton]:
-        return [
-            InlineKeyboardButton(
-                text=text, callback_data=StaffCb(action=action, user_id=value).pack()
-            )
-        ]
+        return [InlineKeyboardButton(text=text, callback_data=data(action, value))]
 
     keyboard = [
         button(texts.BTN_INVITE_ADMIN, "invite", 0),
@@ -78,12 +85,22 @@ async def _staff_view(db: Database) -> tuple[str, InlineKeyboardMarkup]:
         for name, uid, _, owner, _ in rows
         if not owner  # owners are removed in ADMIN_IDS, not here
     ]
-    return texts.staff_list(rows), InlineKeyboardMarkup(inline_keyboard=keyboard)
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton(text="◀️", callback_data=data("page", page - 1)))
+    if page < pages - 1:
+        nav.append(InlineKeyboardButton(text="▶️", callback_data=data("page", page + 1)))
+    if nav:
+        keyboard.append(nav)
+    text = texts.staff_list(rows) + texts.staff_page(page, pages, total)
+    return text, InlineKeyboardMarkup(inline_keyboard=keyboard)
 
 
 async def _remove(db: Database, actor: int, user_id: int) -> str:
     async with db.write() as session:
         outcome = await staff.remove(session, actor, user_id)
+        if outcome is Removal.REMOVED:
+            menus.enqueue(session, user_id)  # the figures or /org leave their menu
     if outcome is Removal.NOT_FOUND:
         return texts.STAFF_NOT_FOUND
     if outcome is Removal.OWNER:
@@ -96,6 +113,8 @@ async def _remove(db: Database, actor: int, user_id: int) -> str:
 async def _add(db: Database, actor: int, user_id: int, role: StaffRole) -> str:
     async with db.write() as session:
         outcome = await staff.add(session, actor, user_id, role)
+        if outcome is Change.CHANGED:
+            menus.enqueue(session, user_id)
     if outcome is Change.OWNER:
         return texts.staff_owner(user_id)
     if outcome is Change.LAST_ADMIN:
@@ -220,10 +239,15 @@ async def on_staff_button(
         elif message.chat.type != "private":
             callback_answer.text, callback_answer.show_alert = texts.INVITE_SENT_PRIVATELY, True
         return
+    if callback_data.action == "page":
+        text, keyboard = await _staff_view(db, callback_data.user_id)
+        with contextlib.suppress(TelegramBadRequest):  # nothing changed
+            await message.edit_text(text, reply_markup=keyboard)
+        return
     if callback_data.action == "remove":
         outcome = await _remove(db, query.from_user.id, callback_data.user_id)
         callback_answer.text, callback_answer.show_alert = texts.plain(outcome), True
-        text, keyboard = await _staff_view(db)
+        text, keyboard = await _staff_view(db, callback_data.page)
         with contextlib.suppress(TelegramBadRequest):  # nothing changed
             await message.edit_text(text, reply_markup=keyboard)
         return
@@ -249,6 +273,7 @@ async def _decide_application(
         if application is not None:
             organization = await session.get(Organization, application.organization_id)
             enqueue_application_outcome(session, application, org_name(organization))
+            menus.enqueue(session, application.telegram_id)  # /org, when approved
     async with db.read() as session:
         current = await session.get(ResponsibleApplication, callback_data.user_id)
         rendered = await render_application(session, current) if current else None
@@ -257,20 +282,6 @@ async def _decide_application(
     if rendered is not None:
         with contextlib.suppress(TelegramBadRequest):  # nothing changed
             await message.edit_text(rendered[0], reply_markup=rendered[1])
-
-
-async def _show_org_command(message: Message) -> None:
-    """/org in the responsible person's command menu (their private chat), best effort."""
-    commands = {**texts.COMMANDS, **texts.ORG_COMMANDS}
-    if message.bot is None:
-        return
-    try:
-        await message.bot.set_my_commands(
-            [BotCommand(command=n, description=t) for n, t in commands.items()],
-            scope=BotCommandScopeChat(chat_id=message.chat.id),
-        )
-    except TelegramAPIError as exc:
-        log.info("commands not set: %s", type(exc).__name__)
 
 
 async def accept_invite(message: Message, db: Database, token: str) -> None:
@@ -288,9 +299,12 @@ async def accept_invite(message: Message, db: Database, token: str) -> None:
         await message.answer(texts.invite_keeps_miac_role(role.value))
     elif role is StaffRole.RESPONSIBLE:
         await message.answer(texts.welcome_responsible(org_name(organization)))
-        await _show_org_command(message)
+        if message.bot is not None:
+            await menus.set_now(message.bot, message.chat.id, role)
     elif role is StaffRole.VIEWER:
         await message.answer(texts.WELCOME_VIEWER)
+        if message.bot is not None:
+            await menus.set_now(message.bot, message.chat.id, role)
     else:
         await message.answer(texts.welcome_staff(role.value))
 
