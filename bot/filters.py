@@ -19,6 +19,20 @@ class PrivateChat(Filter):
         return _chat_type(event) == "private"
 
 
+def replies_to_bot(message: Message, bot_id: int) -> bool:
+    """A person's reply to one of the bot's own messages, not a command: the cheap first check
+    of every filter that waits for an answer to a ForceReply prompt (reasons, comments, a
+    broadcast's text), so the storage is read only for such replies."""
+    reply = message.reply_to_message
+    return (
+        message.from_user is not None
+        and reply is not None
+        and reply.from_user is not None
+        and reply.from_user.id == bot_id
+        and not (message.text or "").startswith("/")
+    )
+
+
 class HasText(Filter):
     async def __call__(self, message: Message) -> bool:
         return message.text is not None

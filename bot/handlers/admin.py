@@ -49,6 +49,7 @@ from bot.cards import (
     render,
 )
 from bot.config import Settings
+from bot.filters import replies_to_bot
 from db.database import Database
 from db.models import AccessRequest, RequestEvent, utcnow
 from db.repositories import EventRepository, Listed, RequestRepository
@@ -116,13 +117,7 @@ class AwaitingInput(Filter):
 
     async def __call__(self, message: Message, fsm_storage: BaseStorage, bot: Bot) -> bool:
         reply = message.reply_to_message
-        if (
-            message.from_user is None
-            or reply is None
-            or reply.from_user is None
-            or reply.from_user.id != bot.id
-            or (message.text or "").startswith("/")
-        ):
+        if reply is None or message.from_user is None or not replies_to_bot(message, bot.id):
             return False
         context = input_context(fsm_storage, bot, message.chat.id, message.from_user.id)
         data = await context.get_data()

@@ -18,6 +18,7 @@ from aiogram.types import (
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import texts
+from bot.filters import replies_to_bot
 from bot.handlers.admin import AdminOnly, AdminScope
 from bot.reminders import unfinished_dialogs
 from db.database import Database
@@ -168,12 +169,10 @@ class AwaitingText(Filter):
     async def __call__(self, message: Message, bot: Bot, db: Database) -> bool:
         reply = message.reply_to_message
         if (
-            message.from_user is None
+            not replies_to_bot(message, bot.id)
+            or message.from_user is None
             or reply is None
-            or reply.from_user is None
-            or reply.from_user.id != bot.id
             or not (reply.text or "").endswith(PROMPTS)
-            or (message.text or "").startswith("/")
         ):
             return False
         async with db.read() as session:

@@ -37,7 +37,7 @@ from bot import keyboards, texts
 from bot.access import StaffOnly
 from bot.callbacks import OrgCb, RespCb
 from bot.config import Settings
-from bot.filters import PrivateChat
+from bot.filters import PrivateChat, replies_to_bot
 from bot.org_desk import (
     after_answer,
     answer_buttons,
@@ -84,13 +84,7 @@ class AwaitingReason(Filter):
 
     async def __call__(self, message: Message, fsm_storage: BaseStorage, bot: Bot) -> bool:
         reply = message.reply_to_message
-        if (
-            message.from_user is None
-            or reply is None
-            or reply.from_user is None
-            or reply.from_user.id != bot.id
-            or (message.text or "").startswith("/")
-        ):
+        if reply is None or message.from_user is None or not replies_to_bot(message, bot.id):
             return False
         data = await reason_context(fsm_storage, bot, message.from_user.id).get_data()
         try:
