@@ -4,9 +4,13 @@ FSM context."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from aiogram.fsm.context import FSMContext
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from db.models import AccessRequest
 
 
 class FormData(BaseModel):
@@ -45,6 +49,23 @@ class FormData(BaseModel):
     prompt_message_id: int | None = None
     # the step whose side message (Info) is on screen: Back returns to the step itself
     info_step: str | None = None
+
+    @classmethod
+    def from_request(cls, request: AccessRequest, **rest: Any) -> FormData:
+        """A dialog that starts from a request already sent: the person and their
+        organisation as they were in it (a request for another role, a correction)."""
+        return cls(
+            snils=request.snils,
+            full_name=request.full_name,
+            email=request.email,
+            region=request.region,
+            org_id=request.organization_id,
+            org_full=request.org_full_name,
+            org_short=request.org_short_name,
+            org_manual=request.org_manual,
+            component=request.component,
+            **rest,
+        )
 
     @classmethod
     async def load(cls, state: FSMContext) -> FormData:

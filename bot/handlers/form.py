@@ -87,18 +87,7 @@ class FormEngine:
     async def start_another(self, request: AccessRequest) -> None:
         """A request for another role: the person's data from their last request, then
         consent (given anew for each request) and the position and role."""
-        data = FormData(
-            snils=request.snils,
-            full_name=request.full_name,
-            email=request.email,
-            region=request.region,
-            org_id=request.organization_id,
-            org_full=request.org_full_name,
-            org_short=request.org_short_name,
-            org_manual=request.org_manual,
-            component=request.component,
-            repeat_of=request.id,
-        )
+        data = FormData.from_request(request, repeat_of=request.id)
         await self.start(data, prefix=texts.another_role_intro(request.id))
 
     async def _in_form(self) -> bool:
@@ -289,20 +278,12 @@ class FormEngine:
         fields = [f for f in (request.return_fields or []) if f in EDITABLE]
         if not fields:
             return
-        data = FormData(
-            snils=request.snils,
-            full_name=request.full_name,
-            email=request.email,
-            region=request.region,
-            org_id=request.organization_id,
-            org_full=request.org_full_name,
-            org_short=request.org_short_name,
-            org_manual=request.org_manual,
+        data = FormData.from_request(
+            request,
             position=request.position,
             position_in_matrix=request.position_in_matrix,
             role=request.role,
             role_level=request.role_level,
-            component=request.component,
             fix_request_id=request.id,
             fix_fields=fields,
             editing=True,
