@@ -109,8 +109,9 @@ class AccessRequest(Base):
         ),
         # Card warnings and e-mail uniqueness look requests up by address, any case.
         Index("ix_access_requests_email_lower", func.lower(text("email"))),
-        # /queue reads waiting requests oldest first straight from this index.
-        Index("ix_access_requests_queue", "status", "submitted_at", "id"),
+        # /queue counts and reads waiting requests not held for their organisation, oldest
+        # first, straight from this index.
+        Index("ix_access_requests_queue", "status", "org_card_held", "submitted_at", "id"),
         # /coverage asks per organisation whether a covered request exists.
         Index("ix_access_requests_org_status", "organization_id", "status"),
         # /stats counts by role, and times decisions, from these indexes alone.

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -239,7 +239,8 @@ class RequestRepository:
     ) -> tuple[list[Listed], int]:
         # A card held for its organisation's answer (ORG_CONFIRMATION=required) is not
         # МИАЦ's yet.
-        where = and_(AccessRequest.status.in_(statuses), AccessRequest.org_card_held.is_(False))
+        # A plain equality, so both databases match it against the queue index.
+        where = and_(AccessRequest.status.in_(statuses), AccessRequest.org_card_held == false())
         total = await self.session.scalar(select(func.count()).where(where))
         rows = await self.session.execute(
             select(*LISTED)
