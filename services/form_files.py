@@ -74,6 +74,29 @@ def _csv_rows(chunk: Iterable[Sequence[Any]]) -> list[list[Any]]:
     return rows
 
 
+def csv_lines(cells: Sequence[Sequence[Any]], writer: Any, text: io.StringIO) -> str:
+    """The rows (№, then text) as `writer` (csv's, ';', minimal quoting, CRLF, writing into
+    `text`) would write them. A row with nothing to quote (no quote, separator or line break
+    in its text) is joined directly, three times faster than the writer; any other row goes
+    through the writer."""
+    end = writer.dialect.lineterminator
+    lines = []
+    for row in cells:
+        try:
+            line = ";".join(row[1:])
+        except TypeError:  # not all text: the writer knows what to do
+            line = '"'
+        if '"' in line or "\n" in line or "\r" in line or line.count(";") != len(row) - 2:
+            writer.writerow(row)
+            line = text.getvalue()[: -len(end)]
+            text.seek(0)
+            text.truncate()
+        else:
+            line = f"{row[0]};{line}"
+        lines.append(line)
+    return end.join(lines) + end if lines else ""
+
+
 # A row as the database gives it (build): the eight text cells of the form, then the request
 # id. (The number is added here: a window function would make SQLite read the whole result
 # before the first row, and the files could not be written while it reads.)
@@ -114,31 +137,31 @@ def write_form(
     held: list[tuple[Any, ...]] = []  # rows not yet sent (until the process is worth starting)
     text = io.StringIO()
     writer = csv.writer(text, delimiter=";", quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
     try:
         with files.csv.open("wb") as out:
             out.write(codecs.BOM_UTF8)
+            writer.writerow(COLUMNS)
+            out.write(text.getvalue().encode("utf-8"))
+            text.seek(0)
+            text.truncate()
             number = 0
             for chunk in chunks:
                 files.request_ids.extend(map(_ID, chunk))
                 cells = [(n, *row[:_TEXT]) for n, row in enumerate(chunk, number + 1)]
                 number += len(cells)
-                start = text.tell()
-                writer.writerows(cells)
-                if _FORMULA_FIELD.search(text.getvalue(), start):
-                    text.seek(start)
-                    text.truncate()
+                lines = csv_lines(cells, writer, text)
+                if _FORMULA_FIELD.search(lines):
                     writer.writerows(_csv_rows(cells))
-                out.write(text.getvalue().encode("utf-8"))
-                text.seek(0)
-                text.truncate()
+                    lines = text.getvalue()
+                    text.seek(0)
+                    text.truncate()
+                out.write(lines.encode("utf-8"))
                 held += cells
                 if process is None and len(held) < process_after:
                     continue
                 process = process or XlsxProcess(str(files.xlsx))
                 process.send(held)
                 held = []
-            out.write(text.getvalue().encode("utf-8"))
         if process is None:
             sheet = Sheet()
             sheet.add(held)

@@ -84,11 +84,23 @@ def wrapped_lines(text: str, column_width: float, *, bold: bool = False) -> int:
     scale = BOLD if bold else 1.0
     if len(text) * WIDEST * scale <= line_room:
         return 1  # fits however wide its letters are
-    if "\n" not in text and text_width(text) * scale < line_room - FITS_MARGIN:
-        return 1  # the whole text fits on a line (with a margin for the sums' rounding)
     if "\n" in text:
         return sum(_paragraph_lines(p, line_room, scale) for p in text.split("\n"))
+    width = text_width(text) * scale
+    if width < line_room - FITS_MARGIN:
+        return 1  # the whole text fits on a line (with a margin for the sums' rounding)
+    if " " not in text:  # one word (an e-mail address): broken, its width known already
+        return _broken_word_lines(width, line_room)
     return _paragraph_lines(text, line_room, scale)
+
+
+def _broken_word_lines(width: float, line_room: float) -> int:
+    """Lines of one word wider than the line, broken where the line ends."""
+    lines = 1
+    while width > line_room:
+        width -= line_room
+        lines += 1
+    return lines
 
 
 def _paragraph_lines(text: str, line_room: float, scale: float) -> int:

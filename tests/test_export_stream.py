@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 
 from db.database import Database
 from db.models import AccessRequest, ExportBatch, RequestEvent
-from services import export, form_xlsx
+from services import export, form_files, form_xlsx
 from services.export import as_text
 from services.form_xlsx import COLUMNS, WIDTHS
 from services.requests import Status, decide, submit
@@ -115,6 +115,30 @@ def test_the_same_table_as_before(tmp_path: Path, process_after: int) -> None:
     for cell in ("B2", "F3", "G3", "G4"):
         assert sheet[cell].data_type == "s" and sheet[cell].number_format == "@", cell
     assert sheet["F3"].value.startswith("=HYPERLINK")
+
+
+def test_csv_lines_are_what_the_csv_writer_writes() -> None:
+    """Rows with nothing to quote are joined directly (csv_lines): every other kind of row
+    must still come out exactly as csv's writer writes it."""
+    tricky = [
+        "обычный текст",
+        'ГБУЗ "Областная больница"',
+        "строка\nперенос",
+        "возврат\rкаретки",
+        "точка;с запятой",
+        "\tтабуляция",
+        "",
+        None,
+        "пробел в конце ",
+    ]
+    tail = ("a@example.ru", "Регион", "Полное", "Краткое", "ВИМИС", "")
+    source = [(n, "006-012-788 00", value, *tail) for n, value in enumerate(tricky, 1)]
+    expected = io.StringIO()
+    csv.writer(expected, delimiter=";", lineterminator="\r\n").writerows(source)
+    text = io.StringIO()
+    writer = csv.writer(text, delimiter=";", lineterminator="\r\n")
+    assert form_files.csv_lines(source, writer, text) == expected.getvalue()
+    assert form_files.csv_lines([], writer, text) == ""
 
 
 def test_many_rows_through_the_process_in_chunks(tmp_path: Path) -> None:
