@@ -1,11 +1,11 @@
 """The form's two files (XLSX and CSV) from its rows, and the process that builds them straight
 from the database for a large export.
 
-`write_form` writes both files in one pass: the CSV a chunk at a time with csv's C writer, the
-XLSX in a process of its own (form_xlsx.py). For an export of more than a few rows the whole
-build runs in a child process (`python -m services.form_files`, `build_in_child`): it runs the
-query itself (sqlite3 on the database file, asyncpg on PostgreSQL) and writes the files while
-its own XLSX process lays out the sheet. The bot's process only waits: no worker thread of its
+`write_form` writes both files in one pass: the CSV a chunk at a time, the XLSX in a process of
+its own (form_xlsx.py). For an export of more than a few rows the whole build runs in a child
+process (`python -m services.form_files`, `build_in_child`): it counts and reads the rows itself
+in one snapshot (sqlite3 on the database file, asyncpg on PostgreSQL) and writes the CSV while
+its own XLSX process streams each chunk into the sheet (form_stream.py). The bot's process only waits: no worker thread of its
 takes the interpreter from the event loop, whatever the number of rows. This module imports
 nothing heavy, so the process starts in a tenth of a second.
 """
@@ -128,10 +128,12 @@ def write_form(
     *,
     process_after: int = CHUNK,
     csv_path: Path | None = None,
+    rows: int | None = None,
 ) -> ExportFiles:
     """Both files from chunks of rows (the eight text cells, request id), in one pass: the
-    CSV here, a chunk at a time with csv's C writer, the XLSX in a process of its own once
-    there are more than `process_after` rows (form_xlsx.py)."""
+    CSV here, a chunk at a time, the XLSX in a process of its own once there are more than
+    `process_after` rows (form_xlsx.py). Given the number of `rows` to come, that process
+    writes each chunk into the file as it arrives."""
     files = ExportFiles(directory / f"{stem}.xlsx", csv_path or directory / f"{stem}.csv")
     process: XlsxProcess | None = None
     held: list[tuple[Any, ...]] = []  # rows not yet sent (until the process is worth starting)
@@ -159,7 +161,7 @@ def write_form(
                 held += cells
                 if process is None and len(held) < process_after:
                     continue
-                process = process or XlsxProcess(str(files.xlsx))
+                process = process or XlsxProcess(str(files.xlsx), rows)
                 process.send(held)
                 held = []
         if process is None:
@@ -195,40 +197,69 @@ class BuildSpec:
     chunk: int = CHUNK
 
 
-def _sqlite_chunks(spec: BuildSpec) -> Iterator[list[tuple[Any, ...]]]:
-    connection = sqlite3.connect(spec.database)
+def _count_sql(spec: BuildSpec) -> str:
+    return f"SELECT count(*) FROM ({spec.sql}) AS form_rows"
+
+
+def _sqlite_rows(spec: BuildSpec) -> tuple[int, Iterator[list[tuple[Any, ...]]]]:
+    """How many rows, and the rows a chunk at a time, from one snapshot (one read
+    transaction): the count is the sheet's size before its first row."""
+    connection = sqlite3.connect(spec.database, isolation_level=None)
     try:
         connection.execute("PRAGMA query_only=ON")
         connection.execute(f"PRAGMA busy_timeout={READER_BUSY_TIMEOUT_MS}")
-        cursor = connection.execute(spec.sql, spec.params)
-        while part := cursor.fetchmany(spec.chunk):
-            yield part
-    finally:
+        connection.execute("BEGIN")
+        (count,) = connection.execute(_count_sql(spec), spec.params).fetchone()
+    except BaseException:
         connection.close()
+        raise
+
+    def chunks() -> Iterator[list[tuple[Any, ...]]]:
+        try:
+            cursor = connection.execute(spec.sql, spec.params)
+            while part := cursor.fetchmany(spec.chunk):
+                yield part
+        finally:
+            connection.close()
+
+    return int(count), chunks()
 
 
-def _postgres_chunks(spec: BuildSpec) -> Iterator[list[tuple[Any, ...]]]:
-    """asyncpg's server-side cursor in a read-only transaction, a chunk at a time; the next
-    chunk is fetched while this one is written (a loop of this process's own thread)."""
+def _postgres_rows(spec: BuildSpec) -> tuple[int, Iterator[list[tuple[Any, ...]]]]:
+    """The same from PostgreSQL: a read-only repeatable-read transaction (one snapshot),
+    asyncpg's server-side cursor a chunk at a time (a loop of this process's own thread)."""
     import asyncpg
 
     loop = asyncio.new_event_loop()
     connection = loop.run_until_complete(asyncpg.connect(spec.database))
-    transaction = connection.transaction(readonly=True)
-    try:
-        loop.run_until_complete(transaction.start())
-        cursor = loop.run_until_complete(connection.cursor(spec.sql, *spec.params))
-        while part := loop.run_until_complete(cursor.fetch(spec.chunk)):
-            yield list(map(tuple, part))
-    finally:
+
+    def close() -> None:
         loop.run_until_complete(connection.close())
         loop.close()
 
+    try:
+        transaction = connection.transaction(readonly=True, isolation="repeatable_read")
+        loop.run_until_complete(transaction.start())
+        count = loop.run_until_complete(connection.fetchval(_count_sql(spec), *spec.params))
+    except BaseException:
+        close()
+        raise
+
+    def chunks() -> Iterator[list[tuple[Any, ...]]]:
+        try:
+            cursor = loop.run_until_complete(connection.cursor(spec.sql, *spec.params))
+            while part := loop.run_until_complete(cursor.fetch(spec.chunk)):
+                yield list(map(tuple, part))
+        finally:
+            close()
+
+    return int(count), chunks()
+
 
 def run_child(spec: BuildSpec) -> int:
-    chunks = _sqlite_chunks(spec) if spec.dialect == "sqlite" else _postgres_chunks(spec)
+    rows, chunks = (_sqlite_rows if spec.dialect == "sqlite" else _postgres_rows)(spec)
     xlsx, csv_path = Path(spec.xlsx), Path(spec.csv)
-    files = write_form(chunks, xlsx.parent, xlsx.stem, csv_path=csv_path)
+    files = write_form(chunks, xlsx.parent, xlsx.stem, csv_path=csv_path, rows=rows)
     with open(spec.ids, "wb") as out:
         array("q", files.request_ids).tofile(out)
     return 0

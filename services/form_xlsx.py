@@ -4,8 +4,9 @@ header repeated on every printed page, and each row as tall as its tallest wrapp
 
 For a large export the sheet is written in a process of its own (`XlsxProcess`): laying out
 100,000 rows and writing them is seconds of CPU, which in the bot's process would take the
-interpreter away from the event loop. This module imports nothing heavy, so the process starts
-in a tenth of a second.
+interpreter away from the event loop. Told how many rows will come, that process streams them
+into the file as they arrive (form_stream.py); a small sheet is written by `Sheet` once all its
+rows are in. This module imports nothing heavy, so the process starts in a tenth of a second.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pickle
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 import rustpy_xlsxwriter as xlsx
 
@@ -66,61 +67,86 @@ def line_count(values: Sequence[Any]) -> int:
     return most
 
 
+def write_sheet(
+    records: Iterable[dict[str, Any]] | list[dict[str, Any]],
+    target: str | BinaryIO,
+    heights: dict[int, float],
+    *,
+    in_memory: bool,
+) -> None:
+    """The form's sheet by rust_xlsxwriter: wrapped bold header, text cells, the widths, A4
+    landscape one page wide, the header frozen and printed on every page."""
+    header = xlsx.Format().set_bold().set_text_wrap().set_align("center").set_align("top")
+    number = xlsx.Format().set_text_wrap().set_align("top")
+    # Text: never a formula or a number, whatever it starts with; SNILS keeps its zeros.
+    text = xlsx.Format().set_text_wrap().set_align("top").set_num_format("@")
+    xlsx.write_worksheet(
+        records,
+        target,
+        sheet_name=SHEET_TITLE,
+        freeze_row=1,
+        column_widths=list(WIDTHS),
+        column_formats=[number] + [text] * (len(COLUMNS) - 1),
+        header_format=header,
+        row_heights=heights,
+        page_setup=PAGE_SETUP,
+        dedupe_strings=in_memory,  # off: rust_xlsxwriter's constant-memory mode
+    )
+
+
+class RowLayout:
+    """Lines of each row of the form: the repeating columns (region … role) laid out once per
+    combination, the person's three columns every time."""
+
+    def __init__(self) -> None:
+        # The repeating columns of a row, kept once with their lines.
+        self._shared: dict[tuple[Any, ...], tuple[tuple[Any, ...], int]] = {}
+
+    def lay_out(self, values: Sequence[Any]) -> tuple[int, tuple[Any, ...]]:
+        """The row's lines, and its repeating columns as kept (one tuple per combination)."""
+        first = REPEATING[0]
+        tail = tuple(values[first:])
+        known = self._shared.get(tail)
+        if known is None:
+            lines = max(map(wrapped_lines, tail, WIDTHS[first:]))
+            known = self._shared[tail] = (tail, lines)
+        snils, name, email = WIDTHS[1:first]
+        lines = max(
+            known[1],
+            wrapped_lines(values[1], snils),
+            wrapped_lines(values[2], name),
+            wrapped_lines(values[3], email),
+        )
+        return lines, known[0]
+
+
 class Sheet:
-    """Collects the form's rows (sequences of nine values), laying each out as it comes."""
+    """Collects the form's rows (sequences of nine values), laying each out as it comes, and
+    writes them with rust_xlsxwriter once all are in (its in-memory mode)."""
 
     def __init__(self) -> None:
         self.rows: list[tuple[Any, ...]] = []
         self.heights: dict[int, float] = {0: header_height()}
-        # The repeating columns of a row (region … role), kept once with their lines.
-        self._shared: dict[tuple[Any, ...], tuple[tuple[Any, ...], int]] = {}
+        self._layout = RowLayout()
 
     def add(self, rows: Iterable[Sequence[Any]]) -> None:
-        shared, heights, append = self._shared, self.heights, self.rows.append
+        heights, append, lay_out = self.heights, self.rows.append, self._layout.lay_out
         first = REPEATING[0]
-        widths = WIDTHS[first:]
-        snils, name, email = WIDTHS[1:first]
         number = len(self.rows)
         for values in rows:
-            tail = tuple(values[first:])
-            known = shared.get(tail)
-            if known is None:
-                lines = max(map(wrapped_lines, tail, widths))
-                known = shared[tail] = (tail, lines)
-            lines = max(
-                known[1],
-                wrapped_lines(values[1], snils),
-                wrapped_lines(values[2], name),
-                wrapped_lines(values[3], email),
-            )
+            lines, tail = lay_out(values)
             number += 1
             if lines > 1:
                 heights[number] = row_height(lines)
-            append((*values[:first], *known[0]))
+            append((*values[:first], *tail))
 
     def write(self, path: str) -> None:
         if not self.rows:
             return
-        header = xlsx.Format().set_bold().set_text_wrap().set_align("center").set_align("top")
-        number = xlsx.Format().set_text_wrap().set_align("top")
-        # Text: never a formula or a number, whatever it starts with; SNILS keeps its zeros.
-        text = xlsx.Format().set_text_wrap().set_align("top").set_num_format("@")
-        xlsx.write_worksheet(
-            self._records(),
-            path,
-            sheet_name=SHEET_TITLE,
-            freeze_row=1,
-            column_widths=list(WIDTHS),
-            column_formats=[number] + [text] * (len(COLUMNS) - 1),
-            header_format=header,
-            row_heights=self.heights,
-            page_setup=PAGE_SETUP,
-            # Shared strings, in memory: in rustpy-xlsxwriter 0.8's constant-memory mode a
-            # height on the last row is written twice (two <row> of one number, which Excel
-            # reports as a damaged file). Repeated organisation names also make the file
-            # smaller.
-            dedupe_strings=True,
-        )
+        # Shared strings, in memory: in rustpy-xlsxwriter 0.8's constant-memory mode a height
+        # on the last row is written twice (two <row> of one number, which Excel reports as a
+        # damaged file). Repeated organisation names also make the file smaller.
+        write_sheet(self._records(), path, self.heights, in_memory=True)
 
     def _records(self) -> Iterator[dict[str, Any]]:
         # A generator, not a list: the writer calls back into Python for every row, so the
@@ -134,14 +160,17 @@ class XlsxError(RuntimeError):
 
 
 class XlsxProcess:
-    """Writes the sheet in a process of its own (`python -m services.form_xlsx PATH`): `send`
-    rows in chunks, then `finish`. Rows go through the process's standard input, pickled.
-    A plain subprocess, not multiprocessing: that would import the parent's main module
-    again in the child."""
+    """Writes the sheet in a process of its own (`python -m services.form_xlsx PATH [ROWS]`):
+    `send` rows in chunks, then `finish`. Rows go through the process's standard input,
+    pickled. Told how many rows will come, the process streams them into the file as they
+    arrive (form_stream.py); otherwise it writes them all at the end (`Sheet`). A plain
+    subprocess, not multiprocessing: that would import the parent's main module again in the
+    child."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, rows: int | None = None) -> None:
+        count = () if rows is None else (str(rows),)
         self._process = subprocess.Popen(
-            module_command("services.form_xlsx", path),
+            module_command("services.form_xlsx", path, *count),
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -179,10 +208,24 @@ class XlsxProcess:
                     pipe.close()
 
 
-def main(path: str) -> int:
-    """The process's work: rows arrive in chunks until None; then the sheet is written."""
-    sheet = Sheet()
+def main(path: str, rows: str | None = None) -> int:
+    """The process's work: rows arrive in chunks until None; they are streamed into the file
+    (their number given) or written once all are in."""
     source = sys.stdin.buffer
+    if rows is not None:
+        # Imported here: form_stream builds on this module.
+        from services.form_stream import SheetStream
+
+        stream = SheetStream(path, int(rows))
+        try:
+            while (chunk := pickle.load(source)) is not None:
+                stream.add(chunk)
+        except BaseException:
+            stream.abandon()
+            raise
+        stream.close()
+        return 0
+    sheet = Sheet()
     while (chunk := pickle.load(source)) is not None:
         sheet.add(chunk)
     sheet.write(path)
@@ -190,4 +233,4 @@ def main(path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(*sys.argv[1:3]))

@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 
 from db.database import Database
 from db.models import AccessRequest, ExportBatch, RequestEvent
-from services import export, form_files, form_xlsx
+from services import export, form_files, form_stream, form_xlsx
 from services.export import as_text
 from services.form_xlsx import COLUMNS, WIDTHS
 from services.requests import Status, decide, submit
@@ -104,9 +104,18 @@ def cells(data: bytes) -> list[list[Any]]:
     return [[c.value for c in row] for row in sheet.iter_rows()]
 
 
-@pytest.mark.parametrize("process_after", [1, 1000], ids=["own process", "this thread"])
-def test_the_same_table_as_before(tmp_path: Path, process_after: int) -> None:
-    files = export.write_files(rows(), tmp_path, "form", process_after=process_after)
+@pytest.mark.parametrize(
+    ("process_after", "announced"),
+    [(1, None), (1, 3), (1000, None)],
+    ids=["own process", "own process, streamed", "this thread"],
+)
+def test_the_same_table_as_before(
+    tmp_path: Path, process_after: int, announced: int | None
+) -> None:
+    chunk = [(*row[1:9], row[0]) for row in rows()]
+    files = form_files.write_form(
+        [chunk], tmp_path, "form", process_after=process_after, rows=announced
+    )
     assert files.request_ids == [10, 11, 12]
     assert cells(files.xlsx.read_bytes()) == cells(reference_xlsx(rows()))
     assert files.csv.read_bytes() == reference_csv(rows())
@@ -139,6 +148,89 @@ def test_csv_lines_are_what_the_csv_writer_writes() -> None:
     writer = csv.writer(text, delimiter=";", lineterminator="\r\n")
     assert form_files.csv_lines(source, writer, text) == expected.getvalue()
     assert form_files.csv_lines([], writer, text) == ""
+
+
+# Text rust_xlsxwriter escapes in its own ways: markup characters, control characters as
+# `_xHHHH_`, a literal `_xHHHH_`, edge spaces kept, an empty text (no cell).
+ESCAPED = [
+    "обычный текст", "a\tb", "a\nb", "\nв начале", "в конце\n", "\tтаб", "x\x01y", "_x0041_",
+    "a\rb", "\rв начале", "€ü", "a]]>b & <c>", "'", "100", "=1+1", "\u200b", "a\x7fb", "\ufffe",
+    " пробелы ", "", LONG_ORG,
+]  # fmt: skip
+
+
+def escaped_rows() -> list[tuple[Any, ...]]:
+    """Every third organisation long (rows of several lines), every other role empty."""
+    return [
+        (n, "006-012-788 00", text, "e@example.ru", "Регион",
+         LONG_ORG if n % 3 == 0 else text or "x", "к", "ВИМИС", "р" * (n % 2))
+        for n, text in enumerate(ESCAPED, 1)
+    ]  # fmt: skip
+
+
+def package(path: Path | io.BytesIO) -> list[tuple[str, bytes]]:
+    with zipfile.ZipFile(path) as opened:
+        return [(name, opened.read(name)) for name in opened.namelist()]
+
+
+def test_the_streamed_sheet_is_the_one_rust_xlsxwriter_streams(tmp_path: Path) -> None:
+    """Rows streamed as they come (form_stream.py) are the very package rust_xlsxwriter's
+    streaming mode writes, part by part and byte by byte, whenever that mode's output is
+    sound (the last row of one line)."""
+    # Chunks of plain text (written a row at a time) around one with every escape (a cell at
+    # a time); the last row of one line.
+    plain = [(n, "006-012-788 00", "Иванова Мария", "m@example.ru", "Регион", LONG_ORG, "ОГБУЗ",
+              "ВИМИС ОНКО", "Куратор") for n in (1, 2)]  # fmt: skip
+    tricky = [(n + 2, *row[1:]) for n, row in enumerate(escaped_rows(), 1)]
+    last = (len(tricky) + 3, "1", "a", "b", "c", "d", "e", "f", "g")
+    source = [*plain, *tricky, last]
+    sheet = form_xlsx.Sheet()
+    sheet.add(source)
+    assert len(sheet.heights) > 2  # rows of several lines, not only the header
+    library = io.BytesIO()
+    form_xlsx.write_sheet(sheet._records(), library, sheet.heights, in_memory=False)
+    stream = form_stream.SheetStream(str(tmp_path / "s.xlsx"), len(source))
+    for chunk in (plain, tricky, [last]):
+        stream.add(chunk)
+    stream.close()
+    assert package(tmp_path / "s.xlsx") == package(library)
+
+
+def test_the_streamed_sheet_gives_the_last_row_its_height_once(tmp_path: Path) -> None:
+    """rust_xlsxwriter's streaming mode writes a tall last row twice (a file Excel calls
+    damaged); the streamed sheet writes every row once, each as tall as the in-memory sheet
+    makes it."""
+    # The last: a long organisation, several lines. (Without the escaped texts: openpyxl
+    # does not decode `_xHHHH_` in a sheet's own strings, LibreOffice and Excel do.)
+    last = (13, "123-456-789 64", "Петров Пётр", "p@example.ru", "Регион", LONG_ORG, "к", "В", "р")
+    source = [*rows(), last]
+    stream = form_stream.SheetStream(str(tmp_path / "s.xlsx"), len(source))
+    stream.add(source)
+    stream.close()
+    with zipfile.ZipFile(tmp_path / "s.xlsx") as opened:
+        xml = opened.read(form_stream.SHEET_PART).decode()
+    numbers = [int(n) for n in re.findall(r'<row r="(\d+)"', xml)]
+    assert numbers == list(range(1, len(source) + 2))
+    assert f'<dimension ref="A1:I{len(source) + 1}"/>' in xml
+    sheet = form_xlsx.Sheet()
+    sheet.add(source)
+    sheet.write(str(tmp_path / "m.xlsx"))
+    streamed, in_memory = (load_workbook(tmp_path / n).worksheets[0] for n in ("s.xlsx", "m.xlsx"))
+    assert streamed.row_dimensions[len(source) + 1].height is not None
+    assert [[c.value for c in r] for r in streamed.iter_rows()] == [
+        [c.value for c in r] for r in in_memory.iter_rows()
+    ]
+    for row in range(1, len(source) + 2):
+        assert streamed.row_dimensions[row].height == in_memory.row_dimensions[row].height, row
+
+
+@pytest.mark.parametrize("announced", [2, 4])
+def test_a_stream_told_a_different_number_of_rows_fails(tmp_path: Path, announced: int) -> None:
+    """The sheet's size is written before its first row: a different number of rows is an
+    error, never a file whose size says something else."""
+    chunk = [(*row[1:9], row[0]) for row in rows()]
+    with pytest.raises(form_xlsx.XlsxError):
+        form_files.write_form([chunk], tmp_path, "f", process_after=1, rows=announced)
 
 
 def test_many_rows_through_the_process_in_chunks(tmp_path: Path) -> None:
