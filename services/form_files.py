@@ -5,9 +5,9 @@ from the database for a large export.
 its own (form_xlsx.py). For an export of more than a few rows the whole build runs in a child
 process (`python -m services.form_files`, `build_in_child`): it counts and reads the rows itself
 in one snapshot (sqlite3 on the database file, asyncpg on PostgreSQL) and writes the CSV while
-its own XLSX process streams each chunk into the sheet (form_stream.py). The bot's process only waits: no worker thread of its
-takes the interpreter from the event loop, whatever the number of rows. This module imports
-nothing heavy, so the process starts in a tenth of a second.
+its own XLSX process streams each chunk into the sheet (form_stream.py). The bot's process only
+waits: no worker thread of its takes the interpreter from the event loop, whatever the number of
+rows. This module imports nothing heavy, so the process starts in a tenth of a second.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ the charts, as people see them"), and marks nothing unless its files were built.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -20,7 +21,7 @@ from openpyxl.worksheet.page import PageMargins
 from sqlalchemy import func, select, update
 
 from db.database import Database
-from db.models import AccessRequest, ExportBatch, RequestEvent
+from db.models import AccessRequest, ExportBatch, RequestEvent, utcnow
 from services import export, form_files, form_stream, form_xlsx
 from services.export import as_text
 from services.form_xlsx import COLUMNS, WIDTHS
@@ -481,3 +482,20 @@ async def test_a_child_build_that_fails_marks_nothing(
     assert await count(db, ExportBatch) == 0
     made = await export.run_new(db, 1, tmp_path, "f")
     assert made.batch_id == 1 and made.count == 3
+
+
+async def test_the_child_counts_and_reads_in_one_snapshot(db: Database, tmp_path: Path) -> None:
+    """The sheet's size is written before its first row, so the child counts and reads the
+    rows in one snapshot: a request erased (a withdrawal) between the two changes neither."""
+    ids = await approved(db, 4)
+    spec = export._child_spec(db, export.form_query(export.again_query()), tmp_path, "f")
+    read = form_files._sqlite_rows if db.is_sqlite else form_files._postgres_rows
+    rows, chunks = await asyncio.to_thread(read, spec)  # its own event loop on PostgreSQL
+    async with db.write() as session:
+        await session.execute(
+            update(AccessRequest).where(AccessRequest.id == ids[0]).values(erased_at=utcnow())
+        )
+    assert await count(db, AccessRequest, AccessRequest.erased_at.is_(None)) == 3
+    read_rows = await asyncio.to_thread(lambda: [row for chunk in chunks for row in chunk])
+    assert rows == len(read_rows) == 4
+    assert [row[-1] for row in read_rows] == ids
