@@ -28,9 +28,12 @@ SHEET_PART = "xl/worksheets/sheet1.xml"
 COMPRESSION_LEVEL = 1
 LETTERS = "ABCDEFGHI"
 # Text Excel would read as an escape, and characters XML cannot carry as they are.
-_LITERAL_ESCAPE = re.compile(r"_x[0-9A-Fa-f]{4}_")
+# (A lookahead: in `_x0041_x0042_` both sequences are escaped, the second starting on the
+# first's closing underscore.)
+_LITERAL_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]")
 _EDGE_SPACE = " \t\n"
+CELL_LIMIT = 32_767  # characters in a cell: Excel's limit, which rust_xlsxwriter refuses past
 # For the check of a whole chunk: its texts joined by a character none of them should hold.
 _SEPARATOR = "\x1f"
 _CHARACTER_ESCAPE = re.compile(r"[&<>\x00-\x08\x0b-\x1e\ufffe\uffff]")
@@ -80,7 +83,7 @@ def template() -> Template:
 def escape(text: str) -> str:
     """`text` as rust_xlsxwriter puts it in a cell: `_xHHHH_` kept literal, characters XML
     cannot carry as `_xHHHH_`, then the markup's own characters."""
-    text = _LITERAL_ESCAPE.sub(lambda m: "_x005F" + m.group(0), text)
+    text = _LITERAL_ESCAPE.sub("_x005F_", text)
     text = _CONTROL.sub(lambda m: f"_x{ord(m.group(0)):04X}_", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
@@ -95,6 +98,8 @@ def _plain(texts: list[Any]) -> bool:
     except TypeError:
         return False
     if joined.count(_SEPARATOR) != len(texts) - 1 or "_x" in joined:
+        return False
+    if max(map(len, texts), default=0) > CELL_LIMIT:
         return False
     if _CHARACTER_ESCAPE.search(joined) is not None:
         return False
@@ -171,6 +176,8 @@ class SheetStream:
         for letter, value in zip(LETTERS[1:], values[1:], strict=True):
             if not value:
                 continue  # as rust_xlsxwriter: an empty text is no cell
+            if len(value) > CELL_LIMIT:  # refused, as rust_xlsxwriter refuses it
+                raise ValueError(f"a text of {len(value)} characters: Excel takes {CELL_LIMIT}")
             edge = value[0] in _EDGE_SPACE or value[-1] in _EDGE_SPACE
             space = ' xml:space="preserve"' if edge else ""
             out.append(f'<c r="{letter}{r}{self._text}{space}>{escape(value)}</t></is></c>')

@@ -155,6 +155,7 @@ def test_csv_lines_are_what_the_csv_writer_writes() -> None:
 # `_xHHHH_`, a literal `_xHHHH_`, edge spaces kept, an empty text (no cell).
 ESCAPED = [
     "обычный текст", "a\tb", "a\nb", "\nв начале", "в конце\n", "\tтаб", "x\x01y", "_x0041_",
+    "_x0041_x0042_@example.ru", "a_x0020_x0020_x0020_b", "_x00", "x" * form_stream.CELL_LIMIT,
     "a\rb", "\rв начале", "€ü", "a]]>b & <c>", "'", "100", "=1+1", "\u200b", "a\x7fb", "\ufffe",
     " пробелы ", "", LONG_ORG,
 ]  # fmt: skip
@@ -223,6 +224,20 @@ def test_the_streamed_sheet_gives_the_last_row_its_height_once(tmp_path: Path) -
     ]
     for row in range(1, len(source) + 2):
         assert streamed.row_dimensions[row].height == in_memory.row_dimensions[row].height, row
+
+
+def test_a_text_longer_than_excel_takes_is_refused_by_both_writers(tmp_path: Path) -> None:
+    """Excel keeps 32,767 characters in a cell; rust_xlsxwriter refuses more, and so does the
+    streamed sheet (the export fails with a message, never a file Excel would cut)."""
+    row = (1, "006-012-788 00", "Имя", "e@example.ru", "Регион", "й" * 32_768, "к", "В", "р")
+    sheet = form_xlsx.Sheet()
+    sheet.add([row])
+    with pytest.raises(RuntimeError):
+        sheet.write(str(tmp_path / "m.xlsx"))
+    stream = form_stream.SheetStream(str(tmp_path / "s.xlsx"), 1)
+    with pytest.raises(ValueError, match="32768"):
+        stream.add([row])
+    stream.abandon()
 
 
 @pytest.mark.parametrize("announced", [2, 4])
