@@ -14,26 +14,23 @@ The XLSX sheet and its layout: services/form_xlsx.py.
 from __future__ import annotations
 
 import asyncio
-import functools
 import pickle
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, BigInteger, String, Table, bindparam, func, insert, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.dml import Insert
 
 from db.database import Database
-from db.id_lists import in_ids
-from db.models import AccessRequest, ExportBatch, RequestEvent, UtcDateTime, utcnow
+from db.models import AccessRequest, ExportBatch, utcnow
 from db.offloop import Query, chunks_off_loop, read_off_loop
-from services import outbox
+from services import event_log, outbox
 from services.child_process import module_command, module_env
 from services.form_files import (
     CHUNK,
@@ -309,28 +306,6 @@ async def _log_views(
     await _log_events(session, request_ids, "viewed", actor_id, view or export_view(), at)
 
 
-# One event per request, made by the database (INSERT … SELECT), as one statement compiled
-# once per dialect: the values are bound parameters and the ids one parameter
-# (db/id_lists.py), so a chunk costs SQLite's work, not SQLAlchemy's coercing and rendering
-# hundreds of literals again. (Core tables, not the ORM classes: the ORM would read the
-# parameters as column values.)
-@functools.cache
-def _events_for(dialect: str) -> Insert:
-    requests = AccessRequest.__table__.c
-    return insert(cast(Table, RequestEvent.__table__)).from_select(
-        ["request_id", "action", "actor_id", "from_status", "to_status", "details", "at"],
-        select(
-            requests.id,
-            bindparam("action", type_=String()),
-            bindparam("actor_id", type_=BigInteger()),
-            bindparam("from_status", type_=String()),
-            bindparam("to_status", type_=String()),
-            bindparam("details", type_=JSON()),
-            bindparam("at", type_=UtcDateTime()),
-        ).where(in_ids(requests.id, dialect)),
-    )
-
-
 async def _log_events(
     session: AsyncSession,
     request_ids: Sequence[int],
@@ -340,19 +315,7 @@ async def _log_events(
     at: datetime,
     statuses: tuple[str | None, str | None] = (None, None),
 ) -> None:
-    """One event per request, as one INSERT … SELECT: the database makes the rows."""
-    await session.execute(
-        _events_for(session.get_bind().dialect.name),
-        {
-            "ids": list(request_ids),
-            "action": action,
-            "actor_id": actor_id,
-            "from_status": statuses[0],
-            "to_status": statuses[1],
-            "details": details,
-            "at": at,
-        },
-    )
+    await event_log.log_events(session, request_ids, action, actor_id, details, at, statuses)
 
 
 async def mark_batch(
