@@ -276,7 +276,7 @@ async def export_new(
     )
     marked: list[tuple[int, int | None]] = sorted((int(i), t) for i, t in result.all())
     if marked:
-        await _log_events(
+        await event_log.log_events(
             session,
             [request_id for request_id, _ in marked],
             "exported",
@@ -303,19 +303,7 @@ async def _log_views(
 ) -> None:
     """The audit of views (services/audit.py): the file shows each person's full data. One
     INSERT … SELECT per chunk, like the export's own events."""
-    await _log_events(session, request_ids, "viewed", actor_id, view or export_view(), at)
-
-
-async def _log_events(
-    session: AsyncSession,
-    request_ids: Sequence[int],
-    action: str,
-    actor_id: int | None,
-    details: dict[str, Any],
-    at: datetime,
-    statuses: tuple[str | None, str | None] = (None, None),
-) -> None:
-    await event_log.log_events(session, request_ids, action, actor_id, details, at, statuses)
+    await event_log.log_events(session, request_ids, "viewed", actor_id, view or export_view(), at)
 
 
 async def mark_batch(
@@ -369,7 +357,9 @@ async def log_reexport(
     now = utcnow()
     for chunk in _chunks(request_ids):
         async with db.write() as session:
-            await _log_events(session, chunk, "reexported", actor_id, {"selection": how}, now)
+            await event_log.log_events(
+                session, chunk, "reexported", actor_id, {"selection": how}, now
+            )
             await _log_views(session, chunk, actor_id, view, now)
         await asyncio.sleep(pause)
 

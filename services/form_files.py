@@ -74,6 +74,14 @@ def _csv_rows(chunk: Iterable[Sequence[Any]]) -> list[list[Any]]:
     return rows
 
 
+def _taken(text: io.StringIO) -> str:
+    """What the csv writer has written into `text` so far; `text` is left empty."""
+    value = text.getvalue()
+    text.seek(0)
+    text.truncate()
+    return value
+
+
 def csv_lines(cells: Sequence[Sequence[Any]], writer: Any, text: io.StringIO) -> str:
     """The rows (№, then text) as `writer` (csv's, ';', minimal quoting, CRLF, writing into
     `text`) would write them. A row with nothing to quote (no quote, separator or line break
@@ -88,9 +96,7 @@ def csv_lines(cells: Sequence[Sequence[Any]], writer: Any, text: io.StringIO) ->
             line = '"'
         if '"' in line or "\n" in line or "\r" in line or line.count(";") != len(row) - 2:
             writer.writerow(row)
-            line = text.getvalue()[: -len(end)]
-            text.seek(0)
-            text.truncate()
+            line = _taken(text)[: -len(end)]
         else:
             line = f"{row[0]};{line}"
         lines.append(line)
@@ -143,9 +149,7 @@ def write_form(
         with files.csv.open("wb") as out:
             out.write(codecs.BOM_UTF8)
             writer.writerow(COLUMNS)
-            out.write(text.getvalue().encode("utf-8"))
-            text.seek(0)
-            text.truncate()
+            out.write(_taken(text).encode("utf-8"))
             number = 0
             for chunk in chunks:
                 files.request_ids.extend(map(_ID, chunk))
@@ -154,9 +158,7 @@ def write_form(
                 lines = csv_lines(cells, writer, text)
                 if _FORMULA_FIELD.search(lines):
                     writer.writerows(_csv_rows(cells))
-                    lines = text.getvalue()
-                    text.seek(0)
-                    text.truncate()
+                    lines = _taken(text)
                 out.write(lines.encode("utf-8"))
                 held += cells
                 if process is None and len(held) < process_after:
