@@ -9,6 +9,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 
+from bot.session import replying_to_update
 from services.typed_text import clean_text, needs_cleaning
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -35,7 +36,9 @@ class InFlightMiddleware(BaseMiddleware):
             if self.highest_seen is None or update_id > self.highest_seen:
                 self.highest_seen = update_id
         try:
-            return await handler(event, data)
+            # What the handlers send now answers this update: quick retries (bot.session).
+            with replying_to_update():
+                return await handler(event, data)
         finally:
             self._count -= 1
             if update_id is not None:

@@ -14,7 +14,13 @@ from typing import Any
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import Default
 from aiogram.client.session.base import BaseSession
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.methods import (
     AnswerCallbackQuery,
     CopyMessage,
@@ -47,6 +53,7 @@ from aiogram.types import (
 
 from bot import background
 from bot.delivery import Delivery
+from bot.session import DirectReplyRetry, install_reply_retries
 from tests.e2e.standin import ApiError, check_reply_markup, parse_html, utf16_len
 
 BOT_ID = 42
@@ -113,6 +120,17 @@ class SentFile:
     markup: dict[str, Any] | None
 
 
+# Faults as the network and Telegram produce them (the HTTP stand-in has the same kinds).
+FAULTS = ("500", "timeout", "drop", "drop_after", "429")
+
+
+@dataclass
+class FaultRule:
+    method: type[TelegramMethod[Any]] | None  # None: any method
+    chat_id: int | None  # None: any chat
+    kinds: list[str]
+
+
 @dataclass
 class RecordingSession(BaseSession):
     calls: list[TelegramMethod[Any]] = field(default_factory=list)
@@ -131,6 +149,8 @@ class RecordingSession(BaseSession):
     gates: dict[type[TelegramMethod[Any]], Callable[[], Awaitable[None]]] = field(
         default_factory=dict
     )
+    fault_rules: list[FaultRule] = field(default_factory=list)
+    injected: list[tuple[str, str]] = field(default_factory=list)  # (method, fault)
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -206,6 +226,15 @@ class RecordingSession(BaseSession):
         gate = self.gates.get(type(method))
         if gate is not None:
             await gate()
+        fault = self._next_fault(method)
+        if fault is not None and fault != "drop_after":
+            raise self._fault(method, fault)  # the call had no effect
+        result = await self._answer(bot, method)
+        if fault == "drop_after":  # it took effect; the answer is lost on the way back
+            raise self._fault(method, fault)
+        return result
+
+    async def _answer(self, bot: Bot, method: TelegramMethod[Any]) -> Any:
         if isinstance(method, SendMessage):
             chat_id = int(method.chat_id)
             self._check_chat(method, chat_id, method.message_thread_id)
@@ -327,6 +356,40 @@ class RecordingSession(BaseSession):
             return User(id=BOT_ID, is_bot=True, first_name="ВИМИС", username="vimis_test_bot")
         return True
 
+    def fail(
+        self, method: type[TelegramMethod[Any]] | None, chat_id: int | None, *kinds: str
+    ) -> None:
+        """The next matching calls fail, one fault each, in order (`FAULTS`)."""
+        unknown = [kind for kind in kinds if kind not in FAULTS]
+        if unknown:
+            raise ValueError(f"unknown faults {unknown}; known: {FAULTS}")
+        self.fault_rules.append(FaultRule(method, chat_id, list(kinds)))
+
+    def _next_fault(self, method: TelegramMethod[Any]) -> str | None:
+        chat = getattr(method, "chat_id", None)
+        for rule in self.fault_rules:
+            if not rule.kinds or (rule.method is not None and not isinstance(method, rule.method)):
+                continue
+            if rule.chat_id is None or (chat is not None and int(chat) == rule.chat_id):
+                kind = rule.kinds.pop(0)
+                self.injected.append((type(method).__name__, kind))
+                return kind
+        return None
+
+    @staticmethod
+    def _fault(method: TelegramMethod[Any], kind: str) -> Exception:
+        if kind == "500":
+            return TelegramServerError(method=method, message="Internal Server Error")
+        if kind == "429":
+            return TelegramRetryAfter(
+                method=method, message="Too Many Requests: retry after 1", retry_after=1
+            )
+        if kind == "timeout":
+            return TelegramNetworkError(method=method, message="Request timeout error")
+        return TelegramNetworkError(
+            method=method, message="ServerDisconnectedError: Server disconnected"
+        )
+
     def in_chat(self, chat_id: int) -> list[Sent]:
         return [s for s in self.log if s.chat_id == chat_id]
 
@@ -351,6 +414,8 @@ class Harness:
     def __init__(self, dp: Dispatcher) -> None:
         self.dp = dp
         self.session = RecordingSession()
+        # The direct replies' quick retries, as the running bot has them, without the pauses.
+        install_reply_retries(self.session, DirectReplyRetry(sleep=_no_pause))
         self.bot = Bot(TOKEN, session=self.session, default=_defaults())
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
@@ -394,6 +459,10 @@ class Harness:
 
     def unanswered_callbacks(self) -> list[str]:
         return [c for c in self.callbacks if c not in self.session.answered]
+
+
+async def _no_pause(seconds: float) -> None:
+    return None
 
 
 def _defaults() -> Any:
@@ -492,8 +561,10 @@ class ChatUser:
         return await self.send(text, reply_to=newest)
 
     def _mine(self, since: int) -> list[Sent]:
-        """What the bot wrote in this person's chat since `since`."""
-        return [s for s in self.h.session.log[since:] if s.chat_id == self.chat.id]
+        """What the bot wrote or changed in this person's chat since `since`, in the chat's
+        order (an edit of an older message sits where that message is, above the new ones)."""
+        mine = [s for s in self.h.session.log[since:] if s.chat_id == self.chat.id]
+        return sorted(mine, key=lambda sent: sent.message_id)
 
     def find_button(self, text: str) -> tuple[Sent, str]:
         for sent in reversed(self.h.session.in_chat(self.chat.id)):
@@ -529,9 +600,11 @@ class ChatUser:
 
     @property
     def last(self) -> Sent:
+        """The bottom message of the chat as the person sees it: the one sent last, as it
+        is now (an edit of an older message does not move it down)."""
         messages = self.h.session.in_chat(self.chat.id)
         assert messages, "the bot has not written to this chat"
-        newest = messages[-1]
+        newest = max(messages, key=lambda sent: sent.message_id)
         return self.h.session.messages[(newest.chat_id, newest.message_id)]
 
     def answers(self) -> list[str]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 
 import pytest
+from aiogram import Bot
+from aiogram.exceptions import TelegramNetworkError
 
 from bot.pacing import Limits, MemoryPacer, RedisPacer
 from bot.session import make_session
@@ -34,11 +37,17 @@ async def times(pacer: MemoryPacer, calls: list[tuple[int, bool]]) -> list[float
     return went
 
 
-def test_the_bot_api_session_has_nothing_that_sleeps() -> None:
-    # A request middleware that waited for a 429 or for a group's pace would hold the update
-    # handler that made the call, and the dialogs queued behind it.
+async def test_the_bot_api_session_never_sleeps_for_the_outbox() -> None:
+    # A request middleware that waited for a 429 or for a group's pace would hold the delivery
+    # task that made the call: outside an update (the outbox loop) a call is made once, and
+    # its error goes to the loop's own policy (bot/delivery.py).
     session = make_session("http://127.0.0.1:1", timeout=5)
-    assert len(session.middleware) == 0
+    bot = Bot("42:TEST-token-for-pacing-tests-0123456789", session=session)
+    started = time.monotonic()
+    with pytest.raises(TelegramNetworkError):
+        await bot.send_message(1, "x")  # nothing listens on port 1
+    assert time.monotonic() - started < 1.0
+    await session.close()
 
 
 async def test_a_group_gets_20_a_minute() -> None:
