@@ -587,6 +587,58 @@ def next_fix_step(data: FormData, finished_step: str) -> str | None:
     return EDITABLE[later[0]] if later else None
 
 
+# The summary's fields in the order the form asks for them, and the first step of each.
+FIELD_ORDER = (
+    "snils",
+    "full_name",
+    "email",
+    "region",
+    "organization",
+    "position",
+    "role",
+    "component",
+)
+STEP_OF_FIELD = {"region": "region", **EDITABLE}
+# Each step → how many of FIELD_ORDER must be filled before it is shown (the steps before
+# SNILS need none; the summary needs all).
+_FIELDS_BEFORE = {
+    "snils": 0,
+    "full_name": 1,
+    "email": 2,
+    "region": 3,
+    "org_search": 4,
+    "org_full": 4,
+    "org_short": 4,
+    "position": 5,
+    "position_text": 5,
+    "role": 6,
+    "component": 7,
+    "summary": 8,
+}
+
+
+def _filled(field: str, data: FormData, env: FormEnv) -> bool:
+    match field:
+        case "organization":
+            return bool(data.org_full and (data.org_short or not data.org_manual))
+        case "role":
+            # Required where the matrix offers roles; for a typed post the admin picks it.
+            return data.role is not None or not _allowed_roles(data, env)
+        case "component":  # filled by its step when there is only one
+            return bool(data.component) or len(env.settings.components) == 1
+        case _:
+            return bool(getattr(data, field))
+
+
+def first_missing(data: FormData, env: FormEnv, step: str) -> str | None:
+    """The first field that must be filled before `step` is shown and is not (a draft
+    saved half-way by an older version, say), or None."""
+    for field in FIELD_ORDER[: _FIELDS_BEFORE.get(step, 0)]:
+        if not _filled(field, data, env):
+            return field
+    return None
+
+
 def summary_rows(data: FormData) -> list[tuple[str, str]]:
     org = data.org_full or ""
     if data.org_short and data.org_short != data.org_full:

@@ -18,7 +18,7 @@ import logging
 from datetime import timedelta
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -35,6 +35,7 @@ from bot.fsm.form import (
     EDITABLE,
     FIRST_STEP,
     STATE_TO_STEP,
+    STEP_OF_FIELD,
     STEPS,
     Done,
     Form,
@@ -48,6 +49,7 @@ from bot.fsm.form import (
     Step,
     Stop,
     Submit,
+    first_missing,
     next_fix_step,
 )
 from bot.handlers.support import (
@@ -111,11 +113,27 @@ class FormEngine:
         return target
 
     async def show(
-        self, name: str, data: FormData, *, prefix: str | None = None, edit: Message | None = None
+        self,
+        name: str,
+        data: FormData,
+        *,
+        prefix: str | None = None,
+        edit: Message | None = None,
+        echo: tuple[Message, str] | None = None,
     ) -> None:
-        step = STEPS[name]
-        while step.skip_if is not None and step.skip_if(data, self.env):
-            step = STEPS[self.successor(step, data)]
+        """Show step `name` (or the step it leads to). `edit`: the pressed prompt, replaced
+        in place; `echo`: the pressed prompt and the answer chosen, written under it once the
+        next prompt is out."""
+        step = self._skip(STEPS[name], data)
+        missing = first_missing(data, self.env, step.name)
+        if missing is not None:
+            # A draft saved without an earlier answer (before this check existed, or by
+            # hand): that field is asked for again rather than shown empty further on, and
+            # the dialog comes back here as after an edit from the summary.
+            data.editing = True
+            step = self._skip(STEPS[STEP_OF_FIELD[missing]], data)
+            prefix = texts.field_missing(texts.FIELD_LABELS[missing])
+            edit = None
         data.info_step = None
         if step.name == "summary":
             data.editing = False
@@ -131,14 +149,47 @@ class FormEngine:
             del data.history[data.history.index(step.name) :]
         screen = await step.render(data, self.env)
         text = f"{prefix}\n\n{screen.text}" if prefix else screen.text
+        await self._record_then_send(step, data, text, screen.keyboard, edit, echo)
+
+    def _skip(self, step: Step, data: FormData) -> Step:
+        while step.skip_if is not None and step.skip_if(data, self.env):
+            step = STEPS[self.successor(step, data)]
+        return step
+
+    async def _record_then_send(
+        self,
+        step: Step,
+        data: FormData,
+        text: str,
+        keyboard: InlineKeyboardMarkup,
+        edit: Message | None,
+        echo: tuple[Message, str] | None,
+    ) -> None:
+        """The answer first, the reply second. The data and the step they lead to are written
+        before the prompt is sent: a prompt that never arrives (a 5xx, a dropped connection,
+        Telegram throttled) must neither undo the answer nor leave the dialog on a step its
+        data do not fill. Until the prompt is known to be out, `prompt_pending` says so, and
+        the person's next message or press shows it again instead of being taken as its
+        answer (a retyped «ОГБУЗ КОД» would otherwise become the position)."""
+        data.prompt_pending = True
         await self.state.set_state(step.state)
-        await self._put_prompt(data, text, screen.keyboard, edit)
+        await data.save(self.state)
+        await self._put_prompt(data, text, keyboard, edit, echo)
+        data.prompt_pending = False
         await data.save(self.state)
 
     async def _put_prompt(
-        self, data: FormData, text: str, keyboard: InlineKeyboardMarkup, edit: Message | None
+        self,
+        data: FormData,
+        text: str,
+        keyboard: InlineKeyboardMarkup,
+        edit: Message | None,
+        echo: tuple[Message, str] | None = None,
     ) -> None:
         if edit is not None:
+            if _shows(edit, text, keyboard):
+                data.prompt_message_id = edit.message_id  # Telegram refuses a no-op edit
+                return
             try:
                 await edit.edit_text(text, reply_markup=keyboard)
                 data.prompt_message_id = edit.message_id
@@ -148,27 +199,32 @@ class FormEngine:
                     data.prompt_message_id = edit.message_id
                     return
                 # Too old to edit, or deleted: fall back to a new message.
-        if data.prompt_message_id:
-            await self._strip_keyboard(data.prompt_message_id)
+        # The new prompt first, then the old one loses its buttons: had the send failed,
+        # the old buttons would still be there to press again.
         sent = await self.bot.send_message(self.chat_id, text, reply_markup=keyboard)
-        data.prompt_message_id = sent.message_id
+        old, data.prompt_message_id = data.prompt_message_id, sent.message_id
+        if echo is not None:
+            pressed, answer = echo
+            await self._echo_answer(pressed, answer)
+            if old == pressed.message_id:
+                old = None
+        if old:
+            await self._strip_keyboard(old)
 
     async def _strip_keyboard(self, message_id: int) -> None:
-        """Old prompts lose their buttons so nobody presses them by mistake (best effort)."""
-        with contextlib.suppress(TelegramBadRequest):
+        """Old prompts lose their buttons so nobody presses them by mistake (best effort:
+        a failure here costs nothing but a button that answers «неактуальна»)."""
+        with contextlib.suppress(TelegramAPIError):
             await self.bot.edit_message_reply_markup(
                 chat_id=self.chat_id, message_id=message_id, reply_markup=None
             )
 
-    async def _echo_answer(self, data: FormData, pressed: Message | None, answer: str) -> None:
-        """Leave the pressed prompt in the chat with the chosen answer under it, no buttons."""
-        if pressed is None:
-            return
+    async def _echo_answer(self, pressed: Message, answer: str) -> None:
+        """Leave the pressed prompt in the chat with the chosen answer under it, no buttons
+        (best effort, as above)."""
         body = pressed.html_text if pressed.text else ""
-        with contextlib.suppress(TelegramBadRequest):
+        with contextlib.suppress(TelegramAPIError):
             await pressed.edit_text(f"{body}\n\n{texts.answer_echo(answer)}", reply_markup=None)
-        if data.prompt_message_id == pressed.message_id:
-            data.prompt_message_id = None
 
     # -- applying outcomes ---------------------------------------------------------------------
 
@@ -177,15 +233,13 @@ class FormEngine:
     ) -> None:
         match outcome:
             case Done(answer=answer, note=note):
-                if answer:
-                    await self._echo_answer(data, pressed, answer)
                 data.history.append(step.name)
-                await self.show(self.successor(step, data), data, prefix=note)
+                echo = (pressed, answer) if answer and pressed is not None else None
+                await self.show(self.successor(step, data), data, prefix=note, echo=echo)
             case Goto(step=target, answer=answer):
-                if answer:
-                    await self._echo_answer(data, pressed, answer)
                 data.history.append(step.name)
-                await self.show(target, data)
+                echo = (pressed, answer) if answer and pressed is not None else None
+                await self.show(target, data, echo=echo)
             case Retry(error=error):
                 await self.show(step.name, data, prefix=error)
             case Redraw():
@@ -198,16 +252,14 @@ class FormEngine:
                 # One way to ask a question per screen: the side message's own, if it has one.
                 ask = all(action != "ask" for _, action in buttons)
                 data.info_step = step.name  # Back returns to this step's own screen
-                await self.state.set_state(step.state)
                 markup = kb.navigation(step.back, ask=ask).markup()
-                await self._put_prompt(data, text, markup, None)
-                await data.save(self.state)
+                await self._record_then_send(step, data, text, markup, None, None)
             case Pause(text=text):
+                await self.bot.send_message(self.chat_id, text, reply_markup=keyboards.main_menu())
                 if data.prompt_message_id:
                     await self._strip_keyboard(data.prompt_message_id)
                     data.prompt_message_id = None
                 await data.save(self.state)
-                await self.bot.send_message(self.chat_id, text, reply_markup=keyboards.main_menu())
             case Stop(text=text):
                 await self.finish(data, text)
             case Submit():
@@ -236,6 +288,7 @@ class FormEngine:
     # -- summary -------------------------------------------------------------------------------
 
     def _new_request(self, data: FormData) -> request_service.NewRequest:
+        # `submit` has checked every field (first_missing); this only narrows the types.
         if not (data.snils and data.full_name and data.email and data.position):
             raise ValueError("the form is incomplete")
         return request_service.NewRequest(
@@ -294,8 +347,13 @@ class FormEngine:
         await self.show(EDITABLE[fields[0]], data, prefix=intro)
 
     async def submit(self, data: FormData, pressed: Message | None) -> None:
+        if first_missing(data, self.env, "summary") is not None:
+            # Never sent with a field missing: the summary takes the person to that field,
+            # named, instead of an error.
+            await self.show("summary", data)
+            return
         if data.fix_request_id is not None:
-            await self.resubmit(data, pressed)
+            await self.resubmit(data, data.fix_request_id, pressed)
             return
         new = self._new_request(data)
         notice: list[int] = []
@@ -306,14 +364,19 @@ class FormEngine:
                 notice = await announce_submitted(session, self.env.settings, result.request)
         match result:
             case request_service.Submitted():
-                await self._echo_answer(data, pressed, texts.BTN_SUBMIT)
-                await self.state.clear()
-                await send_now(self.bot, self.env.db, self.env.settings, notice)
+                await self._sent(notice, pressed)
             case request_service.AlreadyOpen():
                 await self.show("summary", data)  # sent meanwhile: the summary says so
 
-    async def resubmit(self, data: FormData, pressed: Message | None) -> None:
-        assert data.fix_request_id is not None
+    async def _sent(self, notice: list[int], pressed: Message | None) -> None:
+        """The request is in the database: the dialog is over whatever the replies do next
+        (the confirmation itself is an outbox row, sent now or by the loop)."""
+        await self.state.clear()
+        if pressed is not None:
+            await self._echo_answer(pressed, texts.BTN_SUBMIT)
+        await send_now(self.bot, self.env.db, self.env.settings, notice)
+
+    async def resubmit(self, data: FormData, request_id: int, pressed: Message | None) -> None:
         new = self._new_request(data)
         values = {
             "snils": new.snils,
@@ -330,24 +393,29 @@ class FormEngine:
         }
         notice: list[int] = []
         async with self.env.db.write() as session:
-            result = await request_service.resubmit(
-                session, data.fix_request_id, self.env.user_id, values
-            )
+            result = await request_service.resubmit(session, request_id, self.env.user_id, values)
             if isinstance(result, request_service.Submitted):
                 notice = await announce_submitted(
                     session, self.env.settings, result.request, resubmitted=True
                 )
         match result:
             case request_service.Submitted():
-                await self._echo_answer(data, pressed, texts.BTN_SUBMIT)
-                await self.state.clear()
-                await send_now(self.bot, self.env.db, self.env.settings, notice)
+                await self._sent(notice, pressed)
             case request_service.AlreadyOpen(request=request):
                 await self.finish(
                     data, texts.already_open(request.id, request.status, request.role)
                 )
             case request_service.NotReturned():
                 await self.finish(data, texts.FIX_NOT_AVAILABLE)
+
+
+def _shows(message: Message, text: str, keyboard: InlineKeyboardMarkup) -> bool:
+    """Whether the message already shows this text and keyboard (as far as can be told from
+    its entities: a difference in markup only costs a refused edit)."""
+    shown = message.reply_markup
+    if shown is None or message.html_text != text:
+        return False
+    return shown.model_dump(exclude_none=True) == keyboard.model_dump(exclude_none=True)
 
 
 def engine_for(
@@ -381,6 +449,11 @@ async def on_form_message(
     if await for_operator(message, bot, db, settings, step=name, buttons_only=step.on_text is None):
         await engine.show(name, data, prefix=texts.FORWARDED_TO_OPERATOR)
         return
+    if data.prompt_pending:
+        # The step's prompt never arrived: the person is answering something else (most
+        # likely retyping the last answer). Show it; take nothing from this message.
+        await engine.show(name, data, prefix=texts.PROMPT_AGAIN)
+        return
     if step.on_text is None:
         await engine.show(name, data, prefix=texts.USE_BUTTONS)
         return
@@ -405,10 +478,18 @@ async def on_form_button(
     step = STEPS.get(callback_data.step)
     pressed = query.message if isinstance(query.message, Message) else None
     if step is None or current != step.state.state or pressed is None:
+        if current in STATE_TO_STEP and pressed is not None:
+            data = await FormData.load(state)
+            if data.prompt_pending:  # the current step's prompt never arrived: show it
+                callback_answer.text = texts.PROMPT_AGAIN_SHORT
+                engine = engine_for(
+                    bot, state, db, settings, role_matrix, query.from_user.id, pressed.chat.id
+                )
+                await engine.show(STATE_TO_STEP[current], data, prefix=texts.PROMPT_AGAIN)
+                return
+        # No edit of the pressed message: most often a second press of an answer already
+        # taken, whose buttons the engine removed meanwhile (Telegram refuses a no-op edit).
         callback_answer.text = await _stale_answer(state, db, query.from_user.id, pressed)
-        if pressed is not None and pressed.reply_markup is not None:
-            with contextlib.suppress(TelegramBadRequest):
-                await pressed.edit_reply_markup(reply_markup=None)
         return
     engine = engine_for(bot, state, db, settings, role_matrix, query.from_user.id, pressed.chat.id)
     data = await FormData.load(state)

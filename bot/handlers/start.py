@@ -134,13 +134,15 @@ async def on_new(
 ) -> None:
     if message.from_user is None:
         return
-    if await _in_form(state):
-        await message.answer(texts.RESUME_PROMPT, reply_markup=keyboards.resume_menu())
-        return
     engine = engine_for(
         bot, state, db, settings, role_matrix, message.from_user.id, message.chat.id
     )
-    await start_request(engine, bot, db, message.from_user.id)
+    if not await _in_form(state):
+        await start_request(engine, bot, db, message.from_user.id)
+    elif await _has_typed_data(state):
+        await message.answer(texts.RESUME_PROMPT, reply_markup=keyboards.resume_menu())
+    else:  # nothing typed yet: nothing to choose between, the dialog goes on
+        await engine.resume()
 
 
 async def on_my(message: Message, bot: Bot, db: Database) -> None:
@@ -214,12 +216,14 @@ async def on_menu_button(
     engine = engine_for(bot, state, db, settings, role_matrix, query.from_user.id, chat_id)
     action = callback_data.action
     if action == "new":
-        if await _in_form(state):
+        if not await _in_form(state):
+            await start_request(engine, bot, db, query.from_user.id)
+        elif await _has_typed_data(state):
             await bot.send_message(
                 chat_id, texts.RESUME_PROMPT, reply_markup=keyboards.resume_menu()
             )
-        else:
-            await start_request(engine, bot, db, query.from_user.id)
+        else:  # nothing typed yet: nothing to choose between, the dialog goes on
+            await engine.resume()
     elif action in ("resume", "restart", "restart_yes"):
         if not await _in_form(state):  # an old question about a dialog that is over
             await _answered(pressed, texts.NO_DRAFT)
