@@ -13,6 +13,7 @@ recreated on the next message.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import weakref
@@ -56,6 +57,10 @@ T = TypeVar("T")
 _forum: weakref.WeakKeyDictionary[Bot, dict[int, tuple[bool, float]]] = weakref.WeakKeyDictionary()
 FORUM_CHECK_SECONDS = 600
 LONG_CAPTION = 1024  # longer captions cannot be copied: the text goes separately
+
+
+def _digest(header: str) -> str:
+    return hashlib.sha256(header.encode()).hexdigest()
 
 
 def _thread_gone(exc: TelegramBadRequest) -> bool:
@@ -256,7 +261,7 @@ async def _create_topic(ctx: Context, thread: SupportThread, gone: int | None) -
                 SupportThread.user_id == thread.user_id,
                 SupportThread.topic_id.is_not_distinct_from(gone),
             )
-            .values(topic_id=new, title=title, header_message_id=None)
+            .values(topic_id=new, title=title, header_message_id=None, header_hash=None)
             .execution_options(synchronize_session=False)
         )
         won = getattr(stored, "rowcount", 0) == 1
@@ -268,6 +273,7 @@ async def _create_topic(ctx: Context, thread: SupportThread, gone: int | None) -
             pass
         return current.topic_id if current is not None else None
     thread.topic_id, thread.title, thread.header_message_id = new, title, None
+    thread.header_hash = None
     return new
 
 
@@ -292,9 +298,10 @@ async def _ensure_topic(ctx: Context, thread: SupportThread) -> int | None:
                     SupportThread.user_id == thread.user_id,
                     SupportThread.topic_id == thread.topic_id,
                 )
-                .values(header_message_id=sent.message_id)
+                .values(header_message_id=sent.message_id, header_hash=_digest(header))
             )
         thread.header_message_id = sent.message_id
+        thread.header_hash = _digest(header)
     return thread.topic_id
 
 
@@ -414,16 +421,27 @@ async def deliver_header(ctx: Context, row: Envelope) -> Outcome | None:
     if thread is None or thread.header_message_id is None:
         return None  # no topic yet: its header will be made with it
     title, header = await _context(ctx.db, thread.user_id, thread.title)
-    try:
-        await ctx.call(
-            EditMessageText(
-                chat_id=thread.chat_id, message_id=thread.header_message_id, text=header
+    digest = _digest(header)
+    if digest != thread.header_hash:  # Telegram refuses an edit that changes nothing
+        try:
+            await ctx.call(
+                EditMessageText(
+                    chat_id=thread.chat_id, message_id=thread.header_message_id, text=header
+                )
             )
-        )
-    except TelegramBadRequest as exc:
-        text = exc.message.lower()
-        if "not modified" not in text and "not found" not in text and not _thread_gone(exc):
-            raise
+        except TelegramBadRequest as exc:
+            text = exc.message.lower()
+            if "not modified" not in text and "not found" not in text and not _thread_gone(exc):
+                raise
+        async with ctx.db.write() as session:
+            await session.execute(
+                update(SupportThread)
+                .where(
+                    SupportThread.user_id == thread.user_id,
+                    SupportThread.header_message_id == thread.header_message_id,
+                )
+                .values(header_hash=digest)
+            )
     if title != thread.title and thread.topic_id is not None:
         try:
             await ctx.call(

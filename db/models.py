@@ -315,6 +315,8 @@ class SupportThread(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger)
     topic_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     header_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # What the header shows now: an update that would change nothing is not sent.
+    header_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     title: Mapped[str] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
