@@ -86,6 +86,20 @@ class NewRequest:
     consent_version: str | None = None
     consent_at: datetime | None = None
 
+    def __post_init__(self) -> None:
+        # The form's columns (order No 922, appendix): none may go out empty, and a position
+        # of the role matrix goes out with the role chosen for it (the admin picks a role
+        # only for a position typed outside the matrix).
+        empty = [
+            name
+            for name in ("snils", "full_name", "email", "region", "org_full_name", "position")
+            if not getattr(self, name)
+        ]
+        if empty:
+            raise ValueError(f"a request without {', '.join(empty)}")
+        if self.position_in_matrix and self.role is None:
+            raise ValueError("a position of the role matrix without its role")
+
     def columns(self) -> dict[str, Any]:
         values = dict(self.__dict__)
         values.pop("consent_version"), values.pop("consent_at")

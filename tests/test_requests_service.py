@@ -268,3 +268,12 @@ async def test_a_snils_returned_for_correction_can_be_fixed(db: Database) -> Non
     assert isinstance(someone, requests.Submitted)
     with pytest.raises(requests.EmailHeld):  # the corrected SNILS holds the address now
         await _approve(db, someone.request.id)
+
+
+def test_a_request_with_an_empty_column_or_no_role_for_a_matrix_post_is_refused() -> None:
+    with pytest.raises(ValueError, match="snils"):
+        replace(NEW, snils="")
+    with pytest.raises(ValueError, match="role"):
+        replace(NEW, role=None, role_level=None)
+    typed = replace(NEW, position="Врач-онколог", position_in_matrix=False, role=None)
+    assert typed.role is None  # a typed post: the admin picks the role
