@@ -464,6 +464,7 @@ async def test_the_database_makes_the_same_table(
                 org_full_name=full,
                 org_short_name=short,
                 role=role,
+                position_in_matrix=role is not None,  # no role: a post typed by hand
                 component="ВИМИС ОНКО" if n < 3 else f"ВИМИС ОНКО {n}",
             )
             result = await submit(session, new)
