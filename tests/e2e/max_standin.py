@@ -22,7 +22,26 @@ Faithful to MAX
   ``"mid." + hex16(chat_id as two's-complement int64) + hex16(seq)`` (``make_mid``,
   ``parse_mid``).
 * ``GET /me``; ``PATCH /me/commands`` (at most 32 commands, name 1..64, description 1..128,
-  notes §6/§9); ``GET /chats/{id}``.
+  notes §6/§9); ``GET /chats/{id}``; ``POST /chats/{id}/actions``.
+* ``POST /messages?chat_id=|user_id=`` takes a NewMessageBody and answers ``{"message":
+  Message}`` (sender = the bot; in a dialog ``recipient.user_id`` is the *other* side).
+  Refused: text over 4000 (``"text: size must be between 0 and 4000"``), an empty message,
+  an unknown chat/user, a dialog whose user stopped the bot (403 ``chat.denied``), a
+  ``link.mid`` that does not exist (in this chat, for a reply), an inline keyboard past MAX's
+  limits (notes §6: 30 rows, 7 buttons a row and 3 of link/open_app/request_*, 210 buttons,
+  text 1..128, callback payload ≤ 1024, link url ≤ 2048 and http(s)) or with unknown button
+  types.
+* ``format: "html"``: ``b strong i em u ins s del a code pre mark h1`` become markup elements
+  (``{type, from, length}`` in UTF-16 units; ``<a href="max://user/N">`` a ``user_mention``);
+  every other tag is stripped with its content kept, as MAX does, and recorded in
+  ``stripped_tags`` so tests can assert the bot never relies on blockquote/spoiler/tg-emoji.
+  The stored text is the plain text (``&amp; &lt; &gt; &quot;`` and numeric references
+  decoded).
+* ``PUT /messages?message_id=`` (notes §4): missing/null ``attachments`` keeps the keyboard,
+  ``[]`` removes it, a list replaces it; a missing/null ``text`` keeps the text; answers
+  ``{"success": true}``.  MAX has no "message is not modified": a no-op edit succeeds and is
+  counted in ``noop_edits``.  ``DELETE /messages`` (a user's message in a dialog: 403
+  ``access.denied``, notes §1); ``GET /messages/{mid}``.
 
 Assumptions (where the notes leave a question open)
 ---------------------------------------------------
@@ -32,7 +51,19 @@ Assumptions (where the notes leave a question open)
   aiogram-max sends ``start``; the stricter reading wins), and so are blanks in a name and
   duplicate names.
 * An unknown ``chat_id``/``user_id`` is 404 ``chat.not.found`` (a code aiomax maps; the status
-  is a guess).
+  is a guess).  Other refusals of a request body are 400 ``proto.payload`` with a message of
+  the stand-in's own (MAX's wording is unknown), except the text-length one.
+* OQ 6: button text ≤ 128 and callback payload ≤ 1024, the schema's figures; maxapi's
+  docstrings say 64 and 256 (set ``max_button_text``/``max_payload_bytes`` to apply them).
+  OQ 11: text ≤ 4000 per the schema and the server's own message; maxapi refuses exactly 4000
+  on the client side (``max_text_length = 3999`` applies that).
+* The 3-a-row limit counts link, open_app, request_contact and request_geo_location buttons
+  together.  A keyboard with no buttons or an empty row, and two keyboards in one message,
+  are refused.
+* Markdown (``format: "markdown"``) is stored as sent, not parsed; the bot is expected to send
+  HTML (as aiogram-max does, notes §11).
+* A reply's/forward's ``link`` is echoed as a LinkedMessage ``{type, sender, message,
+  chat_id (forwards)}``; a forward needs no text of its own.
 
 Deliberately stricter than MAX
 ------------------------------
@@ -40,11 +71,19 @@ Deliberately stricter than MAX
   so an emoji counts 2.
 * ``?access_token=`` is refused even next to a correct header: the token must never appear
   in a URL (where it ends up in logs).
+* Text length is checked on the text as sent (HTML tags included), not on the plain text.
+* The callback payload limit is counted in UTF-8 bytes (a Cyrillic letter is 2).
+* HTML: unbalanced or malformed markup, a bare ``&`` or ``<``, an unknown named reference
+  (``&nbsp;``), ``<a>`` without an http(s)/``max://user/`` href are refused (MAX would
+  probably render something); whitespace-only text counts as empty.
+* Both ``chat_id`` and ``user_id`` at once are refused; so are edits in a dialog whose user
+  stopped the bot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import json
 import re
@@ -53,6 +92,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -69,6 +109,11 @@ GROUP_CHAT_BASE = -70_000_000_000_000
 MAX_COMMANDS = 32
 MAX_COMMAND_NAME = 64
 MAX_COMMAND_DESCRIPTION = 128
+MAX_TEXT_LENGTH = 4000
+EMPTY_MESSAGE = "Message must have `text` or `attachments`"
+CHAT_ACTIONS = frozenset(
+    {"typing_on", "sending_photo", "sending_video", "sending_audio", "sending_file", "mark_seen"}
+)
 TOO_MANY_REQUESTS = "Too many requests. Limit is: {limit} calls per second."
 _INT64 = 1 << 64
 
@@ -128,6 +173,276 @@ def chat_denied(message: str) -> MaxError:
 
 
 INVALID_TOKEN = MaxError(401, "verify.token", "Invalid access_token")
+
+
+# --------------------------------------------------------------------------- text (format html)
+
+# The tags MAX renders (notes §11) and the markup element each becomes.
+_HTML_MARKUP = {
+    "b": "strong",
+    "strong": "strong",
+    "i": "emphasized",
+    "em": "emphasized",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "del": "strikethrough",
+    "a": "link",
+    "code": "monospaced",
+    "pre": "monospaced",
+    "mark": "highlighted",
+    "h1": "heading",
+}
+_VOID_TAGS = frozenset(
+    {"br", "hr", "img", "wbr", "input", "meta", "link", "source", "area", "col", "embed"}
+)
+_NAMED_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"'}
+_ENTITY_RE = re.compile(r"&(?:#[xX]([0-9a-fA-F]{1,6})|#([0-9]{1,7})|([A-Za-z][A-Za-z0-9]*));")
+_TAG_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
+_END_TAG_RE = re.compile(r"</([A-Za-z][A-Za-z0-9-]*)\s*>")
+_ATTR_RE = re.compile(r"""([^\s=>/"'<]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
+MAX_URL_LENGTH = 2048
+
+
+class HtmlError(ValueError):
+    """HTML the stand-in refuses (unbalanced, malformed, an unescaped ``&`` or ``<``)."""
+
+
+@dataclass
+class ParsedText:
+    text: str  # plain text: tags removed, character references decoded
+    markup: list[Json]  # MAX markup elements: {type, from, length, url?/user_id?}
+    stripped: list[str]  # tags MAX would strip (everything it does not render), in order
+
+
+def _decode_entity(src: str, pos: int) -> tuple[str, int]:
+    """The character reference at ``src[pos] == "&"``: (character, end)."""
+    match = _ENTITY_RE.match(src, pos)
+    if match is None:
+        raise HtmlError(f'unescaped "&" at position {pos} (write "&amp;")')
+    if match.group(3) is not None:
+        char = _NAMED_ENTITIES.get(match.group(3))
+        if char is None:
+            raise HtmlError(f"unknown character reference {match.group(0)!r} at position {pos}")
+        return char, match.end()
+    code = int(match.group(1), 16) if match.group(1) else int(match.group(2))
+    if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        raise HtmlError(f"invalid character reference {match.group(0)!r} at position {pos}")
+    return chr(code), match.end()
+
+
+def _decode_attribute(value: str) -> str:
+    out, i = [], 0
+    while i < len(value):
+        if value[i] == "&":
+            char, i = _decode_entity(value, i)
+            out.append(char)
+        else:
+            out.append(value[i])
+            i += 1
+    return "".join(out)
+
+
+def url_problem(url: Any) -> str | None:
+    """Why a link (a link button's url or an ``<a href>``) is refused; None when it is fine."""
+    if not isinstance(url, str) or not url:
+        return "is empty"
+    if utf16_len(url) > MAX_URL_LENGTH:
+        return f"is longer than {MAX_URL_LENGTH} characters"
+    if re.search(r"\s", url):
+        return "contains whitespace"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in ("http", "https"):
+        return "must be an http:// or https:// link"
+    if not parts.hostname:
+        return "has no host"
+    return None
+
+
+def parse_html(src: str) -> ParsedText:
+    """Parse ``format: "html"`` text as MAX renders it.  Tags MAX does not know are stripped
+    (their content kept) and reported; anything malformed raises HtmlError."""
+    out: list[str] = []
+    u16 = 0  # UTF-16 length of ``out``: markup offsets are in UTF-16 units
+    stack: list[tuple[str, Json | None, int]] = []  # (tag, markup element or None, start)
+    markup: list[Json] = []
+    stripped: list[str] = []
+    i, n = 0, len(src)
+    while i < n:
+        char = src[i]
+        if char == "&":
+            decoded, i = _decode_entity(src, i)
+            out.append(decoded)
+            u16 += utf16_len(decoded)
+            continue
+        if char != "<":
+            out.append(char)
+            u16 += utf16_len(char)
+            i += 1
+            continue
+        if src.startswith("</", i):
+            end = _END_TAG_RE.match(src, i)
+            if end is None:
+                raise HtmlError(f"malformed end tag at position {i}")
+            name = end.group(1).lower()
+            if not stack:
+                raise HtmlError(f"unexpected end tag </{name}> at position {i}")
+            tag, opened, start = stack.pop()
+            if tag != name:
+                raise HtmlError(f"end tag </{name}> at position {i} does not close <{tag}>")
+            if opened is not None and u16 > start:
+                markup.append({**opened, "from": start, "length": u16 - start})
+            i = end.end()
+            continue
+        name_match = _TAG_NAME_RE.match(src, i + 1)
+        if name_match is None:
+            raise HtmlError(f'unescaped "<" at position {i} (write "&lt;")')
+        name = name_match.group(0).lower()
+        attrs: dict[str, str] = {}
+        j = name_match.end()
+        while True:
+            k = j
+            while k < n and src[k].isspace():
+                k += 1
+            if k >= n:
+                raise HtmlError(f"unclosed tag <{name} at position {i}")
+            if src[k] == ">":
+                j, self_closing = k + 1, False
+                break
+            if src.startswith("/>", k):
+                j, self_closing = k + 2, True
+                break
+            attr = _ATTR_RE.match(src, k)
+            if k == j or attr is None:
+                raise HtmlError(f"malformed attributes of <{name}> at position {i}")
+            value = next((g for g in attr.groups()[1:] if g is not None), "")
+            attrs[attr.group(1).lower()] = _decode_attribute(value)
+            j = attr.end()
+        if name in _VOID_TAGS or self_closing:
+            if name in _HTML_MARKUP:
+                raise HtmlError(f"<{name}/> at position {i} must have content and an end tag")
+            stripped.append(name)
+            i = j
+            continue
+        element: Json | None = None
+        if name in _HTML_MARKUP:
+            element = {"type": _HTML_MARKUP[name]}
+            if name == "a":
+                href = attrs.get("href")
+                mention = re.fullmatch(r"max://user/(\d+)", href or "")
+                if mention is not None:
+                    element = {"type": "user_mention", "user_id": int(mention.group(1))}
+                elif (problem := url_problem(href)) is not None:
+                    raise HtmlError(f"<a> at position {i}: href {problem}")
+                else:
+                    element["url"] = href
+        else:
+            stripped.append(name)
+        stack.append((name, element, u16))
+        i = j
+    if stack:
+        raise HtmlError(f"unclosed tag <{stack[-1][0]}>")
+    unique = {json.dumps(e, sort_keys=True): e for e in markup}  # <pre><code> is one block
+    result = sorted(unique.values(), key=lambda e: (e["from"], -e["length"]))
+    return ParsedText("".join(out), result, stripped)
+
+
+# --------------------------------------------------------------------------- inline keyboards
+
+# Limits (notes §6): 30 rows, 7 buttons a row but 3 of the "wide" kinds, 210 buttons; button
+# text 1..128; callback payload up to 1024 (counted here in UTF-8 bytes, the stricter unit);
+# link url up to 2048.
+MAX_ROWS = 30
+MAX_ROW_BUTTONS = 7
+MAX_ROW_WIDE_BUTTONS = 3
+MAX_BUTTONS = 210
+MAX_BUTTON_TEXT = 128
+MAX_CALLBACK_PAYLOAD_BYTES = 1024
+BUTTON_TYPES = frozenset(
+    {
+        "callback",
+        "link",
+        "request_geo_location",
+        "request_contact",
+        "open_app",
+        "message",
+        "clipboard",
+        "chat",
+    }
+)
+_WIDE_BUTTONS = frozenset({"link", "open_app", "request_geo_location", "request_contact"})
+_INTENTS = frozenset({"positive", "negative", "default"})
+
+
+def check_keyboard(
+    payload: Any,
+    *,
+    max_text: int = MAX_BUTTON_TEXT,
+    max_payload_bytes: int = MAX_CALLBACK_PAYLOAD_BYTES,
+) -> None:
+    """Validate an ``inline_keyboard`` attachment's payload; raises MaxError."""
+    rows = payload.get("buttons") if isinstance(payload, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise bad_payload("inline_keyboard: `payload.buttons` must be an array of rows")
+    if not rows or not all(rows):
+        raise bad_payload("inline_keyboard: the keyboard and each of its rows need a button")
+    if len(rows) > MAX_ROWS:
+        raise bad_payload(f"errors.maxRows: {len(rows)} rows, at most {MAX_ROWS} allowed")
+    total = sum(len(row) for row in rows)
+    if total > MAX_BUTTONS:
+        raise bad_payload(f"errors.maxButtons: {total} buttons, at most {MAX_BUTTONS} allowed")
+    for number, row in enumerate(rows, 1):
+        if len(row) > MAX_ROW_BUTTONS:
+            raise bad_payload(
+                f"errors.maxButtonsInRow: row {number} has {len(row)} buttons, "
+                f"at most {MAX_ROW_BUTTONS} allowed"
+            )
+        wide = [b for b in row if isinstance(b, dict) and b.get("type") in _WIDE_BUTTONS]
+        if len(wide) > MAX_ROW_WIDE_BUTTONS:
+            raise bad_payload(
+                f"errors.maxButtonsInRow: row {number} has {len(wide)} link/open_app/request "
+                f"buttons, at most {MAX_ROW_WIDE_BUTTONS} allowed"
+            )
+        for button in row:
+            _check_button(button, max_text, max_payload_bytes)
+
+
+def _check_button(button: Any, max_text: int, max_payload_bytes: int) -> None:
+    if not isinstance(button, dict):
+        raise bad_payload("inline_keyboard: a button must be an object")
+    kind = button.get("type")
+    if kind not in BUTTON_TYPES:
+        raise bad_payload(f"inline_keyboard: unknown button type {kind!r}")
+    text = button.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise bad_payload(f"inline_keyboard: a {kind} button has empty text")
+    if utf16_len(text) > max_text:
+        raise bad_payload(f"inline_keyboard: button text: size must be between 1 and {max_text}")
+    if "intent" in button and button["intent"] not in _INTENTS:
+        raise bad_payload(f"inline_keyboard: unknown intent {button['intent']!r}")
+    if kind in ("callback", "clipboard"):
+        payload = button.get("payload")
+        if not isinstance(payload, str) or not payload:
+            raise bad_payload(f"inline_keyboard: {kind} button {text!r} needs a `payload`")
+        if kind == "callback" and len(payload.encode("utf-8")) > max_payload_bytes:
+            raise bad_payload(
+                f"inline_keyboard: payload of button {text!r} is "
+                f"{len(payload.encode('utf-8'))} bytes, at most {max_payload_bytes} allowed"
+            )
+    elif kind == "link" and (problem := url_problem(button.get("url"))) is not None:
+        raise bad_payload(f"inline_keyboard: url of button {text!r} {problem}")
+
+
+def keyboard_rows(attachments: list[Json]) -> list[list[Json]]:
+    """The rows of the (first) inline keyboard among a message's attachments."""
+    for attachment in attachments:
+        if attachment.get("type") == "inline_keyboard":
+            return list(attachment.get("payload", {}).get("buttons", []))
+    return []
 
 
 # --------------------------------------------------------------------------- records
@@ -190,6 +505,98 @@ class Group:
     owner_id: int | None = None
     bot_member: bool = True
     bot_admin: bool = True  # a non-admin bot gets no messages from the group (notes §10)
+
+
+@dataclass
+class StoredMessage:
+    """The current state of a message in a chat (sent by the bot or pushed as a user's)."""
+
+    chat_id: int
+    seq: int
+    sender_id: int
+    text: str | None  # plain text (tags removed, references decoded)
+    raw_text: str | None  # as sent
+    format: str | None
+    markup: list[Json]
+    attachments: list[Json]  # as echoed in body.attachments
+    link: Json | None  # the LinkedMessage (reply/forward) as echoed
+    timestamp: int
+
+    @property
+    def mid(self) -> str:
+        return make_mid(self.chat_id, self.seq)
+
+    @property
+    def from_bot(self) -> bool:
+        return self.sender_id == BOT_USER_ID
+
+    @property
+    def buttons(self) -> list[Json]:
+        return [button for row in keyboard_rows(self.attachments) for button in row]
+
+
+@dataclass
+class Content:
+    """A validated NewMessageBody, resolved against the message it edits (if any)."""
+
+    text: str | None
+    raw_text: str | None
+    format: str | None
+    markup: list[Json]
+    attachments: list[Json]
+    stripped: list[str]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.text and self.text.strip()) and not self.attachments
+
+
+@dataclass
+class SentRecord:
+    """One successful send or edit by the bot, with a snapshot of the resulting message."""
+
+    index: int  # in ``MaxApiStandin.sent``
+    method: str  # "POST" (send), "PUT" (edit), "answer" (edit through POST /answers)
+    chat_id: int
+    mid: str
+    seq: int
+    text: str | None  # plain text
+    raw_text: str | None  # as sent, e.g. with HTML tags
+    format: str | None
+    markup: list[Json]
+    attachments: list[Json]
+    link: Json | None
+    body: Json  # the NewMessageBody as sent
+    message: Json  # the Message after the call
+    stripped_tags: list[str] = field(default_factory=list)
+    noop: bool = False  # an edit that changed nothing
+
+    @property
+    def keyboard(self) -> list[list[Json]]:
+        return keyboard_rows(self.attachments)
+
+    @property
+    def buttons(self) -> list[str]:
+        return [str(b.get("text", "")) for row in self.keyboard for b in row]
+
+    @property
+    def payloads(self) -> list[str | None]:
+        return [b.get("payload") for row in self.keyboard for b in row]
+
+    @property
+    def urls(self) -> list[str | None]:
+        return [b.get("url") for row in self.keyboard for b in row]
+
+    def payload(self, button_text: str) -> str | None:
+        for row in self.keyboard:
+            for button in row:
+                if button.get("text") == button_text:
+                    return button.get("payload")
+        return None
+
+    def describe(self) -> str:
+        text = (self.text or "")[:300]
+        return f"#{self.index} {self.method} {self.mid}: {text!r} buttons={self.buttons}"
 
 
 FAULT_KINDS = (
@@ -259,6 +666,16 @@ class MaxApiStandin:
         self.groups: dict[int, Group] = {}
         self.dialog_users: set[int] = set()  # users whose dialog with the bot exists
         self.stopped_users: set[int] = set()  # stopped or blocked the bot: sends are refused
+        self.sent: list[SentRecord] = []
+        self.messages: dict[str, StoredMessage] = {}  # by mid
+        self.deleted: list[str] = []  # mids
+        self.stripped_tags: list[str] = []  # every tag MAX would strip from the bot's HTML
+        self.noop_edits = 0  # edits that changed nothing (MAX accepts them silently)
+        self.chat_actions: list[tuple[int, str]] = []
+        # Limits the notes disagree on (OQ 6, OQ 11) can be tightened by a test.
+        self.max_text_length = MAX_TEXT_LENGTH
+        self.max_button_text = MAX_BUTTON_TEXT
+        self.max_payload_bytes = MAX_CALLBACK_PAYLOAD_BYTES
         # Fault injection and limits.
         self.rules: list[FaultRule] = []
         self.injected: list[tuple[str, int | None, str]] = []  # (route, chat, fault)
@@ -269,6 +686,9 @@ class MaxApiStandin:
         self.flood_refusals = 0
         self._recent: list[float] = []
         self._next_group = 0
+        self._last_seq: dict[int, int] = {}
+        self._seq_count: dict[int, int] = {}
+        self._deleted_messages: dict[str, StoredMessage] = {}
         self._closing = False
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -279,6 +699,11 @@ class MaxApiStandin:
                 ("PATCH", r"/me/commands", self._patch_commands),
                 ("PATCH", r"/me", self._patch_me),
                 ("GET", r"/chats/(-?\d+)", self._get_chat),
+                ("POST", r"/chats/(-?\d+)/actions", self._post_action),
+                ("POST", r"/messages", self._post_message),
+                ("PUT", r"/messages", self._put_message),
+                ("DELETE", r"/messages", self._delete_message),
+                ("GET", r"/messages/([^/]+)", self._get_message),
             )
         ]
 
@@ -397,7 +822,8 @@ class MaxApiStandin:
             return None
         if req.args and re.fullmatch(r"-?\d+", req.args[0]):
             return int(req.args[0])
-        return None
+        ids = parse_mid(query.get("message_id") or (req.args[0] if req.args else ""))
+        return None if ids is None else ids[0]
 
     # ------------------------------------------------------------------ faults and limits
 
@@ -616,3 +1042,292 @@ class MaxApiStandin:
             "is_public": False,
             "owner_id": group.owner_id,
         }
+
+    # ------------------------------------------------------------------ messages: shapes
+
+    def _alloc_seq(self, chat_id: int) -> int:
+        """A new ``seq`` in the chat: (timestamp_ms << 16) | counter, strictly increasing."""
+        count = self._seq_count.get(chat_id, 0) + 1
+        self._seq_count[chat_id] = count
+        seq = (now_ms() << 16) | (count & 0xFFFF)
+        seq = max(seq, self._last_seq.get(chat_id, 0) + 1)
+        self._last_seq[chat_id] = seq
+        return seq
+
+    def _new_message(
+        self,
+        chat_id: int,
+        sender_id: int,
+        content: Content,
+        link: Json | None = None,
+    ) -> StoredMessage:
+        seq = self._alloc_seq(chat_id)
+        msg = StoredMessage(
+            chat_id=chat_id,
+            seq=seq,
+            sender_id=sender_id,
+            text=content.text,
+            raw_text=content.raw_text,
+            format=content.format,
+            markup=content.markup,
+            attachments=content.attachments,
+            link=link,
+            timestamp=seq >> 16,
+        )
+        self.messages[msg.mid] = msg
+        return msg
+
+    @staticmethod
+    def _body_json(msg: StoredMessage) -> Json:
+        body: Json = {"mid": msg.mid, "seq": msg.seq, "text": msg.text}
+        if msg.attachments:
+            body["attachments"] = copy.deepcopy(msg.attachments)
+        if msg.markup:
+            body["markup"] = copy.deepcopy(msg.markup)
+        return body
+
+    def _message_json(self, msg: StoredMessage) -> Json:
+        recipient: Json = {"chat_id": msg.chat_id, "chat_type": "chat"}
+        if msg.chat_id > 0:  # a dialog: user_id is the *other* side (notes §2)
+            recipient["chat_type"] = "dialog"
+            user_id = msg.chat_id - DIALOG_CHAT_BASE
+            recipient["user_id"] = user_id if msg.from_bot else BOT_USER_ID
+        data: Json = {
+            "recipient": recipient,
+            "timestamp": msg.timestamp,
+            "body": self._body_json(msg),
+            "sender": self._user_json(msg.sender_id),
+        }
+        if msg.link is not None:
+            data["link"] = copy.deepcopy(msg.link)
+        return data
+
+    def _record(
+        self, method: str, msg: StoredMessage, body: Json, content: Content, noop: bool = False
+    ) -> None:
+        self.stripped_tags.extend(content.stripped)
+        self.sent.append(
+            SentRecord(
+                index=len(self.sent),
+                method=method,
+                chat_id=msg.chat_id,
+                mid=msg.mid,
+                seq=msg.seq,
+                text=msg.text,
+                raw_text=msg.raw_text,
+                format=msg.format,
+                markup=copy.deepcopy(msg.markup),
+                attachments=copy.deepcopy(msg.attachments),
+                link=copy.deepcopy(msg.link),
+                body=copy.deepcopy(body),
+                message=self._message_json(msg),
+                stripped_tags=list(content.stripped),
+                noop=noop,
+            )
+        )
+        self._notify()
+
+    # ------------------------------------------------------------------ messages: validation
+
+    def _destination(self, req: Request) -> int:
+        """The chat of ``POST /messages?chat_id=|user_id=``."""
+        chat_id = req.int_param("chat_id", required=False)
+        user_id = req.int_param("user_id", required=False)
+        if (chat_id is None) == (user_id is None):
+            raise bad_payload("Exactly one of `chat_id` and `user_id` is required")
+        if user_id is not None:
+            if user_id not in self.dialog_users:
+                raise chat_not_found(f"Dialog with user {user_id} not found")
+            return self.dialog_chat_id(user_id)
+        assert chat_id is not None
+        self._chat_kind(chat_id)
+        return chat_id
+
+    def _content(self, body: Json, base: StoredMessage | None) -> Content:
+        """Validate a NewMessageBody.  For an edit (``base``), a missing/null ``text`` keeps
+        the text and a missing/null ``attachments`` keeps the attachments (notes §4)."""
+        notify = body.get("notify")
+        if notify is not None and not isinstance(notify, bool):
+            raise bad_payload("`notify` must be a boolean")
+        fmt = body.get("format")
+        if fmt not in (None, "html", "markdown"):
+            raise bad_payload(f'`format` must be "html" or "markdown", got {fmt!r}')
+        raw = body.get("text")
+        if base is not None and raw is None:
+            text, raw, fmt, markup = base.text, base.raw_text, base.format, base.markup
+            stripped: list[str] = []
+        else:
+            if raw is not None and not isinstance(raw, str):
+                raise bad_payload("`text` must be a string")
+            if raw is not None and utf16_len(raw) > self.max_text_length:
+                raise bad_payload(f"text: size must be between 0 and {self.max_text_length}")
+            text, markup, stripped = None, [], []
+            if raw and fmt == "html":
+                try:
+                    parsed = parse_html(raw)
+                except HtmlError as exc:
+                    raise bad_payload(f"Invalid HTML: {exc}") from None
+                text, markup, stripped = parsed.text or None, parsed.markup, parsed.stripped
+            elif raw:
+                text = raw  # plain or markdown (markdown is stored as sent, not parsed)
+        items = body.get("attachments")
+        if items is None:
+            attachments = copy.deepcopy(base.attachments) if base is not None else []
+        else:
+            attachments = self._attachments(items)
+        return Content(text, raw, fmt, markup, attachments, stripped)
+
+    def _attachments(self, items: Any) -> list[Json]:
+        if not isinstance(items, list):
+            raise bad_payload("`attachments` must be an array")
+        result: list[Json] = []
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+                raise bad_payload("attachments: each attachment must be an object with `type`")
+            kind = item["type"]
+            if kind == "inline_keyboard":
+                check_keyboard(
+                    item.get("payload"),
+                    max_text=self.max_button_text,
+                    max_payload_bytes=self.max_payload_bytes,
+                )
+                result.append({"type": kind, "payload": copy.deepcopy(item["payload"])})
+            else:
+                raise bad_payload(f"attachments: type {kind!r} is not supported")
+        if sum(1 for a in result if a["type"] == "inline_keyboard") > 1:
+            raise bad_payload("attachments: at most one inline_keyboard per message")
+        return result
+
+    def _link(self, chat_id: int, link: Any) -> Json | None:
+        """The LinkedMessage of a reply/forward; its ``mid`` must exist (in this chat for a
+        reply)."""
+        if link is None:
+            return None
+        if (
+            not isinstance(link, dict)
+            or link.get("type") not in ("reply", "forward")
+            or not isinstance(link.get("mid"), str)
+        ):
+            raise bad_payload('`link` must be {"type": "reply"|"forward", "mid": "..."}')
+        target = self.messages.get(link["mid"])
+        if target is None or (link["type"] == "reply" and target.chat_id != chat_id):
+            raise bad_payload(f"link.mid: message {link['mid']} not found in chat {chat_id}")
+        linked: Json = {
+            "type": link["type"],
+            "sender": self._user_json(target.sender_id),
+            "message": self._body_json(target),
+        }
+        if link["type"] == "forward":
+            linked["chat_id"] = target.chat_id
+        return linked
+
+    def _stored(self, mid: str | None) -> StoredMessage:
+        if not mid:
+            raise bad_payload("Parameter `message_id` is required")
+        msg = self.messages.get(mid)
+        if msg is None:
+            raise not_found(f"Message {mid} not found")
+        return msg
+
+    def _edit(self, msg: StoredMessage, body: Json, method: str) -> None:
+        content = self._content(body, msg)
+        if content.empty:
+            raise bad_payload(EMPTY_MESSAGE)
+        self._gate(msg.chat_id)
+        before = (msg.text, msg.markup, msg.attachments)
+        noop = before == (content.text, content.markup, content.attachments)
+        if noop:
+            self.noop_edits += 1
+        msg.text, msg.raw_text, msg.format = content.text, content.raw_text, content.format
+        msg.markup, msg.attachments = content.markup, content.attachments
+        self._record(method, msg, body, content, noop=noop)
+
+    # ------------------------------------------------------------------ messages: routes
+
+    async def _post_message(self, req: Request) -> Any:
+        chat_id = self._destination(req)
+        body = req.object_body()
+        content = self._content(body, None)
+        link = self._link(chat_id, body.get("link"))
+        if content.empty and not (link is not None and link["type"] == "forward"):
+            raise bad_payload(EMPTY_MESSAGE)
+        self._gate(chat_id)
+        msg = self._new_message(chat_id, BOT_USER_ID, content, link)
+        self._record("POST", msg, body, content)
+        return {"message": self._message_json(msg)}
+
+    async def _put_message(self, req: Request) -> Any:
+        msg = self._stored(req.query.get("message_id"))
+        if not msg.from_bot:
+            raise MaxError(403, "access.denied", "Insufficient permissions to edit message")
+        self._edit(msg, req.object_body(), "PUT")
+        return {"success": True}
+
+    async def _delete_message(self, req: Request) -> Any:
+        msg = self._stored(req.query.get("message_id"))
+        group = self.groups.get(msg.chat_id)
+        if not msg.from_bot and (group is None or not group.bot_admin):
+            raise MaxError(403, "access.denied", "Insufficient permissions to delete message")
+        del self.messages[msg.mid]
+        self._deleted_messages[msg.mid] = msg
+        self.deleted.append(msg.mid)
+        self._notify()
+        return {"success": True}
+
+    async def _get_message(self, req: Request) -> Any:
+        return self._message_json(self._stored(req.args[0]))
+
+    async def _post_action(self, req: Request) -> Any:
+        chat_id = int(req.args[0])
+        action = req.object_body().get("action")
+        if action not in CHAT_ACTIONS:
+            raise bad_payload(f"Unknown action {action!r}")
+        self._chat_kind(chat_id)
+        self._gate(chat_id)
+        self.chat_actions.append((chat_id, str(action)))
+        return {"success": True}
+
+    # ------------------------------------------------------------------ test helpers: sent
+
+    async def wait_for_message(
+        self,
+        chat_id: int,
+        predicate: Callable[[SentRecord], bool] | None = None,
+        timeout: float = 15.0,  # noqa: ASYNC109 - part of the helper's public signature
+        after: int | None = None,
+    ) -> SentRecord:
+        """Wait for a send/edit in the chat (record index >= ``after``) matching ``predicate``."""
+        start = after or 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            changed = self._changed
+            for record in self.sent[start:]:
+                if record.chat_id == chat_id and (predicate is None or predicate(record)):
+                    return record
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(self._timeout_report(chat_id, timeout, start))
+            await self._wait(changed, remaining)
+
+    def _timeout_report(self, chat_id: int, timeout: float, start: int) -> str:
+        in_chat = [r for r in self.sent if r.chat_id == chat_id]
+        lines = [
+            f"no matching message from the bot in chat {chat_id} within {timeout}s "
+            f"(looking at records from #{start}); last ones in this chat:"
+        ]
+        lines += [f"  {r.describe()}" for r in in_chat[-5:]] or ["  (nothing)"]
+        if self.errors:
+            lines.append("refused requests:")
+            lines += [
+                f"  {e.method} {e.path} -> {e.status} {e.code}: {e.message}"
+                for e in self.errors[-5:]
+            ]
+        return "\n".join(lines)
+
+    def last_message(self, chat_id: int) -> SentRecord:
+        """The newest send/edit record in the chat."""
+        for record in reversed(self.sent):
+            if record.chat_id == chat_id:
+                return record
+        raise AssertionError(f"the bot has not sent anything to chat {chat_id}")

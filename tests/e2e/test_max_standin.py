@@ -267,3 +267,481 @@ async def test_per_chat_faults_and_rate_limit(mx: MaxApiStandin, api: Api) -> No
     assert mx.flood_refusals == 4
     await asyncio.sleep(1.05)
     assert (await api.call("GET", "/me"))[0] == 200
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def cb(text: str, payload: str) -> dict[str, Any]:
+    return {"type": "callback", "text": text, "payload": payload}
+
+
+def link_button(text: str, url: str = "https://max.ru") -> dict[str, Any]:
+    return {"type": "link", "text": text, "url": url}
+
+
+def kb(*rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """An inline_keyboard attachment."""
+    return {"type": "inline_keyboard", "payload": {"buttons": [list(r) for r in rows]}}
+
+
+async def send(api: Api, chat_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    """POST /messages?chat_id=; returns the Message."""
+    answer = await api.ok("POST", "/messages", params={"chat_id": chat_id}, json=body)
+    assert set(answer) == {"message"}
+    return dict(answer["message"])
+
+
+async def test_send_to_dialog_and_group_mids_and_seq(mx: MaxApiStandin, api: Api) -> None:
+    dialog = mx.introduce(USER, "Мария")
+    group = mx.create_group("Поддержка", members=[USER])
+    started = int(time.time() * 1000)
+    first = await send(api, dialog, {"text": "Привет"})
+    assert first["recipient"] == {"chat_id": dialog, "chat_type": "dialog", "user_id": USER}
+    assert first["sender"]["user_id"] == BOT_USER_ID and first["sender"]["is_bot"] is True
+    assert first["body"]["text"] == "Привет" and "attachments" not in first["body"]
+    # By user id, the same dialog.
+    by_user = await api.ok("POST", "/messages", params={"user_id": USER}, json={"text": "2"})
+    second = by_user["message"]
+    assert second["recipient"]["chat_id"] == dialog
+    in_group = await send(api, group, {"text": "всем"})
+    assert in_group["recipient"] == {"chat_id": group, "chat_type": "chat"}
+    third = await send(api, dialog, {"text": "3"})
+
+    seqs = [m["body"]["seq"] for m in (first, second, third)]
+    assert seqs == sorted(set(seqs)), "seq must grow within a chat"
+    for message in (first, second, third, in_group):
+        body, chat = message["body"], message["recipient"]["chat_id"]
+        assert body["mid"] == make_mid(chat, body["seq"])
+        assert parse_mid(body["mid"]) == (chat, body["seq"])
+        assert body["seq"] >> 16 == message["timestamp"] >= started
+    assert in_group["body"]["mid"].startswith("mid.ffff")
+    assert first["body"]["mid"].startswith(f"mid.{dialog:016x}")
+    assert [r.mid for r in mx.sent] == [m["body"]["mid"] for m in (first, second, in_group, third)]
+    record = mx.sent[0]
+    assert (record.method, record.chat_id, record.text, record.format) == (
+        "POST",
+        dialog,
+        "Привет",
+        None,
+    )
+    fetched = await api.ok("GET", f"/messages/{first['body']['mid']}")
+    assert fetched["body"] == first["body"] and fetched["recipient"] == first["recipient"]
+    assert mx.errors == []
+
+
+async def test_text_length_and_empty_messages(mx: MaxApiStandin, api: Api) -> None:
+    dialog = mx.introduce(USER, "Мария")
+    await send(api, dialog, {"text": "я" * 4000})
+    await send(api, dialog, {"text": "😀" * 2000})  # 4000 UTF-16 units
+    too_long = "text: size must be between 0 and 4000"
+    for text in ("я" * 4001, "😀" * 2001, "<b>" + "я" * 3995 + "</b>"):
+        message = await api.refused(
+            400,
+            "proto.payload",
+            "POST",
+            "/messages",
+            params={"chat_id": dialog},
+            json={"text": text, "format": "html"},
+        )
+        assert message == too_long  # the raw text counts, tags included
+    for body in ({}, {"text": ""}, {"text": None}, {"text": "  \n"}, {"attachments": []}):
+        await api.refused(
+            400, "proto.payload", "POST", "/messages", params={"chat_id": dialog}, json=body
+        )
+    empty_html = {"text": "<b></b>", "format": "html"}
+    await api.refused(
+        400, "proto.payload", "POST", "/messages", params={"chat_id": dialog}, json=empty_html
+    )
+    # A keyboard alone is a message.
+    only_keyboard = await send(api, dialog, {"attachments": [kb([cb("Да", "yes")])]})
+    assert only_keyboard["body"]["text"] is None
+    mx.max_text_length = 3999  # maxapi's reading (OQ 11), for a test that wants it
+    await api.refused(
+        400,
+        "proto.payload",
+        "POST",
+        "/messages",
+        params={"chat_id": dialog},
+        json={"text": "я" * 4000},
+    )
+    assert len(mx.sent) == 3
+
+
+async def test_send_refusals_chat_user_link_and_stopped(mx: MaxApiStandin, api: Api) -> None:
+    dialog = mx.introduce(USER, "Мария")
+    other_dialog = mx.introduce(OTHER, "Олег")
+    hello = {"text": "привет"}
+    # Unknown chat or user, ambiguous or missing destination, bad parameters.
+    unknown = mx.dialog_chat_id(9999)
+    await api.refused(
+        404, "chat.not.found", "POST", "/messages", params={"chat_id": unknown}, json=hello
+    )
+    await api.refused(
+        404, "chat.not.found", "POST", "/messages", params={"user_id": 9999}, json=hello
+    )
+    await api.refused(
+        404, "chat.not.found", "POST", "/messages", params={"chat_id": USER}, json=hello
+    )
+    await api.refused(
+        404, "chat.not.found", "POST", "/messages", params={"chat_id": -1}, json=hello
+    )
+    both = {"chat_id": dialog, "user_id": USER}
+    await api.refused(400, "proto.payload", "POST", "/messages", params=both, json=hello)
+    await api.refused(400, "proto.payload", "POST", "/messages", json=hello)
+    await api.refused(
+        400, "proto.payload", "POST", "/messages", params={"chat_id": "x"}, json=hello
+    )
+    for body in ({"text": 5}, {"text": "x", "format": "HTML"}, {"text": "x", "notify": "no"}):
+        await api.refused(
+            400, "proto.payload", "POST", "/messages", params={"chat_id": dialog}, json=body
+        )
+
+    # link.mid must exist (in this chat, for a reply).
+    first = await send(api, dialog, {"text": "вопрос"})
+    mid = first["body"]["mid"]
+    reply = await send(api, dialog, {"text": "ответ", "link": {"type": "reply", "mid": mid}})
+    assert reply["link"]["type"] == "reply" and reply["link"]["message"]["mid"] == mid
+    assert reply["link"]["message"]["text"] == "вопрос"
+    assert reply["link"]["sender"]["user_id"] == BOT_USER_ID
+    for link in (
+        {"type": "reply", "mid": make_mid(dialog, 1)},
+        {"type": "reply", "mid": "mid.0000"},
+        {"type": "quote", "mid": mid},
+        {"mid": mid},
+    ):
+        await api.refused(
+            400,
+            "proto.payload",
+            "POST",
+            "/messages",
+            params={"chat_id": dialog},
+            json={"text": "x", "link": link},
+        )
+    not_here = {"text": "x", "link": {"type": "reply", "mid": mid}}
+    await api.refused(
+        400, "proto.payload", "POST", "/messages", params={"chat_id": other_dialog}, json=not_here
+    )
+    forwarded = await send(api, other_dialog, {"link": {"type": "forward", "mid": mid}})
+    assert forwarded["link"]["chat_id"] == dialog and forwarded["body"]["text"] is None
+
+    # A user who stopped (or blocked) the bot: 403 chat.denied, sends and edits.
+    mx.stopped_users.add(USER)
+    await api.refused(
+        403, "chat.denied", "POST", "/messages", params={"chat_id": dialog}, json=hello
+    )
+    await api.refused(403, "chat.denied", "POST", "/messages", params={"user_id": USER}, json=hello)
+    await api.refused(
+        403, "chat.denied", "PUT", "/messages", params={"message_id": mid}, json=hello
+    )
+    await send(api, other_dialog, hello)
+    assert [r.chat_id for r in mx.sent] == [dialog, dialog, other_dialog, other_dialog]
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([[cb(f"{i}", f"{i}")] for i in range(31)], "errors.maxRows: 31 rows, at most 30"),
+        ([[cb(f"{i}", f"{i}") for i in range(8)]], "row 1 has 8 buttons, at most 7"),
+        ([[link_button(f"{i}") for i in range(4)]], "row 1 has 4 link/open_app/request buttons"),
+        (
+            [
+                [
+                    link_button("a"),
+                    {"type": "open_app", "text": "b"},
+                    {"type": "request_contact", "text": "c"},
+                    {"type": "request_geo_location", "text": "d"},
+                ]
+            ],
+            "has 4 link/open_app/request buttons",
+        ),
+        ([[cb(f"{r}.{i}", "x") for i in range(7)] for r in range(31)], "errors.maxRows"),
+        ([[cb("", "x")]], "has empty text"),
+        ([[cb("   ", "x")]], "has empty text"),
+        ([[cb("я" * 129, "x")]], "button text: size must be between 1 and 128"),
+        ([[cb("😀" * 65, "x")]], "button text: size must be between 1 and 128"),
+        ([[cb("Да", "")]], "needs a `payload`"),
+        ([[{"type": "callback", "text": "Да"}]], "needs a `payload`"),
+        ([[cb("Да", "я" * 513)]], "is 1026 bytes, at most 1024"),
+        ([[link_button("Сайт", "ftp://example.com")]], "must be an http:// or https:// link"),
+        ([[link_button("Сайт", "example.com")]], "must be an http:// or https:// link"),
+        ([[link_button("Сайт", "https://example.com/" + "a" * 2030)]], "longer than 2048"),
+        ([[link_button("Сайт", "https:///path")]], "has no host"),
+        ([[{"type": "link", "text": "Сайт"}]], "is empty"),
+        ([[{"type": "web_app", "text": "x"}]], "unknown button type 'web_app'"),
+        ([[{"text": "x", "callback_data": "y"}]], "unknown button type None"),
+        ([[{**cb("Да", "y"), "intent": "danger"}]], "unknown intent"),
+        ([], "need"),
+        ([[]], "need"),
+        ([["x"]], "a button must be an object"),
+    ],
+)
+async def test_keyboard_limits(
+    mx: MaxApiStandin, api: Api, rows: list[list[Any]], expected: str
+) -> None:
+    dialog = mx.introduce(USER, "Мария")
+    message = await api.refused(
+        400,
+        "proto.payload",
+        "POST",
+        "/messages",
+        params={"chat_id": dialog},
+        json={"text": "x", "attachments": [kb(*rows)]},
+    )
+    assert expected in message
+    assert mx.sent == []
+
+
+async def test_keyboard_at_its_limits_is_accepted(mx: MaxApiStandin, api: Api) -> None:
+    dialog = mx.introduce(USER, "Мария")
+    full = [[cb(f"{r}.{i}", f"{r}:{i}") for i in range(7)] for r in range(30)]  # 210 buttons
+    mixed = [link_button("a"), link_button("b"), {"type": "open_app", "text": "c"}]
+    mixed += [
+        cb("d", "d"),
+        {"type": "message", "text": "e"},
+        {"type": "request_contact", "text": "f"},
+    ]
+    edge = [
+        cb("я" * 128, "я" * 512),  # 128 characters, 1024 bytes
+        link_button("url", "https://example.com/" + "a" * 2028),  # 2048 characters
+        {**cb("intent", "i"), "intent": "positive"},
+    ]
+    for rows in (full, [mixed[:3] + mixed[3:4]], [edge]):
+        message = await send(api, dialog, {"text": "ok", "attachments": [kb(*rows)]})
+        assert message["body"]["attachments"] == [kb(*rows)]  # echoed as sent
+    assert len(mx.sent[0].buttons) == 210
+    assert mx.sent[0].payload("29.6") == "29:6"
+    assert mx.sent[2].urls == [None, "https://example.com/" + "a" * 2028, None]
+    assert mx.sent[2].payloads == ["я" * 512, None, "i"]
+
+    # maxapi's tighter reading (OQ 6) can be switched on by a test.
+    mx.max_button_text, mx.max_payload_bytes = 64, 256
+    for button in (cb("я" * 65, "x"), cb("x", "x" * 257)):
+        await api.refused(
+            400,
+            "proto.payload",
+            "POST",
+            "/messages",
+            params={"chat_id": dialog},
+            json={"text": "x", "attachments": [kb([button])]},
+        )
+    refused = {"text": "x", "attachments": [kb([cb("a", "a")]), kb([cb("b", "b")])]}
+    await api.refused(
+        400, "proto.payload", "POST", "/messages", params={"chat_id": dialog}, json=refused
+    )
+    sticker = {"text": "x", "attachments": [{"type": "sticker", "payload": {"code": "1"}}]}
+    await api.refused(
+        400, "proto.payload", "POST", "/messages", params={"chat_id": dialog}, json=sticker
+    )
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+async def test_html_markup_plain_text_and_stripped_tags(mx: MaxApiStandin, api: Api) -> None:
+    dialog = mx.introduce(USER, "Мария")
+    html = (
+        "<b>Заявка</b> №1 &amp; <i>статус</i>: &lt;новая&gt; &quot;ок&quot;&#33;\n"
+        '<a href="https://example.com/?a=1&amp;b=2">ссылка</a> <u>под</u><s>черк</s>'
+        '<pre><code>x = 1</code></pre><mark>важно</mark> <a href="max://user/77">Мария</a>'
+    )
+    message = await send(api, dialog, {"text": html, "format": "html"})
+    text = 'Заявка №1 & статус: <новая> "ок"!\nссылка подчеркx = 1важно Мария'
+    assert message["body"]["text"] == text
+    markup = {
+        (m["type"], text[m["from"] : m["from"] + m["length"]]) for m in message["body"]["markup"]
+    }
+    assert markup == {
+        ("strong", "Заявка"),
+        ("emphasized", "статус"),
+        ("link", "ссылка"),
+        ("underline", "под"),
+        ("strikethrough", "черк"),
+        ("monospaced", "x = 1"),
+        ("highlighted", "важно"),
+        ("user_mention", "Мария"),
+    }
+    link = next(m for m in message["body"]["markup"] if m["type"] == "link")
+    assert link["url"] == "https://example.com/?a=1&b=2"
+    mention = next(m for m in message["body"]["markup"] if m["type"] == "user_mention")
+    assert mention["user_id"] == 77
+    record = mx.sent[-1]
+    assert (record.text, record.raw_text, record.format) == (text, html, "html")
+    assert mx.stripped_tags == []
+
+    # Offsets are UTF-16 units: an emoji before the bold text counts 2.
+    emoji = await send(api, dialog, {"text": "😀 <strong>жирный</strong>", "format": "html"})
+    assert emoji["body"]["markup"] == [{"type": "strong", "from": 3, "length": 6}]
+
+    # Tags MAX does not render are stripped (content kept) and recorded.
+    telegram_html = (
+        "<blockquote>цитата</blockquote> <tg-spoiler>секрет</tg-spoiler> "
+        '<span class="tg-spoiler">ещё</span> <tg-emoji emoji-id="5368324170671202286">👍</tg-emoji>'
+        "<br/>конец<br>"
+    )
+    stripped = await send(api, dialog, {"text": telegram_html, "format": "html"})
+    assert stripped["body"]["text"] == "цитата секрет ещё 👍конец"
+    assert "markup" not in stripped["body"]
+    assert mx.stripped_tags == ["blockquote", "tg-spoiler", "span", "tg-emoji", "br", "br"]
+    assert mx.sent[-1].stripped_tags == mx.stripped_tags
+
+    # Without format: "html" the text is stored as sent.
+    plain = await send(api, dialog, {"text": "<b>не жирный</b> & <blockquote>"})
+    assert plain["body"]["text"] == "<b>не жирный</b> & <blockquote>"
+    markdown = await send(api, dialog, {"text": "**жирный**", "format": "markdown"})
+    assert markdown["body"]["text"] == "**жирный**"  # markdown is not parsed
+    assert len(mx.stripped_tags) == 6 and mx.errors == []
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        ("<b>x", "unclosed tag <b>"),
+        ("<b><i>x</b></i>", "end tag </b> at position 7 does not close <i>"),
+        ("x</b>", "unexpected end tag </b>"),
+        ("<b", "unclosed tag <b"),
+        ("a < b", 'unescaped "<" at position 2'),
+        ("1 <2", 'unescaped "<"'),
+        ("Том & Джерри", 'unescaped "&" at position 4'),
+        ("&amp", 'unescaped "&"'),
+        ("&nbsp;", "unknown character reference '&nbsp;'"),
+        ("&#0;", "invalid character reference"),
+        ("<a>x</a>", "<a> at position 0: href is empty"),
+        ('<a href="javascript:alert(1)">x</a>', "must be an http:// or https:// link"),
+        ('<a href="tg://user?id=1">x</a>', "must be an http:// or https:// link"),
+        ("<b/>", "must have content and an end tag"),
+        ("<blockquote>x", "unclosed tag <blockquote>"),
+        ('<a href="x"title="y">x</a>', "malformed attributes"),
+        ("</ b>", "malformed end tag"),
+        ("<!-- comment -->", 'unescaped "<"'),
+    ],
+)
+async def test_malformed_html_is_refused(
+    mx: MaxApiStandin, api: Api, html: str, expected: str
+) -> None:
+    dialog = mx.introduce(USER, "Мария")
+    message = await api.refused(
+        400,
+        "proto.payload",
+        "POST",
+        "/messages",
+        params={"chat_id": dialog},
+        json={"text": html, "format": "html"},
+    )
+    assert message.startswith("Invalid HTML: ") and expected in message
+    assert mx.sent == [] and mx.stripped_tags == []
+
+
+# --------------------------------------------------------------------------- edit, delete
+
+
+async def edit(api: Api, mid: str, body: dict[str, Any]) -> None:
+    assert await api.ok("PUT", "/messages", params={"message_id": mid}, json=body) == {
+        "success": True
+    }
+
+
+async def test_edit_keeps_removes_and_replaces_the_keyboard(mx: MaxApiStandin, api: Api) -> None:
+    dialog = mx.introduce(USER, "Мария")
+    yes = kb([cb("Да", "yes")])
+    sent = await send(
+        api, dialog, {"text": "<b>Вопрос</b>", "format": "html", "attachments": [yes]}
+    )
+    mid = sent["body"]["mid"]
+
+    await edit(api, mid, {"text": "Вопрос 2"})  # attachments omitted: keyboard kept
+    assert mx.messages[mid].attachments == [yes] and mx.messages[mid].text == "Вопрос 2"
+    assert mx.messages[mid].markup == []  # the new text has no format
+    await edit(api, mid, {"text": "Вопрос 3", "attachments": None})  # null: kept
+    assert mx.last_message(dialog).buttons == ["Да"]
+    await edit(api, mid, {"attachments": [kb([cb("Нет", "no")])]})  # no text: text kept
+    assert (mx.messages[mid].text, mx.last_message(dialog).buttons) == ("Вопрос 3", ["Нет"])
+    await edit(api, mid, {"text": "Готово", "attachments": []})  # []: removed
+    assert mx.messages[mid].attachments == [] and mx.last_message(dialog).buttons == []
+    fetched = await api.ok("GET", f"/messages/{mid}")
+    assert fetched["body"]["text"] == "Готово" and "attachments" not in fetched["body"]
+    assert fetched["body"]["seq"] == sent["body"]["seq"]  # the same message
+
+    # MAX has no "message is not modified": a no-op edit succeeds but is counted.
+    assert mx.noop_edits == 0
+    await edit(api, mid, {"text": "Готово"})
+    await edit(api, mid, {"text": "Готово", "attachments": []})
+    assert mx.noop_edits == 2 and [r.noop for r in mx.sent[-3:]] == [False, True, True]
+    assert [r.method for r in mx.sent] == ["POST"] + ["PUT"] * 6
+
+    # Edits are validated like sends.
+    refusals = [
+        {"text": "я" * 4001},
+        {"text": "<b>x", "format": "html"},
+        {"attachments": [kb([cb("", "x")])]},
+        {"text": "", "attachments": []},  # nothing left
+    ]
+    for body in refusals:
+        await api.refused(
+            400, "proto.payload", "PUT", "/messages", params={"message_id": mid}, json=body
+        )
+    unknown = make_mid(dialog, 12345)
+    await api.refused(
+        404, "not.found", "PUT", "/messages", params={"message_id": unknown}, json={"text": "x"}
+    )
+    await api.refused(400, "proto.payload", "PUT", "/messages", json={"text": "x"})
+    assert mx.messages[mid].text == "Готово" and len(mx.sent) == 7
+
+
+async def test_delete_and_get(mx: MaxApiStandin, api: Api) -> None:
+    dialog = mx.introduce(USER, "Мария")
+    mid = (await send(api, dialog, {"text": "удали меня"}))["body"]["mid"]
+    assert await api.ok("DELETE", "/messages", params={"message_id": mid}) == {"success": True}
+    assert mid not in mx.messages and mx.deleted == [mid]
+    await api.refused(404, "not.found", "DELETE", "/messages", params={"message_id": mid})
+    await api.refused(404, "not.found", "GET", f"/messages/{mid}")
+    await api.refused(
+        404, "not.found", "PUT", "/messages", params={"message_id": mid}, json={"text": "x"}
+    )
+    await api.refused(400, "proto.payload", "DELETE", "/messages")
+
+
+async def test_wait_for_message_and_last_message(mx: MaxApiStandin, api: Api) -> None:
+    dialog = mx.introduce(USER, "Мария")
+    group = mx.create_group(members=[USER])
+    before = len(mx.sent)
+
+    async def answer_later() -> None:
+        await asyncio.sleep(0.2)
+        await send(api, dialog, {"text": "думаю…"})
+        await send(api, group, {"text": "не туда"})
+        await send(api, dialog, {"text": "готово"})
+
+    task = asyncio.create_task(answer_later())
+    record = await mx.wait_for_message(
+        dialog, lambda r: r.text == "готово", timeout=3, after=before
+    )
+    await task
+    assert record.text == "готово" and record.method == "POST"
+    assert mx.last_message(dialog).text == "готово"
+    assert mx.last_message(group).text == "не туда"
+    assert (await mx.wait_for_message(dialog, after=before)).text == "думаю…"
+    with pytest.raises(AssertionError) as timeout:
+        await mx.wait_for_message(dialog, lambda r: r.text == "никогда", timeout=0.3)
+    assert "готово" in str(timeout.value) and "думаю" in str(timeout.value)
+    with pytest.raises(AssertionError):
+        mx.last_message(mx.dialog_chat_id(OTHER))
+
+    mark = len(mx.sent)
+    await edit(api, record.mid, {"text": "готово!"})
+    edited = await mx.wait_for_message(dialog, after=mark, timeout=1)
+    assert edited.method == "PUT" and edited.text == "готово!" and edited.mid == record.mid
+
+
+async def test_chat_actions(mx: MaxApiStandin, api: Api) -> None:
+    dialog = mx.introduce(USER, "Мария")
+    assert await api.ok("POST", f"/chats/{dialog}/actions", json={"action": "typing_on"}) == {
+        "success": True
+    }
+    await api.refused(
+        400, "proto.payload", "POST", f"/chats/{dialog}/actions", json={"action": "typing"}
+    )
+    await api.refused(
+        404, "chat.not.found", "POST", "/chats/-9/actions", json={"action": "typing_on"}
+    )
+    assert mx.chat_actions == [(dialog, "typing_on")]
