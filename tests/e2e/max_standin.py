@@ -42,6 +42,19 @@ Faithful to MAX
   ``{"success": true}``.  MAX has no "message is not modified": a no-op edit succeeds and is
   counted in ``noop_edits``.  ``DELETE /messages`` (a user's message in a dialog: 403
   ``access.denied``, notes §1); ``GET /messages/{mid}``.
+* ``GET /updates?marker=&limit=&timeout=&types=`` (notes §2): ``{"updates": [...],
+  "marker": n}``, ``limit`` 1..1000 and ``timeout`` 0..90 or 400 ``proto.payload``; updates
+  before the passed marker count as read and never come again; the call is held until an
+  update arrives or the timeout passes.  Updates have the shapes of the notes' live payloads
+  (``push_message``, ``push_edit``, ``press``/``push_callback``, ``push_bot_started``,
+  ``push_bot_stopped``, ``push_bot_added``, ``push_bot_removed``, ``add_member``):
+  ``user_locale`` only in dialogs, ``recipient.user_id`` is the bot when a user writes in a
+  dialog, a callback's ``message`` is null once deleted, a ``bot_started`` payload over 512
+  characters is dropped; a bot that is not a group's admin gets nothing from the group but
+  bot_added/bot_removed (notes §10).
+* ``POST /answers?callback_id=``: neither ``message`` nor ``notification`` is 400
+  ``{"code": "proto.payload", "message": "`message` or `notification` required"}``;
+  ``message`` edits the keyboard's message in place with the same semantics as PUT.
 
 Assumptions (where the notes leave a question open)
 ---------------------------------------------------
@@ -64,6 +77,17 @@ Assumptions (where the notes leave a question open)
   HTML (as aiogram-max does, notes §11).
 * A reply's/forward's ``link`` is echoed as a LinkedMessage ``{type, sender, message,
   chat_id (forwards)}``; a forward needs no text of its own.
+* OQ 4: ``GET /updates`` without a marker returns only the newest unread update and the
+  older unread ones are lost (``skipped_updates``), as the current schema says; set
+  ``markerless_poll = "all"`` for the older docs' reading.
+* OQ 3: the schema's ranges are enforced (limit ≤ 1000, timeout ≤ 90) but, as maxapi reports
+  since 11.05.2026, at most ``poll_batch_cap`` = 100 updates come back and a poll is held at
+  most ``poll_hold_cap`` = 30 s.
+* Updates left out by ``types`` are consumed, not kept for a later poll
+  (``dropped_updates``).  A newer GET /updates releases a held one with an empty batch
+  (``superseded_polls``), so two pollers never get the same update at once.
+* An unknown or already answered ``callback_id`` is 404 ``not.found`` (MAX's reply is not
+  documented); there is no answer deadline (none is documented, OQ 11).
 
 Deliberately stricter than MAX
 ------------------------------
@@ -87,6 +111,7 @@ import copy
 import functools
 import json
 import re
+import secrets
 import socket
 import time
 from collections.abc import Awaitable, Callable
@@ -111,6 +136,29 @@ MAX_COMMAND_NAME = 64
 MAX_COMMAND_DESCRIPTION = 128
 MAX_TEXT_LENGTH = 4000
 EMPTY_MESSAGE = "Message must have `text` or `attachments`"
+MAX_START_PAYLOAD = 512  # a longer deep-link payload is dropped by MAX (notes §2)
+MAX_POLL_LIMIT = 1000
+MAX_POLL_TIMEOUT = 90
+UPDATE_TYPES = frozenset(
+    {
+        "bot_added",
+        "bot_removed",
+        "bot_started",
+        "bot_stopped",
+        "chat_title_changed",
+        "dialog_cleared",
+        "dialog_muted",
+        "dialog_unmuted",
+        "dialog_removed",
+        "message_callback",
+        "message_chat_created",
+        "message_created",
+        "message_edited",
+        "message_removed",
+        "user_added",
+        "user_removed",
+    }
+)
 CHAT_ACTIONS = frozenset(
     {"typing_on", "sending_photo", "sending_video", "sending_audio", "sending_file", "mark_seen"}
 )
@@ -599,6 +647,20 @@ class SentRecord:
         return f"#{self.index} {self.method} {self.mid}: {text!r} buttons={self.buttons}"
 
 
+@dataclass
+class CallbackRecord:
+    """A button press (message_callback) and how the bot answered it."""
+
+    callback_id: str
+    user_id: int
+    chat_id: int
+    mid: str
+    payload: str
+    answered: bool = False
+    notification: str | None = None
+    message: Json | None = None  # the answer's `message` (a NewMessageBody), if any
+
+
 FAULT_KINDS = (
     "500",  # {"code": "internal.error"}, the call had no effect
     "502",  # a proxy's HTML page: not even JSON
@@ -672,6 +734,17 @@ class MaxApiStandin:
         self.stripped_tags: list[str] = []  # every tag MAX would strip from the bot's HTML
         self.noop_edits = 0  # edits that changed nothing (MAX accepts them silently)
         self.chat_actions: list[tuple[int, str]] = []
+        self.updates: list[Json] = []  # every update MAX emitted for the bot, in order
+        self.dropped_updates: list[Json] = []  # never delivered (filtered out by types, ...)
+        self.skipped_updates: list[Json] = []  # lost to a poll without a marker
+        self.callbacks: dict[str, CallbackRecord] = {}
+        self.notifications: list[tuple[int, str]] = []  # (user id, text) of answers
+        self.superseded_polls = 0  # long polls released by a newer GET /updates
+        # A GET /updates without a marker gets only the newest update (the current schema,
+        # OQ 4); "all" gives every unread one (the older docs).
+        self.markerless_poll = "last"
+        self.poll_batch_cap = 100  # the server returns at most this many (maxapi, OQ 3)
+        self.poll_hold_cap = 30.0  # and holds a long poll at most this long (maxapi, OQ 3)
         # Limits the notes disagree on (OQ 6, OQ 11) can be tightened by a test.
         self.max_text_length = MAX_TEXT_LENGTH
         self.max_button_text = MAX_BUTTON_TEXT
@@ -689,6 +762,9 @@ class MaxApiStandin:
         self._last_seq: dict[int, int] = {}
         self._seq_count: dict[int, int] = {}
         self._deleted_messages: dict[str, StoredMessage] = {}
+        self._pending: list[int] = []  # numbers (index + 1 in ``updates``) not yet read
+        self._delivered: set[int] = set()
+        self._poll_generation = 0
         self._closing = False
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -704,6 +780,8 @@ class MaxApiStandin:
                 ("PUT", r"/messages", self._put_message),
                 ("DELETE", r"/messages", self._delete_message),
                 ("GET", r"/messages/([^/]+)", self._get_message),
+                ("GET", r"/updates", self._get_updates),
+                ("POST", r"/answers", self._post_answer),
             )
         ]
 
@@ -822,6 +900,9 @@ class MaxApiStandin:
             return None
         if req.args and re.fullmatch(r"-?\d+", req.args[0]):
             return int(req.args[0])
+        callback = self.callbacks.get(query.get("callback_id") or "")
+        if callback is not None:
+            return callback.chat_id
         ids = parse_mid(query.get("message_id") or (req.args[0] if req.args else ""))
         return None if ids is None else ids[0]
 
@@ -1331,3 +1412,338 @@ class MaxApiStandin:
             if record.chat_id == chat_id:
                 return record
         raise AssertionError(f"the bot has not sent anything to chat {chat_id}")
+
+    # ------------------------------------------------------------------ updates: long polling
+
+    def delivered_updates(self) -> list[Json]:
+        """The updates the bot has received (returned by GET /updates or answered 200 by its
+        webhook), in order, each once."""
+        return [self.updates[n - 1] for n in sorted(self._delivered)]
+
+    def pending_updates(self) -> list[Json]:
+        """Updates GET /updates has not had confirmed by a marker yet."""
+        return [self.updates[n - 1] for n in self._pending]
+
+    async def _get_updates(self, req: Request) -> Any:
+        limit = self._bounded(req, "limit", 100, 1, MAX_POLL_LIMIT)
+        timeout = self._bounded(req, "timeout", 30, 0, MAX_POLL_TIMEOUT)
+        marker = req.int_param("marker", required=False)
+        if marker is not None and marker < 0:
+            raise bad_payload("Parameter `marker` must not be negative")
+        types: set[str] | None = None
+        if req.query.get("types"):
+            types = set(req.query["types"].split(","))
+            if unknown := types - UPDATE_TYPES:
+                raise bad_payload(f"Unknown update types {sorted(unknown)}")
+        if marker is not None:  # everything before the marker counts as read
+            self._pending = [n for n in self._pending if n >= marker]
+        self._poll_generation += 1
+        generation = self._poll_generation
+        self._notify()  # releases an older long poll
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(float(timeout), self.poll_hold_cap)
+        while True:
+            changed = self._changed
+            if self._closing or generation != self._poll_generation:
+                if not self._closing:
+                    self.superseded_polls += 1
+                return {"updates": [], "marker": marker}
+            if types is not None:
+                for n in [
+                    n for n in self._pending if self.updates[n - 1]["update_type"] not in types
+                ]:
+                    self._pending.remove(n)
+                    self.dropped_updates.append(self.updates[n - 1])
+            if self._pending:
+                if marker is None and self.markerless_poll == "last":
+                    self.skipped_updates += [self.updates[n - 1] for n in self._pending[:-1]]
+                    self._pending = self._pending[-1:]
+                batch = self._pending[: min(limit, self.poll_batch_cap)]
+                self._delivered.update(batch)
+                return {"updates": [self.updates[n - 1] for n in batch], "marker": batch[-1] + 1}
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return {
+                    "updates": [],
+                    "marker": len(self.updates) + 1 if marker is None else marker,
+                }
+            await self._wait(changed, remaining)
+
+    @staticmethod
+    def _bounded(req: Request, name: str, default: int, low: int, high: int) -> int:
+        value = req.int_param(name, required=False)
+        if value is None:
+            return default
+        if not low <= value <= high:
+            raise bad_payload(f"Parameter `{name}` must be between {low} and {high}, got {value}")
+        return value
+
+    # ------------------------------------------------------------------ callbacks
+
+    async def _post_answer(self, req: Request) -> Any:
+        body = req.object_body()
+        message, notification = body.get("message"), body.get("notification")
+        if notification is not None and not isinstance(notification, str):
+            raise bad_payload("`notification` must be a string")
+        if message is None and not notification:
+            raise bad_payload("`message` or `notification` required")
+        callback_id = req.query.get("callback_id") or ""
+        callback = self.callbacks.get(callback_id)
+        if callback is None or callback.answered:
+            raise not_found(f"Callback {callback_id!r} not found or already answered")
+        if message is not None:
+            if not isinstance(message, dict):
+                raise bad_payload("`message` must be a NewMessageBody object")
+            target = self.messages.get(callback.mid)
+            if target is None:
+                raise not_found(f"Message {callback.mid} not found")
+            self._edit(target, message, "answer")  # edits the keyboard's message in place
+        callback.answered, callback.message = True, message
+        if notification:
+            callback.notification = notification
+            self.notifications.append((callback.user_id, notification))
+        self._notify()
+        return {"success": True}
+
+    def unanswered_callbacks(self) -> list[str]:
+        return [cid for cid, callback in self.callbacks.items() if not callback.answered]
+
+    # ------------------------------------------------------------------ test helpers: updates
+
+    def push_update(self, payload: Json) -> Json:
+        """Emit a raw Update (MAX's shape, with ``update_type`` and ``timestamp``); returns it."""
+        self.updates.append(payload)
+        self._pending.append(len(self.updates))
+        self._notify()
+        return payload
+
+    def _touch_user(
+        self,
+        user_id: int,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        username: str | None = None,
+        locale: str | None = None,
+    ) -> MaxUser:
+        user = self._user(user_id)
+        if first_name is not None:
+            user.first_name = first_name
+        if last_name is not None:
+            user.last_name = last_name
+        if username is not None:
+            user.username = username
+        if locale is not None:
+            user.locale = locale
+        return user
+
+    def _group(self, chat_id: int) -> Group:
+        group = self.groups.get(chat_id)
+        if group is None:
+            raise AssertionError(f"there is no group {chat_id}: create_group() first")
+        return group
+
+    def push_message(
+        self,
+        user_id: int,
+        text: str | None = None,
+        *,
+        chat_id: int | None = None,
+        reply_to: str | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        username: str | None = None,
+        locale: str | None = None,
+        attachments: list[Json] | None = None,
+    ) -> Json:
+        """A user's message, in their dialog with the bot or (``chat_id``) in a group;
+        ``reply_to`` is the mid it replies to.  Returns the message_created update."""
+        user = self._touch_user(user_id, first_name, last_name, username, locale)
+        group = None
+        if chat_id is None:
+            chat_id = self.dialog_chat_id(user_id)
+            self.dialog_users.add(user_id)
+        else:
+            group = self._group(chat_id)
+            group.members.add(user_id)
+        link = None
+        if reply_to is not None:
+            target = self.messages.get(reply_to)
+            if target is None or target.chat_id != chat_id:
+                raise AssertionError(f"no message {reply_to} in chat {chat_id} to reply to")
+            link = {
+                "type": "reply",
+                "sender": self._user_json(target.sender_id),
+                "message": self._body_json(target),
+            }
+        content = Content(text, text, None, [], copy.deepcopy(attachments or []), [])
+        msg = self._new_message(chat_id, user_id, content, link)
+        update: Json = {"message": self._message_json(msg), "timestamp": msg.timestamp}
+        if group is None:
+            update["user_locale"] = user.locale  # only in dialogs
+        update["update_type"] = "message_created"
+        if group is not None and not group.bot_admin:
+            self.dropped_updates.append(update)  # a non-admin bot sees no group messages
+            return update
+        return self.push_update(update)
+
+    def push_edit(self, update: Json, text: str) -> Json:
+        """The user edits a message pushed earlier (``update`` is what ``push_message``
+        returned): a message_edited update, without user_locale."""
+        msg = self.messages[update["message"]["body"]["mid"]]
+        msg.text = msg.raw_text = text
+        return self.push_update(
+            {
+                "message": self._message_json(msg),
+                "timestamp": now_ms(),
+                "update_type": "message_edited",
+            }
+        )
+
+    def push_bot_started(
+        self,
+        user_id: int,
+        payload: str | None = None,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        username: str | None = None,
+        locale: str | None = None,
+    ) -> Json:
+        """The user presses Start (or opens a ``?start=payload`` deep link): their dialog
+        opens, a stopped bot is allowed to write again.  A payload over 512 characters is
+        dropped, as MAX does."""
+        user = self._touch_user(user_id, first_name, last_name, username, locale)
+        self.dialog_users.add(user_id)
+        self.stopped_users.discard(user_id)
+        update: Json = {
+            "timestamp": now_ms(),
+            "chat_id": self.dialog_chat_id(user_id),
+            "user": user.to_json(),
+            "user_locale": user.locale,
+            "user_id": user_id,
+        }
+        if payload is not None and utf16_len(payload) <= MAX_START_PAYLOAD:
+            update["payload"] = payload
+        update["update_type"] = "bot_started"
+        return self.push_update(update)
+
+    def push_bot_stopped(self, user_id: int) -> Json:
+        """The user stops (blocks) the bot: further sends to the dialog get 403 chat.denied."""
+        user = self._user(user_id)
+        self.dialog_users.add(user_id)
+        self.stopped_users.add(user_id)
+        return self.push_update(
+            {
+                "timestamp": now_ms(),
+                "chat_id": self.dialog_chat_id(user_id),
+                "user": user.to_json(),
+                "user_locale": user.locale,
+                "update_type": "bot_stopped",
+            }
+        )
+
+    def push_bot_added(self, chat_id: int, user_id: int) -> Json:
+        """``user_id`` adds the bot to the group."""
+        group = self._group(chat_id)
+        group.bot_member = True
+        group.members.add(user_id)
+        return self.push_update(
+            {
+                "timestamp": now_ms(),
+                "chat_id": chat_id,
+                "user": self._user_json(user_id),
+                "user_id": user_id,
+                "is_channel": False,
+                "update_type": "bot_added",
+            }
+        )
+
+    def push_bot_removed(self, chat_id: int, user_id: int) -> Json:
+        """``user_id`` removes the bot from the group: sends there get 403 chat.denied."""
+        group = self._group(chat_id)
+        group.bot_member = False
+        return self.push_update(
+            {
+                "timestamp": now_ms(),
+                "chat_id": chat_id,
+                "user": self._user_json(user_id),
+                "user_id": user_id,
+                "is_channel": False,
+                "update_type": "bot_removed",
+            }
+        )
+
+    def add_member(self, chat_id: int, user_id: int, *, inviter_id: int | None = None) -> Json:
+        """A user joins the group (``inviter_id`` None: by link): a user_added update."""
+        group = self._group(chat_id)
+        group.members.add(user_id)
+        update: Json = {
+            "timestamp": now_ms(),
+            "chat_id": chat_id,
+            "user": self._user_json(user_id),
+            "inviter_id": inviter_id,
+            "user_id": user_id,
+            "is_channel": False,
+            "update_type": "user_added",
+        }
+        if not group.bot_admin:
+            self.dropped_updates.append(update)
+            return update
+        return self.push_update(update)
+
+    def push_callback(self, user_id: int, mid: str, payload: str) -> str:
+        """The user presses a callback button of the bot's message ``mid`` (the message is
+        null if it was deleted); returns the callback_id."""
+        msg = self.messages.get(mid) or self._deleted_messages.get(mid)
+        if msg is None:
+            raise AssertionError(f"push_callback: there is no message {mid}")
+        user = self._user(user_id)
+        callback_id = secrets.token_urlsafe(30)  # opaque, like MAX's
+        self.callbacks[callback_id] = CallbackRecord(
+            callback_id, user_id, msg.chat_id, mid, payload
+        )
+        timestamp = now_ms()
+        self.push_update(
+            {
+                "callback": {
+                    "timestamp": timestamp,
+                    "callback_id": callback_id,
+                    "user": user.to_json(),
+                    "payload": payload,
+                },
+                "message": self._message_json(msg) if mid in self.messages else None,
+                "timestamp": timestamp,
+                "user_locale": user.locale,
+                "update_type": "message_callback",
+            }
+        )
+        return callback_id
+
+    def press(self, user_id: int, button_text: str, *, chat_id: int | None = None) -> str:
+        """Press the callback button with this text (or, failing that, starting with it) on
+        the newest bot message in the chat (default: the user's dialog) that has one;
+        returns the callback_id."""
+        chat = self.dialog_chat_id(user_id) if chat_id is None else chat_id
+        candidates = sorted(
+            (m for m in self.messages.values() if m.chat_id == chat and m.from_bot and m.buttons),
+            key=lambda m: m.seq,
+            reverse=True,
+        )
+        for exact in (True, False):
+            for msg in candidates:
+                for button in msg.buttons:
+                    label = str(button.get("text", ""))
+                    if label == button_text if exact else label.startswith(button_text):
+                        if button.get("type") != "callback":
+                            raise AssertionError(
+                                f"button {label!r} of {msg.mid} is a {button.get('type')} "
+                                f"button, not a callback one: {button}"
+                            )
+                        return self.push_callback(user_id, msg.mid, str(button["payload"]))
+        available = "\n".join(
+            f"  {m.mid}: {[b.get('text') for b in m.buttons]}" for m in candidates
+        )
+        raise AssertionError(
+            f"no button {button_text!r} in chat {chat}; available buttons:\n"
+            f"{available or '  (no bot messages with inline keyboards)'}"
+        )

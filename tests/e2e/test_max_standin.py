@@ -745,3 +745,343 @@ async def test_chat_actions(mx: MaxApiStandin, api: Api) -> None:
         404, "chat.not.found", "POST", "/chats/-9/actions", json={"action": "typing_on"}
     )
     assert mx.chat_actions == [(dialog, "typing_on")]
+
+
+# --------------------------------------------------------------------------- long polling
+
+
+async def poll(api: Api, **params: Any) -> tuple[list[dict[str, Any]], int | None]:
+    answer = await api.ok("GET", "/updates", params=params, timeout=10)
+    assert set(answer) == {"updates", "marker"}
+    return answer["updates"], answer["marker"]
+
+
+async def test_long_polling_with_marker(mx: MaxApiStandin, api: Api) -> None:
+    waiting = asyncio.create_task(poll(api, timeout=5))
+    await asyncio.sleep(0.3)
+    assert not waiting.done(), "GET /updates returned before any update was pushed"
+    started = time.monotonic()
+    pushed = mx.push_message(USER, "/start")
+    updates, marker = await asyncio.wait_for(waiting, 3)
+    assert time.monotonic() - started < 1  # answered on the push, not at its timeout
+    assert updates == [pushed] and isinstance(marker, int)
+
+    # Not confirmed yet: the same update comes again with the old marker ...
+    again, _ = await poll(api, marker=marker - 1, timeout=0)
+    assert again == [pushed]
+    # ... and never once the marker passes it.
+    first = mx.push_message(USER, "раз")
+    second = mx.push_bot_stopped(USER)
+    batch, marker2 = await poll(api, marker=marker, timeout=0)
+    assert batch == [first, second] and marker2 is not None and marker2 > marker
+    third = mx.push_message(USER, "три")
+    batch, marker3 = await poll(api, marker=marker2, timeout=0)
+    assert batch == [third]
+
+    # Nothing new: the poll is held for its timeout, then answers empty with the same marker.
+    started = time.monotonic()
+    assert await poll(api, marker=marker3, timeout=1) == ([], marker3)
+    assert 0.9 <= time.monotonic() - started < 2.5
+    assert mx.pending_updates() == []
+    # Every update delivered exactly once, in order.
+    assert mx.delivered_updates() == mx.updates == [pushed, first, second, third]
+
+    # limit
+    for i in range(3):
+        mx.push_message(USER, f"m{i}")
+    batch, marker4 = await poll(api, marker=marker3, limit=2, timeout=0)
+    assert [u["message"]["body"]["text"] for u in batch] == ["m0", "m1"]
+    batch, _ = await poll(api, marker=marker4, limit=2, timeout=0)
+    assert [u["message"]["body"]["text"] for u in batch] == ["m2"]
+
+
+async def test_long_polling_refusals_types_and_markerless_poll(mx: MaxApiStandin, api: Api) -> None:
+    for params in (
+        {"timeout": 91},
+        {"timeout": -1},
+        {"limit": 0},
+        {"limit": 1001},
+        {"marker": "abc"},
+        {"marker": -5},
+        {"types": "message_created,sticker"},
+    ):
+        await api.refused(400, "proto.payload", "GET", "/updates", params=params)
+    assert mx.calls[-1].query == {"types": "message_created,sticker"}
+
+    # types: the others are not delivered (and are gone once skipped).
+    sent = await send(
+        api, mx.introduce(USER, "Мария"), {"text": "?", "attachments": [kb([cb("A", "a")])]}
+    )
+    mx.push_callback(USER, sent["body"]["mid"], "a")
+    text = mx.push_message(USER, "текст")
+    batch, marker = await poll(api, marker=0, types="message_created,bot_started", timeout=0)
+    assert batch == [text]
+    assert [u["update_type"] for u in mx.dropped_updates] == ["message_callback"]
+
+    # Without a marker, only the newest update (notes §2, the current schema); the rest is
+    # lost, including `text`, which no marker confirmed.
+    older = [mx.push_message(USER, f"старое {i}") for i in range(3)]
+    newest = mx.push_message(USER, "новое")
+    batch, marker = await poll(api, timeout=0)
+    assert batch == [newest] and mx.skipped_updates == [text, *older]
+    assert await poll(api, marker=marker, timeout=0) == ([], marker)
+    mx.markerless_poll = "all"
+    more = [mx.push_message(USER, "a"), mx.push_message(USER, "b")]
+    batch, marker = await poll(api, timeout=0)
+    assert batch == more
+
+    # A newer poll releases an older one (empty answer, the marker it was given).
+    held = asyncio.create_task(poll(api, marker=marker, timeout=5))
+    await asyncio.sleep(0.2)
+    assert (await poll(api, marker=marker, timeout=0))[0] == []
+    assert await asyncio.wait_for(held, 2) == ([], marker)
+    assert mx.superseded_polls == 1
+
+
+# --------------------------------------------------------------------------- pushed updates
+
+
+async def test_pushed_updates_have_maxs_shapes(mx: MaxApiStandin, api: Api) -> None:
+    dialog = mx.dialog_chat_id(USER)
+    started = mx.push_bot_started(USER, "ref_42", first_name="Мария", last_name="Петрова")
+    assert set(started) == {
+        "timestamp",
+        "chat_id",
+        "user",
+        "user_locale",
+        "user_id",
+        "payload",
+        "update_type",
+    }
+    assert (started["update_type"], started["chat_id"], started["user_id"]) == (
+        "bot_started",
+        dialog,
+        USER,
+    )
+    assert started["payload"] == "ref_42" and started["user_locale"] == "ru"
+    user = started["user"]
+    assert set(user) == {
+        "user_id",
+        "first_name",
+        "last_name",
+        "is_bot",
+        "last_activity_time",
+        "name",
+    }
+    assert (user["name"], user["is_bot"]) == ("Мария Петрова", False)
+    assert "payload" not in mx.push_bot_started(USER, "x" * 513)  # MAX drops it
+    assert mx.push_bot_started(USER, "x" * 512)["payload"] == "x" * 512
+
+    created = mx.push_message(USER, "Тест", username="masha")
+    assert list(created) == ["message", "timestamp", "user_locale", "update_type"]
+    message = created["message"]
+    assert set(message) == {"recipient", "timestamp", "body", "sender"}
+    # In a dialog the recipient's user_id is the bot when the user writes (notes §2).
+    assert message["recipient"] == {
+        "chat_id": dialog,
+        "chat_type": "dialog",
+        "user_id": BOT_USER_ID,
+    }
+    assert message["sender"]["user_id"] == USER and message["sender"]["username"] == "masha"
+    body = message["body"]
+    assert set(body) == {"mid", "seq", "text"} and body["text"] == "Тест"
+    assert (
+        body["mid"] == make_mid(dialog, body["seq"]) and body["seq"] >> 16 == message["timestamp"]
+    )
+
+    bot_message = await send(api, dialog, {"text": "Вопрос?"})
+    reply = mx.push_message(USER, "Ответ", reply_to=bot_message["body"]["mid"])
+    link = reply["message"]["link"]
+    assert link["type"] == "reply" and "chat_id" not in link
+    assert (
+        link["message"]["mid"] == bot_message["body"]["mid"]
+        and link["message"]["text"] == "Вопрос?"
+    )
+    assert link["sender"]["user_id"] == BOT_USER_ID
+    with pytest.raises(AssertionError):
+        mx.push_message(USER, "x", reply_to=make_mid(dialog, 1))
+    seqs = [body["seq"], bot_message["body"]["seq"], reply["message"]["body"]["seq"]]
+    assert seqs == sorted(seqs)  # users' and the bot's messages share the chat's seq
+
+    edited = mx.push_edit(created, "Тест (испр.)")
+    assert list(edited) == ["message", "timestamp", "update_type"]
+    assert (
+        edited["update_type"] == "message_edited"
+        and edited["message"]["body"]["text"] == "Тест (испр.)"
+    )
+    assert edited["message"]["body"]["mid"] == body["mid"]
+
+    stopped = mx.push_bot_stopped(USER)
+    assert set(stopped) == {"timestamp", "chat_id", "user", "user_locale", "update_type"}
+    assert stopped["chat_id"] == dialog
+    await api.refused(
+        403, "chat.denied", "POST", "/messages", params={"chat_id": dialog}, json={"text": "x"}
+    )
+    mx.push_bot_started(USER)
+    await send(api, dialog, {"text": "снова можно"})
+
+    # Groups: negative id, no user_id in the recipient, no user_locale.
+    group = mx.create_group("Поддержка")
+    added = mx.push_bot_added(group, USER)
+    assert {k: added[k] for k in ("chat_id", "user_id", "is_channel", "update_type")} == {
+        "chat_id": group,
+        "user_id": USER,
+        "is_channel": False,
+        "update_type": "bot_added",
+    }
+    joined = mx.add_member(group, OTHER, inviter_id=USER)
+    assert (joined["update_type"], joined["user_id"], joined["inviter_id"]) == (
+        "user_added",
+        OTHER,
+        USER,
+    )
+    assert mx.add_member(group, 1003)["inviter_id"] is None  # joined by link
+    in_group = mx.push_message(OTHER, "всем привет", chat_id=group, first_name="Олег")
+    assert list(in_group) == ["message", "timestamp", "update_type"]
+    assert in_group["message"]["recipient"] == {"chat_id": group, "chat_type": "chat"}
+    assert in_group["message"]["body"]["mid"].startswith("mid.ffff")
+    with pytest.raises(AssertionError, match="create_group"):
+        mx.push_message(USER, "x", chat_id=-12345)
+
+    # A bot that is not an admin gets nothing from the group but bot_added/bot_removed.
+    quiet = mx.create_group("Без прав", members=[USER], bot_admin=False)
+    count = len(mx.updates)
+    mx.push_message(USER, "не видно", chat_id=quiet)
+    mx.add_member(quiet, OTHER)
+    assert len(mx.updates) == count and len(mx.dropped_updates) == 2
+    removed = mx.push_bot_removed(quiet, USER)
+    assert removed["update_type"] == "bot_removed" and mx.updates[-1] is removed
+    await api.refused(
+        403, "chat.denied", "POST", "/messages", params={"chat_id": quiet}, json={"text": "x"}
+    )
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+async def test_press_and_callback_shape(mx: MaxApiStandin, api: Api) -> None:
+    dialog = mx.introduce(USER, "Мария")
+    keyboard = kb([cb("✅ Принять", "accept:1"), cb("Помощь ❓", "help")], [link_button("Сайт")])
+    menu = await send(api, dialog, {"text": "Меню", "attachments": [keyboard]})
+
+    callback_id = mx.press(USER, "Помощь")  # prefix match
+    update = mx.updates[-1]
+    assert list(update) == ["callback", "message", "timestamp", "user_locale", "update_type"]
+    assert update["update_type"] == "message_callback"
+    callback = update["callback"]
+    assert set(callback) == {"timestamp", "callback_id", "user", "payload"}
+    assert callback["callback_id"] == callback_id and len(callback_id) >= 30
+    assert callback["payload"] == "help" and callback["user"]["user_id"] == USER
+    # The message is the bot's, with its keyboard; recipient.user_id is the user.
+    message = update["message"]
+    assert message["body"]["mid"] == menu["body"]["mid"]
+    assert message["body"]["attachments"] == [keyboard]
+    assert message["recipient"] == {"chat_id": dialog, "chat_type": "dialog", "user_id": USER}
+    assert message["sender"]["is_bot"] is True
+
+    assert mx.updates[-1]["callback"]["payload"] == "help"
+    mx.press(USER, "✅ Принять")
+    assert mx.updates[-1]["callback"]["payload"] == "accept:1"
+    newer = await send(
+        api, dialog, {"text": "ещё", "attachments": [kb([cb("Помощь ❓", "help2")])]}
+    )
+    mx.press(USER, "Помощь ❓")
+    assert mx.updates[-1]["callback"]["payload"] == "help2"
+    assert mx.updates[-1]["message"]["body"]["mid"] == newer["body"]["mid"]
+    with pytest.raises(AssertionError, match="not a callback"):
+        mx.press(USER, "Сайт")
+    with pytest.raises(AssertionError, match="Нет такой") as missing:
+        mx.press(USER, "Нет такой")
+    assert "Принять" in str(missing.value)
+
+    await api.ok("DELETE", "/messages", params={"message_id": menu["body"]["mid"]})
+    mx.push_callback(USER, menu["body"]["mid"], "accept:1")
+    assert mx.updates[-1]["message"] is None  # deleted: MAX sends null
+    assert len(mx.unanswered_callbacks()) == 4
+
+
+async def test_answers(mx: MaxApiStandin, api: Api) -> None:
+    dialog = mx.introduce(USER, "Мария")
+    keyboard = kb([cb("Да", "yes")])
+    sent = await send(api, dialog, {"text": "Вопрос", "attachments": [keyboard]})
+    mid = sent["body"]["mid"]
+    first, second, third = (mx.press(USER, "Да") for _ in range(3))
+
+    # Neither message nor notification: MAX's exact refusal.
+    status, body = await api.call("POST", "/answers", params={"callback_id": first}, json={})
+    assert (status, body) == (
+        400,
+        {"code": "proto.payload", "message": "`message` or `notification` required"},
+    )
+    for empty in ({"message": None, "notification": None}, {"notification": ""}):
+        await api.refused(
+            400, "proto.payload", "POST", "/answers", params={"callback_id": first}, json=empty
+        )
+    assert mx.unanswered_callbacks() == [first, second, third]
+
+    # A notification only.
+    ok = await api.ok(
+        "POST", "/answers", params={"callback_id": first}, json={"notification": "Принято"}
+    )
+    assert ok == {"success": True}
+    assert mx.notifications == [(USER, "Принято")] and mx.callbacks[first].notification == "Принято"
+    # Answered once only; unknown ids are refused the same way.
+    for callback_id in (first, "no-such-callback"):
+        await api.refused(
+            404,
+            "not.found",
+            "POST",
+            "/answers",
+            params={"callback_id": callback_id},
+            json={"notification": "x"},
+        )
+
+    # `message` edits the keyboard's message in place: omitted attachments keep the keyboard ...
+    await api.ok(
+        "POST", "/answers", params={"callback_id": second}, json={"message": {"text": "Принято"}}
+    )
+    record = mx.last_message(dialog)
+    assert (record.method, record.mid, record.text, record.buttons) == (
+        "answer",
+        mid,
+        "Принято",
+        ["Да"],
+    )
+    # ... and [] removes it.
+    await api.ok(
+        "POST",
+        "/answers",
+        params={"callback_id": third},
+        json={"message": {"text": "Готово", "attachments": []}, "notification": "ok"},
+    )
+    assert mx.messages[mid].attachments == [] and mx.last_message(dialog).buttons == []
+    assert mx.unanswered_callbacks() == []
+    assert mx.callbacks[third].message == {"text": "Готово", "attachments": []}
+    assert [r.method for r in mx.sent] == ["POST", "answer", "answer"]
+
+    # The answer's message is validated like an edit.
+    fourth = mx.push_callback(USER, mid, "yes")
+    await api.refused(
+        400,
+        "proto.payload",
+        "POST",
+        "/answers",
+        params={"callback_id": fourth},
+        json={"message": {"text": "<b>x", "format": "html"}},
+    )
+    assert mx.unanswered_callbacks() == [fourth]
+    await api.ok("DELETE", "/messages", params={"message_id": mid})
+    await api.refused(
+        404,
+        "not.found",
+        "POST",
+        "/answers",
+        params={"callback_id": fourth},
+        json={"message": {"text": "x"}},
+    )
+    await api.ok(
+        "POST",
+        "/answers",
+        params={"callback_id": fourth},
+        json={"notification": "Сообщение удалено"},
+    )
