@@ -52,6 +52,13 @@ Faithful to MAX
   dialog, a callback's ``message`` is null once deleted, a ``bot_started`` payload over 512
   characters is dropped; a bot that is not a group's admin gets nothing from the group but
   bot_added/bot_removed (notes §10).
+* Webhook (notes §8): ``POST /subscriptions {url, update_types?, secret?}`` (secret
+  ``^[a-zA-Z0-9_-]{5,256}$``), ``GET /subscriptions``, ``DELETE /subscriptions?url=``.
+  Updates are POSTed to the url one at a time, in order, as a bare Update with
+  ``X-Max-Bot-Api-Secret: <secret>`` when a secret is set; anything but a 200 (or no answer
+  within ``webhook_timeout``) is retried after ``webhook_retry_delay`` (MAX: 60 s, then x2.5),
+  at most ``webhook_max_attempts`` times (MAX: 10 retries), then the update is given up
+  (``lost_updates``).  Updates the subscription's ``update_types`` leave out are dropped.
 * ``POST /answers?callback_id=``: neither ``message`` nor ``notification`` is 400
   ``{"code": "proto.payload", "message": "`message` or `notification` required"}``;
   ``message`` edits the keyboard's message in place with the same semantics as PUT.
@@ -86,6 +93,12 @@ Assumptions (where the notes leave a question open)
 * Updates left out by ``types`` are consumed, not kept for a later poll
   (``dropped_updates``).  A newer GET /updates releases a held one with an empty batch
   (``superseded_polls``), so two pollers never get the same update at once.
+* While a subscription exists GET /updates is refused with 409 ``conflict`` (MAX only says
+  long polling "does not work"; the code is the stand-in's).  Subscribing releases a held
+  long poll and moves unread updates to the webhook; removing the last subscription hands
+  undelivered ones back to GET /updates.  Subscribing an existing url replaces it.  Several
+  subscriptions each get every update they want.  ``DELETE`` of an unknown url answers
+  ``{"success": false, "message": ...}``.
 * An unknown or already answered ``callback_id`` is 404 ``not.found`` (MAX's reply is not
   documented); there is no answer deadline (none is documented, OQ 11).
 
@@ -100,6 +113,9 @@ Deliberately stricter than MAX
 * HTML: unbalanced or malformed markup, a bare ``&`` or ``<``, an unknown named reference
   (``&nbsp;``), ``<a>`` without an http(s)/``max://user/`` href are refused (MAX would
   probably render something); whitespace-only text counts as empty.
+* Webhook: only exactly 200 counts as delivered (not 204).  MAX accepts only https on port
+  443 with a trusted certificate; the stand-in also accepts plain ``http://`` to 127.0.0.1 /
+  localhost, for tests, and refuses it anywhere else.
 * Both ``chat_id`` and ``user_id`` at once are refused; so are edits in a dialog whose user
   stopped the bot.
 """
@@ -119,6 +135,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 
 Json = dict[str, Any]
@@ -159,6 +176,8 @@ UPDATE_TYPES = frozenset(
         "user_removed",
     }
 )
+SECRET_RE = re.compile(r"[a-zA-Z0-9_-]{5,256}")
+SECRET_HEADER = "X-Max-Bot-Api-Secret"
 CHAT_ACTIONS = frozenset(
     {"typing_on", "sending_photo", "sending_video", "sending_audio", "sending_file", "mark_seen"}
 )
@@ -661,6 +680,35 @@ class CallbackRecord:
     message: Json | None = None  # the answer's `message` (a NewMessageBody), if any
 
 
+@dataclass
+class Subscription:
+    """A webhook subscription (POST /subscriptions) and its delivery queue."""
+
+    url: str
+    update_types: list[str] | None
+    secret: str | None
+    time: int
+    queue: asyncio.Queue[int] = field(default_factory=asyncio.Queue, repr=False)
+    current: int | None = None  # the update number being delivered
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    def wants(self, update: Json) -> bool:
+        return not self.update_types or update["update_type"] in self.update_types
+
+    def to_json(self) -> Json:
+        return {"url": self.url, "time": self.time, "update_types": self.update_types}
+
+
+@dataclass
+class WebhookPost:
+    """One POST of an update to the bot's webhook."""
+
+    update: Json
+    url: str
+    status: int  # 0: no answer (connection refused or reset, or no answer in time)
+    secret: str | None  # the X-Max-Bot-Api-Secret header sent
+
+
 FAULT_KINDS = (
     "500",  # {"code": "internal.error"}, the call had no effect
     "502",  # a proxy's HTML page: not even JSON
@@ -745,6 +793,14 @@ class MaxApiStandin:
         self.markerless_poll = "last"
         self.poll_batch_cap = 100  # the server returns at most this many (maxapi, OQ 3)
         self.poll_hold_cap = 30.0  # and holds a long poll at most this long (maxapi, OQ 3)
+        # Webhook delivery (notes §8), with test-sized delays: MAX retries after 60 s, x2.5.
+        self.subscriptions: list[Subscription] = []
+        self.webhook_posts: list[WebhookPost] = []
+        self.lost_updates: list[Json] = []  # given up after webhook_max_attempts
+        self.webhook_retry_delay = 0.2
+        self.webhook_max_attempts = 11  # the first try and MAX's 10 retries
+        self.webhook_timeout = 30.0  # MAX wants a 200 within 30 s
+        self.push_delay = 0.0  # seconds before each POST to the webhook
         # Limits the notes disagree on (OQ 6, OQ 11) can be tightened by a test.
         self.max_text_length = MAX_TEXT_LENGTH
         self.max_button_text = MAX_BUTTON_TEXT
@@ -765,6 +821,7 @@ class MaxApiStandin:
         self._pending: list[int] = []  # numbers (index + 1 in ``updates``) not yet read
         self._delivered: set[int] = set()
         self._poll_generation = 0
+        self._pushers: list[asyncio.Task[None]] = []  # every webhook pusher ever started
         self._closing = False
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -782,6 +839,9 @@ class MaxApiStandin:
                 ("GET", r"/messages/([^/]+)", self._get_message),
                 ("GET", r"/updates", self._get_updates),
                 ("POST", r"/answers", self._post_answer),
+                ("GET", r"/subscriptions", self._get_subscriptions),
+                ("POST", r"/subscriptions", self._post_subscription),
+                ("DELETE", r"/subscriptions", self._delete_subscription),
             )
         ]
 
@@ -800,7 +860,11 @@ class MaxApiStandin:
 
     async def stop(self) -> None:
         self._closing = True
-        self._notify()
+        self._notify()  # releases held long polls
+        for task in self._pushers:
+            task.cancel()
+        await asyncio.gather(*self._pushers, return_exceptions=True)
+        self._pushers.clear()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -1425,6 +1489,12 @@ class MaxApiStandin:
         return [self.updates[n - 1] for n in self._pending]
 
     async def _get_updates(self, req: Request) -> Any:
+        if self.subscriptions:
+            raise MaxError(
+                409,
+                "conflict",
+                "Long polling is not available while a webhook subscription exists",
+            )
         limit = self._bounded(req, "limit", 100, 1, MAX_POLL_LIMIT)
         timeout = self._bounded(req, "timeout", 30, 0, MAX_POLL_TIMEOUT)
         marker = req.int_param("marker", required=False)
@@ -1444,8 +1514,8 @@ class MaxApiStandin:
         deadline = loop.time() + min(float(timeout), self.poll_hold_cap)
         while True:
             changed = self._changed
-            if self._closing or generation != self._poll_generation:
-                if not self._closing:
+            if self._closing or self.subscriptions or generation != self._poll_generation:
+                if generation != self._poll_generation:
                     self.superseded_polls += 1
                 return {"updates": [], "marker": marker}
             if types is not None:
@@ -1511,11 +1581,23 @@ class MaxApiStandin:
     # ------------------------------------------------------------------ test helpers: updates
 
     def push_update(self, payload: Json) -> Json:
-        """Emit a raw Update (MAX's shape, with ``update_type`` and ``timestamp``); returns it."""
+        """Emit a raw Update (MAX's shape, with ``update_type`` and ``timestamp``); returns it.
+        It goes to the webhook(s) if there are subscriptions, else to GET /updates."""
         self.updates.append(payload)
-        self._pending.append(len(self.updates))
+        self._route_update(len(self.updates))
         self._notify()
         return payload
+
+    def _route_update(self, number: int) -> None:
+        if not self.subscriptions:
+            self._pending.append(number)
+            return
+        update = self.updates[number - 1]
+        wanted = [sub for sub in self.subscriptions if sub.wants(update)]
+        for sub in wanted:
+            sub.queue.put_nowait(number)
+        if not wanted:
+            self.dropped_updates.append(update)
 
     def _touch_user(
         self,
@@ -1747,3 +1829,119 @@ class MaxApiStandin:
             f"no button {button_text!r} in chat {chat}; available buttons:\n"
             f"{available or '  (no bot messages with inline keyboards)'}"
         )
+
+    # ------------------------------------------------------------------ webhook
+
+    @staticmethod
+    def _webhook_url_problem(url: Any) -> str | None:
+        if not isinstance(url, str) or not url:
+            return "`url` is required"
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            return f"{url!r} is not a valid URL"
+        if not parts.hostname:
+            return f"{url!r} has no host"
+        if parts.scheme == "https":
+            return None if port in (None, 443) else "a webhook must be served on port 443"
+        if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+            return None  # the stand-in's concession to tests: MAX wants https on 443
+        return "a webhook must be an https:// URL"
+
+    async def _post_subscription(self, req: Request) -> Any:
+        body = req.object_body()
+        url = body.get("url")
+        if (problem := self._webhook_url_problem(url)) is not None:
+            raise bad_payload(problem)
+        types = body.get("update_types")
+        if types is not None and (
+            not isinstance(types, list) or any(t not in UPDATE_TYPES for t in types)
+        ):
+            raise bad_payload(f"update_types: unknown update types in {types!r}")
+        secret = body.get("secret")
+        if secret is not None and (not isinstance(secret, str) or not SECRET_RE.fullmatch(secret)):
+            raise bad_payload("secret: must match ^[a-zA-Z0-9_-]{5,256}$")
+        waiting = self._pending
+        self._pending = []
+        for old in [sub for sub in self.subscriptions if sub.url == url]:
+            waiting += self._unsubscribe(old)
+        sub = Subscription(str(url), list(types) if types else None, secret, now_ms())
+        self.subscriptions.append(sub)
+        for number in sorted(set(waiting)):  # updates not yet read go to the webhook
+            self._route_update(number)
+        sub.task = asyncio.create_task(self._pusher(sub))
+        self._pushers.append(sub.task)
+        self._notify()  # a held long poll ends
+        return {"success": True}
+
+    async def _get_subscriptions(self, req: Request) -> Any:
+        return {"subscriptions": [sub.to_json() for sub in self.subscriptions]}
+
+    async def _delete_subscription(self, req: Request) -> Any:
+        url = req.query.get("url")
+        if not url:
+            raise bad_payload("Parameter `url` is required")
+        found = [sub for sub in self.subscriptions if sub.url == url]
+        if not found:
+            return {"success": False, "message": f"No subscription for {url}"}
+        undelivered: list[int] = []
+        for sub in found:
+            undelivered += self._unsubscribe(sub)
+        if not self.subscriptions:  # long polling works again, with what was not delivered
+            self._pending = sorted(set(self._pending + undelivered))
+        self._notify()
+        return {"success": True}
+
+    def _unsubscribe(self, sub: Subscription) -> list[int]:
+        """Remove a subscription; returns the numbers of the updates it had not delivered."""
+        self.subscriptions.remove(sub)
+        if sub.task is not None:
+            sub.task.cancel()
+        undelivered = [] if sub.current is None else [sub.current]
+        while not sub.queue.empty():
+            undelivered.append(sub.queue.get_nowait())
+        return undelivered
+
+    async def _pusher(self, sub: Subscription) -> None:
+        """Deliver the subscription's updates one at a time, in order; each is retried after
+        ``webhook_retry_delay`` until the webhook answers 200 (nothing else counts), at most
+        ``webhook_max_attempts`` times."""
+        async with aiohttp.ClientSession() as http:
+            while True:
+                number = await sub.queue.get()
+                sub.current = number
+                for attempt in range(1, self.webhook_max_attempts + 1):
+                    if self.push_delay:
+                        await asyncio.sleep(self.push_delay)
+                    if await self._post_update(http, sub, number) == 200:
+                        self._delivered.add(number)
+                        break
+                    if attempt == self.webhook_max_attempts:
+                        self.lost_updates.append(self.updates[number - 1])
+                    else:
+                        await asyncio.sleep(self.webhook_retry_delay)
+                sub.current = None
+                self._notify()
+
+    async def _post_update(
+        self, http: aiohttp.ClientSession, sub: Subscription, number: int
+    ) -> int:
+        update = self.updates[number - 1]
+        headers = {"Content-Type": "application/json"}
+        if sub.secret:
+            headers[SECRET_HEADER] = sub.secret
+        try:
+            async with http.post(
+                sub.url,
+                data=_dumps(update).encode(),
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
+            ) as response:
+                status = response.status
+                await response.read()
+        except (aiohttp.ClientError, TimeoutError):
+            status = 0
+        self.webhook_posts.append(WebhookPost(update, sub.url, status, sub.secret))
+        self._notify()
+        return status

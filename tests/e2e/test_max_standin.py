@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from .max_standin import (
     BOT_USER_ID,
@@ -1085,3 +1086,143 @@ async def test_answers(mx: MaxApiStandin, api: Api) -> None:
         params={"callback_id": fourth},
         json={"notification": "Сообщение удалено"},
     )
+
+
+# --------------------------------------------------------------------------- webhook
+
+
+class Receiver:
+    """The bot's webhook endpoint: records what MAX posts and answers scripted statuses
+    (200 once the script is used up)."""
+
+    def __init__(self) -> None:
+        self.statuses: list[int] = []
+        self.received: list[tuple[dict[str, str], Any]] = []  # (headers, JSON body)
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.received.append((dict(request.headers), await request.json()))
+        return web.Response(status=self.statuses.pop(0) if self.statuses else 200)
+
+    async def __aenter__(self) -> Receiver:
+        app = web.Application()
+        app.router.add_post("/hook", self.handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}/hook"
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+
+async def until(condition: Any, timeout: float = 3.0) -> None:  # noqa: ASYNC109
+    """Wait (polling) until ``condition()`` is true."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_webhook_subscription_refusals(mx: MaxApiStandin, api: Api) -> None:
+    for body in (
+        {},
+        {"url": "http://example.com/hook"},  # plain http: only on 127.0.0.1, for tests
+        {"url": "https://example.com:8443/hook"},  # MAX wants 443
+        {"url": "ftp://example.com/hook"},
+        {"url": "https://"},
+        {"url": "https://example.com/hook", "secret": "abcd"},  # 5..256
+        {"url": "https://example.com/hook", "secret": "bad secret!"},
+        {"url": "https://example.com/hook", "secret": "x" * 257},
+        {"url": "https://example.com/hook", "update_types": ["message_created", "sticker"]},
+    ):
+        await api.refused(400, "proto.payload", "POST", "/subscriptions", json=body)
+    assert mx.subscriptions == []
+    https = {"url": "https://bot.example.com/hook", "secret": "s3cr3t_-OK"}
+    assert await api.ok("POST", "/subscriptions", json=https) == {"success": True}
+    await api.ok("POST", "/subscriptions", json={"url": "https://bot.example.com:443/other"})
+    listed = await api.ok("GET", "/subscriptions")
+    assert [s["url"] for s in listed["subscriptions"]] == [
+        https["url"],
+        "https://bot.example.com:443/other",
+    ]
+    assert "secret" not in listed["subscriptions"][0]
+    # While subscribed, long polling is refused.
+    message = await api.refused(409, "conflict", "GET", "/updates")
+    assert "webhook" in message
+    await api.refused(400, "proto.payload", "DELETE", "/subscriptions")
+    missing = await api.ok("DELETE", "/subscriptions", params={"url": "https://nope.example.com"})
+    assert missing["success"] is False
+    for sub in listed["subscriptions"]:
+        assert (await api.ok("DELETE", "/subscriptions", params={"url": sub["url"]}))["success"]
+    assert (await api.ok("GET", "/subscriptions")) == {"subscriptions": []}
+    assert await poll(api, timeout=0) == ([], 1)
+
+
+async def test_webhook_push_secret_and_retry(mx: MaxApiStandin, api: Api) -> None:
+    mx.webhook_retry_delay = 0.1
+    waiting = mx.push_bot_started(USER)  # not polled yet: goes to the webhook
+    async with Receiver() as hook:
+        hook.statuses = [500, 204]  # only a 200 counts as delivered
+        subscription = {
+            "url": hook.url,
+            "secret": "s3cr3t_token",
+            "update_types": ["bot_started", "message_created"],
+        }
+        await api.ok("POST", "/subscriptions", json=subscription)
+        await until(lambda: len(hook.received) == 3)
+        assert [p.status for p in mx.webhook_posts] == [500, 204, 200]
+        for headers, body in hook.received:
+            assert headers["X-Max-Bot-Api-Secret"] == "s3cr3t_token"
+            assert headers["Content-Type"] == "application/json"
+            assert body == waiting  # a bare Update, not {"updates": [...]}
+        assert mx.delivered_updates() == [waiting]
+
+        created = mx.push_message(USER, "привет")
+        sent = await send(
+            api, mx.dialog_chat_id(USER), {"text": "?", "attachments": [kb([cb("A", "a")])]}
+        )
+        mx.push_callback(USER, sent["body"]["mid"], "a")  # not in update_types
+        second = mx.push_message(USER, "второе")
+        await until(lambda: len(hook.received) == 5)
+        assert [body for _, body in hook.received[3:]] == [created, second]
+        assert [u["update_type"] for u in mx.dropped_updates] == ["message_callback"]
+        assert mx.delivered_updates() == [waiting, created, second]
+
+        # Re-subscribing the same URL replaces the subscription (now without a secret).
+        await api.ok("POST", "/subscriptions", json={"url": hook.url})
+        assert len(mx.subscriptions) == 1 and mx.subscriptions[0].secret is None
+        third = mx.push_message(USER, "третье")
+        await until(lambda: len(hook.received) == 6)
+        assert "X-Max-Bot-Api-Secret" not in hook.received[-1][0]
+        assert hook.received[-1][1] == third
+
+        # A webhook that keeps failing: retried, then given up.
+        mx.webhook_max_attempts = 3
+        hook.statuses = [500] * 3
+        lost = mx.push_message(USER, "потеряно")
+        await until(lambda: mx.lost_updates == [lost])
+        assert [p.status for p in mx.webhook_posts[-3:]] == [500, 500, 500]
+        assert lost not in mx.delivered_updates()
+
+    # The receiver is gone: no answer (status 0); after unsubscribing, polling gets it.
+    mx.webhook_max_attempts = 50
+    orphan = mx.push_message(USER, "никто не ответил")
+    await until(lambda: any(p.status == 0 for p in mx.webhook_posts))
+    await api.ok("DELETE", "/subscriptions", params={"url": mx.subscriptions[0].url})
+    batch, _ = await poll(api, marker=0, timeout=0)
+    assert batch == [orphan]
+
+
+async def test_subscribing_releases_a_held_long_poll(mx: MaxApiStandin, api: Api) -> None:
+    held = asyncio.create_task(poll(api, marker=1, timeout=5))
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    await api.ok("POST", "/subscriptions", json={"url": "https://bot.example.com/hook"})
+    assert await asyncio.wait_for(held, 2) == ([], 1)
+    assert time.monotonic() - started < 1
