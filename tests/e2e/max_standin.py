@@ -59,6 +59,16 @@ Faithful to MAX
   within ``webhook_timeout``) is retried after ``webhook_retry_delay`` (MAX: 60 s, then x2.5),
   at most ``webhook_max_attempts`` times (MAX: 10 retries), then the update is given up
   (``lost_updates``).  Updates the subscription's ``update_types`` leave out are dropped.
+* Uploads (notes §7): ``POST /uploads?type=file|image|video|audio`` gives ``{"url": ...}``
+  (video/audio also a ``token``); a multipart POST of the field ``data`` to that url (no
+  token needed; each url takes one file) answers ``{"token"}`` for a file, ``{"photos":
+  {key: {"token"}}}`` for an image and ``<retval>1</retval>`` for video/audio; an image that
+  is not one gets MAX's 200 ``{"error_code": "503", "error_data": "IMAGE_INVALID_FORMAT"}``.
+  The first ``not_ready_sends`` sends using a fresh token answer 400 ``{"code":
+  "attachment.not.ready", "message": "Key: errors.process.attachment.file.not.processed"}``.
+  A file attachment must be the only attachment of its message ([schema]
+  FileAttachmentRequest).  Users' files (``push_message(document=..)``) come with a direct
+  download ``payload.url``.
 * ``POST /answers?callback_id=``: neither ``message`` nor ``notification`` is 400
   ``{"code": "proto.payload", "message": "`message` or `notification` required"}``;
   ``message`` edits the keyboard's message in place with the same semantics as PUT.
@@ -93,6 +103,12 @@ Assumptions (where the notes leave a question open)
 * Updates left out by ``types`` are consumed, not kept for a later poll
   (``dropped_updates``).  A newer GET /updates releases a held one with an empty batch
   (``superseded_polls``), so two pollers never get the same update at once.
+* OQ 8: the multipart field is ``data`` for every type (the schema and go-sdk; aiogram-max
+  says video/audio want ``file``).  Readiness is counted in sends, not in time, so tests are
+  deterministic; a video/audio token is not ready until its file is uploaded.  Only
+  file/image/video/audio and inline_keyboard attachments are simulated; others are refused.
+* The uploaded file name is kept exactly as the multipart header gives it: aiohttp's default
+  ``FormData`` percent-encodes non-ASCII names, and whether MAX decodes them is unknown.
 * While a subscription exists GET /updates is refused with 409 ``conflict`` (MAX only says
   long polling "does not work"; the code is the stand-in's).  Subscribing releases a held
   long poll and moves unread updates to the webhook; removing the last subscription hands
@@ -176,6 +192,7 @@ UPDATE_TYPES = frozenset(
         "user_removed",
     }
 )
+UPLOAD_TYPES = ("image", "video", "audio", "file")
 SECRET_RE = re.compile(r"[a-zA-Z0-9_-]{5,256}")
 SECRET_HEADER = "X-Max-Bot-Api-Secret"
 CHAT_ACTIONS = frozenset(
@@ -575,6 +592,21 @@ class Group:
 
 
 @dataclass
+class UploadedFile:
+    """A file uploaded through POST /uploads (or sent by a user, see ``push_message``)."""
+
+    upload_id: str
+    type: str  # "file", "image", "video", "audio"
+    token: str | None = None
+    filename: str | None = None
+    content: bytes = b""
+    content_type: str = ""
+    uploaded: bool = False
+    not_ready_left: int = 0  # sends still to be answered attachment.not.ready
+    photo_id: int = 0
+
+
+@dataclass
 class StoredMessage:
     """The current state of a message in a chat (sent by the bot or pushed as a user's)."""
 
@@ -612,6 +644,7 @@ class Content:
     markup: list[Json]
     attachments: list[Json]
     stripped: list[str]
+    uploads: list[UploadedFile] = field(default_factory=list)  # new in this call
 
     @property
     def empty(self) -> bool:
@@ -637,6 +670,7 @@ class SentRecord:
     message: Json  # the Message after the call
     stripped_tags: list[str] = field(default_factory=list)
     noop: bool = False  # an edit that changed nothing
+    files: list[UploadedFile] = field(default_factory=list)  # uploads attached to the message
 
     @property
     def keyboard(self) -> list[list[Json]]:
@@ -793,6 +827,12 @@ class MaxApiStandin:
         self.markerless_poll = "last"
         self.poll_batch_cap = 100  # the server returns at most this many (maxapi, OQ 3)
         self.poll_hold_cap = 30.0  # and holds a long poll at most this long (maxapi, OQ 3)
+        # Uploads (notes §7): the first `not_ready_sends` sends with a fresh token are
+        # answered attachment.not.ready, as MAX does while it processes the file.
+        self.not_ready_sends = 1
+        self.uploads: list[UploadedFile] = []  # the bot's completed uploads
+        self.files: dict[str, UploadedFile] = {}  # every upload slot and user file, by id
+        self._tokens: dict[str, UploadedFile] = {}
         # Webhook delivery (notes §8), with test-sized delays: MAX retries after 60 s, x2.5.
         self.subscriptions: list[Subscription] = []
         self.webhook_posts: list[WebhookPost] = []
@@ -839,6 +879,7 @@ class MaxApiStandin:
                 ("GET", r"/messages/([^/]+)", self._get_message),
                 ("GET", r"/updates", self._get_updates),
                 ("POST", r"/answers", self._post_answer),
+                ("POST", r"/uploads", self._post_uploads),
                 ("GET", r"/subscriptions", self._get_subscriptions),
                 ("POST", r"/subscriptions", self._post_subscription),
                 ("DELETE", r"/subscriptions", self._delete_subscription),
@@ -893,6 +934,8 @@ class MaxApiStandin:
         path = "/" + request.match_info["path"]
         call = ApiCall(request.method, path, dict(request.query))
         self.calls.append(call)
+        if path.startswith(("/upload/", "/files/")):  # MAX's upload/CDN hosts: no token
+            return await self._upload_host(request, call)
         try:
             self._check_auth(request)
             handler, args = self._route(request.method, path)
@@ -1268,6 +1311,7 @@ class MaxApiStandin:
                 message=self._message_json(msg),
                 stripped_tags=list(content.stripped),
                 noop=noop,
+                files=self._attached_files(msg.attachments),
             )
         )
         self._notify()
@@ -1316,16 +1360,18 @@ class MaxApiStandin:
             elif raw:
                 text = raw  # plain or markdown (markdown is stored as sent, not parsed)
         items = body.get("attachments")
+        uploads: list[UploadedFile] = []
         if items is None:
             attachments = copy.deepcopy(base.attachments) if base is not None else []
         else:
-            attachments = self._attachments(items)
-        return Content(text, raw, fmt, markup, attachments, stripped)
+            attachments, uploads = self._attachments(items)
+        return Content(text, raw, fmt, markup, attachments, stripped, uploads)
 
-    def _attachments(self, items: Any) -> list[Json]:
+    def _attachments(self, items: Any) -> tuple[list[Json], list[UploadedFile]]:
         if not isinstance(items, list):
             raise bad_payload("`attachments` must be an array")
         result: list[Json] = []
+        uploads: list[UploadedFile] = []
         for item in items:
             if not isinstance(item, dict) or not isinstance(item.get("type"), str):
                 raise bad_payload("attachments: each attachment must be an object with `type`")
@@ -1337,11 +1383,66 @@ class MaxApiStandin:
                     max_payload_bytes=self.max_payload_bytes,
                 )
                 result.append({"type": kind, "payload": copy.deepcopy(item["payload"])})
+            elif kind in UPLOAD_TYPES:
+                echo, upload = self._media_attachment(kind, item.get("payload"))
+                result.append(echo)
+                if upload is not None:
+                    uploads.append(upload)
             else:
                 raise bad_payload(f"attachments: type {kind!r} is not supported")
         if sum(1 for a in result if a["type"] == "inline_keyboard") > 1:
             raise bad_payload("attachments: at most one inline_keyboard per message")
-        return result
+        if len(result) > 1 and any(a["type"] == "file" for a in result):
+            raise bad_payload("attachments: a file must be the only attachment of its message")
+        return result, uploads
+
+    def _media_attachment(self, kind: str, payload: Any) -> tuple[Json, UploadedFile | None]:
+        """A file/image/video/audio attachment request: its echo and the upload it uses."""
+        if not isinstance(payload, dict):
+            raise bad_payload(f"attachments: a {kind} attachment needs a `payload`")
+        token = payload.get("token")
+        if kind == "image" and token is None:
+            photos = payload.get("photos")
+            if isinstance(photos, dict) and photos:
+                first = next(iter(photos.values()))
+                token = first.get("token") if isinstance(first, dict) else None
+            elif "url" in payload:
+                if (problem := url_problem(payload["url"])) is not None:
+                    raise bad_payload(f"attachments: image url {problem}")
+                return {"type": "image", "payload": {"url": payload["url"]}}, None
+        upload = self._tokens.get(token) if isinstance(token, str) else None
+        if upload is None:
+            raise bad_payload(f"attachments: unknown {kind} token {token!r}")
+        if upload.type != kind:
+            raise bad_payload(f"attachments: the token is of a {upload.type} upload, not {kind}")
+        return self._media_json(upload), upload
+
+    def _media_json(self, upload: UploadedFile) -> Json:
+        url = f"{self.url}/files/{upload.upload_id}"
+        if upload.type == "image":
+            payload: Json = {"photo_id": upload.photo_id, "token": upload.token, "url": url}
+            return {"type": "image", "payload": payload}
+        data: Json = {"type": upload.type, "payload": {"url": url, "token": upload.token}}
+        if upload.type == "file":
+            data.update(filename=upload.filename, size=len(upload.content))
+        return data
+
+    def _attached_files(self, attachments: list[Json]) -> list[UploadedFile]:
+        tokens = [a.get("payload", {}).get("token") for a in attachments]
+        return [self._tokens[t] for t in tokens if isinstance(t, str) and t in self._tokens]
+
+    @staticmethod
+    def _check_ready(uploads: list[UploadedFile]) -> None:
+        """MAX processes an upload for a while: until then a send using it is refused."""
+        for upload in uploads:
+            if not upload.uploaded or upload.not_ready_left > 0:
+                if upload.uploaded:
+                    upload.not_ready_left -= 1
+                raise MaxError(
+                    400,
+                    "attachment.not.ready",
+                    f"Key: errors.process.attachment.{upload.type}.not.processed",
+                )
 
     def _link(self, chat_id: int, link: Any) -> Json | None:
         """The LinkedMessage of a reply/forward; its ``mid`` must exist (in this chat for a
@@ -1379,6 +1480,7 @@ class MaxApiStandin:
         if content.empty:
             raise bad_payload(EMPTY_MESSAGE)
         self._gate(msg.chat_id)
+        self._check_ready(content.uploads)
         before = (msg.text, msg.markup, msg.attachments)
         noop = before == (content.text, content.markup, content.attachments)
         if noop:
@@ -1397,6 +1499,7 @@ class MaxApiStandin:
         if content.empty and not (link is not None and link["type"] == "forward"):
             raise bad_payload(EMPTY_MESSAGE)
         self._gate(chat_id)
+        self._check_ready(content.uploads)
         msg = self._new_message(chat_id, BOT_USER_ID, content, link)
         self._record("POST", msg, body, content)
         return {"message": self._message_json(msg)}
@@ -1636,10 +1739,23 @@ class MaxApiStandin:
         username: str | None = None,
         locale: str | None = None,
         attachments: list[Json] | None = None,
+        document: str | None = None,
+        photo: bool = False,
+        file_content: bytes = b"standin file content",
     ) -> Json:
         """A user's message, in their dialog with the bot or (``chat_id``) in a group;
-        ``reply_to`` is the mid it replies to.  Returns the message_created update."""
+        ``reply_to`` is the mid it replies to; ``document`` (a file name) or ``photo`` attach
+        ``file_content``, downloadable from the attachment's ``payload.url``.  Returns the
+        message_created update."""
         user = self._touch_user(user_id, first_name, last_name, username, locale)
+        attachments = copy.deepcopy(attachments or [])
+        for kind, wanted in (("file", document is not None), ("image", photo)):
+            if wanted:
+                upload = self._new_upload(kind)
+                upload.filename = document if kind == "file" else "photo.jpg"
+                upload.content, upload.uploaded = file_content, True
+                self._issue_token(upload)
+                attachments.append(self._media_json(upload))
         group = None
         if chat_id is None:
             chat_id = self.dialog_chat_id(user_id)
@@ -1657,7 +1773,7 @@ class MaxApiStandin:
                 "sender": self._user_json(target.sender_id),
                 "message": self._body_json(target),
             }
-        content = Content(text, text, None, [], copy.deepcopy(attachments or []), [])
+        content = Content(text, text, None, [], attachments, [])
         msg = self._new_message(chat_id, user_id, content, link)
         update: Json = {"message": self._message_json(msg), "timestamp": msg.timestamp}
         if group is None:
@@ -1945,3 +2061,82 @@ class MaxApiStandin:
         self.webhook_posts.append(WebhookPost(update, sub.url, status, sub.secret))
         self._notify()
         return status
+
+    # ------------------------------------------------------------------ uploads
+
+    def _new_upload(self, kind: str) -> UploadedFile:
+        upload = UploadedFile(secrets.token_hex(8), kind, photo_id=len(self.files) + 1)
+        self.files[upload.upload_id] = upload
+        return upload
+
+    def _issue_token(self, upload: UploadedFile) -> str:
+        upload.token = secrets.token_urlsafe(24)
+        self._tokens[upload.token] = upload
+        return upload.token
+
+    async def _post_uploads(self, req: Request) -> Any:
+        kind = req.query.get("type")
+        if kind not in UPLOAD_TYPES:
+            raise bad_payload(f"Parameter `type` must be one of {', '.join(UPLOAD_TYPES)}")
+        upload = self._new_upload(kind)
+        answer: Json = {"url": f"{self.url}/upload/{upload.upload_id}"}
+        if kind in ("video", "audio"):  # their token comes with the URL (notes §7)
+            answer["token"] = self._issue_token(upload)
+        return answer
+
+    async def _upload_host(self, request: web.Request, call: ApiCall) -> web.StreamResponse:
+        """The upload URL (POST multipart ``data``) and the files' download URL (GET)."""
+        kind, _, upload_id = call.path[1:].partition("/")
+        upload = self.files.get(upload_id)
+        try:
+            if upload is None:
+                raise not_found(f"{call.path} not found")
+            if kind == "files":
+                if request.method != "GET" or not upload.uploaded:
+                    raise not_found(f"{call.path} not found")
+                return web.Response(body=upload.content, content_type=upload.content_type)
+            if request.method != "POST":
+                raise MaxError(405, "method.not.allowed", "Upload with POST")
+            fault = self._next_fault(request.method, "/upload", None)
+            if fault is not None:
+                early = await self._inject(request, fault)
+                if early is not None:
+                    return early
+            if upload.uploaded:
+                raise bad_payload("This upload URL has been used: each takes one file")
+            if not request.content_type.startswith("multipart/"):
+                raise bad_payload("Send the file as multipart/form-data in the field `data`")
+            form = await request.post()
+            data = form.get("data")
+            if not isinstance(data, web.FileField):
+                raise bad_payload("Send the file as multipart/form-data in the field `data`")
+            content = data.file.read()
+            if not content:
+                raise bad_payload("The file is empty")
+        except MaxError as exc:
+            return self._refuse(call, exc)
+        if upload.type == "image" and not _looks_like_image(content):
+            # The upload host answers 200 with the error in the body (notes §1).
+            body = {"error_code": "503", "error_data": "IMAGE_INVALID_FORMAT"}
+            self.errors.append(
+                Refusal("POST", call.path, 200, "IMAGE_INVALID_FORMAT", "503", call.query)
+            )
+            return web.json_response(body)
+        upload.filename, upload.content = data.filename, content
+        upload.content_type = data.content_type
+        upload.uploaded, upload.not_ready_left = True, self.not_ready_sends
+        self.uploads.append(upload)
+        if fault == "drop_after":  # stored, but the answer (with the token) is lost
+            return self._drop(request)
+        if upload.type in ("video", "audio"):
+            return web.Response(text="<retval>1</retval>", content_type="application/xml")
+        token = self._issue_token(upload)
+        if upload.type == "image":
+            return web.json_response({"photos": {secrets.token_hex(6): {"token": token}}})
+        return web.json_response({"token": token})
+
+
+def _looks_like_image(content: bytes) -> bool:
+    return content.startswith(
+        (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
+    ) or (content[:4] == b"RIFF" and content[8:12] == b"WEBP")

@@ -1226,3 +1226,206 @@ async def test_subscribing_releases_a_held_long_poll(mx: MaxApiStandin, api: Api
     await api.ok("POST", "/subscriptions", json={"url": "https://bot.example.com/hook"})
     assert await asyncio.wait_for(held, 2) == ([], 1)
     assert time.monotonic() - started < 1
+
+
+# --------------------------------------------------------------------------- uploads
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+NOT_READY = {
+    "code": "attachment.not.ready",
+    "message": "Key: errors.process.attachment.file.not.processed",
+}
+
+
+async def upload(
+    api: Api, kind: str, content: bytes, filename: str = "отчёт.pdf", field: str = "data"
+) -> tuple[int, Any]:
+    """POST /uploads, then the multipart POST to the URL it gives (no token, as MAX's upload
+    host needs none); returns the upload host's (status, body)."""
+    slot = await api.ok("POST", "/uploads", params={"type": kind})
+    assert slot["url"].startswith(f"{api.mx.url}/upload/")
+    form = aiohttp.FormData(quote_fields=False)  # the file name in UTF-8, as aiogram sends it
+    form.add_field(field, content, filename=filename, content_type="application/octet-stream")
+    async with api.http.post(slot["url"], data=form) as resp:
+        if resp.content_type == "application/json":
+            return resp.status, await resp.json()
+        return resp.status, await resp.text()
+
+
+async def test_file_upload_not_ready_then_sent(mx: MaxApiStandin, api: Api) -> None:
+    dialog = mx.introduce(USER, "Мария")
+    content = b"%PDF-1.4 report"
+    status, answer = await upload(api, "file", content)
+    assert status == 200 and set(answer) == {"token"}
+    token = answer["token"]
+    assert [(u.filename, u.content, u.type) for u in mx.uploads] == [("отчёт.pdf", content, "file")]
+
+    body = {"text": "Отчёт", "attachments": [{"type": "file", "payload": {"token": token}}]}
+    status, refusal = await api.call("POST", "/messages", params={"chat_id": dialog}, json=body)
+    assert (status, refusal) == (400, NOT_READY)
+    assert mx.sent == [] and mx.errors[-1].code == "attachment.not.ready"
+    message = await send(api, dialog, body)  # the retry goes through
+    attachment = message["body"]["attachments"][0]
+    assert (attachment["type"], attachment["filename"], attachment["size"]) == (
+        "file",
+        "отчёт.pdf",
+        len(content),
+    )
+    assert attachment["payload"]["token"] == token
+    async with api.http.get(attachment["payload"]["url"]) as resp:
+        assert resp.status == 200 and await resp.read() == content
+    record = mx.last_message(dialog)
+    assert [f.content for f in record.files] == [content] and record.files[
+        0
+    ].filename == "отчёт.pdf"
+    await send(api, mx.create_group(members=[USER]), body)  # a processed token is reusable
+
+    # A file must be the only attachment; tokens must exist and be of the right type.
+    with_keyboard = {"attachments": [body["attachments"][0], kb([cb("Да", "yes")])]}
+    as_image = {"attachments": [{"type": "image", "payload": {"token": token}}]}
+    for bad in (
+        with_keyboard,
+        as_image,
+        {"attachments": [{"type": "file", "payload": {"token": "forged"}}]},
+        {"attachments": [{"type": "file"}]},
+    ):
+        await api.refused(
+            400, "proto.payload", "POST", "/messages", params={"chat_id": dialog}, json=bad
+        )
+
+    # not_ready_sends: how many sends a fresh token is refused (edits count too).
+    mx.not_ready_sends = 2
+    _, answer = await upload(api, "file", b"second", "второй.txt")
+    fresh = {"attachments": [{"type": "file", "payload": {"token": answer["token"]}}]}
+    mid = message["body"]["mid"]
+    for _ in range(2):
+        assert (await api.call("PUT", "/messages", params={"message_id": mid}, json=fresh))[
+            1
+        ] == NOT_READY
+    await api.ok("PUT", "/messages", params={"message_id": mid}, json=fresh)
+    assert mx.messages[mid].attachments[0]["filename"] == "второй.txt"
+    mx.not_ready_sends = 0
+    _, answer = await upload(api, "file", b"third")
+    await send(
+        api, dialog, {"attachments": [{"type": "file", "payload": {"token": answer["token"]}}]}
+    )
+
+
+async def test_upload_refusals_and_other_types(mx: MaxApiStandin, api: Api) -> None:
+    dialog = mx.introduce(USER, "Мария")
+    for params in ({"type": "photo"}, {"type": "document"}, {}):
+        await api.refused(400, "proto.payload", "POST", "/uploads", params=params)
+
+    # Each upload URL takes one file, in the multipart field `data`.
+    slot = await api.ok("POST", "/uploads", params={"type": "file"})
+    form = aiohttp.FormData()
+    form.add_field("file", b"x", filename="x.txt")
+    async with api.http.post(slot["url"], data=form) as resp:
+        assert resp.status == 400 and (await resp.json())["code"] == "proto.payload"
+    async with api.http.post(slot["url"], data=b"raw bytes") as resp:
+        assert resp.status == 400
+    statuses = []
+    for _ in range(2):
+        form = aiohttp.FormData()
+        form.add_field("data", b"x", filename="x.txt")
+        async with api.http.post(slot["url"], data=form) as resp:
+            statuses.append(resp.status)
+    assert statuses == [200, 400] and "has been used" in mx.errors[-1].message
+    async with api.http.post(f"{mx.url}/upload/nope", data=b"") as resp:
+        assert resp.status == 404
+
+    # aiohttp's default FormData percent-encodes a non-ASCII file name; the stand-in keeps it
+    # as received (whether MAX decodes it is unknown).
+    slot = await api.ok("POST", "/uploads", params={"type": "file"})
+    form = aiohttp.FormData()
+    form.add_field("data", b"x", filename="отчёт.pdf")
+    async with api.http.post(slot["url"], data=form) as resp:
+        assert resp.status == 200
+    assert mx.uploads[-1].filename == "%D0%BE%D1%82%D1%87%D1%91%D1%82.pdf"
+
+    # An image that is not one: the upload host answers 200 with the error in the body.
+    status, answer = await upload(api, "image", b"not an image", "photo.jpg")
+    assert (status, answer) == (200, {"error_code": "503", "error_data": "IMAGE_INVALID_FORMAT"})
+    assert (mx.errors[-1].status, mx.errors[-1].code) == (200, "IMAGE_INVALID_FORMAT")
+    status, answer = await upload(api, "image", PNG, "photo.png")
+    assert status == 200 and list(answer) == ["photos"]
+    (photo,) = answer["photos"].values()
+    assert set(photo) == {"token"}
+    # Images may come with a keyboard; by token, by the photos map, or by URL.
+    keyboard = kb([cb("Да", "yes")])
+    for payload in ({"token": photo["token"]}, {"photos": answer["photos"]}):
+        attachments = [{"type": "image", "payload": payload}, keyboard]
+        if "token" in payload:  # the first send with the fresh token
+            status, refusal = await api.call(
+                "POST", "/messages", params={"chat_id": dialog}, json={"attachments": attachments}
+            )
+            assert (status, refusal["code"]) == (400, "attachment.not.ready")
+            assert refusal["message"] == "Key: errors.process.attachment.image.not.processed"
+        sent = await send(api, dialog, {"attachments": attachments})
+        image = sent["body"]["attachments"][0]
+        assert image["type"] == "image" and image["payload"]["token"] == photo["token"]
+    by_url = await send(
+        api,
+        dialog,
+        {"attachments": [{"type": "image", "payload": {"url": "https://example.com/a.png"}}]},
+    )
+    assert by_url["body"]["attachments"][0]["payload"] == {"url": "https://example.com/a.png"}
+    await api.refused(
+        400,
+        "proto.payload",
+        "POST",
+        "/messages",
+        params={"chat_id": dialog},
+        json={"attachments": [{"type": "image", "payload": {"url": "file:///etc/passwd"}}]},
+    )
+
+    # Video/audio: the token comes with the URL; it is not ready until the file is uploaded.
+    slot = await api.ok("POST", "/uploads", params={"type": "video"})
+    assert set(slot) == {"url", "token"}
+    video = {"attachments": [{"type": "video", "payload": {"token": slot["token"]}}]}
+    status, refusal = await api.call("POST", "/messages", params={"chat_id": dialog}, json=video)
+    assert (status, refusal["message"]) == (
+        400,
+        "Key: errors.process.attachment.video.not.processed",
+    )
+    form = aiohttp.FormData()
+    form.add_field("data", b"\x00\x00\x00\x18ftypmp42", filename="clip.mp4")
+    async with api.http.post(slot["url"], data=form) as resp:
+        assert resp.status == 200 and await resp.text() == "<retval>1</retval>"
+    assert (await api.call("POST", "/messages", params={"chat_id": dialog}, json=video))[0] == 400
+    sent = await send(api, dialog, video)
+    assert sent["body"]["attachments"][0]["type"] == "video"
+
+    # Faults on the upload host.
+    mx.fail("POST /upload", None, "500", "drop_after")
+    status, _ = await upload(api, "file", b"x")
+    assert status == 500
+    count = len(mx.uploads)
+    with pytest.raises(aiohttp.ClientError):
+        await upload(api, "file", b"stored, answer lost")
+    assert len(mx.uploads) == count + 1 and mx.uploads[-1].content == b"stored, answer lost"
+
+
+async def test_user_files_in_pushed_messages(mx: MaxApiStandin, api: Api) -> None:
+    content = b"%PDF-1.4 application"
+    update = mx.push_message(USER, "Заявление", document="заявление.pdf", file_content=content)
+    (attachment,) = update["message"]["body"]["attachments"]
+    assert (attachment["type"], attachment["filename"], attachment["size"]) == (
+        "file",
+        "заявление.pdf",
+        len(content),
+    )
+    assert set(attachment["payload"]) == {"url", "token"}
+    async with api.http.get(attachment["payload"]["url"]) as resp:  # a direct link, no token
+        assert await resp.read() == content
+    photo = mx.push_message(USER, photo=True)["message"]["body"]
+    assert photo["text"] is None and photo["attachments"][0]["type"] == "image"
+    assert set(photo["attachments"][0]["payload"]) == {"photo_id", "token", "url"}
+    # The bot may re-send a user's file by its token.
+    dialog = mx.dialog_chat_id(USER)
+    await send(
+        api,
+        dialog,
+        {"attachments": [{"type": "file", "payload": {"token": attachment["payload"]["token"]}}]},
+    )
+    assert mx.uploads == [] and mx.last_message(dialog).files[0].content == content
