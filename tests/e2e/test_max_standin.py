@@ -1429,3 +1429,72 @@ async def test_user_files_in_pushed_messages(mx: MaxApiStandin, api: Api) -> Non
         {"attachments": [{"type": "file", "payload": {"token": attachment["payload"]["token"]}}]},
     )
     assert mx.uploads == [] and mx.last_message(dialog).files[0].content == content
+
+
+# --------------------------------------------------------------------------- faults on messages
+
+
+async def test_faults_on_messages_per_chat(mx: MaxApiStandin, api: Api) -> None:
+    dialog = mx.introduce(USER, "Мария")
+    other = mx.introduce(OTHER, "Олег")
+    hello = {"text": "привет"}
+    mx.fail("POST /messages", dialog, "500", "502", "429", "drop", "drop_after", "timeout", "403")
+    # Another chat is not affected.
+    await send(api, other, hello)
+    assert (await api.call("POST", "/messages", params={"chat_id": dialog}, json=hello))[0] == 500
+    status, page = await api.call("POST", "/messages", params={"chat_id": dialog}, json=hello)
+    assert status == 502 and "Bad Gateway" in page
+    status, body = await api.call("POST", "/messages", params={"user_id": USER}, json=hello)
+    assert (status, body["code"]) == (429, "too.many.requests")  # user_id targets the dialog
+    assert [r.chat_id for r in mx.sent] == [other]  # none of these took effect
+    with pytest.raises(aiohttp.ClientError):  # dropped before the effect
+        await api.call("POST", "/messages", params={"chat_id": dialog}, json={"text": "drop"})
+    assert [r.chat_id for r in mx.sent] == [other]
+    with pytest.raises(aiohttp.ClientError):  # the effect happened, the answer was lost
+        await api.call("POST", "/messages", params={"chat_id": dialog}, json={"text": "drop_after"})
+    assert mx.last_message(dialog).text == "drop_after"
+    started = time.monotonic()
+    with pytest.raises(aiohttp.ClientError):
+        await api.call("POST", "/messages", params={"chat_id": dialog}, json={"text": "timeout"})
+    assert time.monotonic() - started >= 0.25 and mx.last_message(dialog).text == "drop_after"
+    assert (await api.call("POST", "/messages", params={"chat_id": dialog}, json=hello))[1] == {
+        "code": "chat.denied",
+        "message": "Bot has no access to the chat",
+    }
+    await send(api, dialog, hello)  # the faults are used up
+    assert [kind for _, chat, kind in mx.injected if chat == dialog] == [
+        "500",
+        "502",
+        "429",
+        "drop",
+        "drop_after",
+        "timeout",
+        "403",
+    ]
+
+    # PUT/DELETE are matched by the chat inside the mid, /answers by the callback's chat.
+    mid = mx.last_message(dialog).mid
+    mx.fail(None, dialog, "404", "503")
+    assert (await api.call("PUT", "/messages", params={"message_id": mid}, json={"text": "x"}))[
+        0
+    ] == 404
+    assert (await api.call("DELETE", "/messages", params={"message_id": mid}))[0] == 503
+    assert mid in mx.messages and mx.messages[mid].text == "привет"
+    keyboard_mid = (await send(api, dialog, {"text": "?", "attachments": [kb([cb("Да", "y")])]}))[
+        "body"
+    ]["mid"]
+    callback_id = mx.press(USER, "Да")
+    mx.fail("POST /answers", dialog, "500")
+    answer = {"notification": "ok"}
+    assert (await api.call("POST", "/answers", params={"callback_id": callback_id}, json=answer))[
+        0
+    ] == 500
+    assert mx.unanswered_callbacks() == [callback_id]
+    await api.ok("POST", "/answers", params={"callback_id": callback_id}, json=answer)
+    assert mx.injected[-1] == ("POST /answers", dialog, "500") and keyboard_mid in mx.messages
+
+    # latency delays every answer.
+    mx.latency = 0.3
+    started = time.monotonic()
+    await api.ok("GET", "/me")
+    assert time.monotonic() - started >= 0.28
