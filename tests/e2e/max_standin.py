@@ -7,6 +7,24 @@ so that tests can inspect it::
 
     async with MaxApiStandin(token="max-test-token") as mx:
         ...  # start the bot against mx.url
+        mark = len(mx.sent)
+        mx.push_bot_started(1001)  # or mx.push_message(1001, "/start")
+        reply = await mx.wait_for_message(mx.dialog_chat_id(1001), after=mark)
+        mx.press(1001, "Записаться")
+        ...
+        assert mx.errors == [] and mx.stripped_tags == [] and mx.noop_edits == 0
+
+Records: ``calls`` (every request), ``errors`` (every refusal), ``sent`` (each send/edit by
+the bot, as a SentRecord: text, format, buttons, payloads, urls, link, attachments, files),
+``messages`` (current state by mid), ``deleted``, ``callbacks``/``notifications``,
+``updates``/``delivered_updates()``, ``webhook_posts``, ``uploads``, ``commands``,
+``chat_actions``.
+
+Faults, as MAX and the network produce them, can be scripted per route and chat (``fail``):
+a 500, a proxy's 502 page, a 503, a dropped connection (before or after the call took
+effect), a timeout, a 429 ``too.many.requests`` (no Retry-After, as MAX answers), a 403
+``chat.denied``, a 404 ``not.found``.  ``latency`` delays every answer; ``enforce_limits``
+answers 429 past ``limit_per_second`` calls a second (10, as measured live; the docs say 30).
 
 The spec is the research notes ``/work/notes/max-api.md`` (sections are cited as "notes §N",
 its open questions as "OQ N").
@@ -120,8 +138,9 @@ Assumptions (where the notes leave a question open)
 
 Deliberately stricter than MAX
 ------------------------------
-* Every length limit is counted in UTF-16 code units (MAX's server is Java: ``String.length``),
-  so an emoji counts 2.
+* Every length limit is counted in UTF-16 code units, so an emoji counts 2.  (An inference:
+  MAX's "size must be between 0 and 4000" is Java Bean Validation's wording, which counts
+  ``String.length()``; counting code points would be laxer.)
 * ``?access_token=`` is refused even next to a correct header: the token must never appear
   in a URL (where it ends up in logs).
 * Text length is checked on the text as sent (HTML tags included), not on the plain text.
@@ -256,7 +275,8 @@ def chat_denied(message: str) -> MaxError:
     return MaxError(403, "chat.denied", message)
 
 
-INVALID_TOKEN = MaxError(401, "verify.token", "Invalid access_token")
+def invalid_token() -> MaxError:
+    return MaxError(401, "verify.token", "Invalid access_token")
 
 
 # --------------------------------------------------------------------------- text (format html)
@@ -797,8 +817,10 @@ class Request:
 
 
 class MaxApiStandin:
-    """Fake MAX Bot API server.  Tests may fill ``stopped_users`` and inspect ``calls``,
-    ``errors``, ``commands``, ``injected``."""
+    """Fake MAX Bot API server (see the module's docstring).  Tests set up users and chats
+    with ``introduce``/``create_group`` (or fill ``stopped_users``), drive it with the
+    ``push_*``/``press``/``add_member`` helpers and inspect ``sent``, ``messages``,
+    ``errors``, ``calls``, ``updates`` and the other records."""
 
     def __init__(self, token: str = DEFAULT_TOKEN) -> None:
         self.token = token
@@ -958,6 +980,8 @@ class MaxApiStandin:
             result = await handler(req)
             if fault == "drop_after":
                 return self._drop(request)
+            if path == "/updates":
+                self._mark_polled(request, result["updates"])
         except MaxError as exc:
             return self._refuse(call, exc)
         except Exception as exc:  # input the stand-in does not understand (or a bug in it)
@@ -968,9 +992,9 @@ class MaxApiStandin:
 
     def _check_auth(self, request: web.Request) -> None:
         if "access_token" in request.query:
-            raise INVALID_TOKEN  # no longer supported by MAX; never put a token in a URL
+            raise invalid_token()  # no longer supported by MAX; never put a token in a URL
         if request.headers.get("Authorization") != self.token:
-            raise INVALID_TOKEN
+            raise invalid_token()
 
     def _route(self, method: str, path: str) -> tuple[Handler, tuple[str, ...]]:
         allowed = False
@@ -1583,9 +1607,17 @@ class MaxApiStandin:
     # ------------------------------------------------------------------ updates: long polling
 
     def delivered_updates(self) -> list[Json]:
-        """The updates the bot has received (returned by GET /updates or answered 200 by its
-        webhook), in order, each once."""
+        """The updates the bot has received (in a GET /updates answer that reached it, or
+        answered 200 by its webhook), in order, each once."""
         return [self.updates[n - 1] for n in sorted(self._delivered)]
+
+    def _mark_polled(self, request: web.Request, batch: list[Json]) -> None:
+        """A GET /updates answer is about to be written: its updates count as delivered
+        unless the bot has hung up meanwhile (e.g. its own timeout ended the long poll)."""
+        if request.transport is None or request.transport.is_closing():
+            return
+        ids = {id(update) for update in batch}
+        self._delivered.update(n for n, update in enumerate(self.updates, 1) if id(update) in ids)
 
     def pending_updates(self) -> list[Json]:
         """Updates GET /updates has not had confirmed by a marker yet."""
@@ -1632,7 +1664,6 @@ class MaxApiStandin:
                     self.skipped_updates += [self.updates[n - 1] for n in self._pending[:-1]]
                     self._pending = self._pending[-1:]
                 batch = self._pending[: min(limit, self.poll_batch_cap)]
-                self._delivered.update(batch)
                 return {"updates": [self.updates[n - 1] for n in batch], "marker": batch[-1] + 1}
             remaining = deadline - loop.time()
             if remaining <= 0:

@@ -1498,3 +1498,44 @@ async def test_faults_on_messages_per_chat(mx: MaxApiStandin, api: Api) -> None:
     started = time.monotonic()
     await api.ok("GET", "/me")
     assert time.monotonic() - started >= 0.28
+
+
+async def raw_get(mx: MaxApiStandin, target: str, *, hang_up_after: float | None = None) -> bytes:
+    """A GET over a bare socket (aiohttp's client would silently retry a dropped GET);
+    returns the raw answer, or b"" if there was none.  ``hang_up_after``: the client gives up
+    after that many seconds."""
+    port = int(mx.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = (
+        f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {mx.token}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    writer.write(request.encode())
+    await writer.drain()
+    try:
+        if hang_up_after is not None:
+            await asyncio.sleep(hang_up_after)
+            return b""
+        return await reader.read()
+    finally:
+        writer.close()
+
+
+async def test_polled_updates_count_as_delivered_only_when_the_answer_arrives(
+    mx: MaxApiStandin, api: Api
+) -> None:
+    assert (await raw_get(mx, "/me")).startswith(b"HTTP/1.1 200")
+    # The bot's client gives up on a long poll; an update that arrives then is not lost.
+    await raw_get(mx, "/updates?marker=0&timeout=5", hang_up_after=0.2)
+    await asyncio.sleep(0.1)
+    first = mx.push_message(USER, "раз")
+    await asyncio.sleep(0.2)
+    assert mx.delivered_updates() == [] and mx.pending_updates() == [first]
+
+    mx.fail("GET /updates", None, "drop_after")
+    assert await raw_get(mx, "/updates?marker=0&timeout=0") == b""  # the answer was lost
+    assert mx.delivered_updates() == [] and mx.pending_updates() == [first]
+
+    second = mx.push_message(USER, "два")
+    batch, _ = await poll(api, marker=0, timeout=0)
+    assert batch == [first, second] and mx.delivered_updates() == [first, second]
