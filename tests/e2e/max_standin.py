@@ -1168,7 +1168,7 @@ class MaxApiStandin:
         return chat_id
 
     def _chat_kind(self, chat_id: int) -> str:
-        """ "dialog" or "chat"; 404 ``chat.not.found`` for a chat the bot does not know."""
+        """The chat's type, "dialog" or "chat"; 404 ``chat.not.found`` for an unknown one."""
         if self.dialog_user(chat_id) is not None:
             return "dialog"
         if chat_id in self.groups:
@@ -2150,7 +2150,14 @@ class MaxApiStandin:
             # The upload host answers 200 with the error in the body (notes §1).
             body = {"error_code": "503", "error_data": "IMAGE_INVALID_FORMAT"}
             self.errors.append(
-                Refusal("POST", call.path, 200, "IMAGE_INVALID_FORMAT", "503", call.query)
+                Refusal(
+                    "POST",
+                    call.path,
+                    200,
+                    "IMAGE_INVALID_FORMAT",
+                    'answered 200 {"error_code": "503", "error_data": "IMAGE_INVALID_FORMAT"}',
+                    call.query,
+                )
             )
             return web.json_response(body)
         upload.filename, upload.content = data.filename, content

@@ -346,7 +346,14 @@ async def test_text_length_and_empty_messages(mx: MaxApiStandin, api: Api) -> No
             json={"text": text, "format": "html"},
         )
         assert message == too_long  # the raw text counts, tags included
-    for body in ({}, {"text": ""}, {"text": None}, {"text": "  \n"}, {"attachments": []}):
+    empties: list[dict[str, Any]] = [
+        {},
+        {"text": ""},
+        {"text": None},
+        {"text": "  \n"},
+        {"attachments": []},
+    ]
+    for body in empties:
         await api.refused(
             400, "proto.payload", "POST", "/messages", params={"chat_id": dialog}, json=body
         )
