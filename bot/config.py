@@ -27,9 +27,10 @@ class Settings(BaseSettings):
     role_matrix_path: str = "role_matrix.yaml"
     deadline: date | None = None
     components: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["ВИМИС ОНКО"])
-    # Preset rejection reasons, `;`-separated; empty means the defaults in bot/texts.py.
+    # Preset rejection reasons, `;`-separated; empty means the defaults in bot/texts/admin.py.
     reject_reasons: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    # How the greeting names the order (default: the Kostroma order No 922, in bot/texts.py).
+    # How the greeting names the order (default: the Kostroma order No 922, ORDER_TITLE in
+    # bot/texts/applicant.py).
     order_title: str | None = None
     operator_name: str = "ОГБУЗ «Медицинский информационно-аналитический центр Костромской области»"
     # Where people log in to ВИМИС ОНКО, told when access is granted (optional).

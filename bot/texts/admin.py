@@ -1,0 +1,365 @@
+"""MIAC admins' and operators' texts: request cards, decisions, queue, find, history, export."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from html import escape
+
+from bot.texts.common import (
+    EVENT_NAMES,
+    LOCAL_TZ,
+    PAGE_HINT,
+    RETURN_FIELD_NAMES,
+    STATUS_NAMES,
+    _left,
+    clip,
+    fmt_date,
+)
+
+# --- commands -------------------------------------------------------------------------------------
+
+ADMIN_COMMANDS = {
+    "queue": "Очередь заявок на рассмотрении",
+    "find": "Найти заявку: СНИЛС, фамилия, e-mail, организация",
+    "req": "Карточка заявки: /req 17",
+    "history": "История заявки: /history 17",
+    "export": "Выгрузка одобренных заявок (XLSX и CSV)",
+    "granted": "Отметить «доступ предоставлен»",
+    "stats": "Статистика",
+    "coverage": "Организации без одобренных пользователей",
+    "staff": "Сотрудники МИАЦ",
+    "health": "Состояние бота: база, очередь отправки, сбои",
+    "retention": "Срок хранения: сколько данных удалить и когда",
+}
+
+
+# --- the request card -----------------------------------------------------------------------------
+
+MAX_WARNINGS = 6
+
+
+def card(
+    number: int,
+    status: str,
+    submitted: datetime | None,
+    rows: Sequence[tuple[str, str]],
+    warnings: Sequence[str],
+    changes: Sequence[tuple[str, str, str]],
+    decision: str | None,
+) -> str:
+    lines = [f"📥 <b>Заявка № {number}</b> — {escape(STATUS_NAMES.get(status, status))}"]
+    if submitted:
+        lines.append(f"Подана: {submitted.astimezone(LOCAL_TZ).strftime('%d.%m.%Y %H:%M')}")
+    lines.append("")
+    lines += [f"<b>{escape(label)}:</b> {escape(clip(value, 300))}" for label, value in rows]
+    if warnings:
+        lines.append("")
+        lines += [f"⚠️ {w}" for w in warnings[:MAX_WARNINGS]]
+        if len(warnings) > MAX_WARNINGS:
+            lines.append(f"⚠️ … и ещё {len(warnings) - MAX_WARNINGS}")
+    if changes:
+        lines += ["", "<b>Исправлено после доработки:</b>"]
+        lines += [
+            f"• {escape(label)}: <s>{escape(clip(old, 120))}</s> → {escape(clip(new, 120))}"
+            for label, old, new in changes
+        ]
+    if decision:
+        lines += ["", decision]
+    return "\n".join(lines)
+
+
+WARN_ORG_MANUAL = "Организация введена вручную — её нет в справочнике"
+WARN_POSITION_MANUAL = "Должности нет в матрице ролей — выберите роль («Сменить роль»)"
+NOTE_POSITION_MANUAL_ROLE_SET = "Должности нет в матрице ролей — роль выбрал администратор"
+WARN_HELD_FOR_ORG = (
+    "⏳ Заявка ждёт подтверждения организации: решение — после её ответа "
+    "(или когда истечёт срок ответа)."
+)
+
+
+def warn_own_request(number: int, status: str) -> str:
+    return (
+        f"Другая заявка этого же заявителя: № {number} ({escape(STATUS_NAMES.get(status, status))})"
+    )
+
+
+def warn_other_account(number: int, status: str, same: str, blocks_approval: bool) -> str:
+    """The same SNILS or e-mail from another Telegram account: one of the two may not be
+    who they say; the applicant is never told about the other request, only the admins."""
+    text = (
+        f"Тот же {same} в заявке № {number} <b>другого аккаунта Telegram</b> "
+        f"({escape(STATUS_NAMES.get(status, status))}) — проверьте, чья это заявка"
+    )
+    if blocks_approval:
+        text += "; одобрить эту заявку нельзя, пока адрес закреплён за той"
+    return text
+
+
+# What a card shows once the applicant has withdrawn consent.
+ERASED = "удалено (согласие отозвано)"
+ERASED_DECISION = "🚫 Отменена: заявитель отозвал согласие на обработку данных"
+
+
+# --- decisions ------------------------------------------------------------------------------------
+
+DECISION_NAMES = {
+    "approved": "✅ Одобрена",
+    "rejected": "❌ Отклонена",
+    "returned": "↩️ Возвращена на доработку",
+    "exported": "📤 Передана федеральному оператору",
+    "access_granted": "🔑 Доступ предоставлен",
+    "cancelled": "🚫 Отменена заявителем",
+}
+BTN_APPROVE = "✅ Одобрить"
+BTN_REJECT = "❌ Отклонить"
+BTN_RETURN = "↩️ Вернуть на доработку"
+BTN_CHANGE_ROLE = "🔁 Сменить роль"
+BTN_OTHER_REASON = "✍️ Другая причина"
+BTN_CARD_BACK = "⬅️ К карточке"
+BTN_NEXT = "Далее ➡️"
+# No «Организация не участвует в работе с ВИМИС ОНКО»: by item 2.2 of the order every
+# organisation of the region takes part.
+DEFAULT_REJECT_REASONS = (
+    "Должность не соответствует запрошенной роли",
+    "Данные не совпадают с Госуслугами",
+    "Повторная заявка",
+)
+
+
+def decision_line(status: str, who: str, reason: str | None) -> str:
+    text = f"<b>{DECISION_NAMES.get(status, escape(status))}</b> — {who}"
+    if reason:
+        text += f"\nПричина: {escape(clip(reason, 600))}"
+    return text
+
+
+def already_decided(status: str, who: str) -> str:
+    # Plain text: a callback answer is not HTML.
+    return f"Решение уже принято: {STATUS_NAMES.get(status, status)} — {who}"
+
+
+ROLE_NEEDED = "Сначала выберите роль: нажмите «Сменить роль»."
+
+
+def email_held(holder: int | None) -> str:
+    # Plain text for a callback alert (at most 200 characters).
+    where = f"одобренной заявки № {holder}" if holder else "одобренной заявки"
+    return (
+        f"Нельзя одобрить: этот e-mail уже у {where} другого человека (другой СНИЛС). "
+        "Один адрес — один пользователь: верните заявку на доработку поля «Эл. почта» "
+        "или отклоните её."
+    )
+
+
+HELD_FOR_ORG_REFUSED = (
+    "Заявка ждёт подтверждения организации: решить её можно после ответа организации "
+    "или когда истечёт срок ответа."
+)
+
+
+def done_note(number: int, status: str) -> str:
+    return f"Заявка № {number}: {STATUS_NAMES.get(status, status)}."
+
+
+REQUEST_NOT_FOUND = "Заявка не найдена."
+
+
+# --- a reason or comment typed by an admin --------------------------------------------------------
+
+
+def addressed(who: str, prompt: str) -> str:
+    return f"👤 {who}\n{prompt}"
+
+
+INPUT_KIND_NAMES = {
+    "reject": "причину отказа",
+    "return": "комментарий для заявителя",
+    "role": "причину смены роли",
+}
+
+
+def input_hint(who: str, kind: str, number: int) -> str:
+    what = INPUT_KIND_NAMES.get(kind, "ответ")
+    return (
+        f"{who}, {what} по заявке № {number} я жду <b>ответом</b> на моё сообщение с вопросом "
+        "(смахните его влево). Если это сообщение и есть ответ — нажмите кнопку. "
+        "Передумали — /cancel."
+    )
+
+
+BTN_USE_AS_INPUT = "✅ Использовать это сообщение"
+
+
+def ask_reject_reason(number: int) -> str:
+    return f"Напишите причину отказа по заявке № {number} ответом на это сообщение."
+
+
+def ask_return_comment(number: int, fields: Sequence[str]) -> str:
+    names = ", ".join(RETURN_FIELD_NAMES[f] for f in fields)
+    return (
+        f"Заявка № {number}: вернуть на доработку поля «{escape(names)}». "
+        "Напишите комментарий для заявителя ответом на это сообщение."
+    )
+
+
+def ask_role_reason(number: int, role: str) -> str:
+    return (
+        f"Заявка № {number}: новая роль «{escape(role)}». "
+        "Напишите причину ответом на это сообщение."
+    )
+
+
+def pick_return_fields(number: int) -> str:
+    return f"Заявка № {number}: отметьте поля, которые нужно исправить, и нажмите «Далее»."
+
+
+PICK_AT_LEAST_ONE = "Отметьте хотя бы одно поле."
+INPUT_CANCELLED = "Ввод отменён."
+INPUT_NEEDS_TEXT = "Нужен текст. Напишите ещё раз или /cancel."
+INPUT_TOO_LONG = "Слишком длинно: не больше 1000 символов."
+
+
+# --- queue, find, a card by number ----------------------------------------------------------------
+
+
+def queue_page(total: int, page: int, pages: int) -> str:
+    if total == 0:
+        return "Очередь пуста: новых заявок нет."
+    text = f"<b>Заявки на рассмотрении:</b> {total}. Сначала самые старые."
+    if pages > 1:
+        text += f"\n{PAGE_HINT.format(page=page + 1, pages=pages)}"
+    return text
+
+
+def queue_item(number: int, submitted: datetime | None, org: str) -> str:
+    """A button of /queue or /find. No name: the message stays in the chat after the person
+    withdraws consent, and only cards are updated then; the card shows the name."""
+    when = f" · {fmt_date(submitted)}" if submitted else ""
+    return f"№ {number}{when} · {org}"
+
+
+FIND_USAGE = (
+    "Напишите после команды СНИЛС, часть фамилии, e-mail или слова из названия "
+    "организации: /find Иванова"
+)
+
+
+def found(count: int) -> str:
+    return f"Найдено заявок: {count}." if count else "Ничего не найдено."
+
+
+REQ_USAGE = "Укажите номер заявки: /req 17"
+
+
+# --- history --------------------------------------------------------------------------------------
+
+HISTORY_USAGE = "Укажите номер заявки: /history 17"
+FIELD_NAMES_DB = {
+    "snils": "СНИЛС",
+    "full_name": "ФИО",
+    "email": "Эл. почта",
+    "org_full_name": "Полное наименование МО",
+    "org_short_name": "Краткое наименование МО",
+    "org_manual": "МО вручную",
+    "organization_id": "МО из справочника",
+    "position": "Должность",
+    "position_in_matrix": "Должность из матрицы",
+    "role": "Роль",
+    "role_level": "Уровень доступа",
+}
+
+
+def history(number: int, lines: Sequence[str]) -> str:
+    return f"<b>История заявки № {number}</b>\n\n" + "\n".join(lines)
+
+
+def history_line(at: datetime, who: str, action: str, details: Sequence[str]) -> str:
+    head = f"{at.astimezone(LOCAL_TZ).strftime('%d.%m.%Y %H:%M')} — {escape(who)}: " + escape(
+        EVENT_NAMES.get(action, action)
+    )
+    return "\n".join([head, *(f"   {d}" for d in details)])
+
+
+# How an empty old or new value reads in the history (never «None»).
+EMPTY_VALUES = {"role": "не выбрана", "role_level": "не выбран"}
+
+
+def _history_value(field: str, value: object) -> str:
+    if value is None or value == "":
+        return EMPTY_VALUES.get(field, "не указано")
+    if isinstance(value, bool):
+        return "да" if value else "нет"
+    return clip(str(value), 120)
+
+
+def change_detail(field: str, old: object, new: object) -> str:
+    label = FIELD_NAMES_DB.get(field, field)
+    if old is None and new is None:  # values destroyed on consent withdrawal
+        return f"{escape(label)}: изменено (значения удалены)"
+    return (
+        f"{escape(label)}: {escape(_history_value(field, old))} → "
+        f"{escape(_history_value(field, new))}"
+    )
+
+
+def fields_detail(names: Sequence[str]) -> str:
+    return f"Поля на доработку: {escape(', '.join(names))}"
+
+
+def reason_detail(reason: str) -> str:
+    return f"Причина: {escape(clip(reason, 300))}"
+
+
+# --- export and access granted --------------------------------------------------------------------
+
+EXPORT_USAGE = (
+    "/export — новые одобренные заявки (отмечаются как выгруженные);\n"
+    "/export all — все одобренные; /export 3 — выгрузка № 3 ещё раз;\n"
+    "/export 01.12.2026 15.12.2026 — одобренные за период. Повторные выгрузки статусы не меняют."
+)
+EXPORT_NOTHING = "Новых одобренных заявок для выгрузки нет."
+EXPORT_NOTHING_AGAIN = "По этому условию заявок нет."
+
+
+def export_caption(batch_id: int | None, count: int) -> str:
+    if batch_id is None:
+        return f"Повторная выгрузка: заявок {count}. Статусы не изменены."
+    return (
+        f"Выгрузка № {batch_id}: заявок {count}, они отмечены как переданные федеральному "
+        "оператору. Когда оператор создаст учётные записи, нажмите кнопку ниже или "
+        f"отправьте /granted {batch_id}."
+    )
+
+
+def export_held_back(count: int) -> str:
+    """Appended to the /export answer: approved requests left out of the batch."""
+    if not count:
+        return ""
+    return (
+        f"\n\nНе выгружено одобренных заявок: {count} — их адрес электронной почты указан и в "
+        "заявке другого человека (адрес должен быть уникальным для каждого пользователя). "
+        "Найдите их через /find по адресу и решите, чья это почта."
+    )
+
+
+def btn_granted(batch_id: int) -> str:
+    return f"🔑 Доступ предоставлен (выгрузка № {batch_id})"
+
+
+GRANTED_USAGE = "Укажите номера заявок (/granted 12 13) или выгрузку (/granted batch 3)."
+
+
+def granted_done(count: int, skipped: int) -> str:
+    text = f"Отмечено «доступ предоставлен»: {count}."
+    if skipped:
+        text += f" Пропущено (не в статусе «передана федеральному оператору»): {skipped}."
+    return text
+
+
+# --- deadline reminder ----------------------------------------------------------------------------
+
+
+def reminder_admin(days: int, deadline: date, queue: int) -> str:
+    text = _left(days, deadline)
+    return f"⏰ {text[0].upper()}{text[1:]}. В очереди на рассмотрение: {queue}. /queue"

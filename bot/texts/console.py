@@ -1,0 +1,68 @@
+"""Texts the server's administrator reads in the console: start-up checks, command-line tools."""
+
+from __future__ import annotations
+
+# --- start-up -------------------------------------------------------------------------------------
+
+NO_TOKEN = (
+    "Не задан BOT_TOKEN: создайте бота у @BotFather в Telegram (команда /newbot) и укажите "
+    "BOT_TOKEN=<токен> в файле .env или в переменных окружения."
+)
+BAD_TOKEN = "BOT_TOKEN задан неверно: скопируйте токен у @BotFather целиком (вида 123456:ABC...)."
+
+
+def sqlite_busy(path: str) -> str:
+    return (
+        f"С базой SQLite {path} уже работает другой процесс бота: второй не запущен. Для "
+        "нескольких процессов нужны PostgreSQL и Redis (WORKERS, см. README)."
+    )
+
+
+ANOTHER_BOT_PROCESS = (
+    "С этой базой PostgreSQL уже работает процесс бота: без REDIS_URL второй не запускается "
+    "(диалоги хранятся в памяти процесса). Задайте REDIS_URL всем процессам."
+)
+ANOTHER_WORKER_WITH_REDIS = (
+    "С этой базой PostgreSQL работает процесс бота без REDIS_URL: остановите его или задайте "
+    "ему REDIS_URL."
+)
+WORKERS_NEED_WEBHOOK = "WORKERS > 1 работает только с вебхуком: задайте WEBHOOK_URL."
+WORKERS_NEED_POSTGRES = "WORKERS > 1 требует PostgreSQL: у SQLite один писатель (DATABASE_URL)."
+WORKERS_NEED_REDIS = (
+    "WORKERS > 1 требует REDIS_URL: диалоги и очерёдность апдейтов одного человека должны быть "
+    "общими для всех процессов."
+)
+
+
+# --- command-line tools ---------------------------------------------------------------------------
+
+CLI_NOTHING = "Заявок для выгрузки нет: файл не записан."
+CLI_BACKUP_POSTGRES = (
+    "Эта команда копирует только базу SQLite. Базу PostgreSQL копируйте её средствами: "
+    'pg_dump --format=custom --file=backup.dump "$DATABASE_URL" (без «+asyncpg» в адресе), '
+    "восстановление — pg_restore --clean --if-exists --dbname=… backup.dump; затем "
+    "python -m bot reapply-erasures. Подробнее — README, раздел «Резервные копии»."
+)
+
+
+def cli_backup_exists(path: str) -> str:
+    return f"Файл {path} уже существует: укажите новый, копия не перезаписывает файлы."
+
+
+def cli_backup_no_database(path: str) -> str:
+    return f"Базы данных {path} нет: копировать нечего."
+
+
+def cli_backup_done(path: str, requests: int) -> str:
+    return (
+        f"Резервная копия записана: {path} (заявок: {requests}). В ней персональные данные: "
+        "храните её только там, где разрешено (см. README), и после восстановления выполните "
+        "python -m bot reapply-erasures."
+    )
+
+
+def cli_reapplied(records: int, erased: int, by_retention: int) -> str:
+    return (
+        f"Записей об удалении: {records}; удалено снова по ним: {erased}; "
+        f"по сроку хранения: {by_retention}."
+    )

@@ -1,0 +1,234 @@
+"""Texts for organisations' responsible persons (order No 922, items 2.1, 2.3) and about them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from html import escape
+
+from bot.texts.common import STATUS_NAMES, _left, clip, person
+
+# --- becoming a responsible person ----------------------------------------------------------------
+
+
+def welcome_responsible(organization: str) -> str:
+    return (
+        f"Вы — ответственное лицо организации «{escape(organization)}» (п. 2.1 приказа № 922). "
+        "Заявки сотрудников вашей организации будут приходить вам на подтверждение. "
+        "Команда /org — заявки организации, фильтры и форма заявки (XLSX) на подпись "
+        "руководителю."
+    )
+
+
+RESPONSIBLE_HOW = (
+    "Чтобы стать ответственным лицом вашей медицинской организации (п. 2.1 приказа № 922), "
+    "напишите /responsible и слова из её названия, например: <code>/responsible ЦРБ</code>. "
+    "Администратор МИАЦ рассмотрит запрос."
+)
+RESPONSIBLE_NONE = "В справочнике ничего не нашлось. Попробуйте другие слова из названия."
+
+
+def responsible_found(total: int, shown: int) -> str:
+    more = f" Показаны первые {shown} из {total}: уточните запрос." if total > shown else ""
+    return f"Выберите вашу организацию — запрос уйдёт администраторам МИАЦ.{more}"
+
+
+def application_confirm(organization: str) -> str:
+    return (
+        f"Попросить администраторов МИАЦ назначить вас ответственным лицом организации "
+        f"«{escape(organization)}»? Администратор увидит ваше имя в Telegram."
+    )
+
+
+BTN_APPLICATION_SEND = "📨 Отправить запрос"
+APPLICATION_FILED = (
+    "Запрос отправлен администраторам МИАЦ. Когда его рассмотрят, я напишу вам здесь."
+)
+APPLICATION_PENDING = "Ваш прошлый запрос ещё рассматривается: дождитесь ответа."
+APPLICATION_ALREADY_STAFF = "Вы уже сотрудник в боте: роль меняет администратор МИАЦ."
+
+
+# --- the request, as admins decide it -------------------------------------------------------------
+
+
+def application_card(
+    number: int, name: str, uid: int, organization: str, outcome: str | None, by: str | None
+) -> str:
+    lines = [
+        f"🏥 <b>Запрос № {number}</b>: назначить ответственным лицом организации",
+        f"«{escape(organization)}»",
+        f"Кто просит: {person(name)} (id <code>{uid}</code>)",
+    ]
+    if outcome is not None:
+        verdict = "назначен(а)" if outcome == "approved" else "отказано"
+        lines += ["", f"Итог: {verdict}" + (f" — {by}" if by else "")]
+    return "\n".join(lines)
+
+
+BTN_APPLICATION_APPROVE = "✅ Назначить"
+BTN_APPLICATION_DECLINE = "❌ Отказать"
+APPLICATION_TAKEN = "Этот запрос уже рассмотрен."
+
+
+def application_approved(organization: str) -> str:
+    return "Запрос одобрен. " + welcome_responsible(organization)
+
+
+APPLICATION_DECLINED = (
+    "Администратор МИАЦ отклонил запрос назначить вас ответственным лицом организации. "
+    "Если это ошибка, задайте вопрос через «❓ Задать вопрос» в меню."
+)
+
+
+# --- /org: the organisation's requests ------------------------------------------------------------
+
+ORG_COMMANDS = {"org": "Заявки моей организации, подтверждение, форма XLSX"}
+ORG_FILTERS = {
+    "all": "Все",
+    "wait": "Ждут меня",
+    "ret": "На доработке",
+    "appr": "Одобрены",
+    "gap": "Нет заявок",
+}
+ORG_NO_ROWS = "Заявок нет."
+ORG_MATRIX_LABEL = "Должности матрицы ролей без заявок"
+
+
+def org_request_lines(
+    number: int,
+    status: str,
+    name: str,
+    position: str,
+    role: str | None,
+    masked_snils: str,
+    state: str | None,
+    reason: str | None,
+) -> str:
+    return (
+        f"<b>№ {number}</b> — {escape(STATUS_NAMES.get(status, status))}\n"
+        f"{escape(clip(name, 120))}, СНИЛС {escape(masked_snils)}\n"
+        f"Должность: {escape(clip(position, 200))}\n"
+        f"Роль: {escape(role or 'не выбрана')}\n"
+        f"{escape(org_state(state, clip(reason or '', 200)))}"
+    )
+
+
+def org_page(organization: str, which: str, blocks: Sequence[str], page: int, pages: int) -> str:
+    head = f"🏥 <b>{escape(organization)}</b> — {escape(ORG_FILTERS.get(which, which))}"
+    if pages > 1:
+        head += f" (стр. {page + 1} из {pages})"
+    return "\n\n".join([head, *(blocks or [ORG_NO_ROWS])])
+
+
+def org_gaps(organization: str, positions: Sequence[str], page: int, pages: int) -> str:
+    head = f"🏥 <b>{escape(organization)}</b> — {ORG_MATRIX_LABEL.lower()}"
+    if pages > 1:
+        head += f" (стр. {page + 1} из {pages})"
+    if not positions:
+        return head + "\n\nНа каждую должность матрицы есть заявка."
+    return head + "\n\n" + "\n".join(f"• {escape(p)}" for p in positions)
+
+
+# --- the organisation's confirmation --------------------------------------------------------------
+
+ORG_STATES = {
+    "awaiting": "⏳ ждёт подтверждения организации",
+    "overdue": "⏳ организация не ответила в срок",
+    "confirmed": "✅ подтверждена организацией",
+    "declined": "❌ не подтверждена организацией",
+    "not_required": "подтверждение организации не требуется",
+    "no_responsible": "у организации нет ответственного лица",
+}
+ORG_LABEL = "Подтверждение организации"
+
+
+def org_state(state: str | None, reason: str | None = None) -> str:
+    """Plain text (the card escapes it): what the organisation said."""
+    text = ORG_STATES.get(state or "", "—")
+    if state == "declined" and reason:
+        text += f": {reason}"
+    return text
+
+
+def org_state_card(state: str | None, reason: str | None, held_until_answer: bool) -> str:
+    text = org_state(state, reason)
+    if state == "overdue":
+        text += " — карточка опубликована без подтверждения"
+    if state == "declined":
+        text += " — решите, одобрять ли заявку"
+    if held_until_answer:
+        text += " (карточка ждёт ответа)"
+    return text
+
+
+def org_ask(block: str) -> str:
+    return (
+        "🏥 <b>Новая заявка сотрудника вашей организации</b>\n\n"
+        f"{block}\n\n"
+        "Подтвердите, что этот человек работает у вас в указанной должности (п. 2.3 "
+        "приказа № 922)."
+    )
+
+
+def org_ask_erased(number: int) -> str:
+    """Replaces a responsible person's «Новая заявка» message once the applicant's data are
+    erased (consent withdrawn, or the retention period ended)."""
+    return f"Заявка № {number}: данные заявителя удалены."
+
+
+BTN_ORG_CONFIRM = "✅ Подтверждаю"
+BTN_ORG_DECLINE = "❌ Не подтверждаю"
+BTN_ORG_CANCEL = "Отмена"
+ORG_REASON_LIMIT = 300
+ORG_REASON_PLACEHOLDER = "Причина"  # the reply field of «Не подтверждаю»
+ORG_REASON_PROMPT = (
+    "Напишите одним сообщением, почему вы не подтверждаете заявку (например: не работает у "
+    "нас, другая должность). Причину увидят администратор МИАЦ и заявитель."
+)
+ORG_REASON_EMPTY = "Нужна причина текстом. Напишите, почему вы не подтверждаете заявку."
+ORG_REASON_TOO_LONG = f"Слишком длинно: не больше {ORG_REASON_LIMIT} символов. Напишите короче."
+ORG_REASON_CANCELLED = "Хорошо, заявка пока не отмечена."
+ORG_REASON_CANCEL_HINT = "Передумали — нажмите «Отмена»."
+ORG_NOT_YOURS = "Эта заявка не вашей организации или недоступна."
+ORG_OWN_REQUEST = "Свою заявку подтверждает другое ответственное лицо организации или МИАЦ."
+ORG_ALREADY = "По этой заявке уже есть ответ организации или решение МИАЦ."
+
+
+def org_confirmed_done(number: int) -> str:
+    return f"Заявка № {number}: вы подтвердили. Спасибо!"
+
+
+def org_declined_done(number: int) -> str:
+    return f"Заявка № {number}: вы не подтвердили её. Причина передана МИАЦ и заявителю."
+
+
+# --- the form to sign (XLSX) ----------------------------------------------------------------------
+
+BTN_ORG_XLSX = "📄 Форма заявки (XLSX)"
+ORG_XLSX_EMPTY = "У организации пока нет заявок для формы."
+ORG_FORM_SIGNATURE = (
+    "Руководитель",
+    "______________ (подпись)",
+    "______________ (ФИО)",
+    "«___» ____________ 20___ г.",
+)
+ORG_FORM_HIDDEN = "скрыт"
+
+
+def org_xlsx_caption(organization: str, count: int) -> str:
+    return (
+        f"Форма заявки организации «{escape(organization)}»: {count} чел. СНИЛС и e-mail в ней "
+        "скрыты; полные данные уже в заявках. Подпишите у руководителя."
+    )
+
+
+# --- deadline reminder ----------------------------------------------------------------------------
+
+
+def reminder_responsible(days: int, deadline: date, organization: str) -> str:
+    return (
+        f"⏰ Доступ к ВИМИС ОНКО: {_left(days, deadline)}. От организации "
+        f"«{escape(organization)}» ещё нет ни одной заявки. Попросите сотрудников подать "
+        "заявки в этом боте (кнопка «📝 Подать заявку»); /org покажет, по каким должностям "
+        "матрицы ролей заявок нет."
+    )
