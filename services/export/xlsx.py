@@ -5,7 +5,7 @@ header repeated on every printed page, and each row as tall as its tallest wrapp
 For a large export the sheet is written in a process of its own (`XlsxProcess`): laying out
 100,000 rows and writing them is seconds of CPU, which in the bot's process would take the
 interpreter away from the event loop. Told how many rows will come, that process streams them
-into the file as they arrive (form_stream.py); a small sheet is written by `Sheet` once all its
+into the file as they arrive (stream.py); a small sheet is written by `Sheet` once all its
 rows are in. This module imports nothing heavy, so the process starts in a tenth of a second.
 """
 
@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 import rustpy_xlsxwriter as xlsx
 
 from services.child_process import module_command, module_env
-from services.sheet_layout import cached_lines, row_height, wrapped_lines
+from services.export.layout import cached_lines, row_height, wrapped_lines
 
 # The order's request form, verbatim and in order (appendix to order No 922).
 COLUMNS = (
@@ -160,17 +160,17 @@ class XlsxError(RuntimeError):
 
 
 class XlsxProcess:
-    """Writes the sheet in a process of its own (`python -m services.form_xlsx PATH [ROWS]`):
+    """Writes the sheet in a process of its own (`python -m services.export.xlsx PATH [ROWS]`):
     `send` rows in chunks, then `finish`. Rows go through the process's standard input,
     pickled. Told how many rows will come, the process streams them into the file as they
-    arrive (form_stream.py); otherwise it writes them all at the end (`Sheet`). A plain
+    arrive (stream.py); otherwise it writes them all at the end (`Sheet`). A plain
     subprocess, not multiprocessing: that would import the parent's main module again in the
     child."""
 
     def __init__(self, path: str, rows: int | None = None) -> None:
         count = () if rows is None else (str(rows),)
         self._process = subprocess.Popen(
-            module_command("services.form_xlsx", path, *count),
+            module_command("services.export.xlsx", path, *count),
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -214,7 +214,7 @@ def main(path: str, rows: str | None = None) -> int:
     source = sys.stdin.buffer
     if rows is not None:
         # Imported here: form_stream builds on this module.
-        from services.form_stream import SheetStream
+        from services.export.stream import SheetStream
 
         stream = SheetStream(path, int(rows))
         try:

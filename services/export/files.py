@@ -2,10 +2,10 @@
 from the database for a large export.
 
 `write_form` writes both files in one pass: the CSV a chunk at a time, the XLSX in a process of
-its own (form_xlsx.py). For an export of more than a few rows the whole build runs in a child
-process (`python -m services.form_files`, `build_in_child`): it counts and reads the rows itself
+its own (xlsx.py). For an export of more than a few rows the whole build runs in a child
+process (`python -m services.export.files`, `build_in_child`): it counts and reads the rows itself
 in one snapshot (sqlite3 on the database file, asyncpg on PostgreSQL) and writes the CSV while
-its own XLSX process streams each chunk into the sheet (form_stream.py). The bot's process only
+its own XLSX process streams each chunk into the sheet (stream.py). The bot's process only
 waits: no worker thread of its takes the interpreter from the event loop, whatever the number of
 rows. This module imports nothing heavy, so the process starts in a tenth of a second.
 """
@@ -28,7 +28,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from services.form_xlsx import COLUMNS, Sheet, XlsxProcess
+from services.export.xlsx import COLUMNS, Sheet, XlsxProcess
 
 # Rows read, written to the CSV and sent to the XLSX process at a time (an export of fewer is
 # written in this process).
@@ -138,7 +138,7 @@ def write_form(
 ) -> ExportFiles:
     """Both files from chunks of rows (the eight text cells, request id), in one pass: the
     CSV here, a chunk at a time, the XLSX in a process of its own once there are more than
-    `process_after` rows (form_xlsx.py). Given the number of `rows` to come, that process
+    `process_after` rows (xlsx.py). Given the number of `rows` to come, that process
     writes each chunk into the file as it arrives."""
     files = ExportFiles(directory / f"{stem}.xlsx", csv_path or directory / f"{stem}.csv")
     process: XlsxProcess | None = None
