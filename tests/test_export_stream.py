@@ -24,10 +24,11 @@ from db.database import Database
 from db.models import AccessRequest, ExportBatch, RequestEvent, utcnow
 from services import export
 from services.export import as_text, batches
+from services.export.columns import COLUMNS, WIDTHS, write_sheet
 from services.export.files import _postgres_rows, _sqlite_rows, csv_lines, write_form
 from services.export.layout import LINE_POINTS, wrapped_lines
 from services.export.stream import CELL_LIMIT, SHEET_PART, SheetStream
-from services.export.xlsx import COLUMNS, WIDTHS, Sheet, XlsxError, write_sheet
+from services.export.xlsx import Sheet, XlsxError
 from services.requests import Status, decide, submit
 from services.snils import check_number, format_snils
 from tests.admin_support import admin

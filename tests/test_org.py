@@ -31,7 +31,7 @@ from db.models import (
     StaffMember,
     utcnow,
 )
-from services.export.xlsx import COLUMNS
+from services.export.columns import COLUMNS
 from services.role_matrix import RoleMatrix
 from tests.admin_support import ADMIN2_ID, ADMIN_CHAT, admin, cards, request_row, submitted
 from tests.concurrency import TIMEOUT, Rendezvous, gate_writes

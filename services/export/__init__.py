@@ -6,6 +6,7 @@ operator), export batches, and the access-granted step; the organisation's form 
     files.py     the form's two files from its rows; the build straight from the database
     xlsx.py      the sheet written in memory, or in a process of its own
     stream.py    the sheet streamed row by row (a large export)
+    columns.py   the sheet itself: the order's columns, their widths, the page, row layout
     layout.py    how tall a row must be for its wrapped text
     org_form.py  an organisation's requests in the same sheet, for its head to sign
 
@@ -35,8 +36,8 @@ if TYPE_CHECKING:
         run_new,
         select_again,
     )
+    from services.export.columns import COLUMNS
     from services.export.files import ExportFiles, as_text, write_files
-    from services.export.xlsx import COLUMNS
 
 __all__ = [
     "COLUMNS",
@@ -57,7 +58,7 @@ __all__ = [
     "write_files",
 ]
 # The module of each name not in batches.py.
-_HOMES = {"COLUMNS": "xlsx", "ExportFiles": "files", "as_text": "files", "write_files": "files"}
+_HOMES = {"COLUMNS": "columns", "ExportFiles": "files", "as_text": "files", "write_files": "files"}
 
 
 def __getattr__(name: str) -> Any:

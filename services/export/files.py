@@ -28,7 +28,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from services.export.xlsx import COLUMNS, Sheet, XlsxProcess
+from services.export.columns import COLUMNS
+from services.export.xlsx import Sheet, XlsxProcess
 
 # Rows read, written to the CSV and sent to the XLSX process at a time (an export of fewer is
 # written in this process).

@@ -1,5 +1,6 @@
 """The form's sheet written row by row as the rows arrive, each with its height, in little
-memory: for a large export, in the XLSX process (xlsx.py).
+memory: for a large export, in the XLSX process (xlsx.py). The columns, the look and
+`write_sheet`, whose package this fills: columns.py.
 
 rust_xlsxwriter writes the whole package: the styles, the workbook with its print titles, the
 page setup, the frozen header and the widths, for this form with the header and two rows
@@ -20,7 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from services.export.xlsx import COLUMNS, RowLayout, header_height, row_height, write_sheet
+from services.export.columns import COLUMNS, RowLayout, header_height, write_sheet
+from services.export.layout import row_height
 
 SHEET_PART = "xl/worksheets/sheet1.xml"
 # zlib's fastest level: the sheet's markup is ≈ 1 KB a row and compresses well even so

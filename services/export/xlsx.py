@@ -1,12 +1,12 @@
-"""The order's request form as an XLSX sheet, written by rustpy-xlsxwriter (bindings to Rust's
-rust_xlsxwriter): text cells, a wrapped bold header, A4 landscape fit to one page wide, a frozen
-header repeated on every printed page, and each row as tall as its tallest wrapped cell.
+"""The form's sheet written whole: `Sheet` collects the rows, laying each out as it comes, and
+has rustpy-xlsxwriter write them in memory (shared strings). The sheet's columns, look and
+row layout: columns.py.
 
 For a large export the sheet is written in a process of its own (`XlsxProcess`): laying out
 100,000 rows and writing them is seconds of CPU, which in the bot's process would take the
 interpreter away from the event loop. Told how many rows will come, that process streams them
-into the file as they arrive (stream.py); a small sheet is written by `Sheet` once all its
-rows are in. This module imports nothing heavy, so the process starts in a tenth of a second.
+into the file as they arrive (stream.py); otherwise it writes them with `Sheet` once all are
+in. This module imports nothing heavy, so the process starts in a tenth of a second.
 """
 
 from __future__ import annotations
@@ -17,107 +17,15 @@ import pickle
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, BinaryIO
-
-import rustpy_xlsxwriter as xlsx
+from typing import Any
 
 from services.child_process import module_command, module_env
-from services.export.layout import cached_lines, row_height, wrapped_lines
+from services.export.columns import COLUMNS, REPEATING, RowLayout, header_height, write_sheet
+from services.export.layout import row_height
+from services.export.stream import SheetStream
 
-# The order's request form, verbatim and in order (appendix to order No 922).
-COLUMNS = (
-    "№ п/п",
-    "СНИЛС",
-    "Фамилия Имя Отчество",
-    "Адрес электронной почты (должен быть уникальным для каждого пользователя)",
-    "Субъект РФ",
-    "Полное наименование медицинской организации",
-    "Краткое наименование медицинской организации",
-    "Наименование компонента ВИМИС, к которому необходимо предоставить доступ",
-    "Наименование роли, которую необходимо присвоить (согласно матрице ролей)",
-)
-# Widths (characters) chosen so the nine columns fit an A4 landscape page at fit-to-width.
-WIDTHS = (6, 16, 28, 28, 16, 44, 26, 20, 24)
-SHEET_TITLE = "Заявка ВИМИС ОНКО"
-HEADER_HEIGHT = 75.0  # the header's height at least (five lines)
-# Columns whose values repeat from row to row (region, organisation, component, role): kept
-# once in memory, and laid out once per value.
-REPEATING = (4, 5, 6, 7, 8)
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
 PIPE_SIZE = 1 << 20  # Linux's default limit for an unprivileged pipe
-PAGE_SETUP = {
-    "landscape": True,
-    "paper_size": 9,  # A4
-    "fit_to_pages": (1, 0),  # one page wide, as many tall as needed
-    "repeat_rows": 0,  # the header on every printed page
-    "margins": {"left": 0.4, "right": 0.4, "top": 0.5, "bottom": 0.5},
-}
-
-
-def header_height() -> float:
-    lines = max(wrapped_lines(c, w, bold=True) for c, w in zip(COLUMNS, WIDTHS, strict=True))
-    return max(HEADER_HEIGHT, row_height(lines))
-
-
-def line_count(values: Sequence[Any]) -> int:
-    """Lines of the row's tallest wrapped cell."""
-    most = max(wrapped_lines(values[column], WIDTHS[column]) for column in (1, 2, 3))
-    for column in REPEATING:
-        most = max(most, cached_lines(values[column], WIDTHS[column]))
-    return most
-
-
-def write_sheet(
-    records: Iterable[dict[str, Any]] | list[dict[str, Any]],
-    target: str | BinaryIO,
-    heights: dict[int, float],
-    *,
-    in_memory: bool,
-) -> None:
-    """The form's sheet by rust_xlsxwriter: wrapped bold header, text cells, the widths, A4
-    landscape one page wide, the header frozen and printed on every page."""
-    header = xlsx.Format().set_bold().set_text_wrap().set_align("center").set_align("top")
-    number = xlsx.Format().set_text_wrap().set_align("top")
-    # Text: never a formula or a number, whatever it starts with; SNILS keeps its zeros.
-    text = xlsx.Format().set_text_wrap().set_align("top").set_num_format("@")
-    xlsx.write_worksheet(
-        records,
-        target,
-        sheet_name=SHEET_TITLE,
-        freeze_row=1,
-        column_widths=list(WIDTHS),
-        column_formats=[number] + [text] * (len(COLUMNS) - 1),
-        header_format=header,
-        row_heights=heights,
-        page_setup=PAGE_SETUP,
-        dedupe_strings=in_memory,  # off: rust_xlsxwriter's constant-memory mode
-    )
-
-
-class RowLayout:
-    """Lines of each row of the form: the repeating columns (region … role) laid out once per
-    combination, the person's three columns every time."""
-
-    def __init__(self) -> None:
-        # The repeating columns of a row, kept once with their lines.
-        self._shared: dict[tuple[Any, ...], tuple[tuple[Any, ...], int]] = {}
-
-    def lay_out(self, values: Sequence[Any]) -> tuple[int, tuple[Any, ...]]:
-        """The row's lines, and its repeating columns as kept (one tuple per combination)."""
-        first = REPEATING[0]
-        tail = tuple(values[first:])
-        known = self._shared.get(tail)
-        if known is None:
-            lines = max(map(wrapped_lines, tail, WIDTHS[first:]))
-            known = self._shared[tail] = (tail, lines)
-        snils, name, email = WIDTHS[1:first]
-        lines = max(
-            known[1],
-            wrapped_lines(values[1], snils),
-            wrapped_lines(values[2], name),
-            wrapped_lines(values[3], email),
-        )
-        return lines, known[0]
 
 
 class Sheet:
@@ -213,9 +121,6 @@ def main(path: str, rows: str | None = None) -> int:
     (their number given) or written once all are in."""
     source = sys.stdin.buffer
     if rows is not None:
-        # Imported here: form_stream builds on this module.
-        from services.export.stream import SheetStream
-
         stream = SheetStream(path, int(rows))
         try:
             while (chunk := pickle.load(source)) is not None:
