@@ -213,7 +213,7 @@ def _child_spec(db: Database, form: Query, directory: Path, stem: str) -> BuildS
 async def _build_in_child(db: Database, form: Query, directory: Path, stem: str) -> ExportFiles:
     spec = _child_spec(db, form, directory, stem)
     process = await asyncio.create_subprocess_exec(
-        *module_command("services.export.files"),
+        *module_command("services.export.child", "build"),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,

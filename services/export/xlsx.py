@@ -15,9 +15,8 @@ import contextlib
 import fcntl
 import pickle
 import subprocess
-import sys
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 from services.child_process import module_command, module_env
 from services.export.columns import COLUMNS, REPEATING, RowLayout, header_height, write_sheet
@@ -68,17 +67,17 @@ class XlsxError(RuntimeError):
 
 
 class XlsxProcess:
-    """Writes the sheet in a process of its own (`python -m services.export.xlsx PATH [ROWS]`):
-    `send` rows in chunks, then `finish`. Rows go through the process's standard input,
-    pickled. Told how many rows will come, the process streams them into the file as they
-    arrive (stream.py); otherwise it writes them all at the end (`Sheet`). A plain
-    subprocess, not multiprocessing: that would import the parent's main module again in the
-    child."""
+    """Writes the sheet in a process of its own (`python -m services.export.child xlsx PATH
+    [ROWS]`, which runs `write_received`): `send` rows in chunks, then `finish`. Rows go
+    through the process's standard input, pickled. Told how many rows will come, the process
+    streams them into the file as they arrive (stream.py); otherwise it writes them all at the
+    end (`Sheet`). A plain subprocess, not multiprocessing: that would import the parent's main
+    module again in the child."""
 
     def __init__(self, path: str, rows: int | None = None) -> None:
         count = () if rows is None else (str(rows),)
         self._process = subprocess.Popen(
-            module_command("services.export.xlsx", path, *count),
+            module_command("services.export.child", "xlsx", path, *count),
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -116,12 +115,12 @@ class XlsxProcess:
                     pipe.close()
 
 
-def main(path: str, rows: str | None = None) -> int:
-    """The process's work: rows arrive in chunks until None; they are streamed into the file
-    (their number given) or written once all are in."""
-    source = sys.stdin.buffer
+def write_received(path: str, rows: int | None, source: BinaryIO) -> None:
+    """The XLSX process's work (child.py): rows arrive from `source` in chunks until None, as
+    `XlsxProcess` sends them; they are streamed into the file (their number given) or written
+    once all are in."""
     if rows is not None:
-        stream = SheetStream(path, int(rows))
+        stream = SheetStream(path, rows)
         try:
             while (chunk := pickle.load(source)) is not None:
                 stream.add(chunk)
@@ -129,13 +128,8 @@ def main(path: str, rows: str | None = None) -> int:
             stream.abandon()
             raise
         stream.close()
-        return 0
+        return
     sheet = Sheet()
     while (chunk := pickle.load(source)) is not None:
         sheet.add(chunk)
     sheet.write(path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:3]))
