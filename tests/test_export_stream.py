@@ -1,6 +1,6 @@
-"""The streamed export (issue "Admin work at 100,000 requests") is the same table as the export
-it replaced, keeps the printed layout, sizes rows for their wrapped text (issue "The export and
-the charts, as people see them"), and marks nothing unless its files were built."""
+"""The streamed export (built so that 100,000 requests do not stall the bot) is the same table
+as the export it replaced, keeps the printed layout, sizes rows for their wrapped text (so a
+printed request never runs over the next), and marks nothing unless its files were built."""
 
 from __future__ import annotations
 

@@ -1,14 +1,15 @@
-"""Export of approved requests in the order's request form (XLSX and CSV), export batches,
-and the access-granted step.
+"""Export of approved requests in the order's request form (XLSX and CSV): which requests go,
+the files built off the event loop, the numbered batches they are marked in, re-exports, and
+the access-granted step.
 
-Built for 100,000 requests without stalling the bot (the issue "Admin work at 100,000
-requests"): the rows are streamed off the event loop (db/offloop.py) into both files on a worker
-thread, and the files go to disk, not into memory. The files are built *before* anything is
-marked: should building fail, nothing was marked and nothing is lost. Marking and the event log
-are written in short transactions of `WRITE_CHUNK` requests, so SQLite's single write lock is
-never held for long.
+Built so that an export of 100,000 requests does not stall the bot: the rows are streamed off
+the event loop (db/offloop.py) into both files on a worker thread, or read and written by a
+child process (child.py) for a large export, and the files go to disk, not into memory. The
+files are built *before* anything is marked: should building fail, nothing was marked and
+nothing is lost. Marking and the event log are written in short transactions of `WRITE_CHUNK`
+requests, so SQLite's single write lock is never held for long.
 
-The XLSX sheet and its layout: services/export/xlsx.py.
+The files from the rows: files.py; the sheet: xlsx.py, stream.py, columns.py.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ MARK_CHUNK = 50
 # Between two such transactions of another process (the command line beside the bot): time
 # for the bot's waiting writes, which poll for the lock every 20 ms at most.
 PAUSE_BESIDE_BOT = 0.03
-# An export of more rows is built in a child process (files.py), not on a thread of the
+# An export of more rows is built in a child process (child.py), not on a thread of the
 # bot's process: however short each step, a worker thread busy for seconds takes the
 # interpreter from the event loop again and again.
 CHILD_AFTER = 1000
@@ -170,7 +171,7 @@ def form_query(query: Query) -> Query:
 
 async def build(db: Database, query: Query, directory: Path, stem: str) -> ExportFiles:
     """The files of `query`'s rows, read and written off the event loop: up to `CHILD_AFTER`
-    rows on a worker thread, more in a child process (files.py) that reads them itself."""
+    rows on a worker thread, more in a child process (child.py) that reads them itself."""
     form = form_query(query)
     probe = select(func.count()).select_from(query.limit(CHILD_AFTER + 1).subquery())
 

@@ -1,6 +1,6 @@
 """The form's sheet written row by row as the rows arrive, each with its height, in little
-memory: for a large export, in the XLSX process (xlsx.py). The columns, the look and
-`write_sheet`, whose package this fills: columns.py.
+memory: for a large export, in the XLSX process (`write_received` in xlsx.py). The columns,
+the look and `write_sheet`, whose package this fills: columns.py.
 
 rust_xlsxwriter writes the whole package: the styles, the workbook with its print titles, the
 page setup, the frozen header and the widths, for this form with the header and two rows
