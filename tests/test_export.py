@@ -16,7 +16,7 @@ from bot import texts
 from db.database import Database
 from db.models import AccessRequest, RequestEvent
 from services import consent, export
-from services.export import COLUMNS
+from services.export import COLUMNS, batches
 from services.requests import Status
 from services.snils import check_number, format_snils
 from tests.admin_support import admin, request_row, submitted
@@ -208,7 +208,7 @@ async def test_a_person_who_withdraws_while_the_batch_is_marked_is_not_in_the_fi
     # marking must not carry that person to the federal operator.
     first = await make(db, person(1), (Status.SUBMITTED, Status.APPROVED), 0)
     await make(db, person(2), (Status.SUBMITTED, Status.APPROVED), 0)
-    monkeypatch.setattr(export, "MARK_CHUNK", 1)
+    monkeypatch.setattr(batches, "MARK_CHUNK", 1)
     withdrawn: list[int] = []
     real_sleep = asyncio.sleep
 
@@ -223,7 +223,7 @@ async def test_a_person_who_withdraws_while_the_batch_is_marked_is_not_in_the_fi
         def __getattr__(self, name: str) -> Any:
             return sleep if name == "sleep" else getattr(asyncio, name)
 
-    monkeypatch.setattr(export, "asyncio", Clock())
+    monkeypatch.setattr(batches, "asyncio", Clock())
     result = await export.run_new(db, 1, tmp_path, "form")
     assert withdrawn and result.files is not None
     async with db.read() as session:

@@ -1,6 +1,6 @@
-"""The streamed export (issue "Admin work at 100,000 requests") is the same table as the export
-it replaced, keeps the printed layout, sizes rows for their wrapped text (issue "The export and
-the charts, as people see them"), and marks nothing unless its files were built."""
+"""The streamed export (built so that 100,000 requests do not stall the bot) is the same table
+as the export it replaced, keeps the printed layout, sizes rows for their wrapped text (so a
+printed request never runs over the next), and marks nothing unless its files were built."""
 
 from __future__ import annotations
 
@@ -22,11 +22,14 @@ from sqlalchemy import func, select, update
 
 from db.database import Database
 from db.models import AccessRequest, ExportBatch, RequestEvent, utcnow
-from services import export, form_files, form_stream, form_xlsx
-from services.export import as_text
-from services.form_xlsx import COLUMNS, WIDTHS
+from services import export
+from services.export import as_text, batches
+from services.export.columns import COLUMNS, WIDTHS, write_sheet
+from services.export.files import _postgres_rows, _sqlite_rows, csv_lines, write_form
+from services.export.layout import LINE_POINTS, wrapped_lines
+from services.export.stream import CELL_LIMIT, SHEET_PART, SheetStream
+from services.export.xlsx import Sheet, XlsxError
 from services.requests import Status, decide, submit
-from services.sheet_layout import LINE_POINTS, wrapped_lines
 from services.snils import check_number, format_snils
 from tests.admin_support import admin
 from tests.harness import Harness
@@ -114,9 +117,7 @@ def test_the_same_table_as_before(
     tmp_path: Path, process_after: int, announced: int | None
 ) -> None:
     chunk = [(*row[1:9], row[0]) for row in rows()]
-    files = form_files.write_form(
-        [chunk], tmp_path, "form", process_after=process_after, rows=announced
-    )
+    files = write_form([chunk], tmp_path, "form", process_after=process_after, rows=announced)
     assert files.request_ids == [10, 11, 12]
     assert cells(files.xlsx.read_bytes()) == cells(reference_xlsx(rows()))
     assert files.csv.read_bytes() == reference_csv(rows())
@@ -147,15 +148,15 @@ def test_csv_lines_are_what_the_csv_writer_writes() -> None:
     csv.writer(expected, delimiter=";", lineterminator="\r\n").writerows(source)
     text = io.StringIO()
     writer = csv.writer(text, delimiter=";", lineterminator="\r\n")
-    assert form_files.csv_lines(source, writer, text) == expected.getvalue()
-    assert form_files.csv_lines([], writer, text) == ""
+    assert csv_lines(source, writer, text) == expected.getvalue()
+    assert csv_lines([], writer, text) == ""
 
 
 # Text rust_xlsxwriter escapes in its own ways: markup characters, control characters as
 # `_xHHHH_`, a literal `_xHHHH_`, edge spaces kept, an empty text (no cell).
 ESCAPED = [
     "обычный текст", "a\tb", "a\nb", "\nв начале", "в конце\n", "\tтаб", "x\x01y", "_x0041_",
-    "_x0041_x0042_@example.ru", "a_x0020_x0020_x0020_b", "_x00", "x" * form_stream.CELL_LIMIT,
+    "_x0041_x0042_@example.ru", "a_x0020_x0020_x0020_b", "_x00", "x" * CELL_LIMIT,
     "a\rb", "\rв начале", "€ü", "a]]>b & <c>", "'", "100", "=1+1", "\u200b", "a\x7fb", "\ufffe",
     " пробелы ", "", LONG_ORG,
 ]  # fmt: skip
@@ -176,7 +177,7 @@ def package(path: Path | io.BytesIO) -> list[tuple[str, bytes]]:
 
 
 def test_the_streamed_sheet_is_the_one_rust_xlsxwriter_streams(tmp_path: Path) -> None:
-    """Rows streamed as they come (form_stream.py) are the very package rust_xlsxwriter's
+    """Rows streamed as they come (stream.py) are the very package rust_xlsxwriter's
     streaming mode writes, part by part and byte by byte, whenever that mode's output is
     sound (the last row of one line)."""
     # Chunks of plain text (written a row at a time) around one with every escape (a cell at
@@ -186,12 +187,12 @@ def test_the_streamed_sheet_is_the_one_rust_xlsxwriter_streams(tmp_path: Path) -
     tricky = [(n + 2, *row[1:]) for n, row in enumerate(escaped_rows(), 1)]
     last = (len(tricky) + 3, "1", "a", "b", "c", "d", "e", "f", "g")
     source = [*plain, *tricky, last]
-    sheet = form_xlsx.Sheet()
+    sheet = Sheet()
     sheet.add(source)
     assert len(sheet.heights) > 2  # rows of several lines, not only the header
     library = io.BytesIO()
-    form_xlsx.write_sheet(sheet._records(), library, sheet.heights, in_memory=False)
-    stream = form_stream.SheetStream(str(tmp_path / "s.xlsx"), len(source))
+    write_sheet(sheet._records(), library, sheet.heights, in_memory=False)
+    stream = SheetStream(str(tmp_path / "s.xlsx"), len(source))
     for chunk in (plain, tricky, [last]):
         stream.add(chunk)
     stream.close()
@@ -206,15 +207,15 @@ def test_the_streamed_sheet_gives_the_last_row_its_height_once(tmp_path: Path) -
     # does not decode `_xHHHH_` in a sheet's own strings, LibreOffice and Excel do.)
     last = (13, "123-456-789 64", "Петров Пётр", "p@example.ru", "Регион", LONG_ORG, "к", "В", "р")
     source = [*rows(), last]
-    stream = form_stream.SheetStream(str(tmp_path / "s.xlsx"), len(source))
+    stream = SheetStream(str(tmp_path / "s.xlsx"), len(source))
     stream.add(source)
     stream.close()
     with zipfile.ZipFile(tmp_path / "s.xlsx") as opened:
-        xml = opened.read(form_stream.SHEET_PART).decode()
+        xml = opened.read(SHEET_PART).decode()
     numbers = [int(n) for n in re.findall(r'<row r="(\d+)"', xml)]
     assert numbers == list(range(1, len(source) + 2))
     assert f'<dimension ref="A1:I{len(source) + 1}"/>' in xml
-    sheet = form_xlsx.Sheet()
+    sheet = Sheet()
     sheet.add(source)
     sheet.write(str(tmp_path / "m.xlsx"))
     streamed, in_memory = (load_workbook(tmp_path / n).worksheets[0] for n in ("s.xlsx", "m.xlsx"))
@@ -230,11 +231,11 @@ def test_a_text_longer_than_excel_takes_is_refused_by_both_writers(tmp_path: Pat
     """Excel keeps 32,767 characters in a cell; rust_xlsxwriter refuses more, and so does the
     streamed sheet (the export fails with a message, never a file Excel would cut)."""
     row = (1, "006-012-788 00", "Имя", "e@example.ru", "Регион", "й" * 32_768, "к", "В", "р")
-    sheet = form_xlsx.Sheet()
+    sheet = Sheet()
     sheet.add([row])
     with pytest.raises(RuntimeError):
         sheet.write(str(tmp_path / "m.xlsx"))
-    stream = form_stream.SheetStream(str(tmp_path / "s.xlsx"), 1)
+    stream = SheetStream(str(tmp_path / "s.xlsx"), 1)
     with pytest.raises(ValueError, match="32768"):
         stream.add([row])
     stream.abandon()
@@ -245,8 +246,8 @@ def test_a_stream_told_a_different_number_of_rows_fails(tmp_path: Path, announce
     """The sheet's size is written before its first row: a different number of rows is an
     error, never a file whose size says something else."""
     chunk = [(*row[1:9], row[0]) for row in rows()]
-    with pytest.raises(form_xlsx.XlsxError):
-        form_files.write_form([chunk], tmp_path, "f", process_after=1, rows=announced)
+    with pytest.raises(XlsxError):
+        write_form([chunk], tmp_path, "f", process_after=1, rows=announced)
 
 
 def test_many_rows_through_the_process_in_chunks(tmp_path: Path) -> None:
@@ -350,7 +351,7 @@ async def test_a_file_that_cannot_be_built_marks_nothing(
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(form_xlsx.Sheet, "write", broken)
+    monkeypatch.setattr(Sheet, "write", broken)
     await admin(h).send("/export")
     assert [f for f in h.session.files if f.kind == "document"] == []
     assert await count(db, AccessRequest, AccessRequest.status == "approved") == 3
@@ -366,8 +367,8 @@ async def test_a_big_batch_is_marked_in_short_transactions(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = await approved(db, 5)
-    monkeypatch.setattr(export, "WRITE_CHUNK", 2)
-    monkeypatch.setattr(export, "MARK_CHUNK", 2)
+    monkeypatch.setattr(batches, "WRITE_CHUNK", 2)
+    monkeypatch.setattr(batches, "MARK_CHUNK", 2)
     transactions = 0
     write = db.write
 
@@ -416,7 +417,7 @@ async def test_a_request_cancelled_while_the_file_is_built_is_left_out(
                 )
         return files
 
-    monkeypatch.setattr(export, "build", build_then_withdraw)
+    monkeypatch.setattr(batches, "build", build_then_withdraw)
     result = await export.run_new(db, 1, tmp_path, "f")
     assert result.files is not None and result.files.request_ids == [ids[0], ids[2]]
     assert [r[0] for r in cells(result.files.xlsx.read_bytes())[1:]] == [1, 2]
@@ -430,7 +431,7 @@ async def test_the_command_line_export_builds_before_it_marks(
     from tests.conftest import make_settings
 
     await approved(db, 2)
-    monkeypatch.setattr(form_xlsx.Sheet, "write", lambda *_a: (_ for _ in ()).throw(OSError()))
+    monkeypatch.setattr(Sheet, "write", lambda *_a: (_ for _ in ()).throw(OSError()))
     settings = make_settings(str(db.url))
     with pytest.raises(OSError):
         await _export(settings, tmp_path / "x.xlsx", None, False)
@@ -473,8 +474,8 @@ async def test_the_database_makes_the_same_table(
             source.append(
                 (request.id, snils, name, email, new.region, full, short, new.component, role)
             )
-    monkeypatch.setattr(export, "CHUNK", 2)  # several chunks, one with a formula, some not
-    monkeypatch.setattr(export, "CHILD_AFTER", child_after)
+    monkeypatch.setattr(batches, "CHUNK", 2)  # several chunks, one with a formula, some not
+    monkeypatch.setattr(batches, "CHILD_AFTER", child_after)
     files = await export.build(db, export.new_query(), tmp_path, "db")
     assert files.request_ids == [row[0] for row in source]
     assert files.csv.read_bytes() == reference_csv(source)
@@ -491,8 +492,8 @@ async def test_a_child_build_that_fails_marks_nothing(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await approved(db, 3)
-    monkeypatch.setattr(export, "CHILD_AFTER", 0)
-    with pytest.raises(form_xlsx.XlsxError):  # the child cannot write where it is told
+    monkeypatch.setattr(batches, "CHILD_AFTER", 0)
+    with pytest.raises(XlsxError):  # the child cannot write where it is told
         await export.run_new(db, 1, tmp_path / "missing", "f")
     assert await count(db, AccessRequest, AccessRequest.status == "approved") == 3
     assert await count(db, ExportBatch) == 0
@@ -504,8 +505,8 @@ async def test_the_child_counts_and_reads_in_one_snapshot(db: Database, tmp_path
     """The sheet's size is written before its first row, so the child counts and reads the
     rows in one snapshot: a request erased (a withdrawal) between the two changes neither."""
     ids = await approved(db, 4)
-    spec = export._child_spec(db, export.form_query(export.again_query()), tmp_path, "f")
-    read = form_files._sqlite_rows if db.is_sqlite else form_files._postgres_rows
+    spec = batches._child_spec(db, export.form_query(export.again_query()), tmp_path, "f")
+    read = _sqlite_rows if db.is_sqlite else _postgres_rows
     rows, chunks = await asyncio.to_thread(read, spec)  # its own event loop on PostgreSQL
     async with db.write() as session:
         await session.execute(

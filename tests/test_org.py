@@ -31,7 +31,7 @@ from db.models import (
     StaffMember,
     utcnow,
 )
-from services.form_xlsx import COLUMNS
+from services.export.columns import COLUMNS
 from services.role_matrix import RoleMatrix
 from tests.admin_support import ADMIN2_ID, ADMIN_CHAT, admin, cards, request_row, submitted
 from tests.concurrency import TIMEOUT, Rendezvous, gate_writes
@@ -626,7 +626,7 @@ async def test_the_periodic_job_releases_held_cards(
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
 async def test_the_form_prints_on_one_a4_landscape_page_in_libreoffice(tmp_path: Path) -> None:
     """Opened as a person would: LibreOffice lays the sheet out and prints it to PDF."""
-    from services import org_form
+    from services.export import org_form
 
     def person(snils_: str, name: str) -> AccessRequest:
         return AccessRequest(

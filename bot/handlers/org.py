@@ -48,7 +48,8 @@ from bot.org_desk import (
 )
 from db.database import Database
 from db.models import utcnow
-from services import org_confirmation, org_form, organizations, staff
+from services import org_confirmation, organizations, staff
+from services.export import org_form
 from services.org_confirmation import Answered
 from services.org_confirmation import Filter as Which
 from services.role_matrix import RoleMatrix

@@ -1,5 +1,6 @@
 """The form's sheet written row by row as the rows arrive, each with its height, in little
-memory: for a large export, in the XLSX process (form_xlsx.py).
+memory: for a large export, in the XLSX process (`write_received` in xlsx.py). The columns,
+the look and `write_sheet`, whose package this fills: columns.py.
 
 rust_xlsxwriter writes the whole package: the styles, the workbook with its print titles, the
 page setup, the frozen header and the widths, for this form with the header and two rows
@@ -20,7 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from services.form_xlsx import COLUMNS, RowLayout, header_height, row_height, write_sheet
+from services.export.columns import COLUMNS, RowLayout, header_height, write_sheet
+from services.export.layout import row_height
 
 SHEET_PART = "xl/worksheets/sheet1.xml"
 # zlib's fastest level: the sheet's markup is ≈ 1 KB a row and compresses well even so
@@ -73,7 +75,7 @@ def template() -> Template:
     number = re.search(r'<c r="A2" s="(\d+)"><v>1\.0</v></c>', sheet)
     text = re.search(r'<c r="B2" s="(\d+)" t="inlineStr"><is><t>СНИЛС</t></is></c>', sheet)
     if dimension is None or number is None or text is None:
-        raise RuntimeError("rust_xlsxwriter's sheet markup changed: see services/form_stream.py")
+        raise RuntimeError("rust_xlsxwriter's sheet markup changed: see services/export/stream.py")
     before = sheet[:first_row].replace(dimension.group(0), '<dimension ref="A1:I{rows}"/>')
     return Template(
         before_sheet, after_sheet, before, sheet[end_rows:], number.group(1), text.group(1)

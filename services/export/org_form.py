@@ -1,5 +1,5 @@
 """An organisation's request in the order's form (order No 922, item 2.3): its requests in
-the nine columns of the export's sheet (services/form_xlsx.py, the same look), then a line
+the nine columns of the export's sheet (services/export/columns.py, the same look), then a line
 for the head's signature. For a responsible person: SNILS and e-mail are hidden (only МИАЦ
 admins see them in full); the full data is in the requests already."""
 
@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from db.models import AccessRequest
-from services.form_xlsx import COLUMNS, Sheet
+from services.export.columns import COLUMNS
+from services.export.xlsx import Sheet
 from services.snils import mask_snils
 
 

@@ -1,14 +1,15 @@
-"""Export of approved requests in the order's request form (XLSX and CSV), export batches,
-and the access-granted step.
+"""Export of approved requests in the order's request form (XLSX and CSV): which requests go,
+the files built off the event loop, the numbered batches they are marked in, re-exports, and
+the access-granted step.
 
-Built for 100,000 requests without stalling the bot (the issue "Admin work at 100,000
-requests"): the rows are streamed off the event loop (db/offloop.py) into both files on a worker
-thread, and the files go to disk, not into memory. The files are built *before* anything is
-marked: should building fail, nothing was marked and nothing is lost. Marking and the event log
-are written in short transactions of `WRITE_CHUNK` requests, so SQLite's single write lock is
-never held for long.
+Built so that an export of 100,000 requests does not stall the bot: the rows are streamed off
+the event loop (db/offloop.py) into both files on a worker thread, or read and written by a
+child process (child.py) for a large export, and the files go to disk, not into memory. The
+files are built *before* anything is marked: should building fail, nothing was marked and
+nothing is lost. Marking and the event log are written in short transactions of `WRITE_CHUNK`
+requests, so SQLite's single write lock is never held for long.
 
-The XLSX sheet and its layout: services/form_xlsx.py.
+The files from the rows: files.py; the sheet: xlsx.py, stream.py, columns.py.
 """
 
 from __future__ import annotations
@@ -32,19 +33,8 @@ from db.models import AccessRequest, ExportBatch, utcnow
 from db.offloop import Query, chunks_off_loop, read_off_loop
 from services import event_log, outbox
 from services.child_process import module_command, module_env
-from services.form_files import (
-    CHUNK,
-    FORMULA_FIRST,
-    FORMULA_START,
-    BuildSpec,
-    ExportFiles,
-    as_text,
-    form_row,
-    read_ids,
-    write_files,
-    write_form,
-)
-from services.form_xlsx import COLUMNS, XlsxError
+from services.export.files import CHUNK, BuildSpec, ExportFiles, read_ids, write_files, write_form
+from services.export.xlsx import XlsxError
 from services.requests import HOLDING_STATUSES, Status, transition
 
 EXPORTED_STATUSES = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS_GRANTED.value)
@@ -56,7 +46,7 @@ MARK_CHUNK = 50
 # Between two such transactions of another process (the command line beside the bot): time
 # for the bot's waiting writes, which poll for the lock every 20 ms at most.
 PAUSE_BESIDE_BOT = 0.03
-# An export of more rows is built in a child process (form_files.py), not on a thread of the
+# An export of more rows is built in a child process (child.py), not on a thread of the
 # bot's process: however short each step, a worker thread busy for seconds takes the
 # interpreter from the event loop again and again.
 CHILD_AFTER = 1000
@@ -181,7 +171,7 @@ def form_query(query: Query) -> Query:
 
 async def build(db: Database, query: Query, directory: Path, stem: str) -> ExportFiles:
     """The files of `query`'s rows, read and written off the event loop: up to `CHILD_AFTER`
-    rows on a worker thread, more in a child process (form_files.py) that reads them itself."""
+    rows on a worker thread, more in a child process (child.py) that reads them itself."""
     form = form_query(query)
     probe = select(func.count()).select_from(query.limit(CHILD_AFTER + 1).subquery())
 
@@ -224,7 +214,7 @@ def _child_spec(db: Database, form: Query, directory: Path, stem: str) -> BuildS
 async def _build_in_child(db: Database, form: Query, directory: Path, stem: str) -> ExportFiles:
     spec = _child_spec(db, form, directory, stem)
     process = await asyncio.create_subprocess_exec(
-        *module_command("services.form_files"),
+        *module_command("services.export.child", "build"),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
@@ -480,17 +470,3 @@ async def batch_members(session: AsyncSession, batch_id: int) -> list[int]:
         select(AccessRequest.id).where(AccessRequest.export_batch_id == batch_id)
     )
     return list(rows)
-
-
-__all__ = [
-    "CHUNK",
-    "COLUMNS",
-    "FORMULA_FIRST",
-    "FORMULA_START",
-    "Export",
-    "ExportFiles",
-    "as_text",
-    "form_row",
-    "write_files",
-    "write_form",
-]

@@ -1,13 +1,14 @@
-"""The form's two files (XLSX and CSV) from its rows, and the process that builds them straight
-from the database for a large export.
+"""The form's two files (XLSX and CSV) from its rows, and their build straight from the
+database for a large export, which a child process runs (child.py).
 
 `write_form` writes both files in one pass: the CSV a chunk at a time, the XLSX in a process of
-its own (form_xlsx.py). For an export of more than a few rows the whole build runs in a child
-process (`python -m services.form_files`, `build_in_child`): it counts and reads the rows itself
-in one snapshot (sqlite3 on the database file, asyncpg on PostgreSQL) and writes the CSV while
-its own XLSX process streams each chunk into the sheet (form_stream.py). The bot's process only
-waits: no worker thread of its takes the interpreter from the event loop, whatever the number of
-rows. This module imports nothing heavy, so the process starts in a tenth of a second.
+its own (xlsx.py). For an export of more than a few rows the whole build runs in a child
+process (`python -m services.export.child build`, started by batches.py; its work is
+`build_from_database`): it counts and reads the rows itself in one snapshot (sqlite3 on the
+database file, asyncpg on PostgreSQL) and writes the CSV while its own XLSX process streams
+each chunk into the sheet (stream.py). The bot's process only waits: no worker thread of its
+takes the interpreter from the event loop, whatever the number of rows. This module imports
+nothing heavy, so the process starts in a tenth of a second.
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ import asyncio
 import codecs
 import csv
 import io
-import pickle
 import re
 import sqlite3
-import sys
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from services.form_xlsx import COLUMNS, Sheet, XlsxProcess
+from services.export.columns import COLUMNS
+from services.export.xlsx import Sheet, XlsxProcess
 
 # Rows read, written to the CSV and sent to the XLSX process at a time (an export of fewer is
 # written in this process).
@@ -138,7 +138,7 @@ def write_form(
 ) -> ExportFiles:
     """Both files from chunks of rows (the eight text cells, request id), in one pass: the
     CSV here, a chunk at a time, the XLSX in a process of its own once there are more than
-    `process_after` rows (form_xlsx.py). Given the number of `rows` to come, that process
+    `process_after` rows (xlsx.py). Given the number of `rows` to come, that process
     writes each chunk into the file as it arrives."""
     files = ExportFiles(directory / f"{stem}.xlsx", csv_path or directory / f"{stem}.csv")
     process: XlsxProcess | None = None
@@ -258,13 +258,14 @@ def _postgres_rows(spec: BuildSpec) -> tuple[int, Iterator[list[tuple[Any, ...]]
     return int(count), chunks()
 
 
-def run_child(spec: BuildSpec) -> int:
+def build_from_database(spec: BuildSpec) -> None:
+    """The build child's work (child.py): both files, and the ids of the requests in them,
+    from the rows the spec's query gives."""
     rows, chunks = (_sqlite_rows if spec.dialect == "sqlite" else _postgres_rows)(spec)
     xlsx, csv_path = Path(spec.xlsx), Path(spec.csv)
     files = write_form(chunks, xlsx.parent, xlsx.stem, csv_path=csv_path, rows=rows)
     with open(spec.ids, "wb") as out:
         array("q", files.request_ids).tofile(out)
-    return 0
 
 
 def read_ids(path: Path) -> list[int]:
@@ -273,12 +274,3 @@ def read_ids(path: Path) -> list[int]:
     ids.frombytes(path.read_bytes())
     path.unlink()
     return ids.tolist()
-
-
-def main() -> int:
-    spec: BuildSpec = pickle.load(sys.stdin.buffer)
-    return run_child(spec)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
