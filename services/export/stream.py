@@ -148,7 +148,8 @@ class SheetStream:
         )
 
     def add(self, rows: Iterable[Sequence[Any]]) -> None:
-        assert self._sheet is not None
+        if self._sheet is None:
+            raise ValueError("rows added to a sheet that is not open")
         chunk = list(rows)
         r = self._written + 1  # the header is row 1
         self._written += len(chunk)
@@ -186,7 +187,8 @@ class SheetStream:
         return "".join(out)
 
     def close(self) -> None:
-        assert self._sheet is not None
+        if self._sheet is None:
+            raise ValueError("a sheet closed that is not open")
         if self._written != self._expected:
             self.abandon()
             raise ValueError(f"{self._written} rows written, {self._expected} announced")

@@ -87,16 +87,19 @@ class XlsxProcess:
             fcntl.fcntl(self._process.stdin.fileno(), F_SETPIPE_SZ, PIPE_SIZE)  # type: ignore[union-attr]
 
     def send(self, rows: Sequence[Sequence[Any]]) -> None:
-        assert self._process.stdin is not None
+        stdin = self._process.stdin
+        if stdin is None:  # started without a pipe: nothing can reach it
+            raise XlsxError("the XLSX process has no input")
         try:
-            pickle.dump(rows, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(rows, stdin, protocol=pickle.HIGHEST_PROTOCOL)
         except BrokenPipeError as exc:  # the process ended early: `finish` says why
             self.finish()
             raise XlsxError("the XLSX process ended early") from exc
 
     def finish(self) -> None:
         process = self._process
-        assert process.stdin is not None and process.stderr is not None
+        if process.stdin is None or process.stderr is None:
+            raise XlsxError("the XLSX process has no pipes")
         with contextlib.suppress(BrokenPipeError):
             pickle.dump(None, process.stdin)
         with contextlib.suppress(BrokenPipeError):
