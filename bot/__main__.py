@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     bak = commands.add_parser(
         "backup",
         help="a consistent copy of the running SQLite database (SQLite's online backup); "
-        "PostgreSQL: pg_dump, see README",
+        "PostgreSQL: pg_dump, see docs/operations.md",
     )
     bak.add_argument("--out", type=Path, required=True)
     commands.add_parser(

@@ -229,7 +229,7 @@ async def _run_webhook(worker: Worker) -> None:
     await runner.setup()
     host, port = _host_port(settings.webhook_listen)
     # SO_REUSEPORT: several worker processes listen on one port, the kernel spreads the
-    # connections (README, "Several workers").
+    # connections (docs/operations.md, "Several workers").
     await web.TCPSite(runner, host, port, reuse_port=True).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

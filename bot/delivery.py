@@ -314,7 +314,7 @@ class Delivery:
 
     async def _release(self, row: Envelope) -> None:
         """Cancelled mid-send (shutdown): the row is free for the next start at once, rather
-        than after its lease. The send may have gone: the README's duplicates story."""
+        than after its lease. The send may have gone: docs/operations.md's duplicates story."""
         with contextlib.suppress(Exception):
             async with asyncio.timeout(5):
                 async with self.db.write() as session:

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 def sqlite_only(db: Database) -> None:
     if not db.is_sqlite:
-        pytest.skip("SQLite's online backup; PostgreSQL is copied with pg_dump (README)")
+        pytest.skip("SQLite's online backup; PostgreSQL is copied with pg_dump (see operations.md)")
 
 
 async def database_text(db: Database) -> str:
@@ -128,7 +128,7 @@ def plain_url(database_url: str) -> str:
 
 
 async def take_backup(db: Database, database_url: str, directory: Path) -> Path:
-    """The README's way: `backup_sqlite` (what `python -m bot backup` runs), or pg_dump."""
+    """As docs/operations.md says: `backup_sqlite` (`python -m bot backup`), or pg_dump."""
     if db.is_sqlite:
         out = directory / "old.db"
         backup.backup_sqlite(backup.sqlite_file(database_url), out)

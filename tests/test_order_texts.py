@@ -108,14 +108,14 @@ def test_median_wording() -> None:
     assert "1.5 сут." in texts.median_decision(36)
 
 
-def test_readme_defaults_agree_with_the_settings() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    row = re.search(r"^\| `OPERATOR_NAME` \| `([^`]+)` \|", readme, re.MULTILINE)
+def test_documented_defaults_agree_with_the_settings() -> None:
+    operations = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    row = re.search(r"^\| `OPERATOR_NAME` \| `([^`]+)` \|", operations, re.MULTILINE)
     assert row is not None
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]
     assert row.group(1) == defaults.operator_name
     for name in ("REPORT_CHAT_ID", "REPORT_WEEKDAY", "REPORT_TIME", "ORDER_URL"):
-        assert f"| `{name}` |" in readme
+        assert f"| `{name}` |" in operations
 
 
 def test_reminders_do_not_say_that_requests_stop_at_the_deadline() -> None:

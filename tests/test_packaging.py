@@ -33,7 +33,7 @@ def test_every_dependency_is_pinned_within_its_bounds() -> None:
     pins = _pins()
     for requirement in _requirements():
         name = canonicalize_name(requirement.name)
-        assert name in pins, f"{name} is not in constraints.txt: regenerate it (README)"
+        assert name in pins, f"{name} is not in constraints.txt: regenerate it (docs/operations.md)"
         assert requirement.specifier.contains(pins[name], prereleases=True), (
             f"constraints.txt pins {name}=={pins[name]} outside {requirement.specifier}"
         )

@@ -14,7 +14,7 @@ BAD_TOKEN = "BOT_TOKEN задан неверно: скопируйте токе�
 def sqlite_busy(path: str) -> str:
     return (
         f"С базой SQLite {path} уже работает другой процесс бота: второй не запущен. Для "
-        "нескольких процессов нужны PostgreSQL и Redis (WORKERS, см. README)."
+        "нескольких процессов нужны PostgreSQL и Redis (WORKERS, см. docs/operations.md)."
     )
 
 
@@ -41,7 +41,7 @@ CLI_BACKUP_POSTGRES = (
     "Эта команда копирует только базу SQLite. Базу PostgreSQL копируйте её средствами: "
     'pg_dump --format=custom --file=backup.dump "$DATABASE_URL" (без «+asyncpg» в адресе), '
     "восстановление — pg_restore --clean --if-exists --dbname=… backup.dump; затем "
-    "python -m bot reapply-erasures. Подробнее — README, раздел «Резервные копии»."
+    "python -m bot reapply-erasures. Подробнее — docs/operations.md, «Backups and restore»."
 )
 
 
@@ -56,8 +56,8 @@ def cli_backup_no_database(path: str) -> str:
 def cli_backup_done(path: str, requests: int) -> str:
     return (
         f"Резервная копия записана: {path} (заявок: {requests}). В ней персональные данные: "
-        "храните её только там, где разрешено (см. README), и после восстановления выполните "
-        "python -m bot reapply-erasures."
+        "храните её только там, где разрешено (см. docs/personal-data.md), и после "
+        "восстановления выполните python -m bot reapply-erasures."
     )
 
 

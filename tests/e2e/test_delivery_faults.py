@@ -240,7 +240,7 @@ async def test_timeouts_are_tried_again(rig: Rig) -> None:
 
 async def test_an_answer_lost_after_the_send_makes_the_one_duplicate(rig: Rig) -> None:
     # Telegram took the message, the connection broke before it said so: the loop cannot
-    # know, tries again, and the message is there twice (README: "Duplicates").
+    # know, tries again, and the message is there twice (docs/operations.md: "Duplicates").
     rig.standin.fail("sendMessage", ADMIN_CHAT, "drop_after")
     await submitted(rig)
     await rig.settle()
