@@ -337,7 +337,7 @@ async def run_backend(backend: str, n: int, url: str, repeat: int, workdir: Path
 
 async def reminders_job(bot: Bot, db: Database, dp: Any, settings: Any) -> None:
     """The scheduled job's run on a reminder day (the queue count for the admins)."""
-    from bot import reminders
+    from bot.outbound import reminders
 
     today = date.today()
     deadline_settings = settings.model_copy(update={"deadline": today + timedelta(days=1)})

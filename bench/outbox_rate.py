@@ -25,8 +25,8 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.enums import ParseMode
 
 from bot.config import Settings
-from bot.delivery import Delivery
-from bot.pacing import Limits, MemoryPacer, Pacer, RedisPacer
+from bot.outbound.delivery import Delivery
+from bot.outbound.pacing import Limits, MemoryPacer, Pacer, RedisPacer
 from bot.session import make_session
 from db.database import Database
 from db.migrate import upgrade_to_head

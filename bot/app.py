@@ -31,14 +31,14 @@ from aiohttp import web
 
 from bot import background
 from bot.config import Settings
-from bot.delivery import Delivery
 from bot.dispatcher import build_dispatcher, make_bot, make_pacer, set_commands
 from bot.guard import ProcessGuard, Refused, check_settings
-from bot.handlers.report import set_viewer_commands
+from bot.handlers.viewers.report import set_viewer_commands
 from bot.health import add_healthz
 from bot.middlewares import InFlightMiddleware
-from bot.outreach import start_report_schedule, stop_report_schedule
-from bot.reminders import start_periodic, stop_periodic
+from bot.outbound.delivery import Delivery
+from bot.outbound.outreach import start_report_schedule, stop_report_schedule
+from bot.outbound.reminders import start_periodic, stop_periodic
 from bot.retention import start_retention, stop_retention
 from db.database import Database
 from services import staff
@@ -48,13 +48,11 @@ log = logging.getLogger(__name__)
 POLLING_CONCURRENCY = 64  # updates handled at once (below the Redis pool of 64)
 
 
-def webhook_secret(settings: Settings) -> str:
+def webhook_secret(settings: Settings, bot: Bot) -> str:
     """WEBHOOK_SECRET, or one derived from the token, so every worker knows the same."""
     if settings.webhook_secret is not None:
         return settings.webhook_secret.get_secret_value()
-    assert settings.bot_token is not None
-    token = settings.bot_token.get_secret_value()
-    return hashlib.sha256(f"vimis-webhook:{token}".encode()).hexdigest()
+    return hashlib.sha256(f"vimis-webhook:{bot.token}".encode()).hexdigest()
 
 
 def _host_port(listen: str) -> tuple[str, int]:
@@ -127,7 +125,8 @@ async def _confirm_handled(bot: Bot, in_flight: InFlightMiddleware) -> None:
 
 async def _run_polling(worker: Worker) -> None:
     dp, bot = worker.dp, worker.bot
-    health = await _serve_health(worker) if worker.settings.health_listen else None
+    listen = worker.settings.health_listen
+    health = await _serve_health(worker, listen) if listen else None
 
     async def on_startup() -> None:
         await bot.delete_webhook()  # a webhook left set would make getUpdates fail (409)
@@ -150,13 +149,12 @@ async def _run_polling(worker: Worker) -> None:
     )
 
 
-async def _serve_health(worker: Worker) -> web.AppRunner:
+async def _serve_health(worker: Worker, listen: str) -> web.AppRunner:
     app = web.Application()
     add_healthz(app, worker.db, worker.settings)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    assert worker.settings.health_listen is not None
-    host, port = _host_port(worker.settings.health_listen)
+    host, port = _host_port(listen)
     await web.TCPSite(runner, host, port, reuse_port=True).start()
     return runner
 
@@ -194,17 +192,16 @@ def _counting(path: str) -> tuple[Any, Callable[[float], Awaitable[bool]]]:
     return count, wait
 
 
-async def _run_webhook(worker: Worker) -> None:
+async def _run_webhook(worker: Worker, url: str) -> None:
     settings, dp, bot = worker.settings, worker.dp, worker.bot
-    assert settings.webhook_url is not None
-    path = urlsplit(settings.webhook_url).path or "/"
-    secret = webhook_secret(settings)
+    path = urlsplit(url).path or "/"
+    secret = webhook_secret(settings, bot)
     middleware, requests_done = _counting(path)
     app = web.Application(middlewares=[middleware])
 
     async def on_startup() -> None:
         await bot.set_webhook(
-            settings.webhook_url or "",
+            url,
             secret_token=secret,
             allowed_updates=dp.resolve_used_update_types(),
             max_connections=settings.webhook_max_connections,
@@ -268,7 +265,7 @@ async def run_bot(settings: Settings, role_matrix: RoleMatrix) -> int:
         dp = build_dispatcher(settings, db, role_matrix)
         worker = Worker(settings, db, bot, dp)
         if settings.webhook_url:
-            await _run_webhook(worker)
+            await _run_webhook(worker, settings.webhook_url)
         else:
             await _run_polling(worker)
     finally:

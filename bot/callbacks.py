@@ -1,7 +1,14 @@
-"""Callback data of every button (Telegram allows at most 64 bytes)."""
+"""Callback data of every button (Telegram allows at most 64 bytes, MAX 1,024).
+
+Each kind of button names its actions in a `StrEnum`: a forged or outdated action fails when
+the data is unpacked, so it never reaches a handler (the press is answered as a stale
+button), and each action has a handler of its own, registered with `Cb.filter(F.action ==
+…)` — no chain of ifs over actions.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
@@ -12,9 +19,21 @@ from pydantic import Field
 Id = Annotated[int, Field(ge=0, lt=2**31)]
 
 
+class MenuAction(StrEnum):
+    NEW = "new"
+    MY = "my"
+    ASK = "ask"
+    GUIDE = "guide"
+    RESUME = "resume"
+    RESTART = "restart"
+    RESTART_YES = "restart_yes"
+    ANOTHER = "another"
+    REPLY_OP = "reply_op"
+    ASK_CANCEL = "ask_cancel"
+
+
 class MenuCb(CallbackData, prefix="m"):
-    # new | my | ask | guide | resume | restart | restart_yes | another | reply_op | ask_cancel
-    action: str
+    action: MenuAction
 
 
 class MyCb(CallbackData, prefix="my"):
@@ -23,36 +42,92 @@ class MyCb(CallbackData, prefix="my"):
     page: Id
 
 
+class FormAction(StrEnum):
+    # the engine's own, on every step
+    BACK = "back"
+    CANCEL = "cancel"
+    ASK = "ask"
+    NOOP = "noop"  # the page number between the arrows
+    # a step's answers, handled by the step (bot/fsm/form.py)
+    PICK = "pick"
+    PAGE = "page"
+    MANUAL = "manual"
+    OTHER = "other"
+    FEDERAL = "federal"
+    KEEP = "keep"
+    EDIT = "edit"
+    SUBMIT = "submit"
+
+
+STEP_ACTIONS = frozenset(FormAction) - {
+    FormAction.BACK,
+    FormAction.CANCEL,
+    FormAction.ASK,
+    FormAction.NOOP,
+}
+
+
 class FormCb(CallbackData, prefix="f"):
     step: str  # the step the button belongs to: a press on an older step is stale
-    action: str
+    action: FormAction
     value: str = ""
+
+
+class CardAction(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    REJECT_REASON = "reject_reason"
+    REJECT_OTHER = "reject_other"
+    RETURN = "return"
+    RETURN_TOGGLE = "return_toggle"
+    RETURN_NEXT = "return_next"
+    ROLE = "role"
+    ROLE_PICK = "role_pick"
+    BACK = "back"
 
 
 class AdminCb(CallbackData, prefix="a"):
     """A button on a request card. `value`: a reason index, a field bitmask, a role index."""
 
-    action: str
+    action: CardAction
     request_id: Id
     value: Id = 0
 
 
+class QueueAction(StrEnum):
+    PAGE = "page"
+    OPEN = "open"
+
+
 class QueueCb(CallbackData, prefix="q"):
-    action: str  # page | open
+    action: QueueAction
     value: Id
 
 
+class StaffAction(StrEnum):
+    INVITE = "invite"  # user_id 0 admin, 1 operator, 2 viewer
+    ORG_HOW = "org_how"
+    INVITE_ORG = "invite_org"  # user_id: the organisation
+    REMOVE = "remove"  # user_id: the person; `page` to show that page again
+    APP_YES = "app_yes"  # user_id: the application
+    APP_NO = "app_no"
+    PAGE = "page"  # the /staff list's page
+
+
 class StaffCb(CallbackData, prefix="s"):
-    # invite (user_id 0 admin, 1 operator, 2 viewer) | org_how | invite_org (user_id: the
-    # organisation) | remove (user_id: the person) | app_yes | app_no (user_id: the application)
-    # | page (the /staff list's page; `page` also on remove, to show that page again)
-    action: str
+    action: StaffAction
     user_id: Id = 0
     page: int = 0
 
 
+class WithdrawAction(StrEnum):
+    ASK = "ask"
+    CONFIRM = "confirm"
+    KEEP = "keep"
+
+
 class WithdrawCb(CallbackData, prefix="w"):
-    action: str  # ask | confirm | keep
+    action: WithdrawAction
     # When the question was asked (Unix milliseconds): a confirmation older than the person's
     # latest consent must not erase the request that consent came with.
     issued: Annotated[int, Field(ge=0)] = 0
@@ -78,20 +153,40 @@ class RateCb(CallbackData, prefix="r"):
     rating: Annotated[int, Field(ge=1, le=5)]
 
 
-class OrgCb(CallbackData, prefix="o"):
-    """A responsible person's /org: a filter's page (all | wait | ret | appr | gap), the
-    form (xlsx), an answer on a request (yes | no | cancel; `value`: the request)."""
+class OrgAction(StrEnum):
+    # the filters of /org, each with its pages
+    ALL = "all"
+    WAIT = "wait"
+    RET = "ret"
+    APPR = "appr"
+    GAP = "gap"
+    XLSX = "xlsx"  # the organisation's form for the head's signature
+    # an answer on a request (`value`: the request)
+    YES = "yes"
+    NO = "no"
+    CANCEL = "cancel"
 
-    action: str
+
+ORG_FILTERS = (OrgAction.ALL, OrgAction.WAIT, OrgAction.RET, OrgAction.APPR, OrgAction.GAP)
+
+
+class OrgCb(CallbackData, prefix="o"):
+    """A responsible person's /org: a filter's page, the form, an answer on a request."""
+
+    action: OrgAction
     value: Id = 0
     page: Id = 0
 
 
-class RespCb(CallbackData, prefix="ro"):
-    """Someone asking to become the responsible person of an organisation: `pick` shows what
-    will be sent, `send` files the application."""
+class RespAction(StrEnum):
+    PICK = "pick"  # show what will be sent
+    SEND = "send"  # file the application
 
-    action: str
+
+class RespCb(CallbackData, prefix="ro"):
+    """Someone asking to become the responsible person of an organisation."""
+
+    action: RespAction
     org_id: Id
 
 
@@ -99,3 +194,14 @@ class MyDataCb(CallbackData, prefix="md"):
     """«Какие мои данные хранятся» under «Мои заявки» (the same as /mydata)."""
 
     action: str = "show"
+
+
+class BroadcastAction(StrEnum):
+    AUDIENCE = "aud"
+    SEND = "send"
+    CANCEL = "cancel"
+
+
+class BroadcastCb(CallbackData, prefix="bc"):
+    action: BroadcastAction
+    value: str  # the audience, or the broadcast's number

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     def _unset_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
-    # --- personal data for its whole life (issue 13) ---
+    # --- personal data for its whole life (152-FZ art. 5 p. 7, art. 21 p. 4-5) ---
     # SNILS, ФИО and e-mail of a request that ended (access granted, rejected, cancelled) are
     # erased this many days later, unless the person has a request still in work.
     retention_days: int = Field(default=30, ge=1)

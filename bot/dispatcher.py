@@ -19,23 +19,10 @@ from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 from bot import texts
 from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
-from bot.handlers.admin import admin_router
-from bot.handlers.anonymous import anonymous_router
-from bot.handlers.broadcast import broadcast_router
-from bot.handlers.form import form_router
-from bot.handlers.health import health_router
-from bot.handlers.mydata import mydata_router
-from bot.handlers.operators import operators_router
-from bot.handlers.org import org_router, responsible_ask_router
-from bot.handlers.oversight import oversight_router
-from bot.handlers.report import report_router
-from bot.handlers.retention import retention_router
-from bot.handlers.staff import staff_router
-from bot.handlers.start import fallback_router, start_router
-from bot.handlers.support import support_router
-from bot.handlers.withdrawal import withdrawal_router
+from bot.handlers import wings
 from bot.middlewares import CleanTextMiddleware, InFlightMiddleware
-from bot.pacing import Limits, MemoryPacer, Pacer, RedisPacer
+from bot.outbound.pacing import Limits, MemoryPacer, Pacer, RedisPacer
+from bot.prompts import PromptMiddleware
 from bot.session import make_session
 from db.database import Database
 from services.role_matrix import RoleMatrix
@@ -140,27 +127,9 @@ def build_dispatcher(
         observer.outer_middleware(clean)
     dp.callback_query.middleware(CallbackAnswerMiddleware())
     dp.errors.register(on_error)
-    # Order matters: anonymous admins (who cannot be checked), staff commands and their typed
-    # input, then the applicant's commands, then open dialogs, then whatever is left.
-    dp.include_routers(
-        anonymous_router(),
-        admin_router(),
-        health_router(),
-        staff_router(),
-        oversight_router(),
-        report_router(),
-        broadcast_router(),
-        retention_router(),
-        operators_router(),
-        org_router(),
-        responsible_ask_router(),
-        start_router(),
-        withdrawal_router(),
-        mydata_router(),
-        support_router(),
-        form_router(),
-        fallback_router(),
-    )
+    # Read once per message: the person's pending prompt, for every wing's prompt filters.
+    dp.message.outer_middleware(PromptMiddleware())
+    dp.include_routers(*wings())  # their order, and why: bot/handlers/__init__.py
     return dp
 
 

@@ -1,7 +1,7 @@
 """How the bot is doing: the database reachable, the outbox's depth and the age of its oldest
 undelivered row, the deliveries that failed. `GET /healthz` answers it as JSON (503 when
 unhealthy: a load balancer or an orchestrator restarts or routes around the process);
-admins read it in words with /health (bot/handlers/health.py)."""
+admins read it in words with /health (bot/handlers/admin/health.py)."""
 
 from __future__ import annotations
 

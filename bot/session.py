@@ -3,14 +3,14 @@ retries of the bot's direct replies.
 
 Two kinds of sends, two policies:
 - what the bot sends on its own (cards, notices, relays) goes through the outbox, whose loop
-  paces, retries for hours and classifies Telegram's answers (bot/delivery.py, bot/pacing.py);
-  nothing here touches those calls;
+  paces, retries for hours and classifies Telegram's answers (bot/outbound/delivery.py,
+  bot/outbound/pacing.py); nothing here touches those calls;
 - a reply to the update being handled (the form's next prompt, an answer to a press) has no
   outbox behind it: a single 500 or dropped connection would leave the person without the
   next question. So, while an update is handled (`replying_to_update`), a call that meets a
   5xx, a network error or a timeout is tried again after a short pause, and a 429 is waited
   for when Telegram asks for a few seconds only; past that the error goes up, and the form
-  engine shows the step again on the person's next message (bot/handlers/form.py).
+  engine shows the step again on the person's next message (bot/fsm/engine.py).
 A retried call may have taken effect the first time (the connection dropped after Telegram
 took it): a message may then arrive twice, an edit answers «not modified», a callback answer
 «query is too old» — the last two mean the first try worked, and are taken as success.

@@ -375,7 +375,7 @@ PENDING_OUTBOX = "state = 'pending'"
 class OutboxMessage(Base):
     """Something the bot sends on its own (an admin card, a decision notice, a relay into the
     support chat, a reminder), written in the same transaction as the change that causes it
-    and sent by the delivery loop (bot/delivery.py).
+    and sent by the delivery loop (bot/outbound/delivery.py).
 
     A row says what to do ("post the card of request 17"), not what the message says: the
     text is rendered when it is sent, from the rows as they are then, so no personal data
@@ -479,7 +479,7 @@ class BroadcastRecipient(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending")  # | delivered | blocked
 
 
-# --- personal data for its whole life (issue 13) ---
+# --- personal data for its whole life (152-FZ art. 5 p. 7: kept no longer than needed) ---
 # Requests that ended (access granted, rejected, cancelled) and still hold personal data, by
 # when they ended: the retention job and /retention read only these, and an erased request
 # leaves the index.
@@ -492,7 +492,7 @@ Index(
 )
 
 
-# --- review 5: where responsible persons were asked (issue 12) ---
+# --- where responsible persons were asked (order No 922, item 2.3) ---
 
 
 class OrgAsk(Base):

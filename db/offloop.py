@@ -190,7 +190,8 @@ async def chunks_off_loop(
         params = [values[name] for name in compiled.positiontup or ()]
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
-        assert driver is not None
+        if driver is None:
+            raise RuntimeError("the database connection was closed under the read")
         async with driver.transaction(readonly=True):
             cursor = await driver.cursor(str(compiled), *params)
 

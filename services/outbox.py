@@ -1,7 +1,7 @@
 """The outbox: what the bot sends on its own, recorded with the change that causes it.
 
 A caller enqueues rows in its own transaction (the submit, the decision, the withdrawal); the
-delivery loop (bot/delivery.py) claims them, sends them and reports an outcome, which this
+delivery loop (bot/outbound/delivery.py) claims them, sends them and reports an outcome, which this
 module turns into the row's next state. No aiogram here: the loop classifies Telegram's
 answers into the outcomes below.
 

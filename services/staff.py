@@ -32,6 +32,8 @@ from db.models import (
 )
 
 INVITE_TTL = timedelta(hours=24)
+# The start parameter of an invite's deep link: `/start inv_<token>`.
+INVITE_PREFIX = "inv_"
 
 
 class StaffRole(StrEnum):
@@ -91,6 +93,18 @@ def _event(
 async def role_of(session: AsyncSession, user_id: int) -> StaffRole | None:
     role = await session.scalar(select(StaffMember.role).where(StaffMember.telegram_id == user_id))
     return StaffRole(role) if role else None
+
+
+async def standing_of(session: AsyncSession, user_id: int) -> tuple[StaffRole, int | None] | None:
+    """A staff member's role and, for a responsible person, their organisation (one query)."""
+    row = (
+        await session.execute(
+            select(StaffMember.role, StaffMember.organization_id).where(
+                StaffMember.telegram_id == user_id
+            )
+        )
+    ).first()
+    return (StaffRole(row.role), row.organization_id) if row else None
 
 
 async def bootstrap_admins(session: AsyncSession, admin_ids: list[int]) -> int:
@@ -424,7 +438,8 @@ async def decide_application(
     if getattr(result, "rowcount", 0) != 1:
         return None
     application = await session.get(ResponsibleApplication, application_id)
-    assert application is not None
+    if application is None:  # decided, then erased with its person in the same instant
+        return None
     await session.refresh(application)
     if not approve:
         _event(

@@ -1,5 +1,5 @@
 """Consultations (order item 4.4): the FAQ, support threads, working hours, waiting times.
-No aiogram here: the messenger side is in bot/support_desk.py."""
+No aiogram here: the messenger side is in bot/outbound/support_desk.py."""
 
 from __future__ import annotations
 

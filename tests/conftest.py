@@ -126,8 +126,8 @@ async def h(
 @pytest.fixture(autouse=True)
 def _fresh_process_caches() -> None:
     """Each test is a new bot process: no remembered support-chat kind."""
-    from bot import outreach, support_desk
     from bot.handlers import anonymous
+    from bot.outbound import outreach, support_desk
 
     support_desk._forum.clear()
     anonymous._told.clear()

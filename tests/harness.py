@@ -52,7 +52,7 @@ from aiogram.types import (
 )
 
 from bot import background
-from bot.delivery import Delivery
+from bot.outbound.delivery import Delivery
 from bot.session import DirectReplyRetry, install_reply_retries
 from tests.e2e.standin import ApiError, check_reply_markup, parse_html, utf16_len
 

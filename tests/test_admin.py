@@ -10,8 +10,8 @@ from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import func, select
 
 from bot import texts
-from bot.handlers import admin as admin_handlers
-from bot.handlers.admin import INPUT_DESTINY
+from bot.handlers.admin import decisions as admin_handlers
+from bot.prompts import DESTINY as INPUT_DESTINY
 from db.database import Database
 from db.models import RequestEvent
 from services import staff

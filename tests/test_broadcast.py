@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot import texts
 from bot.dispatcher import build_dispatcher
-from bot.outreach import enqueue_due, slot_of
+from bot.outbound.outreach import enqueue_due, slot_of
 from db.database import Database
 from db.models import BroadcastRecipient, OutboxMessage
 from services import broadcast, outbox
@@ -218,10 +218,13 @@ async def test_only_the_admins_own_reply_to_the_prompt_is_the_text(
     boss = admin(h)
     await boss.send("/broadcast")
     await boss.press(texts.BROADCAST_AUDIENCES["responsible"])
+    prompt = boss.last
     other = h.member(ADMIN2_ID, ADMIN_CHAT, "Пётр")
     assert await other.reply("Не моя рассылка") == []  # another admin's reply: not taken
-    assert await boss.send("Просто сообщение в группе") == []  # not a reply: not taken
-    preview = (await boss.reply("Обучение"))[-1].plain
+    # Written past the prompt: not taken silently — told how, with the way out.
+    hint = (await boss.send("Просто сообщение в группе"))[-1]
+    assert "текст рассылки я жду" in hint.plain and hint.buttons == [texts.BTN_USE_AS_INPUT]
+    preview = (await boss.send("Обучение", reply_to=prompt))[-1].plain
     assert preview.startswith("Предпросмотр") and "— 3 чел." in preview
 
 

@@ -9,8 +9,8 @@ import asyncio
 from collections.abc import Callable
 
 from bot import texts
-from bot.delivery import Delivery
-from bot.pacing import Limits, MemoryPacer
+from bot.outbound.delivery import Delivery
+from bot.outbound.pacing import Limits, MemoryPacer
 from db.database import Database
 from services import outbox
 from services.outbox import Kind

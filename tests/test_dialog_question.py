@@ -11,10 +11,11 @@ import yaml
 from aiogram.methods import CopyMessage, CreateForumTopic, DeleteForumTopic, SendMessage
 from sqlalchemy import select, update
 
-from bot import support_desk, texts
-from bot.delivery import Context
+from bot import texts
 from bot.dispatcher import build_dispatcher
-from bot.support_desk import enqueue_overdue
+from bot.outbound import support_desk
+from bot.outbound.context import Context
+from bot.outbound.support_desk import enqueue_overdue
 from db.database import Database
 from db.models import SupportRating, SupportThread, utcnow
 from services import staff

@@ -114,7 +114,7 @@ async def test_unfinished_dialogs_are_found_in_redis(
     organizations: None,
     redis_storage: RedisStorage,
 ) -> None:
-    from bot.reminders import unfinished_dialogs
+    from bot.outbound.reminders import unfinished_dialogs
 
     h = Harness(build_dispatcher(settings, db, role_matrix, storage=redis_storage))
     await through_consent(h.user(6001))
@@ -126,7 +126,7 @@ async def test_unfinished_dialogs_are_found_in_redis(
 async def test_unfinished_dialogs_are_found_in_the_database(
     db: Database, settings: Settings, role_matrix: RoleMatrix, organizations: None
 ) -> None:
-    from bot.reminders import unfinished_dialogs
+    from bot.outbound.reminders import unfinished_dialogs
 
     h = Harness(build_dispatcher(settings, db, role_matrix))
     await through_consent(h.user(6001))

@@ -13,7 +13,7 @@ from aiogram.methods import AnswerCallbackQuery
 from sqlalchemy import update
 
 from bot import texts
-from bot.support_desk import enqueue_overdue
+from bot.outbound.support_desk import enqueue_overdue
 from db.database import Database
 from db.models import SupportThread, utcnow
 from services import staff

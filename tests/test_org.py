@@ -19,8 +19,8 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from bot import texts
-from bot.org_desk import release_overdue
-from bot.reminders import send_due
+from bot.outbound.org_desk import release_overdue
+from bot.outbound.reminders import send_due
 from db.database import Database
 from db.models import (
     AccessRequest,
@@ -607,7 +607,7 @@ async def test_nobody_confirms_their_own_request(h: Harness, db: Database) -> No
 async def test_the_periodic_job_releases_held_cards(
     db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
 ) -> None:
-    from bot.reminders import run_once
+    from bot.outbound.reminders import run_once
 
     async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
         await responsible(db, RESP_A1)

@@ -172,3 +172,10 @@ async def test_retry_after_a_fix_requeues_failures_and_unreachable_groups_not_bl
         await outbox.apply(session, rows[GROUP], Undeliverable("Forbidden"), now, POLICY)
         assert await outbox.requeue_failed(session) == 2
     assert await states(db) == [(1, "pending"), (2, "undeliverable"), (GROUP, "pending")]
+
+
+def test_every_kind_of_row_has_its_deliverer() -> None:
+    from bot.outbound.delivery import _handlers
+    from services.outbox import Kind
+
+    assert set(_handlers()) == {kind.value for kind in Kind}

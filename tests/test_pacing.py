@@ -11,7 +11,7 @@ import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError
 
-from bot.pacing import Limits, MemoryPacer, RedisPacer
+from bot.outbound.pacing import Limits, MemoryPacer, RedisPacer
 from bot.session import make_session
 
 
@@ -40,7 +40,7 @@ async def times(pacer: MemoryPacer, calls: list[tuple[int, bool]]) -> list[float
 async def test_the_bot_api_session_never_sleeps_for_the_outbox() -> None:
     # A request middleware that waited for a 429 or for a group's pace would hold the delivery
     # task that made the call: outside an update (the outbox loop) a call is made once, and
-    # its error goes to the loop's own policy (bot/delivery.py).
+    # its error goes to the loop's own policy (bot/outbound/delivery.py).
     session = make_session("http://127.0.0.1:1", timeout=5)
     bot = Bot("42:TEST-token-for-pacing-tests-0123456789", session=session)
     started = time.monotonic()

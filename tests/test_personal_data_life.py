@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event, select, update
 
 from bot import texts
-from bot.handlers import mydata as mydata_handler
+from bot.handlers.applicant import mydata as mydata_handler
 from db.database import Database
 from db.models import AccessRequest, RequestEvent
 from db.repositories import EventRepository

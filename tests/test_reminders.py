@@ -10,7 +10,7 @@ from aiogram.methods import SendMessage
 from sqlalchemy import select
 
 from bot.dispatcher import build_dispatcher
-from bot.reminders import run_once, send_due
+from bot.outbound.reminders import run_once, send_due
 from db.database import Database
 from db.models import ReminderSent
 from services import staff

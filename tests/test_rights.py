@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import Enum
 
 import pytest
 from aiogram import Dispatcher
@@ -28,9 +29,8 @@ from sqlalchemy import func, select
 
 from bot import texts
 from bot.callbacks import FixCb
-from bot.handlers.admin import INPUT_DESTINY
-from bot.handlers.org import ORG_DESTINY
-from bot.org_desk import enqueue_application
+from bot.outbound.org_desk import enqueue_application
+from bot.prompts import DESTINY as PROMPT_DESTINY
 from db.database import Database
 from db.models import Base, ExportBatch, FsmRecord
 from services import staff
@@ -172,13 +172,22 @@ def registered(dp: Dispatcher) -> tuple[set[str], dict[str, type[CallbackData]]]
 
 
 def synthesized(cls: type[CallbackData]) -> list[str]:
-    """Callback data of a class no scenario produced: every field filled in by its type."""
+    """Callback data of a class no scenario produced: every field filled in by its type, an
+    action of every kind the class names."""
     values: dict[str, object] = {}
+    actions: list[object] = [None]
     for name, field in cls.model_fields.items():
-        if not field.is_required():
-            continue
-        values[name] = "x" if field.annotation is str else 1
-    return [cls(**values).pack()]  # type: ignore[arg-type]
+        if isinstance(field.annotation, type) and issubclass(field.annotation, Enum):
+            actions = [(name, member) for member in field.annotation]
+        elif field.is_required():
+            values[name] = "x" if field.annotation is str else 1
+    packed = []
+    for action in actions:
+        fields = dict(values)
+        if isinstance(action, tuple):
+            fields[action[0]] = action[1]
+        packed.append(cls(**fields).pack())  # type: ignore[arg-type]
+    return packed
 
 
 VICTIMS = {
@@ -325,7 +334,7 @@ class Walker:
     async def forget_own_state(self, person: ChatUser) -> None:
         """Each try starts afresh: the stranger's own dialog state is theirs to change."""
         storage = self.h.dp.storage
-        for destiny in ("default", INPUT_DESTINY, ORG_DESTINY):
+        for destiny in ("default", PROMPT_DESTINY):
             key = StorageKey(BOT_ID, person.chat.id, STRANGER, destiny=destiny)
             await storage.set_state(key, None)
             await storage.set_data(key, {})

@@ -15,10 +15,10 @@ from aiogram.methods import DeleteForumTopic
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import cards as cards_module
 from bot import texts
 from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
+from bot.outbound import cards as cards_module
 from db.database import Database
 from db.models import (
     AccessRequest,

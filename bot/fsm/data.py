@@ -48,7 +48,7 @@ class FormData(BaseModel):
     editing: bool = False
     prompt_message_id: int | None = None
     # The current step's prompt is not known to have arrived (its send failed, or has not
-    # finished): the next message or press shows it again (bot.handlers.form).
+    # finished): the next message or press shows it again (bot.fsm.engine).
     prompt_pending: bool = False
     # the step whose side message (Info) is on screen: Back returns to the step itself
     info_step: str | None = None

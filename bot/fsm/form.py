@@ -1,5 +1,5 @@
 """The request form, declared as data: every step with its prompt, keyboard, validator and
-successor, walked by the engine in `bot.handlers.form`.
+successor, walked by the engine in `bot.fsm.engine`.
 
 The whole graph, in order (→ natural successor; ⇢ jump by a button or a typed answer;
 […] a sub-screen of the same step):

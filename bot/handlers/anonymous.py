@@ -17,8 +17,9 @@ from aiogram.filters import Filter
 from aiogram.types import Message
 
 from bot import texts
+from bot.access import StaffChat
 from bot.config import Settings
-from bot.handlers.operators import HasContent
+from bot.filters import HasContent
 
 GROUP_ANONYMOUS_BOT = 1087968824
 _TOLD_LIMIT = 10_000
@@ -30,11 +31,6 @@ class SentAsChat(Filter):
 
     async def __call__(self, message: Message) -> bool:
         return message.sender_chat is not None and not message.is_automatic_forward
-
-
-class StaffChat(Filter):
-    async def __call__(self, message: Message, settings: Settings) -> bool:
-        return message.chat.id in (settings.support_chat_id, settings.admin_chat_id)
 
 
 def _place(message: Message, bot: Bot, settings: Settings) -> str | None:

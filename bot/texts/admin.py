@@ -176,13 +176,16 @@ INPUT_KIND_NAMES = {
     "reject": "причину отказа",
     "return": "комментарий для заявителя",
     "role": "причину смены роли",
+    "broadcast_text": "текст рассылки",
+    "org_decline": "причину",
 }
 
 
-def input_hint(who: str, kind: str, number: int) -> str:
+def input_hint(who: str, kind: str, number: int | None) -> str:
     what = INPUT_KIND_NAMES.get(kind, "ответ")
+    about = f" по заявке № {number}" if number else ""
     return (
-        f"{who}, {what} по заявке № {number} я жду <b>ответом</b> на моё сообщение с вопросом "
+        f"{who}, {what}{about} я жду <b>ответом</b> на моё сообщение с вопросом "
         "(смахните его влево). Если это сообщение и есть ответ — нажмите кнопку. "
         "Передумали — /cancel."
     )

@@ -31,7 +31,7 @@ from services import broadcast, jobs, outbox, report
 from services.outbox import Delivered, Kind, Outcome
 
 if TYPE_CHECKING:
-    from bot.delivery import Context
+    from bot.outbound.context import Context
 
 log = logging.getLogger(__name__)
 REPORT_JOB = "report"

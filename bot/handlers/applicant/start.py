@@ -9,8 +9,9 @@ was typed; the buttons of a resume question go once one is pressed.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
@@ -18,20 +19,19 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import keyboards, texts
-from bot.callbacks import FixCb, MenuCb, MyCb
+from bot.callbacks import FixCb, MenuAction, MenuCb, MyCb
 from bot.config import Settings
-from bot.filters import PrivateChat
 from bot.fsm.data import FormData
+from bot.fsm.engine import FormEngine, engine_for
 from bot.fsm.form import STATE_TO_STEP
-from bot.handlers.form import FormEngine, engine_for
-from bot.handlers.staff import INVITE_PREFIX, accept_invite
-from bot.handlers.support import (
+from bot.fsm.question import (
     RETURN_KEY,
     QuestionFlow,
     follow_up,
     leave_question,
     start_question,
 )
+from bot.handlers.applicant.invites import INVITE_PREFIX, accept_invite
 from db.database import Database
 from db.repositories import RequestRepository
 from services.role_matrix import RoleMatrix
@@ -124,7 +124,7 @@ async def start_request(engine: FormEngine, bot: Bot, db: Database, user_id: int
     await bot.send_message(engine.chat_id, texts.existing_requests(rows), reply_markup=markup)
 
 
-async def on_new(
+async def on_new_command(
     message: Message,
     state: FSMContext,
     bot: Bot,
@@ -198,9 +198,104 @@ async def _has_typed_data(state: FSMContext) -> bool:
     return any(data.get(name) for name in TYPED_FIELDS)
 
 
-async def on_menu_button(
+class MenuPress:
+    """What every main-menu button needs: the chat, the pressed message, the form's engine."""
+
+    def __init__(
+        self,
+        query: CallbackQuery,
+        state: FSMContext,
+        bot: Bot,
+        db: Database,
+        settings: Settings,
+        role_matrix: RoleMatrix,
+    ) -> None:
+        message = query.message
+        self.chat_id = message.chat.id if message is not None else query.from_user.id
+        self.pressed = message if isinstance(message, Message) else None
+        self.user_id = query.from_user.id
+        self.engine = engine_for(bot, state, db, settings, role_matrix, self.user_id, self.chat_id)
+
+
+async def on_new(
     query: CallbackQuery,
-    callback_data: MenuCb,
+    state: FSMContext,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    role_matrix: RoleMatrix,
+) -> None:
+    press = MenuPress(query, state, bot, db, settings, role_matrix)
+    if not await _in_form(state):
+        await start_request(press.engine, bot, db, press.user_id)
+    elif await _has_typed_data(state):
+        await bot.send_message(
+            press.chat_id, texts.RESUME_PROMPT, reply_markup=keyboards.resume_menu()
+        )
+    else:  # nothing typed yet: nothing to choose between, the dialog goes on
+        await press.engine.resume()
+
+
+async def _no_draft_left(press: MenuPress, state: FSMContext, bot: Bot, db: Database) -> bool:
+    """An old question about a dialog that is over: say so, and offer a new one."""
+    if await _in_form(state):
+        return False
+    await _answered(press.pressed, texts.NO_DRAFT)
+    await start_request(press.engine, bot, db, press.user_id)
+    return True
+
+
+async def on_resume(
+    query: CallbackQuery,
+    state: FSMContext,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    role_matrix: RoleMatrix,
+) -> None:
+    press = MenuPress(query, state, bot, db, settings, role_matrix)
+    if not await _no_draft_left(press, state, bot, db):
+        await _answered(press.pressed, texts.BTN_CONTINUE)
+        await press.engine.resume()
+
+
+async def on_restart(
+    query: CallbackQuery,
+    state: FSMContext,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    role_matrix: RoleMatrix,
+) -> None:
+    """«Начать заново»: asks first when something was typed."""
+    press = MenuPress(query, state, bot, db, settings, role_matrix)
+    if await _no_draft_left(press, state, bot, db):
+        return
+    await _answered(press.pressed, texts.BTN_RESTART)
+    if await _has_typed_data(state):
+        await bot.send_message(
+            press.chat_id, texts.RESTART_CONFIRM, reply_markup=keyboards.restart_confirm()
+        )
+        return
+    await press.engine.start()
+
+
+async def on_restart_yes(
+    query: CallbackQuery,
+    state: FSMContext,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    role_matrix: RoleMatrix,
+) -> None:
+    press = MenuPress(query, state, bot, db, settings, role_matrix)
+    if not await _no_draft_left(press, state, bot, db):
+        await _answered(press.pressed, texts.BTN_RESTART)
+        await press.engine.start()
+
+
+async def on_another(
+    query: CallbackQuery,
     callback_answer: CallbackAnswer,
     state: FSMContext,
     bot: Bot,
@@ -208,67 +303,77 @@ async def on_menu_button(
     settings: Settings,
     role_matrix: RoleMatrix,
 ) -> None:
-    if query.message is None:
+    """«Заявка на другую роль»: the person's data from their last request."""
+    press = MenuPress(query, state, bot, db, settings, role_matrix)
+    async with db.read() as session:
+        live = await RequestRepository(session).live_for_user(press.user_id)
+    if not live or await _in_form(state):
         callback_answer.text = texts.STALE_BUTTON
         return
-    chat_id = query.message.chat.id
-    pressed = query.message if isinstance(query.message, Message) else None
-    engine = engine_for(bot, state, db, settings, role_matrix, query.from_user.id, chat_id)
-    action = callback_data.action
-    if action == "new":
-        if not await _in_form(state):
-            await start_request(engine, bot, db, query.from_user.id)
-        elif await _has_typed_data(state):
-            await bot.send_message(
-                chat_id, texts.RESUME_PROMPT, reply_markup=keyboards.resume_menu()
-            )
-        else:  # nothing typed yet: nothing to choose between, the dialog goes on
-            await engine.resume()
-    elif action in ("resume", "restart", "restart_yes"):
-        if not await _in_form(state):  # an old question about a dialog that is over
-            await _answered(pressed, texts.NO_DRAFT)
-            await start_request(engine, bot, db, query.from_user.id)
+    await _answered(press.pressed, texts.BTN_ANOTHER_ROLE)
+    await press.engine.start_another(live[0])
+
+
+async def on_reply_operator(
+    query: CallbackQuery, state: FSMContext, bot: Bot, settings: Settings
+) -> None:
+    chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+    step = STATE_TO_STEP.get(await state.get_state() or "")
+    await start_question(bot, state, settings, chat_id, step=step, reply=True)
+
+
+async def on_ask(query: CallbackQuery, state: FSMContext, bot: Bot, settings: Settings) -> None:
+    chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+    step = STATE_TO_STEP.get(await state.get_state() or "")
+    await start_question(bot, state, settings, chat_id, step=step)
+
+
+async def on_my_button(query: CallbackQuery, bot: Bot, db: Database) -> None:
+    chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+    await send_my_requests(bot, db, query.from_user.id, chat_id)
+
+
+async def on_ask_cancel(
+    query: CallbackQuery,
+    state: FSMContext,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    role_matrix: RoleMatrix,
+) -> None:
+    """The question is not asked after all: back to the dialog it was asked from, if any."""
+    press = MenuPress(query, state, bot, db, settings, role_matrix)
+    if await state.get_state() == QuestionFlow.waiting.state:
+        previous = await leave_question(state)
+        if previous in STATE_TO_STEP:
+            await press.engine.resume()
             return
-        if action == "restart" and await _has_typed_data(state):
-            await _answered(pressed, texts.BTN_RESTART)
-            await bot.send_message(
-                chat_id, texts.RESTART_CONFIRM, reply_markup=keyboards.restart_confirm()
-            )
-            return
-        label = texts.BTN_CONTINUE if action == "resume" else texts.BTN_RESTART
-        await _answered(pressed, label)
-        await (engine.resume() if action == "resume" else engine.start())
-    elif action == "another":
-        async with db.read() as session:
-            live = await RequestRepository(session).live_for_user(query.from_user.id)
-        if not live or await _in_form(state):
-            callback_answer.text = texts.STALE_BUTTON
-            return
-        await _answered(pressed, texts.BTN_ANOTHER_ROLE)
-        await engine.start_another(live[0])
-    elif action == "reply_op":
-        step = STATE_TO_STEP.get(await state.get_state() or "")
-        await start_question(bot, state, settings, chat_id, step=step, reply=True)
-    elif action == "my":
-        await send_my_requests(bot, db, query.from_user.id, chat_id)
-    elif action == "ask":
-        step = STATE_TO_STEP.get(await state.get_state() or "")
-        await start_question(bot, state, settings, chat_id, step=step)
-    elif action == "ask_cancel":
-        if await state.get_state() == QuestionFlow.waiting.state:
-            previous = await leave_question(state)
-            if previous in STATE_TO_STEP:
-                await engine.resume()
-                return
-        await bot.send_message(chat_id, texts.NOTHING_TO_CANCEL, reply_markup=keyboards.main_menu())
-    elif action == "guide":
-        await bot.send_message(
-            chat_id,
-            texts.with_order(texts.guide(settings.esia_url), settings.order_url, settings.esia_url),
-            reply_markup=keyboards.main_menu(),
-        )
-    else:
-        callback_answer.text = texts.STALE_BUTTON
+    await bot.send_message(
+        press.chat_id, texts.NOTHING_TO_CANCEL, reply_markup=keyboards.main_menu()
+    )
+
+
+async def on_guide(query: CallbackQuery, bot: Bot, settings: Settings) -> None:
+    chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+    await bot.send_message(
+        chat_id,
+        texts.with_order(texts.guide(settings.esia_url), settings.order_url, settings.esia_url),
+        reply_markup=keyboards.main_menu(),
+    )
+
+
+MENU: dict[str, Callable[..., Awaitable[None]]] = {
+    MenuAction.NEW: on_new,
+    MenuAction.RESUME: on_resume,
+    MenuAction.RESTART: on_restart,
+    MenuAction.RESTART_YES: on_restart_yes,
+    MenuAction.ANOTHER: on_another,
+    MenuAction.REPLY_OP: on_reply_operator,
+    MenuAction.MY: on_my_button,
+    MenuAction.ASK: on_ask,
+    MenuAction.ASK_CANCEL: on_ask_cancel,
+    MenuAction.GUIDE: on_guide,
+}
 
 
 async def on_my_page(
@@ -325,20 +430,15 @@ async def on_other_message(
     await show_menu(message, state, settings)
 
 
-async def on_unknown_button(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
-    callback_answer.text = texts.STALE_BUTTON
-
-
 def start_router() -> Router:
     router = Router(name="start")
-    router.message.filter(PrivateChat())
-    router.callback_query.filter(PrivateChat())
     router.message.register(on_start, CommandStart())
-    router.message.register(on_new, Command("new"))
+    router.message.register(on_new_command, Command("new"))
     router.message.register(on_my, Command("my"))
     router.message.register(on_help, Command("help"))
     router.message.register(on_cancel, Command("cancel"))
-    router.callback_query.register(on_menu_button, MenuCb.filter())
+    for action, handler in MENU.items():
+        router.callback_query.register(handler, MenuCb.filter(F.action == action))
     router.callback_query.register(on_fix_button, FixCb.filter())
     router.callback_query.register(on_my_page, MyCb.filter())
     return router
@@ -347,7 +447,5 @@ def start_router() -> Router:
 def fallback_router() -> Router:
     """Registered last: whatever nothing else took."""
     router = Router(name="fallback")
-    router.message.filter(PrivateChat())
     router.message.register(on_other_message)
-    router.callback_query.register(on_unknown_button)
     return router

@@ -22,10 +22,11 @@ from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import SendMessage
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import org_desk, support_desk, texts
+from bot import texts
 from bot.config import Settings
+from bot.fsm.question import RETURN_KEY
 from bot.fsm.storage import DatabaseStorage
-from bot.handlers.support import RETURN_KEY
+from bot.outbound import org_desk, support_desk
 from db.database import Database
 from db.outbox import Envelope
 from db.repositories import RequestRepository
@@ -34,7 +35,7 @@ from services.outbox import Kind, Outcome
 from services.requests import Status
 
 if TYPE_CHECKING:
-    from bot.delivery import Context
+    from bot.outbound.context import Context
 
 PERIODIC_JOB = "periodic"
 

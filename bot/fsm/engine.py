@@ -1,35 +1,22 @@
-"""The engine that walks the request form declared in `bot.fsm.form`.
-
-One message handler and one button handler serve every step: the current FSM state names the
-step, the step's validator or button handler returns an outcome, the engine shows what comes
-next. Back, edit-from-summary, skipping and resume after a restart come from here, not from
-the steps.
+"""The engine that walks the request form declared in `bot.fsm.form`: shows a step, applies
+what a step's validator or button handler decided (its outcome), and gives Back,
+edit-from-summary, skipping and resume after a restart to every step alike.
 
 A dialog that is over (sent, cancelled, started afresh) leaves no live buttons: the prompt's
-keyboard is removed, and a press on an older copy is answered with what really happened to
-the request. While the applicant has a consultation open, a reply to the specialist's answer,
-or text at a step that takes only buttons, goes to the specialist (bot.handlers.support).
+keyboard is removed. The handlers that feed the engine are in `bot.handlers.applicant.form`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
-from datetime import timedelta
 
-from aiogram import Bot, Router
+from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
-from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
-from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.types import InlineKeyboardMarkup, Message
 
 from bot import keyboards, texts
-from bot.callbacks import FormCb
-from bot.cards import announce_submitted
 from bot.config import Settings
-from bot.delivery import send_now
-from bot.filters import PrivateChat
 from bot.fsm.data import FormData
 from bot.fsm.form import (
     EDITABLE,
@@ -38,7 +25,6 @@ from bot.fsm.form import (
     STEP_OF_FIELD,
     STEPS,
     Done,
-    Form,
     FormEnv,
     Goto,
     Info,
@@ -52,21 +38,14 @@ from bot.fsm.form import (
     first_missing,
     next_fix_step,
 )
-from bot.handlers.support import (
-    RETURN_KEY,
-    QuestionFlow,
-    for_operator,
-    leave_question,
-    start_question,
-)
+from bot.fsm.question import QuestionFlow, leave_question
+from bot.outbound.cards import announce_submitted
+from bot.outbound.delivery import send_now
 from db.database import Database
 from db.models import AccessRequest
 from db.repositories import RequestRepository
 from services import requests as request_service
 from services.role_matrix import RoleMatrix
-
-log = logging.getLogger(__name__)
-CLOCK_SLACK = timedelta(seconds=5)
 
 
 class FormEngine:
@@ -428,118 +407,3 @@ def engine_for(
     chat_id: int,
 ) -> FormEngine:
     return FormEngine(bot, state, FormEnv(db, settings, matrix, user_id), chat_id)
-
-
-async def on_form_message(
-    message: Message,
-    state: FSMContext,
-    bot: Bot,
-    db: Database,
-    settings: Settings,
-    role_matrix: RoleMatrix,
-) -> None:
-    if message.from_user is None:
-        return
-    name = STATE_TO_STEP[await state.get_state() or ""]
-    step = STEPS[name]
-    engine = engine_for(
-        bot, state, db, settings, role_matrix, message.from_user.id, message.chat.id
-    )
-    data = await FormData.load(state)
-    if await for_operator(message, bot, db, settings, step=name, buttons_only=step.on_text is None):
-        await engine.show(name, data, prefix=texts.FORWARDED_TO_OPERATOR)
-        return
-    if data.prompt_pending:
-        # The step's prompt never arrived: the person is answering something else (most
-        # likely retyping the last answer). Show it; take nothing from this message.
-        await engine.show(name, data, prefix=texts.PROMPT_AGAIN)
-        return
-    if step.on_text is None:
-        await engine.show(name, data, prefix=texts.USE_BUTTONS)
-        return
-    if message.text is None:
-        await engine.show(name, data, prefix=texts.SEND_TEXT)
-        return
-    outcome = await step.on_text(data, engine.env, message.text)
-    await engine.apply(step, data, outcome, pressed=None)
-
-
-async def on_form_button(
-    query: CallbackQuery,
-    callback_data: FormCb,
-    callback_answer: CallbackAnswer,
-    state: FSMContext,
-    bot: Bot,
-    db: Database,
-    settings: Settings,
-    role_matrix: RoleMatrix,
-) -> None:
-    current = await state.get_state()
-    step = STEPS.get(callback_data.step)
-    pressed = query.message if isinstance(query.message, Message) else None
-    if step is None or current != step.state.state or pressed is None:
-        if current in STATE_TO_STEP and pressed is not None:
-            data = await FormData.load(state)
-            if data.prompt_pending:  # the current step's prompt never arrived: show it
-                callback_answer.text = texts.PROMPT_AGAIN_SHORT
-                engine = engine_for(
-                    bot, state, db, settings, role_matrix, query.from_user.id, pressed.chat.id
-                )
-                await engine.show(STATE_TO_STEP[current], data, prefix=texts.PROMPT_AGAIN)
-                return
-        # No edit of the pressed message: most often a second press of an answer already
-        # taken, whose buttons the engine removed meanwhile (Telegram refuses a no-op edit).
-        callback_answer.text = await _stale_answer(state, db, query.from_user.id, pressed)
-        return
-    engine = engine_for(bot, state, db, settings, role_matrix, query.from_user.id, pressed.chat.id)
-    data = await FormData.load(state)
-    action = callback_data.action
-    if action == "noop":
-        return
-    if action == "back" and step.back:
-        await engine.back(step, data, pressed)
-        return
-    if action == "cancel":
-        await engine.finish(data, texts.CANCELLED)
-        return
-    if action == "ask":
-        await start_question(bot, state, settings, pressed.chat.id, step=step.name)
-        return
-    if step.on_pick is None:
-        callback_answer.text = texts.STALE_BUTTON
-        return
-    try:
-        outcome = await step.on_pick(data, engine.env, action, callback_data.value)
-    except ValueError:  # a forged or outdated value
-        callback_answer.text = texts.STALE_BUTTON
-        return
-    await engine.apply(step, data, outcome, pressed)
-
-
-async def _stale_answer(
-    state: FSMContext, db: Database, user_id: int, pressed: Message | None
-) -> str:
-    """What a press on a button of an earlier screen is told: to go on from the latest one
-    while a dialog is under way; once it is over, whether a request was really sent from it
-    (one of the person's requests made after that screen was shown) or not. Nothing is kept
-    for this after a dialog ends: the answer comes from the requests themselves."""
-    current = await state.get_state() or ""
-    if current == QuestionFlow.waiting.state:
-        current = (await state.get_data()).get(RETURN_KEY) or ""
-    if current in STATE_TO_STEP or pressed is None:
-        return texts.STALE_BUTTON
-    async with db.read() as session:
-        # Telegram dates are whole seconds and another machine's clock: a little slack. No
-        # person gets from one request's summary to the next one's in seconds.
-        since = pressed.date - CLOCK_SLACK
-        sent = await RequestRepository(session).first_since(user_id, since)
-    return texts.already_submitted(sent.id) if sent is not None else texts.NOT_SUBMITTED
-
-
-def form_router() -> Router:
-    router = Router(name="form")
-    router.message.filter(PrivateChat())
-    router.callback_query.filter(PrivateChat())
-    router.callback_query.register(on_form_button, FormCb.filter())
-    router.message.register(on_form_message, StateFilter(*Form.__all_states__))
-    return router

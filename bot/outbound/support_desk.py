@@ -47,7 +47,7 @@ from services.outbox import Delivered, Kind, Outcome
 from services.snils import mask_snils
 
 if TYPE_CHECKING:
-    from bot.delivery import Context
+    from bot.outbound.context import Context
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

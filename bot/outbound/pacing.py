@@ -1,10 +1,10 @@
 """Pacing of the delivery loop under Telegram's limits: about 30 messages a second for the
 bot, 20 a minute in a group, about one a second in a private chat.
 
-Only the delivery loop (bot/delivery.py) waits here; no update handler ever does. Each limit
-is a sliding window ("at most `limit` sends in any `period`"), checked and reserved in one
-step, so concurrent senders never overshoot. After a 429 the chat is held for `retry_after`
-and the bot's overall rate halves for a minute.
+Only the delivery loop (bot/outbound/delivery.py) waits here; no update handler ever does.
+Each limit is a sliding window ("at most `limit` sends in any `period`"), checked and
+reserved in one step, so concurrent senders never overshoot. After a 429 the chat is held
+for `retry_after` and the bot's overall rate halves for a minute.
 
 `MemoryPacer` serves one process; with several workers the windows must be shared, and
 `RedisPacer` keeps them in Redis (one Lua script checks and reserves every window at once,

@@ -12,19 +12,15 @@ from aiogram.filters import Command
 from aiogram.types import BotCommandScopeChat, BufferedInputFile, Message
 from sqlalchemy import select
 
-from bot import menus, texts
-from bot.access import StaffOnly
+from bot import texts
 from bot.config import Settings
-from bot.handlers.admin import AdminScope
-from bot.handlers.oversight import on_coverage, on_stats
+from bot.handlers.admin.oversight import on_coverage, on_stats
+from bot.outbound import menus
 from bot.report_render import render, text_of
 from db.database import Database
 from db.models import StaffMember
 from services import report
 from services.staff import StaffRole
-
-# Who may look at the figures.
-WATCHERS = frozenset({StaffRole.ADMIN, StaffRole.VIEWER})
 
 
 def _actor(message: Message) -> int | None:
@@ -75,8 +71,6 @@ async def set_viewer_commands(bot: Bot, db: Database) -> None:
 
 def report_router() -> Router:
     router = Router(name="report")
-    router.message.filter(AdminScope())
-    router.message.middleware(StaffOnly(WATCHERS))
     router.message.register(on_watch_stats, Command("stats"))
     router.message.register(on_watch_coverage, Command("coverage"))
     router.message.register(on_report, Command("report"))

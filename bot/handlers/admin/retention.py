@@ -11,7 +11,6 @@ from aiogram.types import Message
 
 from bot import texts
 from bot.config import Settings
-from bot.handlers.admin import AdminOnly, AdminScope
 from db.database import Database
 from db.models import utcnow
 from services import retention
@@ -39,7 +38,5 @@ async def on_retention(message: Message, db: Database, settings: Settings) -> No
 
 def retention_router() -> Router:
     router = Router(name="retention")
-    router.message.filter(AdminScope())
-    router.message.middleware(AdminOnly())
     router.message.register(on_retention, Command("retention"))
     return router

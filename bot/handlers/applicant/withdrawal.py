@@ -7,8 +7,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
@@ -16,11 +17,11 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import keyboards, support_desk, texts
-from bot.callbacks import WithdrawCb
-from bot.cards import enqueue_card_refresh
+from bot import keyboards, texts
+from bot.callbacks import WithdrawAction, WithdrawCb
 from bot.config import Settings
-from bot.filters import PrivateChat
+from bot.outbound import support_desk
+from bot.outbound.cards import enqueue_card_refresh
 from bot.retention import journal
 from db.database import Database
 from db.models import utcnow
@@ -42,7 +43,34 @@ async def on_withdraw_command(message: Message, bot: Bot) -> None:
     await _ask(bot, message.chat.id)
 
 
-async def on_withdraw_button(
+async def on_ask_button(query: CallbackQuery, callback_answer: CallbackAnswer, bot: Bot) -> None:
+    if query.message is None:
+        callback_answer.text = texts.STALE_BUTTON
+        return
+    await _ask(bot, query.message.chat.id)
+
+
+async def _answered(bot: Bot, query: CallbackQuery) -> int | None:
+    """The question is answered: its buttons go, so an old copy cannot be pressed later."""
+    if query.message is None:
+        return None
+    chat_id = query.message.chat.id
+    with contextlib.suppress(TelegramBadRequest):
+        await bot.edit_message_reply_markup(
+            chat_id=chat_id, message_id=query.message.message_id, reply_markup=None
+        )
+    return chat_id
+
+
+async def on_keep(query: CallbackQuery, callback_answer: CallbackAnswer, bot: Bot) -> None:
+    chat_id = await _answered(bot, query)
+    if chat_id is None:
+        callback_answer.text = texts.STALE_BUTTON
+        return
+    await bot.send_message(chat_id, texts.WITHDRAW_KEPT, reply_markup=keyboards.main_menu())
+
+
+async def on_confirm(
     query: CallbackQuery,
     callback_data: WithdrawCb,
     callback_answer: CallbackAnswer,
@@ -51,23 +79,10 @@ async def on_withdraw_button(
     db: Database,
     settings: Settings,
 ) -> None:
-    if query.message is None:
+    """Consent withdrawn (152-FZ art. 9 p. 2): the person's data destroyed now."""
+    chat_id = await _answered(bot, query)
+    if chat_id is None:
         callback_answer.text = texts.STALE_BUTTON
-        return
-    chat_id = query.message.chat.id
-    if callback_data.action == "ask":
-        await _ask(bot, chat_id)
-        return
-    if callback_data.action not in ("confirm", "keep"):
-        callback_answer.text = texts.STALE_BUTTON
-        return
-    # The question is answered: its buttons go, so an old copy cannot be pressed later.
-    with contextlib.suppress(TelegramBadRequest):
-        await bot.edit_message_reply_markup(
-            chat_id=chat_id, message_id=query.message.message_id, reply_markup=None
-        )
-    if callback_data.action == "keep":
-        await bot.send_message(chat_id, texts.WITHDRAW_KEPT, reply_markup=keyboards.main_menu())
         return
     user_id = query.from_user.id
     async with db.read() as session:
@@ -116,8 +131,12 @@ async def on_withdraw_button(
 
 def withdrawal_router() -> Router:
     router = Router(name="withdrawal")
-    router.message.filter(PrivateChat())
-    router.callback_query.filter(PrivateChat())
     router.message.register(on_withdraw_command, Command("withdraw"))
-    router.callback_query.register(on_withdraw_button, WithdrawCb.filter())
+    buttons: dict[str, Callable[..., Awaitable[None]]] = {
+        WithdrawAction.ASK: on_ask_button,
+        WithdrawAction.KEEP: on_keep,
+        WithdrawAction.CONFIRM: on_confirm,
+    }
+    for action, handler in buttons.items():
+        router.callback_query.register(handler, WithdrawCb.filter(F.action == action))
     return router

@@ -7,63 +7,28 @@ members of the support chat are ignored; their commands and button presses get Â
 from __future__ import annotations
 
 from aiogram import Bot, Router
-from aiogram.filters import Command, Filter
+from aiogram.filters import Command
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
-    TelegramObject,
 )
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import keyboards, texts
-from bot.access import StaffOnly
 from bot.callbacks import FaqCb, RateCb
 from bot.config import Settings
-from bot.handlers.support import faq_entries
-from bot.outreach import fill_faq
-from bot.support_desk import enqueue_answer, enqueue_text_to_applicant
+from bot.filters import HasContent
+from bot.fsm.question import faq_entries
+from bot.outbound.outreach import fill_faq
+from bot.outbound.support_desk import enqueue_answer, enqueue_text_to_applicant
 from db.database import Database
 from db.models import SupportThread, utcnow
 from services import support
-from services.staff import StaffRole
 from services.support import find_faq
 
 TICKETS_SHOWN = 25  # titles are up to 128 characters: 25 fit one message
-CONTENT = (
-    "text",
-    "photo",
-    "document",
-    "video",
-    "voice",
-    "audio",
-    "animation",
-    "sticker",
-    "video_note",
-)
-
-
-class SupportChat(Filter):
-    async def __call__(self, event: TelegramObject, settings: Settings) -> bool:
-        message = event.message if isinstance(event, CallbackQuery) else event
-        return (
-            isinstance(message, Message)
-            and settings.support_chat_id is not None
-            and message.chat.id == settings.support_chat_id
-        )
-
-
-class HasContent(Filter):
-    """A real message, not a service one (topic created, member joined â€¦)."""
-
-    async def __call__(self, message: Message) -> bool:
-        return any(getattr(message, kind) is not None for kind in CONTENT)
-
-
-def operators_only() -> StaffOnly:
-    """Operators, and admins acting as operators; others' chatter is not for the bot."""
-    return StaffOnly(frozenset({StaffRole.OPERATOR, StaffRole.ADMIN}), quiet=True)
 
 
 async def _thread_here(message: Message, db: Database) -> SupportThread | None:
@@ -196,9 +161,6 @@ async def on_tickets(message: Message, db: Database) -> None:
 
 def operators_router() -> Router:
     router = Router(name="operators")
-    for observer in (router.message, router.callback_query):
-        observer.filter(SupportChat())
-        observer.middleware(operators_only())
     router.message.register(on_tickets, Command("tickets"))
     router.message.register(on_close, Command("close"))
     router.message.register(on_reopen, Command("reopen"))

@@ -3,7 +3,7 @@
 Each worker runs one loop. It claims the heads of ready lanes (a chat's rows go out in id
 order, one at a time: an edit never overtakes the post it edits), a few at a time, and sends
 each in a task of its own, so a slow or paced chat never holds up another. Pacing under
-Telegram's limits happens here and nowhere else (bot/pacing.py). Telegram's answer becomes
+Telegram's limits happens here and nowhere else (bot/outbound/pacing.py). Telegram's answer becomes
 an outcome (`classify`), and the outcome the row's next state, in one short transaction.
 
 Each kind of row is delivered by one small function, registered in `HANDLERS` next to the
@@ -21,7 +21,6 @@ import random
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -37,18 +36,14 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import (
     CopyMessage,
-    CreateForumTopic,
-    ForwardMessage,
-    SendDocument,
     SendMessage,
-    SendPhoto,
-    TelegramMethod,
 )
 from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.pacing import NoPacing, Pacer
+from bot.outbound.context import BlockedHook, Context, Handler
+from bot.outbound.pacing import NoPacing, Pacer
 from db.database import Database
 from db.models import utcnow
 from db.outbox import Envelope
@@ -57,38 +52,7 @@ from services.outbox import Delivered, Failed, Kind, Outcome, Retry, Undeliverab
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# Calls that add a message to a chat (what the per-group limit counts).
-CREATES_MESSAGE = (
-    SendMessage,
-    SendDocument,
-    SendPhoto,
-    CopyMessage,
-    ForwardMessage,
-    CreateForumTopic,
-)
 GONE = ("chat not found", "user is deactivated", "bot was kicked", "not enough rights")
-
-
-@dataclass
-class Context:
-    """What a kind's handler needs: the bot (through `call`, which paces), the database,
-    the settings."""
-
-    bot: Bot
-    db: Database
-    settings: Settings
-    pacer: Pacer
-    now: Callable[[], datetime]
-
-    async def call(self, method: TelegramMethod[T], chat_id: int | str | None = None) -> T:
-        target = chat_id if chat_id is not None else getattr(method, "chat_id", None)
-        if isinstance(target, int):
-            await self.pacer.acquire(target, isinstance(method, CREATES_MESSAGE))
-        return await self.bot(method)
-
-
-Handler = Callable[[Context, Envelope], Awaitable[Outcome | None]]
-BlockedHook = Callable[[Envelope], Callable[[AsyncSession], Awaitable[None]] | None]
 
 
 def classify(exc: BaseException) -> Outcome:
@@ -115,7 +79,7 @@ def classify(exc: BaseException) -> Outcome:
 
 
 def _handlers() -> dict[str, Handler]:
-    from bot import cards, menus, org_desk, outreach, reminders, support_desk
+    from bot.outbound import cards, menus, org_desk, outreach, reminders, support_desk
 
     return {
         Kind.CARD_POST: cards.deliver_post,
@@ -141,7 +105,7 @@ def _handlers() -> dict[str, Handler]:
 
 
 def _blocked_hooks() -> dict[str, BlockedHook]:
-    from bot import outreach, reminders, support_desk
+    from bot.outbound import outreach, reminders, support_desk
 
     return {
         Kind.SUPPORT_ANSWER: support_desk.answer_blocked,

@@ -9,7 +9,6 @@ from aiogram.types import Message
 
 from bot import texts
 from bot.config import Settings
-from bot.handlers.admin import AdminOnly, AdminScope
 from bot.health import check
 from db.database import Database
 from services import outbox
@@ -55,7 +54,5 @@ async def on_health(
 
 def health_router() -> Router:
     router = Router(name="health")
-    router.message.filter(AdminScope())
-    router.message.middleware(AdminOnly())
     router.message.register(on_health, Command("health"))
     return router

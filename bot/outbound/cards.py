@@ -17,9 +17,10 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import keyboards, support_desk, texts
+from bot import keyboards, texts
 from bot.callbacks import AdminCb
 from bot.config import Settings
+from bot.outbound import support_desk
 from db.database import Database
 from db.models import AccessRequest, RequestCard, RequestEvent, utcnow
 from db.outbox import Envelope, OutboxRepository
@@ -30,7 +31,7 @@ from services.requests import HOLDING_STATUSES, RETURNABLE, Status, last_changes
 from services.role_matrix import RoleMatrix
 
 if TYPE_CHECKING:
-    from bot.delivery import Context
+    from bot.outbound.context import Context
 
 log = logging.getLogger(__name__)
 RETURN_FIELDS = tuple(RETURNABLE)
@@ -217,7 +218,7 @@ async def announce_submitted(
     applicant's confirmation, which the submitting handler sends at once (`send_now`); being
     in the applicant's lane, a later decision notice can never overtake it. A new request is
     also put to its organisation's responsible persons (ORG_CONFIRMATION); with `required`
-    its card waits for their answer (bot/org_desk.py posts it then)."""
+    its card waits for their answer (bot/outbound/org_desk.py posts it then)."""
     if not resubmitted or await _ask_again(session, request):
         mode = org_confirmation.Mode(settings.org_confirmation)
         await org_confirmation.on_submitted(session, mode, request)
@@ -238,7 +239,7 @@ async def refresh_cards(bot: Bot, db: Database, request_id: int) -> None:
         await enqueue_card_refresh(session, request_id)
 
 
-# --- delivered by the outbox loop (bot/delivery.py) ------------------------------------------
+# --- delivered by the outbox loop (bot/outbound/delivery.py) ------------------------------
 
 
 async def deliver_post(ctx: Context, row: Envelope) -> Outcome | None:

@@ -21,7 +21,7 @@ from services.outbox import Kind, Outcome
 from services.staff import MIAC_ROLES, StaffRole
 
 if TYPE_CHECKING:
-    from bot.delivery import Context
+    from bot.outbound.context import Context
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,9 @@
-"""Questions from applicants to МИАЦ (order item 4.4), the applicant's side.
+"""The question flow (order item 4.4): an applicant's next message goes to МИАЦ, from the
+main menu or from any step of the request dialog, whose state is parked meanwhile
+(`RETURN_KEY`) and restored after, so the person continues where they stopped.
 
-Before asking, the FAQ is offered. A question goes to the applicant's thread in
-SUPPORT_CHAT_ID (or to the admins privately when no support chat is set), tagged with the step
-of the request dialog it was asked from; the dialog's state is kept, so the person continues
-where they stopped. Operators' side: bot/handlers/operators.py.
-
+Before asking, the FAQ is offered. A question goes to the applicant's thread in the support
+chat (or to the admins privately when there is none), tagged with the step it was asked from.
 After a specialist's answer the applicant may simply reply: a reply to the answer, and while
 the consultation is open any text at a dialog step that takes only buttons, goes to the
 specialist instead of being taken as an answer to the form (`for_operator`).
@@ -13,27 +12,24 @@ specialist instead of being taken as an answer to the form (`for_operator`).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
-from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import StateFilter
+from aiogram import Bot
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
-from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot import keyboards, support_desk, texts
-from bot.callbacks import FaqCb, MenuCb, RateCb
+from bot import keyboards, texts
+from bot.callbacks import FaqCb, MenuCb
 from bot.config import Settings
-from bot.filters import PrivateChat
-from bot.outreach import fill_faq
+from bot.outbound import support_desk
 from db.database import Database
 from services import support
-from services.support import Faq, WorkingHours, find_faq
+from services.support import Faq
 
 log = logging.getLogger(__name__)
 RETURN_KEY = "question_return_state"
+
+
 _faqs: dict[str, Faq] = {}
 
 
@@ -137,34 +133,6 @@ async def relay(
         )
 
 
-async def _after_hours_note(message: Message, settings: Settings) -> None:
-    hours = WorkingHours.parse(settings.support_hours, settings.support_days)
-    now = datetime.now(texts.LOCAL_TZ)
-    if not hours.open_at(now):
-        await message.answer(texts.out_of_hours(hours.next_opening(now)))
-
-
-async def on_question(
-    message: Message, state: FSMContext, bot: Bot, db: Database, settings: Settings
-) -> None:
-    if message.from_user is None:
-        return
-    step = (await state.get_data()).get("question_step")
-    delivered = await relay(message, bot, db, settings, step)
-    previous = await leave_question(state)
-    if not delivered:
-        await message.answer(texts.ASK_UNAVAILABLE)
-        return
-    if previous is not None:
-        await message.answer(
-            f"{texts.ASK_SENT}\n\n{texts.ASK_RESUME}",
-            reply_markup=keyboards.single(texts.BTN_CONTINUE, "resume"),
-        )
-    else:
-        await message.answer(texts.ASK_SENT, reply_markup=keyboards.main_menu())
-    await _after_hours_note(message, settings)
-
-
 async def follow_up(message: Message, bot: Bot, db: Database, settings: Settings) -> bool:
     """A message outside any dialog from someone who has consulted before goes to their
     thread (a closed one is reopened)."""
@@ -204,58 +172,3 @@ async def for_operator(
     if not (to_answer or (buttons_only and thread.status == "open")):
         return False
     return await relay(message, bot, db, settings, step)
-
-
-async def on_faq(
-    query: CallbackQuery,
-    callback_data: FaqCb,
-    callback_answer: CallbackAnswer,
-    db: Database,
-    settings: Settings,
-) -> None:
-    entry = find_faq(faq_entries(settings), callback_data.index, callback_data.key)
-    if query.message is None or entry is None or callback_data.user_id != 0:
-        callback_answer.text = texts.STALE_BUTTON
-        return
-    await query.message.answer(
-        texts.faq_answer(entry.question, await fill_faq(db, entry.answer)),
-        reply_markup=keyboards.single(texts.BTN_FAQ_HELPED, "ask_cancel"),
-    )
-
-
-async def on_edited(message: Message, bot: Bot, db: Database, settings: Settings) -> None:
-    if message.from_user is None or settings.support_chat_id is None:
-        return
-    async with db.write() as session:
-        await support_desk.enqueue_edit(
-            session,
-            settings,
-            message.from_user.id,
-            message.message_id,
-            message.text or message.caption or "",
-        )
-
-
-async def on_rate(
-    query: CallbackQuery, callback_data: RateCb, callback_answer: CallbackAnswer, db: Database
-) -> None:
-    async with db.write() as session:
-        counted = await support.rate(session, query.from_user.id, callback_data.rating)
-    callback_answer.text = texts.RATING_THANKS if counted else texts.RATING_NOT_EXPECTED
-    if isinstance(query.message, Message):
-        try:
-            await query.message.edit_reply_markup(reply_markup=None)
-        except TelegramBadRequest:
-            pass
-
-
-def support_router() -> Router:
-    router = Router(name="support")
-    router.message.filter(PrivateChat())
-    router.callback_query.filter(PrivateChat())
-    router.edited_message.filter(PrivateChat())
-    router.message.register(on_question, StateFilter(QuestionFlow.waiting))
-    router.callback_query.register(on_faq, FaqCb.filter())
-    router.callback_query.register(on_rate, RateCb.filter())
-    router.edited_message.register(on_edited)
-    return router

@@ -1,7 +1,8 @@
 """Staff management by admins (/staff) and joining by a one-time invite link: admins,
 operators, viewers, and organisations' responsible persons (an invite bound to an
 organisation found in the directory, `/staff org words`), and the admins' answer to someone
-who asked to become a responsible person (bot/handlers/org.py files the application).
+who asked to become a responsible person (bot/handlers/applicant/responsible.py files the
+application).
 
 An invite link goes only to the inviting admin's private chat, never into the group where
 the button was pressed: everyone there would see it, and whoever opened it first would be
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
-from aiogram import Bot, Router
+from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import (
@@ -23,19 +25,18 @@ from aiogram.types import (
 )
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot import keyboards, menus, texts
+from bot import keyboards, texts
 from bot.args import user_id as parse_user_id
-from bot.callbacks import StaffCb
+from bot.callbacks import StaffAction, StaffCb
 from bot.config import Settings
-from bot.handlers.admin import AdminOnly, AdminScope
-from bot.org_desk import enqueue_application_outcome, org_name, render_application
+from bot.outbound import menus
+from bot.outbound.org_desk import enqueue_application_outcome, org_name, render_application
 from db.database import Database
 from db.models import Organization, ResponsibleApplication
 from services import organizations, staff
-from services.staff import Change, Removal, StaffRole
+from services.staff import INVITE_PREFIX, Change, Removal, StaffRole
 
 log = logging.getLogger(__name__)
-INVITE_PREFIX = "inv_"
 # StaffCb(action="invite", user_id=…): which role the button invites.
 INVITE_ROLES = {0: StaffRole.ADMIN, 1: StaffRole.OPERATOR, 2: StaffRole.VIEWER}
 ADDABLE = {"admin": StaffRole.ADMIN, "operator": StaffRole.OPERATOR, "viewer": StaffRole.VIEWER}
@@ -205,53 +206,75 @@ async def _send_invite(
     return True
 
 
-async def on_staff_button(
+def _pressed(query: CallbackQuery, callback_answer: CallbackAnswer) -> Message | None:
+    if isinstance(query.message, Message):
+        return query.message
+    callback_answer.text = texts.STALE_BUTTON
+    return None
+
+
+async def on_org_how(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
+    if (message := _pressed(query, callback_answer)) is not None:
+        await message.answer(texts.STAFF_ORG_HOW)
+
+
+async def on_invite(
     query: CallbackQuery,
     callback_data: StaffCb,
     callback_answer: CallbackAnswer,
     bot: Bot,
     db: Database,
-    settings: Settings,
 ) -> None:
-    message = query.message if isinstance(query.message, Message) else None
+    message = _pressed(query, callback_answer)
     if message is None:
+        return
+    organization_id = None
+    if callback_data.action == StaffAction.INVITE_ORG:
+        role, organization_id = StaffRole.RESPONSIBLE, callback_data.user_id
+    elif callback_data.user_id in INVITE_ROLES:
+        role = INVITE_ROLES[callback_data.user_id]
+    else:
         callback_answer.text = texts.STALE_BUTTON
         return
-    if callback_data.action == "org_how":
-        await message.answer(texts.STAFF_ORG_HOW)
+    if not await _send_invite(bot, db, query.from_user.id, role, organization_id):
+        me = await bot.me()
+        callback_answer.text = texts.invite_undeliverable(me.username or "")
+        callback_answer.show_alert = True
+    elif message.chat.type != "private":
+        callback_answer.text, callback_answer.show_alert = texts.INVITE_SENT_PRIVATELY, True
+
+
+async def on_page(
+    query: CallbackQuery, callback_data: StaffCb, callback_answer: CallbackAnswer, db: Database
+) -> None:
+    if (message := _pressed(query, callback_answer)) is None:
         return
-    if callback_data.action in ("app_yes", "app_no"):
+    text, keyboard = await _staff_view(db, callback_data.user_id)
+    with contextlib.suppress(TelegramBadRequest):  # nothing changed
+        await message.edit_text(text, reply_markup=keyboard)
+
+
+async def on_remove(
+    query: CallbackQuery, callback_data: StaffCb, callback_answer: CallbackAnswer, db: Database
+) -> None:
+    if (message := _pressed(query, callback_answer)) is None:
+        return
+    outcome = await _remove(db, query.from_user.id, callback_data.user_id)
+    callback_answer.text, callback_answer.show_alert = texts.plain(outcome), True
+    text, keyboard = await _staff_view(db, callback_data.page)
+    with contextlib.suppress(TelegramBadRequest):  # nothing changed
+        await message.edit_text(text, reply_markup=keyboard)
+
+
+async def on_application(
+    query: CallbackQuery,
+    callback_data: StaffCb,
+    callback_answer: CallbackAnswer,
+    db: Database,
+    settings: Settings,
+) -> None:
+    if (message := _pressed(query, callback_answer)) is not None:
         await _decide_application(query, message, callback_data, callback_answer, db, settings)
-        return
-    if callback_data.action in ("invite", "invite_org"):
-        organization_id = None
-        if callback_data.action == "invite_org":
-            role, organization_id = StaffRole.RESPONSIBLE, callback_data.user_id
-        elif callback_data.user_id in INVITE_ROLES:
-            role = INVITE_ROLES[callback_data.user_id]
-        else:
-            callback_answer.text = texts.STALE_BUTTON
-            return
-        if not await _send_invite(bot, db, query.from_user.id, role, organization_id):
-            me = await bot.me()
-            callback_answer.text = texts.invite_undeliverable(me.username or "")
-            callback_answer.show_alert = True
-        elif message.chat.type != "private":
-            callback_answer.text, callback_answer.show_alert = texts.INVITE_SENT_PRIVATELY, True
-        return
-    if callback_data.action == "page":
-        text, keyboard = await _staff_view(db, callback_data.user_id)
-        with contextlib.suppress(TelegramBadRequest):  # nothing changed
-            await message.edit_text(text, reply_markup=keyboard)
-        return
-    if callback_data.action == "remove":
-        outcome = await _remove(db, query.from_user.id, callback_data.user_id)
-        callback_answer.text, callback_answer.show_alert = texts.plain(outcome), True
-        text, keyboard = await _staff_view(db, callback_data.page)
-        with contextlib.suppress(TelegramBadRequest):  # nothing changed
-            await message.edit_text(text, reply_markup=keyboard)
-        return
-    callback_answer.text = texts.STALE_BUTTON
 
 
 async def _decide_application(
@@ -264,7 +287,7 @@ async def _decide_application(
 ) -> None:
     """An admin approves or declines someone's application to become an organisation's
     responsible person; the first answer wins, the person is told through the outbox."""
-    approve = callback_data.action == "app_yes"
+    approve = callback_data.action == StaffAction.APP_YES
     async with db.write() as session:
         await staff.remember_name(session, query.from_user.id, query.from_user.full_name)
         application = await staff.decide_application(
@@ -284,36 +307,18 @@ async def _decide_application(
             await message.edit_text(rendered[0], reply_markup=rendered[1])
 
 
-async def accept_invite(message: Message, db: Database, token: str) -> None:
-    user = message.from_user
-    if user is None:
-        return
-    async with db.write() as session:
-        before = await staff.role_of(session, user.id)
-        role = await staff.use_invite(session, token, user.id, user.full_name)
-        organization_id = await staff.organization_of(session, user.id)
-        organization = await session.get(Organization, organization_id) if organization_id else None
-    if role is None:
-        await message.answer(texts.INVITE_INVALID)
-    elif role == before and role in staff.MIAC_ROLES:
-        await message.answer(texts.invite_keeps_miac_role(role.value))
-    elif role is StaffRole.RESPONSIBLE:
-        await message.answer(texts.welcome_responsible(org_name(organization)))
-        if message.bot is not None:
-            await menus.set_now(message.bot, message.chat.id, role)
-    elif role is StaffRole.VIEWER:
-        await message.answer(texts.WELCOME_VIEWER)
-        if message.bot is not None:
-            await menus.set_now(message.bot, message.chat.id, role)
-    else:
-        await message.answer(texts.welcome_staff(role.value))
-
-
 def staff_router() -> Router:
     router = Router(name="staff")
-    for observer in (router.message, router.callback_query):
-        observer.filter(AdminScope())
-        observer.middleware(AdminOnly())
     router.message.register(on_staff, Command("staff"))
-    router.callback_query.register(on_staff_button, StaffCb.filter())
+    buttons: dict[str, Callable[..., Awaitable[None]]] = {
+        StaffAction.ORG_HOW: on_org_how,
+        StaffAction.INVITE: on_invite,
+        StaffAction.INVITE_ORG: on_invite,
+        StaffAction.PAGE: on_page,
+        StaffAction.REMOVE: on_remove,
+        StaffAction.APP_YES: on_application,
+        StaffAction.APP_NO: on_application,
+    }
+    for action, handler in buttons.items():
+        router.callback_query.register(handler, StaffCb.filter(F.action == action))
     return router

@@ -14,7 +14,6 @@ from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import texts
 from bot.callbacks import MyDataCb
-from bot.filters import PrivateChat
 from db.database import Database
 from services import mydata
 
@@ -83,8 +82,6 @@ async def on_mydata_button(
 
 def mydata_router() -> Router:
     router = Router(name="mydata")
-    router.message.filter(PrivateChat())
-    router.callback_query.filter(PrivateChat())
     router.message.register(on_mydata, Command("mydata"))
     router.callback_query.register(on_mydata_button, MyDataCb.filter())
     return router

@@ -4,7 +4,7 @@ are asked to confirm, an application to become one (to the admins), what follows
 release of cards whose organisation did not answer in ORG_CONFIRMATION_DAYS.
 
 Enqueued in the transaction of the change that causes it, delivered by the outbox loop
-(bot/delivery.py), rendered from the rows as they are when it goes out."""
+(bot/outbound/delivery.py), rendered from the rows as they are when it goes out."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import cards, texts
+from bot import texts
 from bot.callbacks import OrgCb, StaffCb
 from bot.config import Settings
+from bot.outbound import cards
 from db.database import Database
 from db.models import AccessRequest, Organization, OrgAsk, ResponsibleApplication
 from db.outbox import Envelope
@@ -30,7 +31,7 @@ from services.outbox import Delivered, Kind, Outcome
 from services.snils import mask_snils
 
 if TYPE_CHECKING:
-    from bot.delivery import Context
+    from bot.outbound.context import Context
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,287 @@
+"""/broadcast for admins (order items 4.2–4.3): pick the audience, type the text (the answer
+to the bot's prompt, `bot.prompts`),
+see a preview with the count, confirm; sent through the outbox once per person
+(services/broadcast.py). `/broadcast status`: delivered / blocked / pending of the latest."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
+from aiogram.utils.callback_answer import CallbackAnswer
+
+from bot import prompts, texts
+from bot.callbacks import BroadcastAction, BroadcastCb
+from bot.outbound.reminders import unfinished_dialogs
+from db.database import Database
+from services import broadcast
+from services.broadcast import Audience
+
+TEXT = prompts.kind(
+    "broadcast_text",
+    timedelta(hours=24),
+    broadcast.MAX_TEXT,
+    texts.BROADCAST_TOO_LONG,
+    texts.BROADCAST_NEED_TEXT,
+)
+
+
+def _audiences() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=label,
+                    callback_data=BroadcastCb(action=BroadcastAction.AUDIENCE, value=key).pack(),
+                )
+            ]
+            for key, label in texts.BROADCAST_AUDIENCES.items()
+        ]
+    )
+
+
+def _confirm(broadcast_id: int) -> InlineKeyboardMarkup:
+    value = str(broadcast_id)
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=texts.BTN_BROADCAST_SEND,
+                    callback_data=BroadcastCb(action=BroadcastAction.SEND, value=value).pack(),
+                ),
+                InlineKeyboardButton(
+                    text=texts.BTN_BROADCAST_CANCEL,
+                    callback_data=BroadcastCb(action=BroadcastAction.CANCEL, value=value).pack(),
+                ),
+            ]
+        ]
+    )
+
+
+async def _people(db: Database, storage: BaseStorage, audience: Audience) -> list[int]:
+    in_dialog = await unfinished_dialogs(storage) if audience == Audience.DRAFTS else None
+    async with db.read() as session:
+        return await broadcast.recipients(session, audience, in_dialog)
+
+
+async def on_broadcast(message: Message, command: CommandObject, db: Database) -> None:
+    if (command.args or "").strip().lower() == "status":
+        async with db.read() as session:
+            rows = await broadcast.status(session)
+        await message.answer(
+            texts.broadcast_status(
+                [
+                    (
+                        c.broadcast_id,
+                        c.audience,
+                        c.sent_at[:16].replace("T", " ") + " UTC",
+                        c.total,
+                        c.delivered,
+                        c.blocked,
+                        c.pending,
+                        c.lost,
+                    )
+                    for c in rows
+                ]
+            )
+        )
+        return
+    await message.answer(texts.BROADCAST_PICK, reply_markup=_audiences())
+
+
+def _chat_of(query: CallbackQuery, callback_answer: CallbackAnswer) -> Message | None:
+    if isinstance(query.message, Message):
+        return query.message
+    callback_answer.text = texts.BROADCAST_STALE
+    return None
+
+
+def _number(callback_data: BroadcastCb, callback_answer: CallbackAnswer) -> int | None:
+    if callback_data.value.isdigit():
+        return int(callback_data.value)
+    callback_answer.text = texts.BROADCAST_STALE
+    return None
+
+
+async def on_audience(
+    query: CallbackQuery,
+    callback_data: BroadcastCb,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+    db: Database,
+    fsm_storage: BaseStorage,
+) -> None:
+    message = _chat_of(query, callback_answer)
+    if message is None:
+        return
+    try:
+        audience = Audience(callback_data.value)
+    except ValueError:
+        callback_answer.text = texts.BROADCAST_STALE
+        return
+    async with db.write() as session:
+        draft = await broadcast.start(session, query.from_user.id, message.chat.id, audience)
+    await prompts.ask(
+        bot,
+        fsm_storage,
+        message.chat.id,
+        query.from_user,
+        TEXT,
+        texts.BROADCAST_ASK_TEXT,
+        {"broadcast_id": draft},
+        thread_id=message.message_thread_id,
+    )
+
+
+async def on_cancel(
+    query: CallbackQuery,
+    callback_data: BroadcastCb,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+    db: Database,
+) -> None:
+    message = _chat_of(query, callback_answer)
+    broadcast_id = _number(callback_data, callback_answer)
+    if message is None or broadcast_id is None:
+        return
+    async with db.write() as session:
+        done = await broadcast.cancel(session, broadcast_id)
+    callback_answer.text = texts.BROADCAST_CANCELLED if done else texts.BROADCAST_STALE
+    if done:
+        await bot.edit_message_reply_markup(
+            chat_id=message.chat.id, message_id=message.message_id, reply_markup=None
+        )
+
+
+async def on_send(
+    query: CallbackQuery,
+    callback_data: BroadcastCb,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+    db: Database,
+    fsm_storage: BaseStorage,
+) -> None:
+    message = _chat_of(query, callback_answer)
+    broadcast_id = _number(callback_data, callback_answer)
+    if message is None or broadcast_id is None:
+        return
+    async with db.read() as session:
+        draft = await broadcast.get(session, broadcast_id)
+    if draft is None or draft.state != broadcast.State.PREVIEW.value:
+        callback_answer.text = texts.BROADCAST_STALE
+        return
+    people = await _people(db, fsm_storage, Audience(draft.audience))
+    async with db.write() as session:
+        count = await broadcast.send(session, broadcast_id, people)
+    if count is None:  # a second press, or another admin, was first
+        callback_answer.text = texts.BROADCAST_STALE
+        return
+    await bot.edit_message_reply_markup(
+        chat_id=message.chat.id, message_id=message.message_id, reply_markup=None
+    )
+    await bot.send_message(
+        message.chat.id,
+        texts.broadcast_queued(broadcast_id, count) if count else texts.BROADCAST_NOBODY,
+        message_thread_id=message.message_thread_id,
+    )
+
+
+# --- the text, typed in answer to the prompt ------------------------------------------------
+
+
+async def _preview(
+    db: Database, storage: BaseStorage, admin_id: int, chat_id: int, text: str
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Store the text on the draft and show what will be sent, with the count."""
+    async with db.write() as session:
+        draft = await broadcast.waiting_for_text(session, admin_id, chat_id)
+        if draft is None or not await broadcast.set_text(session, draft.id, text):
+            return texts.BROADCAST_STALE, None
+        broadcast_id, audience = draft.id, Audience(draft.audience)
+    count = len(await _people(db, storage, audience))
+    return texts.broadcast_preview(audience.value, count, text), _confirm(broadcast_id)
+
+
+async def on_text(
+    message: Message,
+    prompt: prompts.Prompt,
+    answer: str,
+    bot: Bot,
+    db: Database,
+    fsm_storage: BaseStorage,
+) -> None:
+    admin = message.from_user
+    if admin is None:
+        return
+    refused = prompts.refusal(prompt, answer)
+    if refused is not None:
+        await prompts.ask_again(message, fsm_storage, bot, prompt, refused)
+        return
+    text, markup = await _preview(db, fsm_storage, admin.id, message.chat.id, answer)
+    await prompts.forget(fsm_storage, bot, message.chat.id, admin.id)
+    await message.answer(text, reply_markup=markup)
+
+
+async def on_stray_taken(
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    prompt: prompts.Prompt | None,
+    answer: str,
+    bot: Bot,
+    db: Database,
+    fsm_storage: BaseStorage,
+) -> None:
+    """«✅ Использовать это сообщение»: the admin's own message becomes the text."""
+    message = query.message if isinstance(query.message, Message) else None
+    if prompt is None or message is None or not answer:
+        callback_answer.text = texts.STALE_BUTTON
+        return
+    refused = prompts.refusal(prompt, answer)
+    if refused is not None:
+        callback_answer.text = refused
+        return
+    with contextlib.suppress(TelegramBadRequest):
+        await message.edit_reply_markup(reply_markup=None)
+    admin = query.from_user
+    text, markup = await _preview(db, fsm_storage, admin.id, message.chat.id, answer)
+    await prompts.forget(fsm_storage, bot, message.chat.id, admin.id)
+    await message.answer(text, reply_markup=markup)
+
+
+async def on_cancel_text(
+    message: Message, prompt: prompts.Prompt, bot: Bot, db: Database, fsm_storage: BaseStorage
+) -> None:
+    """/cancel while the text is awaited: the draft goes with the prompt."""
+    async with db.write() as session:
+        await broadcast.cancel(session, int(prompt.data.get("broadcast_id") or 0))
+    if message.from_user is not None:
+        await prompts.forget(fsm_storage, bot, message.chat.id, message.from_user.id)
+    await message.reply(texts.BROADCAST_CANCELLED)
+
+
+def broadcast_router() -> Router:
+    router = Router(name="broadcast")
+    router.message.register(on_broadcast, Command("broadcast"))
+    router.message.register(on_cancel_text, Command("cancel"), prompts.PendingPrompt(TEXT))
+    router.message.register(on_text, prompts.AnswersPrompt(TEXT))
+    router.message.register(prompts.on_written_past, prompts.WrittenPastPrompt(TEXT))
+    router.callback_query.register(on_stray_taken, *prompts.stray_button(TEXT))
+    buttons: dict[str, Callable[..., Awaitable[None]]] = {
+        BroadcastAction.AUDIENCE: on_audience,
+        BroadcastAction.SEND: on_send,
+        BroadcastAction.CANCEL: on_cancel,
+    }
+    for action, handler in buttons.items():
+        router.callback_query.register(handler, BroadcastCb.filter(F.action == action))
+    return router
