@@ -225,7 +225,7 @@ def build(
             submitted + timedelta(hours=rng.expovariate(1 / 20)) if status in DECIDED else None
         )
         values: dict[str, Any] = {
-            "telegram_id": 10**9 + request_id,
+            "account_id": 10**9 + request_id,
             "snils": snils_of(request_id),
             "full_name": person(rng),
             "email": email_of(request_id),
@@ -263,7 +263,7 @@ def build(
         consents.append(
             {
                 "id": request_id,
-                "telegram_id": values["telegram_id"],
+                "account_id": values["account_id"],
                 "version": CONSENT_VERSION,
                 "accepted": True,
                 "at": submitted,
@@ -272,7 +272,7 @@ def build(
         )
         claims.append({"email": values["email"], "snils": values["snils"], "claimed_at": submitted})
         events.append(
-            _event(request_id, "created", values["telegram_id"], None, "submitted", None, submitted)
+            _event(request_id, "created", values["account_id"], None, "submitted", None, submitted)
         )
         if status in (Status.RETURNED,):
             events.append(
@@ -291,7 +291,7 @@ def build(
                 _event(
                     request_id,
                     "cancelled",
-                    values["telegram_id"],
+                    values["account_id"],
                     "submitted",
                     "cancelled",
                     {"reason": None},

@@ -587,7 +587,7 @@ async def run_variant(spec: Spec) -> Result:
                 await session.scalar(
                     select(func.count())
                     .select_from(AccessRequest)
-                    .where(AccessRequest.status == "submitted", AccessRequest.telegram_id >= base)
+                    .where(AccessRequest.status == "submitted", AccessRequest.account_id >= base)
                 )
                 or 0
             )

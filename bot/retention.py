@@ -34,12 +34,12 @@ def records(report: retention.Report, at: datetime) -> list[backup.Record]:
     return [
         backup.Record(
             at,
-            telegram_id,
+            account_id,
             ids,
             retention.RULE,
             {i: report.ended[i] for i in ids if i in report.ended},
         )
-        for telegram_id, ids in sorted(report.people.items())
+        for account_id, ids in sorted(report.people.items())
     ]
 
 

@@ -83,7 +83,7 @@ class Consent(Base):
     __tablename__ = "consents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    telegram_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    account_id: Mapped[int] = mapped_column(BigInteger, index=True)
     version: Mapped[str] = mapped_column(String(32))
     accepted: Mapped[bool] = mapped_column(Boolean)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -93,13 +93,13 @@ class Consent(Base):
 class AccessRequest(Base):
     __tablename__ = "access_requests"
     __table_args__ = (
-        # One live request per Telegram account, SNILS, component and role: a double
+        # One live request per account (messenger and id), SNILS, component and role: a double
         # «Отправить» or two devices at once cannot make two. Another account typing the same
         # SNILS is not blocked (that would let anyone lock a person out): the admins' card
         # flags it. An erased request has no SNILS left.
         Index(
             "uq_access_requests_live",
-            "telegram_id",
+            "account_id",
             "snils",
             "component",
             "role",
@@ -122,7 +122,7 @@ class AccessRequest(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    telegram_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    account_id: Mapped[int] = mapped_column(BigInteger, index=True)
     consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id"), nullable=True)
     snils: Mapped[str] = mapped_column(String(14), index=True)
     full_name: Mapped[str] = mapped_column(String(200))
@@ -210,7 +210,7 @@ class StaffMember(Base):
 
     __tablename__ = "staff"
 
-    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     role: Mapped[str] = mapped_column(String(16))  # admin | operator | responsible | viewer
     # Only for a responsible person (order No 922, item 2.1): the organisation they answer for.
     organization_id: Mapped[int | None] = mapped_column(
@@ -364,7 +364,7 @@ class Erasure(Base):
     __tablename__ = "erasures"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    telegram_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    account_id: Mapped[int] = mapped_column(BigInteger, index=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
 
@@ -436,7 +436,7 @@ class ResponsibleApplication(Base):
         # One open application per person: a second one while the first waits is refused.
         Index(
             "uq_responsible_applications_pending",
-            "telegram_id",
+            "account_id",
             unique=True,
             sqlite_where=text(PENDING_APPLICATION),
             postgresql_where=text(PENDING_APPLICATION),
@@ -444,7 +444,7 @@ class ResponsibleApplication(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    telegram_id: Mapped[int] = mapped_column(BigInteger)
+    account_id: Mapped[int] = mapped_column(BigInteger)
     display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     status: Mapped[str] = mapped_column(String(16), default="pending")  # | approved | declined
@@ -506,3 +506,30 @@ class OrgAsk(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# --- MAX, the second messenger ---
+
+
+class MaxMessage(Base):
+    """MAX names a message by a string `mid` (edit and delete take it), the bot's code by the
+    number it got back. The pair is kept here, not in memory, so an edit after a restart (a
+    card's summary, a notice turned into its decision) still reaches its message."""
+
+    __tablename__ = "max_messages"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    mid: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class MaxMarker(Base):
+    """Where MAX's long polling stopped: everything before the marker was handled, so a
+    restart neither loses nor repeats an update."""
+
+    __tablename__ = "max_markers"
+
+    bot_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    marker: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

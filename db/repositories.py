@@ -82,10 +82,10 @@ class ConsentRepository:
         self.session = session
 
     async def record(
-        self, telegram_id: int, version: str, accepted: bool, at: datetime | None = None
+        self, account_id: int, version: str, accepted: bool, at: datetime | None = None
     ) -> Consent:
         consent = Consent(
-            telegram_id=telegram_id, version=version, accepted=accepted, at=at or utcnow()
+            account_id=account_id, version=version, accepted=accepted, at=at or utcnow()
         )
         self.session.add(consent)
         await self.session.flush()
@@ -143,15 +143,15 @@ class RequestRepository:
         return await self.session.get(AccessRequest, request_id)
 
     async def find_live(
-        self, telegram_id: int, snils: str, component: str, role: str | None
+        self, account_id: int, snils: str, component: str, role: str | None
     ) -> AccessRequest | None:
-        """The person's own live request for this role. Another Telegram account's request
+        """The person's own live request for this role. Another account's request
         with the same SNILS is not theirs to see: the admins' card flags it instead."""
         role_match = AccessRequest.role.is_(None) if role is None else AccessRequest.role == role
         return await self.session.scalar(
             select(AccessRequest)
             .where(
-                AccessRequest.telegram_id == telegram_id,
+                AccessRequest.account_id == account_id,
                 AccessRequest.snils == snils,
                 AccessRequest.component == component,
                 role_match,
@@ -162,38 +162,38 @@ class RequestRepository:
         )
 
     async def list_for_user(
-        self, telegram_id: int, limit: int = 20, offset: int = 0
+        self, account_id: int, limit: int = 20, offset: int = 0
     ) -> list[AccessRequest]:
         rows = await self.session.scalars(
             select(AccessRequest)
-            .where(AccessRequest.telegram_id == telegram_id)
+            .where(AccessRequest.account_id == account_id)
             .order_by(AccessRequest.id.desc())
             .limit(limit)
             .offset(offset)
         )
         return list(rows)
 
-    async def first_since(self, telegram_id: int, since: datetime) -> AccessRequest | None:
+    async def first_since(self, account_id: int, since: datetime) -> AccessRequest | None:
         """The person's first request created at or after `since`."""
         return await self.session.scalar(
             select(AccessRequest)
-            .where(AccessRequest.telegram_id == telegram_id, AccessRequest.created_at >= since)
+            .where(AccessRequest.account_id == account_id, AccessRequest.created_at >= since)
             .order_by(AccessRequest.id)
             .limit(1)
         )
 
-    async def count_for_user(self, telegram_id: int) -> int:
+    async def count_for_user(self, account_id: int) -> int:
         total = await self.session.scalar(
-            select(func.count()).where(AccessRequest.telegram_id == telegram_id)
+            select(func.count()).where(AccessRequest.account_id == account_id)
         )
         return int(total or 0)
 
-    async def live_for_user(self, telegram_id: int) -> list[AccessRequest]:
+    async def live_for_user(self, account_id: int) -> list[AccessRequest]:
         """The person's requests still in work (not rejected or cancelled), newest first."""
         rows = await self.session.scalars(
             select(AccessRequest)
             .where(
-                AccessRequest.telegram_id == telegram_id,
+                AccessRequest.account_id == account_id,
                 AccessRequest.status.not_in(CLOSED_STATUSES),
                 AccessRequest.erased_at.is_(None),
             )

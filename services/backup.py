@@ -3,7 +3,7 @@
 A backup is a copy of the database at one moment: it holds personal data, and it holds the
 data of everyone who withdrew consent or whose retention term ran out *after* that moment.
 Every erasure is therefore also written to the erasure journal (one JSON line: when, whose
-Telegram id, which request ids, by which rule; no SNILS, name or e-mail), which lives apart
+account, which request ids, by which rule; no SNILS, name or e-mail), which lives apart
 from the database and its backups; `reapply` replays the journal and the restored database's
 own `erasures` rows, then the retention rule, onto a restored database.
 """
@@ -85,7 +85,7 @@ def backup_sqlite(source: Path, out: Path) -> int:
 @dataclass(frozen=True)
 class Record:
     at: datetime
-    telegram_id: int
+    account_id: int
     requests: list[int]
     rule: str  # withdrawal | retention
     # Retention: the status each request had ended in (granted, rejected, cancelled), which a
@@ -95,7 +95,7 @@ class Record:
     def line(self) -> str:
         data: dict[str, Any] = {
             "at": self.at.isoformat(),
-            "telegram_id": self.telegram_id,
+            "account_id": self.account_id,
             "requests": self.requests,
             "rule": self.rule,
         }
@@ -108,7 +108,8 @@ class Record:
         data: dict[str, Any] = json.loads(line)
         return cls(
             datetime.fromisoformat(data["at"]),
-            int(data["telegram_id"]),
+            # Journals written before MAX came name the key "telegram_id".
+            int(data["account_id"] if "account_id" in data else data["telegram_id"]),
             [int(i) for i in data.get("requests") or []],
             str(data.get("rule") or WITHDRAWAL),
             _ended(data.get("ended")),
@@ -156,7 +157,7 @@ async def recorded(db: Database) -> list[Record]:
         return [
             Record(
                 e.at,
-                e.telegram_id,
+                e.account_id,
                 [int(i) for i in (e.details or {}).get("requests") or []],
                 str((e.details or {}).get("rule") or WITHDRAWAL),
                 _ended((e.details or {}).get("ended")),
@@ -183,7 +184,7 @@ async def _replay_one(db: Database, record: Record) -> list[int]:
         query = select(AccessRequest.id).where(
             AccessRequest.erased_at.is_(None),
             AccessRequest.created_at <= record.at,
-            AccessRequest.telegram_id == record.telegram_id,
+            AccessRequest.account_id == record.account_id,
         )
         if record.rule != WITHDRAWAL:
             query = query.where(AccessRequest.id.in_(record.requests or [-1]))
@@ -192,20 +193,20 @@ async def _replay_one(db: Database, record: Record) -> list[int]:
             await session.execute(
                 update(Consent)
                 .where(
-                    Consent.telegram_id == record.telegram_id,
+                    Consent.account_id == record.account_id,
                     Consent.withdrawn_at.is_(None),
                     Consent.at <= record.at,
                 )
                 .values(withdrawn_at=record.at)
             )
-            result = await consent.withdraw_requests(session, record.telegram_id, ids, record.at)
-            forgotten = await support.forget(session, record.telegram_id)
+            result = await consent.withdraw_requests(session, record.account_id, ids, record.at)
+            forgotten = await support.forget(session, record.account_id)
             # What the restored outbox still holds for or about the person goes, as it did.
-            await outbox.forget_person(session, record.telegram_id)
+            await outbox.forget_person(session, record.account_id)
             await outbox.follow_requests(session, [(i, None) for i in result.erased])
             consent.record_erasure(
                 session,
-                record.telegram_id,
+                record.account_id,
                 result,
                 support_thread=forgotten.thread is not None,
                 relayed_messages=forgotten.relayed,
@@ -226,11 +227,11 @@ async def _replay_one(db: Database, record: Record) -> list[int]:
         erased = await consent.erase_requests(session, ids, actor_id=None, at=now, rule=record.rule)
         ended = await _end_as_recorded(session, record, erased, live, now)
         if erased:
-            await support.forget_names(session, [record.telegram_id])
-            await outbox.follow_requests(session, [(i, record.telegram_id) for i in erased])
+            await support.forget_names(session, [record.account_id])
+            await outbox.follow_requests(session, [(i, record.account_id) for i in erased])
             session.add(
                 Erasure(
-                    telegram_id=record.telegram_id,
+                    account_id=record.account_id,
                     at=now,
                     details={
                         "requests": erased,

@@ -115,7 +115,7 @@ async def set_text(session: AsyncSession, broadcast_id: int, text: str) -> bool:
 
 
 async def responsible_persons(session: AsyncSession, without_request: bool) -> list[int]:
-    query = select(StaffMember.telegram_id).where(StaffMember.role == StaffRole.RESPONSIBLE.value)
+    query = select(StaffMember.account_id).where(StaffMember.role == StaffRole.RESPONSIBLE.value)
     if without_request:
         requested = has_request(StaffMember.organization_id)
         query = query.where(StaffMember.organization_id.is_not(None), ~requested)
@@ -125,7 +125,7 @@ async def responsible_persons(session: AsyncSession, without_request: bool) -> l
 async def recipients(
     session: AsyncSession, audience: Audience, in_dialog: list[int] | None = None
 ) -> list[int]:
-    """Who gets it (Telegram ids, each once). `in_dialog`: the chats with an unfinished
+    """Who gets it (account keys, each once). `in_dialog`: the chats with an unfinished
     request dialog, read from the FSM storage by the caller."""
     if audience == Audience.DRAFTS:
         return sorted({c for c in in_dialog or () if c > 0})

@@ -27,7 +27,7 @@ from services import outbox
 from services.requests import HOLDING_STATUSES, TRANSITIONS, Status, transition
 
 # What identifies the person in a request. Organisation, position and role stay for the
-# statistics; the request row loses the Telegram id too. The consent rows and the events'
+# statistics; the request row loses the account too. The consent rows and the events'
 # actor ids keep it: they are the proof of who withdrew and when.
 PERSONAL_COLUMNS = ("snils", "full_name", "email")
 
@@ -39,26 +39,26 @@ class Withdrawal:
     consents: int = 0  # consent rows withdrawn now
 
 
-async def consent_given_at(session: AsyncSession, telegram_id: int) -> datetime | None:
+async def consent_given_at(session: AsyncSession, account_id: int) -> datetime | None:
     """When the person last gave consent (with a request)."""
     return await session.scalar(
         select(func.max(Consent.at)).where(
-            Consent.telegram_id == telegram_id, Consent.accepted.is_(True)
+            Consent.account_id == account_id, Consent.accepted.is_(True)
         )
     )
 
 
 async def withdraw(
-    session: AsyncSession, telegram_id: int, at: datetime | None = None
+    session: AsyncSession, account_id: int, at: datetime | None = None
 ) -> Withdrawal:
-    """Everything the bot keeps about `telegram_id`'s requests, in the caller's transaction.
+    """Everything the bot keeps about `account_id`'s requests, in the caller's transaction.
     The dialog draft lives in the FSM storage and the support thread in its own table: the
     caller clears them. The consent rows (withdrawn_at) and the events (actor, action, time)
     stay as the proof."""
     now = at or utcnow()
     withdrawn = await session.execute(
         update(Consent)
-        .where(Consent.telegram_id == telegram_id, Consent.withdrawn_at.is_(None))
+        .where(Consent.account_id == account_id, Consent.withdrawn_at.is_(None))
         .values(withdrawn_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -67,17 +67,17 @@ async def withdraw(
     ids = list(
         await session.scalars(
             select(AccessRequest.id)
-            .where(AccessRequest.telegram_id == telegram_id, AccessRequest.erased_at.is_(None))
+            .where(AccessRequest.account_id == account_id, AccessRequest.erased_at.is_(None))
             .order_by(AccessRequest.id)
             .with_for_update()
         )
     )
-    result = await withdraw_requests(session, telegram_id, ids, now)
+    result = await withdraw_requests(session, account_id, ids, now)
     return replace(result, consents=int(getattr(withdrawn, "rowcount", 0) or 0))
 
 
 async def withdraw_requests(
-    session: AsyncSession, telegram_id: int, request_ids: Sequence[int], at: datetime
+    session: AsyncSession, account_id: int, request_ids: Sequence[int], at: datetime
 ) -> Withdrawal:
     """Processing of these requests of the person stops (each one that may still be
     cancelled is) and their personal data are erased (`erase_requests`)."""
@@ -97,11 +97,11 @@ async def withdraw_requests(
             request.id,
             status,
             Status.CANCELLED,
-            actor_id=telegram_id,
+            actor_id=account_id,
             action="consent_withdrawn",
         ):
             cancelled.append(request.id)
-    erased = await erase_requests(session, [r.id for r in requests], actor_id=telegram_id, at=at)
+    erased = await erase_requests(session, [r.id for r in requests], actor_id=account_id, at=at)
     return Withdrawal(cancelled, erased)
 
 
@@ -140,7 +140,7 @@ async def erase_requests(
         .where(AccessRequest.id.in_([r.id for r in requests]), AccessRequest.erased_at.is_(None))
         .values(
             **dict.fromkeys(PERSONAL_COLUMNS, ""),
-            telegram_id=0,
+            account_id=0,
             search_key="",
             decision_reason=None,  # typed by an admin: may name the person
             org_reason=None,  # typed by the organisation's responsible person: the same
@@ -216,7 +216,7 @@ async def _scrub_events(
 
 async def _free_emails(session: AsyncSession, snils: set[str], emails: set[str]) -> None:
     """The person's addresses become free, unless an approved request of the same SNILS (the
-    same person from another Telegram account) still holds one."""
+    same person from another account) still holds one."""
     still_used = exists().where(
         AccessRequest.snils == EmailClaim.snils,
         AccessRequest.erased_at.is_(None),
@@ -231,7 +231,7 @@ async def _free_emails(session: AsyncSession, snils: set[str], emails: set[str])
 
 def record_erasure(
     session: AsyncSession,
-    telegram_id: int,
+    account_id: int,
     withdrawal: Withdrawal,
     *,
     support_thread: bool,
@@ -245,7 +245,7 @@ def record_erasure(
     if not (withdrawal.erased or support_thread or relayed_messages or ratings):
         return None
     erasure = Erasure(
-        telegram_id=telegram_id,
+        account_id=account_id,
         at=at or utcnow(),
         details={
             "requests": list(withdrawal.erased),

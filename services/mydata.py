@@ -73,9 +73,9 @@ async def _roles(session: AsyncSession, actor_ids: set[int]) -> dict[int, str]:
     if not actor_ids:
         return {}
     roles = {
-        m.telegram_id: m.role
+        m.account_id: m.role
         for m in await session.scalars(
-            select(StaffMember).where(StaffMember.telegram_id.in_(actor_ids))
+            select(StaffMember).where(StaffMember.account_id.in_(actor_ids))
         )
     }
     missing = actor_ids - set(roles)
@@ -91,12 +91,12 @@ async def _roles(session: AsyncSession, actor_ids: set[int]) -> dict[int, str]:
     return roles
 
 
-async def collect(session: AsyncSession, telegram_id: int) -> PersonalData:
+async def collect(session: AsyncSession, account_id: int) -> PersonalData:
     data = PersonalData()
     requests = list(
         await session.scalars(
             select(AccessRequest)
-            .where(AccessRequest.telegram_id == telegram_id, AccessRequest.erased_at.is_(None))
+            .where(AccessRequest.account_id == account_id, AccessRequest.erased_at.is_(None))
             .order_by(AccessRequest.id)
         )
     )
@@ -104,7 +104,7 @@ async def collect(session: AsyncSession, telegram_id: int) -> PersonalData:
     data.consents = [
         (c.version, c.accepted, c.at, c.withdrawn_at)
         for c in await session.scalars(
-            select(Consent).where(Consent.telegram_id == telegram_id).order_by(Consent.id)
+            select(Consent).where(Consent.account_id == account_id).order_by(Consent.id)
         )
     ]
     ids = [r.id for r in requests]
@@ -117,11 +117,11 @@ async def collect(session: AsyncSession, telegram_id: int) -> PersonalData:
             )
         )
         roles = await _roles(
-            session, {e.actor_id for e in events if e.actor_id and e.actor_id != telegram_id}
+            session, {e.actor_id for e in events if e.actor_id and e.actor_id != account_id}
         )
         for e in events:
             details = e.details or {}
-            if e.actor_id == telegram_id:
+            if e.actor_id == account_id:
                 who = YOU
             elif e.actor_id is None and details.get("cli"):
                 who = SERVER
@@ -143,13 +143,13 @@ async def collect(session: AsyncSession, telegram_id: int) -> PersonalData:
                 .order_by(EmailClaim.email)
             )
         ]
-    thread = await session.get(SupportThread, telegram_id)
+    thread = await session.get(SupportThread, account_id)
     if thread is not None:
         relayed = await session.scalar(
-            select(func.count()).where(RelayedMessage.user_id == telegram_id)
+            select(func.count()).where(RelayedMessage.user_id == account_id)
         )
         ratings = await session.scalar(
-            select(func.count()).where(SupportRating.user_id == telegram_id)
+            select(func.count()).where(SupportRating.user_id == account_id)
         )
         data.ticket = (thread.status, thread.opened_at, int(relayed or 0), int(ratings or 0))
     data.erasures = [
@@ -159,13 +159,13 @@ async def collect(session: AsyncSession, telegram_id: int) -> PersonalData:
             str((e.details or {}).get("rule") or "withdrawal"),
         )
         for e in await session.scalars(
-            select(Erasure).where(Erasure.telegram_id == telegram_id).order_by(Erasure.id)
+            select(Erasure).where(Erasure.account_id == account_id).order_by(Erasure.id)
         )
     ]
     data.reminders = int(
         await session.scalar(
             select(func.count()).where(
-                ReminderSent.chat_id == telegram_id, ReminderSent.audience == "applicant"
+                ReminderSent.chat_id == account_id, ReminderSent.audience == "applicant"
             )
         )
         or 0

@@ -67,7 +67,7 @@ async def on_submitted(session: AsyncSession, mode: Mode, request: AccessRequest
         if request.organization_id is not None:
             people = await staff.responsible_of(session, request.organization_id)
             # Nobody confirms their own request.
-            people = [p for p in people if p != request.telegram_id]
+            people = [p for p in people if p != request.account_id]
         state = State.AWAITING if people else State.NO_RESPONSIBLE
     request.org_confirmation = state.value
     request.org_card_held = mode is Mode.REQUIRED and state is State.AWAITING
@@ -78,7 +78,7 @@ async def on_submitted(session: AsyncSession, mode: Mode, request: AccessRequest
             person,
             Kind.ORG_CONFIRM,
             # The row goes with the applicant's other rows when they withdraw consent.
-            user_id=request.telegram_id or None,
+            user_id=request.account_id or None,
             request_id=request.id,
         )
     return people
@@ -124,7 +124,7 @@ async def answer(
     request = await request_of_org(session, actor, request_id)
     if request is None:
         return Refused.NOT_YOURS
-    if request.telegram_id == actor:
+    if request.account_id == actor:
         return Refused.OWN
     now = utcnow()
     state = State.CONFIRMED if confirm else State.DECLINED
@@ -310,12 +310,12 @@ async def responsible_without_requests(session: AsyncSession) -> list[tuple[int,
     (`has_request`): the deadline reminders go to them too."""
     live = has_request(StaffMember.organization_id)
     rows = await session.execute(
-        select(StaffMember.telegram_id, StaffMember.organization_id)
+        select(StaffMember.account_id, StaffMember.organization_id)
         .where(
             StaffMember.role == StaffRole.RESPONSIBLE.value,
             StaffMember.organization_id.is_not(None),
             ~live,
         )
-        .order_by(StaffMember.telegram_id)
+        .order_by(StaffMember.account_id)
     )
     return [(uid, int(org)) for uid, org in rows.all() if org is not None]

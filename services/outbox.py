@@ -239,7 +239,7 @@ async def follow_requests(
     """What follows a change of many requests at once (an export batch, a grant), in the
     change's own transaction: every copy of their cards, their applicants' support-topic
     headers and, with `notice`, a notice to each applicant. `changed` holds (request id,
-    Telegram id) pairs; a few queries per `chunk` of them, not a few per request."""
+    account) pairs; a few queries per `chunk` of them, not a few per request."""
     for start in range(0, len(changed), chunk):
         owners = dict(changed[start : start + chunk])
         for request_id, chat_id in sorted(await card_chats_of(session, list(owners))):

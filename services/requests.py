@@ -68,7 +68,7 @@ class TransitionNotAllowed(ValueError):
 
 @dataclass(frozen=True)
 class NewRequest:
-    telegram_id: int
+    account_id: int
     snils: str
     full_name: str
     email: str
@@ -137,7 +137,7 @@ async def email_holder(
     session: AsyncSession, email: str, snils: str, exclude_request_id: int | None = None
 ) -> AccessRequest | None:
     """Another person's request that holds the address: approved, exported or access granted,
-    of a different SNILS. The same person's other requests (any Telegram account) may share it."""
+    of a different SNILS. The same person's other requests (any account) may share it."""
     query = select(AccessRequest).where(
         func.lower(AccessRequest.email) == email.lower(),
         AccessRequest.snils != snils,
@@ -163,10 +163,10 @@ async def _hold_email(session: AsyncSession, request: AccessRequest) -> None:
 
 async def submit(session: AsyncSession, new: NewRequest) -> SubmitResult:
     """Create a submitted request, or point at the person's own live request for the same
-    role. Safe against a double press: the partial unique index on live requests (Telegram
+    role. Safe against a double press: the partial unique index on live requests (the
     account, SNILS, component, role) decides between two concurrent submits."""
     requests = RequestRepository(session)
-    existing = await requests.find_live(new.telegram_id, new.snils, new.component, new.role)
+    existing = await requests.find_live(new.account_id, new.snils, new.component, new.role)
     if existing is not None:
         return AlreadyOpen(existing)
     now = utcnow()
@@ -175,7 +175,7 @@ async def submit(session: AsyncSession, new: NewRequest) -> SubmitResult:
             consent_id = None
             if new.consent_version is not None:
                 consent = await ConsentRepository(session).record(
-                    new.telegram_id, new.consent_version, accepted=True, at=new.consent_at
+                    new.account_id, new.consent_version, accepted=True, at=new.consent_at
                 )
                 consent_id = consent.id
             request = await requests.add(
@@ -192,13 +192,13 @@ async def submit(session: AsyncSession, new: NewRequest) -> SubmitResult:
             EventRepository(session).add(
                 request.id,
                 "created",
-                actor_id=new.telegram_id,
+                actor_id=new.account_id,
                 to_status=Status.SUBMITTED.value,
                 at=now,
             )
             await session.flush()
     except IntegrityError:
-        existing = await requests.find_live(new.telegram_id, new.snils, new.component, new.role)
+        existing = await requests.find_live(new.account_id, new.snils, new.component, new.role)
         if existing is None:
             raise
         return AlreadyOpen(existing)
@@ -329,7 +329,7 @@ ResubmitResult = Submitted | AlreadyOpen | NotReturned
 
 
 async def resubmit(
-    session: AsyncSession, request_id: int, telegram_id: int, values: dict[str, Any]
+    session: AsyncSession, request_id: int, account_id: int, values: dict[str, Any]
 ) -> ResubmitResult:
     """The applicant's corrections to a returned request: only the returned fields change,
     and the event records each change as old → new."""
@@ -337,7 +337,7 @@ async def resubmit(
     request = await requests.get(request_id)
     if (
         request is None
-        or request.telegram_id != telegram_id
+        or request.account_id != account_id
         or request.status != Status.RETURNED.value
     ):
         return NotReturned()
@@ -358,7 +358,7 @@ async def resubmit(
                 request_id,
                 [Status.RETURNED.value],
                 Status.SUBMITTED.value,
-                actor_id=telegram_id,
+                actor_id=account_id,
                 at=now,
                 extra={
                     **new_values,
@@ -372,7 +372,7 @@ async def resubmit(
             EventRepository(session).add(
                 request_id,
                 "resubmitted",
-                actor_id=telegram_id,
+                actor_id=account_id,
                 from_status=Status.RETURNED.value,
                 to_status=Status.SUBMITTED.value,
                 details={"changes": changes},
@@ -380,7 +380,7 @@ async def resubmit(
             )
             await session.flush()
     except IntegrityError:
-        existing = await requests.find_live(telegram_id, snils, request.component, request.role)
+        existing = await requests.find_live(account_id, snils, request.component, request.role)
         if existing is None:
             raise
         return AlreadyOpen(existing)

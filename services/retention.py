@@ -2,7 +2,7 @@
 
 A request's purpose is reached when it ends: access granted, rejected or cancelled. Its SNILS,
 ФИО and e-mail are erased `days` after that (the request's `updated_at`, set by the ending
-transition), unless the same person — the same Telegram account or the same SNILS — has a
+transition), unless the same person — the same account or the same SNILS — has a
 request still in work (submitted, returned, approved, exported), which may need them. The
 erasure is the withdrawal's own (services.consent.erase_requests): the same event proof, the
 same statistics kept (organisation, position, role, dates).
@@ -50,7 +50,7 @@ def _live_of_the_person() -> ColumnElement[bool]:
             other.erased_at.is_(None),
             other.status.in_(LIVE_STATUSES),
             or_(
-                other.telegram_id == AccessRequest.telegram_id,
+                other.account_id == AccessRequest.account_id,
                 other.snils == AccessRequest.snils,
             ),
         )
@@ -65,11 +65,11 @@ def _pending(cutoff: datetime) -> list[ColumnElement[bool] | TextClause]:
 
 
 def due_query(now: datetime, days: int) -> Select[int, int, str]:
-    """(id, Telegram id, status) of the requests whose data are due for erasure at `now`,
+    """(id, account, status) of the requests whose data are due for erasure at `now`,
     those that ended first first."""
     cutoff = now - timedelta(days=days)
     return (
-        select(AccessRequest.id, AccessRequest.telegram_id, AccessRequest.status)
+        select(AccessRequest.id, AccessRequest.account_id, AccessRequest.status)
         .where(*_pending(cutoff), ~_live_of_the_person())
         .order_by(AccessRequest.updated_at, AccessRequest.id)
     )
@@ -121,13 +121,13 @@ async def outlook(
 @dataclass
 class Report:
     erased: list[int] = field(default_factory=list)
-    people: dict[int, list[int]] = field(default_factory=dict)  # Telegram id → request ids
+    people: dict[int, list[int]] = field(default_factory=dict)  # account → request ids
     ended: dict[int, str] = field(default_factory=dict)  # request id → the status it ended in
 
     def add(self, other: Report) -> None:
         self.erased += other.erased
-        for telegram_id, ids in other.people.items():
-            self.people.setdefault(telegram_id, []).extend(ids)
+        for account_id, ids in other.people.items():
+            self.people.setdefault(account_id, []).extend(ids)
         self.ended.update(other.ended)
 
 
@@ -164,10 +164,10 @@ async def erase_due(
             people: dict[int, list[int]] = defaultdict(list)
             for request_id in erased:
                 people[owner[request_id]].append(request_id)
-            for telegram_id, ids in sorted(people.items()):
+            for account_id, ids in sorted(people.items()):
                 session.add(
                     Erasure(
-                        telegram_id=telegram_id,
+                        account_id=account_id,
                         at=utcnow(),
                         details={
                             "requests": ids,

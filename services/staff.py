@@ -91,7 +91,7 @@ def _event(
 
 
 async def role_of(session: AsyncSession, user_id: int) -> StaffRole | None:
-    role = await session.scalar(select(StaffMember.role).where(StaffMember.telegram_id == user_id))
+    role = await session.scalar(select(StaffMember.role).where(StaffMember.account_id == user_id))
     return StaffRole(role) if role else None
 
 
@@ -100,7 +100,7 @@ async def standing_of(session: AsyncSession, user_id: int) -> tuple[StaffRole, i
     row = (
         await session.execute(
             select(StaffMember.role, StaffMember.organization_id).where(
-                StaffMember.telegram_id == user_id
+                StaffMember.account_id == user_id
             )
         )
     ).first()
@@ -116,7 +116,7 @@ async def bootstrap_admins(session: AsyncSession, admin_ids: list[int]) -> int:
     for user_id in dict.fromkeys(admin_ids):
         member = await session.get(StaffMember, user_id)
         if member is None:
-            session.add(StaffMember(telegram_id=user_id, role=StaffRole.ADMIN.value, owner=True))
+            session.add(StaffMember(account_id=user_id, role=StaffRole.ADMIN.value, owner=True))
             _event(session, None, "bootstrap", user_id, StaffRole.ADMIN.value)
             added += 1
         elif member.role != StaffRole.ADMIN.value or not member.owner:
@@ -124,13 +124,13 @@ async def bootstrap_admins(session: AsyncSession, admin_ids: list[int]) -> int:
             _event(session, None, "bootstrap", user_id, StaffRole.ADMIN.value)
     former = await session.scalars(
         select(StaffMember).where(
-            StaffMember.owner.is_(True), StaffMember.telegram_id.not_in(owners or {0})
+            StaffMember.owner.is_(True), StaffMember.account_id.not_in(owners or {0})
         )
     )
     for member in list(former):
         await session.delete(member)
-        _event(session, None, "owner_removed", member.telegram_id, member.role)
-        await revoke_invites(session, None, member.telegram_id)
+        _event(session, None, "owner_removed", member.account_id, member.role)
+        await revoke_invites(session, None, member.account_id)
     return added
 
 
@@ -160,7 +160,7 @@ async def add(
     if member is None:
         session.add(
             StaffMember(
-                telegram_id=user_id,
+                account_id=user_id,
                 role=role.value,
                 organization_id=organization_id,
                 display_name=name,
@@ -231,7 +231,7 @@ async def revoke_invite(session: AsyncSession, actor: int, token: str) -> None:
 
 async def admin_count(session: AsyncSession) -> int:
     rows = await session.scalars(
-        select(StaffMember.telegram_id).where(StaffMember.role == StaffRole.ADMIN.value)
+        select(StaffMember.account_id).where(StaffMember.role == StaffRole.ADMIN.value)
     )
     return len(list(rows))
 
@@ -245,7 +245,7 @@ async def members(session: AsyncSession) -> list[StaffMember]:
 
 async def admins(session: AsyncSession) -> list[int]:
     rows = await session.scalars(
-        select(StaffMember.telegram_id).where(StaffMember.role == StaffRole.ADMIN.value)
+        select(StaffMember.account_id).where(StaffMember.role == StaffRole.ADMIN.value)
     )
     return list(rows)
 
@@ -254,8 +254,8 @@ async def names(session: AsyncSession, user_ids: set[int]) -> dict[int, str]:
     if not user_ids:
         return {}
     rows = await session.execute(
-        select(StaffMember.telegram_id, StaffMember.display_name).where(
-            StaffMember.telegram_id.in_(user_ids)
+        select(StaffMember.account_id, StaffMember.display_name).where(
+            StaffMember.account_id.in_(user_ids)
         )
     )
     return {uid: name for uid, name in rows if name}
@@ -265,7 +265,7 @@ async def remember_name(session: AsyncSession, user_id: int, name: str) -> None:
     """Decisions show who made them: keep the staff member's Telegram name current."""
     await session.execute(
         update(StaffMember)
-        .where(StaffMember.telegram_id == user_id, StaffMember.display_name.is_distinct_from(name))
+        .where(StaffMember.account_id == user_id, StaffMember.display_name.is_distinct_from(name))
         .values(display_name=name)
     )
 
@@ -300,7 +300,7 @@ async def use_invite(
     """Single use, until it expires or is revoked, and only while its creator is an admin:
     one conditional UPDATE decides between two takers and against the creator's removal."""
     now = utcnow()
-    admins_now = select(StaffMember.telegram_id).where(StaffMember.role == StaffRole.ADMIN.value)
+    admins_now = select(StaffMember.account_id).where(StaffMember.role == StaffRole.ADMIN.value)
     valid = (
         StaffInvite.token == token,
         StaffInvite.used_by.is_(None),
@@ -348,7 +348,7 @@ async def use_invite(
 
 async def is_owner(session: AsyncSession, user_id: int) -> bool:
     return bool(
-        await session.scalar(select(StaffMember.owner).where(StaffMember.telegram_id == user_id))
+        await session.scalar(select(StaffMember.owner).where(StaffMember.account_id == user_id))
     )
 
 
@@ -359,7 +359,7 @@ async def organization_of(session: AsyncSession, user_id: int) -> int | None:
     """The organisation a responsible person answers for (None for anyone else)."""
     return await session.scalar(
         select(StaffMember.organization_id).where(
-            StaffMember.telegram_id == user_id,
+            StaffMember.account_id == user_id,
             StaffMember.role == StaffRole.RESPONSIBLE.value,
         )
     )
@@ -367,12 +367,12 @@ async def organization_of(session: AsyncSession, user_id: int) -> int | None:
 
 async def responsible_of(session: AsyncSession, organization_id: int) -> list[int]:
     rows = await session.scalars(
-        select(StaffMember.telegram_id)
+        select(StaffMember.account_id)
         .where(
             StaffMember.role == StaffRole.RESPONSIBLE.value,
             StaffMember.organization_id == organization_id,
         )
-        .order_by(StaffMember.telegram_id)
+        .order_by(StaffMember.account_id)
     )
     return list(rows)
 
@@ -405,7 +405,7 @@ async def apply_responsible(
     try:
         async with session.begin_nested():
             application = ResponsibleApplication(
-                telegram_id=user_id,
+                account_id=user_id,
                 display_name=name,
                 organization_id=organization_id,
                 status="pending",
@@ -446,17 +446,17 @@ async def decide_application(
             session,
             actor,
             "application_declined",
-            application.telegram_id,
+            application.account_id,
             StaffRole.RESPONSIBLE.value,
             application.organization_id,
         )
         return application
-    if await role_of(session, application.telegram_id) in MIAC_ROLES:
+    if await role_of(session, application.account_id) in MIAC_ROLES:
         return application  # became МИАЦ staff meanwhile: stays so
     await add(
         session,
         actor,
-        application.telegram_id,
+        application.account_id,
         StaffRole.RESPONSIBLE,
         application.display_name,
         action="application_approved",

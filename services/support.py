@@ -335,9 +335,7 @@ async def forget_names(session: AsyncSession, user_ids: list[int]) -> list[int]:
         return []
     named = (
         select(AccessRequest.id)
-        .where(
-            AccessRequest.telegram_id == SupportThread.user_id, AccessRequest.erased_at.is_(None)
-        )
+        .where(AccessRequest.account_id == SupportThread.user_id, AccessRequest.erased_at.is_(None))
         .exists()
     )
     result = await session.execute(

@@ -223,7 +223,7 @@ async def test_an_invite_works_only_while_its_creator_is_an_admin(h: Harness, db
     # database): the check at redemption still refuses the invite.
     token = await _chat_admin_with_invite(h, db)
     async with db.write() as session:
-        await session.execute(delete(StaffMember).where(StaffMember.telegram_id == NEWCOMER))
+        await session.execute(delete(StaffMember).where(StaffMember.account_id == NEWCOMER))
     sent = await h.user(NEWCOMER + 5).send(f"/start inv_{token}")
     assert sent[-1].plain == texts.INVITE_INVALID
     async with db.read() as session:

@@ -29,7 +29,7 @@ def person(n: int, **values: object) -> requests.NewRequest:
     digits = f"{600_000_000 + n:09d}"
     return replace(
         NEW,
-        telegram_id=8000 + n,
+        account_id=8000 + n,
         snils=format_snils(digits + f"{check_number(digits):02d}"),
         email=f"Person{n}@Example.ru",
         **values,  # type: ignore[arg-type]

@@ -193,7 +193,7 @@ async def test_reapply_erasures_after_restoring_an_old_backup(
     restored = Database(restored_url)
     try:
         async with restored.write() as session:
-            result = await requests.submit(session, person(4, telegram_id=4000))
+            result = await requests.submit(session, person(4, account_id=4000))
         assert isinstance(result, requests.Submitted) and result.request.id == b2
         text = await database_text(restored)
         assert "Фамилия1 " in text and "Фамилия2 " in text  # the erased are back
@@ -215,7 +215,7 @@ async def test_reapply_erasures_after_restoring_an_old_backup(
         async with restored.read() as session:
             rows = {r.id: r for r in await session.scalars(select(AccessRequest))}
         assert rows[b].status == "cancelled" and rows[b].erased_at is not None
-        assert rows[c].erased_at is None and rows[b2].telegram_id == 4000
+        assert rows[c].erased_at is None and rows[b2].account_id == 4000
 
         # Idempotent: once more erases nothing.
         again = await backup.reapply(restored, str(journal), 30)
@@ -233,7 +233,7 @@ async def test_a_withdrawal_in_the_bot_is_written_to_the_journal(
     await applicant.send("/withdraw")
     await applicant.press(texts.BTN_WITHDRAW_CONFIRM)
     records = backup.journal_read(admin_settings.erasure_journal)
-    assert [(r.telegram_id, r.requests, r.rule) for r in records] == [(1001, [1], "withdrawal")]
+    assert [(r.account_id, r.requests, r.rule) for r in records] == [(1001, [1], "withdrawal")]
     async with db.write() as session:  # make it look restored: the data back
         await session.execute(
             update(AccessRequest)
@@ -241,7 +241,7 @@ async def test_a_withdrawal_in_the_bot_is_written_to_the_journal(
             .values(snils="112-233-445 95", full_name="Иванова", email="a@b.ru", erased_at=None)
         )
         await session.execute(
-            update(AccessRequest).where(AccessRequest.id == 1).values(telegram_id=1001)
+            update(AccessRequest).where(AccessRequest.id == 1).values(account_id=1001)
         )
     replay = await backup.reapply(db, admin_settings.erasure_journal, 30)
     assert replay.erased == [1]
@@ -253,7 +253,7 @@ def test_a_journal_line_cut_short_is_skipped(tmp_path: Path) -> None:
     backup.journal_append(str(journal), [backup.Record(utcnow(), 5, [1, 2], "retention")])
     with journal.open("a") as out:
         out.write('{"at": "2026-')  # the crash
-    assert [(r.telegram_id, r.requests) for r in backup.journal_read(str(journal))] == [(5, [1, 2])]
+    assert [(r.account_id, r.requests) for r in backup.journal_read(str(journal))] == [(5, [1, 2])]
 
 
 async def test_a_replayed_retention_erasure_ends_the_request_as_it_had_ended(
@@ -274,7 +274,7 @@ async def test_a_replayed_retention_erasure_ends_the_request_as_it_had_ended(
     )
     with journal.open("a", encoding="utf-8") as out:  # the format before «ended»
         out.write(
-            f'{{"at":"{later.isoformat()}","telegram_id":102,'
+            f'{{"at":"{later.isoformat()}","account_id":102,'
             f'"requests":[{old_line}],"rule":"retention"}}\n'
         )
     await backup.reapply(db, str(journal), 30, now=NOW)

@@ -76,7 +76,7 @@ async def test_export_from_the_command_line(
         result = await submit(
             session,
             NewRequest(
-                telegram_id=5,
+                account_id=5,
                 snils="006-012-788 00",
                 full_name="Петров Пётр",
                 email="p@example.ru",

@@ -47,7 +47,7 @@ async def _read_count(db: Database) -> int:
 
 async def _write_consent(db: Database) -> int:
     async with db.write() as session:
-        consent = Consent(telegram_id=7, version="v1", accepted=True, at=utcnow())
+        consent = Consent(account_id=7, version="v1", accepted=True, at=utcnow())
         session.add(consent)
         await session.flush()
         return consent.id

@@ -327,7 +327,7 @@ async def approved(db: Database, count: int) -> list[int]:
             digits = f"{500_000_000 + n:09d}"
             new = replace(
                 NEW,
-                telegram_id=6000 + n,
+                account_id=6000 + n,
                 snils=format_snils(digits + f"{check_number(digits):02d}"),
                 email=f"s{n}@example.ru",
             )
@@ -458,7 +458,7 @@ async def test_the_database_makes_the_same_table(
         for n, (snils, name, email, full, short, role) in enumerate(PEOPLE * 3):
             new = replace(
                 NEW,
-                telegram_id=9000 + n,
+                account_id=9000 + n,
                 snils=snils,
                 full_name=name,
                 email=email,

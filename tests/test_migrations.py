@@ -86,7 +86,7 @@ async def test_the_newest_migration_goes_down_and_up_again(db: Database) -> None
     # With data the old schema had no room for: two people's erased exported requests of one
     # role (no SNILS left in either).
     for person, snils in ((7, "112-233-445 95"), (8, "431-052-771 35")):
-        new = replace(NEW, telegram_id=person, snils=snils, email=f"{person}@example.ru")
+        new = replace(NEW, account_id=person, snils=snils, email=f"{person}@example.ru")
         async with db.write() as session:
             result = await requests.submit(session, new)
             assert isinstance(result, requests.Submitted)

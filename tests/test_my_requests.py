@@ -26,7 +26,7 @@ async def test_many_long_requests_are_paged(harness: Harness, db: Database) -> N
     for n in range(COUNT):
         new = replace(
             NEW,
-            telegram_id=user.id,
+            account_id=user.id,
             snils=snils(n),
             email=f"u{n}@example.ru",
             org_short_name="Больница " + "очень длинного названия " * 12,

@@ -912,7 +912,7 @@ async def test_an_admin_opening_an_org_invite_does_not_burn_it(h: Harness, db: D
     assert welcome.plain != texts.INVITE_INVALID
     async with db.read() as session:
         assert await session.scalar(
-            select(StaffMember.organization_id).where(StaffMember.telegram_id == 881777)
+            select(StaffMember.organization_id).where(StaffMember.account_id == 881777)
         ) == await org_id(db)
 
 

@@ -23,7 +23,7 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 def new(n: int, org_id: int | None, role: str = "Куратор 1 уровня") -> NewRequest:
     digits = f"{400_000_000 + n:09d}"
     return NewRequest(
-        telegram_id=7000 + n,
+        account_id=7000 + n,
         snils=format_snils(digits + f"{check_number(digits):02d}"),
         full_name=f"Тестов Тест {n}",
         email=f"t{n}@example.ru",

@@ -51,7 +51,7 @@ async def test_a_squatter_does_not_lock_the_owner_out(h: Harness, db: Database) 
     assert "Заявка № 2" in sent[-1].plain
     async with db.read() as session:
         rows = (await session.scalars(select(AccessRequest).order_by(AccessRequest.id))).all()
-    assert [(r.telegram_id, r.snils, r.status) for r in rows] == [
+    assert [(r.account_id, r.snils, r.status) for r in rows] == [
         (OTHER, "112-233-445 95", "submitted"),
         (VICTIM, "112-233-445 95", "submitted"),
     ]

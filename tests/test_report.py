@@ -33,7 +33,7 @@ async def add_staff(
     """Viewers and responsible persons straight into the table (their invites are /staff's)."""
     async with db.write() as session:
         session.add(
-            StaffMember(telegram_id=user_id, role=role.value, organization_id=organization_id)
+            StaffMember(account_id=user_id, role=role.value, organization_id=organization_id)
         )
 
 

@@ -16,7 +16,7 @@ from services.requests import NewRequest, Status
 from tests.concurrency import TIMEOUT, assert_submits_raced, race_submits
 
 NEW = NewRequest(
-    telegram_id=7,
+    account_id=7,
     snils="112-233-445 95",
     full_name="Иванова Мария",
     email="ivanova@example.ru",
@@ -79,7 +79,7 @@ async def test_another_account_with_the_same_snils_does_not_lock_the_owner_out(
     db: Database,
 ) -> None:
     # Someone submits first with the victim's SNILS and e-mail from their own account.
-    squatter = await _submit(db, replace(NEW, telegram_id=666))
+    squatter = await _submit(db, replace(NEW, account_id=666))
     owner = await _submit(db, NEW)
     assert isinstance(squatter, requests.Submitted) and isinstance(owner, requests.Submitted)
     assert squatter.request.id != owner.request.id
@@ -88,7 +88,7 @@ async def test_another_account_with_the_same_snils_does_not_lock_the_owner_out(
 async def test_typing_an_address_claims_nothing_approval_does(db: Database) -> None:
     first = await _submit(db, NEW)
     other = await _submit(
-        db, replace(NEW, telegram_id=8, snils="431-052-771 35", email="IVANOVA@example.ru")
+        db, replace(NEW, account_id=8, snils="431-052-771 35", email="IVANOVA@example.ru")
     )
     assert isinstance(first, requests.Submitted) and isinstance(other, requests.Submitted)
     assert await _approve(db, first.request.id)
@@ -104,7 +104,7 @@ async def test_typing_an_address_claims_nothing_approval_does(db: Database) -> N
 
 async def test_the_same_person_may_use_one_address_for_two_roles(db: Database) -> None:
     first = await _submit(db, NEW)
-    second = await _submit(db, replace(NEW, telegram_id=70, role="Куратор 1 уровня"))
+    second = await _submit(db, replace(NEW, account_id=70, role="Куратор 1 уровня"))
     assert isinstance(first, requests.Submitted) and isinstance(second, requests.Submitted)
     assert await _approve(db, first.request.id)
     assert await _approve(db, second.request.id)  # same SNILS: the same person
@@ -128,7 +128,7 @@ async def test_two_people_approved_at_once_with_one_address(db: Database) -> Non
     first is not committed): the e-mail claim's primary key decides; SQLite's one writer
     orders the two."""
     people = [
-        await _submit(db, replace(NEW, telegram_id=20 + i, snils=snils))
+        await _submit(db, replace(NEW, account_id=20 + i, snils=snils))
         for i, snils in enumerate(("431-052-771 35", "006-012-788 00"))
     ]
     first, second = [r.request.id for r in people if isinstance(r, requests.Submitted)]
@@ -166,8 +166,8 @@ async def test_two_people_approved_at_once_with_one_address(db: Database) -> Non
 async def test_export_leaves_out_an_address_two_people_hold(db: Database, tmp_path: Path) -> None:
     # Approved before the rule (written directly): two people, one address.
     mine = await _submit(db, NEW)
-    theirs = await _submit(db, replace(NEW, telegram_id=8, snils="431-052-771 35"))
-    fine = await _submit(db, replace(NEW, telegram_id=9, snils="006-012-788 00", email="p@x.ru"))
+    theirs = await _submit(db, replace(NEW, account_id=8, snils="431-052-771 35"))
+    fine = await _submit(db, replace(NEW, account_id=9, snils="006-012-788 00", email="p@x.ru"))
     ids = [r.request.id for r in (mine, theirs, fine) if isinstance(r, requests.Submitted)]
     for request_id in ids:
         async with db.write() as session:
@@ -239,7 +239,7 @@ async def test_a_closed_request_frees_the_slot(db: Database) -> None:
 async def test_a_rejected_request_does_not_hold_its_email(db: Database) -> None:
     result = await _submit(db, NEW)
     assert isinstance(result, requests.Submitted)
-    other = await _submit(db, replace(NEW, telegram_id=8, snils="431-052-771 35"))
+    other = await _submit(db, replace(NEW, account_id=8, snils="431-052-771 35"))
     assert isinstance(other, requests.Submitted)
     async with db.write() as session:
         await requests.decide(
@@ -258,13 +258,13 @@ async def test_a_snils_returned_for_correction_can_be_fixed(db: Database) -> Non
         )
     async with db.write() as session:
         fixed = await requests.resubmit(
-            session, request_id, NEW.telegram_id, {"snils": "112-233-445 95", "email": "x@y.ru"}
+            session, request_id, NEW.account_id, {"snils": "112-233-445 95", "email": "x@y.ru"}
         )
     assert isinstance(fixed, requests.Submitted)
     assert fixed.request.snils == "112-233-445 95"
     assert fixed.request.email == NEW.email  # not returned, not changed
     assert await _approve(db, request_id)
-    someone = await _submit(db, replace(NEW, telegram_id=8, snils="431-052-771 35"))
+    someone = await _submit(db, replace(NEW, account_id=8, snils="431-052-771 35"))
     assert isinstance(someone, requests.Submitted)
     with pytest.raises(requests.EmailHeld):  # the corrected SNILS holds the address now
         await _approve(db, someone.request.id)

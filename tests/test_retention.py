@@ -38,7 +38,7 @@ CANCELLED = (Status.SUBMITTED, Status.CANCELLED)
 
 def person(n: int, **changes: Any) -> requests.NewRequest:
     values: dict[str, Any] = {
-        "telegram_id": 100 + n,
+        "account_id": 100 + n,
         "snils": f"{n:03d}-000-000 00",
         "full_name": f"Фамилия{n} Имя Отчество",
         "email": f"person{n}@example.ru",
@@ -98,7 +98,7 @@ async def data_set(db: Database) -> dict[str, int]:
         # the same SNILS from another account has a request in work
         "ended_same_snils": await make(db, person(7), GRANTED, 60),
         "live_same_snils": await make(
-            db, person(7, telegram_id=999, email="other7@example.ru"), (Status.SUBMITTED,), 1
+            db, person(7, account_id=999, email="other7@example.ru"), (Status.SUBMITTED,), 1
         ),
         # in work for long, never ended
         "live_old": await make(db, person(8), (Status.SUBMITTED, Status.RETURNED), 100),
@@ -126,7 +126,7 @@ async def test_what_is_due_is_erased_as_a_withdrawal_erases_and_nothing_else(
     for name, number in ids.items():
         old, new = before[number], after[number]
         if name in DUE:
-            assert (new.snils, new.full_name, new.email, new.telegram_id) == ("", "", "", 0)
+            assert (new.snils, new.full_name, new.email, new.account_id) == ("", "", "", 0)
             assert new.search_key == "" and new.erased_at is not None
             # The statistics stay: organisation, position, role, status and dates.
             for column in ("org_full_name", "position", "role", "role_level", "status"):
@@ -142,10 +142,10 @@ async def test_what_is_due_is_erased_as_a_withdrawal_erases_and_nothing_else(
         (ids[k], {"fields": fields, "rule": "retention"}) for k in DUE
     ]
     async with db.read() as session:
-        proofs = (await session.scalars(select(Erasure).order_by(Erasure.telegram_id))).all()
-    assert [(p.telegram_id, p.details) for p in proofs] == [
-        (telegram_id, {"requests": [i], "rule": "retention", "ended": {str(i): s}})
-        for telegram_id, i, s in (
+        proofs = (await session.scalars(select(Erasure).order_by(Erasure.account_id))).all()
+    assert [(p.account_id, p.details) for p in proofs] == [
+        (account_id, {"requests": [i], "rule": "retention", "ended": {str(i): s}})
+        for account_id, i, s in (
             (101, ids["granted_old"], "access_granted"),
             (102, ids["rejected_old"], "rejected"),
             (103, ids["cancelled_old"], "cancelled"),

@@ -86,15 +86,15 @@ async def test_withdrawal_stops_processing_and_destroys_the_data(db: Database) -
         EventRepository(session).add(
             returned,
             "resubmitted",
-            actor_id=NEW.telegram_id,
+            actor_id=NEW.account_id,
             details={"changes": {"email": ["old@example.ru", NEW.email], "position": ["a", "b"]}},
         )
         await EmailClaimRepository(session).take("old@example.ru", NEW.snils)
-    someone_else = replace(NEW, telegram_id=8, snils="431-052-771 35", email="petrov@example.ru")
+    someone_else = replace(NEW, account_id=8, snils="431-052-771 35", email="petrov@example.ru")
     other = await _submit(db, replace(someone_else, full_name="Петров Пётр", consent_version="v1"))
 
     async with db.write() as session:
-        result = await consent.withdraw(session, NEW.telegram_id)
+        result = await consent.withdraw(session, NEW.account_id)
 
     assert result.cancelled == [returned, approved]  # the exported one reached the operator
     assert sorted(result.erased) == sorted([returned, approved, exported])
@@ -112,9 +112,9 @@ async def test_withdrawal_stops_processing_and_destroys_the_data(db: Database) -
         scrubbed = await session.scalar(
             select(RequestEvent).where(RequestEvent.action == "resubmitted")
         )
-        owners = {r.telegram_id for r in await session.scalars(select(AccessRequest))}
+        owners = {r.account_id for r in await session.scalars(select(AccessRequest))}
     assert [c.withdrawn_at is not None for c in consents] == [True, True, True, False]
-    assert owners == {0, someone_else.telegram_id}  # erased rows belong to nobody
+    assert owners == {0, someone_else.account_id}  # erased rows belong to nobody
     for request_id in (returned, approved, exported):
         assert (request_id, "erased") in actions
     assert (returned, "consent_withdrawn") in actions and (other, "erased") not in actions
@@ -211,7 +211,7 @@ async def test_two_people_with_exported_requests_of_one_role_can_both_withdraw(
     # leave erased requests out, or the second erasure would collide with the first.
     for person, snils in ((7, "112-233-445 95"), (8, "431-052-771 35")):
         request_id = await _submit(
-            db, replace(NEW, telegram_id=person, snils=snils, email=f"{person}@example.ru")
+            db, replace(NEW, account_id=person, snils=snils, email=f"{person}@example.ru")
         )
         await _move(db, request_id, Status.SUBMITTED, Status.APPROVED, Status.EXPORTED)
     for person in (7, 8):
@@ -290,7 +290,7 @@ async def test_an_admin_decision_at_the_same_moment_never_leaves_an_erased_reque
 
     async def withdraw() -> None:
         async with db.write() as session:
-            await consent.withdraw(session, NEW.telegram_id)
+            await consent.withdraw(session, NEW.account_id)
 
     # The worst order: the admin's approval is written but not committed when the
     # withdrawal starts, and commits while the withdrawal waits.
@@ -341,7 +341,7 @@ async def test_support_ratings_and_relay_records_are_erased_with_proof(
         assert (await session.scalars(select(SupportRating))).all() == []
         assert (await session.scalars(select(RelayedMessage))).all() == []
         proof = (await session.scalars(select(Erasure))).one()
-    assert proof.telegram_id == applicant.id
+    assert proof.account_id == applicant.id
     assert proof.details == {
         "requests": [1],
         "support_thread": True,
@@ -384,4 +384,4 @@ async def test_a_withdrawal_that_finds_only_a_support_thread_is_journaled(
     await person_.send("/withdraw")
     await person_.press(texts.BTN_WITHDRAW_CONFIRM)
     records = backup.journal_read(admin_settings.erasure_journal)
-    assert [r.telegram_id for r in records] == [1001]
+    assert [r.account_id for r in records] == [1001]

@@ -271,7 +271,7 @@ class FormEngine:
         if not (data.snils and data.full_name and data.email and data.position):
             raise ValueError("the form is incomplete")
         return request_service.NewRequest(
-            telegram_id=self.env.user_id,
+            account_id=self.env.user_id,
             consent_version=data.consent_version,
             consent_at=data.consent_at,
             snils=data.snils,

@@ -65,7 +65,7 @@ def related_warnings(r: AccessRequest, others: list[AccessRequest]) -> list[str]
     person's approved request holds blocks approval (services.requests.decide)."""
     lines = []
     for other in others:
-        if other.telegram_id == r.telegram_id:
+        if other.account_id == r.account_id:
             lines.append(texts.warn_own_request(other.id, other.status))
             continue
         same_snils = other.snils == r.snils
@@ -152,7 +152,7 @@ async def enqueue_card_posts(
             chat_id,
             Kind.CARD_POST,
             request_id=request.id,
-            user_id=request.telegram_id or None,
+            user_id=request.account_id or None,
         )
 
 
@@ -182,10 +182,10 @@ async def enqueue_notice(session: AsyncSession, request: AccessRequest, notice: 
     text is made when it is sent, from the request and that event. Returns the row's id."""
     event_id = await latest_event_id(session, request.id)
     row = OutboxRepository(session).add(
-        request.telegram_id,
+        request.account_id,
         Kind.NOTICE.value,
         {"notice": notice, "event_id": event_id},
-        user_id=request.telegram_id,
+        user_id=request.account_id,
         request_id=request.id,
         now=utcnow(),
     )
@@ -196,8 +196,8 @@ async def enqueue_notice(session: AsyncSession, request: AccessRequest, notice: 
 async def announce(session: AsyncSession, request: AccessRequest, notice: str | None) -> list[int]:
     """What follows a change of a request: every copy of its card, the applicant's support
     topic header, and a notice to the applicant. In the change's own transaction."""
-    await enqueue_card_refresh(session, request.id, request.telegram_id)
-    await support_desk.enqueue_header(session, request.telegram_id)
+    await enqueue_card_refresh(session, request.id, request.account_id)
+    await support_desk.enqueue_header(session, request.account_id)
     if notice is None:
         return []
     return await enqueue_notice(session, request, notice)
@@ -227,8 +227,8 @@ async def announce_submitted(
     # Cards still waiting for a decision that share this SNILS or e-mail now warn of it too.
     for other in await RequestRepository(session).related(request):
         if other.status == Status.SUBMITTED.value:
-            await enqueue_card_refresh(session, other.id, other.telegram_id)
-    await support_desk.enqueue_header(session, request.telegram_id)
+            await enqueue_card_refresh(session, other.id, other.account_id)
+    await support_desk.enqueue_header(session, request.account_id)
     return await enqueue_notice(session, request, "resubmitted" if resubmitted else "submitted")
 
 

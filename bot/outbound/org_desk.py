@@ -87,10 +87,10 @@ async def after_answer(session: AsyncSession, settings: Settings, answered: Answ
     r = answered.request
     if answered.was_held:
         # Copies an admin opened by /req while it was held get the decision buttons too.
-        await cards.enqueue_card_refresh(session, r.id, r.telegram_id)
+        await cards.enqueue_card_refresh(session, r.id, r.account_id)
         await cards.enqueue_card_posts(session, settings, r)
     else:
-        await cards.enqueue_card_refresh(session, r.id, r.telegram_id)
+        await cards.enqueue_card_refresh(session, r.id, r.account_id)
     if r.org_confirmation == State.DECLINED.value:
         await cards.enqueue_notice(session, r, "org_declined")
 
@@ -105,7 +105,7 @@ async def release_overdue(db: Database, settings: Settings, now: datetime | None
             request = await session.get(AccessRequest, request_id)
             if request is not None:
                 await session.refresh(request)
-                await cards.enqueue_card_refresh(session, request.id, request.telegram_id)
+                await cards.enqueue_card_refresh(session, request.id, request.account_id)
                 await cards.enqueue_card_posts(session, settings, request)
     if released:
         log.info("org confirmation: %d cards posted without an answer", len(released))
@@ -134,8 +134,8 @@ async def render_application(
         )
     text = texts.application_card(
         application.id,
-        application.display_name or f"id {application.telegram_id}",
-        application.telegram_id,
+        application.display_name or f"id {application.account_id}",
+        application.account_id,
         org_name(organization),
         None if application.status == "pending" else application.status,
         decider,
@@ -167,7 +167,7 @@ def enqueue_application_outcome(
         if application.status == "approved"
         else texts.APPLICATION_DECLINED
     )
-    outbox.enqueue(session, application.telegram_id, Kind.TEXT, {"text": text})
+    outbox.enqueue(session, application.account_id, Kind.TEXT, {"text": text})
 
 
 # --- delivered by the outbox loop -------------------------------------------------------------

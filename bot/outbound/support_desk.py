@@ -227,7 +227,7 @@ async def _context(db: Database, user_id: int, fallback_name: str) -> tuple[str,
         rows = list(
             await session.scalars(
                 select(AccessRequest)
-                .where(AccessRequest.telegram_id == user_id, AccessRequest.erased_at.is_(None))
+                .where(AccessRequest.account_id == user_id, AccessRequest.erased_at.is_(None))
                 .order_by(AccessRequest.id.desc())
                 .limit(5)
             )

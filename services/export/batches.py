@@ -261,7 +261,7 @@ async def export_new(
             AccessRequest.erased_at.is_(None),
         )
         .values(status=Status.EXPORTED.value, updated_at=now, export_batch_id=batch_id)
-        .returning(AccessRequest.id, AccessRequest.telegram_id)
+        .returning(AccessRequest.id, AccessRequest.account_id)
         .execution_options(synchronize_session=False)
     )
     marked: list[tuple[int, int | None]] = sorted((int(i), t) for i, t in result.all())

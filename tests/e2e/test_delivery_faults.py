@@ -37,7 +37,7 @@ from tests.test_requests_service import NEW
 
 TOKEN = "42:FAULTS-token-0123456789abcdefghijk"
 ADMIN_CHAT = -1005550042
-APPLICANT = NEW.telegram_id
+APPLICANT = NEW.account_id
 SNILS = NEW.snils
 
 

@@ -74,7 +74,7 @@ async def test_applicant_from_start_to_a_submitted_request_then_withdrawn(
     assert f"№ {request.id}" in (done.text or "")
     assert f"Отменены заявки: № {request.id}" in (gone.text or "")
     assert request.status == "cancelled" and request.erased_at is not None
-    assert (request.snils, request.full_name, request.email, request.telegram_id) == ("", "", "", 0)
+    assert (request.snils, request.full_name, request.email, request.account_id) == ("", "", "", 0)
     assert request.org_full_name == "ООО «Клиника <Здоровье> & Ко»"
     assert request.org_short_name == "<Клиника & Ко>"
     assert request.org_manual and not request.position_in_matrix and request.role is None

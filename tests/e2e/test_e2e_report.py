@@ -25,7 +25,7 @@ async def test_submit_approve_and_the_viewers_report_counts_it(
 ) -> None:
     async with db.write() as session:
         await import_rows(session, read_rows(SAMPLE_ORGS), "Костромская область")
-        session.add(StaffMember(telegram_id=VIEWER, role="viewer", display_name="Главный онколог"))
+        session.add(StaffMember(account_id=VIEWER, role="viewer", display_name="Главный онколог"))
     bot_env.update(ADMIN_IDS=str(ADMIN), ADMIN_CHAT_ID=str(ADMIN_CHAT))
     bot = BotProcess(bot_env)
     await bot.start(standin)

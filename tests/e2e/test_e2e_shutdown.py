@@ -44,7 +44,7 @@ async def seed(db: Database, standin: BotApiStandin) -> list[int]:
     async with db.write() as session:
         await staff.bootstrap_admins(session, ADMINS)
         for n in range(1, N + 1):
-            new = replace(NEW, telegram_id=APPLICANTS + n, snils=snils(n), email=f"{n}@example.ru")
+            new = replace(NEW, account_id=APPLICANTS + n, snils=snils(n), email=f"{n}@example.ru")
             assert isinstance(await requests.submit(session, new), requests.Submitted)
     cards = []
     for n in range(1, N + 1):

@@ -121,7 +121,7 @@ async def test_what_must_happen_once_happens_once_across_workers(
     }
     async with db.write() as session:
         await staff.bootstrap_admins(session, [ADMIN_A, ADMIN_B])
-        result = await requests.submit(session, replace(NEW, telegram_id=APPLICANT + 1))
+        result = await requests.submit(session, replace(NEW, account_id=APPLICANT + 1))
         assert isinstance(result, requests.Submitted)
         outbox.enqueue(
             session,

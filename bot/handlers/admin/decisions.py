@@ -151,7 +151,7 @@ async def _change_role(
             session, request_id, data["role"], data["level"], actor_id=admin.id, reason=reason
         )
         if changed and request is not None:
-            await enqueue_card_refresh(session, request_id, request.telegram_id)
+            await enqueue_card_refresh(session, request_id, request.account_id)
             await enqueue_notice(session, request, "role_changed")
     if not changed or request is None:
         return await _lost_race(db, request_id), Status.SUBMITTED

@@ -118,7 +118,7 @@ async def grant_and_notify(
     async with db.write() as session:
         granted = await export.grant(session, request_ids, actor_id)
         # Cards, topic headers and the applicants' notices, with the change.
-        await outbox.follow_requests(session, [(r.id, r.telegram_id) for r in granted], "granted")
+        await outbox.follow_requests(session, [(r.id, r.account_id) for r in granted], "granted")
     return len(granted), len(set(request_ids)) - len(granted)
 
 

@@ -60,8 +60,8 @@ async def _staff_view(db: Database, page: int = 0) -> tuple[str, InlineKeyboardM
         )
     rows = [
         (
-            m.display_name or f"id {m.telegram_id}",
-            m.telegram_id,
+            m.display_name or f"id {m.account_id}",
+            m.account_id,
             m.role,
             m.owner,
             orgs.get(m.organization_id) if m.organization_id is not None else None,
@@ -296,7 +296,7 @@ async def _decide_application(
         if application is not None:
             organization = await session.get(Organization, application.organization_id)
             enqueue_application_outcome(session, application, org_name(organization))
-            menus.enqueue(session, application.telegram_id)  # /org, when approved
+            menus.enqueue(session, application.account_id)  # /org, when approved
     async with db.read() as session:
         current = await session.get(ResponsibleApplication, callback_data.user_id)
         rendered = await render_application(session, current) if current else None

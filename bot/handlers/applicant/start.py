@@ -407,7 +407,7 @@ async def on_fix_button(
         return
     async with db.read() as session:
         request = await RequestRepository(session).get(callback_data.request_id)
-    if request is None or request.telegram_id != query.from_user.id or request.status != "returned":
+    if request is None or request.account_id != query.from_user.id or request.status != "returned":
         callback_answer.text = texts.FIX_NOT_AVAILABLE
         return
     data = await state.get_data()

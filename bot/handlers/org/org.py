@@ -110,7 +110,7 @@ async def org_view(
         )
     pages = max(1, -(-total // PAGE))
     keyboard = [
-        answer_buttons(r.id, numbered=True) for r in rows if is_open(r) and r.telegram_id != user_id
+        answer_buttons(r.id, numbered=True) for r in rows if is_open(r) and r.account_id != user_id
     ]
     text = texts.org_page(name, which.value, [request_block(r) for r in rows], page, pages)
     return text, InlineKeyboardMarkup(inline_keyboard=keyboard + _nav(which, page, pages))
@@ -255,7 +255,7 @@ async def on_decline(
     if request is None or not is_open(request):
         callback_answer.text = texts.ORG_NOT_YOURS if request is None else texts.ORG_ALREADY
         return
-    if request.telegram_id == user_id:
+    if request.account_id == user_id:
         callback_answer.text = texts.ORG_OWN_REQUEST
         return
     cancel = OrgCb(action=OrgAction.CANCEL, value=request.id).pack()

@@ -58,7 +58,7 @@ async def set_viewer_commands(bot: Bot, db: Database) -> None:
     async with db.read() as session:
         viewers = list(
             await session.scalars(
-                select(StaffMember.telegram_id).where(StaffMember.role == StaffRole.VIEWER.value)
+                select(StaffMember.account_id).where(StaffMember.role == StaffRole.VIEWER.value)
             )
         )
     commands = menus.viewer_commands()
