@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services import accounts
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/vimis_bot.db"
 OrgConfirmation = Literal["off", "optional", "required"]
 
@@ -103,11 +105,35 @@ class Settings(BaseSettings):
     # apart from the database and its backups. Empty: not written.
     erasure_journal: str = "data/erasures.jsonl"
 
+    # --- MAX, the second messenger (its Bot API: dev.max.ru, docs-api) ---
+    # With MAX_TOKEN set beside BOT_TOKEN the same bot also answers on MAX; МИАЦ's desks stay
+    # in Telegram. MAX_API_URL: the API's address; MAX_WEBHOOK_URL: MAX pushes updates there
+    # (HTTPS on 443) with MAX_WEBHOOK_SECRET (derived from the token when unset), served on
+    # WEBHOOK_LISTEN beside Telegram's; unset = long polling. MAX_RATE: sends a second to MAX
+    # (MAX allows about 30; measured refusals begin near 10 a second for one bot).
+    max_token: SecretStr | None = None
+    max_api_url: str = "https://platform-api2.max.ru"
+    max_webhook_url: str | None = None
+    max_webhook_secret: SecretStr | None = None
+    max_timeout: float = Field(default=30, gt=0)
+    max_rate: int = Field(default=8, ge=1, le=30)
+
     @property
     def outbox_max_age(self) -> timedelta:
         return timedelta(hours=self.outbox_max_age_hours)
 
-    @field_validator("admin_ids", "reminder_days", mode="before")
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_accounts(cls, value: object) -> object:
+        # `123` is a Telegram id, `max:123` a MAX one (services/accounts.py).
+        if isinstance(value, str):
+            parts = value.replace(";", ",").split(",")
+            return [accounts.parse_account(part) for part in parts if part.strip()]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("reminder_days", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
@@ -133,6 +159,9 @@ class Settings(BaseSettings):
         "webhook_url",
         "webhook_secret",
         "health_listen",
+        "max_token",
+        "max_webhook_url",
+        "max_webhook_secret",
         mode="before",
     )
     @classmethod

@@ -21,10 +21,11 @@ from bot.config import Settings
 from bot.fsm.storage import DatabaseStorage
 from bot.handlers import wings
 from bot.middlewares import CleanTextMiddleware, InFlightMiddleware
-from bot.outbound.pacing import Limits, MemoryPacer, Pacer, RedisPacer
+from bot.outbound.pacing import ByMessenger, Limits, MemoryPacer, Pacer, RedisPacer
 from bot.prompts import PromptMiddleware
 from bot.session import make_session
 from db.database import Database
+from services.accounts import Messenger
 from services.role_matrix import RoleMatrix
 
 log = logging.getLogger(__name__)
@@ -52,14 +53,25 @@ def make_storage(settings: Settings, db: Database) -> tuple[BaseStorage, BaseEve
 
 
 def make_pacer(settings: Settings) -> Pacer:
-    """The delivery loop's pacing: shared through Redis when there is one (several workers
-    share one bot's limits), else in this process."""
-    limits = Limits(bot_per_second=settings.outbox_rate)
+    """The delivery loop's pacing, per messenger: shared through Redis when there is one
+    (several workers share one bot's limits), else in this process."""
+    rates = {Messenger.TELEGRAM: settings.outbox_rate}
+    if settings.max_token is not None:
+        rates[Messenger.MAX] = settings.max_rate
+    pacers: dict[Messenger, Pacer] = {}
+    redis = None
     if settings.redis_url:
         from redis.asyncio import Redis
 
-        return RedisPacer(Redis.from_url(settings.redis_url), limits)
-    return MemoryPacer(limits)
+        redis = Redis.from_url(settings.redis_url)
+    for messenger, rate in rates.items():
+        limits = Limits(bot_per_second=rate)
+        # Telegram's windows keep the keys they had before MAX came.
+        prefix = "vimis:pace:" if messenger is Messenger.TELEGRAM else f"vimis:pace:{messenger}:"
+        pacers[messenger] = (
+            RedisPacer(redis, limits, prefix=prefix) if redis is not None else MemoryPacer(limits)
+        )
+    return ByMessenger(pacers)
 
 
 def make_bot(settings: Settings) -> Bot:

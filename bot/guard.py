@@ -30,6 +30,10 @@ class Refused(Exception):
 
 
 def check_settings(settings: Settings, is_sqlite: bool) -> None:
+    if settings.max_token is not None and settings.bot_token is None:
+        raise Refused(texts.MAX_NEEDS_TELEGRAM)
+    if settings.max_token is not None and settings.workers > 1 and not settings.max_webhook_url:
+        raise Refused(texts.MAX_WORKERS_NEED_WEBHOOK)
     if settings.workers > 1:
         if not settings.webhook_url:
             raise Refused(texts.WORKERS_NEED_WEBHOOK)

@@ -9,7 +9,9 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 
+from bot.messengers import bot_messenger
 from bot.session import replying_to_update
+from services.accounts import Messenger
 from services.typed_text import clean_text, needs_cleaning
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -28,7 +30,10 @@ class InFlightMiddleware(BaseMiddleware):
         self.highest_seen: int | None = None
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        update_id = event.update_id if isinstance(event, Update) else None
+        # Only Telegram's update ids are Telegram's getUpdates offsets; MAX keeps its own
+        # marker (bot/max/polling.py).
+        telegram = "bot" not in data or bot_messenger(data["bot"]) is Messenger.TELEGRAM
+        update_id = event.update_id if isinstance(event, Update) and telegram else None
         self._count += 1
         self._idle.clear()
         if update_id is not None:

@@ -14,7 +14,14 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import AccessRequest, RelayedMessage, SupportRating, SupportThread, utcnow
+from db.models import (
+    AccessRequest,
+    MaxMessage,
+    RelayedMessage,
+    SupportRating,
+    SupportThread,
+    utcnow,
+)
 
 # --- FAQ --------------------------------------------------------------------------------------
 
@@ -311,6 +318,8 @@ async def forget(session: AsyncSession, user_id: int) -> Forgotten:
     thread = await session.get(SupportThread, user_id)
     relayed = await session.execute(delete(RelayedMessage).where(RelayedMessage.user_id == user_id))
     ratings = await session.execute(delete(SupportRating).where(SupportRating.user_id == user_id))
+    # On MAX, which message numbers of the person's dialog are which MAX messages.
+    await session.execute(delete(MaxMessage).where(MaxMessage.chat_id == user_id))
     if thread is not None:
         await session.delete(thread)
     return Forgotten(

@@ -22,6 +22,7 @@ from bot import keyboards, texts
 from bot.callbacks import FaqCb, MenuCb
 from bot.config import Settings
 from bot.outbound import support_desk
+from bot.outbound.crossing import content_of
 from db.database import Database
 from services import support
 from services.support import Faq
@@ -123,13 +124,21 @@ async def relay(
     user = message.from_user
     if user is None:
         return False
+    content = content_of(message)  # kept only where it crosses to the other messenger
     async with db.write() as session:
         if settings.support_chat_id is None:
             return await support_desk.enqueue_to_admins(
-                session, settings, user.id, user.first_name, message.message_id, step
+                session, settings, user.id, user.first_name, message.message_id, step, content
             )
         return await support_desk.enqueue_question(
-            session, settings, user.id, user.full_name, message.message_id, step, message.caption
+            session,
+            settings,
+            user.id,
+            user.full_name,
+            message.message_id,
+            step,
+            message.caption,
+            content,
         )
 
 

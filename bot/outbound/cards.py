@@ -56,13 +56,15 @@ def _rows(r: AccessRequest) -> list[tuple[str, str]]:
         (labels["position"], r.position),
         (labels["role"], role),
         (labels["component"], r.component),
+        # Which messenger the applicant wrote from (the answers go back there).
+        (texts.MESSENGER_LABEL, texts.messenger_name(r.account_id)),
     ]
 
 
 def related_warnings(r: AccessRequest, others: list[AccessRequest]) -> list[str]:
-    """Other requests with the same SNILS or e-mail: the same person's own (the same Telegram
-    account), or another account's, which the admin must look into; an address that another
-    person's approved request holds blocks approval (services.requests.decide)."""
+    """Other requests with the same SNILS or e-mail: the same person's own (the same account),
+    or another account's (on either messenger), which the admin must look into; an address
+    that another person's approved request holds blocks approval (services.requests.decide)."""
     lines = []
     for other in others:
         if other.account_id == r.account_id:
@@ -72,7 +74,8 @@ def related_warnings(r: AccessRequest, others: list[AccessRequest]) -> list[str]
         same_email = other.email.lower() == r.email.lower()
         same = "e-mail" if not same_snils else "СНИЛС и e-mail" if same_email else "СНИЛС"
         blocks = not same_snils and same_email and other.status in HOLDING_STATUSES
-        lines.append(texts.warn_other_account(other.id, other.status, same, blocks))
+        messenger = texts.messenger_name(other.account_id)
+        lines.append(texts.warn_other_account(other.id, other.status, same, blocks, messenger))
     return lines
 
 

@@ -1,5 +1,6 @@
-"""What every kind of outbox row is delivered with: the bot (through `call`, which paces
-under the messenger's limits), the database, the settings, the clock.
+"""What every kind of outbox row is delivered with: the bot of the row's messenger (through
+`call`, which paces under that messenger's limits), every bot, the database, the settings,
+the clock.
 
 A module of its own so that the deliverers (cards, the support desk, reminders…) and the
 delivery loop that calls them both depend on it, and not on each other.
@@ -25,6 +26,7 @@ from aiogram.methods import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.messengers import Bots
 from bot.outbound.pacing import Pacer
 from db.database import Database
 from db.outbox import Envelope
@@ -52,6 +54,9 @@ class Context:
     settings: Settings
     pacer: Pacer
     now: Callable[[], datetime]
+    # Every messenger's bot, for what crosses from one to the other (a question from MAX into
+    # the Telegram desk, the operator's answer back).
+    bots: Bots | None = None
 
     async def call(self, method: TelegramMethod[T], chat_id: int | str | None = None) -> T:
         target = chat_id if chat_id is not None else getattr(method, "chat_id", None)

@@ -2,9 +2,12 @@
 
 Each worker runs one loop. It claims the heads of ready lanes (a chat's rows go out in id
 order, one at a time: an edit never overtakes the post it edits), a few at a time, and sends
-each in a task of its own, so a slow or paced chat never holds up another. Pacing under
-Telegram's limits happens here and nowhere else (bot/outbound/pacing.py). Telegram's answer becomes
-an outcome (`classify`), and the outcome the row's next state, in one short transaction.
+each in a task of its own, so a slow or paced chat never holds up another. Each row goes out
+on its chat's messenger (the chat's account key says which: services/accounts.py), through
+that messenger's bot; MAX's session raises aiogram's exceptions for MAX's answers, so one
+classification serves both. Pacing under each messenger's limits happens here and nowhere
+else (bot/outbound/pacing.py). The answer becomes an outcome (`classify`), and the outcome the
+row's next state, in one short transaction.
 
 Each kind of row is delivered by one small function, registered in `HANDLERS` next to the
 code that knows that kind of message (cards, the support desk, reminders). A handler returns
@@ -42,12 +45,15 @@ from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.messengers import Bots, bot_messenger
 from bot.outbound.context import BlockedHook, Context, Handler
+from bot.outbound.crossing import CONTENT, fetch_file, methods_for
 from bot.outbound.pacing import NoPacing, Pacer
 from db.database import Database
 from db.models import utcnow
 from db.outbox import Envelope
 from services import outbox, support
+from services.accounts import messenger_of
 from services.outbox import Delivered, Failed, Kind, Outcome, Retry, Undeliverable, Wait
 
 log = logging.getLogger(__name__)
@@ -125,6 +131,14 @@ async def deliver_text(ctx: Context, row: Envelope) -> Outcome | None:
 
 
 async def deliver_copy(ctx: Context, row: Envelope) -> Outcome | None:
+    if CONTENT in row.payload:  # from the other messenger: its content, not a copy
+        content = row.payload[CONTENT]
+        from_chat_id = int(row.payload["from_chat_id"])
+        source = ctx.bots.for_chat(from_chat_id) if ctx.bots is not None else None
+        data = await fetch_file(source or ctx.bot, content)
+        for method in methods_for(content, data, row.chat_id):
+            await ctx.call(method)
+        return None
     await ctx.call(
         CopyMessage(
             chat_id=row.chat_id,
@@ -175,8 +189,9 @@ class Delivery:
 
     # -- the loop ---------------------------------------------------------------------------
 
-    async def run(self, bot: Bot) -> None:
+    async def run(self, bots: Bot | Bots) -> None:
         """Until `stop`: claim what is ready, send it, sleep until woken or the next poll."""
+        every = bots if isinstance(bots, Bots) else Bots(bots)
         while not self._stopping:
             self._wake.clear()
             free = self.concurrency - len(self._in_flight)
@@ -187,7 +202,7 @@ class Delivery:
                 except Exception as exc:  # the database away for a moment: poll again
                     log.warning("outbox claim failed: %s", type(exc).__name__)
             for row in rows:
-                task = asyncio.create_task(self.deliver(bot, row), name=f"outbox-{row.id}")
+                task = asyncio.create_task(self.deliver(every, row), name=f"outbox-{row.id}")
                 self._in_flight.add(task)
                 task.add_done_callback(self._finished)
             if len(rows) == free and free > 0:
@@ -216,15 +231,16 @@ class Delivery:
             await asyncio.wait(pending, timeout=5)
         return not pending
 
-    async def drain(self, bot: Bot, limit: int = 10_000) -> int:
+    async def drain(self, bots: Bot | Bots, limit: int = 10_000) -> int:
         """Deliver everything ready now, lane after lane, until nothing is ready (for tests,
         the bench, and a one-off flush). Returns the rows tried."""
+        every = bots if isinstance(bots, Bots) else Bots(bots)
         tried = 0
         while tried < limit:
             rows = await self._claim(self.concurrency)
             if not rows:
                 break
-            await asyncio.gather(*(self.deliver(bot, row) for row in rows))
+            await asyncio.gather(*(self.deliver(every, row) for row in rows))
             tried += len(rows)
         return tried
 
@@ -239,13 +255,19 @@ class Delivery:
 
     # -- one row ----------------------------------------------------------------------------
 
-    async def deliver(self, bot: Bot, row: Envelope) -> outbox.Applied:
-        ctx = Context(bot, self.db, self.settings, self.pacer, self.clock)
+    async def deliver(self, bots: Bot | Bots, row: Envelope) -> outbox.Applied:
+        every = bots if isinstance(bots, Bots) else Bots(bots)
+        bot = every.for_chat(row.chat_id)
         handler = self.handlers.get(row.kind)
         try:
             if handler is None:
                 outcome: Outcome = Failed("UnknownKind")
+            elif bot is None:
+                # A row for MAX while MAX_TOKEN is unset (or the reverse): kept and tried
+                # again until OUTBOX_MAX_AGE_HOURS, in case the setting comes back.
+                outcome = Retry(f"No{messenger_of(row.chat_id).value.capitalize()}Bot")
             else:
+                ctx = Context(bot, self.db, self.settings, self.pacer, self.clock, every)
                 outcome = await handler(ctx, row) or Delivered()
         except asyncio.CancelledError:
             await self._release(row)
@@ -287,8 +309,8 @@ class Delivery:
                     )
 
     def _log(self, row: Envelope, outcome: Outcome, applied: outbox.Applied) -> None:
-        # Kind, row and error type only: chat ids are people's Telegram ids, and texts may
-        # quote what they wrote.
+        # Kind, row and error type only: chat ids are people's accounts, and texts may quote
+        # what they wrote.
         if applied.state == "delivered":
             self.delivered += 1
             return
@@ -306,10 +328,17 @@ class Delivery:
 async def send_now(bot: Bot, db: Database, settings: Settings, ids: list[int]) -> bool:
     """Deliver these rows at once, from the handler that enqueued them (the applicant waits
     for this answer): the same path as the loop, without pacing. A row that is not the head
-    of its lane yet, or fails now, is left to the loop. True when all went."""
+    of its lane yet, is for another messenger than `bot`'s, or fails now, is left to the
+    loop. True when all went."""
     if not ids:
         return True
     delivery = Delivery(db, settings)
     rows = await delivery._claim(len(ids), ids)
-    results = [await delivery.deliver(bot, row) for row in rows]
-    return len(rows) == len(ids) and all(r.state == "delivered" for r in results)
+    mine = bot_messenger(bot)
+    results = []
+    for row in rows:
+        if messenger_of(row.chat_id) is mine:
+            results.append(await delivery.deliver(bot, row))
+        else:
+            await delivery._release(row)
+    return len(results) == len(ids) and all(r.state == "delivered" for r in results)

@@ -6,6 +6,10 @@ Each limit is a sliding window ("at most `limit` sends in any `period`"), checke
 reserved in one step, so concurrent senders never overshoot. After a 429 the chat is held
 for `retry_after` and the bot's overall rate halves for a minute.
 
+Each messenger has limits of its own (MAX: about 30 requests a second for the bot by its
+docs, refusals measured from about 10): `ByMessenger` keeps a pacer per messenger and sends
+each chat to its own.
+
 `MemoryPacer` serves one process; with several workers the windows must be shared, and
 `RedisPacer` keeps them in Redis (one Lua script checks and reserves every window at once,
 on Redis's clock).
@@ -18,9 +22,11 @@ import math
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+from services.accounts import Messenger, messenger_of
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -213,3 +219,19 @@ class RedisPacer:
         until = int(now_s) * 1000 + int(now_us) // 1000 + int(retry_after * 1000)
         await self.redis.set(held, until, px=int(retry_after * 1000) + 1000)
         await self.redis.set(self.prefix + "slow", 1, px=int(self.limits.slow_down_seconds * 1000))
+
+
+class ByMessenger:
+    """One pacer per messenger; a chat's account key picks it (services/accounts.py)."""
+
+    def __init__(self, pacers: Mapping[Messenger, Pacer]) -> None:
+        self.pacers = dict(pacers)
+
+    def _for(self, chat_id: int) -> Pacer:
+        return self.pacers.get(messenger_of(chat_id)) or NoPacing()
+
+    async def acquire(self, chat_id: int, creates_message: bool) -> None:
+        await self._for(chat_id).acquire(chat_id, creates_message)
+
+    async def penalize(self, chat_id: int, retry_after: float) -> None:
+        await self._for(chat_id).penalize(chat_id, retry_after)

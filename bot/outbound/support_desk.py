@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards, texts
 from bot.config import Settings
+from bot.outbound.crossing import CONTENT, crosses, fetch_file, methods_for
 from db.database import Database
 from db.models import AccessRequest, SupportThread, utcnow
 from db.outbox import Envelope
@@ -79,9 +80,11 @@ async def enqueue_question(
     message_id: int,
     step: str | None,
     long_caption: str | None = None,
+    content: dict[str, Any] | None = None,
 ) -> bool:
     """An applicant's question: their thread opened (or reopened) and waiting, the question
-    on its way to the support chat. False without a support chat."""
+    on its way to the support chat. False without a support chat. `content`: the message
+    itself, when it comes from the other messenger (bot/outbound/crossing.py)."""
     chat_id = settings.support_chat_id
     if chat_id is None:
         return False
@@ -98,6 +101,8 @@ async def enqueue_question(
     copy: dict[str, Any] = {"user_message_id": message_id}
     if long_caption is not None and len(long_caption) > LONG_CAPTION:
         copy["long_caption"] = long_caption  # the person's words: dropped if they withdraw
+    if content is not None and crosses(user_id, chat_id):
+        copy[CONTENT] = content  # the same
     outbox.enqueue(session, chat_id, Kind.SUPPORT_COPY, copy, user_id=user_id)
     return True
 
@@ -109,18 +114,16 @@ async def enqueue_to_admins(
     first_name: str | None,
     message_id: int,
     step: str | None,
+    content: dict[str, Any] | None = None,
 ) -> bool:
     """Without a support chat, a question goes to the admins privately."""
     header = texts.support_ticket(user_id, first_name, texts.STEP_NAMES.get(step or ""))
     for admin_id in settings.admin_ids:
         outbox.enqueue(session, admin_id, Kind.TEXT, {"text": header}, user_id=user_id)
-        outbox.enqueue(
-            session,
-            admin_id,
-            Kind.COPY,
-            {"from_chat_id": user_id, "message_id": message_id},
-            user_id=user_id,
-        )
+        copy: dict[str, Any] = {"from_chat_id": user_id, "message_id": message_id}
+        if content is not None and crosses(user_id, admin_id):
+            copy[CONTENT] = content
+        outbox.enqueue(session, admin_id, Kind.COPY, copy, user_id=user_id)
     return bool(settings.admin_ids)
 
 
@@ -147,10 +150,22 @@ async def enqueue_header(session: AsyncSession, user_id: int) -> None:
 
 
 def enqueue_answer(
-    session: AsyncSession, thread: SupportThread, from_chat_id: int, message_id: int
+    session: AsyncSession,
+    thread: SupportThread,
+    from_chat_id: int,
+    message_id: int,
+    content: dict[str, Any] | None = None,
 ) -> None:
     """An operator's message, copied to the applicant under «Ответ специалиста МИАЦ» (a row
-    of its own before it in the applicant's lane: a retried copy never repeats the label)."""
+    of its own before it in the applicant's lane: a retried copy never repeats the label).
+    An applicant on the other messenger gets the message's `content` instead of a copy."""
+    answer: dict[str, Any] = {
+        "from_chat_id": from_chat_id,
+        "message_id": message_id,
+        "tell_operators": True,
+    }
+    if content is not None and crosses(from_chat_id, thread.user_id):
+        answer[CONTENT] = content
     outbox.enqueue(
         session,
         thread.user_id,
@@ -158,13 +173,7 @@ def enqueue_answer(
         {"text": texts.OPERATOR_ANSWER_LABEL, "tell_operators": True},
         user_id=thread.user_id,
     )
-    outbox.enqueue(
-        session,
-        thread.user_id,
-        Kind.SUPPORT_ANSWER,
-        {"from_chat_id": from_chat_id, "message_id": message_id, "tell_operators": True},
-        user_id=thread.user_id,
-    )
+    outbox.enqueue(session, thread.user_id, Kind.SUPPORT_ANSWER, answer, user_id=thread.user_id)
 
 
 def enqueue_text_to_applicant(
@@ -363,6 +372,8 @@ async def deliver_copy(ctx: Context, row: Envelope) -> Outcome | None:
         return None
     user_message_id = int(row.payload["user_message_id"])
     long_caption = row.payload.get("long_caption")
+    if CONTENT in row.payload:
+        return await _carry_across(ctx, row, thread, user_message_id)
 
     def copy(caption: str | None) -> Callable[[int | None], CopyMessage]:
         return lambda topic: CopyMessage(
@@ -390,6 +401,25 @@ async def deliver_copy(ctx: Context, row: Envelope) -> Outcome | None:
         )
         copied = await _in_thread(ctx, thread, copy(""))
     return _relayed(thread.user_id, user_message_id, thread.chat_id, copied.message_id)
+
+
+async def _carry_across(
+    ctx: Context, row: Envelope, thread: SupportThread, user_message_id: int
+) -> Outcome:
+    """A question from the other messenger: its content, sent into the thread."""
+    content = row.payload[CONTENT]
+    source = ctx.bots.for_chat(thread.user_id) if ctx.bots is not None else None
+    data = await fetch_file(source or ctx.bot, content)
+    sent = None
+    for method in methods_for(content, data, thread.chat_id):
+
+        def make(topic: int | None, method: Any = method) -> Any:
+            return method.model_copy(update={"message_thread_id": topic})
+
+        sent = await _in_thread(ctx, thread, make)
+    if sent is None:
+        return Delivered()
+    return _relayed(thread.user_id, user_message_id, thread.chat_id, sent.message_id)
 
 
 async def deliver_edit(ctx: Context, row: Envelope) -> Outcome | None:
@@ -464,17 +494,30 @@ async def deliver_answer(ctx: Context, row: Envelope) -> Outcome | None:
     """The operator's message in the applicant's chat, with a button to reply. The copy is
     remembered with the row's deletion: the applicant's reply to it goes back to the thread."""
     from_chat_id, message_id = int(row.payload["from_chat_id"]), int(row.payload["message_id"])
-    copied = await ctx.call(
-        CopyMessage(
-            chat_id=row.chat_id,
-            from_chat_id=from_chat_id,
-            message_id=message_id,
-            reply_markup=keyboards.answer_keyboard(),
+    if CONTENT in row.payload:
+        content = row.payload[CONTENT]
+        source = ctx.bots.for_chat(from_chat_id) if ctx.bots is not None else None
+        data = await fetch_file(source or ctx.bot, content)
+        sent_id = None
+        for method in methods_for(
+            content, data, row.chat_id, reply_markup=keyboards.answer_keyboard()
+        ):
+            sent_id = (await ctx.call(method)).message_id
+        if sent_id is None:
+            return Delivered()
+    else:
+        copied = await ctx.call(
+            CopyMessage(
+                chat_id=row.chat_id,
+                from_chat_id=from_chat_id,
+                message_id=message_id,
+                reply_markup=keyboards.answer_keyboard(),
+            )
         )
-    )
+        sent_id = copied.message_id
 
     async def record(session: AsyncSession) -> None:
-        support.remember_answer(session, row.chat_id, copied.message_id, from_chat_id, message_id)
+        support.remember_answer(session, row.chat_id, sent_id, from_chat_id, message_id)
 
     return Delivered(record)
 

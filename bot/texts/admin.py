@@ -84,11 +84,14 @@ def warn_own_request(number: int, status: str) -> str:
     )
 
 
-def warn_other_account(number: int, status: str, same: str, blocks_approval: bool) -> str:
-    """The same SNILS or e-mail from another Telegram account: one of the two may not be
-    who they say; the applicant is never told about the other request, only the admins."""
+def warn_other_account(
+    number: int, status: str, same: str, blocks_approval: bool, messenger: str
+) -> str:
+    """The same SNILS or e-mail from another account (on either messenger: nothing proves
+    two accounts are one person): one of the two may not be who they say; the applicant is
+    never told about the other request, only the admins."""
     text = (
-        f"Тот же {same} в заявке № {number} <b>другого аккаунта Telegram</b> "
+        f"Тот же {same} в заявке № {number} <b>другого аккаунта ({escape(messenger)})</b> "
         f"({escape(STATUS_NAMES.get(status, status))}) — проверьте, чья это заявка"
     )
     if blocks_approval:

@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
-from bot.texts.common import EVENT_NAMES, RETURN_FIELD_NAMES, STATUS_NAMES, _when
+from bot.texts.common import EVENT_NAMES, RETURN_FIELD_NAMES, STATUS_NAMES, _when, account_plain
 
 # --- consent --------------------------------------------------------------------------------------
 
-CONSENT_VERSION = "2026-11-30.1"  # the consent text below; bump on any change
+CONSENT_VERSION = "2026-12-07.1"  # the consent text below; bump on any change
 
 
 def consent(operator: str, retention: str) -> str:
@@ -20,7 +20,8 @@ def consent(operator: str, retention: str) -> str:
         "<b>Цель:</b> оформление и рассмотрение заявки на доступ к ВИМИС ОНКО, передача "
         "заявки федеральному оператору ВИМИС, связь с вами по заявке.\n"
         "<b>Какие данные:</b> СНИЛС, фамилия, имя, отчество, адрес электронной почты, "
-        "медицинская организация, должность, роль в ВИМИС ОНКО, идентификатор Telegram.\n"
+        "медицинская организация, должность, роль в ВИМИС ОНКО, идентификатор в мессенджере "
+        "(Telegram или MAX).\n"
         "<b>Кому передаются:</b> МИАЦ (рассмотрение заявки) и федеральному оператору "
         "ВИМИС (Минздрав России) для создания учётной записи.\n"
         f"<b>Срок:</b> {escape(retention)}.\n"
@@ -176,10 +177,13 @@ def mydata(
     reminders: int,
     draft: Sequence[tuple[str, str]],
     erasures: Sequence[tuple[datetime, Sequence[int], str]] = (),
+    account: int | None = None,
 ) -> str:
     """Plain text (the caller escapes it for a message): everything the bot keeps about the
     person. `events`: (request, when, who — a role, never a name, action, via)."""
     out = ["Какие ваши данные хранит бот (152-ФЗ, ст. 14)", ""]
+    if account is not None:
+        out += [f"Ваш аккаунт: {account_plain(account)}", ""]
     out.append("Заявки:" if requests else "Заявок нет.")
     for number, fields in requests:
         out.append(f"  Заявка № {number}")

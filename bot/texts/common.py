@@ -7,6 +7,8 @@ from datetime import date, datetime
 from html import escape, unescape
 from zoneinfo import ZoneInfo
 
+from services.accounts import Messenger, messenger_of, native_id
+
 # --- dates and the order's deadline ---------------------------------------------------------------
 
 LOCAL_TZ = ZoneInfo("Europe/Moscow")
@@ -101,7 +103,22 @@ def who_when_plain(name: str, at: datetime) -> str:
 def staff_name(user_id: int | None, names: dict[int, str]) -> str:
     if user_id is None:
         return "система"
-    return names.get(user_id) or f"id {user_id}"
+    return names.get(user_id) or account_plain(user_id)
+
+
+# --- which messenger (services/accounts.py: a person is their messenger and their id) ------------
+
+MESSENGER_LABEL = "Мессенджер"
+MESSENGER_NAMES = {Messenger.TELEGRAM: "Telegram", Messenger.MAX: "MAX"}
+
+
+def messenger_name(account: int) -> str:
+    return MESSENGER_NAMES[messenger_of(account)]
+
+
+def account_plain(account: int) -> str:
+    """An account as people read it: the messenger and the id it has there."""
+    return f"{messenger_name(account)}, id {native_id(account)}"
 
 
 # --- clipping and plain text ----------------------------------------------------------------------

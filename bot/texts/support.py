@@ -191,3 +191,30 @@ def waiting_for(hours: float | None) -> str:
     if hours < 1:
         return f"ждёт {int(hours * 60)} мин"
     return f"ждёт {hours:.1f} ч"
+
+
+# --- a message crossing between Telegram and MAX ----------------------------------------------
+
+CAPTION_LIMIT = 1024  # Telegram's caption; a longer text goes before the file, on its own
+EMPTY_RELAY = "(сообщение без текста)"
+_KIND_NAMES = {
+    "document": "файл",
+    "photo": "фото",
+    "voice": "голосовое сообщение",
+    "video": "видео",
+    "video_note": "видеосообщение",
+    "audio": "аудио",
+    "sticker": "стикер",
+    "animation": "анимация",
+    "location": "геопозиция",
+    "contact": "контакт",
+}
+
+
+def not_carried(kind: str) -> str:
+    """Said where an attachment could not cross to the other messenger."""
+    name = _KIND_NAMES.get(kind, "вложение")
+    return (
+        f"<i>[{name}: в другой мессенджер не передаётся — попросите прислать текстом "
+        "или файлом]</i>"
+    )

@@ -51,6 +51,7 @@ async def send_mydata(bot: Bot, db: Database, state: FSMContext, user_id: int) -
         data.reminders,
         draft,
         data.erasures,
+        user_id,
     )
     html = f"<pre>{escape(text)}</pre>"
     if len(html) <= MESSAGE_LIMIT:

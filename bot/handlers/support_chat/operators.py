@@ -21,6 +21,7 @@ from bot.callbacks import FaqCb, RateCb
 from bot.config import Settings
 from bot.filters import HasContent
 from bot.fsm.question import faq_entries
+from bot.outbound.crossing import content_of
 from bot.outbound.outreach import fill_faq
 from bot.outbound.support_desk import enqueue_answer, enqueue_text_to_applicant
 from db.database import Database
@@ -56,7 +57,9 @@ async def on_operator_message(message: Message, bot: Bot, db: Database, settings
     thread = await _thread_here(message, db)
     if thread is not None:  # copied to the applicant by the outbox (blocked: told here)
         async with db.write() as session:
-            enqueue_answer(session, thread, message.chat.id, message.message_id)
+            enqueue_answer(
+                session, thread, message.chat.id, message.message_id, content_of(message)
+            )
             await support.answered(session, thread.user_id)
 
 
