@@ -17,6 +17,9 @@ from pydantic import Field
 # Numbers in buttons are ids and indexes: a forged huge one fails the filter instead of
 # reaching the database.
 Id = Annotated[int, Field(ge=0, lt=2**31)]
+# A person's account key (services/accounts.py): Telegram ids pass 2**31, MAX's are moved past
+# 2**53; still bounded, so a forged number cannot be anything at all.
+Person = Annotated[int, Field(ge=0, lt=2**62)]
 
 
 class MenuAction(StrEnum):
@@ -116,7 +119,7 @@ class StaffAction(StrEnum):
 
 class StaffCb(CallbackData, prefix="s"):
     action: StaffAction
-    user_id: Id = 0
+    user_id: Person = 0
     page: int = 0
 
 
@@ -145,7 +148,7 @@ class FaqCb(CallbackData, prefix="fq"):
     """An FAQ entry: shown to an applicant (user_id 0), or sent to one by an operator."""
 
     index: Id
-    user_id: Id = 0
+    user_id: Person = 0
     key: str = ""  # FaqEntry.key: the question the button was made for
 
 
