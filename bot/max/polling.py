@@ -9,6 +9,8 @@ marker is stored in ``max_markers`` only after every update of the batch was han
   That is the price of losing none; the bot's handlers already take a repeated press or
   message (as after a Telegram redelivery).
 Updates of one chat are handled strictly in order, different chats at once.
+The very first poll has no marker, and MAX then answers only the newest unread update (the
+older ones are lost: its current schema); from then on the stored marker is always passed.
 Errors: network, 5xx and 429 are waited out with a growing pause (capped); 401 (a wrong or
 revoked token) stops polling, as nothing will change until a person fixes the setting.
 """

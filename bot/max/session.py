@@ -174,7 +174,9 @@ class MaxSession(BaseSession):
     def _parse_mode(bot: Bot, value: Any) -> str | None:
         if isinstance(value, Default):
             value = bot.default[value.name]
-        return None if value is None else str(value)
+        if value is None:
+            return None
+        return str(getattr(value, "value", value))  # aiogram's ParseMode is an Enum
 
     def _attachments(self, method: TelegramMethod[Any], markup: Any) -> list[Json]:
         if markup is None or isinstance(markup, ForceReply | ReplyKeyboardRemove):
@@ -197,7 +199,7 @@ class MaxSession(BaseSession):
             )
         return mid
 
-    async def _reply_link(self, method: Any, key: int) -> Json | None:
+    async def _reply_link(self, bot: Bot, method: Any, key: int) -> Json | None:
         """MAX's ``link`` for Telegram's reply_parameters / reply_to_message_id."""
         params: ReplyParameters | None = method.reply_parameters
         message_id = params.message_id if params is not None else method.reply_to_message_id
@@ -213,6 +215,8 @@ class MaxSession(BaseSession):
             if params is not None
             else method.allow_sending_without_reply
         )
+        if isinstance(tolerant, Default):  # truthy as an object: resolve it first
+            tolerant = bot.default[tolerant.name]
         if tolerant:
             return None
         raise TelegramBadRequest(
@@ -248,7 +252,7 @@ class MaxSession(BaseSession):
         if not parts:
             raise TelegramBadRequest(method=method, message="Bad Request: message text is empty")
         attachments = self._attachments(method, method.reply_markup)
-        link = await self._reply_link(method, key)
+        link = await self._reply_link(bot, method, key)
         sent: Message | None = None
         for index, part in enumerate(parts):
             body: Json = {"text": part, "format": "html"}
@@ -346,7 +350,7 @@ class MaxSession(BaseSession):
                 body.update(text=parts[0], format="html")
         if method.disable_notification:
             body["notify"] = False
-        link = await self._reply_link(method, key)
+        link = await self._reply_link(bot, method, key)
         if link is not None:
             body["link"] = link
         return cast(
