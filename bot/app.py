@@ -8,6 +8,8 @@ is lost and nothing is done twice:
    batch only with the next getUpdates: stopped mid-batch, the handled half would come again);
 4. let the outbox finish the sends in flight; what is not sent stays for the next start;
 5. write the dialogs' state (the FSM storage's last writes), close the database.
+With MAX_TOKEN, MAX's updates stop with Telegram's in step 1 (bot/max/runner.py), and its
+rows go out in step 4 like Telegram's.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher
@@ -35,6 +37,7 @@ from bot.dispatcher import build_dispatcher, make_bot, make_pacer, set_commands
 from bot.guard import ProcessGuard, Refused, check_settings
 from bot.handlers.viewers.report import set_viewer_commands
 from bot.health import add_healthz
+from bot.messengers import Bots
 from bot.middlewares import InFlightMiddleware
 from bot.outbound.delivery import Delivery
 from bot.outbound.outreach import start_report_schedule, stop_report_schedule
@@ -43,6 +46,9 @@ from bot.retention import start_retention, stop_retention
 from db.database import Database
 from services import staff
 from services.role_matrix import RoleMatrix
+
+if TYPE_CHECKING:
+    from bot.max.runner import MaxSide
 
 log = logging.getLogger(__name__)
 POLLING_CONCURRENCY = 64  # updates handled at once (below the Redis pool of 64)
@@ -61,13 +67,21 @@ def _host_port(listen: str) -> tuple[str, int]:
 
 
 class Worker:
-    """One bot process: the dispatcher, the outbox loop and the periodic job."""
+    """One bot process: the dispatcher, the outbox loop and the periodic job; with MAX_TOKEN,
+    the MAX bot beside Telegram's."""
 
     def __init__(self, settings: Settings, db: Database, bot: Bot, dp: Dispatcher) -> None:
         self.settings = settings
         self.db = db
         self.bot = bot
         self.dp = dp
+        self.max: MaxSide | None = None
+        if settings.max_token is not None:
+            from bot.max.runner import MaxSide
+
+            self.max = MaxSide(settings, db, dp)
+        dp["max_state"] = self.max.state if self.max is not None else None
+        self.bots = Bots(bot, *([self.max.bot] if self.max is not None else []))
         self.in_flight: InFlightMiddleware = dp["in_flight"]
         self.delivery = Delivery(db, settings, pacer=make_pacer(settings))
         db.outbox_listeners.append(self.delivery.wake)
@@ -81,7 +95,9 @@ class Worker:
             admin_ids = await staff.admins(session)
         await set_commands(self.bot, self.settings, admin_ids)
         await set_viewer_commands(self.bot, self.db)
-        self._delivery_task = asyncio.create_task(self.delivery.run(self.bot), name="outbox")
+        self._delivery_task = asyncio.create_task(self.delivery.run(self.bots), name="outbox")
+        if self.max is not None:
+            self.max.start()
         self._periodic = start_periodic(
             self.db, self.dp.storage, self.settings, self.delivery.owner
         )
@@ -92,6 +108,8 @@ class Worker:
         gc.freeze()
 
     async def finish_updates(self) -> None:
+        if self.max is not None:
+            await self.max.stop_taking(self.settings.shutdown_seconds)
         await stop_periodic(self._periodic)
         await stop_report_schedule(self._report)
         await stop_retention(self._retention)
@@ -106,6 +124,8 @@ class Worker:
         if self._delivery_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._delivery_task
+        if self.max is not None:
+            await self.max.close()
         await self.dp.storage.close()
         await self.db.dispose()
 
@@ -126,6 +146,8 @@ async def _confirm_handled(bot: Bot, in_flight: InFlightMiddleware) -> None:
 async def _run_polling(worker: Worker) -> None:
     dp, bot = worker.dp, worker.bot
     listen = worker.settings.health_listen
+    if worker.max is not None and worker.settings.max_webhook_url:
+        listen = worker.settings.webhook_listen  # MAX pushes its updates there
     health = await _serve_health(worker, listen) if listen else None
 
     async def on_startup() -> None:
@@ -151,7 +173,9 @@ async def _run_polling(worker: Worker) -> None:
 
 async def _serve_health(worker: Worker, listen: str) -> web.AppRunner:
     app = web.Application()
-    add_healthz(app, worker.db, worker.settings)
+    add_healthz(app, worker.db, worker.settings, worker.max.state if worker.max else None)
+    if worker.max is not None:
+        worker.max.add_webhook_route(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     host, port = _host_port(listen)
@@ -221,7 +245,9 @@ async def _run_webhook(worker: Worker, url: str) -> None:
     # The dispatcher's shutdown first, then the handler's (it closes the bot's session).
     setup_application(app, dp, bot=bot)
     SimpleRequestHandler(dp, bot, secret_token=secret).register(app, path=path)
-    add_healthz(app, worker.db, settings)
+    if worker.max is not None:
+        worker.max.add_webhook_route(app)
+    add_healthz(app, worker.db, settings, worker.max.state if worker.max else None)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_seconds)
     await runner.setup()
     host, port = _host_port(settings.webhook_listen)

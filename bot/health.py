@@ -9,6 +9,7 @@ import asyncio
 import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from sqlalchemy import text
@@ -17,6 +18,9 @@ from bot.config import Settings
 from db.database import Database
 from db.models import utcnow
 from services import outbox
+
+if TYPE_CHECKING:
+    from bot.max.runner import MaxState
 
 log = logging.getLogger(__name__)
 WINDOW = timedelta(days=1)
@@ -30,6 +34,8 @@ class Status:
     failed_last_day: int = 0
     undeliverable_last_day: int = 0
     healthy: bool = False
+    # MAX_TOKEN set: whether MAX answers, how long since it last did, its last error.
+    max: dict[str, object] | None = None
     # (row, kind, chat, error type, when): for /health, never in /healthz (chat ids are people's)
     failures: list[tuple[int, str, int, str | None, datetime | None]] = field(
         default_factory=list, repr=False
@@ -41,7 +47,11 @@ class Status:
         return data
 
 
-async def check(db: Database, settings: Settings, shown: int = 10) -> Status:
+async def check(
+    db: Database, settings: Settings, shown: int = 10, max_state: MaxState | None = None
+) -> Status:
+    """MAX's state is reported, not judged: MAX being away is no reason to restart a process
+    that serves Telegram (its rows wait in the outbox, whose age is judged)."""
     now = utcnow()
     try:
         async with asyncio.timeout(5):
@@ -60,12 +70,15 @@ async def check(db: Database, settings: Settings, shown: int = 10) -> Status:
         undeliverable_last_day=found.undeliverable,
         healthy=age is None or age < settings.health_max_outbox_age_seconds,
         failures=found.recent_failures,
+        max=max_state.public(now) if max_state is not None else None,
     )
 
 
-def add_healthz(app: web.Application, db: Database, settings: Settings) -> None:
+def add_healthz(
+    app: web.Application, db: Database, settings: Settings, max_state: MaxState | None = None
+) -> None:
     async def healthz(_request: web.Request) -> web.Response:
-        status = await check(db, settings, shown=0)
+        status = await check(db, settings, shown=0, max_state=max_state)
         return web.json_response(status.public(), status=200 if status.healthy else 503)
 
     app.router.add_get("/healthz", healthz)

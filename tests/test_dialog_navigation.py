@@ -31,7 +31,7 @@ async def test_consent_comes_first_and_declining_stores_nothing(
         "Цель:",
         "Какие данные:",
         "СНИЛС",
-        "идентификатор Telegram",
+        "идентификатор в мессенджере (Telegram или MAX)",
         "Кому передаются:",
         "Срок:",
         "Как отозвать:",

@@ -20,22 +20,25 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.enums import ParseMode
 
 from bot.max.client import MaxClient
+from bot.max.messages import MAX_BOT_ID
 from bot.max.mids import MidStore
 from bot.max.session import MaxSession
+from bot.session import install_reply_retries
 
-# bot.id of the MAX bot: FSM keys and anything else keyed by bot.id stay the same across
-# restarts and token changes, whatever MAX's GET /me says. Far from any Telegram bot id
-# (those are the digits before a Telegram token's colon) that could share the database.
-MAX_BOT_ID = 9_000_000_000_000_001
+__all__ = ["MAX_BOT_ID", "make_max_bot"]
 
 
 def make_max_bot(client: MaxClient, mids: MidStore) -> Bot:
     """An aiogram Bot whose calls go to MAX. aiogram insists on a token shaped like
     Telegram's (``<digits>:<text>``) and derives bot.id from it: a synthetic one gives
     MAX_BOT_ID; the real token lives only in ``client``."""
+    session = MaxSession(client, mids)
+    # A direct reply meeting a 5xx, a dropped connection or a short 429 is tried again within
+    # the update, as on Telegram (bot/session.py).
+    install_reply_retries(session)
     return Bot(
         f"{MAX_BOT_ID}:max",
-        session=MaxSession(client, mids),
+        session=session,
         # As make_bot for Telegram (bot/dispatcher.py): the texts are HTML.
         default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
     )

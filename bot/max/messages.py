@@ -19,6 +19,10 @@ from bot.max.keyboard import markup_of
 from services.accounts import Messenger, account_key
 
 Json = dict[str, Any]
+# bot.id of the MAX bot: FSM keys and anything else keyed by bot.id stay the same across
+# restarts and token changes, whatever MAX's GET /me says. Far from any Telegram bot id
+# (those are the digits before a Telegram token's colon) that could share the database.
+MAX_BOT_ID = 9_000_000_000_000_001
 
 
 def user_key(user_id: int) -> int:
@@ -29,10 +33,12 @@ def group_key(chat_id: int) -> int:
     return account_key(Messenger.MAX, int(chat_id))
 
 
-def user_dict(raw: Json) -> Json:
-    """A MAX User as aiogram's User, its id an account key."""
+def user_dict(raw: Json, bot_user_id: int | None = None) -> Json:
+    """A MAX User as aiogram's User, its id an account key; the bot itself (MAX's
+    `bot_user_id`) is bot.id, as Telegram's getMe and a message's sender agree there."""
+    own = bot_user_id is not None and int(raw["user_id"]) == bot_user_id
     return {
-        "id": user_key(raw["user_id"]),
+        "id": MAX_BOT_ID if own else user_key(raw["user_id"]),
         "is_bot": bool(raw.get("is_bot", False)),
         "first_name": raw.get("first_name") or raw.get("name") or "",
         "last_name": raw.get("last_name") or None,
@@ -93,7 +99,7 @@ def _files(attachments: list[Json]) -> Json:
     return out
 
 
-def message_dict(raw: Json, chat: Json | None = None) -> Json:
+def message_dict(raw: Json, chat: Json | None = None, bot_user_id: int | None = None) -> Json:
     """A MAX Message as aiogram's Message (``chat`` overrides the computed chat)."""
     body = raw.get("body") or {}
     chat = chat or chat_dict(raw)
@@ -104,7 +110,7 @@ def message_dict(raw: Json, chat: Json | None = None) -> Json:
     }
     sender = raw.get("sender")
     if sender:
-        data["from"] = user_dict(sender)
+        data["from"] = user_dict(sender, bot_user_id)
     attachments = body.get("attachments") or []
     files = _files(attachments)
     data.update(files)
@@ -123,7 +129,7 @@ def message_dict(raw: Json, chat: Json | None = None) -> Json:
             "chat": chat,
         }
         if link.get("sender"):
-            reply["from"] = user_dict(link["sender"])
+            reply["from"] = user_dict(link["sender"], bot_user_id)
         if linked.get("text"):
             reply["text"] = linked["text"]
         data["reply_to_message"] = reply

@@ -84,6 +84,9 @@ _GLOBAL_SCOPES = (BotCommandScopeDefault, BotCommandScopeAllPrivateChats)
 
 
 class MaxSession(BaseSession):
+    # bot/messengers.py asks a bot's session which messenger it talks to.
+    messenger = Messenger.MAX
+
     def __init__(
         self,
         client: MaxClient,
@@ -98,6 +101,9 @@ class MaxSession(BaseSession):
         # The dialog chat id of a person's key, learned from messages: MAX's chat actions
         # take a chat id, which a user's key does not carry.
         self._dialogs: dict[int, int] = {}
+        # MAX's own user id of the bot (GET /me): its messages, seen in a reply's link or under
+        # a pressed keyboard, are the bot's (from_user.id == bot.id, as on Telegram).
+        self.max_user_id: int | None = None
         self._handlers: dict[type[TelegramMethod[Any]], Handler] = {
             SendMessage: self._send_message,
             EditMessageText: self._edit_text,
@@ -366,6 +372,8 @@ class MaxSession(BaseSession):
 
     async def _get_me(self, bot: Bot, method: GetMe, limit: float | None) -> User:
         me = await self.client.request("GET", "/me", timeout=limit)
+        if me.get("user_id") is not None:
+            self.max_user_id = int(me["user_id"])
         # Telegram's getMe id is always bot.id; here too, so FSM keys and checks agree.
         return User(
             id=bot.id,

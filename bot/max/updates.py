@@ -69,7 +69,7 @@ class UpdateConverter:
         message = raw["message"]
         if self._from_bot(message):
             return None
-        data = messages.message_dict(message)
+        data = messages.message_dict(message, bot_user_id=self.bot_user_id)
         self._remember(message, data["chat"]["id"])
         if field == "edited_message":
             data["edit_date"] = int(raw.get("timestamp") or 0) // 1000
@@ -86,7 +86,7 @@ class UpdateConverter:
         }
         message = raw.get("message")
         if message:  # null once the message was deleted
-            data = messages.message_dict(message)
+            data = messages.message_dict(message, bot_user_id=self.bot_user_id)
             self._remember(message, data["chat"]["id"])
             query["message"] = data
         return self._update(callback_query=query)

@@ -24,6 +24,7 @@ from aiogram.methods import SendDocument, SendMessage, SendPhoto, TelegramMethod
 from aiogram.types import BufferedInputFile, Message
 
 from bot import texts
+from bot.max.tls import max_ssl_context
 from services.accounts import messenger_of
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def content_of(message: Message) -> dict[str, Any]:
         content["file"] = {
             "kind": "document",
             "file_id": message.document.file_id,
+            "url": (message.document.model_extra or {}).get("url"),
             "name": message.document.file_name or "file",
             "size": message.document.file_size,
         }
@@ -56,6 +58,7 @@ def content_of(message: Message) -> dict[str, Any]:
         content["file"] = {
             "kind": "photo",
             "file_id": largest.file_id,
+            "url": (largest.model_extra or {}).get("url"),
             "name": "photo.jpg",
             "size": largest.file_size,
         }
@@ -69,18 +72,20 @@ async def _fetch(source: Bot, file: dict[str, Any]) -> bytes | None:
     size = file.get("size")
     if isinstance(size, int) and size > MAX_FILE_BYTES:
         return None
-    file_id = str(file["file_id"])
+    url = file.get("url")
     try:
-        if file_id.startswith(("https://", "http://")):
-            # A file a MAX user sent: MAX gives a direct download address.
+        if url:
+            # A file a MAX user sent: MAX gives a direct download address with it (on MAX's
+            # hosts, whose certificates need the root MAX's API needs: bot/max/tls.py).
             timeout = aiohttp.ClientTimeout(total=60)
-            async with aiohttp.ClientSession(timeout=timeout) as http:
-                async with http.get(file_id) as response:
+            connector = aiohttp.TCPConnector(ssl=max_ssl_context())
+            async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
+                async with http.get(str(url)) as response:
                     response.raise_for_status()
                     data = await response.content.read(MAX_FILE_BYTES + 1)
                     return data if len(data) <= MAX_FILE_BYTES else None
         buffer = io.BytesIO()
-        await source.download(file_id, destination=buffer)
+        await source.download(str(file["file_id"]), destination=buffer)
         return buffer.getvalue()
     except (aiohttp.ClientError, TimeoutError) as exc:
         log.warning("a relayed file could not be fetched: %s", type(exc).__name__)

@@ -324,8 +324,10 @@ def health_report(
     failed: int,
     undeliverable: int,
     failures: Sequence[tuple[int, str, str, str, datetime | None]],
+    max_state: dict[str, object] | None = None,
 ) -> str:
-    """`failures`: (row, kind, where, error type, when) — no personal data."""
+    """`failures`: (row, kind, where, error type, when) — no personal data. `max_state`:
+    MAX's part of /healthz when MAX_TOKEN is set."""
     if not database:
         return "🔴 <b>База данных недоступна.</b> Бот не может ни принимать, ни отправлять."
     head = "🟢 <b>Бот работает.</b>" if healthy else "🟠 <b>Отправка отстаёт.</b>"
@@ -335,6 +337,8 @@ def health_report(
     else:
         lines.append("Очередь отправки пуста.")
     lines.append(f"За сутки не доставлено: сбои — {failed}, заблокировали бота — {undeliverable}.")
+    if max_state is not None:
+        lines.append(_max_line(max_state))
     if failures:
         lines += ["", "<b>Последние сбои</b> (повторить: /health retry):"]
         for row_id, kind, where, error, at in failures:
@@ -342,6 +346,19 @@ def health_report(
             name = OUTBOX_KIND_NAMES.get(kind, kind)
             lines.append(f"• #{row_id} {escape(name)} → {escape(where)}: {escape(error)}, {when}")
     return "\n".join(lines)
+
+
+def _max_line(state: dict[str, object]) -> str:
+    age = state.get("last_contact_age_seconds")
+    seen = f"; последний ответ — {_age(float(age))} назад" if isinstance(age, int | float) else ""
+    if state.get("connected"):
+        return f"MAX: подключён{seen}."
+    error = state.get("last_error")
+    why = f" ({escape(str(error))})" if error else ""
+    return (
+        f"MAX: <b>не подключён</b>{why}{seen}. Telegram работает; сообщения в MAX ждут "
+        "в очереди отправки."
+    )
 
 
 def health_requeued(count: int) -> str:

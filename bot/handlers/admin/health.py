@@ -3,6 +3,8 @@ the deliveries that failed; `/health retry` puts the failed ones back in the que
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
@@ -12,6 +14,9 @@ from bot.config import Settings
 from bot.health import check
 from db.database import Database
 from services import outbox
+
+if TYPE_CHECKING:
+    from bot.max.runner import MaxState
 
 
 def _where(chat_id: int, settings: Settings) -> str:
@@ -23,7 +28,11 @@ def _where(chat_id: int, settings: Settings) -> str:
 
 
 async def on_health(
-    message: Message, command: CommandObject, db: Database, settings: Settings
+    message: Message,
+    command: CommandObject,
+    db: Database,
+    settings: Settings,
+    max_state: MaxState | None = None,
 ) -> None:
     args = (command.args or "").split()
     if args == ["retry"]:
@@ -34,7 +43,7 @@ async def on_health(
     if args:
         await message.answer(texts.HEALTH_USAGE)
         return
-    status = await check(db, settings)
+    status = await check(db, settings, max_state=max_state)
     failures = [
         (row, kind, _where(chat_id, settings), error or "?", at)
         for row, kind, chat_id, error, at in status.failures
@@ -48,6 +57,7 @@ async def on_health(
             status.failed_last_day,
             status.undeliverable_last_day,
             failures,
+            status.max,
         )
     )
 
