@@ -50,30 +50,27 @@ class PrivateChat(Filter):
 
 
 class AdminScope(Filter):
-    """The admin chat, or a private chat (where rights are then checked per person)."""
+    """An admins' group (on either messenger), or a private chat (where rights are then
+    checked per person)."""
 
     async def __call__(self, event: TelegramObject, settings: Settings) -> bool:
         message = _message_of(event)
         if message is None:
             return False
-        return message.chat.type == "private" or message.chat.id == settings.admin_chat_id
+        return message.chat.type == "private" or message.chat.id in settings.admin_chats
 
 
 class SupportChat(Filter):
     async def __call__(self, event: TelegramObject, settings: Settings) -> bool:
         message = _message_of(event)
-        return (
-            message is not None
-            and settings.support_chat_id is not None
-            and message.chat.id == settings.support_chat_id
-        )
+        return message is not None and message.chat.id in settings.support_chats
 
 
 class StaffChat(Filter):
-    """The admin chat or the support chat."""
+    """An admins' group or an operators' group."""
 
     async def __call__(self, message: Message, settings: Settings) -> bool:
-        return message.chat.id in (settings.support_chat_id, settings.admin_chat_id)
+        return message.chat.id in (*settings.support_chats, *settings.admin_chats)
 
 
 # --- rights ---------------------------------------------------------------------------------

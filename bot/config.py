@@ -112,11 +112,35 @@ class Settings(BaseSettings):
     # WEBHOOK_LISTEN beside Telegram's; unset = long polling. MAX_RATE: sends a second to MAX
     # (MAX allows about 30; measured refusals begin near 10 a second for one bot).
     max_token: SecretStr | None = None
+    # МИАЦ's desks on MAX (MAX group chat ids, negative): the admins' cards and the
+    # operators' questions there, beside or instead of the Telegram ones.
+    max_admin_chat_id: int | None = None
+    max_support_chat_id: int | None = None
     max_api_url: str = "https://platform-api2.max.ru"
     max_webhook_url: str | None = None
     max_webhook_secret: SecretStr | None = None
     max_timeout: float = Field(default=30, gt=0)
     max_rate: int = Field(default=8, ge=1, le=30)
+
+    # --- the desks, on either messenger, as account keys (services/accounts.py) ---
+
+    @property
+    def admin_chats(self) -> list[int]:
+        """Every admins' group: Telegram's, MAX's, or both during a move."""
+        return _desks(self.admin_chat_id, self.max_admin_chat_id)
+
+    @property
+    def support_chats(self) -> list[int]:
+        """Every operators' group: Telegram's, MAX's, or both during a move."""
+        return _desks(self.support_chat_id, self.max_support_chat_id)
+
+    def support_chat_for(self, account: int) -> int | None:
+        """The operators' group a person's questions go to: the one on their own messenger
+        when there is one (nothing to carry across), else the other."""
+        chats = self.support_chats
+        mine = [c for c in chats if accounts.messenger_of(c) is accounts.messenger_of(account)]
+        found = mine or chats
+        return found[0] if found else None
 
     @property
     def outbox_max_age(self) -> timedelta:
@@ -160,6 +184,8 @@ class Settings(BaseSettings):
         "webhook_secret",
         "health_listen",
         "max_token",
+        "max_admin_chat_id",
+        "max_support_chat_id",
         "max_webhook_url",
         "max_webhook_secret",
         mode="before",
@@ -174,3 +200,10 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("at least one ВИМИС component is required")
         return value
+
+
+def _desks(telegram: int | None, max_chat: int | None) -> list[int]:
+    chats = [] if telegram is None else [telegram]
+    if max_chat is not None:
+        chats.append(accounts.account_key(accounts.Messenger.MAX, max_chat))
+    return chats

@@ -46,6 +46,7 @@ class Kind(StrEnum):
     SUPPORT_ANSWER = "support_answer"  # copy an operator's message to the applicant
     SLA_REMINDER = "sla_reminder"  # user_id's question waits too long (payload: hours)
     TOPIC_DELETE = "topic_delete"  # delete a forum topic (payload: topic_id)
+    DESK_DELETE = "desk_delete"  # delete the bot's messages of a thread (payload: message_ids)
     REMINDER = "reminder"  # a deadline reminder (payload: text, deadline, days, audience)
     ORG_CONFIRM = "org_confirm"  # ask a responsible person to confirm request_id
     ORG_APPLICATION = "org_application"  # an application to become a responsible person
@@ -61,6 +62,7 @@ ERASURE_KINDS: tuple[str, ...] = (
     Kind.CARD_POST,
     Kind.CARD_REFRESH,
     Kind.TOPIC_DELETE,
+    Kind.DESK_DELETE,
     Kind.ORG_ASK_ERASED,
 )
 

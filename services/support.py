@@ -4,13 +4,13 @@ No aiogram here: the messenger side is in bot/outbound/support_desk.py."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -152,6 +152,37 @@ async def open_thread(session: AsyncSession, user_id: int, chat_id: int, title: 
             await session.flush()
     except IntegrityError:
         pass  # made meanwhile by the other question
+
+
+async def relayed_count(session: AsyncSession, user_id: int) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(RelayedMessage).where(RelayedMessage.user_id == user_id)
+    )
+    return int(count or 0)
+
+
+async def thread_by_header(
+    session: AsyncSession, chat_id: int, message_id: int
+) -> SupportThread | None:
+    """The thread whose header this message is (a group without topics: a reply to the
+    header answers that person)."""
+    found = await session.scalars(
+        select(SupportThread).where(
+            SupportThread.chat_id == chat_id, SupportThread.header_message_id == message_id
+        )
+    )
+    return found.first()
+
+
+async def move_thread(session: AsyncSession, user_id: int, chat_id: int) -> None:
+    """The thread's desk is no longer configured: the thread continues in `chat_id`, with a
+    new header (and topic) there."""
+    await session.execute(
+        update(SupportThread)
+        .where(SupportThread.user_id == user_id)
+        .values(chat_id=chat_id, topic_id=None, header_message_id=None, header_hash=None)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 async def question_arrived(session: AsyncSession, user_id: int) -> bool:
@@ -311,11 +342,25 @@ class Forgotten:
     thread: SupportThread | None  # so the caller can delete its topic in the support chat
     relayed: int
     ratings: int
+    # The bot's messages of the consultation in a group without topics (its header, the
+    # questions carried there), for the caller to delete: there is no topic to delete.
+    desk_messages: list[int] = field(default_factory=list)
 
 
 async def forget(session: AsyncSession, user_id: int) -> Forgotten:
     """Drop the person's thread, relay records and ratings (consent withdrawn)."""
     thread = await session.get(SupportThread, user_id)
+    desk_messages: list[int] = []
+    if thread is not None and thread.topic_id is None:
+        found = await session.scalars(
+            select(RelayedMessage.support_message_id).where(
+                RelayedMessage.user_id == user_id,
+                RelayedMessage.support_chat_id == thread.chat_id,
+            )
+        )
+        desk_messages = sorted(set(found))
+        if thread.header_message_id is not None:
+            desk_messages.insert(0, thread.header_message_id)
     relayed = await session.execute(delete(RelayedMessage).where(RelayedMessage.user_id == user_id))
     ratings = await session.execute(delete(SupportRating).where(SupportRating.user_id == user_id))
     # On MAX, which message numbers of the person's dialog are which MAX messages.
@@ -326,6 +371,7 @@ async def forget(session: AsyncSession, user_id: int) -> Forgotten:
         thread,
         int(getattr(relayed, "rowcount", 0) or 0),
         int(getattr(ratings, "rowcount", 0) or 0),
+        desk_messages,
     )
 
 

@@ -75,7 +75,7 @@ def _faq_keyboard(settings: Settings) -> InlineKeyboardMarkup:
 
 
 def can_ask(settings: Settings) -> bool:
-    return settings.support_chat_id is not None or bool(settings.admin_ids)
+    return bool(settings.support_chats) or bool(settings.admin_ids)
 
 
 async def start_question(
@@ -126,7 +126,7 @@ async def relay(
         return False
     content = content_of(message)  # kept only where it crosses to the other messenger
     async with db.write() as session:
-        if settings.support_chat_id is None:
+        if not settings.support_chats:
             return await support_desk.enqueue_to_admins(
                 session, settings, user.id, user.first_name, message.message_id, step, content
             )
@@ -145,7 +145,7 @@ async def relay(
 async def follow_up(message: Message, bot: Bot, db: Database, settings: Settings) -> bool:
     """A message outside any dialog from someone who has consulted before goes to their
     thread (a closed one is reopened)."""
-    if message.from_user is None or settings.support_chat_id is None:
+    if message.from_user is None or not settings.support_chats:
         return False
     async with db.read() as session:
         thread = await support.thread_of(session, message.from_user.id)
@@ -170,7 +170,7 @@ async def for_operator(
     user = message.from_user
     reply = message.reply_to_message
     to_answer = reply is not None and reply.from_user is not None and reply.from_user.id == bot.id
-    if user is None or settings.support_chat_id is None or not (to_answer or buttons_only):
+    if user is None or not settings.support_chats or not (to_answer or buttons_only):
         return False
     async with db.read() as session:
         thread = await support.thread_of(session, user.id)

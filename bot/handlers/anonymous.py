@@ -39,7 +39,7 @@ def _place(message: Message, bot: Bot, settings: Settings) -> str | None:
     replies_to_bot = (
         reply is not None and reply.from_user is not None and reply.from_user.id == bot.id
     )
-    if message.chat.id == settings.support_chat_id:
+    if message.chat.id in settings.support_chats:
         if message.is_topic_message and message.message_thread_id is not None:
             return f"topic:{message.message_thread_id}"
         if reply is not None:

@@ -131,8 +131,8 @@ async def render(
 
 
 async def card_targets(session: AsyncSession, settings: Settings) -> list[int]:
-    if settings.admin_chat_id is not None:
-        return [settings.admin_chat_id]
+    if settings.admin_chats:
+        return settings.admin_chats
     return await staff.admins(session)
 
 

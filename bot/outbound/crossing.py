@@ -1,8 +1,9 @@
-"""A message that crosses from one messenger to the other: a question asked on MAX into the
-operators' Telegram desk, an operator's answer back to the applicant on MAX.
+"""A message relayed where it cannot be copied: from one messenger to the other (a question
+asked on MAX into the operators' Telegram desk, the answer back), or within MAX, which has no
+copy at all.
 
-Inside one messenger the bot copies a message by its id (copyMessage), so the person's words
-never pass through the database. Across messengers there is nothing to copy from: the
+Within Telegram the bot copies a message by its id (copyMessage), so the person's words never
+pass through the database. Elsewhere there is nothing to copy from: the
 handler puts the message's content into the outbox row (`content_of`), the deliverer sends it
 on the other messenger (`methods_for`); a delivered row is deleted, so the person's words
 stay in the chats only, as with a copy (and a withdrawal deletes undelivered ones).
@@ -25,7 +26,7 @@ from aiogram.types import BufferedInputFile, Message
 
 from bot import texts
 from bot.max.tls import max_ssl_context
-from services.accounts import messenger_of
+from services.accounts import Messenger, messenger_of
 
 log = logging.getLogger(__name__)
 # A file bigger than this is named, not carried (Telegram's bots upload up to 50 MB, download
@@ -34,9 +35,13 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 CONTENT = "content"  # the outbox payload's key for it
 
 
-def crosses(from_chat_id: int, to_chat_id: int) -> bool:
-    """Whether a message from one chat to the other changes messenger (no copy then)."""
-    return messenger_of(from_chat_id) is not messenger_of(to_chat_id)
+def cannot_copy(from_chat_id: int, to_chat_id: int) -> bool:
+    """Whether a message from one chat to the other must be carried as content: only
+    Telegram copies a message by its id, and only within Telegram (MAX has no copy)."""
+    return not (
+        messenger_of(from_chat_id) is Messenger.TELEGRAM
+        and messenger_of(to_chat_id) is Messenger.TELEGRAM
+    )
 
 
 def content_of(message: Message) -> dict[str, Any]:

@@ -100,6 +100,7 @@ def _handlers() -> dict[str, Handler]:
         Kind.SUPPORT_ANSWER: support_desk.deliver_answer,
         Kind.SLA_REMINDER: support_desk.deliver_sla_reminder,
         Kind.TOPIC_DELETE: support_desk.deliver_topic_delete,
+        Kind.DESK_DELETE: support_desk.deliver_desk_delete,
         Kind.REMINDER: reminders.deliver_reminder,
         Kind.ORG_CONFIRM: org_desk.deliver_ask,
         Kind.ORG_ASK_ERASED: org_desk.deliver_ask_erased,

@@ -124,9 +124,7 @@ async def send_due(
         _, queue = await RequestRepository(session).queue(
             [Status.SUBMITTED.value], limit=1, offset=0
         )
-        admin_chats = (
-            [settings.admin_chat_id] if settings.admin_chat_id else await staff.admins(session)
-        )
+        admin_chats = settings.admin_chats or await staff.admins(session)
     for chat_id in admin_chats:
         await _enqueue(
             db,
@@ -181,7 +179,7 @@ async def run_once(
     if settings.deadline is not None:
         today = today or datetime.now(texts.LOCAL_TZ).date()
         await send_due(db, storage, settings, today)
-    if settings.support_chat_id is not None:
+    if settings.support_chats:
         async with db.write() as session:
             await support_desk.enqueue_overdue(session, settings)
     await org_desk.release_overdue(db, settings)  # ORG_CONFIRMATION_DAYS without an answer

@@ -1,7 +1,10 @@
 """The support chat: one thread per applicant, relaying both ways.
 
 With forum topics, each applicant gets a topic, opened by a header with their request
-context; without topics, questions are posted in the group and operators answer by reply.
+context. Without topics (a Telegram group that is not a forum, and every MAX group: MAX has
+none), each applicant's consultation is a chain of replies: their header is posted once, each
+of their messages after it as a reply to the header, and an operator's reply to any message
+of the chain goes back to them (bot/handlers/support_chat/operators.py).
 
 Handlers only enqueue (`enqueue_*`, in their own transaction); the outbox loop sends
 (`deliver_*`). Everything bound for the support chat is one lane, sent in order by one worker
@@ -27,6 +30,7 @@ from aiogram.methods import (
     CopyMessage,
     CreateForumTopic,
     DeleteForumTopic,
+    DeleteMessage,
     EditForumTopic,
     EditMessageText,
     GetChat,
@@ -39,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards, texts
 from bot.config import Settings
-from bot.outbound.crossing import CONTENT, crosses, fetch_file, methods_for
+from bot.outbound.crossing import CONTENT, cannot_copy, fetch_file, methods_for
 from db.database import Database
 from db.models import AccessRequest, SupportThread, utcnow
 from db.outbox import Envelope
@@ -84,10 +88,17 @@ async def enqueue_question(
 ) -> bool:
     """An applicant's question: their thread opened (or reopened) and waiting, the question
     on its way to the support chat. False without a support chat. `content`: the message
-    itself, when it comes from the other messenger (bot/outbound/crossing.py)."""
-    chat_id = settings.support_chat_id
+    itself, for a desk it cannot be copied to (bot/outbound/crossing.py).
+    The desk is the one on the person's messenger when there is one; a thread stays in its
+    desk while that desk is configured, and moves when it no longer is."""
+    chat_id = settings.support_chat_for(user_id)
     if chat_id is None:
         return False
+    thread = await support.thread_of(session, user_id)
+    if thread is not None and thread.chat_id in settings.support_chats:
+        chat_id = thread.chat_id
+    elif thread is not None:
+        await support.move_thread(session, user_id, chat_id)
     await support.open_thread(session, user_id, chat_id, texts.thread_title(fallback_name, None))
     if await support.question_arrived(session, user_id):
         outbox.enqueue(session, chat_id, Kind.SUPPORT_HEADER, user_id=user_id)
@@ -101,7 +112,7 @@ async def enqueue_question(
     copy: dict[str, Any] = {"user_message_id": message_id}
     if long_caption is not None and len(long_caption) > LONG_CAPTION:
         copy["long_caption"] = long_caption  # the person's words: dropped if they withdraw
-    if content is not None and crosses(user_id, chat_id):
+    if content is not None and cannot_copy(user_id, chat_id):
         copy[CONTENT] = content  # the same
     outbox.enqueue(session, chat_id, Kind.SUPPORT_COPY, copy, user_id=user_id)
     return True
@@ -121,7 +132,7 @@ async def enqueue_to_admins(
     for admin_id in settings.admin_ids:
         outbox.enqueue(session, admin_id, Kind.TEXT, {"text": header}, user_id=user_id)
         copy: dict[str, Any] = {"from_chat_id": user_id, "message_id": message_id}
-        if content is not None and crosses(user_id, admin_id):
+        if content is not None and cannot_copy(user_id, admin_id):
             copy[CONTENT] = content
         outbox.enqueue(session, admin_id, Kind.COPY, copy, user_id=user_id)
     return bool(settings.admin_ids)
@@ -131,11 +142,12 @@ async def enqueue_edit(
     session: AsyncSession, settings: Settings, user_id: int, message_id: int, text: str
 ) -> None:
     """An applicant edited a message they had asked with: a note follows it."""
-    if settings.support_chat_id is None or await support.thread_of(session, user_id) is None:
+    thread = await support.thread_of(session, user_id)
+    if thread is None or thread.chat_id not in settings.support_chats:
         return
     outbox.enqueue(
         session,
-        settings.support_chat_id,
+        thread.chat_id,
         Kind.SUPPORT_EDIT,
         {"user_message_id": message_id, "text": text},
         user_id=user_id,
@@ -164,7 +176,7 @@ def enqueue_answer(
         "message_id": message_id,
         "tell_operators": True,
     }
-    if content is not None and crosses(from_chat_id, thread.user_id):
+    if content is not None and cannot_copy(from_chat_id, thread.user_id):
         answer[CONTENT] = content
     outbox.enqueue(
         session,
@@ -190,7 +202,7 @@ async def enqueue_overdue(session: AsyncSession, settings: Settings) -> int:
     """Questions waiting longer than the SLA: one reminder each in the support chat. The
     thread is marked reminded in the same transaction, with a conditional UPDATE, so two
     workers never remind twice."""
-    if settings.support_chat_id is None:
+    if not settings.support_chats:
         return 0
     now = utcnow()
     late = await support.overdue(session, timedelta(hours=settings.support_sla_hours))
@@ -201,7 +213,7 @@ async def enqueue_overdue(session: AsyncSession, settings: Settings) -> int:
         waited = (now - (thread.waiting_since or now)).total_seconds() / 3600
         outbox.enqueue(
             session,
-            settings.support_chat_id,
+            thread.chat_id,
             Kind.SLA_REMINDER,
             {"hours": round(waited, 2)},
             user_id=thread.user_id,
@@ -210,11 +222,15 @@ async def enqueue_overdue(session: AsyncSession, settings: Settings) -> int:
     return count
 
 
-def enqueue_topic_delete(session: AsyncSession, thread: SupportThread) -> None:
-    """The consultation topic of a person who withdrew consent goes (no personal data in
-    the row: the topic's number)."""
+def enqueue_topic_delete(
+    session: AsyncSession, thread: SupportThread, desk_messages: list[int] | None = None
+) -> None:
+    """The consultation of a person who withdrew consent goes: its topic, or in a group
+    without topics the bot's messages of it (no personal data in the row: numbers)."""
     if thread.topic_id is not None:
         outbox.enqueue(session, thread.chat_id, Kind.TOPIC_DELETE, {"topic_id": thread.topic_id})
+    elif desk_messages:
+        outbox.enqueue(session, thread.chat_id, Kind.DESK_DELETE, {"message_ids": desk_messages})
 
 
 # --- delivered by the outbox loop -------------------------------------------------------------
@@ -230,7 +246,7 @@ async def is_forum(ctx: Context, chat_id: int) -> bool:
     return found
 
 
-async def _context(db: Database, user_id: int, fallback_name: str) -> tuple[str, str]:
+async def thread_context(db: Database, user_id: int, fallback_name: str) -> tuple[str, str]:
     """(topic title, header text) from the applicant's latest requests."""
     async with db.read() as session:
         rows = list(
@@ -260,7 +276,7 @@ async def _create_topic(ctx: Context, thread: SupportThread, gone: int | None) -
     """A topic for the thread, stored only if the thread still has none (or still has the
     deleted one, `gone`): a conditional UPDATE. Had someone stored another meanwhile, or had
     the person withdrawn, ours is deleted again. Returns the thread's topic."""
-    title, _ = await _context(ctx.db, thread.user_id, thread.title)
+    title, _ = await thread_context(ctx.db, thread.user_id, thread.title)
     topic = await ctx.call(CreateForumTopic(chat_id=thread.chat_id, name=title))
     new = topic.message_thread_id
     async with ctx.db.write() as session:
@@ -287,16 +303,18 @@ async def _create_topic(ctx: Context, thread: SupportThread, gone: int | None) -
 
 
 async def _ensure_topic(ctx: Context, thread: SupportThread) -> int | None:
-    """The thread's topic, created (with its header) when missing; None in a plain group."""
-    if not await is_forum(ctx, thread.chat_id):
-        return None
-    if thread.topic_id is None:
+    """The thread's topic, created (with its header) when missing; None in a group without
+    topics, where the header heads the thread's chain of replies instead."""
+    forum = await is_forum(ctx, thread.chat_id)
+    if forum and thread.topic_id is None:
         topic = await _create_topic(ctx, thread, None)
         if topic is None:
             return None
         thread.topic_id = topic
+    if not forum:
+        thread.topic_id = None
     if thread.header_message_id is None:
-        _, header = await _context(ctx.db, thread.user_id, thread.title)
+        _, header = await thread_context(ctx.db, thread.user_id, thread.title)
         sent = await ctx.call(
             SendMessage(chat_id=thread.chat_id, text=header, message_thread_id=thread.topic_id)
         )
@@ -317,16 +335,30 @@ async def _ensure_topic(ctx: Context, thread: SupportThread) -> int | None:
 async def _in_thread(
     ctx: Context, thread: SupportThread, make: Callable[[int | None], TelegramMethod[T]]
 ) -> T:
-    """Send into the thread's topic; a topic deleted by hand is recreated once."""
+    """Send into the thread's topic (in a group without topics: as a reply to the thread's
+    header); a topic deleted by hand is recreated once."""
     topic = await _ensure_topic(ctx, thread)
     try:
-        return await ctx.call(make(topic))
+        return await ctx.call(_in_chain(thread, topic, make(topic)))
     except TelegramBadRequest as exc:
         if topic is None or not _thread_gone(exc):
             raise
     thread.topic_id = await _create_topic(ctx, thread, topic)
     thread.header_message_id = None
     return await ctx.call(make(await _ensure_topic(ctx, thread)))
+
+
+def _in_chain(thread: SupportThread, topic: int | None, method: TelegramMethod[T]) -> Any:
+    """Without a topic, a message of the thread replies to its header, so the chain shows
+    whose it is and an operator's reply to any part of it reaches the person."""
+    if topic is not None or thread.header_message_id is None:
+        return method
+    if getattr(method, "reply_parameters", None) is not None or not hasattr(
+        method, "reply_parameters"
+    ):
+        return method
+    reply = ReplyParameters(message_id=thread.header_message_id, allow_sending_without_reply=True)
+    return method.model_copy(update={"reply_parameters": reply})
 
 
 def _relayed(user_id: int, user_message_id: int, chat_id: int, sent_id: int) -> Delivered:
@@ -337,8 +369,7 @@ def _relayed(user_id: int, user_message_id: int, chat_id: int, sent_id: int) -> 
 
 
 async def deliver_note(ctx: Context, row: Envelope) -> Outcome | None:
-    """A note in the applicant's thread: a fixed text, or the step a question comes from
-    (in a plain group also whose question it is)."""
+    """A note in the applicant's thread: a fixed text, or the step a question comes from."""
     thread = await _thread(ctx.db, row.user_id)
     if thread is None:
         return None  # the person withdrew consent meanwhile
@@ -346,13 +377,9 @@ async def deliver_note(ctx: Context, row: Envelope) -> Outcome | None:
         text = str(row.payload["text"])
     else:
         step = row.payload.get("step")
-        forum = await is_forum(ctx, thread.chat_id)
-        if forum and not step:
-            return None  # in a topic a plain question needs no note: the copy follows
-        text = texts.question_note(texts.STEP_NAMES.get(step) if step else None)
-        if not forum:
-            _, header = await _context(ctx.db, thread.user_id, thread.title)
-            text = f"{text}\n{header}"
+        if not step:
+            return None  # a plain question needs no note: the copy follows, under the header
+        text = texts.question_note(texts.STEP_NAMES.get(step))
     sent = await _in_thread(
         ctx,
         thread,
@@ -450,7 +477,7 @@ async def deliver_header(ctx: Context, row: Envelope) -> Outcome | None:
     thread = await _thread(ctx.db, row.user_id)
     if thread is None or thread.header_message_id is None:
         return None  # no topic yet: its header will be made with it
-    title, header = await _context(ctx.db, thread.user_id, thread.title)
+    title, header = await thread_context(ctx.db, thread.user_id, thread.title)
     digest = _digest(header)
     if digest != thread.header_hash:  # Telegram refuses an edit that changes nothing
         try:
@@ -562,4 +589,17 @@ async def deliver_topic_delete(ctx: Context, row: Envelope) -> Outcome | None:
     except TelegramBadRequest as exc:
         if not _thread_gone(exc) and "not found" not in exc.message.lower():
             raise
+    return None
+
+
+async def deliver_desk_delete(ctx: Context, row: Envelope) -> Outcome | None:
+    """Each of the bot's messages of the thread; one already gone, or too old for Telegram
+    to delete (48 hours), is left as it is."""
+    for message_id in row.payload.get("message_ids") or []:
+        try:
+            await ctx.call(DeleteMessage(chat_id=row.chat_id, message_id=int(message_id)))
+        except TelegramBadRequest as exc:
+            text = exc.message.lower()
+            if "not found" not in text and "can't be deleted" not in text:
+                raise
     return None

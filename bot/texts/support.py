@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
-from bot.texts.common import LOCAL_TZ, STATUS_NAMES, clip, clip_utf16, person
+from bot.texts.common import LOCAL_TZ, STATUS_NAMES, account_plain, clip, clip_utf16, person
 
 # --- the applicant asks ---------------------------------------------------------------------------
 
@@ -97,7 +97,7 @@ def thread_name(title: str) -> str:
 
 
 def thread_header(user_id: int, name: str, requests: Sequence[tuple[int, str, str, str]]) -> str:
-    lines = [f"👤 <b>{person(name)}</b> (id <code>{user_id}</code>)"]
+    lines = [f"👤 <b>{person(name)}</b> ({escape(account_plain(user_id))})"]
     if not requests:
         lines.append(ERASED_REQUESTS if name == ERASED_APPLICANT else "Заявок пока нет.")
     for number, status, organization, masked in requests:
@@ -105,7 +105,10 @@ def thread_header(user_id: int, name: str, requests: Sequence[tuple[int, str, st
             f"№ {number} — {escape(STATUS_NAMES.get(status, status))}; "
             f"{escape(clip(organization, 120))}; СНИЛС {escape(masked)}"
         )
-    lines.append("\nОтвет в этой теме уйдёт заявителю. «//» в начале — заметка для коллег.")
+    lines.append(
+        "\nОтвет в этой теме — или ответ на это сообщение и на сообщения заявителя под ним — "
+        "уйдёт заявителю. «//» в начале — заметка для коллег."
+    )
     return "\n".join(lines)
 
 
@@ -114,7 +117,7 @@ def thread_header(user_id: int, name: str, requests: Sequence[tuple[int, str, st
 
 def support_ticket(user_id: int, first_name: str | None, step: str | None) -> str:
     who = person(first_name) if first_name else "пользователь"
-    lines = [f"❓ <b>Вопрос</b> от {who} (id <code>{user_id}</code>)"]
+    lines = [f"❓ <b>Вопрос</b> от {who} ({escape(account_plain(user_id))})"]
     if step:
         lines.append(f"Шаг заявки: {escape(step)}")
     return "\n".join(lines)
@@ -165,7 +168,30 @@ ANONYMOUS_ADMIN = (
 THREAD_CLOSED = "Обращение закрыто."
 THREAD_REOPENED = "Обращение снова открыто."
 THREAD_ALREADY = "Ничего не изменилось."
-NOT_A_THREAD = "Эта команда работает в теме обращения."
+NOT_A_THREAD = (
+    "Эта команда работает в теме обращения или ответом на сообщение обращения (в группе без тем)."
+)
+THREAD_USAGE = (
+    "Покажу обращение: /thread и номер заявки (например, /thread 17) или /thread ответом на "
+    "сообщение обращения."
+)
+THREAD_NOT_FOUND = "У заявителя этой заявки нет обращений в поддержку."
+
+
+def thread_summary(header: str, status: str, waiting: str, relayed: int, here: bool) -> str:
+    """/thread: the consultation's header again, its state, and where its chain begins."""
+    state = "открыто" if status == "open" else "закрыто"
+    where = (
+        "Начало цепочки — сообщение, на которое отвечает это."
+        if here
+        else "Обращение ведётся в другой группе поддержки."
+    )
+    return (
+        f"{header}\n\nОбращение {state}, {escape(waiting)}; пересланных сообщений: "
+        f"{relayed}.\n{where}"
+    )
+
+
 FAQ_SENT_NOTE = "Отправлен ответ из частых вопросов:"
 FAQ_EMPTY = "Список частых вопросов пуст."
 FAQ_PICK = "Выберите ответ — он уйдёт заявителю:"

@@ -20,9 +20,9 @@ if TYPE_CHECKING:
 
 
 def _where(chat_id: int, settings: Settings) -> str:
-    if chat_id == settings.admin_chat_id:
+    if chat_id in settings.admin_chats:
         return texts.HEALTH_WHERE["admin"]
-    if chat_id == settings.support_chat_id:
+    if chat_id in settings.support_chats:
         return texts.HEALTH_WHERE["support"]
     return texts.HEALTH_WHERE["private" if chat_id > 0 else "admin"]
 

@@ -75,7 +75,7 @@ async def on_faq(
 
 
 async def on_edited(message: Message, bot: Bot, db: Database, settings: Settings) -> None:
-    if message.from_user is None or settings.support_chat_id is None:
+    if message.from_user is None or not settings.support_chats:
         return
     async with db.write() as session:
         await support_desk.enqueue_edit(

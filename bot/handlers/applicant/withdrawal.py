@@ -105,12 +105,13 @@ async def on_confirm(
         # Nothing more goes to the person or about them; what is on its way and personal
         # (a relayed question, a notice) is dropped with the data. The admins' cards show
         # the erasure and the consultation topic, with the person's messages, is deleted
-        # (a plain group's messages stay: the bot cannot delete them after 48 hours).
+        # (in a group without topics, the bot's messages of it; Telegram refuses after 48
+        # hours, MAX does not).
         await outbox.forget_person(session, user_id)
         for request_id in result.erased:
             await enqueue_card_refresh(session, request_id)
         if thread is not None:
-            support_desk.enqueue_topic_delete(session, thread)
+            support_desk.enqueue_topic_delete(session, thread, forgotten.desk_messages)
     # Every withdrawal that destroyed anything (requests, the thread, its relays, ratings, or
     # only withdrew the consent) is replayed after a restore of an older backup.
     if erasure is not None or result.consents:

@@ -7,12 +7,13 @@ members of the support chat are ignored; their commands and button presses get �
 from __future__ import annotations
 
 from aiogram import Bot, Router
-from aiogram.filters import Command
+from aiogram.filters import Command, CommandObject
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    ReplyParameters,
 )
 from aiogram.utils.callback_answer import CallbackAnswer
 
@@ -23,9 +24,9 @@ from bot.filters import HasContent
 from bot.fsm.question import faq_entries
 from bot.outbound.crossing import content_of
 from bot.outbound.outreach import fill_faq
-from bot.outbound.support_desk import enqueue_answer, enqueue_text_to_applicant
+from bot.outbound.support_desk import enqueue_answer, enqueue_text_to_applicant, thread_context
 from db.database import Database
-from db.models import SupportThread, utcnow
+from db.models import AccessRequest, SupportThread, utcnow
 from services import support
 from services.support import find_faq
 
@@ -45,6 +46,8 @@ async def _thread_here(message: Message, db: Database) -> SupportThread | None:
             )
             if relayed is not None:
                 return await support.thread_of(session, relayed.user_id)
+            # Without topics, the thread's header heads its chain of replies.
+            return await support.thread_by_header(session, message.chat.id, reply.message_id)
     return None
 
 
@@ -146,6 +149,45 @@ async def on_faq_button(
         await query.message.edit_text(texts.faq_sent(entry.question))
 
 
+async def on_thread(message: Message, command: CommandObject, bot: Bot, db: Database) -> None:
+    """/thread N (a request's number) or /thread as a reply: one person's consultation — its
+    header again, its state, and (in a group without topics) a reply to where it begins."""
+    args = (command.args or "").strip().lstrip("№").strip()
+    if args and not args.isdigit():
+        await message.reply(texts.THREAD_USAGE)
+        return
+    if args:
+        async with db.read() as session:
+            request = await session.get(AccessRequest, int(args))
+            account = request.account_id if request is not None else 0
+            thread = await support.thread_of(session, account) if account else None
+        if thread is None:
+            await message.reply(texts.THREAD_NOT_FOUND)
+            return
+    else:
+        thread = await _thread_here(message, db)
+        if thread is None:
+            await message.reply(texts.THREAD_USAGE)
+            return
+    async with db.read() as session:
+        relayed = await support.relayed_count(session, thread.user_id)
+    _, header = await thread_context(db, thread.user_id, thread.title)
+    waited = (
+        (utcnow() - thread.waiting_since).total_seconds() / 3600 if thread.waiting_since else None
+    )
+    here = thread.chat_id == message.chat.id and thread.header_message_id is not None
+    text = texts.thread_summary(header, thread.status, texts.waiting_for(waited), relayed, here)
+    if here and thread.header_message_id is not None:
+        reply = ReplyParameters(
+            message_id=thread.header_message_id, allow_sending_without_reply=True
+        )
+        await bot.send_message(
+            message.chat.id, text, reply_parameters=reply, message_thread_id=thread.topic_id
+        )
+        return
+    await message.reply(text)
+
+
 async def on_tickets(message: Message, db: Database) -> None:
     async with db.read() as session:
         threads = await support.open_threads(session)
@@ -165,6 +207,7 @@ async def on_tickets(message: Message, db: Database) -> None:
 def operators_router() -> Router:
     router = Router(name="operators")
     router.message.register(on_tickets, Command("tickets"))
+    router.message.register(on_thread, Command("thread"))
     router.message.register(on_close, Command("close"))
     router.message.register(on_reopen, Command("reopen"))
     router.message.register(on_faq_command, Command("faq"))
