@@ -187,10 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "reapply-erasures":
         asyncio.run(_reapply(settings))
         return 0
-    if settings.bot_token is None and settings.max_token is not None:
-        print(texts.MAX_NEEDS_TELEGRAM, file=sys.stderr)
-        return 2
-    if settings.bot_token is None:
+    if settings.bot_token is None and settings.max_token is None:
         print(texts.NO_TOKEN, file=sys.stderr)
         return 2
     try:

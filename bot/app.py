@@ -70,7 +70,7 @@ class Worker:
     """One bot process: the dispatcher, the outbox loop and the periodic job; with MAX_TOKEN,
     the MAX bot beside Telegram's."""
 
-    def __init__(self, settings: Settings, db: Database, bot: Bot, dp: Dispatcher) -> None:
+    def __init__(self, settings: Settings, db: Database, bot: Bot | None, dp: Dispatcher) -> None:
         self.settings = settings
         self.db = db
         self.bot = bot
@@ -81,7 +81,7 @@ class Worker:
 
             self.max = MaxSide(settings, db, dp)
         dp["max_state"] = self.max.state if self.max is not None else None
-        self.bots = Bots(bot, *([self.max.bot] if self.max is not None else []))
+        self.bots = Bots(*[b for b in (bot, self.max.bot if self.max else None) if b is not None])
         self.in_flight: InFlightMiddleware = dp["in_flight"]
         self.delivery = Delivery(db, settings, pacer=make_pacer(settings))
         db.outbox_listeners.append(self.delivery.wake)
@@ -93,8 +93,9 @@ class Worker:
     async def start(self) -> None:
         async with self.db.read() as session:
             admin_ids = await staff.admins(session)
-        await set_commands(self.bot, self.settings, admin_ids)
-        await set_viewer_commands(self.bot, self.db)
+        if self.bot is not None:
+            await set_commands(self.bot, self.settings, admin_ids)
+            await set_viewer_commands(self.bot, self.db)
         self._delivery_task = asyncio.create_task(self.delivery.run(self.bots), name="outbox")
         if self.max is not None:
             self.max.start()
@@ -143,8 +144,8 @@ async def _confirm_handled(bot: Bot, in_flight: InFlightMiddleware) -> None:
         log.warning("could not confirm the handled updates: %s", type(exc).__name__)
 
 
-async def _run_polling(worker: Worker) -> None:
-    dp, bot = worker.dp, worker.bot
+async def _run_polling(worker: Worker, bot: Bot) -> None:
+    dp = worker.dp
     listen = worker.settings.health_listen
     if worker.max is not None and worker.settings.max_webhook_url:
         listen = worker.settings.webhook_listen  # MAX pushes its updates there
@@ -216,8 +217,8 @@ def _counting(path: str) -> tuple[Any, Callable[[float], Awaitable[bool]]]:
     return count, wait
 
 
-async def _run_webhook(worker: Worker, url: str) -> None:
-    settings, dp, bot = worker.settings, worker.dp, worker.bot
+async def _run_webhook(worker: Worker, bot: Bot, url: str) -> None:
+    settings, dp = worker.settings, worker.dp
     path = urlsplit(url).path or "/"
     secret = webhook_secret(settings, bot)
     middleware, requests_done = _counting(path)
@@ -265,6 +266,31 @@ async def _run_webhook(worker: Worker, url: str) -> None:
         await runner.cleanup()
 
 
+# --- MAX alone (MAX_TOKEN without BOT_TOKEN) ---------------------------------------------------
+
+
+async def _run_max_only(worker: Worker) -> None:
+    """No Telegram: the MAX side takes updates (polling, or its webhook on WEBHOOK_LISTEN),
+    the outbox and the periodic jobs run as ever, a signal stops it in the same order."""
+    settings = worker.settings
+    listen = settings.webhook_listen if settings.max_webhook_url else settings.health_listen
+    health = await _serve_health(worker, listen) if listen else None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await worker.start()
+    log.info("bot started (MAX only)")
+    try:
+        await stop.wait()
+        log.info("stopping: no new updates; finishing the ones in hand")
+    finally:
+        await worker.finish_updates()
+        if health is not None:
+            await health.cleanup()
+        await worker.close()
+
+
 # --- one process ----------------------------------------------------------------------------
 
 
@@ -287,13 +313,15 @@ async def run_bot(settings: Settings, role_matrix: RoleMatrix) -> int:
             await startup_lock(session)  # several workers starting at once: one at a time
             await staff.bootstrap_admins(session, settings.admin_ids)
         await db.warm_up()
-        bot = make_bot(settings)
+        bot = make_bot(settings) if settings.bot_token is not None else None
         dp = build_dispatcher(settings, db, role_matrix)
         worker = Worker(settings, db, bot, dp)
-        if settings.webhook_url:
-            await _run_webhook(worker, settings.webhook_url)
+        if bot is None:
+            await _run_max_only(worker)
+        elif settings.webhook_url:
+            await _run_webhook(worker, bot, settings.webhook_url)
         else:
-            await _run_polling(worker)
+            await _run_polling(worker, bot)
     finally:
         await guard.release()
     return 0

@@ -5,8 +5,11 @@ scripts: a crash with no reply. One strict parse for every command."""
 
 from __future__ import annotations
 
+from services.accounts import Messenger, account_key
+
 REQUEST_DIGITS = 9  # request and batch numbers: < 2**31, the columns' range
-USER_ID_DIGITS = 15  # Telegram user ids: < 2**52
+USER_ID_DIGITS = 15  # Telegram user ids: < 2**52; MAX's are shorter
+_PREFIXES = {"max:": Messenger.MAX, "tg:": Messenger.TELEGRAM}
 
 
 def ascii_number(text: str, max_digits: int = REQUEST_DIGITS) -> int | None:
@@ -17,5 +20,13 @@ def ascii_number(text: str, max_digits: int = REQUEST_DIGITS) -> int | None:
     return int(value)
 
 
-def user_id(text: str) -> int | None:
-    return ascii_number(text, USER_ID_DIGITS)
+def user_id(text: str, messenger: Messenger = Messenger.TELEGRAM) -> int | None:
+    """A person's account key: `max:123` or `tg:123` name the messenger; a bare number is an
+    id on `messenger` (the one the command is typed on)."""
+    value = text.strip()
+    for prefix, named in _PREFIXES.items():
+        if value.lower().startswith(prefix):
+            value, messenger = value[len(prefix) :], named
+            break
+    number = ascii_number(value, USER_ID_DIGITS)
+    return None if number is None else account_key(messenger, number)

@@ -94,6 +94,14 @@ class Settings(BaseSettings):
     def _unset_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("report_chat_id", mode="before")
+    @classmethod
+    def _report_chat_on_max(cls, value: object) -> object:
+        # `max:<chat id>`: the weekly report goes to a MAX chat.
+        if isinstance(value, str) and value.strip().lower().startswith("max:"):
+            return accounts.parse_account(value)
+        return value
+
     # --- personal data for its whole life (152-FZ art. 5 p. 7, art. 21 p. 4-5) ---
     # SNILS, ФИО and e-mail of a request that ended (access granted, rejected, cancelled) are
     # erased this many days later, unless the person has a request still in work.

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot import texts
 from bot.config import Settings
 from db.database import Database
+from services.accounts import is_max
 
 ADVISORY_KEY = 7_261_942_001  # any constant: one per application
 
@@ -31,7 +32,12 @@ class Refused(Exception):
 
 def check_settings(settings: Settings, is_sqlite: bool) -> None:
     if settings.max_token is not None and settings.bot_token is None:
-        raise Refused(texts.MAX_NEEDS_TELEGRAM)
+        # MAX alone: nothing may point at Telegram, which this process cannot reach.
+        telegram_chats = (settings.admin_chat_id, settings.support_chat_id, settings.report_chat_id)
+        if any(chat is not None and not is_max(chat) for chat in telegram_chats):
+            raise Refused(texts.MAX_ONLY_TELEGRAM_CHATS)
+        if any(not is_max(admin) for admin in settings.admin_ids):
+            raise Refused(texts.MAX_ONLY_TELEGRAM_ADMINS)
     if settings.max_token is not None and settings.workers > 1 and not settings.max_webhook_url:
         raise Refused(texts.MAX_WORKERS_NEED_WEBHOOK)
     if settings.workers > 1:

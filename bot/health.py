@@ -44,6 +44,8 @@ class Status:
     def public(self) -> dict[str, object]:
         data = asdict(self)
         data.pop("failures")
+        if data["max"] is None:  # MAX_TOKEN unset: nothing to say of it
+            data.pop("max")
         return data
 
 

@@ -17,6 +17,20 @@ def bot_messenger(bot: Bot) -> Messenger:
     return Messenger(getattr(bot.session, "messenger", Messenger.TELEGRAM))
 
 
+# Where a deep link opens the bot with a payload: Telegram's `/start <payload>`, MAX's
+# `bot_started` with it (dev.max.ru/docs-api: https://max.ru/<bot>?start=<payload>).
+_START_LINKS = {
+    Messenger.TELEGRAM: "https://t.me/{}?start={}",
+    Messenger.MAX: "https://max.ru/{}?start={}",
+}
+
+
+async def start_link(bot: Bot, payload: str) -> str:
+    """A deep link that opens this bot, on its messenger, with `payload`."""
+    me = await bot.me()
+    return _START_LINKS[bot_messenger(bot)].format(me.username, payload)
+
+
 class Bots:
     """The bot of each messenger this process runs; a chat's key says which one is its."""
 

@@ -540,3 +540,26 @@ async def test_the_webhook_wants_maxs_exact_secret(
         assert [post.status for post in mx.webhook_posts] == [200]
     finally:
         await runner.cleanup()
+
+
+async def test_a_group_is_a_chat_without_topics_and_the_bots_own_messages_are_bot_id(
+    mx: MaxApiStandin, bot: Bot
+) -> None:
+    """The support desk asks whether its group has topics (getChat): a MAX group answers
+    «no», so the desk works as chains of replies; the bot's own messages, seen in a reply's
+    link, are bot.id as on Telegram."""
+    group = mx.create_group("МИАЦ: поддержка", members=[USER])
+    key = account_key(Messenger.MAX, group)
+    chat = await bot.get_chat(key)
+    assert chat.type == "group" and not chat.is_forum
+    await bot.get_me()
+    header = await bot.send_message(key, "Шапка")
+    session = bot.session
+    assert isinstance(session, MaxSession)
+    converter = UpdateConverter(session.mids, bot_user_id=session.max_user_id)
+    update = mx.push_message(USER, "Ответ", chat_id=group, reply_to=mx.last_message(group).mid)
+    converted = converter.convert(update)
+    assert converted is not None and converted.message is not None
+    reply = converted.message.reply_to_message
+    assert reply is not None and reply.message_id == header.message_id
+    assert reply.from_user is not None and reply.from_user.id == bot.id

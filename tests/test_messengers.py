@@ -22,6 +22,7 @@ from db.models import AccessRequest, OutboxMessage
 from services import outbox, requests
 from services.accounts import Messenger, account_key
 from services.outbox import Kind
+from tests.conftest import ROOT
 from tests.harness import Harness
 from tests.test_cli import run_bot
 from tests.test_requests_service import NEW
@@ -36,11 +37,27 @@ def test_admin_ids_name_accounts_on_either_messenger() -> None:
         Settings(admin_ids="vk:11", _env_file=None)  # type: ignore[arg-type]
 
 
-def test_max_without_telegram_is_refused_with_one_clear_line(tmp_path: Path) -> None:
-    result = run_bot([], {"MAX_TOKEN": "max-token"}, tmp_path)
+@pytest.mark.parametrize(
+    ("env", "refusal"),
+    [
+        ({"ADMIN_CHAT_ID": "-100123"}, texts.MAX_ONLY_TELEGRAM_CHATS),
+        ({"SUPPORT_CHAT_ID": "-100123"}, texts.MAX_ONLY_TELEGRAM_CHATS),
+        ({"ADMIN_IDS": "max:5,77"}, texts.MAX_ONLY_TELEGRAM_ADMINS),
+    ],
+)
+def test_max_alone_refuses_what_points_at_telegram_with_one_clear_line(
+    tmp_path: Path, env: dict[str, str], refusal: str
+) -> None:
+    matrix = str(ROOT / "role_matrix.yaml")
+    result = run_bot([], {"MAX_TOKEN": "max-token", "ROLE_MATRIX_PATH": matrix, **env}, tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert lines == [texts.MAX_NEEDS_TELEGRAM], result.stderr
+    assert lines == [refusal], result.stderr
+
+
+def test_report_chat_may_be_a_max_chat() -> None:
+    settings = Settings(report_chat_id="max:-42", _env_file=None)  # type: ignore[arg-type]
+    assert settings.report_chat_id == account_key(Messenger.MAX, -42)
 
 
 def test_several_workers_cannot_all_poll_max() -> None:

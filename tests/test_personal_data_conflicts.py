@@ -39,7 +39,9 @@ async def test_someone_elses_snils_and_email_reveal_nothing(h: Harness, db: Data
     assert "Заявка № 2" in sent[-1].plain  # accepted: the admins decide who is who
     assert "№ 1" not in everything_shown_to(h, other)
     card = card_of(h, 2)
-    assert texts.warn_other_account(1, "submitted", "СНИЛС и e-mail", False) in card.html
+    assert (
+        texts.warn_other_account(1, "submitted", "СНИЛС и e-mail", False, "Telegram") in card.html
+    )
 
 
 async def test_a_squatter_does_not_lock_the_owner_out(h: Harness, db: Database) -> None:
@@ -55,9 +57,12 @@ async def test_a_squatter_does_not_lock_the_owner_out(h: Harness, db: Database) 
         (OTHER, "112-233-445 95", "submitted"),
         (VICTIM, "112-233-445 95", "submitted"),
     ]
-    assert "другого аккаунта Telegram" in card_of(h, 2).plain
+    assert "другого аккаунта (Telegram)" in card_of(h, 2).plain
     # The earlier card, still waiting for a decision, warns of the later request too.
-    assert texts.warn_other_account(2, "submitted", "СНИЛС и e-mail", False) in card_of(h, 1).html
+    assert (
+        texts.warn_other_account(2, "submitted", "СНИЛС и e-mail", False, "Telegram")
+        in card_of(h, 1).html
+    )
     assert "№ 1" not in everything_shown_to(h, victim)
 
 
@@ -82,7 +87,7 @@ async def test_an_address_in_use_is_not_revealed_and_holds_at_approval(
     assert len(texts.email_held(1)) <= 200  # a callback alert's limit
     assert (await request_row(db, 2)).status == "submitted"  # nothing changed
     card = card_of(h, 2)
-    assert texts.warn_other_account(1, "approved", "e-mail", True) in card.html
+    assert texts.warn_other_account(1, "approved", "e-mail", True, "Telegram") in card.html
     assert texts.BTN_APPROVE in card.buttons  # still open: return or reject it
     await boss.press_data(card, card.button_data(texts.BTN_RETURN) or "")
     await boss.press("▫️ Эл. почта")

@@ -83,6 +83,15 @@ _ACTIONS = {
 _GLOBAL_SCOPES = (BotCommandScopeDefault, BotCommandScopeAllPrivateChats)
 
 
+_NO_GIFTS = {
+    "unlimited_gifts": False,
+    "limited_gifts": False,
+    "unique_gifts": False,
+    "premium_subscription": False,
+    "gifts_from_channels": False,
+}
+
+
 class MaxSession(BaseSession):
     # bot/messengers.py asks a bot's session which messenger it talks to.
     messenger = Messenger.MAX
@@ -413,7 +422,8 @@ class MaxSession(BaseSession):
         else:
             raw = await self.client.request("GET", f"/chats/{native_id(key)}", timeout=limit)
             data = {"type": "group", "title": raw.get("title") or None}
-        data.update(id=key, accent_color_id=0, max_reaction_count=0)
+        # Fields aiogram's ChatFullInfo requires that MAX has no notion of.
+        data.update(id=key, accent_color_id=0, max_reaction_count=0, accepted_gift_types=_NO_GIFTS)
         return ChatFullInfo.model_validate(data, context={"bot": bot})
 
     async def _chat_action(self, bot: Bot, method: SendChatAction, limit: float | None) -> bool:

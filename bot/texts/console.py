@@ -6,7 +6,8 @@ from __future__ import annotations
 
 NO_TOKEN = (
     "Не задан BOT_TOKEN: создайте бота у @BotFather в Telegram (команда /newbot) и укажите "
-    "BOT_TOKEN=<токен> в файле .env или в переменных окружения."
+    "BOT_TOKEN=<токен> в файле .env или в переменных окружения (для бота только в MAX — "
+    "MAX_TOKEN, см. docs/operations.md)."
 )
 BAD_TOKEN = "BOT_TOKEN задан неверно: скопируйте токен у @BotFather целиком (вида 123456:ABC...)."
 
@@ -32,10 +33,15 @@ WORKERS_NEED_REDIS = (
     "WORKERS > 1 требует REDIS_URL: диалоги и очерёдность апдейтов одного человека должны быть "
     "общими для всех процессов."
 )
-MAX_NEEDS_TELEGRAM = (
-    "MAX_TOKEN задан без BOT_TOKEN: пока пульты МИАЦ (карточки заявок, вопросы операторам) "
-    "работают только в Telegram, бот в MAX запускается вместе с ботом в Telegram. Задайте и "
-    "BOT_TOKEN."
+MAX_ONLY_TELEGRAM_CHATS = (
+    "Бот запущен только в MAX (MAX_TOKEN без BOT_TOKEN), а ADMIN_CHAT_ID, SUPPORT_CHAT_ID или "
+    "REPORT_CHAT_ID указывают на чат Telegram: задайте BOT_TOKEN или перенесите эти чаты в MAX "
+    "(MAX_ADMIN_CHAT_ID, MAX_SUPPORT_CHAT_ID; REPORT_CHAT_ID=max:<id чата>)."
+)
+MAX_ONLY_TELEGRAM_ADMINS = (
+    "Бот запущен только в MAX (MAX_TOKEN без BOT_TOKEN), а в ADMIN_IDS есть id Telegram: "
+    "укажите владельцев их id в MAX с приставкой max: (например ADMIN_IDS=max:123456) или "
+    "задайте BOT_TOKEN."
 )
 MAX_WORKERS_NEED_WEBHOOK = (
     "WORKERS > 1 вместе с MAX_TOKEN работает только с вебхуком MAX: задайте MAX_WEBHOOK_URL "

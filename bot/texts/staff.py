@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
-from bot.texts.common import LOCAL_TZ, clip, person
+from bot.texts.common import LOCAL_TZ, account_plain, clip, person
 
 # --- the /staff list ------------------------------------------------------------------------------
 
@@ -56,16 +56,17 @@ def staff_owner(uid: int) -> str:
 
 STAFF_USAGE = (
     "Формат: /staff add admin|operator|viewer ID, /staff org слова из названия организации "
-    "или /staff remove ID"
+    "или /staff remove ID. ID — число из Telegram или MAX того мессенджера, где вы пишете "
+    "команду; другого — с приставкой: tg:123456 или max:123456."
 )
 
 
 def staff_added(uid: int, role: str) -> str:
-    return f"Пользователь <code>{uid}</code> добавлен: {ROLE_NAMES[role]}."
+    return f"Пользователь <code>{escape(account_plain(uid))}</code> добавлен: {ROLE_NAMES[role]}."
 
 
 def staff_removed(uid: int) -> str:
-    return f"Пользователь <code>{uid}</code> больше не сотрудник."
+    return f"Пользователь <code>{escape(account_plain(uid))}</code> больше не сотрудник."
 
 
 STAFF_UNCHANGED = "Ничего не изменилось: у пользователя уже эта роль."

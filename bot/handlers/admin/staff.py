@@ -29,11 +29,13 @@ from bot import keyboards, texts
 from bot.args import user_id as parse_user_id
 from bot.callbacks import StaffAction, StaffCb
 from bot.config import Settings
+from bot.messengers import start_link
 from bot.outbound import menus
 from bot.outbound.org_desk import enqueue_application_outcome, org_name, render_application
 from db.database import Database
 from db.models import Organization, ResponsibleApplication
 from services import organizations, staff
+from services.accounts import messenger_of
 from services.staff import INVITE_PREFIX, Change, Removal, StaffRole
 
 log = logging.getLogger(__name__)
@@ -166,12 +168,12 @@ async def on_staff(
         await message.answer(text, reply_markup=choice)
         return
     if len(args) == 3 and args[0] == "add" and args[1] in ADDABLE:
-        target = parse_user_id(args[2])
+        target = parse_user_id(args[2], messenger_of(message.chat.id))
         if target is not None:
             await message.answer(await _add(db, actor, target, ADDABLE[args[1]]))
             return
     if len(args) == 2 and args[0] == "remove":
-        target = parse_user_id(args[1])
+        target = parse_user_id(args[1], messenger_of(message.chat.id))
         if target is not None:
             await message.answer(await _remove(db, actor, target))
             return
@@ -190,8 +192,9 @@ async def _send_invite(
             if organization is None:
                 return False
         invite = await staff.create_invite(session, admin_id, role, organization_id=organization_id)
-    me = await bot.me()
-    link = f"https://t.me/{me.username}?start={INVITE_PREFIX}{invite.token}"
+    # Made on MAX, the link opens the MAX bot: the invited person joins on the admin's
+    # messenger.
+    link = await start_link(bot, f"{INVITE_PREFIX}{invite.token}")
     if organization is not None:
         text = texts.invite_link_org(link, invite.expires_at, org_name(organization))
     else:
