@@ -13,16 +13,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from db.database import Database
-from db.models import AccessRequest
+from db.models import AccessRequest, RequestEvent
 from services.accounts import Messenger, account_key
 from services.organizations import import_rows, read_rows
 from tests.conftest import ROOT, SAMPLE_ORGS
 from tests.e2e.max_standin import MaxApiStandin
 from tests.e2e.max_standin import SentRecord as MaxRecord
-from tests.e2e.test_e2e_max import MAX_TOKEN, MaxPerson, walk_form_from_directory
+from tests.e2e.standin import BotApiStandin
+from tests.e2e.support import BotProcess, Person
+from tests.e2e.test_e2e_max import MAX_TOKEN, MaxPerson, start_both, walk_form_from_directory
 
 ADMIN = 900001
 STRANGER = 900999
@@ -180,3 +182,131 @@ async def test_max_alone_admins_and_operators_desks_on_max(
     assert f"№ {request.id}" in (done.text or "") and f"№ {request.id}" in (told.text or "")
     for secret in ("006-012-788 00", "oleg@example.ru", "Смирнов", "Когда придёт"):
         assert secret not in output, f"personal data in the log: {secret}"
+
+
+TG_ADMIN = 900001
+MAX_ADMIN = 900002
+TG_APPLICANT = 5550200
+ADMIN_GROUP_TG = -1005550001
+
+
+async def test_admins_on_both_messengers_one_decision_and_the_max_desk_answers_telegram(
+    standin: BotApiStandin,
+    mx: MaxApiStandin,
+    bot_env: dict[str, str],
+    db: Database,
+) -> None:
+    """During a move: the admins' desk in both messengers, the operators' desk on MAX only.
+    A card is in both groups; two admins pressing at once on the two messengers make one
+    decision and every copy shows it; a reason typed as a reply to the bot's prompt on MAX
+    goes to a Telegram applicant; the MAX operators' answer reaches Telegram."""
+    async with db.write() as session:
+        await import_rows(session, read_rows(SAMPLE_ORGS), "Костромская область")
+    mx.introduce(MAX_ADMIN, "Пётр")
+    max_admins = mx.create_group("МИАЦ: заявки", members=[MAX_ADMIN])
+    max_operators = mx.create_group("МИАЦ: поддержка", members=[MAX_ADMIN])
+    env = {k: v for k, v in bot_env.items() if k != "SUPPORT_CHAT_ID"}
+    env.update(
+        MAX_TOKEN=MAX_TOKEN,
+        MAX_API_URL=mx.url,
+        MAX_TIMEOUT="5",
+        ADMIN_IDS=f"{TG_ADMIN},max:{MAX_ADMIN}",
+        ADMIN_CHAT_ID=str(ADMIN_GROUP_TG),
+        MAX_ADMIN_CHAT_ID=str(max_admins),
+        MAX_SUPPORT_CHAT_ID=str(max_operators),
+        SUPPORT_HOURS="00:00-23:59",
+        SUPPORT_DAYS="1-7",
+    )
+    bot = BotProcess(env)
+    await start_both(bot, standin, mx)
+    try:
+        on_max = MaxPerson(mx, APPLICANT)
+        await walk_form_from_directory(on_max)
+        tg_card = await standin.wait_for_message(
+            ADMIN_GROUP_TG, lambda r: "Заявка № 1" in (r.text or ""), timeout=20
+        )
+        max_card = await mx.wait_for_message(
+            max_admins, lambda r: "Заявка № 1" in (r.text or ""), timeout=20
+        )
+        assert tg_card.buttons and max_card.buttons
+
+        # Two admins, two messengers, one moment: one decision.
+        olga = Person(standin, TG_ADMIN, "Ольга", chat_id=ADMIN_GROUP_TG)
+        mark = len(mx.sent)
+        olga.press("✅ Одобрить")
+        mx.press(MAX_ADMIN, "✅ Одобрить", chat_id=max_admins)
+        await on_max.expect(mark, "одобрена")
+        async with asyncio.timeout(20):
+            while True:
+                tg_last = standin.last_message(ADMIN_GROUP_TG)
+                max_last = mx.last_message(max_admins)
+                if "Одобрена" in (tg_last.text or "") and "Одобрена" in (max_last.text or ""):
+                    break
+                await asyncio.sleep(0.05)
+        assert tg_last.buttons == [] and max_last.buttons == []
+
+        # A Telegram applicant; the MAX admin rejects with a typed reason, replying on MAX.
+        me = Person(standin, TG_APPLICANT, "Мария")
+        await me.says("/new", "Согласие на обработку")
+        await me.presses("✅ Согласен(на)", "подтверждённая")
+        await me.presses("Да", "Вход на портал ЕГИСЗ через Госуслуги")
+        await me.presses("✅ Готово", "СНИЛС")
+        await me.says("112 233 445 95", "фамилию, имя и отчество")
+        await me.says("Иванова Мария", "электронной почты")
+        await me.says("ivanova@example.ru", "Субъект РФ")
+        await me.presses("✅ Да, верно", "медицинскую организацию")
+        await me.says("онкодиспансер", "найдено: 1")
+        await me.presses("1. ОБРАЗЕЦ ОГБУЗ «Условный онкодиспансер №1»", "должность")
+        await me.presses("1. Сотрудник организационно-методического", "Подтвердите роль")
+        await me.presses("✅ Подтверждаю", "Проверьте заявку")
+        await me.presses("📨 Отправить", "отправлена")
+        await mx.wait_for_message(max_admins, lambda r: "Заявка № 2" in (r.text or ""), timeout=20)
+        mark = len(mx.sent)
+        mx.press(MAX_ADMIN, "❌ Отклонить", chat_id=max_admins)
+        reasons = await mx.wait_for_message(
+            max_admins, lambda r: "Другая причина" in " ".join(r.buttons), timeout=20, after=mark
+        )
+        assert reasons is not None
+        mark = len(mx.sent)
+        mx.press(MAX_ADMIN, "✍️ Другая причина", chat_id=max_admins)
+        prompt = await mx.wait_for_message(
+            max_admins, lambda r: "причин" in (r.text or "").lower(), timeout=20, after=mark
+        )
+        mark_tg = len(standin.sent)
+        mx.push_message(
+            MAX_ADMIN, "Не та организация & <проверьте>", chat_id=max_admins, reply_to=prompt.mid
+        )
+        told = await me.expect(mark_tg, "отклонена")
+        assert "Не та организация & <проверьте>" in (told.text or "")
+
+        # The Telegram applicant asks; the MAX operators' chain answers; Telegram gets it.
+        await me.says("/help", "вопрос")
+        mark = len(mx.sent)
+        standin.push_message(TG_APPLICANT, "Почему отклонили?", first_name="Мария")
+        question = await mx.wait_for_message(
+            max_operators, lambda r: "Почему отклонили?" in (r.text or ""), timeout=20, after=mark
+        )
+        mark_tg = len(standin.sent)
+        mx.push_message(
+            MAX_ADMIN, "Укажите вашу организацию.", chat_id=max_operators, reply_to=question.mid
+        )
+        answer = await standin.wait_for_message(
+            TG_APPLICANT,
+            lambda r: "Укажите вашу организацию." in (r.text or ""),
+            timeout=20,
+            after=mark_tg,
+        )
+        assert answer is not None
+    finally:
+        code, output = await bot.stop()
+    assert code == 0, output
+    assert mx.errors == [], [f"{e.method} {e.path}: {e.code} {e.message}" for e in mx.errors]
+    assert standin.errors == [], [e.description for e in standin.errors]
+    assert mx.stripped_tags == []
+    async with db.read() as session:
+        approvals = await session.scalar(
+            select(func.count()).select_from(RequestEvent).where(RequestEvent.action == "approved")
+        )
+        second = await session.get(AccessRequest, 2)
+    assert approvals == 1
+    assert second is not None and second.status == "rejected"
