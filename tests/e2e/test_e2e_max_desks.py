@@ -170,6 +170,13 @@ async def test_max_alone_admins_and_operators_desks_on_max(
         )
         answer = await me.expect(mark, "Доступ откроет федеральный оператор.")
         assert answer is not None
+
+        # The applicant withdraws consent: the bot's messages of their chain go from the desk.
+        await me.says("/withdraw", "Отзыв согласия")
+        await me.presses("Да, отозвать и удалить", "Согласие на обработку")
+        async with asyncio.timeout(20):
+            while not {header.mid, question.mid} <= set(mx.deleted):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
     finally:
         code, output = await bot.stop()
     assert code == 0, output
@@ -177,8 +184,9 @@ async def test_max_alone_admins_and_operators_desks_on_max(
     assert mx.stripped_tags == []
     async with db.read() as session:
         request = (await session.scalars(select(AccessRequest))).one()
-    assert request.status == "approved"
-    assert request.account_id == account_key(Messenger.MAX, APPLICANT)
+    # Approved, then withdrawn: cancelled and erased, the account key gone with the data.
+    assert request.status == "cancelled" and request.erased_at is not None
+    assert request.account_id != account_key(Messenger.MAX, APPLICANT)
     assert f"№ {request.id}" in (done.text or "") and f"№ {request.id}" in (told.text or "")
     for secret in ("006-012-788 00", "oleg@example.ru", "Смирнов", "Когда придёт"):
         assert secret not in output, f"personal data in the log: {secret}"
