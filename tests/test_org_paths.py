@@ -1,0 +1,55 @@
+"""The order's people on real paths (order No 922, items 2.1 and 2.3), done as people do it:
+a reason typed as an ordinary message, a reply to the wrong message, an old button pressed
+after МИАЦ decided, a name typed where the bot offered a button."""
+
+from __future__ import annotations
+
+from bot import texts
+from db.database import Database
+from tests.admin_support import request_row, submitted
+from tests.dialog_steps import to_organization
+from tests.harness import Harness
+from tests.org_support import ORG_A, RESP_A1, responsible
+from tests.test_org import card_copies
+
+
+async def submitted_typed_position(h: Harness, user_id: int = 1001) -> None:
+    """A request whose position is typed, not from the matrix: the role is МИАЦ's to pick."""
+    applicant = h.user(user_id)
+    await to_organization(applicant)
+    await applicant.send("ЦРБ")
+    await applicant.press(f"1. {ORG_A}")
+    await applicant.press(texts.BTN_POSITION_OTHER)
+    await applicant.send("Заведующий онкологическим кабинетом")
+    await applicant.press(texts.BTN_SUBMIT)
+
+
+# --- the reason for «Не подтверждаю», typed as people type it ----------------------
+
+
+async def test_a_decline_reason_typed_as_an_ordinary_message_is_the_reason(
+    h: Harness, db: Database
+) -> None:
+    await responsible(db, RESP_A1)
+    await submitted(h)
+    person = h.user(RESP_A1)
+    await person.press(texts.BTN_ORG_DECLINE)
+    # Not a reply: the next message in this private chat is the reason.
+    done = await person.send("Не работает у нас с мая")
+    assert texts.org_declined_done(1) in [s.plain for s in done]
+    row = await request_row(db)
+    assert (row.org_confirmation, row.org_reason) == ("declined", "Не работает у нас с мая")
+    assert "не подтверждена организацией: Не работает у нас с мая" in card_copies(h)[-1].plain
+
+
+async def test_a_decline_reason_replying_to_the_ask_not_the_prompt_is_the_reason(
+    h: Harness, db: Database
+) -> None:
+    await responsible(db, RESP_A1)
+    await submitted(h)
+    person = h.user(RESP_A1)
+    ask = next(s for s in h.session.in_chat(RESP_A1) if "Новая заявка" in s.plain)
+    await person.press(texts.BTN_ORG_DECLINE)
+    await person.send("Другая должность", reply_to=ask)  # a reply to the wrong message
+    row = await request_row(db)
+    assert (row.org_confirmation, row.org_reason) == ("declined", "Другая должность")
