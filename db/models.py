@@ -156,7 +156,8 @@ class AccessRequest(Base):
     erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # Confirmation by the organisation's responsible person (order No 922, items 2.1, 2.3;
     # services/org_confirmation.py): awaiting | overdue | confirmed | declined | not_required |
-    # no_responsible; NULL for requests made before it existed.
+    # no_responsible | only_applicant | responsible_gone; NULL for requests made before it
+    # existed.
     org_confirmation: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # ORG_CONFIRMATION=required: the admins' card waits for the organisation's answer.
     org_card_held: Mapped[bool] = mapped_column(

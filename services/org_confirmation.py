@@ -6,7 +6,8 @@ ORG_CONFIRMATION decides what a new request does:
 - `optional` (default): the admins' card is posted at once, each responsible person of the
   organisation is asked, and the card shows the answer when it comes;
 - `required`: the card is held (`org_card_held`) until the first answer. With no responsible
-  person (or an organisation typed by hand) it is posted at once, saying so; with no answer
+  person (or an organisation typed by hand), or when the applicant is its only one, it is
+  posted at once, saying so; with no answer
   after ORG_CONFIRMATION_DAYS a periodic job posts it with a warning (state `overdue`, an
   answer is still taken). A decline posts it too, with the reason: the admin decides.
 
@@ -47,6 +48,9 @@ class State(StrEnum):
     DECLINED = "declined"
     NOT_REQUIRED = "not_required"
     NO_RESPONSIBLE = "no_responsible"
+    # The applicant is the organisation's only responsible person: nobody else can confirm
+    # (nobody confirms their own request), so МИАЦ decides without the organisation's word.
+    ONLY_APPLICANT = "only_applicant"
 
 
 OPEN_STATES = (State.AWAITING.value, State.OVERDUE.value)
@@ -64,11 +68,16 @@ async def on_submitted(session: AsyncSession, mode: Mode, request: AccessRequest
     if mode is Mode.OFF:
         state = State.NOT_REQUIRED
     else:
+        everyone: list[int] = []
         if request.organization_id is not None:
-            people = await staff.responsible_of(session, request.organization_id)
-            # Nobody confirms their own request.
-            people = [p for p in people if p != request.account_id]
-        state = State.AWAITING if people else State.NO_RESPONSIBLE
+            everyone = await staff.responsible_of(session, request.organization_id)
+            # Nobody confirms their own request: the organisation's other responsible
+            # persons are asked.
+            people = [p for p in everyone if p != request.account_id]
+        if people:
+            state = State.AWAITING
+        else:
+            state = State.ONLY_APPLICANT if everyone else State.NO_RESPONSIBLE
     request.org_confirmation = state.value
     request.org_card_held = mode is Mode.REQUIRED and state is State.AWAITING
     await session.flush()

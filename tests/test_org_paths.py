@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from bot import texts
 from db.database import Database
+from services.role_matrix import RoleMatrix
 from tests.admin_support import request_row, submitted
 from tests.dialog_steps import to_organization
 from tests.harness import Harness
-from tests.org_support import ORG_A, RESP_A1, responsible
-from tests.test_org import card_copies
+from tests.org_support import ORG_A, RESP_A1, RESP_A2, org_harness, responsible
+from tests.test_org import card_copies, texts_in
 
 
 async def submitted_typed_position(h: Harness, user_id: int = 1001) -> None:
@@ -53,3 +54,32 @@ async def test_a_decline_reason_replying_to_the_ask_not_the_prompt_is_the_reason
     await person.send("Другая должность", reply_to=ask)  # a reply to the wrong message
     row = await request_row(db)
     assert (row.org_confirmation, row.org_reason) == ("declined", "Другая должность")
+
+
+# --- the applicant is the organisation's only responsible person (item 2.3) ------------------
+
+
+async def test_the_only_responsible_person_applying_is_named_so_on_the_card(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
+        await responsible(db, 1001)  # the applicant themself
+        await submitted(h, 1001)
+        posted = card_copies(h)
+        assert len(posted) == 1
+        assert "у организации нет ответственного лица" not in posted[0].plain
+        assert texts.ORG_STATES["only_applicant"] in posted[0].plain
+        assert not [t for t in texts_in(h, 1001) if "Новая заявка" in t]
+        assert (await request_row(db)).org_confirmation == "only_applicant"
+
+
+async def test_the_other_responsible_persons_are_asked_not_the_applicant(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
+        await responsible(db, 1001)
+        await responsible(db, RESP_A2)
+        await submitted(h, 1001)
+        assert card_copies(h) == []  # held for RESP_A2's answer
+        assert "Новая заявка" in h.user(RESP_A2).last.plain
+        assert not [t for t in texts_in(h, 1001) if "Новая заявка" in t]
