@@ -7,9 +7,10 @@ ORG_CONFIRMATION decides what a new request does:
   organisation is asked, and the card shows the answer when it comes;
 - `required`: the card is held (`org_card_held`) until the first answer. With no responsible
   person (or an organisation typed by hand), or when the applicant is its only one, it is
-  posted at once, saying so; with no answer
-  after ORG_CONFIRMATION_DAYS a periodic job posts it with a warning (state `overdue`, an
-  answer is still taken). A decline posts it too, with the reason: the admin decides.
+  posted at once, saying so; with no answer after ORG_CONFIRMATION_DAYS a periodic job posts
+  it with a warning (state `overdue`, an answer is still taken); when its last responsible
+  person is removed meanwhile, it is posted then (state `responsible_gone`). A decline posts
+  it too, with the reason: the admin decides.
 
 The first answer wins: one conditional UPDATE per answer (and per expiry), which also tells
 whether the card was being held, so it is posted exactly once. Nothing here commits.
@@ -51,9 +52,14 @@ class State(StrEnum):
     # The applicant is the organisation's only responsible person: nobody else can confirm
     # (nobody confirms their own request), so МИАЦ decides without the organisation's word.
     ONLY_APPLICANT = "only_applicant"
+    # required: the organisation's last responsible person (other than the applicant) was
+    # removed while the card was held: it went out without the organisation's word.
+    RESPONSIBLE_GONE = "responsible_gone"
 
 
-OPEN_STATES = (State.AWAITING.value, State.OVERDUE.value)
+# An answer is still taken after the card went out without one (a responsible person
+# appointed later may give it; the card shows it).
+OPEN_STATES = (State.AWAITING.value, State.OVERDUE.value, State.RESPONSIBLE_GONE.value)
 # An answer is taken while the request is still before a decision.
 ANSWERABLE = (Status.SUBMITTED.value, Status.RETURNED.value)
 APPROVED = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS_GRANTED.value)
@@ -204,6 +210,42 @@ async def expire(session: AsyncSession, days: float, now: datetime | None = None
                 request_id, "org_overdue", actor_id=None, details={"days": days}, at=now
             )
             released.append(request_id)
+    return released
+
+
+async def release_without_responsible(
+    session: AsyncSession, organization_id: int, now: datetime | None = None
+) -> list[int]:
+    """A responsible person of `organization_id` was removed: its held cards that nobody is
+    left to confirm (no responsible person but, at most, the applicant) are released (state
+    `responsible_gone`), each by a conditional UPDATE, instead of waiting out the days.
+    Returns the requests whose cards the caller posts, in this transaction."""
+    now = now or utcnow()
+    people = set(await staff.responsible_of(session, organization_id))
+    held = (
+        await session.execute(
+            select(AccessRequest.id, AccessRequest.account_id)
+            .where(*_releasable(), AccessRequest.organization_id == organization_id)
+            .order_by(AccessRequest.id)
+        )
+    ).all()
+    released = []
+    for request_id, applicant in held:
+        if people - {applicant}:
+            continue  # someone can still answer
+        result = await session.execute(
+            update(AccessRequest)
+            .where(AccessRequest.id == request_id, *_releasable())
+            .values(
+                org_confirmation=State.RESPONSIBLE_GONE.value, org_card_held=False, updated_at=now
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) == 1:
+            EventRepository(session).add(
+                request_id, "org_responsible_gone", actor_id=None, details={}, at=now
+            )
+            released.append(int(request_id))
     return released
 
 

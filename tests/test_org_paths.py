@@ -7,7 +7,7 @@ from __future__ import annotations
 from bot import texts
 from db.database import Database
 from services.role_matrix import RoleMatrix
-from tests.admin_support import request_row, submitted
+from tests.admin_support import admin, request_row, submitted
 from tests.dialog_steps import to_organization
 from tests.harness import Harness
 from tests.org_support import ORG_A, RESP_A1, RESP_A2, org_harness, responsible
@@ -83,3 +83,42 @@ async def test_the_other_responsible_persons_are_asked_not_the_applicant(
         assert card_copies(h) == []  # held for RESP_A2's answer
         assert "Новая заявка" in h.user(RESP_A2).last.plain
         assert not [t for t in texts_in(h, 1001) if "Новая заявка" in t]
+
+
+# --- ORG_CONFIRMATION=required: the last responsible person removed (item 2.3) ---------------
+
+
+async def test_removing_the_last_responsible_person_releases_the_held_cards(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
+        await responsible(db, RESP_A1)
+        applicant = await submitted(h)
+        told = [t for t in texts_in(h, 1001) if "Заявка № 1" in t or "№ 1" in t][-1]
+        assert "Специалисты МИАЦ рассмотрят её" not in told
+        assert "подтверд" in told and "организаци" in told
+        mine = (await applicant.send("/my"))[-1].plain
+        assert texts.STATUS_HELD_FOR_ORG in mine and "на рассмотрении" not in mine
+        assert card_copies(h) == []
+        boss = admin(h)
+        await boss.send(f"/staff remove {RESP_A1}")
+        posted = card_copies(h)
+        assert len(posted) == 1, "the held card stays held after its last responsible left"
+        assert texts.ORG_STATES["responsible_gone"] in posted[0].plain
+        assert texts.BTN_APPROVE in posted[0].buttons
+        row = await request_row(db)
+        assert not row.org_card_held and row.org_confirmation == "responsible_gone"
+        mine = (await applicant.send("/my"))[-1].plain
+        assert "на рассмотрении" in mine
+
+
+async def test_removing_one_of_two_responsible_persons_keeps_the_card_held(
+    db: Database, role_matrix: RoleMatrix, database_url: str, organizations: None
+) -> None:
+    async with org_harness(db, role_matrix, database_url, org_confirmation="required") as h:
+        await responsible(db, RESP_A1)
+        await responsible(db, RESP_A2)
+        await submitted(h)
+        await admin(h).send(f"/staff remove {RESP_A1}")
+        assert card_copies(h) == []
+        assert (await request_row(db)).org_card_held

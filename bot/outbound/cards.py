@@ -342,9 +342,10 @@ def _notice(
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     reason = str(details.get("reason") or request.decision_reason or "")
     if notice == "submitted":
-        return texts.submitted(request.id, Status.SUBMITTED.value), keyboards.main_menu()
+        held = request.org_card_held
+        return texts.submitted(request.id, Status.SUBMITTED.value, held), keyboards.main_menu()
     if notice == "resubmitted":
-        return texts.resubmitted(request.id), keyboards.main_menu()
+        return texts.resubmitted(request.id, request.org_card_held), keyboards.main_menu()
     if notice == "approved":
         return texts.applicant_approved(request.id), None
     if notice == "rejected":

@@ -112,6 +112,23 @@ async def release_overdue(db: Database, settings: Settings, now: datetime | None
     return len(released)
 
 
+async def release_without_responsible(
+    session: AsyncSession, settings: Settings, organization_id: int | None
+) -> list[int]:
+    """In the transaction that removed a responsible person of `organization_id`: the held
+    cards nobody is left to confirm go to the admins now, saying why."""
+    if organization_id is None:
+        return []
+    released = await org_confirmation.release_without_responsible(session, organization_id)
+    for request_id in released:
+        request = await session.get(AccessRequest, request_id)
+        if request is not None:
+            await session.refresh(request)
+            await cards.enqueue_card_refresh(session, request.id, request.account_id)
+            await cards.enqueue_card_posts(session, settings, request)
+    return released
+
+
 # --- applications to become a responsible person ---------------------------------------------
 
 

@@ -141,6 +141,7 @@ ORG_STATES = {
     "only_applicant": (
         "заявитель — единственное ответственное лицо организации, подтвердить некому"
     ),
+    "responsible_gone": ("ответственное лицо организации удалено, других нет — подтвердить некому"),
 }
 ORG_LABEL = "Подтверждение организации"
 
@@ -155,7 +156,7 @@ def org_state(state: str | None, reason: str | None = None) -> str:
 
 def org_state_card(state: str | None, reason: str | None, held_until_answer: bool) -> str:
     text = org_state(state, reason)
-    if state == "overdue":
+    if state in ("overdue", "responsible_gone"):
         text += " — карточка опубликована без подтверждения"
     if state == "declined":
         text += " — решите, одобрять ли заявку"

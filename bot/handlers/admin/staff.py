@@ -30,7 +30,12 @@ from bot.args import user_id as parse_user_id
 from bot.callbacks import StaffAction, StaffCb
 from bot.config import Settings
 from bot.outbound import menus
-from bot.outbound.org_desk import enqueue_application_outcome, org_name, render_application
+from bot.outbound.org_desk import (
+    enqueue_application_outcome,
+    org_name,
+    release_without_responsible,
+    render_application,
+)
 from db.database import Database
 from db.models import Organization, ResponsibleApplication
 from services import organizations, staff
@@ -97,11 +102,14 @@ async def _staff_view(db: Database, page: int = 0) -> tuple[str, InlineKeyboardM
     return text, InlineKeyboardMarkup(inline_keyboard=keyboard)
 
 
-async def _remove(db: Database, actor: int, user_id: int) -> str:
+async def _remove(db: Database, settings: Settings, actor: int, user_id: int) -> str:
     async with db.write() as session:
+        organization_id = await staff.organization_of(session, user_id)
         outcome = await staff.remove(session, actor, user_id)
         if outcome is Removal.REMOVED:
             menus.enqueue(session, user_id)  # the figures or /org leave their menu
+            # ORG_CONFIRMATION=required: cards held for an answer nobody is left to give.
+            await release_without_responsible(session, settings, organization_id)
     if outcome is Removal.NOT_FOUND:
         return texts.STAFF_NOT_FOUND
     if outcome is Removal.OWNER:
@@ -111,11 +119,14 @@ async def _remove(db: Database, actor: int, user_id: int) -> str:
     return texts.staff_removed(user_id)
 
 
-async def _add(db: Database, actor: int, user_id: int, role: StaffRole) -> str:
+async def _add(db: Database, settings: Settings, actor: int, user_id: int, role: StaffRole) -> str:
     async with db.write() as session:
+        organization_id = await staff.organization_of(session, user_id)
         outcome = await staff.add(session, actor, user_id, role)
         if outcome is Change.CHANGED:
             menus.enqueue(session, user_id)
+            # A responsible person made a viewer, say, no longer answers for the organisation.
+            await release_without_responsible(session, settings, organization_id)
     if outcome is Change.OWNER:
         return texts.staff_owner(user_id)
     if outcome is Change.LAST_ADMIN:
@@ -168,12 +179,12 @@ async def on_staff(
     if len(args) == 3 and args[0] == "add" and args[1] in ADDABLE:
         target = parse_user_id(args[2])
         if target is not None:
-            await message.answer(await _add(db, actor, target, ADDABLE[args[1]]))
+            await message.answer(await _add(db, settings, actor, target, ADDABLE[args[1]]))
             return
     if len(args) == 2 and args[0] == "remove":
         target = parse_user_id(args[1])
         if target is not None:
-            await message.answer(await _remove(db, actor, target))
+            await message.answer(await _remove(db, settings, actor, target))
             return
     await message.answer(texts.STAFF_USAGE)
 
@@ -255,11 +266,15 @@ async def on_page(
 
 
 async def on_remove(
-    query: CallbackQuery, callback_data: StaffCb, callback_answer: CallbackAnswer, db: Database
+    query: CallbackQuery,
+    callback_data: StaffCb,
+    callback_answer: CallbackAnswer,
+    db: Database,
+    settings: Settings,
 ) -> None:
     if (message := _pressed(query, callback_answer)) is None:
         return
-    outcome = await _remove(db, query.from_user.id, callback_data.user_id)
+    outcome = await _remove(db, settings, query.from_user.id, callback_data.user_id)
     callback_answer.text, callback_answer.show_alert = texts.plain(outcome), True
     text, keyboard = await _staff_view(db, callback_data.page)
     with contextlib.suppress(TelegramBadRequest):  # nothing changed
