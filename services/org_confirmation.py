@@ -328,12 +328,18 @@ def missing_positions(positions: Sequence[str], taken: set[str]) -> list[str]:
 
 
 async def form_rows(session: AsyncSession, organization_id: int) -> list[AccessRequest]:
+    """The requests the organisation's form lists for the head's signature. Item 2.3: the
+    head sends the organisation's request for access, so the form lists only the people the
+    organisation asks for; one it declined (its responsible person said the person does not
+    work there, or not in that post) is left out rather than listed with a status column —
+    a head signs a list of whom they ask access for, not a record of who was refused."""
     rows = await session.scalars(
         select(AccessRequest)
         .where(
             AccessRequest.organization_id == organization_id,
             AccessRequest.erased_at.is_(None),
             AccessRequest.status.in_(IN_FORM),
+            AccessRequest.org_confirmation.is_distinct_from(State.DECLINED.value),
         )
         .order_by(AccessRequest.id)
     )

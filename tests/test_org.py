@@ -642,7 +642,9 @@ async def test_the_form_prints_on_one_a4_landscape_page_in_libreoffice(tmp_path:
         )
 
     rows = [person(snils(n), f"Сотрудник Номер {n}") for n in range(3)]
-    data = await org_form.build(rows, texts.ORG_FORM_HIDDEN, texts.ORG_FORM_SIGNATURE)
+    data = await org_form.build(
+        rows, texts.ORG_FORM_HIDDEN, texts.ORG_FORM_ROLE_PENDING, texts.ORG_FORM_SIGNATURE
+    )
     (tmp_path / "form.xlsx").write_bytes(data)
     process = await asyncio.create_subprocess_exec(
         "soffice",

@@ -4,6 +4,10 @@ after МИАЦ decided, a name typed where the bot offered a button."""
 
 from __future__ import annotations
 
+import io
+
+from openpyxl import load_workbook
+
 from bot import texts
 from db.database import Database
 from services.role_matrix import RoleMatrix
@@ -122,3 +126,31 @@ async def test_removing_one_of_two_responsible_persons_keeps_the_card_held(
         await admin(h).send(f"/staff remove {RESP_A1}")
         assert card_copies(h) == []
         assert (await request_row(db)).org_card_held
+
+
+# --- the form for the head's signature (item 2.3) --------------------------------------------
+
+
+async def test_the_form_leaves_out_declined_requests_and_names_the_role_to_come(
+    h: Harness, db: Database
+) -> None:
+    await responsible(db, RESP_A1)
+    await submitted(h)  # № 1: the organisation declines it
+    await submitted_typed_position(h, 1002)  # № 2: a typed position, no role yet
+    person = h.user(RESP_A1)
+    first, decline = person.find_button(texts.BTN_ORG_DECLINE)
+    for sent in h.session.in_chat(RESP_A1):
+        current = h.session.messages[(RESP_A1, sent.message_id)]
+        if "№ 1" in current.plain and current.button_data(texts.BTN_ORG_DECLINE):
+            first, decline = current, current.button_data(texts.BTN_ORG_DECLINE) or ""
+    await person.press_data(first, decline)
+    await person.send("Уволена")
+    assert (await request_row(db)).org_confirmation == "declined"
+    await person.send("/org")
+    await person.press(texts.BTN_ORG_XLSX)
+    sent = [f for f in h.session.files if f.chat_id == RESP_A1]
+    sheet = load_workbook(io.BytesIO(sent[-1].data)).worksheets[0]
+    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
+    people = [r for r in rows[1:] if r[0]]
+    assert len(people) == 1, people
+    assert people[0][8] == texts.ORG_FORM_ROLE_PENDING

@@ -217,6 +217,8 @@ ORG_FORM_SIGNATURE = (
     "«___» ____________ 20___ г.",
 )
 ORG_FORM_HIDDEN = "скрыт"
+# The role of a position typed outside the role matrix, before МИАЦ chooses it.
+ORG_FORM_ROLE_PENDING = "роль назначит МИАЦ"
 
 
 def org_xlsx_caption(organization: str, count: int) -> str:

@@ -213,7 +213,9 @@ async def on_form(
     if not rows:
         callback_answer.text = texts.ORG_XLSX_EMPTY
         return
-    data = await org_form.build(rows, texts.ORG_FORM_HIDDEN, texts.ORG_FORM_SIGNATURE)
+    data = await org_form.build(
+        rows, texts.ORG_FORM_HIDDEN, texts.ORG_FORM_ROLE_PENDING, texts.ORG_FORM_SIGNATURE
+    )
     await bot.send_document(
         message.chat.id,
         BufferedInputFile(data, filename=f"zayavka_org_{organization_id}.xlsx"),
