@@ -154,3 +154,19 @@ async def test_the_form_leaves_out_declined_requests_and_names_the_role_to_come(
     people = [r for r in rows[1:] if r[0]]
     assert len(people) == 1, people
     assert people[0][8] == texts.ORG_FORM_ROLE_PENDING
+
+
+# --- «роль выбрал администратор» only when an admin did --------------------------------------
+
+
+async def test_a_rejected_typed_position_does_not_say_an_admin_chose_the_role(
+    h: Harness, db: Database
+) -> None:
+    await submitted_typed_position(h)
+    boss = admin(h)
+    await boss.press(texts.BTN_REJECT)
+    await boss.press(texts.DEFAULT_REJECT_REASONS[1])
+    card = card_copies(h)[-1]
+    assert (await request_row(db)).status == "rejected"
+    assert texts.NOTE_POSITION_MANUAL_ROLE_SET not in card.plain
+    assert texts.NOTE_POSITION_MANUAL_NO_ROLE in card.plain

@@ -102,10 +102,13 @@ async def render(
     if r.org_manual:
         warnings.append(texts.WARN_ORG_MANUAL)
     if not r.position_in_matrix:
-        waiting = r.role is None and r.status == Status.SUBMITTED.value
-        warnings.append(
-            texts.WARN_POSITION_MANUAL if waiting else texts.NOTE_POSITION_MANUAL_ROLE_SET
-        )
+        # The form never sets a role for a typed position: a role there is an admin's choice.
+        if r.role is not None:
+            warnings.append(texts.NOTE_POSITION_MANUAL_ROLE_SET)
+        elif r.status == Status.SUBMITTED.value:
+            warnings.append(texts.WARN_POSITION_MANUAL)
+        else:  # rejected, returned or withdrawn before anyone chose one
+            warnings.append(texts.NOTE_POSITION_MANUAL_NO_ROLE)
     warnings += related_warnings(r, await RequestRepository(session).related(r))
     erased = r.erased_at is not None
     changes = [
