@@ -5,6 +5,7 @@ after МИАЦ decided, a name typed where the bot offered a button."""
 from __future__ import annotations
 
 import io
+from html import unescape
 
 from openpyxl import load_workbook
 
@@ -170,3 +171,15 @@ async def test_a_rejected_typed_position_does_not_say_an_admin_chose_the_role(
     assert (await request_row(db)).status == "rejected"
     assert texts.NOTE_POSITION_MANUAL_ROLE_SET not in card.plain
     assert texts.NOTE_POSITION_MANUAL_NO_ROLE in card.plain
+
+
+# --- /mydata in words (152-FZ, art. 14) ------------------------------------------------------
+
+
+async def test_mydata_names_the_organisations_confirmation_in_words(
+    h: Harness, db: Database
+) -> None:
+    person = await submitted(h)  # no responsible person: `no_responsible`
+    shown = unescape((await person.send("/mydata"))[-1].plain)
+    assert "no_responsible" not in shown
+    assert f"Подтверждение организации: {texts.ORG_STATES['no_responsible']}" in shown
