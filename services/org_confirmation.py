@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import AccessRequest, Organization, StaffMember, utcnow
+from db.models import AccessRequest, Organization, OrgAsk, StaffMember, utcnow
 from db.repositories import EventRepository
 from services import outbox, staff
 from services.outbox import Kind
@@ -60,6 +60,8 @@ class State(StrEnum):
 # An answer is still taken after the card went out without one (a responsible person
 # appointed later may give it; the card shows it).
 OPEN_STATES = (State.AWAITING.value, State.OVERDUE.value, State.RESPONSIBLE_GONE.value)
+# Shown, never stored: МИАЦ decided while the organisation's answer was still awaited.
+UNANSWERED = "unanswered"
 # An answer is taken while the request is still before a decision.
 ANSWERABLE = (Status.SUBMITTED.value, Status.RETURNED.value)
 APPROVED = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS_GRANTED.value)
@@ -97,6 +99,22 @@ async def on_submitted(session: AsyncSession, mode: Mode, request: AccessRequest
             request_id=request.id,
         )
     return people
+
+
+def shown_state(status: str, state: str | None) -> str | None:
+    """What to say of the organisation's answer: an open state once МИАЦ has decided is no
+    longer «waiting» but «not answered before the decision»."""
+    if state in OPEN_STATES and status not in ANSWERABLE:
+        return UNANSWERED
+    return state
+
+
+async def ask_chats(session: AsyncSession, request_id: int) -> list[int]:
+    """The chats where a responsible person was asked about the request."""
+    rows = await session.scalars(
+        select(OrgAsk.chat_id).where(OrgAsk.request_id == request_id).distinct()
+    )
+    return sorted(rows)
 
 
 class Refused(StrEnum):

@@ -183,3 +183,26 @@ async def test_mydata_names_the_organisations_confirmation_in_words(
     shown = unescape((await person.send("/mydata"))[-1].plain)
     assert "no_responsible" not in shown
     assert f"Подтверждение организации: {texts.ORG_STATES['no_responsible']}" in shown
+
+
+# --- МИАЦ decided before the organisation answered (item 2.3) --------------------------------
+
+
+async def test_the_ask_says_what_miac_decided_and_loses_its_buttons(
+    h: Harness, db: Database
+) -> None:
+    await responsible(db, RESP_A1)
+    await submitted(h)
+    ask = next(s for s in h.session.in_chat(RESP_A1) if "Новая заявка" in s.plain)
+    await admin(h).press(texts.BTN_APPROVE)
+    card = card_copies(h)[-1]
+    assert "ждёт подтверждения организации" not in card.plain
+    now = h.session.messages[(RESP_A1, ask.message_id)]
+    assert now.buttons == []
+    assert "одобрена" in now.plain.lower() and "МИАЦ" in now.plain
+    assert "❓ Задать вопрос" in now.plain  # how to tell МИАЦ they do not work there
+    # The old button, pressed anyway, says what happened.
+    person = h.user(RESP_A1)
+    await person.press_data(ask, ask.button_data(texts.BTN_ORG_CONFIRM) or "")
+    assert person.last_answer_text() == texts.org_decided_already(1, "approved")
+    assert h.unanswered_callbacks() == []

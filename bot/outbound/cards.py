@@ -125,7 +125,8 @@ async def render(
         decision = texts.decision_line(r.status, who, r.decision_reason)
     rows = _rows(r)
     if r.org_confirmation is not None:  # what the organisation said (ORG_CONFIRMATION)
-        org_line = texts.org_state_card(r.org_confirmation, r.org_reason, r.org_card_held)
+        state = org_confirmation.shown_state(r.status, r.org_confirmation)
+        org_line = texts.org_state_card(state, r.org_reason, r.org_card_held)
         rows.append((texts.ORG_LABEL, org_line))
     text = texts.card(r.id, r.status, r.submitted_at, rows, warnings, changes, decision)
     decidable = r.status == Status.SUBMITTED.value and not r.org_card_held
@@ -204,6 +205,16 @@ async def announce(session: AsyncSession, request: AccessRequest, notice: str | 
     topic header, and a notice to the applicant. In the change's own transaction."""
     await enqueue_card_refresh(session, request.id, request.account_id)
     await support_desk.enqueue_header(session, request.account_id)
+    if request.status not in org_confirmation.ANSWERABLE:
+        # МИАЦ decided: the responsible persons' asks say so and lose their buttons.
+        for chat_id in await org_confirmation.ask_chats(session, request.id):
+            outbox.enqueue(
+                session,
+                chat_id,
+                Kind.ORG_ASK_DECIDED,
+                request_id=request.id,
+                user_id=request.account_id or None,
+            )
     if notice is None:
         return []
     return await enqueue_notice(session, request, notice)

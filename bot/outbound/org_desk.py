@@ -45,9 +45,23 @@ def request_block(r: AccessRequest) -> str:
         r.position,
         r.role,
         mask_snils(r.snils),
-        r.org_confirmation,
+        org_confirmation.shown_state(r.status, r.org_confirmation),
         r.org_reason,
     )
+
+
+def is_decided(r: AccessRequest) -> bool:
+    """МИАЦ has decided (approved, rejected, exported …): the organisation's word is moot."""
+    return r.status not in org_confirmation.ANSWERABLE
+
+
+def ask_text(r: AccessRequest) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The ask as the request is now: its buttons while it waits for the organisation; once
+    МИАЦ decided, what they decided and how to tell МИАЦ the person does not work there."""
+    if is_decided(r):
+        return texts.org_ask_decided(request_block(r), r.id, r.status), None
+    markup = InlineKeyboardMarkup(inline_keyboard=[answer_buttons(r.id)]) if is_open(r) else None
+    return texts.org_ask(request_block(r)), markup
 
 
 def is_open(r: AccessRequest) -> bool:
@@ -202,12 +216,7 @@ async def deliver_ask(ctx: Context, row: Envelope) -> Outcome | None:
             return None
         if await staff.organization_of(session, row.chat_id) != request.organization_id:
             return None
-        text = texts.org_ask(request_block(request))
-        markup = (
-            InlineKeyboardMarkup(inline_keyboard=[answer_buttons(request.id)])
-            if is_open(request)
-            else None
-        )
+        text, markup = ask_text(request)
     message = await ctx.call(SendMessage(chat_id=row.chat_id, text=text, reply_markup=markup))
     request_id = request.id
 
@@ -250,6 +259,36 @@ async def deliver_ask_erased(ctx: Context, row: Envelope) -> Outcome | None:
         reason = exc.message.lower()
         if "not modified" not in reason and "message to edit not found" not in reason:
             raise
+    return None
+
+
+async def deliver_ask_decided(ctx: Context, row: Envelope) -> Outcome | None:
+    """МИАЦ decided: every ask of the request in this chat says what, without buttons."""
+    if row.request_id is None:
+        return None
+    async with ctx.db.read() as session:
+        request = await session.get(AccessRequest, row.request_id)
+        if request is None or request.erased_at is not None:
+            return None  # the erasure rewrites the asks itself
+        text, markup = ask_text(request)
+        asks = list(
+            await session.scalars(
+                select(OrgAsk.message_id).where(
+                    OrgAsk.request_id == request.id, OrgAsk.chat_id == row.chat_id
+                )
+            )
+        )
+    for message_id in asks:
+        try:
+            await ctx.call(
+                EditMessageText(
+                    chat_id=row.chat_id, message_id=message_id, text=text, reply_markup=markup
+                )
+            )
+        except TelegramBadRequest as exc:
+            reason = exc.message.lower()
+            if "not modified" not in reason and "message to edit not found" not in reason:
+                raise
     return None
 
 

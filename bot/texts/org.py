@@ -138,6 +138,7 @@ ORG_STATES = {
     "declined": "❌ не подтверждена организацией",
     "not_required": "подтверждение организации не требуется",
     "no_responsible": "у организации нет ответственного лица",
+    "unanswered": "организация не ответила до решения МИАЦ",
     "only_applicant": (
         "заявитель — единственное ответственное лицо организации, подтвердить некому"
     ),
@@ -171,6 +172,32 @@ def org_ask(block: str) -> str:
         f"{block}\n\n"
         "Подтвердите, что этот человек работает у вас в указанной должности (п. 2.3 "
         "приказа № 922)."
+    )
+
+
+def org_ask_decided(block: str, number: int, status: str) -> str:
+    """The ask once МИАЦ decided before the organisation answered: no buttons, what was
+    decided, and how to tell МИАЦ if the person does not work there (item 2.3)."""
+    return (
+        f"🏥 <b>Заявка № {number} сотрудника вашей организации</b>\n\n"
+        f"{block}\n\n"
+        f"МИАЦ уже принял решение: <b>{escape(STATUS_NAMES.get(status, status))}</b>. "
+        "Подтверждать её больше не нужно.\n"
+        f"{ORG_TELL_MIAC.format(number=number)}"
+    )
+
+
+ORG_TELL_MIAC = (
+    "Если этот человек у вас не работает или занимает другую должность, сообщите МИАЦ: "
+    "кнопка «❓ Задать вопрос» в меню бота, укажите заявку № {number}."
+)
+
+
+def org_decided_already(number: int, status: str) -> str:
+    """The answer to an old «Подтверждаю» / «Не подтверждаю» (a callback alert: plain)."""
+    return (
+        f"Заявка № {number}: МИАЦ уже принял решение — {STATUS_NAMES.get(status, status)}. "
+        "Если человек у вас не работает, напишите МИАЦ через «❓ Задать вопрос»."
     )
 
 

@@ -35,6 +35,7 @@ from bot.config import Settings
 from bot.outbound.org_desk import (
     after_answer,
     answer_buttons,
+    is_decided,
     is_open,
     org_name,
     request_block,
@@ -142,10 +143,19 @@ async def answer_request(
     if result is org_confirmation.Refused.NOT_YOURS:
         return texts.ORG_NOT_YOURS
     if result is org_confirmation.Refused.ALREADY:
-        return texts.ORG_ALREADY
+        return await _already(db, user_id, request_id)
     if result is org_confirmation.Refused.OWN:
         return texts.ORG_OWN_REQUEST
     return texts.org_confirmed_done(request_id) if confirm else texts.org_declined_done(request_id)
+
+
+async def _already(db: Database, user_id: int, request_id: int) -> str:
+    """Why an answer is no longer taken: МИАЦ decided (saying what), or a colleague answered."""
+    async with db.read() as session:
+        request = await org_confirmation.request_of_org(session, user_id, request_id)
+    if request is not None and is_decided(request):
+        return texts.org_decided_already(request.id, request.status)
+    return texts.ORG_ALREADY
 
 
 def _without(markup: InlineKeyboardMarkup | None, request_id: int) -> InlineKeyboardMarkup | None:
@@ -254,8 +264,12 @@ async def on_decline(
     user_id = query.from_user.id
     async with db.read() as session:
         request = await org_confirmation.request_of_org(session, user_id, callback_data.value)
-    if request is None or not is_open(request):
-        callback_answer.text = texts.ORG_NOT_YOURS if request is None else texts.ORG_ALREADY
+    if request is None:
+        callback_answer.text = texts.ORG_NOT_YOURS
+        return
+    if not is_open(request):
+        callback_answer.text = await _already(db, user_id, request.id)
+        await _drop_answer_buttons(message, request.id)
         return
     if request.account_id == user_id:
         callback_answer.text = texts.ORG_OWN_REQUEST
