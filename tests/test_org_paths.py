@@ -15,7 +15,7 @@ from services.role_matrix import RoleMatrix
 from tests.admin_support import admin, request_row, submitted
 from tests.dialog_steps import to_organization
 from tests.harness import Harness
-from tests.org_support import ORG_A, RESP_A1, RESP_A2, org_harness, responsible
+from tests.org_support import ORG_A, ORG_B, RESP_A1, RESP_A2, org_harness, responsible
 from tests.test_org import card_copies, texts_in
 
 
@@ -205,4 +205,32 @@ async def test_the_ask_says_what_miac_decided_and_loses_its_buttons(
     person = h.user(RESP_A1)
     await person.press_data(ask, ask.button_data(texts.BTN_ORG_CONFIRM) or "")
     assert person.last_answer_text() == texts.org_decided_already(1, "approved")
+    assert h.unanswered_callbacks() == []
+
+
+# --- /staff → «➕ Ответственное лицо организации», then the name typed (item 2.1) -------------
+
+
+async def test_the_organisation_typed_after_the_staff_button_is_searched(
+    h: Harness, db: Database
+) -> None:
+    boss = h.user(900001, "Ольга")  # the admin, in their private chat
+    await boss.send("/staff")
+    await boss.press(texts.BTN_INVITE_RESPONSIBLE)
+    nothing = (await boss.send("нет такой больницы"))[-1]
+    assert texts.STAFF_ORG_NONE in nothing.plain  # and the same question again
+    found = (await boss.send("условная црб"))[-1]
+    assert ORG_A in found.buttons and ORG_B in found.buttons
+    await boss.press_data(found, found.button_data(ORG_A) or "")
+    assert any("inv_" in t for t in texts_in(h, 900001))
+
+
+async def test_the_organisation_typed_in_the_admin_group_as_a_reply_is_searched(
+    h: Harness, db: Database
+) -> None:
+    boss = admin(h)
+    await boss.send("/staff")
+    await boss.press(texts.BTN_INVITE_RESPONSIBLE)
+    found = (await boss.reply("условная црб"))[-1]
+    assert ORG_A in found.buttons
     assert h.unanswered_callbacks() == []

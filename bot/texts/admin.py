@@ -182,6 +182,7 @@ INPUT_KIND_NAMES = {
     "role": "причину смены роли",
     "broadcast_text": "текст рассылки",
     "org_decline": "причину",
+    "staff_org": "слова из названия организации",
 }
 
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardButton,
@@ -25,7 +27,7 @@ from aiogram.types import (
 )
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot import keyboards, texts
+from bot import keyboards, prompts, texts
 from bot.args import user_id as parse_user_id
 from bot.callbacks import StaffAction, StaffCb
 from bot.config import Settings
@@ -46,6 +48,15 @@ log = logging.getLogger(__name__)
 INVITE_ROLES = {0: StaffRole.ADMIN, 1: StaffRole.OPERATOR, 2: StaffRole.VIEWER}
 ADDABLE = {"admin": StaffRole.ADMIN, "operator": StaffRole.OPERATOR, "viewer": StaffRole.VIEWER}
 
+
+# The words of an organisation's name, asked for by «➕ Ответственное лицо организации».
+ORG_SEARCH = prompts.kind(
+    "staff_org",
+    timedelta(hours=1),
+    texts.STAFF_ORG_WORDS_LIMIT,
+    texts.STAFF_ORG_WORDS_TOO_LONG,
+    texts.STAFF_ORG_WORDS_EMPTY,
+)
 
 # People per /staff page: a region has hundreds of organisations, each with responsible
 # persons; one message holds at most 4096 characters and 100 buttons.
@@ -224,9 +235,82 @@ def _pressed(query: CallbackQuery, callback_answer: CallbackAnswer) -> Message |
     return None
 
 
-async def on_org_how(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
-    if (message := _pressed(query, callback_answer)) is not None:
-        await message.answer(texts.STAFF_ORG_HOW)
+async def on_org_how(
+    query: CallbackQuery, callback_answer: CallbackAnswer, bot: Bot, fsm_storage: BaseStorage
+) -> None:
+    """«➕ Ответственное лицо организации»: the words of the organisation's name are asked
+    for (`bot.prompts`: in a private chat the next message, in the group a reply)."""
+    if (message := _pressed(query, callback_answer)) is None:
+        return
+    await prompts.ask(
+        bot,
+        fsm_storage,
+        message.chat.id,
+        query.from_user,
+        ORG_SEARCH,
+        texts.STAFF_ORG_PROMPT,
+        {},
+        thread_id=message.message_thread_id,
+    )
+
+
+async def on_org_search(
+    message: Message,
+    prompt: prompts.Prompt,
+    answer: str,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    fsm_storage: BaseStorage,
+) -> None:
+    """The organisation's name, typed in answer to «➕ Ответственное лицо организации»:
+    nothing found (or nothing typed) is said, and the same question asked again."""
+    words = " ".join(answer.split())
+    refused = prompts.refusal(prompt, words)
+    if refused is not None:
+        await prompts.ask_again(message, fsm_storage, bot, prompt, refused)
+        return
+    text, choice = await _org_choice(db, settings, words)
+    if choice is None:
+        await prompts.ask_again(message, fsm_storage, bot, prompt, texts.plain(text))
+        return
+    if message.from_user is not None:
+        await prompts.forget(fsm_storage, bot, message.chat.id, message.from_user.id)
+    await message.answer(text, reply_markup=choice)
+
+
+async def on_org_search_stray(
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    prompt: prompts.Prompt | None,
+    answer: str,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    fsm_storage: BaseStorage,
+) -> None:
+    """«✅ Использовать это сообщение» in the group: that message is the name searched."""
+    message = query.message if isinstance(query.message, Message) else None
+    words = " ".join(answer.split())
+    if prompt is None or message is None or not words:
+        callback_answer.text = texts.STALE_BUTTON
+        return
+    refused = prompts.refusal(prompt, words)
+    if refused is not None:
+        callback_answer.text = refused
+        return
+    with contextlib.suppress(TelegramBadRequest):
+        await message.edit_reply_markup(reply_markup=None)
+    text, choice = await _org_choice(db, settings, words)
+    if choice is not None:
+        await prompts.forget(fsm_storage, bot, message.chat.id, query.from_user.id)
+    await message.answer(text, reply_markup=choice)
+
+
+async def on_cancel_org_search(message: Message, bot: Bot, fsm_storage: BaseStorage) -> None:
+    if message.from_user is not None:
+        await prompts.forget(fsm_storage, bot, message.chat.id, message.from_user.id)
+    await message.reply(texts.INPUT_CANCELLED)
 
 
 async def on_invite(
@@ -325,6 +409,12 @@ async def _decide_application(
 def staff_router() -> Router:
     router = Router(name="staff")
     router.message.register(on_staff, Command("staff"))
+    router.message.register(
+        on_cancel_org_search, Command("cancel"), prompts.PendingPrompt(ORG_SEARCH)
+    )
+    router.message.register(on_org_search, prompts.AnswersPrompt(ORG_SEARCH))
+    router.message.register(prompts.on_written_past, prompts.WrittenPastPrompt(ORG_SEARCH))
+    router.callback_query.register(on_org_search_stray, *prompts.stray_button(ORG_SEARCH))
     buttons: dict[str, Callable[..., Awaitable[None]]] = {
         StaffAction.ORG_HOW: on_org_how,
         StaffAction.INVITE: on_invite,
