@@ -8,11 +8,12 @@ import io
 from html import unescape
 
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from bot import texts
 from db.database import Database
 from services.role_matrix import RoleMatrix
-from tests.admin_support import admin, request_row, submitted
+from tests.admin_support import ADMIN_CHAT, admin, request_row, submitted
 from tests.dialog_steps import to_organization
 from tests.harness import Harness
 from tests.org_support import ORG_A, ORG_B, RESP_A1, RESP_A2, org_harness, responsible
@@ -234,3 +235,93 @@ async def test_the_organisation_typed_in_the_admin_group_as_a_reply_is_searched(
     found = (await boss.reply("условная црб"))[-1]
     assert ORG_A in found.buttons
     assert h.unanswered_callbacks() == []
+
+
+# --- the form signed by the head, sent back (item 2.3) -----------------------------------------
+
+
+async def test_a_signed_form_sent_as_photos_reaches_only_the_admins(
+    h: Harness, db: Database
+) -> None:
+    from db.models import OrgForm, OrgFormRequest
+
+    await responsible(db, RESP_A1)
+    await submitted(h)
+    await submitted(h, 1002, snils="431-052-771 35", email="petrova@example.ru")
+    person = h.user(RESP_A1)
+    await person.send("/org")
+    await person.press(texts.BTN_ORG_SIGNED)
+    assert texts.ORG_SIGNED_PROMPT in person.last.plain
+    # Typed text instead of a file, and a Word file: the same question again.
+    assert texts.ORG_SIGNED_NEEDS_FILE in (await person.send("отправляю"))[-1].plain
+    assert texts.ORG_SIGNED_NOT_PDF in (await person.send(kind="docx"))[-1].plain
+    # Photos, page by page, then «Готово».
+    await person.send(kind="scan")
+    await person.send(kind="scan")
+    assert texts.org_signed_page(2) in person.last.plain
+    await person.press(texts.BTN_ORG_SIGNED_DONE)
+    assert person.last.plain == texts.org_signed_saved([1, 2])
+    async with db.read() as session:
+        form = (await session.scalars(select(OrgForm))).one()
+        covered = sorted((await session.scalars(select(OrgFormRequest.request_id))).all())
+    assert covered == [1, 2] and form.account_id == RESP_A1
+    assert [f["kind"] for f in form.files] == ["photo", "photo"]
+    # Each covered card says it came; /orgform shows it to an admin.
+    for number in (1, 2):
+        card = next(c for c in card_copies(h) if f"Заявка № {number}" in c.plain)
+        assert f"{texts.ORG_SIGNED_LABEL}: получена" in card.plain
+        assert f"/orgform {form.id}" in card.plain
+    boss = admin(h)
+    await boss.send(f"/orgform {form.id}")
+    shown = [f for f in h.session.files if f.chat_id == ADMIN_CHAT]
+    assert [f.file_id for f in shown] == [f["file_id"] for f in form.files]
+    assert shown[0].caption is not None and "№ 1, № 2" in shown[0].caption
+    coverage = [s.plain for s in await boss.send("/coverage")]
+    assert any("Подписанные формы" in t and ORG_A in t for t in coverage)
+    # Nobody else sees it: not a viewer in /coverage, not anyone by /orgform.
+    await person.send("/org")
+    assert (await person.send(f"/orgform {form.id}"))[-1].plain == texts.NO_ACCESS
+    assert h.unanswered_callbacks() == []
+    assert h.session.refusals == []
+
+
+async def test_a_viewer_sees_no_signed_forms_in_coverage(h: Harness, db: Database) -> None:
+    from services import staff
+    from services.staff import StaffRole
+
+    await responsible(db, RESP_A1)
+    await submitted(h)
+    person = h.user(RESP_A1)
+    await person.send("/org")
+    await person.press(texts.BTN_ORG_SIGNED)
+    await person.send(kind="pdf")  # a PDF is the whole form
+    assert person.last.plain == texts.org_signed_saved([1])
+    async with db.write() as session:
+        await staff.add(session, None, 881999, StaffRole.VIEWER)
+    viewer = h.user(881999, "Виктор")
+    shown = [s.plain for s in await viewer.send("/coverage")]
+    assert shown and texts.NO_ACCESS not in shown
+    assert not any("Подписанные формы" in t or "/orgform" in t for t in shown)
+
+
+async def test_a_signed_form_is_erased_with_a_request_it_covers(h: Harness, db: Database) -> None:
+    from db.models import OrgForm, OrgFormRequest
+    from services import consent
+
+    await responsible(db, RESP_A1)
+    await submitted(h)
+    await submitted(h, 1002, snils="431-052-771 35", email="petrova@example.ru")
+    person = h.user(RESP_A1)
+    await person.send("/org")
+    await person.press(texts.BTN_ORG_SIGNED)
+    await person.send(kind="pdf")
+    async with db.write() as session:
+        await consent.withdraw(session, 1002)
+    async with db.read() as session:
+        assert (await session.scalars(select(OrgForm))).all() == []
+        assert (await session.scalars(select(OrgFormRequest))).all() == []
+    card = next(c for c in card_copies(h) if "Заявка № 1" in c.plain)
+    await admin(h).send("/req 1")
+    assert texts.ORG_SIGNED_LABEL not in card_copies(h)[-1].plain
+    assert (await admin(h).send("/orgform 1"))[-1].plain == texts.ORGFORM_NOT_FOUND
+    assert card is not None

@@ -25,7 +25,7 @@ from db.database import Database
 from db.models import AccessRequest, RequestCard, RequestEvent, utcnow
 from db.outbox import Envelope, OutboxRepository
 from db.repositories import RequestRepository
-from services import audit, org_confirmation, outbox, staff
+from services import audit, org_confirmation, org_forms, outbox, staff
 from services.outbox import Delivered, Kind, Outcome
 from services.requests import HOLDING_STATUSES, RETURNABLE, Status, last_changes
 from services.role_matrix import RoleMatrix
@@ -128,6 +128,9 @@ async def render(
         state = org_confirmation.shown_state(r.status, r.org_confirmation)
         org_line = texts.org_state_card(state, r.org_reason, r.org_card_held)
         rows.append((texts.ORG_LABEL, org_line))
+    signed = await org_forms.covering(session, r.id)
+    if signed is not None:  # the organisation's form signed by its head (item 2.3)
+        rows.append((texts.ORG_SIGNED_LABEL, texts.org_signed_line(signed.sent_at, signed.id)))
     text = texts.card(r.id, r.status, r.submitted_at, rows, warnings, changes, decision)
     decidable = r.status == Status.SUBMITTED.value and not r.org_card_held
     keyboard = decision_keyboard(r.id) if decidable else None

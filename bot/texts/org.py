@@ -248,6 +248,39 @@ ORG_FORM_HIDDEN = "скрыт"
 ORG_FORM_ROLE_PENDING = "роль назначит МИАЦ"
 
 
+# --- the signed form, sent back (item 2.3) -------------------------------------------------------
+
+BTN_ORG_SIGNED = "📎 Отправить подписанную форму"
+BTN_ORG_SIGNED_DONE = "✅ Готово"
+ORG_SIGNED_PROMPT = (
+    "Пришлите скан формы заявки, подписанной руководителем: PDF-файлом или фотографиями "
+    "страниц (по одной, потом нажмите «✅ Готово»). Скан увидят только администраторы МИАЦ. "
+    "Передумали — /cancel."
+)
+ORG_SIGNED_LIMIT = 4096
+ORG_SIGNED_NEEDS_FILE = "Нужен скан: PDF-файл или фотография страницы формы."
+ORG_SIGNED_TOO_LONG = ORG_SIGNED_NEEDS_FILE
+ORG_SIGNED_NOT_PDF = "Этот файл не PDF. Пришлите скан формы PDF-файлом или фотографиями страниц."
+ORG_SIGNED_TOO_MANY = "Страниц уже много. Нажмите «✅ Готово», чтобы отправить форму."
+ORG_SIGNED_NOTHING = "Сначала пришлите скан формы: PDF-файл или фото страниц."
+ORG_SIGNED_NO_REQUESTS = (
+    "У организации нет заявок, которые могла бы покрывать форма: скан не сохранён."
+)
+ORG_SIGNED_CANCELLED = "Хорошо, форма не отправлена."
+
+
+def org_signed_page(count: int) -> str:
+    return f"Страница {count} получена. Пришлите следующую фотографией или нажмите «✅ Готово»."
+
+
+def org_signed_saved(request_ids: Sequence[int]) -> str:
+    listed = ", ".join(f"№ {n}" for n in request_ids)
+    return (
+        f"Подписанная форма получена и передана МИАЦ. Она относится к заявкам {listed}. "
+        "Если заявок станет больше, сформируйте форму заново и пришлите её снова."
+    )
+
+
 def org_xlsx_caption(organization: str, count: int) -> str:
     return (
         f"Форма заявки организации «{escape(organization)}»: {count} чел. СНИЛС и e-mail в ней "
