@@ -180,16 +180,28 @@ async def test_a_person_asks_and_an_admin_approves(h: Harness, db: Database) -> 
     found = (await asker.send("/responsible ЦРБ А"))[-1]
     assert ORG_A in found.buttons
     await asker.press(ORG_A)
+    assert texts.APPOINTMENT_PROMPT in asker.last.plain  # the head's order (item 2.1)
+    await asker.send("приказ № 45-к от 12.09.2022")
+    await asker.send(kind="pdf")
     assert ORG_A in asker.last.plain  # what will be sent, before it is
+    assert "приказ № 45-к от 12.09.2022" in asker.last.plain
     async with db.read() as session:
         assert await session.scalar(select(func.count()).select_from(ResponsibleApplication)) == 0
     await asker.press(texts.BTN_APPLICATION_SEND)
     assert asker.last_answer_text() == texts.APPLICATION_FILED
     application = next(s for s in h.session.in_chat(ADMIN_CHAT) if "Запрос № 1" in s.plain)
     assert ORG_A in application.plain and "<b>Нина</b> & Ко" in application.plain
+    assert "приказ № 45-к от 12.09.2022" in application.plain
+    scan = [f for f in h.session.files if f.chat_id == ADMIN_CHAT]
+    assert (
+        len(scan) == 1
+        and scan[0].file_id
+        and scan[0].caption == (texts.application_scan_caption(1))
+    )
     # Asking again while it waits: refused; asking gives no rights.
     await asker.send("/responsible ЦРБ А")
     await asker.press(ORG_A)
+    await asker.send("№ 45-к от 12.09.2022")
     await asker.press(texts.BTN_APPLICATION_SEND)
     assert asker.last_answer_text() == texts.APPLICATION_PENDING
     assert (await asker.send("/org"))[-1].plain == texts.NO_ACCESS
@@ -215,6 +227,7 @@ async def test_an_admin_declines_an_application(h: Harness, db: Database) -> Non
     asker = h.user(ASKER, "Нина")
     await asker.send("/responsible ЦРБ А")
     await asker.press(ORG_A)
+    await asker.send("письмо № 12 от 01.09.2022")
     await asker.press(texts.BTN_APPLICATION_SEND)
     await admin(h).press(texts.BTN_APPLICATION_DECLINE)
     assert texts_in(h, ASKER)[-1] == texts.APPLICATION_DECLINED
@@ -951,6 +964,7 @@ async def test_an_approved_applicant_gets_org_in_the_menu(h: Harness, db: Databa
     asker = h.user(ASKER, "Нина")
     await asker.send("/responsible ЦРБ А")
     await asker.press(ORG_A)
+    await asker.send("письмо № 12 от 01.09.2022")
     await asker.press(texts.BTN_APPLICATION_SEND)
     assert menus_of(h, ASKER) == []
     boss = admin(h)

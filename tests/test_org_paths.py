@@ -325,3 +325,40 @@ async def test_a_signed_form_is_erased_with_a_request_it_covers(h: Harness, db: 
     assert texts.ORG_SIGNED_LABEL not in card_copies(h)[-1].plain
     assert (await admin(h).send("/orgform 1"))[-1].plain == texts.ORGFORM_NOT_FOUND
     assert card is not None
+
+
+# --- the head's appointment in an application (item 2.1) ---------------------------------------
+
+
+async def test_an_application_asks_for_the_heads_appointment_and_the_card_shows_it(
+    h: Harness, db: Database
+) -> None:
+    from db.models import ResponsibleApplication
+
+    asker = h.user(881002, "Нина")
+    await asker.send("/responsible ЦРБ А")
+    await asker.press(ORG_A)
+    assert texts.APPOINTMENT_PROMPT in asker.last.plain
+    # No date: said so, and the same question again; a photo before the text: the same.
+    assert texts.APPOINTMENT_NEEDS_DATE in (await asker.send("приказ 45-к"))[-1].plain
+    assert texts.APPOINTMENT_EMPTY in (await asker.send(kind="photo"))[-1].plain
+    await asker.send("приказ <b>№ 45-к</b> от 12.09.2022")
+    assert texts.APPOINTMENT_SCAN in asker.last.plain
+    # A text where the scan is asked: told how to go on.
+    assert texts.APPOINTMENT_SCAN_NEEDED in (await asker.send("скана нет"))[-1].plain
+    await asker.press(texts.BTN_APPLICATION_SEND_NO_SCAN)
+    assert asker.last_answer_text() == texts.APPLICATION_FILED
+    card = next(s for s in h.session.in_chat(ADMIN_CHAT) if "Запрос № 1" in s.plain)
+    assert "приказ <b>№ 45-к</b> от 12.09.2022; скана нет" in card.plain
+    assert [f for f in h.session.files if f.chat_id == ADMIN_CHAT] == []
+    async with db.read() as session:
+        row = (await session.scalars(select(ResponsibleApplication))).one()
+    assert (row.appointment, row.appointment_file_id) == (
+        "приказ <b>№ 45-к</b> от 12.09.2022",
+        None,
+    )
+    # The old «Отправить» pressed again: nothing filed twice.
+    message, data = asker.find_button(texts.BTN_APPLICATION_SEND_NO_SCAN)
+    await asker.press_data(message, data)
+    assert asker.last_answer_text() == texts.STALE_BUTTON
+    assert h.unanswered_callbacks() == []

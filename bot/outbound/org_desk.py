@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.methods import EditMessageText, SendMessage
+from aiogram.methods import EditMessageText, SendDocument, SendMessage, SendPhoto
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -170,6 +170,8 @@ async def render_application(
         org_name(organization),
         None if application.status == "pending" else application.status,
         decider,
+        application.appointment,
+        application.appointment_file_id is not None,
     )
     if application.status != "pending":
         return text, None
@@ -300,5 +302,26 @@ async def deliver_application(ctx: Context, row: Envelope) -> Outcome | None:
         if application is None:
             return None
         text, keyboard = await render_application(session, application)
-    await ctx.call(SendMessage(chat_id=row.chat_id, text=text, reply_markup=keyboard))
+    card = await ctx.call(SendMessage(chat_id=row.chat_id, text=text, reply_markup=keyboard))
+    if application.appointment_file_id is not None:  # the scan, under its card (item 2.1)
+        caption = texts.application_scan_caption(application.id)
+        method: SendPhoto | SendDocument = (
+            SendPhoto(
+                chat_id=row.chat_id,
+                photo=application.appointment_file_id,
+                caption=caption,
+                reply_to_message_id=card.message_id,
+            )
+            if application.appointment_file_kind == "photo"
+            else SendDocument(
+                chat_id=row.chat_id,
+                document=application.appointment_file_id,
+                caption=caption,
+                reply_to_message_id=card.message_id,
+            )
+        )
+        try:
+            await ctx.call(method)
+        except TelegramBadRequest as exc:  # the card is out; a lost scan is not worth a repeat
+            log.info("appointment scan not sent: %s", type(exc).__name__)
     return None

@@ -33,11 +33,40 @@ def responsible_found(total: int, shown: int) -> str:
     return f"Выберите вашу организацию — запрос уйдёт администраторам МИАЦ.{more}"
 
 
-def application_confirm(organization: str) -> str:
+def application_confirm(organization: str, appointment: str, scan: bool) -> str:
+    attached = "скан приложен" if scan else "без скана"
     return (
         f"Попросить администраторов МИАЦ назначить вас ответственным лицом организации "
-        f"«{escape(organization)}»? Администратор увидит ваше имя в Telegram."
+        f"«{escape(organization)}»?\nНазначение: {escape(appointment)} ({attached}).\n"
+        "Администратор увидит ваше имя в Telegram."
     )
+
+
+# The head's appointment (item 2.1: the heads of the organisations appoint them).
+APPOINTMENT_PROMPT = (
+    "По п. 2.1 приказа № 922 ответственное лицо назначает руководитель организации. Напишите "
+    "номер и дату приказа (или письма) о вашем назначении, например: «приказ № 45-к от "
+    "12.09.2022». Передумали — /cancel."
+)
+APPOINTMENT_LIMIT = 200
+APPOINTMENT_EMPTY = (
+    "Нужны номер и дата приказа или письма текстом, например: «№ 45-к от 12.09.2022»."
+)
+APPOINTMENT_TOO_LONG = (
+    f"Слишком длинно: не больше {APPOINTMENT_LIMIT} символов. Напишите только номер и дату."
+)
+APPOINTMENT_NEEDS_DATE = (
+    "Не вижу даты. Напишите номер и дату приказа или письма, например: «№ 45-к от 12.09.2022»."
+)
+APPOINTMENT_SCAN = (
+    "Если есть скан приказа или письма, пришлите его PDF-файлом или фото. Скан увидят только "
+    "администраторы МИАЦ. Можно и без него — нажмите кнопку."
+)
+APPOINTMENT_SCAN_NEEDED = (
+    "Пришлите скан PDF-файлом или фото — или нажмите «📨 Отправить запрос без скана»."
+)
+APPOINTMENT_CANCELLED = "Хорошо, запрос не отправлен."
+BTN_APPLICATION_SEND_NO_SCAN = "📨 Отправить запрос без скана"
 
 
 BTN_APPLICATION_SEND = "📨 Отправить запрос"
@@ -52,17 +81,30 @@ APPLICATION_ALREADY_STAFF = "Вы уже сотрудник в боте: рол�
 
 
 def application_card(
-    number: int, name: str, uid: int, organization: str, outcome: str | None, by: str | None
+    number: int,
+    name: str,
+    uid: int,
+    organization: str,
+    outcome: str | None,
+    by: str | None,
+    appointment: str | None = None,
+    scan: bool = False,
 ) -> str:
     lines = [
         f"🏥 <b>Запрос № {number}</b>: назначить ответственным лицом организации",
         f"«{escape(organization)}»",
         f"Кто просит: {person(name)} (id <code>{uid}</code>)",
+        f"Назначение руководителем (п. 2.1): {escape(appointment or 'не указано')}"
+        + ("; скан — в следующем сообщении" if scan else "; скана нет"),
     ]
     if outcome is not None:
         verdict = "назначен(а)" if outcome == "approved" else "отказано"
         lines += ["", f"Итог: {verdict}" + (f" — {by}" if by else "")]
     return "\n".join(lines)
+
+
+def application_scan_caption(number: int) -> str:
+    return f"Скан назначения к запросу № {number}"
 
 
 BTN_APPLICATION_APPROVE = "✅ Назначить"
