@@ -164,6 +164,8 @@ class OrgAction(StrEnum):
     APPR = "appr"
     GAP = "gap"
     XLSX = "xlsx"  # the organisation's form for the head's signature
+    SIGNED = "signed"  # send the form signed by the head back (a PDF or photos)
+    SIGNED_DONE = "signed_done"  # the photos of the signed form are all sent
     # an answer on a request (`value`: the request)
     YES = "yes"
     NO = "no"

@@ -156,6 +156,12 @@ async def ask_again(
     )
 
 
+async def keep(storage: BaseStorage, bot: Bot, chat_id: int, user_id: int, prompt: Prompt) -> None:
+    """Store the prompt with its data changed: an answer that comes in parts (the pages of a
+    signed form, photo by photo) is gathered in it."""
+    await _context(storage, bot, chat_id, user_id).set_data(prompt.model_dump(mode="json"))
+
+
 async def forget(storage: BaseStorage, bot: Bot, chat_id: int, user_id: int) -> bool:
     """Forget the person's prompt in this chat; True if there was one."""
     context = _context(storage, bot, chat_id, user_id)

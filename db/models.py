@@ -156,7 +156,8 @@ class AccessRequest(Base):
     erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # Confirmation by the organisation's responsible person (order No 922, items 2.1, 2.3;
     # services/org_confirmation.py): awaiting | overdue | confirmed | declined | not_required |
-    # no_responsible; NULL for requests made before it existed.
+    # no_responsible | only_applicant | responsible_gone; NULL for requests made before it
+    # existed.
     org_confirmation: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # ORG_CONFIRMATION=required: the admins' card waits for the organisation's answer.
     org_card_held: Mapped[bool] = mapped_column(
@@ -451,6 +452,12 @@ class ResponsibleApplication(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     decided_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The head's appointment (item 2.1: the heads appoint the responsible persons): the
+    # number and date of the order or letter as typed, and its scan if sent (a Telegram
+    # file id, never the bytes; `appointment_file_kind`: document | photo).
+    appointment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    appointment_file_id: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    appointment_file_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Broadcast(Base):
@@ -506,6 +513,32 @@ class OrgAsk(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class OrgForm(Base):
+    """The organisation's form signed by its head (order No 922, item 2.3), sent back by a
+    responsible person as a PDF or photos: the Telegram file ids (never the bytes), who sent
+    it and when. Shown to admins only; erased with the requests it covers."""
+
+    __tablename__ = "org_forms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    account_id: Mapped[int] = mapped_column(BigInteger)  # the responsible person who sent it
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # [{"kind": "document" | "photo", "file_id": "…"}, …] in the order they were sent.
+    files: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+
+
+class OrgFormRequest(Base):
+    """A request the signed form covers (the organisation's form listed it when it was sent)."""
+
+    __tablename__ = "org_form_requests"
+
+    form_id: Mapped[int] = mapped_column(ForeignKey("org_forms.id"), primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("access_requests.id"), primary_key=True, index=True
+    )
 
 
 # --- MAX, the second messenger ---

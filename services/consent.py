@@ -23,7 +23,7 @@ from db.models import (
     utcnow,
 )
 from db.repositories import EventRepository
-from services import outbox
+from services import org_forms, outbox
 from services.requests import HOLDING_STATUSES, TRANSITIONS, Status, transition
 
 # What identifies the person in a request. Organisation, position and role stay for the
@@ -157,6 +157,8 @@ async def erase_requests(
     await _scrub_events(session, ids, snils, emails)
     await _free_emails(session, snils, emails)
     await _erase_asks(session, ids)
+    # A signed form's scan shows every person it listed: it goes with any of them (item 2.3).
+    await org_forms.erase_for_requests(session, ids)
     details: dict[str, Any] = {"fields": list(PERSONAL_COLUMNS)}
     if rule is not None:
         details["rule"] = rule

@@ -6,9 +6,11 @@ ORG_CONFIRMATION decides what a new request does:
 - `optional` (default): the admins' card is posted at once, each responsible person of the
   organisation is asked, and the card shows the answer when it comes;
 - `required`: the card is held (`org_card_held`) until the first answer. With no responsible
-  person (or an organisation typed by hand) it is posted at once, saying so; with no answer
-  after ORG_CONFIRMATION_DAYS a periodic job posts it with a warning (state `overdue`, an
-  answer is still taken). A decline posts it too, with the reason: the admin decides.
+  person (or an organisation typed by hand), or when the applicant is its only one, it is
+  posted at once, saying so; with no answer after ORG_CONFIRMATION_DAYS a periodic job posts
+  it with a warning (state `overdue`, an answer is still taken); when its last responsible
+  person is removed meanwhile, it is posted then (state `responsible_gone`). A decline posts
+  it too, with the reason: the admin decides.
 
 The first answer wins: one conditional UPDATE per answer (and per expiry), which also tells
 whether the card was being held, so it is posted exactly once. Nothing here commits.
@@ -25,7 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import AccessRequest, Organization, StaffMember, utcnow
+from db.models import AccessRequest, Organization, OrgAsk, StaffMember, utcnow
 from db.repositories import EventRepository
 from services import outbox, staff
 from services.outbox import Kind
@@ -47,9 +49,19 @@ class State(StrEnum):
     DECLINED = "declined"
     NOT_REQUIRED = "not_required"
     NO_RESPONSIBLE = "no_responsible"
+    # The applicant is the organisation's only responsible person: nobody else can confirm
+    # (nobody confirms their own request), so МИАЦ decides without the organisation's word.
+    ONLY_APPLICANT = "only_applicant"
+    # required: the organisation's last responsible person (other than the applicant) was
+    # removed while the card was held: it went out without the organisation's word.
+    RESPONSIBLE_GONE = "responsible_gone"
 
 
-OPEN_STATES = (State.AWAITING.value, State.OVERDUE.value)
+# An answer is still taken after the card went out without one (a responsible person
+# appointed later may give it; the card shows it).
+OPEN_STATES = (State.AWAITING.value, State.OVERDUE.value, State.RESPONSIBLE_GONE.value)
+# Shown, never stored: МИАЦ decided while the organisation's answer was still awaited.
+UNANSWERED = "unanswered"
 # An answer is taken while the request is still before a decision.
 ANSWERABLE = (Status.SUBMITTED.value, Status.RETURNED.value)
 APPROVED = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS_GRANTED.value)
@@ -64,11 +76,16 @@ async def on_submitted(session: AsyncSession, mode: Mode, request: AccessRequest
     if mode is Mode.OFF:
         state = State.NOT_REQUIRED
     else:
+        everyone: list[int] = []
         if request.organization_id is not None:
-            people = await staff.responsible_of(session, request.organization_id)
-            # Nobody confirms their own request.
-            people = [p for p in people if p != request.account_id]
-        state = State.AWAITING if people else State.NO_RESPONSIBLE
+            everyone = await staff.responsible_of(session, request.organization_id)
+            # Nobody confirms their own request: the organisation's other responsible
+            # persons are asked.
+            people = [p for p in everyone if p != request.account_id]
+        if people:
+            state = State.AWAITING
+        else:
+            state = State.ONLY_APPLICANT if everyone else State.NO_RESPONSIBLE
     request.org_confirmation = state.value
     request.org_card_held = mode is Mode.REQUIRED and state is State.AWAITING
     await session.flush()
@@ -82,6 +99,22 @@ async def on_submitted(session: AsyncSession, mode: Mode, request: AccessRequest
             request_id=request.id,
         )
     return people
+
+
+def shown_state(status: str, state: str | None) -> str | None:
+    """What to say of the organisation's answer: an open state once МИАЦ has decided is no
+    longer «waiting» but «not answered before the decision»."""
+    if state in OPEN_STATES and status not in ANSWERABLE:
+        return UNANSWERED
+    return state
+
+
+async def ask_chats(session: AsyncSession, request_id: int) -> list[int]:
+    """The chats where a responsible person was asked about the request."""
+    rows = await session.scalars(
+        select(OrgAsk.chat_id).where(OrgAsk.request_id == request_id).distinct()
+    )
+    return sorted(rows)
 
 
 class Refused(StrEnum):
@@ -198,6 +231,42 @@ async def expire(session: AsyncSession, days: float, now: datetime | None = None
     return released
 
 
+async def release_without_responsible(
+    session: AsyncSession, organization_id: int, now: datetime | None = None
+) -> list[int]:
+    """A responsible person of `organization_id` was removed: its held cards that nobody is
+    left to confirm (no responsible person but, at most, the applicant) are released (state
+    `responsible_gone`), each by a conditional UPDATE, instead of waiting out the days.
+    Returns the requests whose cards the caller posts, in this transaction."""
+    now = now or utcnow()
+    people = set(await staff.responsible_of(session, organization_id))
+    held = (
+        await session.execute(
+            select(AccessRequest.id, AccessRequest.account_id)
+            .where(*_releasable(), AccessRequest.organization_id == organization_id)
+            .order_by(AccessRequest.id)
+        )
+    ).all()
+    released = []
+    for request_id, applicant in held:
+        if people - {applicant}:
+            continue  # someone can still answer
+        result = await session.execute(
+            update(AccessRequest)
+            .where(AccessRequest.id == request_id, *_releasable())
+            .values(
+                org_confirmation=State.RESPONSIBLE_GONE.value, org_card_held=False, updated_at=now
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) == 1:
+            EventRepository(session).add(
+                request_id, "org_responsible_gone", actor_id=None, details={}, at=now
+            )
+            released.append(int(request_id))
+    return released
+
+
 # --- what a responsible person sees -----------------------------------------------------------
 
 
@@ -277,12 +346,18 @@ def missing_positions(positions: Sequence[str], taken: set[str]) -> list[str]:
 
 
 async def form_rows(session: AsyncSession, organization_id: int) -> list[AccessRequest]:
+    """The requests the organisation's form lists for the head's signature. Item 2.3: the
+    head sends the organisation's request for access, so the form lists only the people the
+    organisation asks for; one it declined (its responsible person said the person does not
+    work there, or not in that post) is left out rather than listed with a status column —
+    a head signs a list of whom they ask access for, not a record of who was refused."""
     rows = await session.scalars(
         select(AccessRequest)
         .where(
             AccessRequest.organization_id == organization_id,
             AccessRequest.erased_at.is_(None),
             AccessRequest.status.in_(IN_FORM),
+            AccessRequest.org_confirmation.is_distinct_from(State.DECLINED.value),
         )
         .order_by(AccessRequest.id)
     )

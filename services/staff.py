@@ -395,7 +395,12 @@ class Application(StrEnum):
 
 
 async def apply_responsible(
-    session: AsyncSession, user_id: int, name: str | None, organization_id: int
+    session: AsyncSession,
+    user_id: int,
+    name: str | None,
+    organization_id: int,
+    appointment: str | None = None,
+    appointment_file: tuple[str, str] | None = None,
 ) -> tuple[Application, int | None]:
     """A person asks to become the responsible person of an organisation. One open
     application per person (a partial unique index decides between two at once); staff
@@ -410,6 +415,10 @@ async def apply_responsible(
                 organization_id=organization_id,
                 status="pending",
                 created_at=utcnow(),
+                # The head's appointment (item 2.1), and its scan: (kind, Telegram file id).
+                appointment=appointment,
+                appointment_file_kind=appointment_file[0] if appointment_file else None,
+                appointment_file_id=appointment_file[1] if appointment_file else None,
             )
             session.add(application)
             await session.flush()

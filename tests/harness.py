@@ -40,6 +40,7 @@ from aiogram.types import (
     CallbackQuery,
     Chat,
     ChatFullInfo,
+    Document,
     ForumTopic,
     FSInputFile,
     Message,
@@ -118,6 +119,7 @@ class SentFile:
     data: bytes
     caption: str | None
     markup: dict[str, Any] | None
+    file_id: str | None = None  # a file Telegram already has, sent again by its id
 
 
 # Faults as the network and Telegram produce them (the HTTP stand-in has the same kinds).
@@ -151,6 +153,8 @@ class RecordingSession(BaseSession):
     )
     fault_rules: list[FaultRule] = field(default_factory=list)
     injected: list[tuple[str, str]] = field(default_factory=list)  # (method, fault)
+    # File ids of what people sent the bot: only these can be sent again by id.
+    received_files: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -333,11 +337,19 @@ class RecordingSession(BaseSession):
             return True
         if isinstance(method, SendDocument | SendPhoto):
             upload = method.document if isinstance(method, SendDocument) else method.photo
-            assert isinstance(upload, BufferedInputFile | FSInputFile), (
-                "files are uploaded, not referenced"
+            file_id = upload if isinstance(upload, str) else None
+            if file_id is not None and file_id not in self.received_files:
+                raise self._refuse(method, "Bad Request: wrong file identifier/HTTP URL specified")
+            assert file_id is not None or isinstance(upload, BufferedInputFile | FSInputFile), (
+                "files are uploaded, or sent again by the id of one a person sent"
             )
             # A file from disk is read now: the bot may remove it once it is sent.
-            data = upload.data if isinstance(upload, BufferedInputFile) else _read(upload)
+            if isinstance(upload, BufferedInputFile):
+                data, filename = upload.data, upload.filename or ""
+            elif isinstance(upload, FSInputFile):
+                data, filename = _read(upload), upload.filename or ""
+            else:
+                data, filename = b"", ""
             chat_id = int(method.chat_id)
             markup = self._markup(method.reply_markup)
             try:
@@ -346,7 +358,7 @@ class RecordingSession(BaseSession):
                 raise self._refuse(method, exc.description) from exc
             kind = "document" if isinstance(method, SendDocument) else "photo"
             self.files.append(
-                SentFile(chat_id, kind, upload.filename or "", data, method.caption, markup)
+                SentFile(chat_id, kind, filename, data, method.caption, markup, file_id)
             )
             sent = Sent(chat_id, next(self._ids), "", method.caption or "", [], markup)
             self.messages[(chat_id, sent.message_id)] = sent
@@ -522,6 +534,24 @@ class ChatUser:
                 ]
         elif kind == "photo":
             extra["photo"] = [PhotoSize(file_id="p1", file_unique_id="pu1", width=90, height=90)]
+            extra["caption"] = text
+        elif kind in ("pdf", "docx", "scan"):
+            # A file: "pdf" and "docx" as documents, "scan" a photo with a file id of its own.
+            number = next(self.h._message_ids)
+            file_id = f"{kind}-{self.id}-{number}"
+            self.h.session.received_files.add(file_id)
+            if kind == "scan":
+                extra["photo"] = [
+                    PhotoSize(file_id=file_id, file_unique_id=file_id, width=900, height=1200)
+                ]
+            else:
+                mime = "application/pdf" if kind == "pdf" else "application/msword"
+                extra["document"] = Document(
+                    file_id=file_id,
+                    file_unique_id=file_id,
+                    file_name=f"forma.{kind}",
+                    mime_type=mime,
+                )
             extra["caption"] = text
         elif kind == "sticker":
             extra["sticker"] = Sticker(

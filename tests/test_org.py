@@ -107,7 +107,8 @@ async def test_an_admin_invites_a_responsible_person_bound_to_an_organisation(
     assert texts.BTN_INVITE_RESPONSIBLE in view.buttons
     assert texts.BTN_INVITE_VIEWER in view.buttons
     await boss.press(texts.BTN_INVITE_RESPONSIBLE)
-    assert "/staff org" in boss.last.plain
+    assert texts.STAFF_ORG_PROMPT.split(",")[0] in boss.last.plain
+    await boss.send("/cancel")
     found = (await boss.send("/staff org условная црб"))[-1]
     assert ORG_A in found.buttons and ORG_B in found.buttons
     nothing = (await boss.send("/staff org нет такой больницы"))[-1]
@@ -179,16 +180,28 @@ async def test_a_person_asks_and_an_admin_approves(h: Harness, db: Database) -> 
     found = (await asker.send("/responsible ЦРБ А"))[-1]
     assert ORG_A in found.buttons
     await asker.press(ORG_A)
+    assert texts.APPOINTMENT_PROMPT in asker.last.plain  # the head's order (item 2.1)
+    await asker.send("приказ № 45-к от 12.09.2022")
+    await asker.send(kind="pdf")
     assert ORG_A in asker.last.plain  # what will be sent, before it is
+    assert "приказ № 45-к от 12.09.2022" in asker.last.plain
     async with db.read() as session:
         assert await session.scalar(select(func.count()).select_from(ResponsibleApplication)) == 0
     await asker.press(texts.BTN_APPLICATION_SEND)
     assert asker.last_answer_text() == texts.APPLICATION_FILED
     application = next(s for s in h.session.in_chat(ADMIN_CHAT) if "Запрос № 1" in s.plain)
     assert ORG_A in application.plain and "<b>Нина</b> & Ко" in application.plain
+    assert "приказ № 45-к от 12.09.2022" in application.plain
+    scan = [f for f in h.session.files if f.chat_id == ADMIN_CHAT]
+    assert (
+        len(scan) == 1
+        and scan[0].file_id
+        and scan[0].caption == (texts.application_scan_caption(1))
+    )
     # Asking again while it waits: refused; asking gives no rights.
     await asker.send("/responsible ЦРБ А")
     await asker.press(ORG_A)
+    await asker.send("№ 45-к от 12.09.2022")
     await asker.press(texts.BTN_APPLICATION_SEND)
     assert asker.last_answer_text() == texts.APPLICATION_PENDING
     assert (await asker.send("/org"))[-1].plain == texts.NO_ACCESS
@@ -214,6 +227,7 @@ async def test_an_admin_declines_an_application(h: Harness, db: Database) -> Non
     asker = h.user(ASKER, "Нина")
     await asker.send("/responsible ЦРБ А")
     await asker.press(ORG_A)
+    await asker.send("письмо № 12 от 01.09.2022")
     await asker.press(texts.BTN_APPLICATION_SEND)
     await admin(h).press(texts.BTN_APPLICATION_DECLINE)
     assert texts_in(h, ASKER)[-1] == texts.APPLICATION_DECLINED
@@ -642,7 +656,9 @@ async def test_the_form_prints_on_one_a4_landscape_page_in_libreoffice(tmp_path:
         )
 
     rows = [person(snils(n), f"Сотрудник Номер {n}") for n in range(3)]
-    data = await org_form.build(rows, texts.ORG_FORM_HIDDEN, texts.ORG_FORM_SIGNATURE)
+    data = await org_form.build(
+        rows, texts.ORG_FORM_HIDDEN, texts.ORG_FORM_ROLE_PENDING, texts.ORG_FORM_SIGNATURE
+    )
     (tmp_path / "form.xlsx").write_bytes(data)
     process = await asyncio.create_subprocess_exec(
         "soffice",
@@ -948,6 +964,7 @@ async def test_an_approved_applicant_gets_org_in_the_menu(h: Harness, db: Databa
     asker = h.user(ASKER, "Нина")
     await asker.send("/responsible ЦРБ А")
     await asker.press(ORG_A)
+    await asker.send("письмо № 12 от 01.09.2022")
     await asker.press(texts.BTN_APPLICATION_SEND)
     assert menus_of(h, ASKER) == []
     boss = admin(h)

@@ -77,10 +77,11 @@ async def test_mydata_shows_every_stored_field_and_nothing_of_other_people(
     assert mine is not None
     for column in mydata.REQUEST_FIELDS:
         value = getattr(mine, column)
-        if isinstance(value, str) and value and column != "status":
+        if isinstance(value, str) and value and column not in ("status", "org_confirmation"):
             assert value in text, column
         assert texts.MYDATA_FIELDS[column] in text, column
     assert texts.STATUS_NAMES["approved"] in text
+    assert texts.ORG_STATES[str(mine.org_confirmation)] in text  # words, not the code
     assert POSITION in text and "112-233-445 95" in text and "ivanova@example.ru" in text
     assert texts.CONSENT_VERSION in text and "дано" in text
     # Who saw and changed it: roles, never names.

@@ -25,7 +25,7 @@ from db.database import Database
 from db.models import AccessRequest, RequestCard, RequestEvent, utcnow
 from db.outbox import Envelope, OutboxRepository
 from db.repositories import RequestRepository
-from services import audit, org_confirmation, outbox, staff
+from services import audit, org_confirmation, org_forms, outbox, staff
 from services.outbox import Delivered, Kind, Outcome
 from services.requests import HOLDING_STATUSES, RETURNABLE, Status, last_changes
 from services.role_matrix import RoleMatrix
@@ -102,10 +102,13 @@ async def render(
     if r.org_manual:
         warnings.append(texts.WARN_ORG_MANUAL)
     if not r.position_in_matrix:
-        waiting = r.role is None and r.status == Status.SUBMITTED.value
-        warnings.append(
-            texts.WARN_POSITION_MANUAL if waiting else texts.NOTE_POSITION_MANUAL_ROLE_SET
-        )
+        # The form never sets a role for a typed position: a role there is an admin's choice.
+        if r.role is not None:
+            warnings.append(texts.NOTE_POSITION_MANUAL_ROLE_SET)
+        elif r.status == Status.SUBMITTED.value:
+            warnings.append(texts.WARN_POSITION_MANUAL)
+        else:  # rejected, returned or withdrawn before anyone chose one
+            warnings.append(texts.NOTE_POSITION_MANUAL_NO_ROLE)
     warnings += related_warnings(r, await RequestRepository(session).related(r))
     erased = r.erased_at is not None
     changes = [
@@ -122,8 +125,12 @@ async def render(
         decision = texts.decision_line(r.status, who, r.decision_reason)
     rows = _rows(r)
     if r.org_confirmation is not None:  # what the organisation said (ORG_CONFIRMATION)
-        org_line = texts.org_state_card(r.org_confirmation, r.org_reason, r.org_card_held)
+        state = org_confirmation.shown_state(r.status, r.org_confirmation)
+        org_line = texts.org_state_card(state, r.org_reason, r.org_card_held)
         rows.append((texts.ORG_LABEL, org_line))
+    signed = await org_forms.covering(session, r.id)
+    if signed is not None:  # the organisation's form signed by its head (item 2.3)
+        rows.append((texts.ORG_SIGNED_LABEL, texts.org_signed_line(signed.sent_at, signed.id)))
     text = texts.card(r.id, r.status, r.submitted_at, rows, warnings, changes, decision)
     decidable = r.status == Status.SUBMITTED.value and not r.org_card_held
     keyboard = decision_keyboard(r.id) if decidable else None
@@ -201,6 +208,16 @@ async def announce(session: AsyncSession, request: AccessRequest, notice: str | 
     topic header, and a notice to the applicant. In the change's own transaction."""
     await enqueue_card_refresh(session, request.id, request.account_id)
     await support_desk.enqueue_header(session, request.account_id)
+    if request.status not in org_confirmation.ANSWERABLE:
+        # МИАЦ decided: the responsible persons' asks say so and lose their buttons.
+        for chat_id in await org_confirmation.ask_chats(session, request.id):
+            outbox.enqueue(
+                session,
+                chat_id,
+                Kind.ORG_ASK_DECIDED,
+                request_id=request.id,
+                user_id=request.account_id or None,
+            )
     if notice is None:
         return []
     return await enqueue_notice(session, request, notice)
@@ -342,9 +359,10 @@ def _notice(
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     reason = str(details.get("reason") or request.decision_reason or "")
     if notice == "submitted":
-        return texts.submitted(request.id, Status.SUBMITTED.value), keyboards.main_menu()
+        held = request.org_card_held
+        return texts.submitted(request.id, Status.SUBMITTED.value, held), keyboards.main_menu()
     if notice == "resubmitted":
-        return texts.resubmitted(request.id), keyboards.main_menu()
+        return texts.resubmitted(request.id, request.org_card_held), keyboards.main_menu()
     if notice == "approved":
         return texts.applicant_approved(request.id), None
     if notice == "rejected":

@@ -104,6 +104,7 @@ def _handlers() -> dict[str, Handler]:
         Kind.REMINDER: reminders.deliver_reminder,
         Kind.ORG_CONFIRM: org_desk.deliver_ask,
         Kind.ORG_ASK_ERASED: org_desk.deliver_ask_erased,
+        Kind.ORG_ASK_DECIDED: org_desk.deliver_ask_decided,
         Kind.MENU: menus.deliver,
         Kind.ORG_APPLICATION: org_desk.deliver_application,
         Kind.BROADCAST: outreach.deliver_broadcast,

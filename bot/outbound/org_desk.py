@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.methods import EditMessageText, SendMessage
+from aiogram.methods import EditMessageText, SendDocument, SendMessage, SendPhoto
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,9 +45,23 @@ def request_block(r: AccessRequest) -> str:
         r.position,
         r.role,
         mask_snils(r.snils),
-        r.org_confirmation,
+        org_confirmation.shown_state(r.status, r.org_confirmation),
         r.org_reason,
     )
+
+
+def is_decided(r: AccessRequest) -> bool:
+    """МИАЦ has decided (approved, rejected, exported …): the organisation's word is moot."""
+    return r.status not in org_confirmation.ANSWERABLE
+
+
+def ask_text(r: AccessRequest) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The ask as the request is now: its buttons while it waits for the organisation; once
+    МИАЦ decided, what they decided and how to tell МИАЦ the person does not work there."""
+    if is_decided(r):
+        return texts.org_ask_decided(request_block(r), r.id, r.status), None
+    markup = InlineKeyboardMarkup(inline_keyboard=[answer_buttons(r.id)]) if is_open(r) else None
+    return texts.org_ask(request_block(r)), markup
 
 
 def is_open(r: AccessRequest) -> bool:
@@ -112,6 +126,23 @@ async def release_overdue(db: Database, settings: Settings, now: datetime | None
     return len(released)
 
 
+async def release_without_responsible(
+    session: AsyncSession, settings: Settings, organization_id: int | None
+) -> list[int]:
+    """In the transaction that removed a responsible person of `organization_id`: the held
+    cards nobody is left to confirm go to the admins now, saying why."""
+    if organization_id is None:
+        return []
+    released = await org_confirmation.release_without_responsible(session, organization_id)
+    for request_id in released:
+        request = await session.get(AccessRequest, request_id)
+        if request is not None:
+            await session.refresh(request)
+            await cards.enqueue_card_refresh(session, request.id, request.account_id)
+            await cards.enqueue_card_posts(session, settings, request)
+    return released
+
+
 # --- applications to become a responsible person ---------------------------------------------
 
 
@@ -139,6 +170,8 @@ async def render_application(
         org_name(organization),
         None if application.status == "pending" else application.status,
         decider,
+        application.appointment,
+        application.appointment_file_id is not None,
     )
     if application.status != "pending":
         return text, None
@@ -185,12 +218,7 @@ async def deliver_ask(ctx: Context, row: Envelope) -> Outcome | None:
             return None
         if await staff.organization_of(session, row.chat_id) != request.organization_id:
             return None
-        text = texts.org_ask(request_block(request))
-        markup = (
-            InlineKeyboardMarkup(inline_keyboard=[answer_buttons(request.id)])
-            if is_open(request)
-            else None
-        )
+        text, markup = ask_text(request)
     message = await ctx.call(SendMessage(chat_id=row.chat_id, text=text, reply_markup=markup))
     request_id = request.id
 
@@ -236,6 +264,36 @@ async def deliver_ask_erased(ctx: Context, row: Envelope) -> Outcome | None:
     return None
 
 
+async def deliver_ask_decided(ctx: Context, row: Envelope) -> Outcome | None:
+    """МИАЦ decided: every ask of the request in this chat says what, without buttons."""
+    if row.request_id is None:
+        return None
+    async with ctx.db.read() as session:
+        request = await session.get(AccessRequest, row.request_id)
+        if request is None or request.erased_at is not None:
+            return None  # the erasure rewrites the asks itself
+        text, markup = ask_text(request)
+        asks = list(
+            await session.scalars(
+                select(OrgAsk.message_id).where(
+                    OrgAsk.request_id == request.id, OrgAsk.chat_id == row.chat_id
+                )
+            )
+        )
+    for message_id in asks:
+        try:
+            await ctx.call(
+                EditMessageText(
+                    chat_id=row.chat_id, message_id=message_id, text=text, reply_markup=markup
+                )
+            )
+        except TelegramBadRequest as exc:
+            reason = exc.message.lower()
+            if "not modified" not in reason and "message to edit not found" not in reason:
+                raise
+    return None
+
+
 async def deliver_application(ctx: Context, row: Envelope) -> Outcome | None:
     async with ctx.db.read() as session:
         application = await session.get(
@@ -244,5 +302,26 @@ async def deliver_application(ctx: Context, row: Envelope) -> Outcome | None:
         if application is None:
             return None
         text, keyboard = await render_application(session, application)
-    await ctx.call(SendMessage(chat_id=row.chat_id, text=text, reply_markup=keyboard))
+    card = await ctx.call(SendMessage(chat_id=row.chat_id, text=text, reply_markup=keyboard))
+    if application.appointment_file_id is not None:  # the scan, under its card (item 2.1)
+        caption = texts.application_scan_caption(application.id)
+        method: SendPhoto | SendDocument = (
+            SendPhoto(
+                chat_id=row.chat_id,
+                photo=application.appointment_file_id,
+                caption=caption,
+                reply_to_message_id=card.message_id,
+            )
+            if application.appointment_file_kind == "photo"
+            else SendDocument(
+                chat_id=row.chat_id,
+                document=application.appointment_file_id,
+                caption=caption,
+                reply_to_message_id=card.message_id,
+            )
+        )
+        try:
+            await ctx.call(method)
+        except TelegramBadRequest as exc:  # the card is out; a lost scan is not worth a repeat
+            log.info("appointment scan not sent: %s", type(exc).__name__)
     return None

@@ -31,6 +31,7 @@ ADMIN_COMMANDS = {
     "staff": "Сотрудники МИАЦ",
     "health": "Состояние бота: база, очередь отправки, сбои",
     "retention": "Срок хранения: сколько данных удалить и когда",
+    "orgform": "Подписанная форма организации: /orgform 3",
 }
 
 
@@ -69,9 +70,29 @@ def card(
     return "\n".join(lines)
 
 
+# The organisation's form signed by its head, sent back (order No 922, item 2.3).
+ORG_SIGNED_LABEL = "Подписанная форма организации"
+ORGFORM_USAGE = "Напишите номер формы: <code>/orgform 3</code> (он есть в карточке заявки)."
+ORGFORM_NOT_FOUND = "Такой формы нет: номер неверный, или она удалена вместе с заявками."
+
+
+def org_signed_line(sent: datetime, number: int) -> str:
+    """Plain (the card escapes it)."""
+    return f"получена {sent.astimezone(LOCAL_TZ).strftime('%d.%m.%Y %H:%M')} — /orgform {number}"
+
+
+def orgform_caption(number: int, organization: str, sent: datetime, requests: Sequence[int]) -> str:
+    listed = ", ".join(f"№ {n}" for n in requests) or "—"
+    return (
+        f"Подписанная форма № {number} организации «{escape(organization)}», получена "
+        f"{sent.astimezone(LOCAL_TZ).strftime('%d.%m.%Y %H:%M')}; заявки: {listed}"
+    )
+
+
 WARN_ORG_MANUAL = "Организация введена вручную — её нет в справочнике"
 WARN_POSITION_MANUAL = "Должности нет в матрице ролей — выберите роль («Сменить роль»)"
 NOTE_POSITION_MANUAL_ROLE_SET = "Должности нет в матрице ролей — роль выбрал администратор"
+NOTE_POSITION_MANUAL_NO_ROLE = "Должности нет в матрице ролей — роль не выбиралась"
 WARN_HELD_FOR_ORG = (
     "⏳ Заявка ждёт подтверждения организации: решение — после её ответа "
     "(или когда истечёт срок ответа)."
@@ -181,6 +202,7 @@ INPUT_KIND_NAMES = {
     "role": "причину смены роли",
     "broadcast_text": "текст рассылки",
     "org_decline": "причину",
+    "staff_org": "слова из названия организации",
 }
 
 

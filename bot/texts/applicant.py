@@ -6,7 +6,12 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from html import escape
 
-from bot.texts.applicant_form import BTN_POSITION_OTHER, ROLE_BY_ADMIN
+from bot.texts.applicant_form import (
+    BTN_POSITION_OTHER,
+    NEXT_HELD_FOR_ORG,
+    ROLE_BY_ADMIN,
+    STATUS_HELD_FOR_ORG,
+)
 from bot.texts.common import PAGE_HINT, RETURN_FIELD_NAMES, STATUS_NAMES, _left, clip, fmt_date
 
 # --- commands and menu ----------------------------------------------------------------------------
@@ -167,9 +172,11 @@ def my_request(
     status: str,
     created: datetime,
     reason: str | None,
+    held: bool = False,
 ) -> str:
+    shown = STATUS_HELD_FOR_ORG if held else STATUS_NAMES.get(status, status)
     lines = [
-        f"<b>№ {number}</b> от {fmt_date(created)} — {escape(STATUS_NAMES.get(status, status))}",
+        f"<b>№ {number}</b> от {fmt_date(created)} — {escape(shown)}",
         f"Роль: {escape(role) if role else ROLE_BY_ADMIN}",
         f"Организация: {escape(clip(organization, 150))}",
     ]
@@ -259,7 +266,12 @@ def fix_intro(number: int, comment: str | None) -> str:
 FIX_NOT_AVAILABLE = "Эту заявку сейчас нельзя исправить."
 
 
-def resubmitted(number: int) -> str:
+def resubmitted(number: int, held: bool = False) -> str:
+    if held:  # declined by the organisation, corrected: it asks the organisation again
+        return (
+            f"✅ Исправленная заявка <b>№ {number}</b> отправлена повторно. "
+            f"Статус: <b>{STATUS_HELD_FOR_ORG}</b>.\n\n{NEXT_HELD_FOR_ORG}"
+        )
     return (
         f"✅ Исправленная заявка <b>№ {number}</b> отправлена повторно. "
         "Статус: <b>на рассмотрении</b>."

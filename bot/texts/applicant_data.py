@@ -7,6 +7,7 @@ from datetime import datetime
 from html import escape
 
 from bot.texts.common import EVENT_NAMES, RETURN_FIELD_NAMES, STATUS_NAMES, _when, account_plain
+from bot.texts.org import ORG_STATES
 
 # --- consent --------------------------------------------------------------------------------------
 
@@ -156,6 +157,10 @@ def view_via(via: str) -> str:
 # --- the /mydata message --------------------------------------------------------------------------
 
 
+# Fields whose stored value is a code: shown in words.
+VALUE_NAMES: dict[str, dict[str, str]] = {"status": STATUS_NAMES, "org_confirmation": ORG_STATES}
+
+
 def _value(value: object) -> str:
     if value is None or value == "" or value == []:
         return "—"
@@ -188,7 +193,8 @@ def mydata(
     for number, fields in requests:
         out.append(f"  Заявка № {number}")
         for name, value in fields:
-            shown = STATUS_NAMES.get(str(value), str(value)) if name == "status" else _value(value)
+            names = VALUE_NAMES.get(name)
+            shown = names.get(str(value), str(value)) if names and value else _value(value)
             out.append(f"    {MYDATA_FIELDS.get(name, name)}: {shown}")
     out.append("")
     out.append("Согласие на обработку персональных данных:" if consents else "Согласий нет.")

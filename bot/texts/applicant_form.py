@@ -365,12 +365,24 @@ def edit_button(label: str) -> str:
     return f"✏️ {label}"
 
 
-def submitted(number: int, status: str) -> str:
+# ORG_CONFIRMATION=required: the request waits for its organisation first (order No 922,
+# item 2.3), then МИАЦ sees it.
+STATUS_HELD_FOR_ORG = "ждёт подтверждения организации"
+NEXT_HELD_FOR_ORG = (
+    "Сначала её подтвердит ответственное лицо вашей организации, затем рассмотрят "
+    "специалисты МИАЦ; о решении я сообщу здесь."
+)
+
+NEXT_MIAC = "Специалисты МИАЦ рассмотрят её, а я сообщу о решении здесь."
+
+
+def submitted(number: int, status: str, held: bool = False) -> str:
+    shown = STATUS_HELD_FOR_ORG if held else STATUS_NAMES[status]
+    then = NEXT_HELD_FOR_ORG if held else NEXT_MIAC
     return (
         f"✅ Заявка <b>№ {number}</b> отправлена. "
-        f"Статус: <b>{escape(STATUS_NAMES[status])}</b>.\n\n"
-        "Специалисты МИАЦ рассмотрят её, а я сообщу о решении здесь. "
-        "Статус всегда можно посмотреть в разделе «Мои заявки»."
+        f"Статус: <b>{escape(shown)}</b>.\n\n"
+        f"{then} Статус всегда можно посмотреть в разделе «Мои заявки»."
     )
 
 

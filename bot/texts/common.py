@@ -58,6 +58,11 @@ EVENT_NAMES = {
     "reexported": "выгружена повторно",
     "consent_withdrawn": "отменена: заявитель отозвал согласие",
     "erased": "СНИЛС, ФИО и e-mail удалены",
+    # The organisation's confirmation (order No 922, item 2.3).
+    "org_confirmed": "подтверждена организацией",
+    "org_declined": "не подтверждена организацией",
+    "org_overdue": "передана МИАЦ: организация не ответила в срок",
+    "org_responsible_gone": "передана МИАЦ: у организации не осталось ответственных лиц",
 }
 RETURN_FIELD_NAMES = {
     "snils": "СНИЛС",

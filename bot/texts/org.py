@@ -33,11 +33,40 @@ def responsible_found(total: int, shown: int) -> str:
     return f"Выберите вашу организацию — запрос уйдёт администраторам МИАЦ.{more}"
 
 
-def application_confirm(organization: str) -> str:
+def application_confirm(organization: str, appointment: str, scan: bool) -> str:
+    attached = "скан приложен" if scan else "без скана"
     return (
         f"Попросить администраторов МИАЦ назначить вас ответственным лицом организации "
-        f"«{escape(organization)}»? Администратор увидит ваше имя в Telegram."
+        f"«{escape(organization)}»?\nНазначение: {escape(appointment)} ({attached}).\n"
+        "Администратор увидит ваше имя в Telegram."
     )
+
+
+# The head's appointment (item 2.1: the heads of the organisations appoint them).
+APPOINTMENT_PROMPT = (
+    "По п. 2.1 приказа № 922 ответственное лицо назначает руководитель организации. Напишите "
+    "номер и дату приказа (или письма) о вашем назначении, например: «приказ № 45-к от "
+    "12.09.2022». Передумали — /cancel."
+)
+APPOINTMENT_LIMIT = 200
+APPOINTMENT_EMPTY = (
+    "Нужны номер и дата приказа или письма текстом, например: «№ 45-к от 12.09.2022»."
+)
+APPOINTMENT_TOO_LONG = (
+    f"Слишком длинно: не больше {APPOINTMENT_LIMIT} символов. Напишите только номер и дату."
+)
+APPOINTMENT_NEEDS_DATE = (
+    "Не вижу даты. Напишите номер и дату приказа или письма, например: «№ 45-к от 12.09.2022»."
+)
+APPOINTMENT_SCAN = (
+    "Если есть скан приказа или письма, пришлите его PDF-файлом или фото. Скан увидят только "
+    "администраторы МИАЦ. Можно и без него — нажмите кнопку."
+)
+APPOINTMENT_SCAN_NEEDED = (
+    "Пришлите скан PDF-файлом или фото — или нажмите «📨 Отправить запрос без скана»."
+)
+APPOINTMENT_CANCELLED = "Хорошо, запрос не отправлен."
+BTN_APPLICATION_SEND_NO_SCAN = "📨 Отправить запрос без скана"
 
 
 BTN_APPLICATION_SEND = "📨 Отправить запрос"
@@ -52,17 +81,30 @@ APPLICATION_ALREADY_STAFF = "Вы уже сотрудник в боте: рол�
 
 
 def application_card(
-    number: int, name: str, uid: int, organization: str, outcome: str | None, by: str | None
+    number: int,
+    name: str,
+    uid: int,
+    organization: str,
+    outcome: str | None,
+    by: str | None,
+    appointment: str | None = None,
+    scan: bool = False,
 ) -> str:
     lines = [
         f"🏥 <b>Запрос № {number}</b>: назначить ответственным лицом организации",
         f"«{escape(organization)}»",
         f"Кто просит: {person(name)} (id <code>{uid}</code>)",
+        f"Назначение руководителем (п. 2.1): {escape(appointment or 'не указано')}"
+        + ("; скан — в следующем сообщении" if scan else "; скана нет"),
     ]
     if outcome is not None:
         verdict = "назначен(а)" if outcome == "approved" else "отказано"
         lines += ["", f"Итог: {verdict}" + (f" — {by}" if by else "")]
     return "\n".join(lines)
+
+
+def application_scan_caption(number: int) -> str:
+    return f"Скан назначения к запросу № {number}"
 
 
 BTN_APPLICATION_APPROVE = "✅ Назначить"
@@ -138,6 +180,11 @@ ORG_STATES = {
     "declined": "❌ не подтверждена организацией",
     "not_required": "подтверждение организации не требуется",
     "no_responsible": "у организации нет ответственного лица",
+    "unanswered": "организация не ответила до решения МИАЦ",
+    "only_applicant": (
+        "заявитель — единственное ответственное лицо организации, подтвердить некому"
+    ),
+    "responsible_gone": ("ответственное лицо организации удалено, других нет — подтвердить некому"),
 }
 ORG_LABEL = "Подтверждение организации"
 
@@ -152,7 +199,7 @@ def org_state(state: str | None, reason: str | None = None) -> str:
 
 def org_state_card(state: str | None, reason: str | None, held_until_answer: bool) -> str:
     text = org_state(state, reason)
-    if state == "overdue":
+    if state in ("overdue", "responsible_gone"):
         text += " — карточка опубликована без подтверждения"
     if state == "declined":
         text += " — решите, одобрять ли заявку"
@@ -167,6 +214,32 @@ def org_ask(block: str) -> str:
         f"{block}\n\n"
         "Подтвердите, что этот человек работает у вас в указанной должности (п. 2.3 "
         "приказа № 922)."
+    )
+
+
+def org_ask_decided(block: str, number: int, status: str) -> str:
+    """The ask once МИАЦ decided before the organisation answered: no buttons, what was
+    decided, and how to tell МИАЦ if the person does not work there (item 2.3)."""
+    return (
+        f"🏥 <b>Заявка № {number} сотрудника вашей организации</b>\n\n"
+        f"{block}\n\n"
+        f"МИАЦ уже принял решение: <b>{escape(STATUS_NAMES.get(status, status))}</b>. "
+        "Подтверждать её больше не нужно.\n"
+        f"{ORG_TELL_MIAC.format(number=number)}"
+    )
+
+
+ORG_TELL_MIAC = (
+    "Если этот человек у вас не работает или занимает другую должность, сообщите МИАЦ: "
+    "кнопка «❓ Задать вопрос» в меню бота, укажите заявку № {number}."
+)
+
+
+def org_decided_already(number: int, status: str) -> str:
+    """The answer to an old «Подтверждаю» / «Не подтверждаю» (a callback alert: plain)."""
+    return (
+        f"Заявка № {number}: МИАЦ уже принял решение — {STATUS_NAMES.get(status, status)}. "
+        "Если человек у вас не работает, напишите МИАЦ через «❓ Задать вопрос»."
     )
 
 
@@ -213,6 +286,41 @@ ORG_FORM_SIGNATURE = (
     "«___» ____________ 20___ г.",
 )
 ORG_FORM_HIDDEN = "скрыт"
+# The role of a position typed outside the role matrix, before МИАЦ chooses it.
+ORG_FORM_ROLE_PENDING = "роль назначит МИАЦ"
+
+
+# --- the signed form, sent back (item 2.3) -------------------------------------------------------
+
+BTN_ORG_SIGNED = "📎 Отправить подписанную форму"
+BTN_ORG_SIGNED_DONE = "✅ Готово"
+ORG_SIGNED_PROMPT = (
+    "Пришлите скан формы заявки, подписанной руководителем: PDF-файлом или фотографиями "
+    "страниц (по одной, потом нажмите «✅ Готово»). Скан увидят только администраторы МИАЦ. "
+    "Передумали — /cancel."
+)
+ORG_SIGNED_LIMIT = 4096
+ORG_SIGNED_NEEDS_FILE = "Нужен скан: PDF-файл или фотография страницы формы."
+ORG_SIGNED_TOO_LONG = ORG_SIGNED_NEEDS_FILE
+ORG_SIGNED_NOT_PDF = "Этот файл не PDF. Пришлите скан формы PDF-файлом или фотографиями страниц."
+ORG_SIGNED_TOO_MANY = "Страниц уже много. Нажмите «✅ Готово», чтобы отправить форму."
+ORG_SIGNED_NOTHING = "Сначала пришлите скан формы: PDF-файл или фото страниц."
+ORG_SIGNED_NO_REQUESTS = (
+    "У организации нет заявок, которые могла бы покрывать форма: скан не сохранён."
+)
+ORG_SIGNED_CANCELLED = "Хорошо, форма не отправлена."
+
+
+def org_signed_page(count: int) -> str:
+    return f"Страница {count} получена. Пришлите следующую фотографией или нажмите «✅ Готово»."
+
+
+def org_signed_saved(request_ids: Sequence[int]) -> str:
+    listed = ", ".join(f"№ {n}" for n in request_ids)
+    return (
+        f"Подписанная форма получена и передана МИАЦ. Она относится к заявкам {listed}. "
+        "Если заявок станет больше, сформируйте форму заново и пришлите её снова."
+    )
 
 
 def org_xlsx_caption(organization: str, count: int) -> str:

@@ -73,6 +73,20 @@ def coverage(total: int, missing: Sequence[str], shown: int) -> str:
     return "\n".join(lines)
 
 
+def coverage_signed(forms: Sequence[tuple[str, datetime, int]], shown: int) -> str:
+    """For admins only: which organisations sent their form signed by the head (item 2.3)."""
+    if not forms:
+        return "<b>Подписанные формы (п. 2.3):</b> ни одна организация ещё не прислала."
+    lines = [f"<b>Подписанные формы (п. 2.3):</b> прислали {len(forms)} орг."]
+    lines += [
+        f"• {escape(name)} — {at.astimezone(LOCAL_TZ).strftime('%d.%m.%Y')}, /orgform {number}"
+        for name, at, number in forms[:shown]
+    ]
+    if len(forms) > shown:
+        lines.append(f"… и ещё {len(forms) - shown}.")
+    return "\n".join(lines)
+
+
 COVERAGE_COLUMNS = ("OID", "Полное наименование", "Краткое наименование")
 
 

@@ -17,7 +17,9 @@ from services.export.xlsx import Sheet
 from services.snils import mask_snils
 
 
-def form_rows(requests: Sequence[AccessRequest], hidden: str) -> list[list[Any]]:
+def form_rows(requests: Sequence[AccessRequest], hidden: str, role_pending: str) -> list[list[Any]]:
+    """`role_pending`: what the role column says for a position typed outside the role matrix
+    whose role МИАЦ has not chosen yet."""
     return [
         [
             str(number),
@@ -28,7 +30,7 @@ def form_rows(requests: Sequence[AccessRequest], hidden: str) -> list[list[Any]]
             r.org_full_name,
             r.org_short_name or r.org_full_name,
             r.component,
-            r.role or "",
+            r.role or role_pending,
         ]
         for number, r in enumerate(requests, start=1)
     ]
@@ -57,8 +59,10 @@ def _write(rows: list[list[Any]]) -> bytes:
         os.unlink(path)
 
 
-async def build(requests: Sequence[AccessRequest], hidden: str, signature: Sequence[str]) -> bytes:
+async def build(
+    requests: Sequence[AccessRequest], hidden: str, role_pending: str, signature: Sequence[str]
+) -> bytes:
     """The XLSX's bytes. An organisation has tens of requests, not thousands: a thread is
     enough to keep the loop free (the export's child process is for the big sheets)."""
-    rows = form_rows(requests, hidden) + signature_rows(signature)
+    rows = form_rows(requests, hidden, role_pending) + signature_rows(signature)
     return await asyncio.to_thread(_write, rows)

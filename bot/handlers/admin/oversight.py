@@ -27,7 +27,7 @@ from bot.args import ascii_number
 from bot.callbacks import GrantCb
 from bot.config import Settings
 from db.database import Database
-from services import export, outbox, stats
+from services import export, org_forms, outbox, staff, stats
 
 _DATE = re.compile(r"^[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}$")
 COVERAGE_SHOWN = 40
@@ -197,9 +197,19 @@ def coverage_xlsx(organizations: list[tuple[str, str, str]]) -> bytes:
     return buffer.getvalue()
 
 
-async def on_coverage(message: Message, bot: Bot, db: Database, settings: Settings) -> None:
+async def on_coverage(
+    message: Message, bot: Bot, db: Database, settings: Settings, admin: bool = False
+) -> None:
+    """Organisations without approved users; for an admin (never a viewer), also which
+    organisations sent their form signed by the head (item 2.3), and when."""
     total, missing = await stats.uncovered(db, settings.region_name)
     await message.answer(texts.coverage(total, [o.name_short for o in missing], COVERAGE_SHOWN))
+    if admin:
+        async with db.read() as session:
+            latest = await org_forms.latest_by_organization(session)
+            names = await staff.organization_names(session, {org for org, _, _ in latest})
+        forms = [(names.get(org, "—"), at, number) for org, at, number in latest]
+        await message.answer(texts.coverage_signed(forms, COVERAGE_SHOWN))
     if missing:
         rows = [(o.oid, o.name_full, o.name_short) for o in missing]
         await bot.send_document(
@@ -210,10 +220,42 @@ async def on_coverage(message: Message, bot: Bot, db: Database, settings: Settin
         )
 
 
+async def on_orgform(message: Message, command: CommandObject, bot: Bot, db: Database) -> None:
+    """/orgform N: the organisation's form signed by its head (item 2.3), as it was sent — to
+    admins only (this wing), sent again by its Telegram file ids."""
+    number = ascii_number(command.args or "")
+    if number is None:
+        await message.answer(texts.ORGFORM_USAGE)
+        return
+    async with db.read() as session:
+        form = await org_forms.get(session, number)
+        if form is not None:
+            names = await staff.organization_names(session, {form.organization_id})
+            covered = await org_forms.covered(session, form.id)
+    if form is None:
+        await message.answer(texts.ORGFORM_NOT_FOUND)
+        return
+    caption = texts.orgform_caption(
+        form.id, names.get(form.organization_id, "—"), form.sent_at, covered
+    )
+    thread = message.message_thread_id
+    for index, file in enumerate(form.files):
+        shown = caption if index == 0 else None
+        if file.get("kind") == org_forms.PHOTO:
+            await bot.send_photo(
+                message.chat.id, file["file_id"], caption=shown, message_thread_id=thread
+            )
+        else:
+            await bot.send_document(
+                message.chat.id, file["file_id"], caption=shown, message_thread_id=thread
+            )
+
+
 def oversight_router() -> Router:
     router = Router(name="oversight")
     router.message.register(on_export, Command("export"))
     router.message.register(on_granted, Command("granted"))
+    router.message.register(on_orgform, Command("orgform"))
     # /stats and /coverage: bot/handlers/viewers/ (viewers may use them too).
     router.callback_query.register(on_grant_button, GrantCb.filter())
     return router

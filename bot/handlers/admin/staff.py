@@ -13,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import Command, CommandObject
+from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardButton,
@@ -25,13 +27,18 @@ from aiogram.types import (
 )
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot import keyboards, texts
+from bot import keyboards, prompts, texts
 from bot.args import user_id as parse_user_id
 from bot.callbacks import StaffAction, StaffCb
 from bot.config import Settings
 from bot.messengers import start_link
 from bot.outbound import menus
-from bot.outbound.org_desk import enqueue_application_outcome, org_name, render_application
+from bot.outbound.org_desk import (
+    enqueue_application_outcome,
+    org_name,
+    release_without_responsible,
+    render_application,
+)
 from db.database import Database
 from db.models import Organization, ResponsibleApplication
 from services import organizations, staff
@@ -43,6 +50,15 @@ log = logging.getLogger(__name__)
 INVITE_ROLES = {0: StaffRole.ADMIN, 1: StaffRole.OPERATOR, 2: StaffRole.VIEWER}
 ADDABLE = {"admin": StaffRole.ADMIN, "operator": StaffRole.OPERATOR, "viewer": StaffRole.VIEWER}
 
+
+# The words of an organisation's name, asked for by «➕ Ответственное лицо организации».
+ORG_SEARCH = prompts.kind(
+    "staff_org",
+    timedelta(hours=1),
+    texts.STAFF_ORG_WORDS_LIMIT,
+    texts.STAFF_ORG_WORDS_TOO_LONG,
+    texts.STAFF_ORG_WORDS_EMPTY,
+)
 
 # People per /staff page: a region has hundreds of organisations, each with responsible
 # persons; one message holds at most 4096 characters and 100 buttons.
@@ -99,11 +115,14 @@ async def _staff_view(db: Database, page: int = 0) -> tuple[str, InlineKeyboardM
     return text, InlineKeyboardMarkup(inline_keyboard=keyboard)
 
 
-async def _remove(db: Database, actor: int, user_id: int) -> str:
+async def _remove(db: Database, settings: Settings, actor: int, user_id: int) -> str:
     async with db.write() as session:
+        organization_id = await staff.organization_of(session, user_id)
         outcome = await staff.remove(session, actor, user_id)
         if outcome is Removal.REMOVED:
             menus.enqueue(session, user_id)  # the figures or /org leave their menu
+            # ORG_CONFIRMATION=required: cards held for an answer nobody is left to give.
+            await release_without_responsible(session, settings, organization_id)
     if outcome is Removal.NOT_FOUND:
         return texts.STAFF_NOT_FOUND
     if outcome is Removal.OWNER:
@@ -113,11 +132,14 @@ async def _remove(db: Database, actor: int, user_id: int) -> str:
     return texts.staff_removed(user_id)
 
 
-async def _add(db: Database, actor: int, user_id: int, role: StaffRole) -> str:
+async def _add(db: Database, settings: Settings, actor: int, user_id: int, role: StaffRole) -> str:
     async with db.write() as session:
+        organization_id = await staff.organization_of(session, user_id)
         outcome = await staff.add(session, actor, user_id, role)
         if outcome is Change.CHANGED:
             menus.enqueue(session, user_id)
+            # A responsible person made a viewer, say, no longer answers for the organisation.
+            await release_without_responsible(session, settings, organization_id)
     if outcome is Change.OWNER:
         return texts.staff_owner(user_id)
     if outcome is Change.LAST_ADMIN:
@@ -170,12 +192,12 @@ async def on_staff(
     if len(args) == 3 and args[0] == "add" and args[1] in ADDABLE:
         target = parse_user_id(args[2], messenger_of(message.chat.id))
         if target is not None:
-            await message.answer(await _add(db, actor, target, ADDABLE[args[1]]))
+            await message.answer(await _add(db, settings, actor, target, ADDABLE[args[1]]))
             return
     if len(args) == 2 and args[0] == "remove":
         target = parse_user_id(args[1], messenger_of(message.chat.id))
         if target is not None:
-            await message.answer(await _remove(db, actor, target))
+            await message.answer(await _remove(db, settings, actor, target))
             return
     await message.answer(texts.STAFF_USAGE)
 
@@ -216,9 +238,82 @@ def _pressed(query: CallbackQuery, callback_answer: CallbackAnswer) -> Message |
     return None
 
 
-async def on_org_how(query: CallbackQuery, callback_answer: CallbackAnswer) -> None:
-    if (message := _pressed(query, callback_answer)) is not None:
-        await message.answer(texts.STAFF_ORG_HOW)
+async def on_org_how(
+    query: CallbackQuery, callback_answer: CallbackAnswer, bot: Bot, fsm_storage: BaseStorage
+) -> None:
+    """«➕ Ответственное лицо организации»: the words of the organisation's name are asked
+    for (`bot.prompts`: in a private chat the next message, in the group a reply)."""
+    if (message := _pressed(query, callback_answer)) is None:
+        return
+    await prompts.ask(
+        bot,
+        fsm_storage,
+        message.chat.id,
+        query.from_user,
+        ORG_SEARCH,
+        texts.STAFF_ORG_PROMPT,
+        {},
+        thread_id=message.message_thread_id,
+    )
+
+
+async def on_org_search(
+    message: Message,
+    prompt: prompts.Prompt,
+    answer: str,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    fsm_storage: BaseStorage,
+) -> None:
+    """The organisation's name, typed in answer to «➕ Ответственное лицо организации»:
+    nothing found (or nothing typed) is said, and the same question asked again."""
+    words = " ".join(answer.split())
+    refused = prompts.refusal(prompt, words)
+    if refused is not None:
+        await prompts.ask_again(message, fsm_storage, bot, prompt, refused)
+        return
+    text, choice = await _org_choice(db, settings, words)
+    if choice is None:
+        await prompts.ask_again(message, fsm_storage, bot, prompt, texts.plain(text))
+        return
+    if message.from_user is not None:
+        await prompts.forget(fsm_storage, bot, message.chat.id, message.from_user.id)
+    await message.answer(text, reply_markup=choice)
+
+
+async def on_org_search_stray(
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    prompt: prompts.Prompt | None,
+    answer: str,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    fsm_storage: BaseStorage,
+) -> None:
+    """«✅ Использовать это сообщение» in the group: that message is the name searched."""
+    message = query.message if isinstance(query.message, Message) else None
+    words = " ".join(answer.split())
+    if prompt is None or message is None or not words:
+        callback_answer.text = texts.STALE_BUTTON
+        return
+    refused = prompts.refusal(prompt, words)
+    if refused is not None:
+        callback_answer.text = refused
+        return
+    with contextlib.suppress(TelegramBadRequest):
+        await message.edit_reply_markup(reply_markup=None)
+    text, choice = await _org_choice(db, settings, words)
+    if choice is not None:
+        await prompts.forget(fsm_storage, bot, message.chat.id, query.from_user.id)
+    await message.answer(text, reply_markup=choice)
+
+
+async def on_cancel_org_search(message: Message, bot: Bot, fsm_storage: BaseStorage) -> None:
+    if message.from_user is not None:
+        await prompts.forget(fsm_storage, bot, message.chat.id, message.from_user.id)
+    await message.reply(texts.INPUT_CANCELLED)
 
 
 async def on_invite(
@@ -258,11 +353,15 @@ async def on_page(
 
 
 async def on_remove(
-    query: CallbackQuery, callback_data: StaffCb, callback_answer: CallbackAnswer, db: Database
+    query: CallbackQuery,
+    callback_data: StaffCb,
+    callback_answer: CallbackAnswer,
+    db: Database,
+    settings: Settings,
 ) -> None:
     if (message := _pressed(query, callback_answer)) is None:
         return
-    outcome = await _remove(db, query.from_user.id, callback_data.user_id)
+    outcome = await _remove(db, settings, query.from_user.id, callback_data.user_id)
     callback_answer.text, callback_answer.show_alert = texts.plain(outcome), True
     text, keyboard = await _staff_view(db, callback_data.page)
     with contextlib.suppress(TelegramBadRequest):  # nothing changed
@@ -313,6 +412,12 @@ async def _decide_application(
 def staff_router() -> Router:
     router = Router(name="staff")
     router.message.register(on_staff, Command("staff"))
+    router.message.register(
+        on_cancel_org_search, Command("cancel"), prompts.PendingPrompt(ORG_SEARCH)
+    )
+    router.message.register(on_org_search, prompts.AnswersPrompt(ORG_SEARCH))
+    router.message.register(prompts.on_written_past, prompts.WrittenPastPrompt(ORG_SEARCH))
+    router.callback_query.register(on_org_search_stray, *prompts.stray_button(ORG_SEARCH))
     buttons: dict[str, Callable[..., Awaitable[None]]] = {
         StaffAction.ORG_HOW: on_org_how,
         StaffAction.INVITE: on_invite,

@@ -94,6 +94,7 @@ async def send_my_requests(
             r.status,
             r.submitted_at or r.created_at,
             r.decision_reason if r.status in ("returned", "rejected") else None,
+            held=r.org_card_held,
         )
         for r in rows
     ]

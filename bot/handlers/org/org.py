@@ -32,15 +32,17 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from bot import prompts, texts
 from bot.callbacks import ORG_FILTERS, OrgAction, OrgCb
 from bot.config import Settings
+from bot.outbound.cards import enqueue_card_refresh
 from bot.outbound.org_desk import (
     after_answer,
     answer_buttons,
+    is_decided,
     is_open,
     org_name,
     request_block,
 )
 from db.database import Database
-from services import org_confirmation
+from services import org_confirmation, org_forms
 from services.export import org_form
 from services.org_confirmation import Answered
 from services.org_confirmation import Filter as Which
@@ -48,6 +50,14 @@ from services.role_matrix import RoleMatrix
 
 PAGE = 5
 GAP_PAGE = 15
+# The form signed by the head, sent back as a PDF or photos (item 2.3).
+SIGNED = prompts.kind(
+    "org_signed",
+    timedelta(hours=24),
+    texts.ORG_SIGNED_LIMIT,
+    texts.ORG_SIGNED_TOO_LONG,
+    texts.ORG_SIGNED_NEEDS_FILE,
+)
 DECLINE = prompts.kind(
     "org_decline",
     timedelta(hours=24),
@@ -82,6 +92,8 @@ def _nav(which: OrgAction, page: int, pages: int) -> list[list[InlineKeyboardBut
         rows.append(pager)
     xlsx = OrgCb(action=OrgAction.XLSX).pack()
     rows.append([InlineKeyboardButton(text=texts.BTN_ORG_XLSX, callback_data=xlsx)])
+    signed = OrgCb(action=OrgAction.SIGNED).pack()
+    rows.append([InlineKeyboardButton(text=texts.BTN_ORG_SIGNED, callback_data=signed)])
     return rows
 
 
@@ -142,10 +154,19 @@ async def answer_request(
     if result is org_confirmation.Refused.NOT_YOURS:
         return texts.ORG_NOT_YOURS
     if result is org_confirmation.Refused.ALREADY:
-        return texts.ORG_ALREADY
+        return await _already(db, user_id, request_id)
     if result is org_confirmation.Refused.OWN:
         return texts.ORG_OWN_REQUEST
     return texts.org_confirmed_done(request_id) if confirm else texts.org_declined_done(request_id)
+
+
+async def _already(db: Database, user_id: int, request_id: int) -> str:
+    """Why an answer is no longer taken: МИАЦ decided (saying what), or a colleague answered."""
+    async with db.read() as session:
+        request = await org_confirmation.request_of_org(session, user_id, request_id)
+    if request is not None and is_decided(request):
+        return texts.org_decided_already(request.id, request.status)
+    return texts.ORG_ALREADY
 
 
 def _without(markup: InlineKeyboardMarkup | None, request_id: int) -> InlineKeyboardMarkup | None:
@@ -213,7 +234,9 @@ async def on_form(
     if not rows:
         callback_answer.text = texts.ORG_XLSX_EMPTY
         return
-    data = await org_form.build(rows, texts.ORG_FORM_HIDDEN, texts.ORG_FORM_SIGNATURE)
+    data = await org_form.build(
+        rows, texts.ORG_FORM_HIDDEN, texts.ORG_FORM_ROLE_PENDING, texts.ORG_FORM_SIGNATURE
+    )
     await bot.send_document(
         message.chat.id,
         BufferedInputFile(data, filename=f"zayavka_org_{organization_id}.xlsx"),
@@ -252,8 +275,12 @@ async def on_decline(
     user_id = query.from_user.id
     async with db.read() as session:
         request = await org_confirmation.request_of_org(session, user_id, callback_data.value)
-    if request is None or not is_open(request):
-        callback_answer.text = texts.ORG_NOT_YOURS if request is None else texts.ORG_ALREADY
+    if request is None:
+        callback_answer.text = texts.ORG_NOT_YOURS
+        return
+    if not is_open(request):
+        callback_answer.text = await _already(db, user_id, request.id)
+        await _drop_answer_buttons(message, request.id)
         return
     if request.account_id == user_id:
         callback_answer.text = texts.ORG_OWN_REQUEST
@@ -335,10 +362,115 @@ async def on_cancel_reason(message: Message, bot: Bot, fsm_storage: BaseStorage)
     await message.answer(texts.ORG_REASON_CANCELLED)
 
 
+# --- the form signed by the head, sent back (item 2.3) ----------------------------------------
+
+
+async def on_signed(
+    query: CallbackQuery, callback_answer: CallbackAnswer, bot: Bot, fsm_storage: BaseStorage
+) -> None:
+    """«📎 Отправить подписанную форму»: the scan is asked for (the next messages are it)."""
+    if (message := _pressed(query, callback_answer)) is None:
+        return
+    await prompts.ask(
+        bot, fsm_storage, message.chat.id, query.from_user, SIGNED, texts.ORG_SIGNED_PROMPT, {}
+    )
+
+
+def _is_pdf(message: Message) -> bool:
+    document = message.document
+    if document is None:
+        return False
+    name = (document.file_name or "").lower()
+    return document.mime_type == "application/pdf" or name.endswith(".pdf")
+
+
+async def _save_signed(
+    db: Database, organization_id: int, user_id: int, files: list[dict[str, str]]
+) -> str:
+    async with db.write() as session:
+        saved = await org_forms.save(session, organization_id, user_id, files)
+        if saved is not None:
+            for request_id in saved.request_ids:  # each covered card shows it
+                await enqueue_card_refresh(session, request_id)
+    if saved is None:
+        return texts.ORG_SIGNED_NO_REQUESTS
+    return texts.org_signed_saved(saved.request_ids)
+
+
+async def on_signed_part(
+    message: Message,
+    prompt: prompts.Prompt,
+    organization_id: int,
+    bot: Bot,
+    db: Database,
+    fsm_storage: BaseStorage,
+) -> None:
+    """A PDF is the whole form; a photo is one page (more may follow, then «✅ Готово»);
+    anything else is refused with the same question again."""
+    if message.from_user is None:
+        return
+    files: list[dict[str, str]] = list(prompt.data.get("files") or [])
+    if message.document is not None:
+        if not _is_pdf(message):
+            await prompts.ask_again(message, fsm_storage, bot, prompt, texts.ORG_SIGNED_NOT_PDF)
+            return
+        files.append({"kind": org_forms.DOCUMENT, "file_id": message.document.file_id})
+        await prompts.forget(fsm_storage, bot, message.chat.id, message.from_user.id)
+        await message.answer(await _save_signed(db, organization_id, message.from_user.id, files))
+        return
+    if not message.photo:
+        await prompts.ask_again(message, fsm_storage, bot, prompt, texts.ORG_SIGNED_NEEDS_FILE)
+        return
+    if len(files) >= org_forms.MAX_FILES:
+        await message.reply(texts.ORG_SIGNED_TOO_MANY, reply_markup=_signed_done())
+        return
+    files.append({"kind": org_forms.PHOTO, "file_id": message.photo[-1].file_id})
+    prompt.data["files"] = files
+    await prompts.keep(fsm_storage, bot, message.chat.id, message.from_user.id, prompt)
+    await message.reply(texts.org_signed_page(len(files)), reply_markup=_signed_done())
+
+
+def _signed_done() -> InlineKeyboardMarkup:
+    done = OrgCb(action=OrgAction.SIGNED_DONE).pack()
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=texts.BTN_ORG_SIGNED_DONE, callback_data=done)]]
+    )
+
+
+async def on_signed_done(
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    organization_id: int,
+    bot: Bot,
+    db: Database,
+    fsm_storage: BaseStorage,
+) -> None:
+    """«✅ Готово»: the photos sent so far are the signed form."""
+    if (message := _pressed(query, callback_answer)) is None:
+        return
+    prompt = await prompts.pending(fsm_storage, bot, message.chat.id, query.from_user.id)
+    files = list(prompt.data.get("files") or []) if prompt and prompt.kind == SIGNED.name else []
+    if not files:
+        callback_answer.text = texts.ORG_SIGNED_NOTHING
+        return
+    await prompts.forget(fsm_storage, bot, message.chat.id, query.from_user.id)
+    with contextlib.suppress(TelegramBadRequest):
+        await message.edit_reply_markup(reply_markup=None)
+    await message.answer(await _save_signed(db, organization_id, query.from_user.id, files))
+
+
+async def on_cancel_signed(message: Message, bot: Bot, fsm_storage: BaseStorage) -> None:
+    if message.from_user is not None:
+        await prompts.forget(fsm_storage, bot, message.chat.id, message.from_user.id)
+    await message.answer(texts.ORG_SIGNED_CANCELLED)
+
+
 def org_router() -> Router:
     router = Router(name="org")
     router.message.register(on_cancel_reason, Command("cancel"), prompts.PendingPrompt(DECLINE))
     router.message.register(on_reason, prompts.AnswersPrompt(DECLINE))
+    router.message.register(on_cancel_signed, Command("cancel"), prompts.PendingPrompt(SIGNED))
+    router.message.register(on_signed_part, prompts.AnswersPrompt(SIGNED))
     router.message.register(on_org, Command("org"))
     for which in ORG_FILTERS:
         router.callback_query.register(on_filter, OrgCb.filter(F.action == which))
@@ -347,6 +479,8 @@ def org_router() -> Router:
         OrgAction.YES: on_confirm,
         OrgAction.NO: on_decline,
         OrgAction.CANCEL: on_cancel_decline,
+        OrgAction.SIGNED: on_signed,
+        OrgAction.SIGNED_DONE: on_signed_done,
     }
     for action, handler in buttons.items():
         router.callback_query.register(handler, OrgCb.filter(F.action == action))

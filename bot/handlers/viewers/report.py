@@ -48,9 +48,12 @@ async def on_watch_stats(message: Message, bot: Bot, db: Database) -> None:
     await on_stats(message, bot, db)
 
 
-async def on_watch_coverage(message: Message, bot: Bot, db: Database, settings: Settings) -> None:
+async def on_watch_coverage(
+    message: Message, bot: Bot, db: Database, settings: Settings, staff_role: StaffRole
+) -> None:
     await report.record(db, _actor(message), report.VIEWED_COVERAGE)
-    await on_coverage(message, bot, db, settings)
+    # The organisations' signed forms are for admins only, never for viewers (item 2.3).
+    await on_coverage(message, bot, db, settings, admin=staff_role == StaffRole.ADMIN)
 
 
 async def set_viewer_commands(bot: Bot, db: Database) -> None:
