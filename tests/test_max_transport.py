@@ -563,3 +563,13 @@ async def test_a_group_is_a_chat_without_topics_and_the_bots_own_messages_are_bo
     reply = converted.message.reply_to_message
     assert reply is not None and reply.message_id == header.message_id
     assert reply.from_user is not None and reply.from_user.id == bot.id
+
+
+async def test_the_group_the_bot_is_added_to_is_logged_with_its_id(
+    mx: MaxApiStandin, mids: MidStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server's operator finds a MAX group's id for MAX_ADMIN_CHAT_ID in the log."""
+    group = mx.create_group("МИАЦ: заявки", members=[USER], bot_admin=True)
+    caplog.set_level("INFO", logger="bot.max.updates")
+    assert UpdateConverter(mids).convert(mx.push_bot_added(group, USER)) is None
+    assert f"chat_id={group}" in caplog.text

@@ -47,6 +47,11 @@ class UpdateConverter:
                 return self._callback(raw)
             if kind == "bot_started":
                 return self._started(raw)
+            if kind == "bot_added" and raw.get("chat_id") is not None:
+                # The one place a server's operator learns a MAX group's id, for
+                # MAX_ADMIN_CHAT_ID / MAX_SUPPORT_CHAT_ID (a group's id is no one's data).
+                log.info("MAX: the bot was added to the group chat_id=%s", int(raw["chat_id"]))
+                return None
         except (KeyError, TypeError, ValueError) as exc:
             # A shape this code does not know: the update type and error only, no content.
             log.warning("MAX update %s not understood: %s", kind, type(exc).__name__)
