@@ -281,3 +281,21 @@ async def test_a_lost_recipient_is_not_kept_pending_by_another_broadcasts_row(
         counts = {c.broadcast_id: c for c in await broadcast.status(session)}
     assert (counts[numbers[0]].pending, counts[numbers[0]].lost) == (0, 1)
     assert (counts[numbers[1]].pending, counts[numbers[1]].lost) == (1, 0)
+
+
+async def test_in_a_private_chat_the_text_typed_as_an_ordinary_message_is_taken(
+    h: Harness, db: Database
+) -> None:
+    """Nobody else is in an admin's private chat: the next message is the text, reply or
+    not (bot/prompts.py)."""
+    await responsible(db)
+    boss = h.user(ADMIN_ID, "Ольга")
+    await boss.send("/broadcast")
+    await boss.press(texts.BROADCAST_AUDIENCES["responsible"])
+    assert boss.last.plain == texts.BROADCAST_ASK_TEXT  # no name: it is their own chat
+    preview = (await boss.send("Обучение 10.12 в 10:00"))[-1]
+    assert preview.plain.startswith("Предпросмотр") and "Обучение 10.12" in preview.plain
+    await boss.press(texts.BTN_BROADCAST_SEND)
+    for user_id in RESPONSIBLE:
+        assert received(h, user_id) == ["Обучение 10.12 в 10:00"]
+    assert h.unanswered_callbacks() == []
