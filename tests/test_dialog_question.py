@@ -391,3 +391,42 @@ async def test_text_at_a_button_step_is_form_input_when_no_consultation_is_open(
     sent = await user.send("готово")
     assert sent[-1].html.startswith(texts.USE_BUTTONS)
     assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed
+
+
+async def test_a_reply_to_the_label_of_an_answer_goes_to_the_specialist_not_the_form(
+    harness: Harness, db: Database
+) -> None:
+    """The operator's answer comes as two messages: «Ответ специалиста МИАЦ 👇», then the
+    answer. A reply to either, at a step that takes text, is for the specialist."""
+    operator = await forum(harness, db)
+    user = harness.user()
+    await through_consent(user)  # at the SNILS step: it takes text
+    await user.press(texts.BTN_STEP_HELP)
+    await user.press(texts.BTN_ASK)
+    await user.send("Где взять СНИЛС?")
+    await user.press(texts.BTN_CONTINUE)
+    assert await state_of(harness, user) == "Form:snils"
+    topic = (await thread(db)).topic_id
+    relayed = len(copies_to(harness, SUPPORT_CHAT_ID))
+
+    await operator.send("СНИЛС есть в Госуслугах, в разделе «Документы».", thread_id=topic)
+    label, answer = harness.session.in_chat(user.id)[-2:]
+    assert label.html == texts.OPERATOR_ANSWER_LABEL
+    sent = await user.send("Не нашла там, где ещё?", reply_to=label)
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed + 1
+    assert sent[-1].html.startswith(texts.FORWARDED_TO_OPERATOR)
+    assert await state_of(harness, user) == "Form:snils"
+    sent = await user.send("Спасибо", reply_to=answer)
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed + 2
+    assert await state_of(harness, user) == "Form:snils"
+    assert harness.session.refusals == []
+
+    # An answer from the FAQ is two messages as well.
+    await operator.send("/faq", thread_id=topic)
+    await operator.press("Сколько рассматривается заявка?")
+    label, answer = harness.session.in_chat(user.id)[-2:]
+    assert label.html == texts.OPERATOR_ANSWER_LABEL
+    for reply_to in (label, answer):
+        await user.send("А побыстрее можно?", reply_to=reply_to)
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed + 4
+    assert await state_of(harness, user) == "Form:snils"
