@@ -126,6 +126,7 @@ from bot.texts.applicant import (
     order_link,
     reminder_applicant,
     resubmitted,
+    role_help,
     with_order,
 )
 from bot.texts.applicant_data import (
@@ -561,11 +562,11 @@ __all__ = [
     "position_chosen", "position_list", "position_suggestions", "question_note", "queue_item",
     "queue_page", "reason_detail", "region", "region_other", "reminder_admin", "reminder_applicant",
     "reminder_responsible", "report", "report_status_row", "responsible_found", "resubmitted",
-    "retention_outlook", "role_choice", "role_single", "sla_reminder", "snils_wrong_length",
-    "sqlite_busy", "staff_added", "staff_added_org", "staff_list", "staff_name", "staff_org_found",
-    "staff_owner", "staff_page", "staff_removed", "stats", "submitted", "summary", "support_ticket",
-    "text_length", "thread_header", "thread_name", "thread_title", "tickets", "view_via",
-    "waiting_for", "warn_other_account", "warn_own_request", "welcome_responsible", "welcome_staff",
-    "who_when", "who_when_plain", "with_order", "withdrawn",
+    "retention_outlook", "role_choice", "role_help", "role_single", "sla_reminder",
+    "snils_wrong_length", "sqlite_busy", "staff_added", "staff_added_org", "staff_list",
+    "staff_name", "staff_org_found", "staff_owner", "staff_page", "staff_removed", "stats",
+    "submitted", "summary", "support_ticket", "text_length", "thread_header", "thread_name",
+    "thread_title", "tickets", "view_via", "waiting_for", "warn_other_account", "warn_own_request",
+    "welcome_responsible", "welcome_staff", "who_when", "who_when_plain", "with_order", "withdrawn",
 ]
 # fmt: on
