@@ -430,3 +430,29 @@ async def test_a_reply_to_the_label_of_an_answer_goes_to_the_specialist_not_the_
         await user.send("А побыстрее можно?", reply_to=reply_to)
     assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed + 4
     assert await state_of(harness, user) == "Form:snils"
+
+
+async def test_a_reply_to_the_specialist_is_acknowledged_as_a_reply_not_a_new_question(
+    db: Database, role_matrix: RoleMatrix, organizations: None, database_url: str
+) -> None:
+    settings = make_settings(database_url, support_hours="00:00-00:00")  # always closed
+    harness = Harness(build_dispatcher(settings, db, role_matrix))
+    async with db.write() as session:
+        await staff.bootstrap_admins(session, settings.admin_ids)
+    operator = await forum(harness, db)
+    user = harness.user()
+    await user.send("/help")
+    sent = await user.send("Как выбрать роль?")
+    assert [s.plain for s in sent][:1] == [texts.ASK_SENT]
+    assert sum("нерабочее время" in s.plain for s in sent) == 1
+    topic = (await thread(db)).topic_id
+    await operator.send("Выберите должность — роль предложит бот.", thread_id=topic)
+    answer = harness.session.in_chat(user.id)[-1]
+
+    await user.press(texts.BTN_REPLY_OPERATOR)
+    sent = await user.send("Спасибо, а если должности нет в списке?")
+    assert [s.plain for s in sent] == [texts.REPLY_SENT]  # no second out-of-hours notice
+    sent = await user.send("И ещё одно", reply_to=answer)
+    assert [s.plain for s in sent] == [texts.REPLY_SENT]
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == 3
+    await harness.dp.storage.close()

@@ -29,6 +29,7 @@ from services.support import Faq
 
 log = logging.getLogger(__name__)
 RETURN_KEY = "question_return_state"
+REPLY_KEY = "question_is_reply"  # a reply to a specialist: the consultation goes on
 
 
 _faqs: dict[str, Faq] = {}
@@ -94,6 +95,7 @@ async def start_question(
     current = await state.get_state()
     if current != QuestionFlow.waiting.state:
         await state.update_data({RETURN_KEY: current, "question_step": step})
+    await state.update_data({REPLY_KEY: reply})
     await state.set_state(QuestionFlow.waiting)
     if reply:
         cancel = keyboards.single(texts.BTN_CANCEL, "ask_cancel")
@@ -111,6 +113,7 @@ async def leave_question(state: FSMContext) -> str | None:
     data = await state.get_data()
     previous = data.pop(RETURN_KEY, None)
     data.pop("question_step", None)
+    data.pop(REPLY_KEY, None)
     await state.set_data(data)
     await state.set_state(previous)
     return previous

@@ -56,6 +56,8 @@ def out_of_hours(opening: datetime) -> str:
 
 
 FORWARDED_TO_OPERATOR = "✉️ Передал ваше сообщение специалисту МИАЦ — ответ придёт сюда."
+# A reply to a specialist, or more words to a consultation: the same consultation goes on.
+REPLY_SENT = "✉️ Передал специалисту МИАЦ — в то же обращение, ответ придёт сюда."
 
 
 # --- the operator answers, the applicant rates ----------------------------------------------------

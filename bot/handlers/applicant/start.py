@@ -454,7 +454,7 @@ async def on_other_message(
 ) -> None:
     """Anything outside a dialog: more words for an open consultation, else the menu."""
     if await follow_up(message, bot, db, settings):
-        await message.answer(texts.ASK_SENT)
+        await message.answer(texts.REPLY_SENT)  # the same consultation, not a new question
         return
     await show_menu(message, state, settings)
 

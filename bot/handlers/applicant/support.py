@@ -19,7 +19,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from bot import keyboards, texts
 from bot.callbacks import FaqCb, RateCb
 from bot.config import Settings
-from bot.fsm.question import QuestionFlow, faq_entries, leave_question, relay
+from bot.fsm.question import REPLY_KEY, QuestionFlow, faq_entries, leave_question, relay
 from bot.outbound import support_desk
 from bot.outbound.outreach import fill_faq
 from db.database import Database
@@ -41,20 +41,25 @@ async def on_question(
 ) -> None:
     if message.from_user is None:
         return
-    step = (await state.get_data()).get("question_step")
+    data = await state.get_data()
+    step, is_reply = data.get("question_step"), bool(data.get(REPLY_KEY))
     delivered = await relay(message, bot, db, settings, step)
     previous = await leave_question(state)
     if not delivered:
         await message.answer(texts.ASK_UNAVAILABLE)
         return
+    # A reply to a specialist goes on with the consultation: said so, without the
+    # out-of-hours notice the question itself already had.
+    sent = texts.REPLY_SENT if is_reply else texts.ASK_SENT
     if previous is not None:
         await message.answer(
-            f"{texts.ASK_SENT}\n\n{texts.ASK_RESUME}",
+            f"{sent}\n\n{texts.ASK_RESUME}",
             reply_markup=keyboards.single(texts.BTN_CONTINUE, "resume"),
         )
     else:
-        await message.answer(texts.ASK_SENT, reply_markup=keyboards.main_menu())
-    await _after_hours_note(message, settings)
+        await message.answer(sent, reply_markup=keyboards.main_menu())
+    if not is_reply:
+        await _after_hours_note(message, settings)
 
 
 async def on_faq(
