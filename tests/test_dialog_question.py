@@ -456,3 +456,29 @@ async def test_a_reply_to_the_specialist_is_acknowledged_as_a_reply_not_a_new_qu
     assert [s.plain for s in sent] == [texts.REPLY_SENT]
     assert len(copies_to(harness, SUPPORT_CHAT_ID)) == 3
     await harness.dp.storage.close()
+
+
+async def test_a_question_typed_after_start_is_offered_to_the_operators_with_one_press(
+    harness: Harness, db: Database
+) -> None:
+    await forum(harness, db)
+    user = harness.user()
+    await user.send("/start")
+    sent = await user.send("не открывается портал ЕГИСЗ")
+    assert len(sent) == 1 and sent[0].plain.startswith(texts.LOOSE_QUESTION_OFFER)
+    assert "ВИМИС ОНКО" not in sent[0].plain  # not the greeting again
+    assert sent[0].buttons[0] == texts.BTN_ASK_THIS and texts.BTN_NEW in sent[0].buttons
+    assert copies_to(harness, SUPPORT_CHAT_ID) == []  # nothing goes without the press
+    offer = sent[0]
+    sent = await user.press(texts.BTN_ASK_THIS)
+    assert texts.ASK_SENT in [s.plain for s in sent]
+    copied = harness.session.copies[-1]
+    assert (copied.chat_id, copied.from_chat_id) == (SUPPORT_CHAT_ID, user.id)
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == 1  # the message itself, as typed
+    assert harness.session.messages[(user.id, offer.message_id)].buttons == []
+    data = offer.button_data(texts.BTN_ASK_THIS)
+    assert data is not None
+    assert await user.press_data(offer, data) == []  # an old button: nothing twice
+    assert user.last_answer_text() == texts.STALE_BUTTON
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == 1
+    assert harness.unanswered_callbacks() == []

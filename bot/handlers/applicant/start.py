@@ -27,7 +27,9 @@ from bot.fsm.form import STATE_TO_STEP
 from bot.fsm.question import (
     RETURN_KEY,
     QuestionFlow,
+    can_ask,
     follow_up,
+    keep_loose,
     leave_question,
     start_question,
 )
@@ -37,6 +39,8 @@ from db.repositories import RequestRepository
 from services import staff
 from services.role_matrix import RoleMatrix
 from services.staff import StaffRole
+
+OFFERABLE_ID = 2**31  # a message id a button can carry (bot/callbacks.py, Id)
 
 # Requests per page of «Мои заявки»: each block is clipped (role ≤ 200, organisation 150,
 # reason 300 characters), so five always fit Telegram's 4,096.
@@ -452,9 +456,24 @@ async def on_fix_button(
 async def on_other_message(
     message: Message, state: FSMContext, bot: Bot, db: Database, settings: Settings
 ) -> None:
-    """Anything outside a dialog: more words for an open consultation, else the menu."""
+    """Anything outside a dialog: more words for an open consultation; words typed
+    straight away, offered to МИАЦ with one press (the message kept as typed); else the
+    menu."""
     if await follow_up(message, bot, db, settings):
         await message.answer(texts.REPLY_SENT)  # the same consultation, not a new question
+        return
+    words = (message.text or message.caption or "").strip()
+    if (
+        words
+        and not words.startswith("/")
+        and await state.get_state() is None
+        and can_ask(settings)
+        and message.message_id < OFFERABLE_ID
+    ):
+        await keep_loose(state, message)
+        await message.reply(
+            texts.loose_question_offer(), reply_markup=keyboards.ask_this(message.message_id)
+        )
         return
     await show_menu(message, state, settings)
 

@@ -6,6 +6,7 @@ Operators' side: `bot.handlers.support_chat`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime
 
@@ -17,9 +18,17 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import keyboards, texts
-from bot.callbacks import FaqCb, RateCb
+from bot.callbacks import AskThisCb, FaqCb, RateCb
 from bot.config import Settings
-from bot.fsm.question import REPLY_KEY, QuestionFlow, faq_entries, leave_question, relay
+from bot.fsm.question import (
+    REPLY_KEY,
+    QuestionFlow,
+    faq_entries,
+    leave_question,
+    relay,
+    relay_kept,
+    take_loose,
+)
 from bot.outbound import support_desk
 from bot.outbound.outreach import fill_faq
 from db.database import Database
@@ -60,6 +69,30 @@ async def on_question(
         await message.answer(sent, reply_markup=keyboards.main_menu())
     if not is_reply:
         await _after_hours_note(message, settings)
+
+
+async def on_ask_this(
+    query: CallbackQuery,
+    callback_data: AskThisCb,
+    callback_answer: CallbackAnswer,
+    state: FSMContext,
+    db: Database,
+    settings: Settings,
+) -> None:
+    """«📨 Передать вопрос специалисту» under a message typed outside any dialog: that
+    message goes to МИАЦ as a question, as it was typed."""
+    pressed = query.message if isinstance(query.message, Message) else None
+    question = await take_loose(state, callback_data.message_id)
+    if pressed is None or question is None:
+        callback_answer.text = texts.STALE_BUTTON
+        return
+    with contextlib.suppress(TelegramBadRequest):
+        await pressed.edit_reply_markup(reply_markup=None)
+    if not await relay_kept(db, settings, query.from_user, question, None):
+        await pressed.answer(texts.ASK_UNAVAILABLE)
+        return
+    await pressed.answer(texts.ASK_SENT, reply_markup=keyboards.main_menu())
+    await _after_hours_note(pressed, settings)
 
 
 async def on_faq(
@@ -109,6 +142,7 @@ def support_router() -> Router:
     router = Router(name="support")
     router.message.register(on_question, StateFilter(QuestionFlow.waiting))
     router.callback_query.register(on_faq, FaqCb.filter())
+    router.callback_query.register(on_ask_this, AskThisCb.filter())
     router.callback_query.register(on_rate, RateCb.filter())
     router.edited_message.register(on_edited)
     return router
