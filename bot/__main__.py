@@ -7,12 +7,16 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from bot import texts
 from bot.config import Settings
 from services.role_matrix import RoleMatrixError, load_role_matrix
+
+if TYPE_CHECKING:
+    from services.organizations import OrgRow
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,15 +59,14 @@ def _settings() -> Settings | None:
         return None
 
 
-async def _import(settings: Settings, file: Path) -> None:
+async def _import(settings: Settings, rows: list[OrgRow]) -> None:
     from db.database import Database
     from db.migrate import upgrade_to_head
-    from services.organizations import import_rows, read_rows
+    from services.organizations import import_rows
 
     db = Database(settings.database_url)
     try:
         await upgrade_to_head(db)
-        rows = read_rows(file)
         async with db.write() as session:
             report = await import_rows(session, rows, settings.region_name)
     finally:
@@ -75,7 +78,7 @@ async def _import(settings: Settings, file: Path) -> None:
     )
 
 
-async def _export(settings: Settings, out: Path, batch: int | None, everything: bool) -> None:
+async def _export(settings: Settings, out: Path, batch: int | None, everything: bool) -> int:
     """Beside a running bot too: the rows are streamed, the file is built before anything is
     marked, and marks and events are written in short transactions."""
     import shutil
@@ -92,6 +95,9 @@ async def _export(settings: Settings, out: Path, batch: int | None, everything: 
         # Time for the bot's writes between two transactions: SQLite has one write lock;
         # PostgreSQL's row locks keep the bot's writes and these apart anyway.
         pause = export.PAUSE_BESIDE_BOT if db.is_sqlite else 0.0
+        if batch is not None and not await export.batch_exists(db, batch):
+            print(texts.cli_no_batch(batch), file=sys.stderr)
+            return 2
         with tempfile.TemporaryDirectory(prefix="vimis-export-") as tmp:
             if batch is None and not everything:
                 result = await export.run_new(
@@ -122,6 +128,7 @@ async def _export(settings: Settings, out: Path, batch: int | None, everything: 
     marked = f", отмечены выгрузкой № {result.batch_id}" if result.batch_id else ""
     done = f"Записано заявок: {result.count} в {out}{marked}."
     print(done if result.count else texts.CLI_NOTHING)
+    return 0
 
 
 def _backup(settings: Settings, out: Path) -> int:
@@ -168,20 +175,22 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if args.command == "import-organizations":
-        from services.organizations import ImportError_
+        from services.organizations import ImportError_, read_rows
 
         if not args.file.is_file():
-            print(f"Файл не найден: {args.file}", file=sys.stderr)
+            print(texts.cli_import_not_found(str(args.file)), file=sys.stderr)
             return 2
-        try:
-            asyncio.run(_import(settings, args.file))
+        try:  # read before the database is touched: a bad file changes nothing
+            rows = read_rows(args.file)
         except ImportError_ as exc:
-            print(f"Файл не похож на выгрузку ФРМО: {exc}", file=sys.stderr)
+            print(
+                texts.cli_import_refused(str(args.file), exc.reason, exc.columns), file=sys.stderr
+            )
             return 2
+        asyncio.run(_import(settings, rows))
         return 0
     if args.command == "export":
-        asyncio.run(_export(settings, args.out, args.batch, args.all))
-        return 0
+        return asyncio.run(_export(settings, args.out, args.batch, args.all))
     if args.command == "backup":
         return _backup(settings, args.out)
     if args.command == "reapply-erasures":

@@ -39,6 +39,12 @@ class MenuCb(CallbackData, prefix="m"):
     action: MenuAction
 
 
+class AskThisCb(CallbackData, prefix="aq"):
+    """«📨 Передать вопрос специалисту» under a message typed outside any dialog."""
+
+    message_id: Id
+
+
 class MyCb(CallbackData, prefix="my"):
     """A page of «Мои заявки»."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import texts
-from bot.callbacks import FixCb, FormCb, MenuCb, MyCb, MyDataCb, WithdrawCb
+from bot.callbacks import AskThisCb, FixCb, FormCb, MenuCb, MyCb, MyDataCb, WithdrawCb
 
 MAX_BUTTON_TEXT = 60
 
@@ -28,6 +28,14 @@ def main_menu() -> InlineKeyboardMarkup:
             ],
         ]
     )
+
+
+def ask_this(message_id: int) -> InlineKeyboardMarkup:
+    """Under a message typed outside any dialog: send it to МИАЦ, or the main menu."""
+    ask = InlineKeyboardButton(
+        text=texts.BTN_ASK_THIS, callback_data=AskThisCb(message_id=message_id).pack()
+    )
+    return InlineKeyboardMarkup(inline_keyboard=[[ask], *main_menu().inline_keyboard])
 
 
 def resume_menu() -> InlineKeyboardMarkup:

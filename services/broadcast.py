@@ -11,7 +11,7 @@ delivered or blocked; /broadcast status counts them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import and_, case, exists, func, literal, select, update
@@ -54,7 +54,7 @@ LOST = "lost"  # counted, never stored: pending, but its outbox row is gone
 class Counts:
     broadcast_id: int
     audience: str
-    sent_at: str
+    sent_at: datetime | None
     total: int
     delivered: int
     blocked: int
@@ -134,7 +134,10 @@ async def recipients(
 
 async def send(session: AsyncSession, broadcast_id: int, people: list[int]) -> int | None:
     """Send the previewed broadcast to `people`: None when it is not waiting (sent or
-    cancelled already), else how many it goes to."""
+    cancelled already), else how many it goes to. Nobody to send to (the audience emptied
+    since the preview): the draft is cancelled, not listed as sent, and 0 returned."""
+    if not people:
+        return 0 if await cancel(session, broadcast_id) else None
     result = await session.execute(
         update(Broadcast)
         .where(Broadcast.id == broadcast_id, Broadcast.state == State.PREVIEW.value)
@@ -228,7 +231,7 @@ async def status(session: AsyncSession, shown: int = 10) -> list[Counts]:
             Counts(
                 broadcast_id=broadcast_id,
                 audience=audience,
-                sent_at=sent_at.isoformat() if sent_at else "",
+                sent_at=sent_at,
                 total=sum(by_state.values()),
                 delivered=by_state.get(DELIVERED, 0),
                 blocked=by_state.get(BLOCKED, 0),

@@ -20,7 +20,25 @@ REQUIRED_COLUMNS = ("oid", "nameFull", "nameShort", "regionName")
 
 
 class ImportError_(Exception):
-    pass
+    """A file that is not an FRMO export. `reason` says why (one of the `BAD_*` below) and
+    `columns` which required columns are missing; the message is for developers, the
+    command line says it in Russian (bot/texts/console.py)."""
+
+    def __init__(self, message: str, reason: str, columns: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.columns = columns
+
+
+BAD_COLUMNS = "columns"  # the header lacks required columns
+BAD_XLSX = "xlsx"  # named .xlsx, but not a workbook that opens
+BAD_TEXT = "text"  # neither UTF-8 nor Windows-1251, or not text at all
+BAD_FORMAT = "format"  # a format not read (old .xls, .ods)
+BAD_READ = "read"  # the file cannot be read (permissions, a device)
+
+
+def _missing(missing: list[str]) -> ImportError_:
+    return ImportError_(f"missing columns: {', '.join(missing)}", BAD_COLUMNS, tuple(missing))
 
 
 @dataclass(frozen=True)
@@ -70,7 +88,7 @@ def _rows_from_dicts(records: Iterable[dict[str, object]]) -> Iterator[OrgRow]:
         row = {str(k).strip(): v for k, v in record.items() if k is not None}
         missing = [c for c in REQUIRED_COLUMNS if c not in row]
         if missing:
-            raise ImportError_(f"missing columns: {', '.join(missing)}")
+            raise _missing(missing)
         oid = _clean(row["oid"])
         if not oid:
             continue
@@ -89,29 +107,56 @@ def _check_header(header: Iterable[object]) -> None:
     names = {str(h).strip() for h in header if h is not None}
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
-        raise ImportError_(f"missing columns: {', '.join(missing)}")
+        raise _missing(missing)
+
+
+def _read_xlsx(path: Path) -> list[OrgRow]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+        try:
+            sheet = book.worksheets[0]
+            values = list(sheet.iter_rows(values_only=True))
+        finally:
+            book.close()
+    except OSError as exc:
+        raise ImportError_(f"cannot read: {exc}", BAD_READ) from exc
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise ImportError_(f"not a workbook: {type(exc).__name__}", BAD_XLSX) from exc
+    header = [str(h).strip() if h is not None else "" for h in (values[0] if values else ())]
+    _check_header(header)
+    return list(_rows_from_dicts(dict(zip(header, r, strict=False)) for r in values[1:]))
 
 
 def read_rows(path: Path) -> list[OrgRow]:
     """Read an FRMO export: CSV (`,` or `;`, UTF-8 or Windows-1251) or XLSX (first sheet)."""
-    if path.suffix.lower() == ".xlsx":
-        from openpyxl import load_workbook
-
-        sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
-        values = list(sheet.iter_rows(values_only=True))
-        header = [str(h).strip() if h is not None else "" for h in (values[0] if values else ())]
-        _check_header(header)
-        return list(_rows_from_dicts(dict(zip(header, r, strict=False)) for r in values[1:]))
-    raw = path.read_bytes()
+    suffix = path.suffix.lower()
+    if suffix in {".xlsx", ".xlsm"}:
+        return _read_xlsx(path)
+    if suffix in {".xls", ".ods", ".xlsb"}:
+        raise ImportError_(f"format {suffix} is not read", BAD_FORMAT)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ImportError_(f"cannot read: {exc}", BAD_READ) from exc
+    if b"\x00" in raw:
+        raise ImportError_("a NUL byte: not a text file", BAD_TEXT)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = raw.decode("cp1251")
+        try:
+            text = raw.decode("cp1251")
+        except UnicodeDecodeError as exc:
+            raise ImportError_("neither UTF-8 nor Windows-1251", BAD_TEXT) from exc
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    _check_header(reader.fieldnames or ())
-    return list(_rows_from_dicts(reader))
+    try:
+        reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
+        _check_header(reader.fieldnames or ())
+        return list(_rows_from_dicts(reader))
+    except csv.Error as exc:
+        raise ImportError_(f"not a CSV file: {exc}", BAD_TEXT) from exc
 
 
 async def import_rows(session: AsyncSession, rows: list[OrgRow], region: str) -> ImportReport:

@@ -303,11 +303,17 @@ async def relay_by_user_message(
     )
 
 
+# The key of an outbox text that is part of a specialist's answer (the label before the copy,
+# an answer from the FAQ): [support chat, message answered with]. Once sent, the text is
+# remembered like the copy, so a reply to any message of the answer goes to the specialist.
+ANSWER_OF = "answer_of"
+
+
 def remember_answer(
     session: AsyncSession, user_id: int, copy_id: int, chat_id: int, message_id: int
 ) -> None:
-    """A specialist's answer copied into the applicant's chat (as message `copy_id`): a reply
-    to it goes back to the consultation."""
+    """A specialist's answer (or a part of it, `ANSWER_OF`) in the applicant's chat, as
+    message `copy_id`: a reply to it goes back to the consultation."""
     remember_relay(session, user_id, copy_id, chat_id, message_id)
 
 

@@ -100,7 +100,7 @@ async def test_staff_add_and_remove_by_id(h: Harness, db: Database) -> None:
         "</code>", ""
     )
     sent = await boss.send("/staff")
-    assert f"({NEWCOMER}) — оператор" in sent[-1].plain
+    assert f"{NEWCOMER} — {texts.NOT_SEEN_YET}, оператор" in sent[-1].plain
     sent = await boss.send(f"/staff remove {NEWCOMER}")
     assert "больше не сотрудник" in sent[-1].plain
     async with db.read() as session:
@@ -285,3 +285,27 @@ async def test_staff_commands_need_an_admin(h: Harness) -> None:
     for command in ("/staff", f"/staff add admin {NEWCOMER}", "/find иванова", "/history 1"):
         sent = await stranger.send(command)
         assert sent[-1].plain == texts.NO_ACCESS, command
+
+
+async def test_an_owner_not_seen_yet_is_listed_once_by_id(h: Harness, db: Database) -> None:
+    boss = admin(h)
+    await boss.send("/start")  # seen: listed by name
+    text = (await boss.send("/staff"))[-1].plain
+    assert f"id {ADMIN2_ID} ({ADMIN2_ID})" not in text
+    assert f"• {ADMIN2_ID} — {texts.NOT_SEEN_YET}, администратор" in text
+
+
+async def test_help_shows_a_viewers_and_a_responsible_persons_own_commands(
+    h: Harness, db: Database
+) -> None:
+    from tests.test_report import add_staff
+
+    await add_staff(db, 7001, StaffRole.VIEWER)
+    await add_staff(db, 7002, StaffRole.RESPONSIBLE, organization_id=1)
+    viewer = (await h.user(7001).send("/help"))[0].plain
+    assert "/stats" in viewer and "/report" in viewer and "/org" not in viewer
+    responsible = await h.user(7002).send("/help")
+    assert "/org" in responsible[0].plain and "/stats" not in responsible[0].plain
+    assert responsible[-1].plain.startswith("Возможно, ответ уже есть")  # the question too
+    applicant = await h.user(7003).send("/help")
+    assert len(applicant) == 1 and "/org" not in applicant[0].plain

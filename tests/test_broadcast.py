@@ -7,13 +7,13 @@ import asyncio
 from datetime import datetime, time
 
 from aiogram.methods import SendMessage
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot import texts
 from bot.dispatcher import build_dispatcher
 from bot.outbound.outreach import enqueue_due, slot_of
 from db.database import Database
-from db.models import BroadcastRecipient, OutboxMessage
+from db.models import BroadcastRecipient, OutboxMessage, StaffMember
 from services import broadcast, outbox
 from services.role_matrix import RoleMatrix
 from services.staff import StaffRole
@@ -146,12 +146,20 @@ async def test_cancel_too_long_and_nobody(h: Harness, db: Database) -> None:
     sent = await boss.reply("x" * (broadcast.MAX_TEXT + 1))
     assert sent[-1].plain == texts.BROADCAST_TOO_LONG  # the same step again
     preview = (await boss.reply("Обучение"))[-1].plain
-    assert "— 0 чел." in preview
+    assert preview == texts.BROADCAST_NOBODY_NOW
+    await responsible(db)
+    await draft(h, texts.BROADCAST_AUDIENCES["responsible"])
     await boss.press(texts.BTN_BROADCAST_CANCEL)
     assert boss.last_answer_text() == texts.BROADCAST_CANCELLED
+    # The audience empties between the preview and «Отправить»: nothing is sent or listed.
     await draft(h, texts.BROADCAST_AUDIENCES["responsible"])
+    async with db.write() as session:
+        await session.execute(
+            delete(StaffMember).where(StaffMember.role == StaffRole.RESPONSIBLE.value)
+        )
     sent = await boss.press(texts.BTN_BROADCAST_SEND)
     assert sent[-1].plain == texts.BROADCAST_NOBODY
+    assert (await boss.send("/broadcast status"))[-1].plain == "Рассылок ещё не было."
 
 
 async def test_a_viewer_cannot_broadcast_or_press_its_buttons(h: Harness, db: Database) -> None:
@@ -281,3 +289,53 @@ async def test_a_lost_recipient_is_not_kept_pending_by_another_broadcasts_row(
         counts = {c.broadcast_id: c for c in await broadcast.status(session)}
     assert (counts[numbers[0]].pending, counts[numbers[0]].lost) == (0, 1)
     assert (counts[numbers[1]].pending, counts[numbers[1]].lost) == (1, 0)
+
+
+async def test_in_a_private_chat_the_text_typed_as_an_ordinary_message_is_taken(
+    h: Harness, db: Database
+) -> None:
+    """Nobody else is in an admin's private chat: the next message is the text, reply or
+    not (bot/prompts.py)."""
+    await responsible(db)
+    boss = h.user(ADMIN_ID, "Ольга")
+    await boss.send("/broadcast")
+    await boss.press(texts.BROADCAST_AUDIENCES["responsible"])
+    assert boss.last.plain == texts.BROADCAST_ASK_TEXT  # no name: it is their own chat
+    preview = (await boss.send("Обучение 10.12 в 10:00"))[-1]
+    assert preview.plain.startswith("Предпросмотр") and "Обучение 10.12" in preview.plain
+    await boss.press(texts.BTN_BROADCAST_SEND)
+    for user_id in RESPONSIBLE:
+        assert received(h, user_id) == ["Обучение 10.12 в 10:00"]
+    assert h.unanswered_callbacks() == []
+
+
+async def test_nobody_to_send_to_is_said_at_the_preview_and_nothing_is_listed(
+    h: Harness, db: Database
+) -> None:
+    boss = admin(h)
+    await boss.send("/broadcast")
+    await boss.press(texts.BROADCAST_AUDIENCES["responsible"])
+    preview = (await boss.reply("Обучение"))[-1]
+    assert preview.plain == texts.BROADCAST_NOBODY_NOW
+    assert texts.BTN_BROADCAST_SEND not in preview.buttons  # nothing to confirm
+    status = (await boss.send("/broadcast status"))[-1].plain
+    assert status == "Рассылок ещё не было."
+
+
+async def test_one_recipient_in_words_and_the_time_in_moscow(h: Harness, db: Database) -> None:
+    from datetime import UTC, timedelta
+
+    from sqlalchemy import update
+
+    from db.models import Broadcast
+
+    await add_staff(db, 5101, StaffRole.RESPONSIBLE, organization_id=1)
+    await draft(h, texts.BROADCAST_AUDIENCES["responsible"])
+    sent = await admin(h).press(texts.BTN_BROADCAST_SEND)
+    assert "1 получатель." in sent[-1].plain and "получателей" not in sent[-1].plain
+    sent_at = datetime(2026, 11, 30, 7, 5, tzinfo=UTC)
+    async with db.write() as session:
+        await session.execute(update(Broadcast).values(sent_at=sent_at))
+    status = (await admin(h).send("/broadcast status"))[-1].plain
+    moscow = sent_at + timedelta(hours=3)
+    assert f"№ 1 от {moscow:%d.%m.%Y %H:%M} —" in status and "UTC" not in status

@@ -103,3 +103,43 @@ async def test_export_from_the_command_line(
     again = run_bot(["export", "--out", str(tmp_path / "again.csv"), "--all"], env, ROOT)
     assert "Записано заявок: 1" in again.stdout and "выгрузкой" not in again.stdout
     assert (tmp_path / "again.csv").read_bytes().startswith("\ufeff".encode())
+
+
+def test_every_bad_organisations_file_gets_one_russian_line_and_exit_code_2(
+    tmp_path: Path, database_url: str
+) -> None:
+    from openpyxl import Workbook
+
+    damaged = tmp_path / "frmo.xlsx"
+    damaged.write_bytes(b"PK\x03\x04 not really a workbook" * 10)
+    no_columns = tmp_path / "columns.xlsx"
+    book = Workbook()
+    book.active.append(["oid", "Наименование"])  # type: ignore[union-attr]
+    book.save(no_columns)
+    csv_columns = tmp_path / "columns.csv"
+    csv_columns.write_text("oid;name\n1;Больница\n", encoding="utf-8")
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"oid,nameFull\x00\x98\x98\n\x00\x00\x98")
+    old_excel = tmp_path / "frmo.xls"
+    old_excel.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64)
+    env = {"DATABASE_URL": database_url}
+    for bad in (damaged, no_columns, csv_columns, binary, old_excel):
+        result = run_bot(["import-organizations", str(bad)], env, ROOT)
+        assert result.returncode == 2, (bad.name, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, (bad.name, result.stderr)
+        assert "Traceback" not in result.stderr and "missing" not in lines[0]
+        assert lines[0].startswith(f"Файл {bad} не загружен: "), lines[0]
+    result = run_bot(["import-organizations", str(no_columns)], env, ROOT)
+    assert "nameFull, nameShort, regionName" in result.stderr
+
+
+async def test_export_of_a_batch_that_does_not_exist_says_so(
+    tmp_path: Path, database_url: str, db: Database
+) -> None:
+    env = {"DATABASE_URL": database_url}
+    out = tmp_path / "batch.xlsx"
+    result = run_bot(["export", "--out", str(out), "--batch", "99"], env, ROOT)
+    assert result.returncode == 2, result.stderr
+    assert "Выгрузки № 99 нет" in result.stderr and "Заявок для выгрузки нет" not in result.stdout
+    assert not out.exists()

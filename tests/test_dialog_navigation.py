@@ -316,7 +316,7 @@ async def test_consent_states_the_retention_the_job_applies(
     user = h.user()
     await user.send("/start")
     sent = await user.press("📝 Подать заявку")
-    assert "через 45 дн. после её завершения" in sent[-1].plain
+    assert "через 45 дней после её завершения" in sent[-1].plain
     assert "5 лет" not in sent[-1].plain
     await to_summary(h.user(1002))
     await h.user(1002).press("📨 Отправить")

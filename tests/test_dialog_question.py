@@ -391,3 +391,94 @@ async def test_text_at_a_button_step_is_form_input_when_no_consultation_is_open(
     sent = await user.send("готово")
     assert sent[-1].html.startswith(texts.USE_BUTTONS)
     assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed
+
+
+async def test_a_reply_to_the_label_of_an_answer_goes_to_the_specialist_not_the_form(
+    harness: Harness, db: Database
+) -> None:
+    """The operator's answer comes as two messages: «Ответ специалиста МИАЦ 👇», then the
+    answer. A reply to either, at a step that takes text, is for the specialist."""
+    operator = await forum(harness, db)
+    user = harness.user()
+    await through_consent(user)  # at the SNILS step: it takes text
+    await user.press(texts.BTN_STEP_HELP)
+    await user.press(texts.BTN_ASK)
+    await user.send("Где взять СНИЛС?")
+    await user.press(texts.BTN_CONTINUE)
+    assert await state_of(harness, user) == "Form:snils"
+    topic = (await thread(db)).topic_id
+    relayed = len(copies_to(harness, SUPPORT_CHAT_ID))
+
+    await operator.send("СНИЛС есть в Госуслугах, в разделе «Документы».", thread_id=topic)
+    label, answer = harness.session.in_chat(user.id)[-2:]
+    assert label.html == texts.OPERATOR_ANSWER_LABEL
+    sent = await user.send("Не нашла там, где ещё?", reply_to=label)
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed + 1
+    assert sent[-1].html.startswith(texts.FORWARDED_TO_OPERATOR)
+    assert await state_of(harness, user) == "Form:snils"
+    sent = await user.send("Спасибо", reply_to=answer)
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed + 2
+    assert await state_of(harness, user) == "Form:snils"
+    assert harness.session.refusals == []
+
+    # An answer from the FAQ is two messages as well.
+    await operator.send("/faq", thread_id=topic)
+    await operator.press("Сколько рассматривается заявка?")
+    label, answer = harness.session.in_chat(user.id)[-2:]
+    assert label.html == texts.OPERATOR_ANSWER_LABEL
+    for reply_to in (label, answer):
+        await user.send("А побыстрее можно?", reply_to=reply_to)
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed + 4
+    assert await state_of(harness, user) == "Form:snils"
+
+
+async def test_a_reply_to_the_specialist_is_acknowledged_as_a_reply_not_a_new_question(
+    db: Database, role_matrix: RoleMatrix, organizations: None, database_url: str
+) -> None:
+    settings = make_settings(database_url, support_hours="00:00-00:00")  # always closed
+    harness = Harness(build_dispatcher(settings, db, role_matrix))
+    async with db.write() as session:
+        await staff.bootstrap_admins(session, settings.admin_ids)
+    operator = await forum(harness, db)
+    user = harness.user()
+    await user.send("/help")
+    sent = await user.send("Как выбрать роль?")
+    assert [s.plain for s in sent][:1] == [texts.ASK_SENT]
+    assert sum("нерабочее время" in s.plain for s in sent) == 1
+    topic = (await thread(db)).topic_id
+    await operator.send("Выберите должность — роль предложит бот.", thread_id=topic)
+    answer = harness.session.in_chat(user.id)[-1]
+
+    await user.press(texts.BTN_REPLY_OPERATOR)
+    sent = await user.send("Спасибо, а если должности нет в списке?")
+    assert [s.plain for s in sent] == [texts.REPLY_SENT]  # no second out-of-hours notice
+    sent = await user.send("И ещё одно", reply_to=answer)
+    assert [s.plain for s in sent] == [texts.REPLY_SENT]
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == 3
+    await harness.dp.storage.close()
+
+
+async def test_a_question_typed_after_start_is_offered_to_the_operators_with_one_press(
+    harness: Harness, db: Database
+) -> None:
+    await forum(harness, db)
+    user = harness.user()
+    await user.send("/start")
+    sent = await user.send("не открывается портал ЕГИСЗ")
+    assert len(sent) == 1 and sent[0].plain.startswith(texts.LOOSE_QUESTION_OFFER)
+    assert "ВИМИС ОНКО" not in sent[0].plain  # not the greeting again
+    assert sent[0].buttons[0] == texts.BTN_ASK_THIS and texts.BTN_NEW in sent[0].buttons
+    assert copies_to(harness, SUPPORT_CHAT_ID) == []  # nothing goes without the press
+    offer = sent[0]
+    sent = await user.press(texts.BTN_ASK_THIS)
+    assert texts.ASK_SENT in [s.plain for s in sent]
+    copied = harness.session.copies[-1]
+    assert (copied.chat_id, copied.from_chat_id) == (SUPPORT_CHAT_ID, user.id)
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == 1  # the message itself, as typed
+    assert harness.session.messages[(user.id, offer.message_id)].buttons == []
+    data = offer.button_data(texts.BTN_ASK_THIS)
+    assert data is not None
+    assert await user.press_data(offer, data) == []  # an old button: nothing twice
+    assert user.last_answer_text() == texts.STALE_BUTTON
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == 1
+    assert harness.unanswered_callbacks() == []

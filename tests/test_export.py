@@ -129,6 +129,8 @@ async def test_second_export_takes_only_new_and_reexports_change_nothing(
     assert (await request_row(db, 1)).export_batch_id == 1
     sent = await boss.send("/export 01.01.2020")
     assert sent[-1].plain == texts.EXPORT_USAGE
+    sent = await boss.send("/export 99")  # a mistyped number is not an empty batch
+    assert sent[-1].plain == texts.export_no_batch(99)
 
 
 async def test_granted_by_button_and_by_numbers(h: Harness, db: Database) -> None:

@@ -561,7 +561,7 @@ async def test_reminders_reach_responsible_persons_of_organisations_without_requ
         assert again.sent == 0 and again.skipped == report.sent
         await h.deliver()
         to_b = [t for t in texts_in(h, RESP_B) if "⏰" in t]
-        assert len(to_b) == 1 and ORG_B in to_b[0] and "осталось 3 дн." in to_b[0]
+        assert len(to_b) == 1 and ORG_B in to_b[0] and "осталось 3 дня" in to_b[0]
         assert not [t for t in texts_in(h, RESP_A1) if "⏰" in t]
 
 

@@ -199,7 +199,7 @@ async def test_retention_tells_admins_what_is_due_and_when(h: Harness, db: Datab
         )
     sent = await admin(h).send("/retention")
     assert "Удалить сейчас: 1" in sent[-1].plain
-    assert "30 дн." in sent[-1].plain
+    assert "30 дней" in sent[-1].plain
 
 
 async def test_after_a_withdrawal_mydata_shows_what_was_erased_and_no_data(

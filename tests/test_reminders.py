@@ -56,7 +56,7 @@ async def test_reminders_go_once_and_survive_a_restart(
         if isinstance(c, SendMessage) and "срока подачи заявок" in c.text
     }
     assert set(texts_to) == {4001, 4002, 4003, ADMIN_CHAT}  # 4002 tried: blocked the bot
-    assert "осталось 3 дн." in texts_to[4001]
+    assert "осталось 3 дня" in texts_to[4001]
     assert "В очереди на рассмотрение: 1" in texts_to[ADMIN_CHAT]
     await h.dp.storage.close()
 

@@ -68,7 +68,7 @@ async def test_the_report_on_a_known_data_set(db: Database, organizations: None)
     assert "Без ответственного лица (п. 2.1):</b> 10 из 11" in text
     assert "Без заявки (пп. 2.3, 3.1):</b> 9 из 11" in text
     assert "Без одобренного пользователя (пп. 2.3, 3.1):</b> 10 из 11" in text
-    assert "1 из 11 (9%); до срока (11.12.2026) осталось 10 дн." in text
+    assert "1 из 11 (9%); до срока (11.12.2026) осталось 10 дней." in text and "дн.." not in text
     book = load_workbook(io.BytesIO(workbook(figures, progress_of(figures))))
     assert book.sheetnames == [
         texts.REPORT_SHEET_SUMMARY,
@@ -86,7 +86,7 @@ async def test_the_report_on_a_known_data_set(db: Database, organizations: None)
 
 def test_progress_after_the_deadline_says_requests_are_still_taken() -> None:
     text = texts.deadline_progress(date(2026, 11, 20), TODAY, 3, 13)
-    assert "прошёл 11 дн. назад" in text and "по-прежнему принимаются" in text
+    assert "прошёл 11 дней назад" in text and "по-прежнему принимаются" in text
     assert "Срок (DEADLINE) не задан" in texts.deadline_progress(None, TODAY, 0, 0)
 
 

@@ -345,7 +345,8 @@ async def test_support_ratings_and_relay_records_are_erased_with_proof(
     assert proof.details == {
         "requests": [1],
         "support_thread": True,
-        "relayed_messages": 2,  # the question's copy in the topic, the answer's to the person
+        # The question's copy in the topic; the answer's label and copy to the person.
+        "relayed_messages": 3,
         "ratings": 1,
     }
 

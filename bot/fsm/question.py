@@ -12,11 +12,13 @@ specialist instead of being taken as an answer to the form (`for_operator`).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 from aiogram import Bot
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, User
 
 from bot import keyboards, texts
 from bot.callbacks import FaqCb, MenuCb
@@ -29,6 +31,9 @@ from services.support import Faq
 
 log = logging.getLogger(__name__)
 RETURN_KEY = "question_return_state"
+REPLY_KEY = "question_is_reply"  # a reply to a specialist: the consultation goes on
+LOOSE_KEY = "loose_questions"  # messages typed outside any dialog, offered to МИАЦ
+LOOSE_KEPT = 5
 
 
 _faqs: dict[str, Faq] = {}
@@ -94,6 +99,7 @@ async def start_question(
     current = await state.get_state()
     if current != QuestionFlow.waiting.state:
         await state.update_data({RETURN_KEY: current, "question_step": step})
+    await state.update_data({REPLY_KEY: reply})
     await state.set_state(QuestionFlow.waiting)
     if reply:
         cancel = keyboards.single(texts.BTN_CANCEL, "ask_cancel")
@@ -111,6 +117,7 @@ async def leave_question(state: FSMContext) -> str | None:
     data = await state.get_data()
     previous = data.pop(RETURN_KEY, None)
     data.pop("question_step", None)
+    data.pop(REPLY_KEY, None)
     await state.set_data(data)
     await state.set_state(previous)
     return previous
@@ -121,25 +128,68 @@ async def relay(
 ) -> bool:
     """Put the question on its way to the support chat (without one, to the admins
     privately): false when there is nowhere to send it."""
-    user = message.from_user
-    if user is None:
+    if message.from_user is None:
         return False
-    content = content_of(message)  # kept only where it crosses to the other messenger
+    # The content is kept only where it crosses to the other messenger.
+    question = LooseQuestion(message.message_id, message.caption, content_of(message))
+    return await relay_kept(db, settings, message.from_user, question, step)
+
+
+@dataclass(frozen=True)
+class LooseQuestion:
+    """A message the person typed outside any dialog, kept until they say it is a question
+    (order item 4.4: a consultation needs no menu first)."""
+
+    message_id: int
+    caption: str | None
+    content: dict[str, Any]
+
+
+async def relay_kept(
+    db: Database, settings: Settings, user: User, question: LooseQuestion, step: str | None
+) -> bool:
+    """`relay` of a message read earlier."""
     async with db.write() as session:
         if not settings.support_chats:
             return await support_desk.enqueue_to_admins(
-                session, settings, user.id, user.first_name, message.message_id, step, content
+                session,
+                settings,
+                user.id,
+                user.first_name,
+                question.message_id,
+                step,
+                question.content,
             )
         return await support_desk.enqueue_question(
             session,
             settings,
             user.id,
             user.full_name,
-            message.message_id,
+            question.message_id,
             step,
-            message.caption,
-            content,
+            question.caption,
+            question.content,
         )
+
+
+async def keep_loose(state: FSMContext, message: Message) -> None:
+    """Keep a message typed outside any dialog, to be sent on with one press; the latest
+    few are kept (an offer further up then answers as a stale button)."""
+    data = await state.get_data()
+    kept = dict(list(dict(data.get(LOOSE_KEY) or {}).items())[-(LOOSE_KEPT - 1) :])
+    kept[str(message.message_id)] = {"caption": message.caption, "content": content_of(message)}
+    await state.update_data({LOOSE_KEY: kept})
+
+
+async def take_loose(state: FSMContext, message_id: int) -> LooseQuestion | None:
+    """The kept message, forgotten as it is taken (a second press finds nothing)."""
+    data = await state.get_data()
+    kept = dict(data.get(LOOSE_KEY) or {})
+    found = kept.pop(str(message_id), None)
+    if found is None:
+        return None
+    await state.update_data({LOOSE_KEY: kept})
+    return LooseQuestion(message_id, found.get("caption"), dict(found.get("content") or {}))
 
 
 async def follow_up(message: Message, bot: Bot, db: Database, settings: Settings) -> bool:

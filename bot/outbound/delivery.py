@@ -126,10 +126,18 @@ def _blocked_hooks() -> dict[str, BlockedHook]:
 async def deliver_text(ctx: Context, row: Envelope) -> Outcome | None:
     markup = row.payload.get("markup")
     keyboard = InlineKeyboardMarkup.model_validate(markup) if markup else None
-    await ctx.call(
+    sent = await ctx.call(
         SendMessage(chat_id=row.chat_id, text=row.payload["text"], reply_markup=keyboard)
     )
-    return None
+    origin = row.payload.get(support.ANSWER_OF)
+    if not origin:
+        return None
+    chat_id, message_id = int(origin[0]), int(origin[1])
+
+    async def record(session: AsyncSession) -> None:  # a part of a specialist's answer
+        support.remember_answer(session, row.chat_id, sent.message_id, chat_id, message_id)
+
+    return Delivered(record)
 
 
 async def deliver_copy(ctx: Context, row: Envelope) -> Outcome | None:

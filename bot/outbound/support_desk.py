@@ -178,21 +178,26 @@ def enqueue_answer(
     }
     if content is not None and cannot_copy(from_chat_id, thread.user_id):
         answer[CONTENT] = content
-    outbox.enqueue(
-        session,
-        thread.user_id,
-        Kind.TEXT,
-        {"text": texts.OPERATOR_ANSWER_LABEL, "tell_operators": True},
-        user_id=thread.user_id,
+    enqueue_text_to_applicant(
+        session, thread.user_id, texts.OPERATOR_ANSWER_LABEL, answer_of=(from_chat_id, message_id)
     )
     outbox.enqueue(session, thread.user_id, Kind.SUPPORT_ANSWER, answer, user_id=thread.user_id)
 
 
 def enqueue_text_to_applicant(
-    session: AsyncSession, user_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+    session: AsyncSession,
+    user_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    answer_of: tuple[int, int] | None = None,
 ) -> None:
-    """A fixed text to the applicant on an operator's behalf (no personal data in it)."""
+    """A fixed text to the applicant on an operator's behalf (no personal data in it).
+    `answer_of` (support chat, message): the text is part of a specialist's answer, and a
+    reply to it goes to the consultation like a reply to the answer itself."""
     payload: dict[str, Any] = {"text": text, "tell_operators": True}
+    if answer_of is not None:
+        payload[support.ANSWER_OF] = list(answer_of)
     if markup is not None:
         payload["markup"] = markup.model_dump(mode="json", exclude_none=True)
     outbox.enqueue(session, user_id, Kind.TEXT, payload, user_id=user_id)

@@ -350,6 +350,10 @@ EXPORT_NOTHING = "Новых одобренных заявок для выгру
 EXPORT_NOTHING_AGAIN = "По этому условию заявок нет."
 
 
+def export_no_batch(batch: int) -> str:
+    return f"Выгрузки № {batch} нет: проверьте номер (он в подписи к файлу выгрузки)."
+
+
 def export_caption(batch_id: int | None, count: int) -> str:
     if batch_id is None:
         return f"Повторная выгрузка: заявок {count}. Статусы не изменены."

@@ -25,6 +25,16 @@ COMMANDS = {
     "withdraw": "Отозвать согласие на обработку данных",
     "mydata": "Какие мои данные хранит бот",
 }
+
+
+def role_help(role: str, commands: dict[str, str]) -> str:
+    """/help of a staff member: their own commands first (the question to МИАЦ follows)."""
+    lines = [f"<b>Ваши команды</b> ({escape(role)}):"]
+    lines += [f"/{name} — {escape(what)}" for name, what in commands.items()]
+    lines += ["", "Заявка на доступ для себя — /new; вопрос специалисту МИАЦ — ниже."]
+    return "\n".join(lines)
+
+
 BTN_NEW = "📝 Подать заявку"
 BTN_MY = "📋 Мои заявки"
 BTN_ASK = "❓ Задать вопрос"

@@ -6,7 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
-from bot.texts.common import EVENT_NAMES, RETURN_FIELD_NAMES, STATUS_NAMES, _when, account_plain
+from bot.texts.common import (
+    EVENT_NAMES,
+    RETURN_FIELD_NAMES,
+    STATUS_NAMES,
+    _when,
+    account_plain,
+    days_word,
+)
 from bot.texts.org import ORG_STATES
 
 # --- consent --------------------------------------------------------------------------------------
@@ -38,7 +45,8 @@ def consent_retention(days: int) -> str:
     """The retention rule as the job applies it (services/retention.py, RETENTION_DAYS)."""
     return (
         "пока заявка рассматривается и исполняется; через "
-        f"{days} дн. после её завершения (доступ предоставлен, заявка отклонена или отменена), "
+        f"{days_word(days)} после её завершения (доступ предоставлен, заявка отклонена или "
+        "отменена), "
         "если у вас нет другой действующей заявки, СНИЛС, ФИО и e-mail удаляются; либо до "
         "отзыва согласия"
     )

@@ -20,6 +20,21 @@ def fmt_date(value: date | datetime) -> str:
     return value.strftime("%d.%m.%Y")
 
 
+def plural(n: int, one: str, few: str, many: str) -> str:
+    """The Russian form of a noun after the number `n`: 1 день, 2 дня, 5 дней, 11 дней."""
+    n = abs(n)
+    if n % 10 == 1 and n % 100 != 11:
+        return one
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return few
+    return many
+
+
+def days_word(n: int) -> str:
+    """«1 день», «3 дня», «10 дней»."""
+    return f"{n} {plural(n, 'день', 'дня', 'дней')}"
+
+
 def _when(value: datetime | None) -> str:
     return value.astimezone(LOCAL_TZ).strftime("%d.%m.%Y %H:%M") if value else "—"
 
@@ -30,7 +45,10 @@ def _left(days: int, deadline: date) -> str:
             f"сегодня, {fmt_date(deadline)}, последний день срока подачи заявок по приказу "
             "(заявки, поданные позже, тоже рассмотрят)"
         )
-    return f"до срока подачи заявок по приказу осталось {days} дн. (до {fmt_date(deadline)})"
+    return (
+        f"до срока подачи заявок по приказу {plural(days, 'остался', 'осталось', 'осталось')} "
+        f"{days_word(days)} (до {fmt_date(deadline)})"
+    )
 
 
 # --- a request's statuses, events and fields ------------------------------------------------------

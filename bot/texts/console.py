@@ -56,6 +56,40 @@ MAX_BAD_TOKEN = (
 # --- command-line tools ---------------------------------------------------------------------------
 
 CLI_NOTHING = "Заявок для выгрузки нет: файл не записан."
+_IMPORT_REFUSED = {
+    "xlsx": "он повреждён или это не книга Excel (XLSX). Выгрузите справочник ФРМО заново",
+    "text": (
+        "это не текстовый файл CSV (или кодировка не UTF-8 и не Windows-1251). Выгрузите "
+        "справочник ФРМО заново в CSV или XLSX"
+    ),
+    "format": "такой формат не читается. Сохраните выгрузку ФРМО как XLSX или CSV",
+    "read": "его не удалось прочитать (нет прав на чтение?)",
+}
+
+
+def cli_no_batch(batch: int) -> str:
+    return (
+        f"Выгрузки № {batch} нет: файл не записан. Номера выгрузок — в подписях к файлам "
+        "в чате администраторов."
+    )
+
+
+def cli_import_not_found(path: str) -> str:
+    return f"Файл не найден: {path}"
+
+
+def cli_import_refused(path: str, reason: str, columns: tuple[str, ...]) -> str:
+    """One line: why the file is not an FRMO export, and what to do."""
+    if columns:
+        why = (
+            f"в нём нет столбцов выгрузки ФРМО: {', '.join(columns)} (нужны oid, nameFull, "
+            "nameShort, regionName в первой строке)"
+        )
+    else:
+        why = _IMPORT_REFUSED.get(reason, "это не выгрузка справочника ФРМО")
+    return f"Файл {path} не загружен: {why}."
+
+
 CLI_BACKUP_POSTGRES = (
     "Эта команда копирует только базу SQLite. Базу PostgreSQL копируйте её средствами: "
     'pg_dump --format=custom --file=backup.dump "$DATABASE_URL" (без «+asyncpg» в адресе), '

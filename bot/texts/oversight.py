@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from html import escape, unescape
 
-from bot.texts.common import LOCAL_TZ, STATUS_NAMES, _when, clip, fmt_date
+from bot.texts.common import LOCAL_TZ, STATUS_NAMES, _when, clip, days_word, fmt_date, plural
 
 # --- /stats and its charts ------------------------------------------------------------------------
 
@@ -124,12 +124,13 @@ def deadline_progress(deadline: date | None, today: date, covered: int, organiza
         return f"Организаций с одобренными пользователями: {share}. Срок (DEADLINE) не задан."
     days = (deadline - today).days
     if days > 0:
-        when = f"до срока ({fmt_date(deadline)}) осталось {days} дн."
+        left = plural(days, "остался", "осталось", "осталось")
+        when = f"до срока ({fmt_date(deadline)}) {left} {days_word(days)}"
     elif days == 0:
         when = f"сегодня, {fmt_date(deadline)}, — последний день срока"
     else:
         when = (
-            f"срок ({fmt_date(deadline)}) прошёл {-days} дн. назад; заявки по-прежнему "
+            f"срок ({fmt_date(deadline)}) прошёл {days_word(-days)} назад; заявки по-прежнему "
             "принимаются и рассматриваются"
         )
     return f"Организаций с одобренными пользователями: {share}; {when}."
@@ -238,6 +239,10 @@ BROADCAST_NEED_TEXT = "Нужен текст одним сообщением. Н
 BROADCAST_CANCELLED = "Рассылка отменена."
 BROADCAST_STALE = "Эта рассылка уже отправлена или отменена."
 BROADCAST_NOBODY = "Получателей нет: рассылка не отправлена."
+BROADCAST_NOBODY_NOW = (
+    "Сейчас в этой аудитории никого нет: отправлять некому, рассылка не создана. "
+    "Другая аудитория: /broadcast"
+)
 BTN_BROADCAST_SEND = "📨 Отправить"
 BTN_BROADCAST_CANCEL = "✖️ Отменить"
 
@@ -252,19 +257,23 @@ def broadcast_preview(audience: str, count: int, text: str) -> str:
 
 def broadcast_queued(number: int, count: int) -> str:
     return (
-        f"Рассылка № {number} поставлена в очередь: {count} получателей. "
+        f"Рассылка № {number} поставлена в очередь: {count} "
+        f"{plural(count, 'получатель', 'получателя', 'получателей')}. "
         "Ход отправки: /broadcast status"
     )
 
 
-def broadcast_status(rows: Sequence[tuple[int, str, str, int, int, int, int, int]]) -> str:
+def broadcast_status(
+    rows: Sequence[tuple[int, str, datetime | None, int, int, int, int, int]],
+) -> str:
+    """The latest broadcasts, their time in Moscow time like every other time shown."""
     if not rows:
         return "Рассылок ещё не было."
     lines = ["<b>Рассылки</b> (последние):", ""]
     for number, audience, when, total, delivered, blocked, pending, lost in rows:
         who = escape(BROADCAST_AUDIENCES.get(audience, audience))
         line = (
-            f"№ {number} от {escape(when)} — {who}: всего {total}, доставлено {delivered}, "
+            f"№ {number} от {_when(when)} — {who}: всего {total}, доставлено {delivered}, "
             f"заблокировали бота {blocked}, в очереди {pending}"
         )
         if lost:
@@ -285,7 +294,7 @@ def retention_outlook(
     next_run: datetime | None,
 ) -> str:
     lines = [
-        f"<b>Срок хранения персональных данных: {days} дн.</b> после завершения заявки "
+        f"<b>Срок хранения персональных данных: {days_word(days)}</b> после завершения заявки "
         "(доступ предоставлен, отклонена, отменена), если у человека нет заявки в работе.",
         "",
         f"Удалить сейчас: <b>{due_now}</b>",

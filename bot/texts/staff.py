@@ -17,12 +17,20 @@ ROLE_NAMES = {
     "viewer": "наблюдатель",
 }
 OWNER_MARK = "владелец (ADMIN_IDS)"
+NOT_SEEN_YET = "ещё не писал боту"
 
 
-def staff_list(rows: Sequence[tuple[str, int, str, bool, str | None]]) -> str:
+def _staff_who(name: str | None, uid: int) -> str:
+    """A member by name and id; one not seen yet (no name known) by the id alone."""
+    if name is None:
+        return f"<code>{uid}</code> — {NOT_SEEN_YET},"
+    return f"{person(name)} (<code>{uid}</code>) —"
+
+
+def staff_list(rows: Sequence[tuple[str | None, int, str, bool, str | None]]) -> str:
     lines = ["<b>Сотрудники МИАЦ</b>", ""]
     lines += [
-        f"• {person(name)} (<code>{uid}</code>) — {ROLE_NAMES[role]}"
+        f"• {_staff_who(name, uid)} {ROLE_NAMES[role]}"
         + (f" «{escape(clip(org, 120))}»" if org else "")
         + (f", {OWNER_MARK}" if owner else "")
         for name, uid, role, owner, org in rows

@@ -41,6 +41,17 @@ def median_decision(hours: float | None) -> str:
 
 
 ASK_SENT = "Спасибо! Вопрос передан специалистам МИАЦ, ответ придёт сюда."
+LOOSE_QUESTION_OFFER = "Похоже, это вопрос. Передать его специалистам МИАЦ?"
+BTN_ASK_THIS = "📨 Передать вопрос специалисту"
+
+
+def loose_question_offer() -> str:
+    return (
+        f"{LOOSE_QUESTION_OFFER} Нажмите «{BTN_ASK_THIS}» — сообщение уйдёт как написано, "
+        "ответ придёт сюда. Подать заявку или посмотреть свои — кнопки ниже."
+    )
+
+
 ASK_UNAVAILABLE = (
     "Сейчас задать вопрос через бота нельзя: служба поддержки не подключена. "
     "Обратитесь в МИАЦ по телефону или электронной почте."
@@ -56,6 +67,8 @@ def out_of_hours(opening: datetime) -> str:
 
 
 FORWARDED_TO_OPERATOR = "✉️ Передал ваше сообщение специалисту МИАЦ — ответ придёт сюда."
+# A reply to a specialist, or more words to a consultation: the same consultation goes on.
+REPLY_SENT = "✉️ Передал специалисту МИАЦ — в то же обращение, ответ придёт сюда."
 
 
 # --- the operator answers, the applicant rates ----------------------------------------------------

@@ -465,6 +465,14 @@ async def grant(
     return granted
 
 
+async def batch_exists(db: Database, batch_id: int) -> bool:
+    """Whether export batch № `batch_id` was ever made (a re-export of one that was not is
+    a mistyped number, not an empty batch)."""
+    async with db.read() as session:
+        found = await session.scalar(select(ExportBatch.id).where(ExportBatch.id == batch_id))
+    return found is not None
+
+
 async def batch_members(session: AsyncSession, batch_id: int) -> list[int]:
     rows = await session.scalars(
         select(AccessRequest.id).where(AccessRequest.export_batch_id == batch_id)

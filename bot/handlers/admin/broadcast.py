@@ -85,7 +85,7 @@ async def on_broadcast(message: Message, command: CommandObject, db: Database) -
                     (
                         c.broadcast_id,
                         c.audience,
-                        c.sent_at[:16].replace("T", " ") + " UTC",
+                        c.sent_at,
                         c.total,
                         c.delivered,
                         c.blocked,
@@ -210,6 +210,10 @@ async def _preview(
             return texts.BROADCAST_STALE, None
         broadcast_id, audience = draft.id, Audience(draft.audience)
     count = len(await _people(db, storage, audience))
+    if not count:  # nothing to confirm: the draft goes, nothing is listed as sent
+        async with db.write() as session:
+            await broadcast.cancel(session, broadcast_id)
+        return texts.BROADCAST_NOBODY_NOW, None
     return texts.broadcast_preview(audience.value, count, text), _confirm(broadcast_id)
 
 

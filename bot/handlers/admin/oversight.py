@@ -66,6 +66,10 @@ async def on_export(
     if selection is None:
         await message.answer(texts.EXPORT_USAGE)
         return
+    batch = selection.get("batch_id")
+    if isinstance(batch, int) and not await export.batch_exists(db, batch):
+        await message.answer(texts.export_no_batch(batch))
+        return
     # The files are read and written off the event loop, into a directory removed afterwards;
     # no transaction stays open while they are sent.
     with tempfile.TemporaryDirectory(prefix="vimis-export-") as tmp:

@@ -78,7 +78,7 @@ async def _staff_view(db: Database, page: int = 0) -> tuple[str, InlineKeyboardM
         )
     rows = [
         (
-            m.display_name or f"id {m.account_id}",
+            m.display_name or None,
             m.account_id,
             m.role,
             m.owner,
@@ -100,7 +100,7 @@ async def _staff_view(db: Database, page: int = 0) -> tuple[str, InlineKeyboardM
         button(texts.BTN_INVITE_RESPONSIBLE, "org_how"),
     ]
     keyboard += [
-        button(keyboards.short(texts.btn_remove(name)), "remove", uid)
+        button(keyboards.short(texts.btn_remove(name or f"id {uid}")), "remove", uid)
         for name, uid, _, owner, _ in rows
         if not owner  # owners are removed in ADMIN_IDS, not here
     ]

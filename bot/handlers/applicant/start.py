@@ -27,14 +27,20 @@ from bot.fsm.form import STATE_TO_STEP
 from bot.fsm.question import (
     RETURN_KEY,
     QuestionFlow,
+    can_ask,
     follow_up,
+    keep_loose,
     leave_question,
     start_question,
 )
 from bot.handlers.applicant.invites import INVITE_PREFIX, accept_invite
 from db.database import Database
 from db.repositories import RequestRepository
+from services import staff
 from services.role_matrix import RoleMatrix
+from services.staff import StaffRole
+
+OFFERABLE_ID = 2**31  # a message id a button can carry (bot/callbacks.py, Id)
 
 # Requests per page of «Мои заявки»: each block is clipped (role ≤ 200, organisation 150,
 # reason 300 characters), so five always fit Telegram's 4,096.
@@ -151,7 +157,34 @@ async def on_my(message: Message, bot: Bot, db: Database) -> None:
         await send_my_requests(bot, db, message.from_user.id, message.chat.id)
 
 
-async def on_help(message: Message, state: FSMContext, bot: Bot, settings: Settings) -> None:
+def _own_commands(role: StaffRole | None) -> dict[str, str]:
+    """The commands a staff member has beside the applicant's (the command menu's own)."""
+    if role is StaffRole.VIEWER:
+        return {
+            "stats": texts.ADMIN_COMMANDS["stats"],
+            "coverage": texts.ADMIN_COMMANDS["coverage"],
+            "report": texts.COMMAND_REPORT,
+        }
+    if role is StaffRole.RESPONSIBLE:
+        return dict(texts.ORG_COMMANDS)
+    if role is StaffRole.ADMIN:
+        return {
+            **texts.ADMIN_COMMANDS,
+            "report": texts.COMMAND_REPORT,
+            "broadcast": texts.COMMAND_BROADCAST,
+        }
+    return {}
+
+
+async def on_help(
+    message: Message, state: FSMContext, bot: Bot, db: Database, settings: Settings
+) -> None:
+    if message.from_user is not None:
+        async with db.read() as session:
+            role = await staff.role_of(session, message.from_user.id)
+        own = _own_commands(role)
+        if role is not None and own:
+            await message.answer(texts.role_help(texts.ROLE_NAMES[role.value], own))
     step = STATE_TO_STEP.get(await state.get_state() or "")
     await start_question(bot, state, settings, message.chat.id, step=step)
 
@@ -424,9 +457,24 @@ async def on_fix_button(
 async def on_other_message(
     message: Message, state: FSMContext, bot: Bot, db: Database, settings: Settings
 ) -> None:
-    """Anything outside a dialog: more words for an open consultation, else the menu."""
+    """Anything outside a dialog: more words for an open consultation; words typed
+    straight away, offered to МИАЦ with one press (the message kept as typed); else the
+    menu."""
     if await follow_up(message, bot, db, settings):
-        await message.answer(texts.ASK_SENT)
+        await message.answer(texts.REPLY_SENT)  # the same consultation, not a new question
+        return
+    words = (message.text or message.caption or "").strip()
+    if (
+        words
+        and not words.startswith("/")
+        and await state.get_state() is None
+        and can_ask(settings)
+        and message.message_id < OFFERABLE_ID
+    ):
+        await keep_loose(state, message)
+        await message.reply(
+            texts.loose_question_offer(), reply_markup=keyboards.ask_this(message.message_id)
+        )
         return
     await show_menu(message, state, settings)
 

@@ -6,6 +6,7 @@ Operators' side: `bot.handlers.support_chat`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime
 
@@ -17,9 +18,17 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 
 from bot import keyboards, texts
-from bot.callbacks import FaqCb, RateCb
+from bot.callbacks import AskThisCb, FaqCb, RateCb
 from bot.config import Settings
-from bot.fsm.question import QuestionFlow, faq_entries, leave_question, relay
+from bot.fsm.question import (
+    REPLY_KEY,
+    QuestionFlow,
+    faq_entries,
+    leave_question,
+    relay,
+    relay_kept,
+    take_loose,
+)
 from bot.outbound import support_desk
 from bot.outbound.outreach import fill_faq
 from db.database import Database
@@ -41,20 +50,49 @@ async def on_question(
 ) -> None:
     if message.from_user is None:
         return
-    step = (await state.get_data()).get("question_step")
+    data = await state.get_data()
+    step, is_reply = data.get("question_step"), bool(data.get(REPLY_KEY))
     delivered = await relay(message, bot, db, settings, step)
     previous = await leave_question(state)
     if not delivered:
         await message.answer(texts.ASK_UNAVAILABLE)
         return
+    # A reply to a specialist goes on with the consultation: said so, without the
+    # out-of-hours notice the question itself already had.
+    sent = texts.REPLY_SENT if is_reply else texts.ASK_SENT
     if previous is not None:
         await message.answer(
-            f"{texts.ASK_SENT}\n\n{texts.ASK_RESUME}",
+            f"{sent}\n\n{texts.ASK_RESUME}",
             reply_markup=keyboards.single(texts.BTN_CONTINUE, "resume"),
         )
     else:
-        await message.answer(texts.ASK_SENT, reply_markup=keyboards.main_menu())
-    await _after_hours_note(message, settings)
+        await message.answer(sent, reply_markup=keyboards.main_menu())
+    if not is_reply:
+        await _after_hours_note(message, settings)
+
+
+async def on_ask_this(
+    query: CallbackQuery,
+    callback_data: AskThisCb,
+    callback_answer: CallbackAnswer,
+    state: FSMContext,
+    db: Database,
+    settings: Settings,
+) -> None:
+    """«📨 Передать вопрос специалисту» under a message typed outside any dialog: that
+    message goes to МИАЦ as a question, as it was typed."""
+    pressed = query.message if isinstance(query.message, Message) else None
+    question = await take_loose(state, callback_data.message_id)
+    if pressed is None or question is None:
+        callback_answer.text = texts.STALE_BUTTON
+        return
+    with contextlib.suppress(TelegramBadRequest):
+        await pressed.edit_reply_markup(reply_markup=None)
+    if not await relay_kept(db, settings, query.from_user, question, None):
+        await pressed.answer(texts.ASK_UNAVAILABLE)
+        return
+    await pressed.answer(texts.ASK_SENT, reply_markup=keyboards.main_menu())
+    await _after_hours_note(pressed, settings)
 
 
 async def on_faq(
@@ -104,6 +142,7 @@ def support_router() -> Router:
     router = Router(name="support")
     router.message.register(on_question, StateFilter(QuestionFlow.waiting))
     router.callback_query.register(on_faq, FaqCb.filter())
+    router.callback_query.register(on_ask_this, AskThisCb.filter())
     router.callback_query.register(on_rate, RateCb.filter())
     router.edited_message.register(on_edited)
     return router

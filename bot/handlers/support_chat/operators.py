@@ -135,14 +135,19 @@ async def on_faq_button(
         callback_answer.text = texts.STALE_BUTTON
         return
     answer = await fill_faq(db, entry.answer)
+    picker = query.message if isinstance(query.message, Message) else None
+    origin = (picker.chat.id, picker.message_id) if picker else (settings.support_chat_id or 0, 0)
     async with db.write() as session:
         # Labelled and answerable like an operator's own answer.
-        enqueue_text_to_applicant(session, callback_data.user_id, texts.OPERATOR_ANSWER_LABEL)
+        enqueue_text_to_applicant(
+            session, callback_data.user_id, texts.OPERATOR_ANSWER_LABEL, answer_of=origin
+        )
         enqueue_text_to_applicant(
             session,
             callback_data.user_id,
             texts.faq_answer(entry.question, answer),
             keyboards.answer_keyboard(),
+            answer_of=origin,
         )
         await support.answered(session, callback_data.user_id)
     if isinstance(query.message, Message):
