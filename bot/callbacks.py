@@ -17,6 +17,8 @@ from pydantic import Field
 # Numbers in buttons are ids and indexes: a forged huge one fails the filter instead of
 # reaching the database.
 Id = Annotated[int, Field(ge=0, lt=2**31)]
+# A message's number: Telegram's are small, MAX's (its `seq`) pass 2**56.
+MessageNumber = Annotated[int, Field(ge=0, lt=2**63)]
 # A person's account key (services/accounts.py): Telegram ids pass 2**31, MAX's are moved past
 # 2**53; still bounded, so a forged number cannot be anything at all.
 Person = Annotated[int, Field(ge=0, lt=2**62)]
@@ -42,7 +44,7 @@ class MenuCb(CallbackData, prefix="m"):
 class AskThisCb(CallbackData, prefix="aq"):
     """«📨 Передать вопрос специалисту» under a message typed outside any dialog."""
 
-    message_id: Id
+    message_id: MessageNumber
 
 
 class MyCb(CallbackData, prefix="my"):

@@ -172,9 +172,11 @@ async def test_a_question_from_max_is_answered_from_the_telegram_topic(
     try:
         me = MaxPerson(mx, SAME)
         await me.starts("ВИМИС ОНКО")
-        await me.presses("❓ Задать вопрос", "Возможно, ответ уже есть")
+        # Typed straight after the greeting: offered to the operators, sent with one press
+        # (the button carries MAX's message number, far past Telegram's).
+        await me.says("Не открывается портал ЕГИСЗ & <что делать>?", "Похоже, это вопрос")
         mark_tg = len(standin.sent)
-        await me.says("Не открывается портал ЕГИСЗ & <что делать>?", "специалист")
+        await me.presses("📨 Передать вопрос специалисту", "специалист")
         relayed = await standin.wait_for_message(
             SUPPORT, lambda r: "Не открывается портал" in (r.text or ""), timeout=20, after=mark_tg
         )

@@ -40,7 +40,7 @@ from services import staff
 from services.role_matrix import RoleMatrix
 from services.staff import StaffRole
 
-OFFERABLE_ID = 2**31  # a message id a button can carry (bot/callbacks.py, Id)
+OFFERABLE_ID = 2**63  # a message id a button can carry (bot/callbacks.py, MessageNumber)
 
 # Requests per page of «Мои заявки»: each block is clipped (role ≤ 200, organisation 150,
 # reason 300 characters), so five always fit Telegram's 4,096.
