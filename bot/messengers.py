@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from aiogram import Bot
 
+from bot.max.render import render_html
 from services.accounts import Messenger, messenger_of
 
 
@@ -29,6 +30,15 @@ async def start_link(bot: Bot, payload: str) -> str:
     """A deep link that opens this bot, on its messenger, with `payload`."""
     me = await bot.me()
     return _START_LINKS[bot_messenger(bot)].format(me.username, payload)
+
+
+def fits_one_message(bot: Bot, html: str) -> bool:
+    """Whether `html` goes out as one message on the bot's messenger. MAX counts the text as
+    sent (escapes included) and a longer one is sent in parts (bot/max/render.py), which an
+    edit of one message cannot do; Telegram's own limit is the texts' business."""
+    if bot_messenger(bot) is not Messenger.MAX:
+        return True
+    return len(render_html(html)) == 1
 
 
 class Bots:

@@ -54,7 +54,9 @@ async def send_mydata(bot: Bot, db: Database, state: FSMContext, user_id: int) -
         user_id,
     )
     html = f"<pre>{escape(text)}</pre>"
-    if len(html) <= MESSAGE_LIMIT:
+    # Telegram counts the shown text in UTF-16 units (an emoji is two): a message only when
+    # it fits there; MAX splits a long one by itself (bot/max/render.py).
+    if len(text.encode("utf-16-le")) // 2 <= MESSAGE_LIMIT:
         await bot.send_message(user_id, html)
         return
     await bot.send_document(

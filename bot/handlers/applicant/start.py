@@ -34,6 +34,7 @@ from bot.fsm.question import (
     start_question,
 )
 from bot.handlers.applicant.invites import INVITE_PREFIX, accept_invite
+from bot.messengers import fits_one_message
 from db.database import Database
 from db.repositories import RequestRepository
 from services import staff
@@ -112,7 +113,9 @@ async def send_my_requests(
     markup.inline_keyboard.append(keyboards.mydata_button())
     markup.inline_keyboard.append(keyboards.withdraw_button())
     text = texts.my_requests(blocks, page, pages)
-    if edit is not None:
+    # A page longer than one MAX message (MAX counts the HTML as sent, escapes included)
+    # cannot be edited in: it comes as new messages.
+    if edit is not None and fits_one_message(bot, text):
         with contextlib.suppress(TelegramBadRequest):  # pressed twice: already this page
             await edit.edit_text(text, reply_markup=markup)
         return
