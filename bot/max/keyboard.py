@@ -79,24 +79,33 @@ def keyboard_attachment(markup: InlineKeyboardMarkup) -> dict[str, Any] | None:
     return {"type": "inline_keyboard", "payload": {"buttons": rows}}
 
 
-def markup_of(attachments: list[dict[str, Any]] | None) -> InlineKeyboardMarkup | None:
-    """The keyboard of a MAX message as aiogram's markup (callback and link buttons)."""
+def markup_dict(attachments: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """The keyboard of a MAX message as the dict aiogram's InlineKeyboardMarkup validates
+    (callback and link buttons; what ``model_dump(exclude_none=True)`` of `markup_of` gives).
+    Built directly: a message's dict is validated once, as part of its Message."""
     for attachment in attachments or []:
         if attachment.get("type") != "inline_keyboard":
             continue
-        rows: list[list[InlineKeyboardButton]] = []
+        rows: list[list[dict[str, Any]]] = []
         for row in (attachment.get("payload") or {}).get("buttons") or []:
-            out = []
+            out: list[dict[str, Any]] = []
             for button in row:
-                if button.get("type") == "callback":
-                    out.append(
-                        InlineKeyboardButton(
-                            text=button.get("text", ""), callback_data=button.get("payload")
-                        )
-                    )
-                elif button.get("type") == "link":
-                    out.append(InlineKeyboardButton(text=button.get("text", ""), url=button["url"]))
+                kind = button.get("type")
+                if kind == "callback":
+                    item = {"text": button.get("text", "")}
+                    payload = button.get("payload")
+                    if payload is not None:
+                        item["callback_data"] = payload
+                    out.append(item)
+                elif kind == "link":
+                    out.append({"text": button.get("text", ""), "url": button["url"]})
             if out:
                 rows.append(out)
-        return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+        return {"inline_keyboard": rows} if rows else None
     return None
+
+
+def markup_of(attachments: list[dict[str, Any]] | None) -> InlineKeyboardMarkup | None:
+    """The keyboard of a MAX message as aiogram's markup (callback and link buttons)."""
+    data = markup_dict(attachments)
+    return None if data is None else InlineKeyboardMarkup.model_validate(data)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.max.keyboard import markup_of
+from bot.max.keyboard import markup_dict
 from services.accounts import Messenger, account_key
 
 Json = dict[str, Any]
@@ -117,9 +117,9 @@ def message_dict(raw: Json, chat: Json | None = None, bot_user_id: int | None = 
     text = body.get("text")
     if text:
         data["caption" if files else "text"] = text
-    markup = markup_of(attachments)
+    markup = markup_dict(attachments)
     if markup is not None:
-        data["reply_markup"] = markup.model_dump(exclude_none=True)
+        data["reply_markup"] = markup
     link = raw.get("link") or {}
     linked = link.get("message") or {}
     if link.get("type") == "reply" and linked.get("seq") is not None:

@@ -205,9 +205,20 @@ def _apply(stack: list[_Atom], atom: _Atom) -> list[_Atom]:
 def split_parts(atoms: list[_Atom], limit: int = MAX_TEXT_LENGTH) -> list[str]:
     """Greedy parts of at most ``limit`` units, cut at the last line break that fits, else
     the last space, else where the limit is reached; tags balanced in every part."""
+    whole = "".join(atom.html for atom in atoms)
+    # Every tag that could still be open needs its closing tag beside the text.
+    closings = sum(len(atom.name) + 3 for atom in atoms if atom.kind == "open")
+    if utf16_len(whole) + closings <= limit:
+        # It fits in one part (most texts do): what the greedy split below gives then,
+        # without measuring atom by atom.
+        stack: list[_Atom] = []
+        for atom in atoms:
+            stack = _apply(stack, atom)
+        part = whole + _closing(stack)
+        return [part] if _visible(part) else []
     atoms = _pieces(atoms)
     parts: list[str] = []
-    stack: list[_Atom] = []
+    stack = []
     i = 0
     while i < len(atoms):
         prefix = "".join(atom.html for atom in stack)
