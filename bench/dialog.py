@@ -857,7 +857,7 @@ async def run_variant(spec: Spec) -> Result:
             # As bot.max.make_max_bot builds it, less DirectReplyRetry (FastSession has none
             # either: the middleware is the same on both messengers, not the transport's).
             bot = Bot(f"{MAX_BOT_ID}:max", session=max_session, default=defaults)
-            converter = UpdateConverter(mids)
+            converter = UpdateConverter(mids, bot=bot)
             # As bot/max/runner.py connects: GET /me tells the converter the bot's own user.
             await bot.get_me()
             converter.bot_user_id = max_session.max_user_id

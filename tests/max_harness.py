@@ -144,7 +144,7 @@ class MaxHarness:
         self.session = session
         self.recorder = Recorder(mx)
         session.middleware(self.recorder)
-        self.convert = UpdateConverter(mids)
+        self.convert = UpdateConverter(mids, bot=bot)
         self.presses: list[str] = []  # callback ids of every press, by anyone
 
     async def connect(self) -> None:

@@ -81,7 +81,7 @@ class MaxSide:
         self.mids = MidStore(db)
         self.bot: Bot = make_max_bot(self.client, self.mids)
         self.session = cast(MaxSession, self.bot.session)
-        self.convert = UpdateConverter(self.mids)
+        self.convert = UpdateConverter(self.mids, bot=self.bot)
         self.state = MaxState()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
