@@ -63,6 +63,7 @@ class FormAction(StrEnum):
     PICK = "pick"
     PAGE = "page"
     MANUAL = "manual"
+    DEPARTMENT = "department"  # the health department at the organisation step (item 3.1)
     OTHER = "other"
     FEDERAL = "federal"
     KEEP = "keep"
