@@ -212,6 +212,7 @@ class MyDataCb(CallbackData, prefix="md"):
 
 class BroadcastAction(StrEnum):
     AUDIENCE = "aud"
+    ORGANIZATION = "org"  # one organisation picked for the audience (value: its id)
     SEND = "send"
     CANCEL = "cancel"
 
