@@ -63,6 +63,7 @@ class FormAction(StrEnum):
     PICK = "pick"
     PAGE = "page"
     MANUAL = "manual"
+    DEPARTMENT = "department"  # the health department at the organisation step (item 3.1)
     OTHER = "other"
     FEDERAL = "federal"
     KEEP = "keep"
@@ -211,6 +212,7 @@ class MyDataCb(CallbackData, prefix="md"):
 
 class BroadcastAction(StrEnum):
     AUDIENCE = "aud"
+    ORGANIZATION = "org"  # one organisation picked for the audience (value: its id)
     SEND = "send"
     CANCEL = "cancel"
 

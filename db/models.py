@@ -75,6 +75,11 @@ class Organization(Base):
     search_key: Mapped[str] = mapped_column(Text)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # The region's health department itself, where chief specialists work (order item 3.1):
+    # not in ФРМО, one row made by the bot (services/organizations.ensure_department).
+    is_department: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
 
 
 class Consent(Base):
@@ -469,11 +474,19 @@ class Broadcast(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_by: Mapped[int] = mapped_column(BigInteger)
     chat_id: Mapped[int] = mapped_column(BigInteger)  # where it was drafted
-    audience: Mapped[str] = mapped_column(String(16))  # responsible | drafts | no_request
+    # responsible | drafts | no_request | submitted | approved | granted | organization
+    audience: Mapped[str] = mapped_column(String(16))
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
     state: Mapped[str] = mapped_column(String(16))  # text | preview | sent | cancelled
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The audience «организация» (order items 4.2-4.3): which one.
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id"), nullable=True
+    )
+    # A document sent with the text (the instruction, the training schedule): the messenger
+    # it was sent on, its file id there, name and size (bot/outbound/crossing.py's shape).
+    file: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class BroadcastRecipient(Base):
@@ -484,6 +497,21 @@ class BroadcastRecipient(Base):
     broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id"), primary_key=True)
     chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     state: Mapped[str] = mapped_column(String(16), default="pending")  # | delivered | blocked
+
+
+class GuideDocument(Base):
+    """A document «📖 Инструкция» hands out (order item 4.3: instructions for the
+    organisations), kept by admins with /docs: replaced in place, so everyone who opens the
+    guide afterwards gets the new version."""
+
+    __tablename__ = "guide_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    # As for a broadcast's file: messenger, file id, name, size (bot/outbound/crossing.py).
+    file: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_by: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 # --- personal data for its whole life (152-FZ art. 5 p. 7: kept no longer than needed) ---

@@ -18,6 +18,7 @@ from sqlalchemy import and_, case, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
+    AccessRequest,
     Broadcast,
     BroadcastRecipient,
     OutboxMessage,
@@ -27,6 +28,7 @@ from db.models import (
 from services import outbox
 from services.org_confirmation import has_request
 from services.outbox import Kind
+from services.requests import Status
 from services.staff import StaffRole
 
 MAX_TEXT = 4000  # Telegram takes 4096 characters; the escaping may add a little
@@ -37,6 +39,28 @@ class Audience(StrEnum):
     RESPONSIBLE = "responsible"  # every responsible person of an organisation
     DRAFTS = "drafts"  # applicants with an unfinished request dialog
     NO_REQUEST = "no_request"  # responsible persons of organisations without a request
+    # Items 4.2-4.3 (training, instructions) by where a person's request stands:
+    SUBMITTED = "submitted"  # на рассмотрении
+    APPROVED = "approved"  # одобрена (exported too: approved, access not yet given)
+    GRANTED = "granted"  # доступ предоставлен
+    ORGANIZATION = "organization"  # one organisation's applicants and responsible persons
+
+
+# The request statuses each status audience reaches; a person is in it when any of their
+# requests (not erased) is in one of them.
+BY_STATUS: dict[Audience, tuple[str, ...]] = {
+    Audience.SUBMITTED: (Status.SUBMITTED.value,),
+    Audience.APPROVED: (Status.APPROVED.value, Status.EXPORTED.value),
+    Audience.GRANTED: (Status.ACCESS_GRANTED.value,),
+}
+# An organisation's people: applicants whose request is alive or led to access.
+OF_ORGANIZATION = (
+    Status.SUBMITTED.value,
+    Status.RETURNED.value,
+    Status.APPROVED.value,
+    Status.EXPORTED.value,
+    Status.ACCESS_GRANTED.value,
+)
 
 
 class State(StrEnum):
@@ -62,13 +86,20 @@ class Counts:
     lost: int = 0
 
 
-async def start(session: AsyncSession, admin_id: int, chat_id: int, audience: Audience) -> int:
+async def start(
+    session: AsyncSession,
+    admin_id: int,
+    chat_id: int,
+    audience: Audience,
+    organization_id: int | None = None,
+) -> int:
     """A new draft; the admin's earlier unsent drafts in this chat are cancelled."""
     await _cancel_drafts(session, admin_id, chat_id)
     draft = Broadcast(
         created_by=admin_id,
         chat_id=chat_id,
         audience=audience.value,
+        organization_id=organization_id,
         state=State.TEXT.value,
         created_at=utcnow(),
     )
@@ -122,13 +153,45 @@ async def responsible_persons(session: AsyncSession, without_request: bool) -> l
     return sorted(set(await session.scalars(query)))
 
 
+async def applicants(
+    session: AsyncSession, statuses: tuple[str, ...], organization_id: int | None = None
+) -> list[int]:
+    """The accounts with a request (not erased) in one of `statuses`, of one organisation
+    when it is given."""
+    query = select(AccessRequest.account_id).where(
+        AccessRequest.status.in_(statuses), AccessRequest.erased_at.is_(None)
+    )
+    if organization_id is not None:
+        query = query.where(AccessRequest.organization_id == organization_id)
+    return sorted(set(await session.scalars(query)))
+
+
+async def of_organization(session: AsyncSession, organization_id: int) -> list[int]:
+    """An organisation's people (items 4.2-4.3): its applicants and its responsible persons."""
+    staff = await session.scalars(
+        select(StaffMember.account_id).where(
+            StaffMember.role == StaffRole.RESPONSIBLE.value,
+            StaffMember.organization_id == organization_id,
+        )
+    )
+    people = set(await applicants(session, OF_ORGANIZATION, organization_id)) | set(staff)
+    return sorted(people)
+
+
 async def recipients(
-    session: AsyncSession, audience: Audience, in_dialog: list[int] | None = None
+    session: AsyncSession,
+    audience: Audience,
+    in_dialog: list[int] | None = None,
+    organization_id: int | None = None,
 ) -> list[int]:
     """Who gets it (account keys, each once). `in_dialog`: the chats with an unfinished
     request dialog, read from the FSM storage by the caller."""
     if audience == Audience.DRAFTS:
         return sorted({c for c in in_dialog or () if c > 0})
+    if audience in BY_STATUS:
+        return await applicants(session, BY_STATUS[audience])
+    if audience == Audience.ORGANIZATION:
+        return await of_organization(session, organization_id) if organization_id else []
     return await responsible_persons(session, audience == Audience.NO_REQUEST)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Organization, utcnow
@@ -17,6 +18,60 @@ from services.text_search import query_words, search_key
 PAGE_SIZE = 6
 # FRMO (NSI 1.2.643.5.1.13.13.11.1461) export field names.
 REQUIRED_COLUMNS = ("oid", "nameFull", "nameShort", "regionName")
+
+
+# The region's health department (order item 3.1: chief specialists request access as its
+# staff). It is not in ФРМО: one row per region, made by the bot, keyed by this OID.
+DEPARTMENT_OID = "department:{region}"
+DEPARTMENT_SHORT = "Департамент здравоохранения"
+
+
+def _genitive(region: str) -> str:
+    """«Костромская область» → «Костромской области»: the common forms of a region's name;
+    any other is kept as written, after a dash."""
+    words = region.split()
+    if len(words) == 2 and words[1].lower() == "область" and words[0].endswith("ая"):
+        return f"{words[0][:-2]}ой области"
+    if len(words) == 2 and words[1].lower() == "край" and words[0].endswith("ий"):
+        return f"{words[0][:-2]}ого края"
+    if words[:1] == ["Республика"]:
+        return " ".join(["Республики", *words[1:]])
+    return ""
+
+
+def department_name(region: str) -> str:
+    genitive = _genitive(region)
+    if genitive:
+        return f"{DEPARTMENT_SHORT} {genitive}"
+    return f"{DEPARTMENT_SHORT} — {region}"
+
+
+async def ensure_department(session: AsyncSession, region: str) -> Organization:
+    """The department's row, made on first need (REGION_NAME decides its name; a renamed
+    region gets a row of its own). Never hidden by an import: ФРМО does not list it."""
+    oid = DEPARTMENT_OID.format(region=region)[:128]
+    org = await session.scalar(select(Organization).where(Organization.oid == oid))
+    if org is not None:
+        return org
+    full = department_name(region)
+    org = Organization(
+        oid=oid,
+        name_full=full,
+        name_short=full,
+        region=region,
+        search_key=search_key(full),
+        deleted=False,
+        is_department=True,
+        updated_at=utcnow(),
+    )
+    session.add(org)
+    await session.flush()
+    return org
+
+
+async def department(session: AsyncSession, region: str) -> Organization | None:
+    oid = DEPARTMENT_OID.format(region=region)[:128]
+    return await session.scalar(select(Organization).where(Organization.oid == oid))
 
 
 class ImportError_(Exception):
@@ -193,4 +248,6 @@ async def import_rows(session: AsyncSession, rows: list[OrgRow], region: str) ->
                 setattr(org, key, value)
             org.updated_at = now
             updated += 1
+    # The department is offered beside the directory (item 3.1): found by its words too.
+    await ensure_department(session, region)
     return ImportReport(added, updated, deleted, len(rows) - len(mine))

@@ -57,13 +57,19 @@ class Report:
         return (self.deadline - self.today).days if self.deadline is not None else None
 
 
+def _medical(region: str) -> tuple[Any, ...]:
+    """The region's medical organisations (items 2.1-2.2): the health department, where chief
+    specialists work (item 3.1), is not one of them."""
+    return (
+        Organization.region == region,
+        Organization.deleted.is_(False),
+        Organization.is_department.is_(False),
+    )
+
+
 def _names(session: Session, region: str, *conditions: Any) -> list[str]:
     name = func.coalesce(func.nullif(Organization.name_short, ""), Organization.name_full)
-    rows = session.scalars(
-        select(name)
-        .where(Organization.region == region, Organization.deleted.is_(False), *conditions)
-        .order_by(name)
-    )
+    rows = session.scalars(select(name).where(*_medical(region), *conditions).order_by(name))
     return [str(n) for n in rows]
 
 
@@ -74,11 +80,7 @@ def _collect(session: Session, region: str, today: date, deadline: date | None) 
     )
     order = [s.value for s in Status]
     median, p90 = _decision_hours(session)
-    total = session.scalar(
-        select(func.count())
-        .select_from(Organization)
-        .where(Organization.region == region, Organization.deleted.is_(False))
-    )
+    total = session.scalar(select(func.count()).select_from(Organization).where(*_medical(region)))
     responsible = exists().where(
         StaffMember.organization_id == Organization.id,
         StaffMember.role == StaffRole.RESPONSIBLE.value,

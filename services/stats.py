@@ -228,7 +228,12 @@ async def collect(db: Database) -> Stats:
 
 
 def _uncovered(session: Session, region: str) -> tuple[int, list[Organization]]:
-    in_region = (Organization.region == region, Organization.deleted.is_(False))
+    # Medical organisations (items 2.1-2.2); the health department (item 3.1) is not one.
+    in_region = (
+        Organization.region == region,
+        Organization.deleted.is_(False),
+        Organization.is_department.is_(False),
+    )
     total = session.scalar(select(func.count()).select_from(Organization).where(*in_region))
     covered = exists().where(
         AccessRequest.organization_id == Organization.id, AccessRequest.status.in_(COVERED)

@@ -339,3 +339,111 @@ async def test_one_recipient_in_words_and_the_time_in_moscow(h: Harness, db: Dat
     status = (await admin(h).send("/broadcast status"))[-1].plain
     moscow = sent_at + timedelta(hours=3)
     assert f"№ 1 от {moscow:%d.%m.%Y %H:%M} —" in status and "UTC" not in status
+
+
+# --- audiences by request status and by organisation (order items 4.2-4.3) ------------------
+
+
+async def requests_in_every_status(db: Database) -> dict[str, int]:
+    """One applicant per status (accounts 7001…), all of org 1 but the granted one (org 3);
+    an erased approved request too (7006). Returns status → account."""
+    from sqlalchemy import update
+
+    from db.models import AccessRequest
+    from services.requests import Status, decide, submit
+    from tests.test_oversight import new
+
+    people: dict[str, int] = {}
+    async with db.write() as session:
+        for n, target in enumerate(
+            (
+                Status.SUBMITTED,
+                Status.APPROVED,
+                Status.EXPORTED,
+                Status.ACCESS_GRANTED,
+                Status.REJECTED,
+                Status.APPROVED,
+            ),
+            start=1,
+        ):
+            org = 3 if target == Status.ACCESS_GRANTED else 1
+            made = await submit(session, new(n, org))
+            assert made.request is not None
+            number = made.request.id
+            if target != Status.SUBMITTED:
+                first = Status.REJECTED if target == Status.REJECTED else Status.APPROVED
+                await decide(session, number, first, actor_id=1)
+            for step in (Status.EXPORTED, Status.ACCESS_GRANTED):
+                if target in (Status.EXPORTED, Status.ACCESS_GRANTED):
+                    await session.execute(
+                        update(AccessRequest)
+                        .where(AccessRequest.id == number)
+                        .values(status=step.value)
+                    )
+                    if target == step:
+                        break
+            if n == 6:
+                await session.execute(
+                    update(AccessRequest).where(AccessRequest.id == number).values(erased_at=now())
+                )
+                continue
+            people[target.value] = 7000 + n
+    return people
+
+
+def now() -> datetime:
+    from db.models import utcnow
+
+    return utcnow()
+
+
+async def test_audiences_by_the_status_of_the_request(h: Harness, db: Database) -> None:
+    people = await requests_in_every_status(db)
+    for audience, expected in (
+        ("submitted", [people["submitted"]]),
+        ("approved", [people["approved"], people["exported"]]),  # exported: still «одобрена»
+        ("granted", [people["access_granted"]]),
+    ):
+        preview = await draft(h, texts.BROADCAST_AUDIENCES[audience], f"Обучение {audience}")
+        assert f"Кому: {texts.BROADCAST_AUDIENCES[audience]} — {len(expected)} чел." in preview
+        await admin(h).press(texts.BTN_BROADCAST_SEND)
+        for account in range(7001, 7007):
+            got = received(h, account)
+            assert (got == [f"Обучение {audience}"]) == (account in expected), (audience, account)
+        h.session.calls.clear()
+    assert h.unanswered_callbacks() == []
+
+
+async def test_an_organisation_found_by_words_is_the_audience(h: Harness, db: Database) -> None:
+    await responsible(db)  # 5101 answers for org 1
+    people = await requests_in_every_status(db)
+    boss = admin(h)
+    await boss.send("/broadcast")
+    await boss.press(texts.BROADCAST_AUDIENCES["organization"])
+    assert texts.BROADCAST_ORG_PROMPT in boss.last.plain
+    nothing = (await boss.reply("несуществующая"))[-1]
+    assert texts.BROADCAST_ORG_NONE in nothing.plain  # the same question again
+    found = (await boss.reply("онкодиспансер"))[-1]
+    assert found.plain.startswith("Найдено организаций: 1")
+    await boss.press(found.buttons[0])
+    assert texts.BROADCAST_ASK_TEXT in boss.last.plain
+    preview = (await boss.reply("Обучение для онкодиспансера"))[-1].plain
+    # Org 1's applicants with live or granted requests (submitted, approved, exported; not the
+    # rejected one nor the erased one) and its responsible person.
+    assert "Сотрудникам организации «ОБРАЗЕЦ ОГБУЗ «Условный онкодиспансер №1»» — 4 чел." in (
+        preview
+    )
+    await boss.press(texts.BTN_BROADCAST_SEND)
+    expected = {5101, people["submitted"], people["approved"], people["exported"]}
+    for account in (5101, 5102, 5103, *range(7001, 7007)):
+        assert bool(received(h, account)) == (account in expected), account
+    assert h.unanswered_callbacks() == []
+
+
+async def test_a_forged_organisation_button_is_stale(h: Harness, db: Database) -> None:
+    boss = admin(h)
+    await boss.send("/broadcast")
+    assert await boss.press_data(boss.last, "bc:org:99999") == []
+    assert boss.last_answer_text() == texts.STALE_BUTTON
+    assert await boss.press_data(boss.last, "bc:org:x") == []
+    assert boss.last_answer_text() == texts.BROADCAST_STALE

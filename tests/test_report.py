@@ -38,10 +38,14 @@ async def add_staff(
 
 
 async def org_names(db: Database) -> dict[int, str]:
+    """The medical organisations of the sample (the health department, made on import for
+    chief specialists, item 3.1, is not one)."""
     async with db.read() as session:
         rows = await session.execute(
             select(Organization.id, Organization.name_short).where(
-                Organization.region == "Костромская область", Organization.deleted.is_(False)
+                Organization.region == "Костромская область",
+                Organization.deleted.is_(False),
+                Organization.is_department.is_(False),
             )
         )
     return {i: str(n) for i, n in rows}

@@ -39,6 +39,7 @@ from services.email import NOT_LATIN, normalise_email
 from services.person_name import NameError_, normalise_name
 from services.role_matrix import RoleMatrix
 from services.snils import SnilsError, parse_snils
+from services.text_search import search_key
 
 POSITIONS_PER_PAGE = 12
 MAX_ID = 2**31
@@ -317,6 +318,9 @@ async def _region_pick(data: FormData, env: FormEnv, action: str, value: str) ->
 async def _org_render(data: FormData, env: FormEnv) -> Screen:
     kb = StepKeyboard("org_search")
     if not data.org_query:
+        # Chief specialists work at the health department, not in a medical organisation of
+        # ФРМО (order item 3.1): it is offered beside the search.
+        kb.add(texts.BTN_DEPARTMENT, "department")
         kb.add(texts.BTN_NOT_IN_LIST, "manual")
         return _screen(texts.ORG_PROMPT, kb)
     async with env.db.read() as session:
@@ -348,6 +352,9 @@ async def _org_text(data: FormData, env: FormEnv, text: str) -> Outcome:
     if sum(ch.isalnum() for ch in query) < 2:
         return Retry(texts.ORG_QUERY_SHORT)
     data.org_query, data.org_page = query, 0
+    if "департамент" in search_key(query):  # item 3.1: found by its words before first use
+        async with env.db.write() as session:
+            await organizations.ensure_department(session, env.settings.region_name)
     return Redraw()
 
 
@@ -357,8 +364,14 @@ async def _org_pick(data: FormData, env: FormEnv, action: str, value: str) -> Ou
     if action == "page":
         data.org_page = small_int(value)
         return Redraw()
+    if action == "department":  # item 3.1: made on first need, named after REGION_NAME
+        async with env.db.write() as session:
+            department = await organizations.ensure_department(session, env.settings.region_name)
+            org_id = department.id
+    else:
+        org_id = small_int(value)
     async with env.db.read() as session:
-        org = await OrganizationRepository(session).get(small_int(value))
+        org = await OrganizationRepository(session).get(org_id)
     if org is None or org.deleted or org.region != env.settings.region_name:
         return Redraw()
     data.org_id, data.org_manual = org.id, False

@@ -203,6 +203,7 @@ INPUT_KIND_NAMES = {
     "broadcast_text": "текст рассылки",
     "org_decline": "причину",
     "staff_org": "слова из названия организации",
+    "broadcast_org": "слова из названия организации",
 }
 
 

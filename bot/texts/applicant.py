@@ -7,6 +7,7 @@ from datetime import date, datetime
 from html import escape
 
 from bot.texts.applicant_form import (
+    BTN_DEPARTMENT,
     BTN_POSITION_OTHER,
     NEXT_HELD_FOR_ORG,
     ROLE_BY_ADMIN,
@@ -59,7 +60,8 @@ def greeting(first_name: str | None, order_title: str | None, deadline: date | N
         f"({escape(order_title or ORDER_TITLE)}).",
         "",
         "Заявку здесь подают и <b>главные внештатные специалисты</b> департамента (п. 3.1 "
-        "приказа). Онкологу подойдёт должность «Главный внештатный онколог субъекта РФ»; "
+        f"приказа): на шаге «организация» выберите «{BTN_DEPARTMENT}», а не медицинскую "
+        "организацию. Онкологу подойдёт должность «Главный внештатный онколог субъекта РФ»; "
         "специалистам по детской онкологии, гематологии и детской гематологии, как и всем, "
         f"чьей должности нет в списке, — кнопка «{BTN_POSITION_OTHER}»: напишите должность, "
         "роль назначит администратор МИАЦ.",

@@ -228,7 +228,27 @@ BROADCAST_AUDIENCES = {
     "responsible": "👥 Всем ответственным лицам организаций",
     "drafts": "📝 Заявителям с незаконченной заявкой",
     "no_request": "🏥 Ответственным лицам организаций без заявок",
+    "submitted": "⏳ Заявителям: заявка на рассмотрении",
+    "approved": "✅ Заявителям: заявка одобрена",
+    "granted": "🔑 Заявителям: доступ предоставлен",
+    "organization": "🏢 Сотрудникам одной организации…",
 }
+BROADCAST_ORG_PROMPT = (
+    "Напишите одно-два слова из названия организации: рассылка уйдёт её заявителям и "
+    "ответственным лицам. Отменить: /cancel"
+)
+BROADCAST_ORG_NONE = (
+    "Такой организации в справочнике не нашлось. Напишите другие слова из названия."
+)
+BROADCAST_ORG_WORDS_LIMIT = "Слишком длинно: напишите одно-два слова из названия."
+BROADCAST_ORG_WORDS_EMPTY = "Нужны слова из названия организации. Напишите их или /cancel."
+
+
+def broadcast_org_found(total: int, shown: int) -> str:
+    more = f" Показаны первые {shown}: уточните слова, если вашей нет." if total > shown else ""
+    return f"Найдено организаций: {total}. Кому отправить рассылку?{more}"
+
+
 BROADCAST_PICK = (
     "<b>Рассылка.</b> Кому отправить сообщение? Текст уйдёт как есть, без оформления.\n"
     "Итоги прошлых рассылок: /broadcast status"
@@ -247,8 +267,10 @@ BTN_BROADCAST_SEND = "📨 Отправить"
 BTN_BROADCAST_CANCEL = "✖️ Отменить"
 
 
-def broadcast_preview(audience: str, count: int, text: str) -> str:
+def broadcast_preview(audience: str, count: int, text: str, organization: str | None = None) -> str:
     who = BROADCAST_AUDIENCES.get(audience, audience)
+    if organization is not None:
+        who = f"🏢 Сотрудникам организации «{organization}»"
     return (
         f"<b>Предпросмотр рассылки</b>\nКому: {escape(who)} — <b>{count}</b> чел.\n\n"
         f"{escape(text)}\n\nОтправить?"

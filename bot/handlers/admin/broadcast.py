@@ -1,5 +1,6 @@
-"""/broadcast for admins (order items 4.2–4.3): pick the audience, type the text (the answer
-to the bot's prompt, `bot.prompts`),
+"""/broadcast for admins (order items 4.2–4.3): pick the audience (responsible persons,
+unfinished dialogs, applicants by where their request stands, or one organisation found by
+words as /staff org finds it), type the text (the answer to the bot's prompt, `bot.prompts`),
 see a preview with the count, confirm; sent through the outbox once per person
 (services/broadcast.py). `/broadcast status`: delivered / blocked / pending of the latest."""
 
@@ -21,11 +22,13 @@ from aiogram.types import (
 )
 from aiogram.utils.callback_answer import CallbackAnswer
 
-from bot import prompts, texts
+from bot import keyboards, prompts, texts
 from bot.callbacks import BroadcastAction, BroadcastCb
+from bot.config import Settings
 from bot.outbound.reminders import unfinished_dialogs
 from db.database import Database
-from services import broadcast
+from db.models import Organization
+from services import broadcast, organizations
 from services.broadcast import Audience
 
 TEXT = prompts.kind(
@@ -34,6 +37,14 @@ TEXT = prompts.kind(
     broadcast.MAX_TEXT,
     texts.BROADCAST_TOO_LONG,
     texts.BROADCAST_NEED_TEXT,
+)
+# The words of an organisation's name, for the audience «одна организация» (items 4.2-4.3).
+ORG_WORDS = prompts.kind(
+    "broadcast_org",
+    timedelta(hours=1),
+    100,
+    texts.BROADCAST_ORG_WORDS_LIMIT,
+    texts.BROADCAST_ORG_WORDS_EMPTY,
 )
 
 
@@ -69,10 +80,38 @@ def _confirm(broadcast_id: int) -> InlineKeyboardMarkup:
     )
 
 
-async def _people(db: Database, storage: BaseStorage, audience: Audience) -> list[int]:
+async def _people(
+    db: Database, storage: BaseStorage, audience: Audience, organization_id: int | None = None
+) -> list[int]:
     in_dialog = await unfinished_dialogs(storage) if audience == Audience.DRAFTS else None
     async with db.read() as session:
-        return await broadcast.recipients(session, audience, in_dialog)
+        return await broadcast.recipients(session, audience, in_dialog, organization_id)
+
+
+async def _org_choice(
+    db: Database, settings: Settings, words: str
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Organisations of the directory matching the words (as /staff org finds them), each a
+    button that makes it the audience."""
+    async with db.read() as session:
+        found = await organizations.search(session, settings.region_name, words)
+    if not found.items:
+        return texts.BROADCAST_ORG_NONE, None
+    keyboard = [
+        [
+            InlineKeyboardButton(
+                text=keyboards.short(org.name_short or org.name_full),
+                callback_data=BroadcastCb(
+                    action=BroadcastAction.ORGANIZATION, value=str(org.id)
+                ).pack(),
+            )
+        ]
+        for org in found.items
+    ]
+    return (
+        texts.broadcast_org_found(found.total, len(found.items)),
+        InlineKeyboardMarkup(inline_keyboard=keyboard),
+    )
 
 
 async def on_broadcast(message: Message, command: CommandObject, db: Database) -> None:
@@ -130,8 +169,56 @@ async def on_audience(
     except ValueError:
         callback_answer.text = texts.BROADCAST_STALE
         return
+    if audience == Audience.ORGANIZATION:  # which one: asked by words first
+        await prompts.ask(
+            bot,
+            fsm_storage,
+            message.chat.id,
+            query.from_user,
+            ORG_WORDS,
+            texts.BROADCAST_ORG_PROMPT,
+            {},
+            thread_id=message.message_thread_id,
+        )
+        return
+    await _ask_text(bot, fsm_storage, message, query, audience, db)
+
+
+async def on_organization(
+    query: CallbackQuery,
+    callback_data: BroadcastCb,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    fsm_storage: BaseStorage,
+) -> None:
+    """An organisation found by words, pressed: the draft is for its people."""
+    message = _chat_of(query, callback_answer)
+    number = _number(callback_data, callback_answer)
+    if message is None or number is None:
+        return
+    async with db.read() as session:
+        org = await session.get(Organization, number) if number < 2**31 else None
+    if org is None or org.deleted or org.region != settings.region_name:
+        callback_answer.text = texts.STALE_BUTTON
+        return
+    await _ask_text(bot, fsm_storage, message, query, Audience.ORGANIZATION, db, org.id)
+
+
+async def _ask_text(
+    bot: Bot,
+    fsm_storage: BaseStorage,
+    message: Message,
+    query: CallbackQuery,
+    audience: Audience,
+    db: Database,
+    organization_id: int | None = None,
+) -> None:
     async with db.write() as session:
-        draft = await broadcast.start(session, query.from_user.id, message.chat.id, audience)
+        draft = await broadcast.start(
+            session, query.from_user.id, message.chat.id, audience, organization_id
+        )
     await prompts.ask(
         bot,
         fsm_storage,
@@ -181,7 +268,7 @@ async def on_send(
     if draft is None or draft.state != broadcast.State.PREVIEW.value:
         callback_answer.text = texts.BROADCAST_STALE
         return
-    people = await _people(db, fsm_storage, Audience(draft.audience))
+    people = await _people(db, fsm_storage, Audience(draft.audience), draft.organization_id)
     async with db.write() as session:
         count = await broadcast.send(session, broadcast_id, people)
     if count is None:  # a second press, or another admin, was first
@@ -209,12 +296,16 @@ async def _preview(
         if draft is None or not await broadcast.set_text(session, draft.id, text):
             return texts.BROADCAST_STALE, None
         broadcast_id, audience = draft.id, Audience(draft.audience)
-    count = len(await _people(db, storage, audience))
+        organization_id = draft.organization_id
+        org = await session.get(Organization, organization_id) if organization_id else None
+        org_name = (org.name_short or org.name_full) if org is not None else None
+    count = len(await _people(db, storage, audience, organization_id))
     if not count:  # nothing to confirm: the draft goes, nothing is listed as sent
         async with db.write() as session:
             await broadcast.cancel(session, broadcast_id)
         return texts.BROADCAST_NOBODY_NOW, None
-    return texts.broadcast_preview(audience.value, count, text), _confirm(broadcast_id)
+    preview = texts.broadcast_preview(audience.value, count, text, org_name)
+    return preview, _confirm(broadcast_id)
 
 
 async def on_text(
@@ -274,15 +365,82 @@ async def on_cancel_text(
     await message.reply(texts.BROADCAST_CANCELLED)
 
 
+# --- the organisation's words, typed in answer to its prompt ----------------------------------
+
+
+async def on_org_words(
+    message: Message,
+    prompt: prompts.Prompt,
+    answer: str,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    fsm_storage: BaseStorage,
+) -> None:
+    """Nothing found (or nothing typed) is said, and the same question asked again."""
+    words = " ".join(answer.split())
+    refused = prompts.refusal(prompt, words)
+    if refused is not None:
+        await prompts.ask_again(message, fsm_storage, bot, prompt, refused)
+        return
+    text, choice = await _org_choice(db, settings, words)
+    if choice is None:
+        await prompts.ask_again(message, fsm_storage, bot, prompt, text)
+        return
+    if message.from_user is not None:
+        await prompts.forget(fsm_storage, bot, message.chat.id, message.from_user.id)
+    await message.answer(text, reply_markup=choice)
+
+
+async def on_org_words_stray(
+    query: CallbackQuery,
+    callback_answer: CallbackAnswer,
+    prompt: prompts.Prompt | None,
+    answer: str,
+    bot: Bot,
+    db: Database,
+    settings: Settings,
+    fsm_storage: BaseStorage,
+) -> None:
+    """«✅ Использовать это сообщение» in the group: that message is the name searched."""
+    message = query.message if isinstance(query.message, Message) else None
+    words = " ".join(answer.split())
+    if prompt is None or message is None or not words:
+        callback_answer.text = texts.STALE_BUTTON
+        return
+    refused = prompts.refusal(prompt, words)
+    if refused is not None:
+        callback_answer.text = refused
+        return
+    with contextlib.suppress(TelegramBadRequest):
+        await message.edit_reply_markup(reply_markup=None)
+    text, choice = await _org_choice(db, settings, words)
+    if choice is not None:
+        await prompts.forget(fsm_storage, bot, message.chat.id, query.from_user.id)
+    await message.answer(text, reply_markup=choice)
+
+
+async def on_cancel_org_words(message: Message, bot: Bot, fsm_storage: BaseStorage) -> None:
+    if message.from_user is not None:
+        await prompts.forget(fsm_storage, bot, message.chat.id, message.from_user.id)
+    await message.reply(texts.BROADCAST_CANCELLED)
+
+
 def broadcast_router() -> Router:
     router = Router(name="broadcast")
     router.message.register(on_broadcast, Command("broadcast"))
     router.message.register(on_cancel_text, Command("cancel"), prompts.PendingPrompt(TEXT))
+    router.message.register(
+        on_cancel_org_words, Command("cancel"), prompts.PendingPrompt(ORG_WORDS)
+    )
     router.message.register(on_text, prompts.AnswersPrompt(TEXT))
-    router.message.register(prompts.on_written_past, prompts.WrittenPastPrompt(TEXT))
+    router.message.register(on_org_words, prompts.AnswersPrompt(ORG_WORDS))
+    router.message.register(prompts.on_written_past, prompts.WrittenPastPrompt(TEXT, ORG_WORDS))
     router.callback_query.register(on_stray_taken, *prompts.stray_button(TEXT))
+    router.callback_query.register(on_org_words_stray, *prompts.stray_button(ORG_WORDS))
     buttons: dict[str, Callable[..., Awaitable[None]]] = {
         BroadcastAction.AUDIENCE: on_audience,
+        BroadcastAction.ORGANIZATION: on_organization,
         BroadcastAction.SEND: on_send,
         BroadcastAction.CANCEL: on_cancel,
     }
