@@ -68,6 +68,10 @@ def cli_backup_exists(path: str) -> str:
     return f"Файл {path} уже существует: укажите новый, копия не перезаписывает файлы."
 
 
+def cli_export_exists(path: str) -> str:
+    return f"Файл {path} уже существует: укажите новый, выгрузка не перезаписывает файлы."
+
+
 def cli_backup_no_database(path: str) -> str:
     return f"Базы данных {path} нет: копировать нечего."
 
