@@ -394,6 +394,13 @@ class OutboxMessage(Base):
             sqlite_where=text(PENDING_OUTBOX),
             postgresql_where=text(PENDING_OUTBOX),
         ),
+        # The oldest undelivered row for /healthz and /health, read from the index's end.
+        Index(
+            "ix_outbox_pending_age",
+            "created_at",
+            sqlite_where=text(PENDING_OUTBOX),
+            postgresql_where=text(PENDING_OUTBOX),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

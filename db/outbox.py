@@ -54,6 +54,10 @@ _COLUMNS = (
 )
 
 
+# The age of the oldest undelivered row (/healthz, /health).
+OLDEST_PENDING = select(func.min(OutboxMessage.created_at)).where(OutboxMessage.state == PENDING)
+
+
 class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -203,13 +207,12 @@ class OutboxRepository:
         )
 
     async def pending_summary(self) -> tuple[int, datetime | None]:
-        count, oldest = (
-            await self.session.execute(
-                select(func.count(), func.min(OutboxMessage.created_at)).where(
-                    OutboxMessage.state == PENDING
-                )
-            )
-        ).one()
+        """Two queries, not one: alone, min() is read from the end of the index of pending
+        rows' ages (migration 0020); beside count() it would visit every pending row."""
+        count = await self.session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.state == PENDING)
+        )
+        oldest = await self.session.scalar(OLDEST_PENDING)
         return int(count or 0), oldest
 
     async def finished(self, state: str, since: datetime, limit: int) -> list[OutboxMessage]:
