@@ -21,6 +21,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from bot import keyboards, texts
 from bot.callbacks import FaqCb, MenuCb
 from bot.config import Settings
+from bot.middlewares import text_was_cleaned
 from bot.outbound import support_desk
 from bot.outbound.crossing import content_of
 from db.database import Database
@@ -125,10 +126,20 @@ async def relay(
     if user is None:
         return False
     content = content_of(message)  # kept only where it crosses to the other messenger
+    # ... or where a copy would bring back the invisible characters the bot took out of the
+    # text (bidi overrides and the like: services/typed_text.py).
+    cleaned = text_was_cleaned(message)
     async with db.write() as session:
         if not settings.support_chats:
             return await support_desk.enqueue_to_admins(
-                session, settings, user.id, user.first_name, message.message_id, step, content
+                session,
+                settings,
+                user.id,
+                user.first_name,
+                message.message_id,
+                step,
+                content,
+                carry=cleaned,
             )
         return await support_desk.enqueue_question(
             session,
@@ -139,6 +150,7 @@ async def relay(
             step,
             message.caption,
             content,
+            carry=cleaned,
         )
 
 

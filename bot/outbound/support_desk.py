@@ -85,10 +85,13 @@ async def enqueue_question(
     step: str | None,
     long_caption: str | None = None,
     content: dict[str, Any] | None = None,
+    *,
+    carry: bool = False,
 ) -> bool:
     """An applicant's question: their thread opened (or reopened) and waiting, the question
     on its way to the support chat. False without a support chat. `content`: the message
-    itself, for a desk it cannot be copied to (bot/outbound/crossing.py).
+    itself, for a desk it cannot be copied to (bot/outbound/crossing.py), or with `carry`
+    (its text was cleaned) for any desk.
     The desk is the one on the person's messenger when there is one; a thread stays in its
     desk while that desk is configured, and moves when it no longer is."""
     chat_id = settings.support_chat_for(user_id)
@@ -112,7 +115,7 @@ async def enqueue_question(
     copy: dict[str, Any] = {"user_message_id": message_id}
     if long_caption is not None and len(long_caption) > LONG_CAPTION:
         copy["long_caption"] = long_caption  # the person's words: dropped if they withdraw
-    if content is not None and cannot_copy(user_id, chat_id):
+    if content is not None and (carry or cannot_copy(user_id, chat_id)):
         copy[CONTENT] = content  # the same
     outbox.enqueue(session, chat_id, Kind.SUPPORT_COPY, copy, user_id=user_id)
     return True
@@ -126,13 +129,16 @@ async def enqueue_to_admins(
     message_id: int,
     step: str | None,
     content: dict[str, Any] | None = None,
+    *,
+    carry: bool = False,
 ) -> bool:
-    """Without a support chat, a question goes to the admins privately."""
+    """Without a support chat, a question goes to the admins privately (as its `content`
+    where it cannot be copied, or with `carry`: its text was cleaned)."""
     header = texts.support_ticket(user_id, first_name, texts.STEP_NAMES.get(step or ""))
     for admin_id in settings.admin_ids:
         outbox.enqueue(session, admin_id, Kind.TEXT, {"text": header}, user_id=user_id)
         copy: dict[str, Any] = {"from_chat_id": user_id, "message_id": message_id}
-        if content is not None and cannot_copy(user_id, admin_id):
+        if content is not None and (carry or cannot_copy(user_id, admin_id)):
             copy[CONTENT] = content
         outbox.enqueue(session, admin_id, Kind.COPY, copy, user_id=user_id)
     return bool(settings.admin_ids)
