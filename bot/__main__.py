@@ -40,8 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     bak.add_argument("--out", type=Path, required=True)
     commands.add_parser(
         "reapply-erasures",
-        help="after restoring a backup: replay every recorded erasure (the erasure journal and "
-        "the database's own records) and the retention rule",
+        help="after restoring a backup: replay every recorded erasure and export (the journal "
+        "and the database's own records) and the retention rule",
     )
     return parser
 
@@ -101,6 +101,7 @@ async def _export(settings: Settings, out: Path, batch: int | None, everything: 
                     "form",
                     pause=pause,
                     view=export.export_view(cli=True),
+                    journal=settings.erasure_journal,
                 )
             else:
                 how = f"cli {batch or 'all'}"
@@ -164,7 +165,11 @@ async def _reapply(settings: Settings) -> None:
         replay = await backup.reapply(db, settings.erasure_journal, settings.retention_days)
     finally:
         await db.dispose()
-    print(texts.cli_reapplied(replay.records, len(replay.erased), len(replay.retention)))
+    print(
+        texts.cli_reapplied(
+            replay.records, len(replay.erased), len(replay.retention), len(replay.exported)
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,8 +84,8 @@ def cli_backup_done(path: str, requests: int) -> str:
     )
 
 
-def cli_reapplied(records: int, erased: int, by_retention: int) -> str:
+def cli_reapplied(records: int, erased: int, by_retention: int, exported: int = 0) -> str:
     return (
         f"Записей об удалении: {records}; удалено снова по ним: {erased}; "
-        f"по сроку хранения: {by_retention}."
+        f"по сроку хранения: {by_retention}; снова отмечено выгруженными: {exported}."
     )
