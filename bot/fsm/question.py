@@ -117,6 +117,20 @@ async def leave_question(state: FSMContext) -> str | None:
     return previous
 
 
+# Entities Telegram finds in any typed text by itself: a text with only these is plain, and
+# reads the same when sent again as text.
+_FOUND_BY_TELEGRAM = frozenset({"url", "email", "phone_number", "mention", "hashtag", "cashtag"})
+
+
+def plain_text(message: Message) -> str | None:
+    """The text of a message that is nothing but text (no file, no formatting), else None."""
+    if message.content_type != "text" or not message.text:
+        return None
+    if any(e.type not in _FOUND_BY_TELEGRAM for e in message.entities or []):
+        return None
+    return message.text
+
+
 async def relay(
     message: Message, bot: Bot, db: Database, settings: Settings, step: str | None
 ) -> bool:
@@ -151,6 +165,7 @@ async def relay(
             message.caption,
             content,
             carry=cleaned,
+            plain_text=plain_text(message),
         )
 
 
