@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,8 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     bak.add_argument("--out", type=Path, required=True)
     commands.add_parser(
         "reapply-erasures",
-        help="after restoring a backup: replay every recorded erasure (the erasure journal and "
-        "the database's own records) and the retention rule",
+        help="after restoring a backup: replay every recorded erasure and export (the journal "
+        "and the database's own records) and the retention rule",
     )
     return parser
 
@@ -81,7 +82,6 @@ async def _import(settings: Settings, rows: list[OrgRow]) -> None:
 async def _export(settings: Settings, out: Path, batch: int | None, everything: bool) -> int:
     """Beside a running bot too: the rows are streamed, the file is built before anything is
     marked, and marks and events are written in short transactions."""
-    import shutil
     import tempfile
 
     from db.database import Database
@@ -107,6 +107,7 @@ async def _export(settings: Settings, out: Path, batch: int | None, everything: 
                     "form",
                     pause=pause,
                     view=export.export_view(cli=True),
+                    journal=settings.erasure_journal,
                 )
             else:
                 how = f"cli {batch or 'all'}"
@@ -122,13 +123,22 @@ async def _export(settings: Settings, out: Path, batch: int | None, everything: 
                 )
             if result.files is not None:
                 made = result.files.csv if out.suffix.lower() == ".csv" else result.files.xlsx
-                shutil.move(made, out)
+                _place(made, out)
     finally:
         await db.dispose()
     marked = f", отмечены выгрузкой № {result.batch_id}" if result.batch_id else ""
     done = f"Записано заявок: {result.count} в {out}{marked}."
     print(done if result.count else texts.CLI_NOTHING)
     return 0
+
+
+def _place(made: Path, out: Path) -> None:
+    """The export's file at `out`, created there by this copy alone (O_EXCL, mode 0600): a
+    file that appeared meanwhile is never replaced (FileExistsError)."""
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as target, made.open("rb") as source:
+        while chunk := source.read(1 << 20):
+            target.write(chunk)
 
 
 def _backup(settings: Settings, out: Path) -> int:
@@ -162,10 +172,18 @@ async def _reapply(settings: Settings) -> None:
         replay = await backup.reapply(db, settings.erasure_journal, settings.retention_days)
     finally:
         await db.dispose()
-    print(texts.cli_reapplied(replay.records, len(replay.erased), len(replay.retention)))
+    print(
+        texts.cli_reapplied(
+            replay.records, len(replay.erased), len(replay.retention), len(replay.exported)
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
+    # 152-FZ art. 19: the database, its -wal/-shm, exports and the data directory hold
+    # personal data; whatever umask the shell had, what the bot and its tools create is
+    # the service user's alone (files 0600, directories 0700).
+    os.umask(0o077)
     args = _parser().parse_args(argv)
     settings = _settings()
     if settings is None:
@@ -190,7 +208,16 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_import(settings, rows))
         return 0
     if args.command == "export":
-        return asyncio.run(_export(settings, args.out, args.batch, args.all))
+        # Refused before anything is marked exported, as `backup` refuses: an export is
+        # personal data someone may still need, never silently replaced.
+        if args.out.exists():
+            print(texts.cli_export_exists(str(args.out)), file=sys.stderr)
+            return 2
+        try:
+            return asyncio.run(_export(settings, args.out, args.batch, args.all))
+        except FileExistsError:  # created meanwhile: the batch stays, re-export it by number
+            print(texts.cli_export_exists(str(args.out)), file=sys.stderr)
+            return 2
     if args.command == "backup":
         return _backup(settings, args.out)
     if args.command == "reapply-erasures":

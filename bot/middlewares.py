@@ -83,16 +83,27 @@ def _clean_user(user: User | None) -> User | None:
     return user.model_copy(update={"first_name": first, "last_name": last or None})
 
 
+# Marks a message whose text or caption was cleaned (an extra field of the copy): a copy by id
+# (copyMessage) would carry what was typed, so such a message is relayed by its content.
+CLEANED = "vimis_text_cleaned"
+
+
+def text_was_cleaned(message: Message) -> bool:
+    return bool((message.model_extra or {}).get(CLEANED))
+
+
 def clean_message(message: Message) -> Message:
     """The message with its text, caption and sender's name cleaned (services.typed_text);
     the same object when nothing needed it. Entities of a changed text are dropped: their
-    offsets would point at the wrong characters (the bot copies messages by id, so what an
-    operator sees keeps its formatting)."""
+    offsets would point at the wrong characters. A message left as it was is copied by id
+    where it is relayed (keeping its formatting); a cleaned one is marked (`CLEANED`) and
+    relayed by its cleaned content, since a copy would carry the characters taken out."""
     changes: dict[str, Any] = {}
     if message.text is not None and needs_cleaning(message.text):
-        changes |= {"text": clean_text(message.text), "entities": None}
+        changes |= {"text": clean_text(message.text), "entities": None, CLEANED: True}
     if message.caption is not None and needs_cleaning(message.caption):
         changes |= {"caption": clean_text(message.caption), "caption_entities": None}
+        changes[CLEANED] = True
     sender = _clean_user(message.from_user)
     if sender is not message.from_user:
         changes["from_user"] = sender

@@ -391,11 +391,28 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        # The claim's "is this the head of its lane" probe, and the lane's next row.
+        # The claim's "is this the head of its lane" probe, and the lane's next row, in the
+        # lane's order (turn, id): db/outbox.py.
         Index(
             "ix_outbox_pending_lane",
             "chat_id",
+            "turn",
             "id",
+            sqlite_where=text(PENDING_OUTBOX),
+            postgresql_where=text(PENDING_OUTBOX),
+        ),
+        # "Is a row of this lane being sent?" (one at a time per lane, whatever its order).
+        Index(
+            "ix_outbox_pending_leased",
+            "chat_id",
+            "lease_until",
+            sqlite_where=text(PENDING_OUTBOX),
+            postgresql_where=text(PENDING_OUTBOX),
+        ),
+        # The oldest undelivered row for /healthz and /health, read from the index's end.
+        Index(
+            "ix_outbox_pending_age",
+            "created_at",
             sqlite_where=text(PENDING_OUTBOX),
             postgresql_where=text(PENDING_OUTBOX),
         ),
@@ -409,6 +426,9 @@ class OutboxMessage(Base):
     user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
     request_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     state: Mapped[str] = mapped_column(String(16), default="pending")  # | failed | undeliverable
+    # The row's place in its lane, before its id: 0 for most rows (the lane in id order); in
+    # a group, a person's support-desk rows take turns with other people's (services/outbox.py).
+    turn: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     not_before: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

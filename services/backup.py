@@ -1,4 +1,5 @@
-"""Backups of a running SQLite database, and erasures applied again after a restore.
+"""Backups of a running SQLite database, and erasures and exports applied again after a
+restore.
 
 A backup is a copy of the database at one moment: it holds personal data, and it holds the
 data of everyone who withdrew consent or whose retention term ran out *after* that moment.
@@ -6,6 +7,12 @@ Every erasure is therefore also written to the erasure journal (one JSON line: w
 account, which request ids, by which rule; no SNILS, name or e-mail), which lives apart
 from the database and its backups; `reapply` replays the journal and the restored database's
 own `erasures` rows, then the retention rule, onto a restored database.
+
+Exports go into the same journal (when, the batch's number, its request ids): a backup
+forgets the exports made after it, and its requests, approved again, would go to the federal
+operator a second time with the next /export. `reapply` marks them exported again, in the
+order the journal's lines happened (an export before a withdrawal keeps the request exported
+and erased, as it was).
 """
 
 from __future__ import annotations
@@ -13,17 +20,18 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.database import Database
-from db.models import AccessRequest, Consent, Erasure, utcnow
+from db.models import AccessRequest, Consent, Erasure, ExportBatch, utcnow
 from db.repositories import EventRepository, RequestRepository
 from services import consent, outbox, retention, support
 from services.requests import Status
@@ -116,13 +124,45 @@ class Record:
         )
 
 
+EXPORT = "export"  # an export journal line's rule
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """A batch marked exported (a chunk of it: one line per committed chunk, each with the
+    batch's own time, which also tells a replayed batch from another of the same number).
+    Ids only."""
+
+    at: datetime
+    batch_id: int
+    requests: list[int]
+
+    def line(self) -> str:
+        data = {
+            "at": self.at.isoformat(),
+            "rule": EXPORT,
+            "batch": self.batch_id,
+            "requests": self.requests,
+        }
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def parse(cls, line: str) -> ExportRecord:
+        data: dict[str, Any] = json.loads(line)
+        return cls(
+            datetime.fromisoformat(data["at"]),
+            int(data["batch"]),
+            [int(i) for i in data.get("requests") or []],
+        )
+
+
 def _ended(value: Any) -> dict[int, str]:
     if not isinstance(value, dict):
         return {}
     return {int(i): str(s) for i, s in value.items()}
 
 
-def journal_append(path: str | None, records: list[Record]) -> None:
+def journal_append(path: str | None, records: Sequence[Record | ExportRecord]) -> None:
     """Append the records (after the erasure committed). Best effort for the bot: a journal
     that cannot be written is logged by the caller, the erasure itself stands."""
     if not path or not records:
@@ -136,18 +176,29 @@ def journal_append(path: str | None, records: list[Record]) -> None:
         os.fsync(out.fileno())
 
 
-def journal_read(path: str | None) -> list[Record]:
+def _journal(path: str | None) -> list[Record | ExportRecord]:
     if not path or not Path(path).is_file():
         return []
-    records = []
+    records: list[Record | ExportRecord] = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         try:
-            records.append(Record.parse(line))
-        except (ValueError, KeyError, TypeError):
+            is_export = json.loads(line).get("rule") == EXPORT
+            records.append(ExportRecord.parse(line) if is_export else Record.parse(line))
+        except (ValueError, KeyError, TypeError, AttributeError):
             continue  # a line cut short by a crash while it was written: the rest still counts
     return records
+
+
+def journal_read(path: str | None) -> list[Record]:
+    """The journal's erasures."""
+    return [r for r in _journal(path) if isinstance(r, Record)]
+
+
+def journal_exports(path: str | None) -> list[ExportRecord]:
+    """The journal's exports."""
+    return [r for r in _journal(path) if isinstance(r, ExportRecord)]
 
 
 async def recorded(db: Database) -> list[Record]:
@@ -174,6 +225,7 @@ class Replay:
     records: int = 0
     erased: list[int] = field(default_factory=list)  # by the recorded erasures
     retention: list[int] = field(default_factory=list)  # by the retention rule, now
+    exported: list[int] = field(default_factory=list)  # marked exported again
 
 
 async def _replay_one(db: Database, record: Record) -> list[int]:
@@ -244,6 +296,77 @@ async def _replay_one(db: Database, record: Record) -> list[int]:
         return erased
 
 
+# A request the journal says was exported may be restored in any state before export: the
+# backup was taken before it was approved, say. It went to the federal operator all the same.
+BEFORE_EXPORT = (Status.SUBMITTED.value, Status.RETURNED.value, Status.APPROVED.value)
+
+
+async def _replay_export(db: Database, record: ExportRecord) -> list[int]:
+    """One exported chunk, onto the database as it is: its requests marked exported in the
+    batch of the recorded number (created as it was, when the restored database lacks it; a
+    number taken meanwhile by another batch gives a new one), with an `exported` event each.
+    Only requests that existed then and are not erased or exported already count, so a
+    replay twice, or a number reused after the restore, changes nothing."""
+    async with db.write() as session:
+        batch = await session.get(ExportBatch, record.batch_id)
+        if batch is None:
+            batch = ExportBatch(id=record.batch_id, created_by=None, created_at=record.at, size=0)
+            session.add(batch)
+            await session.flush()
+            if not db.is_sqlite:  # PostgreSQL: the next batch's number follows this one
+                await session.execute(
+                    text(
+                        "SELECT setval(pg_get_serial_sequence('export_batches', 'id'), "
+                        "(SELECT max(id) FROM export_batches))"
+                    )
+                )
+        elif batch.created_at != record.at:  # the number went to another batch meanwhile
+            batch = ExportBatch(created_by=None, created_at=record.at, size=0)
+            session.add(batch)
+            await session.flush()
+        found = (
+            await session.execute(
+                select(AccessRequest.id, AccessRequest.status, AccessRequest.account_id).where(
+                    AccessRequest.id.in_(record.requests or [-1]),
+                    AccessRequest.created_at <= record.at,
+                    AccessRequest.erased_at.is_(None),
+                    AccessRequest.export_batch_id.is_(None),
+                    AccessRequest.status.in_(BEFORE_EXPORT),
+                )
+            )
+        ).all()
+        now = utcnow()
+        marked: list[tuple[int, int | None]] = []
+        events = EventRepository(session)
+        for request_id, status, account_id in sorted(found):
+            changed = await session.execute(
+                update(AccessRequest)
+                .where(AccessRequest.id == request_id, AccessRequest.status == status)
+                .values(status=Status.EXPORTED.value, export_batch_id=batch.id, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(changed, "rowcount", 0) != 1:
+                continue
+            events.add(
+                request_id,
+                "exported",
+                actor_id=None,
+                from_status=status,
+                to_status=Status.EXPORTED.value,
+                details={"batch": batch.id, "replayed": True},
+                at=now,
+            )
+            marked.append((request_id, account_id))
+        if marked:
+            await session.execute(
+                update(ExportBatch)
+                .where(ExportBatch.id == batch.id)
+                .values(size=ExportBatch.size + len(marked))
+            )
+            await outbox.follow_requests(session, marked)
+        return [request_id for request_id, _ in marked]
+
+
 async def _end_as_recorded(
     session: AsyncSession,
     record: Record,
@@ -282,13 +405,17 @@ async def _end_as_recorded(
 async def reapply(
     db: Database, journal: str | None, retention_days: int, now: datetime | None = None
 ) -> Replay:
-    """Every recorded erasure (the journal's and the database's own), then the retention
-    rule as of `now`. Idempotent: what is erased already is left alone."""
+    """Every recorded erasure and export (the journal's, and the database's own erasures),
+    in the order they happened, then the retention rule as of `now`. Idempotent: what is
+    erased or exported already is left alone."""
     replay = Replay()
-    records = journal_read(journal) + await recorded(db)
-    replay.records = len(records)
+    records: list[Record | ExportRecord] = [*_journal(journal), *await recorded(db)]
+    replay.records = sum(isinstance(r, Record) for r in records)
     for record in sorted(records, key=lambda r: r.at):
-        replay.erased += await _replay_one(db, record)
+        if isinstance(record, ExportRecord):
+            replay.exported += await _replay_export(db, record)
+        else:
+            replay.erased += await _replay_one(db, record)
     report = await retention.erase_due(db, now or utcnow(), retention_days)
     replay.retention = report.erased
     if replay.erased or replay.retention:

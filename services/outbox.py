@@ -148,6 +148,44 @@ def enqueue(
     )
 
 
+# Rows of a person's consultation in the support group. A group takes 20 messages a minute
+# (bot/outbound/pacing.py); in one shared id-ordered lane, one person's burst of 40 questions
+# held another's urgent one back two minutes. These rows take turns instead (start-time fair
+# queuing, `OutboxRepository.turn_for`): each person's rows keep their order (the header
+# before the question), one worker still sends the group's lane one row at a time (the topic
+# is created once: bot/outbound/support_desk.py), and a newcomer waits for one row of each
+# person ahead, not for all of them.
+_TURNS = "outbox_turns"
+
+
+async def enqueue_for_person(
+    session: AsyncSession,
+    chat_id: int,
+    kind: Kind,
+    payload: dict[str, Any] | None = None,
+    *,
+    user_id: int,
+) -> None:
+    """A row of `user_id`'s consultation. In a group it takes the person's turn; the rows a
+    transaction adds for one person (a question's header, note and copy) share one turn, so
+    a question counts once in the rounds."""
+    turn = 0
+    repo = OutboxRepository(session)
+    if chat_id < 0 and user_id:
+        turns: dict[tuple[int, int], int] = session.info.setdefault(_TURNS, {})
+        turn = turns.get((chat_id, user_id)) or await repo.turn_for(chat_id, user_id)
+        turns[(chat_id, user_id)] = turn
+    repo.add(
+        chat_id,
+        kind.value,
+        payload or {},
+        user_id=user_id,
+        request_id=None,
+        now=utcnow(),
+        turn=turn,
+    )
+
+
 async def anything_ready(session: AsyncSession, now: datetime) -> bool:
     return await OutboxRepository(session).anything_ready(now)
 
@@ -230,7 +268,7 @@ async def enqueue_support_headers(session: AsyncSession, user_ids: set[int]) -> 
         select(SupportThread.user_id, SupportThread.chat_id).where(SupportThread.user_id.in_(ids))
     )
     for user_id, chat_id in sorted(threads.all()):
-        enqueue(session, chat_id, Kind.SUPPORT_HEADER, user_id=user_id)
+        await enqueue_for_person(session, chat_id, Kind.SUPPORT_HEADER, user_id=user_id)
 
 
 async def follow_requests(

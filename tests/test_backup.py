@@ -333,3 +333,62 @@ async def test_erased_words_leave_the_sqlite_word_index_and_its_backups(
     report = await retention_job(db, admin_settings, "w")
     assert report is not None and report.erased == [2]
     assert words_left(database_url, tmp_path / "2.db", person_2) == []
+
+
+async def test_exports_after_a_backup_are_replayed_after_a_restore(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    """A backup forgets the exports made after it: without the journal those requests would
+    be approved-and-unexported again, and the next /export would send them to the federal
+    operator a second time."""
+    sqlite_only(db)
+    from services import export
+
+    journal = tmp_path / "journal" / "erasures.jsonl"
+    # D is approved before the backup; E is submitted before it and approved after it; both
+    # go out in the batch after the backup. F waits, approved, and is exported after the
+    # restore as a new request of the next batch.
+    d = await make(db, person(5), (Status.SUBMITTED, Status.APPROVED), 0)
+    e = await make(db, person(6), (Status.SUBMITTED,), 0)
+    old = await take_backup(db, database_url, tmp_path)
+    async with db.write() as session:
+        assert await requests.decide(session, e, Status.APPROVED, actor_id=1)
+    made = await export.run_new(db, 1, tmp_path, "form", journal=str(journal))
+    assert made.batch_id == 1 and made.files is not None and made.files.count == 2
+    line = journal.read_text()
+    assert '"batch":1' in line and "Фамилия" not in line and "@" not in line
+
+    restored_url = await restore(db, database_url, old, tmp_path)
+    restored = Database(restored_url)
+    try:
+        f = await make(restored, person(7), (Status.SUBMITTED, Status.APPROVED), 0)
+        async with restored.read() as session:
+            before = {r.id: r.status for r in await session.scalars(select(AccessRequest))}
+        assert before[d] == "approved" and before[e] == "submitted"  # the export forgotten
+
+        replay = await backup.reapply(restored, str(journal), 30)
+        assert replay.exported == [d, e]
+        async with restored.read() as session:
+            rows = {r.id: r for r in await session.scalars(select(AccessRequest))}
+            events = (
+                await session.execute(
+                    select(RequestEvent.request_id, RequestEvent.details).where(
+                        RequestEvent.action == "exported"
+                    )
+                )
+            ).all()
+        for number in (d, e):
+            assert rows[number].status == "exported" and rows[number].export_batch_id == 1
+        assert sorted(i for i, _ in events) == [d, e]
+        assert all(details["batch"] == 1 for _, details in events)
+        assert rows[f].status == "approved"
+
+        # The next /export takes F alone, in a new batch; and the replay is idempotent.
+        again = await backup.reapply(restored, str(journal), 30)
+        assert again.exported == []
+        (tmp_path / "later").mkdir()
+        later = await export.run_new(restored, 1, tmp_path / "later", "form")
+        assert later.batch_id == 2 and later.files is not None
+        assert later.files.request_ids == [f]
+    finally:
+        await restored.dispose()

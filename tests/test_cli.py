@@ -145,3 +145,71 @@ async def test_export_of_a_batch_that_does_not_exist_says_so(
     assert result.returncode == 2, result.stderr
     assert "Выгрузки № 99 нет" in result.stderr and "Заявок для выгрузки нет" not in result.stdout
     assert not out.exists()
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_the_database_and_its_wal_are_the_service_users_alone(tmp_path: Path) -> None:
+    """152-FZ art. 19: personal data readable by the service user only, whatever umask the
+    shell that started the bot had."""
+    data = tmp_path / "data"
+    env = {"DATABASE_URL": f"sqlite+aiosqlite:///{data}/vimis_bot.db"}
+    clean = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "DATABASE_URL"}}
+    # A shell with the usual umask 022: the bot must not inherit it.
+    script = "import os, runpy, sys; os.umask(0o022); sys.argv = ['bot', 'reapply-erasures']; "
+    script += "runpy.run_module('bot', run_name='__main__')"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**clean, **env, "ERASURE_JOURNAL": ""},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert _mode(data) == 0o700  # the data directory, made by the bot
+    made = sorted(p.name for p in data.iterdir())
+    assert "vimis_bot.db" in made
+    for name in made:
+        assert _mode(data / name) == 0o600, (name, oct(_mode(data / name)))
+
+
+async def test_an_export_file_is_the_service_users_alone_and_never_replaced(
+    tmp_path: Path, database_url: str, db: Database
+) -> None:
+    from services.requests import NewRequest, Status, decide, submit
+
+    async with db.write() as session:
+        result = await submit(
+            session,
+            NewRequest(
+                account_id=5,
+                snils="006-012-788 00",
+                full_name="Петров Пётр",
+                email="p@example.ru",
+                region="Костромская область",
+                organization_id=None,
+                org_full_name="Больница",
+                org_short_name="Б",
+                org_manual=True,
+                position="Врач",
+                position_in_matrix=False,
+                role="Куратор 1 уровня",
+                role_level="Медицинская организация РФ",
+                component="ВИМИС ОНКО",
+            ),
+        )
+        await decide(session, result.request.id, Status.APPROVED, actor_id=1)  # type: ignore[union-attr]
+    env = {"DATABASE_URL": database_url}
+    out = tmp_path / "batch.csv"
+    first = run_bot(["export", "--out", str(out)], env, ROOT)
+    assert first.returncode == 0, first.stderr
+    assert _mode(out) == 0o600
+    kept = out.read_bytes()
+    again = run_bot(["export", "--out", str(out), "--all"], env, ROOT)
+    assert again.returncode == 2
+    lines = again.stderr.strip().splitlines()
+    assert len(lines) == 1 and "уже существует" in lines[0], again.stderr
+    assert out.read_bytes() == kept

@@ -8,10 +8,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from sqlalchemy import func, select
+
 from bot import texts
 from bot.outbound.delivery import Delivery
 from bot.outbound.pacing import Limits, MemoryPacer
 from db.database import Database
+from db.models import OutboxMessage, RelayedMessage
 from services import outbox
 from services.outbox import Kind
 from tests.conftest import SUPPORT_CHAT_ID
@@ -89,3 +92,81 @@ async def test_a_backlog_in_the_support_group_delays_no_private_dialog(
     assert len(copies) == QUESTIONS and len(harness.session.topics) == QUESTIONS
     told = [s for s in harness.session.log if s.chat_id >= 30_000 and texts.ASK_SENT in s.plain]
     assert len(told) == QUESTIONS  # each asker was answered by their own handler, at once
+
+
+BURST = 40
+
+
+async def _burst_then_urgent(harness: Harness, db: Database, kind: str) -> tuple[int, int]:
+    """One person sends a burst of `BURST` messages, then another asks once; nothing has
+    been sent yet. Returns (the burst's sender, the urgent asker)."""
+    await forum(harness, db)
+    harness.auto_deliver = False  # the loop below sends, as the running bot's would
+    burst = harness.user(31_000, "Настойчивый")
+    await burst.send("/help")
+    for i in range(BURST):
+        await burst.send(f"Сообщение {i}", kind=kind)
+    urgent = harness.user(32_000, "Срочный")
+    await urgent.send("/help")
+    await urgent.send("Срочно: не могу подать заявку")
+    return burst.id, urgent.id
+
+
+async def test_one_persons_burst_does_not_push_anothers_question_back(
+    harness: Harness, db: Database
+) -> None:
+    """The support group takes 20 messages a minute. Its lane takes people in turns: the
+    urgent question goes after one of the burst's messages, not after all 40 (two minutes),
+    and each person's messages keep their order, the topic's header first."""
+    burst_id, urgent_id = await _burst_then_urgent(harness, db, "photo")  # photos: no merge
+    clock = FakeClock()
+    pacer = RecordingPacer(clock)
+    delivery = Delivery(db, harness.dp["settings"], pacer=pacer)
+    loop = asyncio.create_task(delivery.run(harness.bot))
+
+    def copied(user_id: int) -> list[int]:
+        return [c.message_id for c in harness.session.copies if c.from_chat_id == user_id]
+
+    await until(lambda: bool(copied(urgent_id)))
+    urgent_at = clock.now - 1000.0
+    await until(lambda: len(copied(burst_id)) == BURST)
+    await delivery.stop(5)
+    await loop
+
+    assert urgent_at < 15  # a few of the group's 3-second slots, not 40 of them
+    assert copied(burst_id) == sorted(copied(burst_id))  # the burst in its own order
+    group = [s for s in harness.session.log if s.chat_id == SUPPORT_CHAT_ID]
+    for name in ("Настойчивый", "Срочный"):
+        topic = next(t for (_, t), title in harness.session.topics.items() if name in title)
+        first = next(s for s in group if s.thread_id == topic)
+        assert "Заявок пока нет" in first.plain  # the header before the person's questions
+    group_sends = [at for chat, at in pacer.went if chat == SUPPORT_CHAT_ID]
+    for first_at, twentyfirst in zip(group_sends, group_sends[20:], strict=False):
+        assert twentyfirst - first_at >= 60  # within the group's budget all the same
+
+
+async def test_a_persons_unsent_plain_follow_ups_go_as_one_message(
+    harness: Harness, db: Database
+) -> None:
+    """40 short texts of one person, waiting together, reach the operators as one message
+    (in their order, a blank line apart), and never with another person's words."""
+    burst_id, urgent_id = await _burst_then_urgent(harness, db, "text")
+    delivery = Delivery(db, harness.dp["settings"])
+    await delivery.drain(harness.bot)
+
+    group = [s for s in harness.session.log if s.chat_id == SUPPORT_CHAT_ID]
+    merged = [s for s in group if "Сообщение 0" in s.plain]
+    assert len(merged) == 1
+    assert merged[0].plain == "\n\n".join(f"Сообщение {i}" for i in range(BURST))
+    assert not any(c.from_chat_id == burst_id for c in harness.session.copies)
+    assert "Срочно" not in merged[0].plain
+    urgent = [c for c in harness.session.copies if c.from_chat_id == urgent_id]
+    assert len(urgent) == 1  # a single question is copied as it is
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+        relayed = await session.scalar(
+            select(func.count())
+            .select_from(RelayedMessage)
+            .where(RelayedMessage.user_id == burst_id)
+        )
+    assert relayed == BURST  # an operator's reply to the one message reaches the person

@@ -482,3 +482,23 @@ async def test_a_question_typed_after_start_is_offered_to_the_operators_with_one
     assert user.last_answer_text() == texts.STALE_BUTTON
     assert len(copies_to(harness, SUPPORT_CHAT_ID)) == 1
     assert harness.unanswered_callbacks() == []
+
+
+async def test_a_question_that_needed_cleaning_reaches_the_topic_cleaned(
+    harness: Harness, db: Database
+) -> None:
+    """copyMessage would carry the typed text as it was (a right-to-left override turning
+    «exe.pdf» round, say): a question whose text needed cleaning is relayed as its cleaned
+    content, a plain one is still copied."""
+    await forum(harness, db)
+    user = harness.user()
+    await user.send("/help")
+    await user.send("Файл \u202eFDP.exe\u202c не открывается\u200b")
+    topic = (await thread(db)).topic_id
+    assert copies_to(harness, SUPPORT_CHAT_ID) == []
+    in_topic = [s for s in harness.session.in_chat(SUPPORT_CHAT_ID) if s.thread_id == topic]
+    assert in_topic[-1].plain == "Файл FDP.exe не открывается"
+    assert not any("\u202e" in s.html or "\u200b" in s.html for s in harness.session.log)
+    await user.send("/help")
+    await user.send("Обычный вопрос")
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == 1

@@ -516,3 +516,43 @@ async def test_the_child_counts_and_reads_in_one_snapshot(db: Database, tmp_path
     read_rows = await asyncio.to_thread(lambda: [row for chunk in chunks for row in chunk])
     assert rows == len(read_rows) == 4
     assert [row[-1] for row in read_rows] == ids
+
+
+def _alone_in_its_chunk(tmp_path: Path, organization: str) -> list[list[str]]:
+    """The CSV of one request whose organisation is `organization`, and nothing else in the
+    chunk that looks like a formula: the chunk's quick check alone decides."""
+    row = (
+        1,
+        "006-012-788 00",
+        "Иванова Мария Петровна",
+        "m.ivanova@example.ru",
+        "Костромская область",
+        organization,
+        "ЦРБ",
+        "ВИМИС ОНКО",
+        "Куратор 1 уровня",
+    )
+    data = export.write_files([row], tmp_path, "one").csv.read_bytes().decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(data), delimiter=";"))
+
+
+@pytest.mark.parametrize(
+    "organization",
+    ["@SUM(1+1)*cmd|' /C calc'!A0", "=1+1", "+1+1", "-1+1", "\t=1+1", "\r=1+1"],
+    ids=["at", "equals", "plus", "minus", "tab", "return"],
+)
+def test_every_formula_start_is_made_text_when_alone_in_its_chunk(
+    tmp_path: Path, organization: str
+) -> None:
+    """Excel and LibreOffice run a cell starting with any of these (`@` included: Lotus-style
+    functions) as a formula; a typed organisation never runs."""
+    table = _alone_in_its_chunk(tmp_path, organization)
+    assert table[1][5] == "'" + organization
+
+
+def test_a_quoted_formula_alone_in_its_chunk_is_made_text(tmp_path: Path) -> None:
+    """A field with a quote is quoted by the CSV writer (`;"=HYPERLINK(""…`): the chunk's
+    quick check must see the formula behind the opening quote."""
+    link = '=HYPERLINK("http://example.com","Больница")'
+    table = _alone_in_its_chunk(tmp_path, link)
+    assert table[1][5] == "'" + link

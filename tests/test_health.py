@@ -90,3 +90,51 @@ async def test_health_for_admins_in_words_without_personal_data(h: Harness, db: 
 async def test_health_is_for_admins_only(h: Harness) -> None:
     stranger = h.member(123456, ADMIN_CHAT, "Гость")
     assert (await stranger.send("/health"))[-1].plain == texts.NO_ACCESS
+
+
+async def test_concurrent_healthz_requests_share_one_check_within_the_cache_window(
+    db: Database, settings: Settings, monkeypatch: object
+) -> None:
+    """/healthz is polled by anyone who can reach it: 32 pollers must not cost 32 reads of
+    the outbox while applicants wait. One check serves every request of its window."""
+    import asyncio
+
+    import bot.health as health
+
+    calls = 0
+    real = health.check
+
+    async def counted(*args: object, **kwargs: object) -> health.Status:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)  # the requests meet while the check runs
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(health, "check", counted)  # type: ignore[attr-defined]
+    app = web.Application()
+    add_healthz(app, db, settings)
+    async with TestClient(TestServer(app)) as client:
+        answers = await asyncio.gather(*(client.get("/healthz") for _ in range(32)))
+        bodies = [await a.json() for a in answers]
+        assert {a.status for a in answers} == {200}
+        assert calls == 1
+        assert all(b == bodies[0] for b in bodies)
+        again = await client.get("/healthz")  # still within the window
+        assert again.status == 200 and calls == 1
+
+
+async def test_the_oldest_pending_row_is_read_through_an_index(db: Database) -> None:
+    if not db.is_sqlite:
+        return
+    from sqlalchemy import text
+    from sqlalchemy.dialects import sqlite
+
+    from db.outbox import OLDEST_PENDING
+
+    query = str(
+        OLDEST_PENDING.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+    )
+    async with db.read() as session:
+        plan = (await session.execute(text(f"EXPLAIN QUERY PLAN {query}"))).all()
+    details = " ".join(str(row[-1]) for row in plan)
+    assert "ix_outbox_pending_age" in details, details

@@ -179,3 +179,43 @@ def test_every_kind_of_row_has_its_deliverer() -> None:
     from services.outbox import Kind
 
     assert set(_handlers()) == {kind.value for kind in Kind}
+
+
+async def test_a_groups_lane_takes_people_in_turns_one_row_at_a_time(db: Database) -> None:
+    """In a group, people's consultation rows take turns (each person's in their order, a
+    transaction's rows together); whatever the order, one row of a lane is sent at a time
+    (the topic is created once: bot/outbound/support_desk.py)."""
+    group, a, b = -100500, 7001, 7002
+    async with db.write() as session:
+        await outbox.enqueue_for_person(session, group, Kind.SUPPORT_NOTE, {"n": 0}, user_id=a)
+        await outbox.enqueue_for_person(session, group, Kind.SUPPORT_COPY, {"n": 0}, user_id=a)
+    for n in (1, 2):
+        async with db.write() as session:
+            await outbox.enqueue_for_person(session, group, Kind.SUPPORT_COPY, {"n": n}, user_id=a)
+    async with db.write() as session:
+        await outbox.enqueue_for_person(session, group, Kind.SUPPORT_HEADER, user_id=b)
+        await outbox.enqueue_for_person(session, group, Kind.SUPPORT_COPY, {"n": 9}, user_id=b)
+
+    order = []
+    while True:
+        async with db.write() as session:
+            rows = await outbox.claim(session, "w1", utcnow(), 10, Policy())
+        if not rows:
+            break
+        assert len(rows) == 1  # one lane, one row in flight
+        if not order:  # a row that goes before all turns, enqueued meanwhile, waits too
+            async with db.write() as session:
+                outbox.enqueue(session, group, Kind.TOPIC_DELETE, {"topic_id": 5})
+        async with db.write() as session:
+            assert await outbox.claim(session, "w2", utcnow(), 10, Policy()) == []
+            await outbox.apply(session, rows[0], Delivered(), utcnow(), Policy())
+        order.append((rows[0].user_id, rows[0].kind, rows[0].payload.get("n")))
+    assert order == [
+        (a, "support_note", 0),
+        (None, "topic_delete", None),
+        (a, "support_copy", 0),
+        (b, "support_header", None),  # B's question goes next round, header first
+        (b, "support_copy", 9),
+        (a, "support_copy", 1),
+        (a, "support_copy", 2),
+    ]

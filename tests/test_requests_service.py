@@ -277,3 +277,36 @@ def test_a_request_with_an_empty_column_or_no_role_for_a_matrix_post_is_refused(
         replace(NEW, role=None, role_level=None)
     typed = replace(NEW, position="Врач-онколог", position_in_matrix=False, role=None)
     assert typed.role is None  # a typed post: the admin picks the role
+
+
+async def test_the_live_request_index_refuses_a_second_live_request(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index itself, on SQLite as on PostgreSQL. On SQLite the single writer runs two
+    submits one after the other, so the second's check finds the first and the index is never
+    reached: here the check is made blind, as when two submits both checked before either
+    wrote, and the index alone must turn the second into «already open»."""
+    first = await _submit(db, NEW)
+    assert isinstance(first, requests.Submitted)
+
+    real = requests.RequestRepository.find_live
+    calls: list[int] = []
+
+    async def blind_once(self: object, *args: object) -> AccessRequest | None:
+        calls.append(1)
+        if len(calls) == 1:  # the check before the insert: as if the other had not written yet
+            return None
+        return await real(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(requests.RequestRepository, "find_live", blind_once)
+    second = await _submit(db, replace(NEW, email="another@example.ru"))
+    assert isinstance(second, requests.AlreadyOpen) and second.request.id == first.request.id
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(AccessRequest)) == 1
+    # Once the first has ended, a new live request for the same role is allowed again.
+    monkeypatch.setattr(requests.RequestRepository, "find_live", real)
+    async with db.write() as session:
+        await requests.transition(
+            session, first.request.id, Status.SUBMITTED, Status.REJECTED, actor_id=1, action="x"
+        )
+    assert isinstance(await _submit(db, NEW), requests.Submitted)

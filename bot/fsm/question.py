@@ -23,6 +23,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message, U
 from bot import keyboards, texts
 from bot.callbacks import FaqCb, MenuCb
 from bot.config import Settings
+from bot.middlewares import text_was_cleaned
 from bot.outbound import support_desk
 from bot.outbound.crossing import content_of
 from db.database import Database
@@ -123,6 +124,20 @@ async def leave_question(state: FSMContext) -> str | None:
     return previous
 
 
+# Entities Telegram finds in any typed text by itself: a text with only these is plain, and
+# reads the same when sent again as text.
+_FOUND_BY_TELEGRAM = frozenset({"url", "email", "phone_number", "mention", "hashtag", "cashtag"})
+
+
+def plain_text(message: Message) -> str | None:
+    """The text of a message that is nothing but text (no file, no formatting), else None."""
+    if message.content_type != "text" or not message.text:
+        return None
+    if any(e.type not in _FOUND_BY_TELEGRAM for e in message.entities or []):
+        return None
+    return message.text
+
+
 async def relay(
     message: Message, bot: Bot, db: Database, settings: Settings, step: str | None
 ) -> bool:
@@ -130,8 +145,16 @@ async def relay(
     privately): false when there is nowhere to send it."""
     if message.from_user is None:
         return False
-    # The content is kept only where it crosses to the other messenger.
-    question = LooseQuestion(message.message_id, message.caption, content_of(message))
+    # The content is kept only where it crosses to the other messenger, or where a copy
+    # would bring back the invisible characters the bot took out of the text (bidi overrides
+    # and the like: services/typed_text.py).
+    question = LooseQuestion(
+        message.message_id,
+        message.caption,
+        content_of(message),
+        text_was_cleaned(message),
+        plain_text(message),
+    )
     return await relay_kept(db, settings, message.from_user, question, step)
 
 
@@ -143,6 +166,8 @@ class LooseQuestion:
     message_id: int
     caption: str | None
     content: dict[str, Any]
+    cleaned: bool = False  # carried as content even where a copy could go
+    plain: str | None = None  # nothing but text: may be merged with the person's next ones
 
 
 async def relay_kept(
@@ -159,6 +184,7 @@ async def relay_kept(
                 question.message_id,
                 step,
                 question.content,
+                carry=question.cleaned,
             )
         return await support_desk.enqueue_question(
             session,
@@ -169,6 +195,8 @@ async def relay_kept(
             step,
             question.caption,
             question.content,
+            carry=question.cleaned,
+            plain_text=question.plain,
         )
 
 
@@ -177,7 +205,12 @@ async def keep_loose(state: FSMContext, message: Message) -> None:
     few are kept (an offer further up then answers as a stale button)."""
     data = await state.get_data()
     kept = dict(list(dict(data.get(LOOSE_KEY) or {}).items())[-(LOOSE_KEPT - 1) :])
-    kept[str(message.message_id)] = {"caption": message.caption, "content": content_of(message)}
+    kept[str(message.message_id)] = {
+        "caption": message.caption,
+        "content": content_of(message),
+        "cleaned": text_was_cleaned(message),
+        "plain": plain_text(message),
+    }
     await state.update_data({LOOSE_KEY: kept})
 
 
@@ -189,7 +222,13 @@ async def take_loose(state: FSMContext, message_id: int) -> LooseQuestion | None
     if found is None:
         return None
     await state.update_data({LOOSE_KEY: kept})
-    return LooseQuestion(message_id, found.get("caption"), dict(found.get("content") or {}))
+    return LooseQuestion(
+        message_id,
+        found.get("caption"),
+        dict(found.get("content") or {}),
+        bool(found.get("cleaned")),
+        found.get("plain"),
+    )
 
 
 async def follow_up(message: Message, bot: Bot, db: Database, settings: Settings) -> bool:

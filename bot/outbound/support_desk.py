@@ -7,10 +7,13 @@ of their messages after it as a reply to the header, and an operator's reply to 
 of the chain goes back to them (bot/handlers/support_chat/operators.py).
 
 Handlers only enqueue (`enqueue_*`, in their own transaction); the outbox loop sends
-(`deliver_*`). Everything bound for the support chat is one lane, sent in order by one worker
-at a time, so a topic is created once per applicant however many workers there are and
-however many first questions arrive at once; the conditional UPDATE that stores a new topic
-is the database's own guarantee on top (`_create_topic`). A topic deleted by hand is
+(`deliver_*`). Everything bound for the support chat is one lane, sent one row at a time by
+one worker at a time, so a topic is created once per applicant however many workers there
+are and however many first questions arrive at once; the conditional UPDATE that stores a new
+topic is the database's own guarantee on top (`_create_topic`). Within the lane people take
+turns (`outbox.enqueue_for_person`): each person's rows in their order, the header before the
+question, but one person's burst does not push another's question back; and a person's unsent
+plain-text follow-ups go as one message (`_merge_follow_ups`). A topic deleted by hand is
 recreated on the next message.
 """
 
@@ -46,7 +49,7 @@ from bot.config import Settings
 from bot.outbound.crossing import CONTENT, cannot_copy, fetch_file, methods_for
 from db.database import Database
 from db.models import AccessRequest, SupportThread, utcnow
-from db.outbox import Envelope
+from db.outbox import Envelope, OutboxRepository
 from services import outbox, support
 from services.outbox import Delivered, Kind, Outcome
 from services.snils import mask_snils
@@ -62,6 +65,9 @@ T = TypeVar("T")
 _forum: weakref.WeakKeyDictionary[Bot, dict[int, tuple[bool, float]]] = weakref.WeakKeyDictionary()
 FORUM_CHECK_SECONDS = 600
 LONG_CAPTION = 1024  # longer captions cannot be copied: the text goes separately
+PLAIN = "text"  # a SUPPORT_COPY payload's key for the text of a text-only message
+TEXT_LIMIT = 4096  # Telegram's limit of a message's text, in UTF-16 code units
+MERGE_ROWS = 100  # follow-ups looked at for one merge
 
 
 def _digest(header: str) -> str:
@@ -85,10 +91,15 @@ async def enqueue_question(
     step: str | None,
     long_caption: str | None = None,
     content: dict[str, Any] | None = None,
+    *,
+    carry: bool = False,
+    plain_text: str | None = None,
 ) -> bool:
     """An applicant's question: their thread opened (or reopened) and waiting, the question
     on its way to the support chat. False without a support chat. `content`: the message
-    itself, for a desk it cannot be copied to (bot/outbound/crossing.py).
+    itself, for a desk it cannot be copied to (bot/outbound/crossing.py), or with `carry`
+    (its text was cleaned) for any desk. `plain_text`: the text of a message that is only
+    text (no file, no formatting), kept so that unsent follow-ups can be merged.
     The desk is the one on the person's messenger when there is one; a thread stays in its
     desk while that desk is configured, and moves when it no longer is."""
     chat_id = settings.support_chat_for(user_id)
@@ -101,8 +112,8 @@ async def enqueue_question(
         await support.move_thread(session, user_id, chat_id)
     await support.open_thread(session, user_id, chat_id, texts.thread_title(fallback_name, None))
     if await support.question_arrived(session, user_id):
-        outbox.enqueue(session, chat_id, Kind.SUPPORT_HEADER, user_id=user_id)
-    outbox.enqueue(
+        await outbox.enqueue_for_person(session, chat_id, Kind.SUPPORT_HEADER, user_id=user_id)
+    await outbox.enqueue_for_person(
         session,
         chat_id,
         Kind.SUPPORT_NOTE,
@@ -112,9 +123,11 @@ async def enqueue_question(
     copy: dict[str, Any] = {"user_message_id": message_id}
     if long_caption is not None and len(long_caption) > LONG_CAPTION:
         copy["long_caption"] = long_caption  # the person's words: dropped if they withdraw
-    if content is not None and cannot_copy(user_id, chat_id):
+    if content is not None and (carry or cannot_copy(user_id, chat_id)):
         copy[CONTENT] = content  # the same
-    outbox.enqueue(session, chat_id, Kind.SUPPORT_COPY, copy, user_id=user_id)
+    elif plain_text:
+        copy[PLAIN] = plain_text  # the same; lets unsent follow-ups be merged (`deliver_copy`)
+    await outbox.enqueue_for_person(session, chat_id, Kind.SUPPORT_COPY, copy, user_id=user_id)
     return True
 
 
@@ -126,13 +139,16 @@ async def enqueue_to_admins(
     message_id: int,
     step: str | None,
     content: dict[str, Any] | None = None,
+    *,
+    carry: bool = False,
 ) -> bool:
-    """Without a support chat, a question goes to the admins privately."""
+    """Without a support chat, a question goes to the admins privately (as its `content`
+    where it cannot be copied, or with `carry`: its text was cleaned)."""
     header = texts.support_ticket(user_id, first_name, texts.STEP_NAMES.get(step or ""))
     for admin_id in settings.admin_ids:
         outbox.enqueue(session, admin_id, Kind.TEXT, {"text": header}, user_id=user_id)
         copy: dict[str, Any] = {"from_chat_id": user_id, "message_id": message_id}
-        if content is not None and cannot_copy(user_id, admin_id):
+        if content is not None and (carry or cannot_copy(user_id, admin_id)):
             copy[CONTENT] = content
         outbox.enqueue(session, admin_id, Kind.COPY, copy, user_id=user_id)
     return bool(settings.admin_ids)
@@ -145,7 +161,7 @@ async def enqueue_edit(
     thread = await support.thread_of(session, user_id)
     if thread is None or thread.chat_id not in settings.support_chats:
         return
-    outbox.enqueue(
+    await outbox.enqueue_for_person(
         session,
         thread.chat_id,
         Kind.SUPPORT_EDIT,
@@ -158,7 +174,9 @@ async def enqueue_header(session: AsyncSession, user_id: int) -> None:
     """The topic's header follows the applicant's requests (when they have a thread)."""
     thread = await support.thread_of(session, user_id) if user_id else None
     if thread is not None:
-        outbox.enqueue(session, thread.chat_id, Kind.SUPPORT_HEADER, user_id=user_id)
+        await outbox.enqueue_for_person(
+            session, thread.chat_id, Kind.SUPPORT_HEADER, user_id=user_id
+        )
 
 
 def enqueue_answer(
@@ -216,7 +234,7 @@ async def enqueue_overdue(session: AsyncSession, settings: Settings) -> int:
         if not await support.claim_reminder(session, thread.user_id, now):
             continue
         waited = (now - (thread.waiting_since or now)).total_seconds() / 3600
-        outbox.enqueue(
+        await outbox.enqueue_for_person(
             session,
             thread.chat_id,
             Kind.SLA_REMINDER,
@@ -406,6 +424,10 @@ async def deliver_copy(ctx: Context, row: Envelope) -> Outcome | None:
     long_caption = row.payload.get("long_caption")
     if CONTENT in row.payload:
         return await _carry_across(ctx, row, thread, user_message_id)
+    if PLAIN in row.payload and not long_caption:
+        merged = await _merge_follow_ups(ctx, row, thread)
+        if merged is not None:
+            return merged
 
     def copy(caption: str | None) -> Callable[[int | None], CopyMessage]:
         return lambda topic: CopyMessage(
@@ -433,6 +455,65 @@ async def deliver_copy(ctx: Context, row: Envelope) -> Outcome | None:
         )
         copied = await _in_thread(ctx, thread, copy(""))
     return _relayed(thread.user_id, user_message_id, thread.chat_id, copied.message_id)
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+async def _merge_follow_ups(ctx: Context, row: Envelope, thread: SupportThread) -> Outcome | None:
+    """The person's unsent follow-ups, sent with this question as one message, when they are
+    plain texts: a burst of 40 short messages costs the group's budget (20 a minute) one
+    message, not 40. How: the person's rows after this one in the lane (their own order,
+    `OutboxRepository.following`) are taken while each is a text-only question (its text
+    kept in the row, `PLAIN`) or the empty note before one; the first file, formatted text,
+    note with words or other row stops the merge, and so does the text limit. The texts go
+    in order, a blank line apart; the rows taken are deleted with this one, and each merged
+    question is remembered as relayed to the one message (an operator's reply to it reaches
+    the person). Never across people: only rows of this row's person are looked at. None
+    when there is nothing to merge (the message is copied as it is, formatting and all)."""
+    async with ctx.db.read() as session:
+        after = await OutboxRepository(session).following(row, MERGE_ROWS)
+    texts_in_order = [str(row.payload[PLAIN])]
+    size = _utf16(texts_in_order[0])
+    taken: list[Envelope] = []
+    empty_notes: list[Envelope] = []
+    for follow in after:
+        payload = follow.payload
+        if follow.kind == Kind.SUPPORT_NOTE and not payload.get("step") and "text" not in payload:
+            empty_notes.append(follow)  # a question's note that sends nothing
+            continue
+        if follow.kind != Kind.SUPPORT_COPY or PLAIN not in payload or CONTENT in payload:
+            break
+        text = str(payload[PLAIN])
+        if payload.get("long_caption") or size + 2 + _utf16(text) > TEXT_LIMIT:
+            break
+        size += 2 + _utf16(text)
+        texts_in_order.append(text)
+        taken += [*empty_notes, follow]
+        empty_notes = []
+    if len(texts_in_order) == 1:
+        return None
+    body = "\n\n".join(texts_in_order)
+    sent = await _in_thread(
+        ctx,
+        thread,
+        lambda topic: SendMessage(
+            chat_id=thread.chat_id, text=body, message_thread_id=topic, parse_mode=None
+        ),
+    )
+    questions = [int(row.payload["user_message_id"])] + [
+        int(r.payload["user_message_id"]) for r in taken if r.kind == Kind.SUPPORT_COPY
+    ]
+
+    async def record(session: AsyncSession) -> None:
+        await OutboxRepository(session).delete_pending([r.id for r in taken])
+        for question in questions:
+            support.remember_relay(
+                session, thread.user_id, question, thread.chat_id, sent.message_id
+            )
+
+    return Delivered(record)
 
 
 async def _carry_across(
@@ -562,7 +643,7 @@ def answer_blocked(row: Envelope) -> Callable[[AsyncSession], Any] | None:
     async def record(session: AsyncSession) -> None:
         thread = await support.thread_of(session, row.chat_id)
         if thread is not None:
-            outbox.enqueue(
+            await outbox.enqueue_for_person(
                 session,
                 thread.chat_id,
                 Kind.SUPPORT_NOTE,

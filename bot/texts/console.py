@@ -102,6 +102,10 @@ def cli_backup_exists(path: str) -> str:
     return f"Файл {path} уже существует: укажите новый, копия не перезаписывает файлы."
 
 
+def cli_export_exists(path: str) -> str:
+    return f"Файл {path} уже существует: укажите новый, выгрузка не перезаписывает файлы."
+
+
 def cli_backup_no_database(path: str) -> str:
     return f"Базы данных {path} нет: копировать нечего."
 
@@ -114,8 +118,8 @@ def cli_backup_done(path: str, requests: int) -> str:
     )
 
 
-def cli_reapplied(records: int, erased: int, by_retention: int) -> str:
+def cli_reapplied(records: int, erased: int, by_retention: int, exported: int = 0) -> str:
     return (
         f"Записей об удалении: {records}; удалено снова по ним: {erased}; "
-        f"по сроку хранения: {by_retention}."
+        f"по сроку хранения: {by_retention}; снова отмечено выгруженными: {exported}."
     )

@@ -15,6 +15,7 @@ The files from the rows: files.py; the sheet: xlsx.py, stream.py, columns.py.
 from __future__ import annotations
 
 import asyncio
+import logging
 import pickle
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -31,11 +32,13 @@ from sqlalchemy.orm import Session, aliased
 from db.database import Database
 from db.models import AccessRequest, ExportBatch, utcnow
 from db.offloop import Query, chunks_off_loop, read_off_loop
-from services import event_log, outbox
+from services import backup, event_log, outbox
 from services.child_process import module_command, module_env
 from services.export.files import CHUNK, BuildSpec, ExportFiles, read_ids, write_files, write_form
 from services.export.xlsx import XlsxError
 from services.requests import HOLDING_STATUSES, Status, transition
+
+log = logging.getLogger(__name__)
 
 EXPORTED_STATUSES = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS_GRANTED.value)
 LOCAL_TZ = ZoneInfo("Europe/Moscow")
@@ -302,16 +305,20 @@ async def mark_batch(
     request_ids: Sequence[int],
     pause: float = 0.0,
     view: dict[str, Any] | None = None,
+    journal: str | None = None,
 ) -> tuple[int | None, list[tuple[int, int | None]]]:
     """A new batch of these requests, marked `MARK_CHUNK` at a time, `pause` seconds apart;
     (None, []) when none of them could be marked any more. What follows a status change (the
-    admins' cards, the support-topic headers) is enqueued in each chunk's own transaction."""
+    admins' cards, the support-topic headers) is enqueued in each chunk's own transaction.
+    Each chunk, once committed, is appended to the `journal` (services/backup.py): a restored
+    backup learns from it what went to the federal operator after it was taken."""
     batch_id: int | None = None
+    batch_at = utcnow()
     marked: list[tuple[int, int | None]] = []
     for chunk in _chunks(request_ids, MARK_CHUNK):
         async with db.write() as session:
             if batch_id is None:
-                batch = ExportBatch(created_by=actor_id, created_at=utcnow(), size=0)
+                batch = ExportBatch(created_by=actor_id, created_at=batch_at, size=0)
                 session.add(batch)
                 await session.flush()
                 batch_id = batch.id
@@ -323,6 +330,8 @@ async def mark_batch(
                     .values(size=ExportBatch.size + len(done))
                 )
                 await outbox.follow_requests(session, done)
+        if done:
+            await _journal(journal, batch_id, batch_at, [i for i, _ in done])
         marked += done
         await asyncio.sleep(pause)  # others write between two transactions
     if batch_id is not None and not marked:
@@ -332,6 +341,17 @@ async def mark_batch(
                 await session.delete(empty)
         return None, []
     return batch_id, marked
+
+
+async def _journal(path: str | None, batch_id: int, at: datetime, ids: list[int]) -> None:
+    """Best effort, as for erasures: a journal that cannot be written is logged, the export
+    stands (and the database keeps the batch)."""
+    try:
+        await asyncio.to_thread(
+            backup.journal_append, path, [backup.ExportRecord(at, batch_id, ids)]
+        )
+    except OSError as exc:
+        log.error("export journal not written: %s", type(exc).__name__)
 
 
 async def log_reexport(
@@ -361,15 +381,17 @@ async def run_new(
     stem: str,
     pause: float = 0.0,
     view: dict[str, Any] | None = None,
+    journal: str | None = None,
 ) -> Export:
     """`/export`: build the files of the approved requests not exported before, then mark them
-    in a new batch. A failure while building leaves everything as it was. Should a request
-    change meanwhile (a withdrawal), the files are built again from what the batch holds."""
+    in a new batch (journaled in `journal`, ERASURE_JOURNAL). A failure while building
+    leaves everything as it was. Should a request change meanwhile (a withdrawal), the files
+    are built again from what the batch holds."""
     files = await build(db, new_query(), directory, stem)
     kept = await held_back(db)
     if not files.count:
         return Export(None, None, held_back=kept)
-    batch_id, marked = await mark_batch(db, actor_id, files.request_ids, pause, view)
+    batch_id, marked = await mark_batch(db, actor_id, files.request_ids, pause, view, journal)
     if batch_id is None:
         return Export(None, None, held_back=kept)
     if len(marked) != files.count or await _erased_in_batch(db, batch_id):

@@ -83,7 +83,9 @@ async def on_export(
                 **selection,  # type: ignore[arg-type]
             )
         else:
-            result = await export.run_new(db, actor, Path(tmp), "form")
+            result = await export.run_new(
+                db, actor, Path(tmp), "form", journal=settings.erasure_journal
+            )
         if result.files is None:
             nothing = texts.EXPORT_NOTHING if not args else texts.EXPORT_NOTHING_AGAIN
             await message.answer(nothing + texts.export_held_back(result.held_back))
