@@ -127,8 +127,8 @@ async def h(
 def _fresh_process_caches() -> None:
     """Each test is a new bot process: no remembered support-chat kind."""
     from bot.handlers import anonymous
-    from bot.outbound import outreach, support_desk
+    from bot.outbound import outreach, support_threads
 
-    support_desk._forum.clear()
+    support_threads._forum.clear()
     anonymous._told.clear()
     outreach._median_cache.clear()

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from bot import texts
 from bot.dispatcher import build_dispatcher
-from bot.outbound import support_desk
+from bot.outbound import support_threads
 from bot.outbound.context import Context
 from bot.outbound.support_desk import enqueue_overdue
 from db.database import Database
@@ -151,7 +151,7 @@ async def test_two_first_messages_at_once_make_one_topic(harness: Harness, db: D
             found = await session.get(SupportThread, user.id)
         assert found is not None
         ctx = Context(harness.bot, db, delivery.settings, delivery.pacer, delivery.clock)
-        return await support_desk._ensure_topic(ctx, found)
+        return await support_threads.ensure_topic(ctx, found)
 
     async with asyncio.timeout(TIMEOUT):
         first, second = await asyncio.gather(ensure(), ensure())

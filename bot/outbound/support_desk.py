@@ -10,7 +10,7 @@ Handlers only enqueue (`enqueue_*`, in their own transaction); the outbox loop s
 (`deliver_*`). Everything bound for the support chat is one lane, sent one row at a time by
 one worker at a time, so a topic is created once per applicant however many workers there
 are and however many first questions arrive at once; the conditional UPDATE that stores a new
-topic is the database's own guarantee on top (`_create_topic`). Within the lane people take
+topic is the database's own guarantee on top (`create_topic`). Within the lane people take
 turns (`outbox.enqueue_for_person`): each person's rows in their order, the header before the
 question, but one person's burst does not push another's question back; and a person's unsent
 plain-text follow-ups go as one message (`_merge_follow_ups`). A topic deleted by hand is
@@ -19,40 +19,39 @@ recreated on the next message.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import time
-import weakref
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import (
     CopyMessage,
-    CreateForumTopic,
     DeleteForumTopic,
     DeleteMessage,
     EditForumTopic,
     EditMessageText,
-    GetChat,
     SendMessage,
-    TelegramMethod,
 )
 from aiogram.types import InlineKeyboardMarkup, ReplyParameters
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keyboards, texts
 from bot.config import Settings
 from bot.outbound.crossing import CONTENT, cannot_copy, fetch_file, methods_for
-from db.database import Database
-from db.models import AccessRequest, SupportThread, utcnow
+from bot.outbound.support_threads import (
+    header_digest,
+    in_thread,
+    load_thread,
+    relayed,
+    thread_context,
+    thread_gone,
+)
+from db.models import SupportThread, utcnow
 from db.outbox import Envelope, OutboxRepository
 from services import outbox, support
 from services.outbox import Delivered, Kind, Outcome
-from services.snils import mask_snils
 
 if TYPE_CHECKING:
     from bot.outbound.context import Context
@@ -60,23 +59,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Whether a support chat has topics, per bot, re-checked every few minutes (a group can be
-# turned into a forum while the bot runs).
-_forum: weakref.WeakKeyDictionary[Bot, dict[int, tuple[bool, float]]] = weakref.WeakKeyDictionary()
-FORUM_CHECK_SECONDS = 600
 LONG_CAPTION = 1024  # longer captions cannot be copied: the text goes separately
 PLAIN = "text"  # a SUPPORT_COPY payload's key for the text of a text-only message
 TEXT_LIMIT = 4096  # Telegram's limit of a message's text, in UTF-16 code units
 MERGE_ROWS = 100  # follow-ups looked at for one merge
-
-
-def _digest(header: str) -> str:
-    return hashlib.sha256(header.encode()).hexdigest()
-
-
-def _thread_gone(exc: TelegramBadRequest) -> bool:
-    text = exc.message.lower()
-    return "thread not found" in text or "topic_id_invalid" in text or "topic_deleted" in text
 
 
 # --- enqueued by handlers, in their transaction -----------------------------------------------
@@ -259,141 +245,9 @@ def enqueue_topic_delete(
 # --- delivered by the outbox loop -------------------------------------------------------------
 
 
-async def is_forum(ctx: Context, chat_id: int) -> bool:
-    known = _forum.setdefault(ctx.bot, {})
-    cached = known.get(chat_id)
-    if cached is not None and time.monotonic() - cached[1] < FORUM_CHECK_SECONDS:
-        return cached[0]
-    found = bool((await ctx.bot(GetChat(chat_id=chat_id))).is_forum)
-    known[chat_id] = (found, time.monotonic())
-    return found
-
-
-async def thread_context(db: Database, user_id: int, fallback_name: str) -> tuple[str, str]:
-    """(topic title, header text) from the applicant's latest requests."""
-    async with db.read() as session:
-        rows = list(
-            await session.scalars(
-                select(AccessRequest)
-                .where(AccessRequest.account_id == user_id, AccessRequest.erased_at.is_(None))
-                .order_by(AccessRequest.id.desc())
-                .limit(5)
-            )
-        )
-    name = rows[0].full_name if rows else texts.thread_name(fallback_name)
-    organization = (rows[0].org_short_name or rows[0].org_full_name) if rows else None
-    requests = [
-        (r.id, r.status, r.org_short_name or r.org_full_name, mask_snils(r.snils)) for r in rows
-    ]
-    return texts.thread_title(name, organization), texts.thread_header(user_id, name, requests)
-
-
-async def _thread(db: Database, user_id: int | None) -> SupportThread | None:
-    if user_id is None:
-        return None
-    async with db.read() as session:
-        return await support.thread_of(session, user_id)
-
-
-async def _create_topic(ctx: Context, thread: SupportThread, gone: int | None) -> int | None:
-    """A topic for the thread, stored only if the thread still has none (or still has the
-    deleted one, `gone`): a conditional UPDATE. Had someone stored another meanwhile, or had
-    the person withdrawn, ours is deleted again. Returns the thread's topic."""
-    title, _ = await thread_context(ctx.db, thread.user_id, thread.title)
-    topic = await ctx.call(CreateForumTopic(chat_id=thread.chat_id, name=title))
-    new = topic.message_thread_id
-    async with ctx.db.write() as session:
-        stored = await session.execute(
-            update(SupportThread)
-            .where(
-                SupportThread.user_id == thread.user_id,
-                SupportThread.topic_id.is_not_distinct_from(gone),
-            )
-            .values(topic_id=new, title=title, header_message_id=None, header_hash=None)
-            .execution_options(synchronize_session=False)
-        )
-        won = getattr(stored, "rowcount", 0) == 1
-        current = await support.thread_of(session, thread.user_id)
-    if not won:
-        try:
-            await ctx.call(DeleteForumTopic(chat_id=thread.chat_id, message_thread_id=new))
-        except TelegramBadRequest:
-            pass
-        return current.topic_id if current is not None else None
-    thread.topic_id, thread.title, thread.header_message_id = new, title, None
-    thread.header_hash = None
-    return new
-
-
-async def _ensure_topic(ctx: Context, thread: SupportThread) -> int | None:
-    """The thread's topic, created (with its header) when missing; None in a group without
-    topics, where the header heads the thread's chain of replies instead."""
-    forum = await is_forum(ctx, thread.chat_id)
-    if forum and thread.topic_id is None:
-        topic = await _create_topic(ctx, thread, None)
-        if topic is None:
-            return None
-        thread.topic_id = topic
-    if not forum:
-        thread.topic_id = None
-    if thread.header_message_id is None:
-        _, header = await thread_context(ctx.db, thread.user_id, thread.title)
-        sent = await ctx.call(
-            SendMessage(chat_id=thread.chat_id, text=header, message_thread_id=thread.topic_id)
-        )
-        async with ctx.db.write() as session:
-            await session.execute(
-                update(SupportThread)
-                .where(
-                    SupportThread.user_id == thread.user_id,
-                    SupportThread.topic_id == thread.topic_id,
-                )
-                .values(header_message_id=sent.message_id, header_hash=_digest(header))
-            )
-        thread.header_message_id = sent.message_id
-        thread.header_hash = _digest(header)
-    return thread.topic_id
-
-
-async def _in_thread(
-    ctx: Context, thread: SupportThread, make: Callable[[int | None], TelegramMethod[T]]
-) -> T:
-    """Send into the thread's topic (in a group without topics: as a reply to the thread's
-    header); a topic deleted by hand is recreated once."""
-    topic = await _ensure_topic(ctx, thread)
-    try:
-        return await ctx.call(_in_chain(thread, topic, make(topic)))
-    except TelegramBadRequest as exc:
-        if topic is None or not _thread_gone(exc):
-            raise
-    thread.topic_id = await _create_topic(ctx, thread, topic)
-    thread.header_message_id = None
-    return await ctx.call(make(await _ensure_topic(ctx, thread)))
-
-
-def _in_chain(thread: SupportThread, topic: int | None, method: TelegramMethod[T]) -> Any:
-    """Without a topic, a message of the thread replies to its header, so the chain shows
-    whose it is and an operator's reply to any part of it reaches the person."""
-    if topic is not None or thread.header_message_id is None:
-        return method
-    if getattr(method, "reply_parameters", None) is not None or not hasattr(
-        method, "reply_parameters"
-    ):
-        return method
-    reply = ReplyParameters(message_id=thread.header_message_id, allow_sending_without_reply=True)
-    return method.model_copy(update={"reply_parameters": reply})
-
-
-def _relayed(user_id: int, user_message_id: int, chat_id: int, sent_id: int) -> Delivered:
-    async def record(session: AsyncSession) -> None:
-        support.remember_relay(session, user_id, user_message_id, chat_id, sent_id)
-
-    return Delivered(record)
-
-
 async def deliver_note(ctx: Context, row: Envelope) -> Outcome | None:
     """A note in the applicant's thread: a fixed text, or the step a question comes from."""
-    thread = await _thread(ctx.db, row.user_id)
+    thread = await load_thread(ctx.db, row.user_id)
     if thread is None:
         return None  # the person withdrew consent meanwhile
     if "text" in row.payload:
@@ -403,7 +257,7 @@ async def deliver_note(ctx: Context, row: Envelope) -> Outcome | None:
         if not step:
             return None  # a plain question needs no note: the copy follows, under the header
         text = texts.question_note(texts.STEP_NAMES.get(step))
-    sent = await _in_thread(
+    sent = await in_thread(
         ctx,
         thread,
         lambda topic: SendMessage(chat_id=thread.chat_id, text=text, message_thread_id=topic),
@@ -411,13 +265,13 @@ async def deliver_note(ctx: Context, row: Envelope) -> Outcome | None:
     user_message_id = row.payload.get("user_message_id")
     if user_message_id is None:
         return None
-    return _relayed(thread.user_id, int(user_message_id), thread.chat_id, sent.message_id)
+    return relayed(thread.user_id, int(user_message_id), thread.chat_id, sent.message_id)
 
 
 async def deliver_copy(ctx: Context, row: Envelope) -> Outcome | None:
     """The applicant's message, copied into their thread (a caption too long to copy goes
     as a text, then the file without it)."""
-    thread = await _thread(ctx.db, row.user_id)
+    thread = await load_thread(ctx.db, row.user_id)
     if thread is None:
         return None
     user_message_id = int(row.payload["user_message_id"])
@@ -439,11 +293,11 @@ async def deliver_copy(ctx: Context, row: Envelope) -> Outcome | None:
         )
 
     try:
-        copied = await _in_thread(ctx, thread, copy(None))
+        copied = await in_thread(ctx, thread, copy(None))
     except TelegramBadRequest as exc:
         if "caption is too long" not in exc.message or not long_caption:
             raise
-        await _in_thread(
+        await in_thread(
             ctx,
             thread,
             lambda topic: SendMessage(
@@ -453,8 +307,8 @@ async def deliver_copy(ctx: Context, row: Envelope) -> Outcome | None:
                 parse_mode=None,
             ),
         )
-        copied = await _in_thread(ctx, thread, copy(""))
-    return _relayed(thread.user_id, user_message_id, thread.chat_id, copied.message_id)
+        copied = await in_thread(ctx, thread, copy(""))
+    return relayed(thread.user_id, user_message_id, thread.chat_id, copied.message_id)
 
 
 def _utf16(text: str) -> int:
@@ -495,7 +349,7 @@ async def _merge_follow_ups(ctx: Context, row: Envelope, thread: SupportThread) 
     if len(texts_in_order) == 1:
         return None
     body = "\n\n".join(texts_in_order)
-    sent = await _in_thread(
+    sent = await in_thread(
         ctx,
         thread,
         lambda topic: SendMessage(
@@ -529,14 +383,14 @@ async def _carry_across(
         def make(topic: int | None, method: Any = method) -> Any:
             return method.model_copy(update={"message_thread_id": topic})
 
-        sent = await _in_thread(ctx, thread, make)
+        sent = await in_thread(ctx, thread, make)
     if sent is None:
         return Delivered()
-    return _relayed(thread.user_id, user_message_id, thread.chat_id, sent.message_id)
+    return relayed(thread.user_id, user_message_id, thread.chat_id, sent.message_id)
 
 
 async def deliver_edit(ctx: Context, row: Envelope) -> Outcome | None:
-    thread = await _thread(ctx.db, row.user_id)
+    thread = await load_thread(ctx.db, row.user_id)
     if thread is None:
         return None
     async with ctx.db.read() as session:
@@ -546,7 +400,7 @@ async def deliver_edit(ctx: Context, row: Envelope) -> Outcome | None:
     if relayed is None:
         return None  # the edited message was not a question
     reply = ReplyParameters(message_id=relayed.support_message_id, allow_sending_without_reply=True)
-    await _in_thread(
+    await in_thread(
         ctx,
         thread,
         lambda topic: SendMessage(
@@ -560,11 +414,11 @@ async def deliver_edit(ctx: Context, row: Envelope) -> Outcome | None:
 
 
 async def deliver_header(ctx: Context, row: Envelope) -> Outcome | None:
-    thread = await _thread(ctx.db, row.user_id)
+    thread = await load_thread(ctx.db, row.user_id)
     if thread is None or thread.header_message_id is None:
         return None  # no topic yet: its header will be made with it
     title, header = await thread_context(ctx.db, thread.user_id, thread.title)
-    digest = _digest(header)
+    digest = header_digest(header)
     if digest != thread.header_hash:  # Telegram refuses an edit that changes nothing
         try:
             await ctx.call(
@@ -574,7 +428,7 @@ async def deliver_header(ctx: Context, row: Envelope) -> Outcome | None:
             )
         except TelegramBadRequest as exc:
             text = exc.message.lower()
-            if "not modified" not in text and "not found" not in text and not _thread_gone(exc):
+            if "not modified" not in text and "not found" not in text and not thread_gone(exc):
                 raise
         async with ctx.db.write() as session:
             await session.execute(
@@ -655,11 +509,11 @@ def answer_blocked(row: Envelope) -> Callable[[AsyncSession], Any] | None:
 
 
 async def deliver_sla_reminder(ctx: Context, row: Envelope) -> Outcome | None:
-    thread = await _thread(ctx.db, row.user_id)
+    thread = await load_thread(ctx.db, row.user_id)
     if thread is None or thread.waiting_since is None:
         return None  # answered (or withdrawn) meanwhile
     text = texts.sla_reminder(texts.thread_name(thread.title), float(row.payload.get("hours") or 0))
-    await _in_thread(
+    await in_thread(
         ctx,
         thread,
         lambda topic: SendMessage(chat_id=thread.chat_id, text=text, message_thread_id=topic),
@@ -673,7 +527,7 @@ async def deliver_topic_delete(ctx: Context, row: Envelope) -> Outcome | None:
             DeleteForumTopic(chat_id=row.chat_id, message_thread_id=int(row.payload["topic_id"]))
         )
     except TelegramBadRequest as exc:
-        if not _thread_gone(exc) and "not found" not in exc.message.lower():
+        if not thread_gone(exc) and "not found" not in exc.message.lower():
             raise
     return None
 

@@ -24,7 +24,8 @@ from bot.filters import HasContent
 from bot.fsm.question import faq_entries
 from bot.outbound.crossing import content_of
 from bot.outbound.outreach import fill_faq
-from bot.outbound.support_desk import enqueue_answer, enqueue_text_to_applicant, thread_context
+from bot.outbound.support_desk import enqueue_answer, enqueue_text_to_applicant
+from bot.outbound.support_threads import thread_context
 from db.database import Database
 from db.models import AccessRequest, SupportThread, utcnow
 from services import support
