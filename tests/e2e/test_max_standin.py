@@ -1182,7 +1182,8 @@ async def test_webhook_push_secret_and_retry(mx: MaxApiStandin, api: Api) -> Non
             "update_types": ["bot_started", "message_created"],
         }
         await api.ok("POST", "/subscriptions", json=subscription)
-        await until(lambda: len(hook.received) == 3)
+        # The stand-in records a post's status after the answer reaches it: wait for both.
+        await until(lambda: len(hook.received) == 3 and len(mx.webhook_posts) == 3)
         assert [p.status for p in mx.webhook_posts] == [500, 204, 200]
         for headers, body in hook.received:
             assert headers["X-Max-Bot-Api-Secret"] == "s3cr3t_token"

@@ -40,8 +40,10 @@ OTHER_REGION_OID = "1.2.643.5.1.13.13.12.0.37.1"
 
 
 async def all_orgs(db: Database) -> dict[str, Organization]:
+    """The directory's medical organisations (the region's health department, which every
+    import also keeps since order item 3.1, is not one of them)."""
     async with db.read() as session:
-        rows = await session.scalars(select(Organization))
+        rows = await session.scalars(select(Organization).where(~Organization.is_department))
         return {row.oid: row for row in rows}
 
 
