@@ -23,12 +23,14 @@ person's rights first.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, F
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Filter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -42,6 +44,7 @@ from aiogram.types import (
     TelegramObject,
     User,
 )
+from aiogram.utils.callback_answer import CallbackAnswer
 from pydantic import BaseModel, Field
 
 from bot import texts
@@ -184,6 +187,25 @@ def refusal(prompt: Prompt, text: str) -> str | None:
     if len(text) > declared.limit:
         return declared.too_long
     return None
+
+
+async def take_stray(
+    query: CallbackQuery, callback_answer: CallbackAnswer, prompt: Prompt | None, answer: str
+) -> tuple[Message, str] | None:
+    """«✅ Использовать это сообщение»: the message pressed under and the answer taken, its
+    button removed; None (the press answered with why) when there is nothing to take."""
+    message = query.message if isinstance(query.message, Message) else None
+    answer = " ".join(answer.split())
+    if prompt is None or message is None or not answer:
+        callback_answer.text = texts.STALE_BUTTON
+        return None
+    refused = refusal(prompt, answer)
+    if refused is not None:
+        callback_answer.text = refused
+        return None
+    with contextlib.suppress(TelegramBadRequest):
+        await message.edit_reply_markup(reply_markup=None)
+    return message, answer
 
 
 # --- reading the prompt once per message --------------------------------------------------

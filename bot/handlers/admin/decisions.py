@@ -445,17 +445,10 @@ async def on_stray_taken(
     fsm_storage: BaseStorage,
 ) -> None:
     """«✅ Использовать это сообщение»: the admin's own message becomes the answer."""
-    message = query.message if isinstance(query.message, Message) else None
-    answer = " ".join(answer.split())
-    if prompt is None or message is None or not answer:
-        callback_answer.text = texts.STALE_BUTTON
+    taken = await prompts.take_stray(query, callback_answer, prompt, answer)
+    if taken is None or prompt is None:
         return
-    refused = prompts.refusal(prompt, answer)
-    if refused is not None:
-        callback_answer.text = refused
-        return
-    with contextlib.suppress(TelegramBadRequest):
-        await message.edit_reply_markup(reply_markup=None)
+    message, answer = taken
     told = await _apply_answer(bot, db, settings, query.from_user, prompt, answer)
     await prompts.forget(fsm_storage, bot, message.chat.id, query.from_user.id)
     await message.answer(told, parse_mode=None)

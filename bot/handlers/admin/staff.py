@@ -293,17 +293,10 @@ async def on_org_search_stray(
     fsm_storage: BaseStorage,
 ) -> None:
     """«✅ Использовать это сообщение» in the group: that message is the name searched."""
-    message = query.message if isinstance(query.message, Message) else None
-    words = " ".join(answer.split())
-    if prompt is None or message is None or not words:
-        callback_answer.text = texts.STALE_BUTTON
+    taken = await prompts.take_stray(query, callback_answer, prompt, answer)
+    if taken is None:
         return
-    refused = prompts.refusal(prompt, words)
-    if refused is not None:
-        callback_answer.text = refused
-        return
-    with contextlib.suppress(TelegramBadRequest):
-        await message.edit_reply_markup(reply_markup=None)
+    message, words = taken
     text, choice = await _org_choice(db, settings, words)
     if choice is not None:
         await prompts.forget(fsm_storage, bot, message.chat.id, query.from_user.id)
