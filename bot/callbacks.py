@@ -215,8 +215,23 @@ class BroadcastAction(StrEnum):
     ORGANIZATION = "org"  # one organisation picked for the audience (value: its id)
     SEND = "send"
     CANCEL = "cancel"
+    FILE = "file"  # attach a file to the previewed broadcast (value: its number)
+    UNFILE = "unfile"  # take the file off it
 
 
 class BroadcastCb(CallbackData, prefix="bc"):
     action: BroadcastAction
     value: str  # the audience, or the broadcast's number
+
+
+class DocsAction(StrEnum):
+    ADD = "add"
+    REPLACE = "rep"  # a new version of `document`
+    REMOVE = "rm"
+
+
+class DocsCb(CallbackData, prefix="gd"):
+    """/docs: the documents «📖 Инструкция» hands out (order item 4.3)."""
+
+    action: DocsAction
+    document: Id = 0

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from html import escape
+from typing import Any
 
 from sqlalchemy import and_, case, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +34,12 @@ from services.requests import Status
 from services.staff import StaffRole
 
 MAX_TEXT = 4000  # Telegram takes 4096 characters; the escaping may add a little
+# Telegram's caption (MAX takes more): a broadcast whose text is longer goes as the text, then
+# the file, in two outbox rows, so a fault on the file never sends the text twice.
+CAPTION_LIMIT = 1024
+# The outbox payload of a broadcast's row: which part it sends when the text and the file go
+# apart (absent: all of it), and the file (order items 4.2-4.3: the instruction, the schedule).
+PART, TEXT_PART, FILE_PART = "part", "text", "file"
 DRAFT_TTL = timedelta(minutes=30)  # a draft waits this long for its text
 
 
@@ -145,6 +153,39 @@ async def set_text(session: AsyncSession, broadcast_id: int, text: str) -> bool:
     return getattr(result, "rowcount", 0) == 1
 
 
+async def set_file(
+    session: AsyncSession, broadcast_id: int, file: dict[str, Any] | None
+) -> Broadcast | None:
+    """Attach a file to the previewed draft (None takes it off); the draft, or None when it
+    is no longer waiting (sent, cancelled)."""
+    result = await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.state == State.PREVIEW.value)
+        .values(file=file)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return None
+    return await session.scalar(
+        select(Broadcast)
+        .where(Broadcast.id == broadcast_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+def payloads(broadcast_id: int, text: str, file: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The outbox rows of one recipient, in order: one, or the text then the file when the text
+    is longer than a caption may be (each a row of its own, retried on its own)."""
+    if file is None:
+        return [{"broadcast_id": broadcast_id}]
+    if len(escape(text)) > CAPTION_LIMIT:
+        return [
+            {"broadcast_id": broadcast_id, PART: TEXT_PART},
+            {"broadcast_id": broadcast_id, PART: FILE_PART, "file": file},
+        ]
+    return [{"broadcast_id": broadcast_id, "file": file}]
+
+
 async def responsible_persons(session: AsyncSession, without_request: bool) -> list[int]:
     query = select(StaffMember.account_id).where(StaffMember.role == StaffRole.RESPONSIBLE.value)
     if without_request:
@@ -209,12 +250,18 @@ async def send(session: AsyncSession, broadcast_id: int, people: list[int]) -> i
     )
     if getattr(result, "rowcount", 0) != 1:
         return None
+    draft = await session.scalar(
+        select(Broadcast)
+        .where(Broadcast.id == broadcast_id)
+        .execution_options(populate_existing=True)
+    )
+    text, file = (draft.text or "", draft.file) if draft is not None else ("", None)
+    rows = payloads(broadcast_id, text, file)
     unique = sorted(set(people))
     for chat_id in unique:
         session.add(BroadcastRecipient(broadcast_id=broadcast_id, chat_id=chat_id, state=PENDING))
-        outbox.enqueue(
-            session, chat_id, Kind.BROADCAST, {"broadcast_id": broadcast_id}, user_id=chat_id
-        )
+        for payload in rows:
+            outbox.enqueue(session, chat_id, Kind.BROADCAST, payload, user_id=chat_id)
     return len(unique)
 
 

@@ -55,6 +55,7 @@ class Kind(StrEnum):
     ORG_ASK_ERASED = "org_ask_erased"  # rewrite an ask of request_id (payload: message_id)
     MENU = "menu"  # set chat_id's command menu by the person's role as it is then
     ORG_ASK_DECIDED = "org_ask_decided"  # МИАЦ decided request_id: rewrite its asks in chat_id
+    GUIDE_DOCUMENT = "guide_document"  # a document of «📖 Инструкция» (payload: document_id)
 
 
 # Rows that carry nothing personal and stay when the person withdraws consent: they show the

@@ -9,7 +9,7 @@ delivery loop that calls them both depend on it, and not on each other.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
 
@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.messengers import Bots
+from bot.outbound.crossing import FileCache
 from bot.outbound.pacing import Pacer
 from db.database import Database
 from db.outbox import Envelope
@@ -57,6 +58,8 @@ class Context:
     # Every messenger's bot, for what crosses from one to the other (a question from MAX into
     # the Telegram desk, the operator's answer back).
     bots: Bots | None = None
+    # Files carried across, fetched once per process (the delivery loop's own cache).
+    files: FileCache = field(default_factory=FileCache)
 
     async def call(self, method: TelegramMethod[T], chat_id: int | str | None = None) -> T:
         target = chat_id if chat_id is not None else getattr(method, "chat_id", None)

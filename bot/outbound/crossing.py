@@ -15,8 +15,12 @@ messenger shares (voice, stickers, video notes…) are named in a line instead.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -26,6 +30,7 @@ from aiogram.types import BufferedInputFile, Message
 
 from bot import texts
 from bot.max.tls import max_ssl_context
+from bot.messengers import Bots, bot_messenger
 from services.accounts import Messenger, messenger_of
 
 log = logging.getLogger(__name__)
@@ -72,7 +77,12 @@ def content_of(message: Message) -> dict[str, Any]:
     return content
 
 
-async def _fetch(source: Bot, file: dict[str, Any]) -> bytes | None:
+class NoSourceBot(Exception):
+    """A file of one messenger to be carried while this process runs no bot of it: the row
+    waits (the outbox retries it) until the setting comes back."""
+
+
+async def _fetch(source: Bot | None, file: dict[str, Any]) -> bytes | None:
     """The file's bytes from the messenger it came from; None when it cannot be had."""
     size = file.get("size")
     if isinstance(size, int) and size > MAX_FILE_BYTES:
@@ -89,6 +99,8 @@ async def _fetch(source: Bot, file: dict[str, Any]) -> bytes | None:
                     response.raise_for_status()
                     data = await response.content.read(MAX_FILE_BYTES + 1)
                     return data if len(data) <= MAX_FILE_BYTES else None
+        if source is None:
+            raise NoSourceBot(str(file.get("messenger") or "telegram"))
         buffer = io.BytesIO()
         await source.download(str(file["file_id"]), destination=buffer)
         return buffer.getvalue()
@@ -159,3 +171,105 @@ def methods_for(
             )
         )
     return calls
+
+
+# --- a file kept to be sent on (a broadcast's document, the guide's instructions) -----------
+
+
+def file_of(bot: Bot, message: Message) -> dict[str, Any] | None:
+    """The file a person (an admin) sent, as the outbox keeps it to send on: its kind, file id,
+    download address (MAX), name and size (`content_of`'s shape), and the messenger it was
+    sent on, which alone can send it again by that id. None when the message has none."""
+    file = content_of(message).get("file")
+    if not isinstance(file, dict):
+        return None
+    return {**file, "messenger": bot_messenger(bot).value}
+
+
+def too_big(file: dict[str, Any]) -> bool:
+    """Whether the file cannot reach the other messenger: Telegram gives a bot no file over
+    20 MB to download, so a bigger one could not be carried across (it would reach only the
+    people on the messenger it was sent on)."""
+    size = file.get("size")
+    return isinstance(size, int) and size > MAX_FILE_BYTES
+
+
+class FileCache:
+    """The bytes of files being sent across, fetched once per process: a broadcast's document
+    for 500 people on the other messenger is downloaded once, not 500 times. Deliveries that
+    ask at the same moment wait for the one fetch; a failed fetch is not kept (the outbox
+    retries the row, and the next ask fetches again). Bounded by total size and by age."""
+
+    def __init__(
+        self,
+        limit_bytes: int = 4 * MAX_FILE_BYTES,
+        ttl: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit_bytes = limit_bytes
+        self.ttl = ttl
+        self.clock = clock
+        self._entries: OrderedDict[tuple[str, str], tuple[float, asyncio.Task[bytes | None]]]
+        self._entries = OrderedDict()
+        self.fetches = 0  # how many fetches this cache made (for the logs and the tests)
+
+    async def get(self, source: Bot | None, file: dict[str, Any]) -> bytes | None:
+        key = (str(file.get("messenger") or ""), str(file.get("file_id") or file.get("url")))
+        entry = self._entries.get(key)
+        now = self.clock()
+        if entry is None or now - entry[0] > self.ttl:
+            self.fetches += 1
+            task = asyncio.ensure_future(_fetch(source, file))
+            entry = self._entries[key] = (now, task)
+        else:
+            self._entries.move_to_end(key)
+        task = entry[1]
+        try:
+            # Shielded: one delivery cancelled (shutdown) does not cancel the others' fetch.
+            data = await asyncio.shield(task)
+        except Exception:
+            if self._entries.get(key) is entry:
+                del self._entries[key]
+            raise
+        self._trim()
+        return data
+
+    def _trim(self) -> None:
+        def size(task: asyncio.Task[bytes | None]) -> int:
+            if not task.done() or task.cancelled() or task.exception() is not None:
+                return 0
+            return len(task.result() or b"")
+
+        total = sum(size(task) for _, task in self._entries.values())
+        while total > self.limit_bytes and len(self._entries) > 1:
+            _, (_, oldest) = self._entries.popitem(last=False)
+            total -= size(oldest)
+
+
+async def send_file(
+    call: Callable[[TelegramMethod[Message]], Awaitable[Message]],
+    bots: Bots | None,
+    cache: FileCache,
+    chat_id: int,
+    file: dict[str, Any],
+    caption: str | None,
+) -> None:
+    """Send a kept file (`file_of`) with `caption` (HTML) to a chat of either messenger: by its
+    id on the messenger it was sent on, else fetched (once, `cache`) and uploaded. A caption
+    longer than a caption may be goes before the file, as a message of its own."""
+    origin = Messenger(str(file.get("messenger") or Messenger.TELEGRAM.value))
+    if messenger_of(chat_id) is origin:
+        if caption is not None and len(caption) > texts.CAPTION_LIMIT:
+            await call(SendMessage(chat_id=chat_id, text=caption))
+            caption = None
+        method: TelegramMethod[Message]
+        if file.get("kind") == "photo":
+            method = SendPhoto(chat_id=chat_id, photo=str(file["file_id"]), caption=caption)
+        else:
+            method = SendDocument(chat_id=chat_id, document=str(file["file_id"]), caption=caption)
+        await call(method)
+        return
+    source = bots.get(origin) if bots is not None else None
+    data = await cache.get(source, file)
+    for method in methods_for({"html": caption or "", "file": file}, data, chat_id):
+        await call(method)

@@ -47,7 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.messengers import Bots, bot_messenger
 from bot.outbound.context import BlockedHook, Context, Handler
-from bot.outbound.crossing import CONTENT, fetch_file, methods_for
+from bot.outbound.crossing import CONTENT, FileCache, fetch_file, methods_for
 from bot.outbound.pacing import NoPacing, Pacer
 from db.database import Database
 from db.models import utcnow
@@ -109,6 +109,7 @@ def _handlers() -> dict[str, Handler]:
         Kind.ORG_APPLICATION: org_desk.deliver_application,
         Kind.BROADCAST: outreach.deliver_broadcast,
         Kind.REPORT: outreach.deliver_report,
+        Kind.GUIDE_DOCUMENT: outreach.deliver_guide_document,
     }
 
 
@@ -193,6 +194,8 @@ class Delivery:
         self._stopping = False
         self._in_flight: set[asyncio.Task[Any]] = set()
         self.delivered = 0  # rows delivered by this process (for the bench and the logs)
+        # A broadcast's file for many people on the other messenger is fetched once.
+        self.files = FileCache()
 
     def wake(self) -> None:
         self._wake.set()
@@ -277,7 +280,9 @@ class Delivery:
                 # again until OUTBOX_MAX_AGE_HOURS, in case the setting comes back.
                 outcome = Retry(f"No{messenger_of(row.chat_id).value.capitalize()}Bot")
             else:
-                ctx = Context(bot, self.db, self.settings, self.pacer, self.clock, every)
+                ctx = Context(
+                    bot, self.db, self.settings, self.pacer, self.clock, every, self.files
+                )
                 outcome = await handler(ctx, row) or Delivered()
         except asyncio.CancelledError:
             await self._release(row)

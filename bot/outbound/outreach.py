@@ -24,10 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import texts
 from bot.config import Settings
+from bot.outbound.crossing import send_file
 from bot.report_render import render, text_of
 from db.database import Database
 from db.outbox import Envelope
-from services import broadcast, jobs, outbox, report
+from services import broadcast, guide_docs, jobs, outbox, report
 from services.outbox import Delivered, Kind, Outcome
 
 if TYPE_CHECKING:
@@ -52,7 +53,18 @@ async def deliver_broadcast(ctx: Context, row: Envelope) -> Outcome | None:
     if text is None:
         return Delivered()  # the broadcast is gone: nothing to send
     # The admin's words as they typed them: escaped, never taken as markup.
-    await ctx.call(SendMessage(chat_id=row.chat_id, text=escape(text)))
+    html = escape(text)
+    part = row.payload.get(broadcast.PART)
+    file = row.payload.get("file")
+    if isinstance(file, dict):
+        # The document (items 4.2-4.3) with the text as its caption, or alone when the text
+        # went in a row of its own before it: by its id on its own messenger, else carried.
+        caption = None if part == broadcast.FILE_PART else html
+        await send_file(ctx.call, ctx.bots, ctx.files, row.chat_id, file, caption)
+    else:
+        await ctx.call(SendMessage(chat_id=row.chat_id, text=html))
+    if part == broadcast.TEXT_PART:
+        return Delivered()  # the person has it once the file that follows has gone too
 
     async def record(session: AsyncSession) -> None:
         await broadcast.mark(session, broadcast_id, row.chat_id, broadcast.DELIVERED)
@@ -67,6 +79,21 @@ def broadcast_blocked(row: Envelope) -> Callable[[AsyncSession], Awaitable[None]
         )
 
     return record
+
+
+# --- «📖 Инструкция»'s documents (item 4.3) ---------------------------------------------------
+
+
+async def deliver_guide_document(ctx: Context, row: Envelope) -> Outcome | None:
+    """The document as it is when the row goes out: a version replaced meanwhile is the one
+    sent; a removed one, nothing."""
+    async with ctx.db.read() as session:
+        document = await guide_docs.get(session, int(row.payload["document_id"]))
+        title, file = (document.title, dict(document.file)) if document else (None, None)
+    if title is None or file is None:
+        return Delivered()
+    await send_file(ctx.call, ctx.bots, ctx.files, row.chat_id, file, texts.guide_document(title))
+    return None
 
 
 # --- the scheduled report ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ from bot.texts.common import (
     STATUS_NAMES,
     _left,
     clip,
+    file_line,
     fmt_date,
 )
 
@@ -32,6 +33,7 @@ ADMIN_COMMANDS = {
     "health": "Состояние бота: база, очередь отправки, сбои",
     "retention": "Срок хранения: сколько данных удалить и когда",
     "orgform": "Подписанная форма организации: /orgform 3",
+    "docs": "Документы «📖 Инструкция»: добавить, заменить, удалить",
 }
 
 
@@ -204,6 +206,7 @@ INPUT_KIND_NAMES = {
     "org_decline": "причину",
     "staff_org": "слова из названия организации",
     "broadcast_org": "слова из названия организации",
+    "guide_title": "название документа",
 }
 
 
@@ -396,3 +399,70 @@ def granted_done(count: int, skipped: int) -> str:
 def reminder_admin(days: int, deadline: date, queue: int) -> str:
     text = _left(days, deadline)
     return f"⏰ {text[0].upper()}{text[1:]}. В очереди на рассмотрение: {queue}. /queue"
+
+
+# --- /docs: the documents «📖 Инструкция» hands out (order item 4.3) --------------------------
+
+BTN_DOCS_ADD = "➕ Добавить документ"
+DOCS_ASK_FILE = (
+    "Пришлите документ (или фото) ответом на это сообщение, до 20 МБ. Затем я спрошу его "
+    "название. Отменить: /cancel"
+)
+DOCS_NEED_FILE = "Нужен файл: документ или фото. Пришлите его ответом на это сообщение или /cancel."
+DOCS_ASK_TITLE = (
+    "Как назвать документ? Название увидят заявители над файлом (до 200 знаков), например: "
+    "«Инструкция по входу в ВИМИС ОНКО». Отменить: /cancel"
+)
+DOCS_TITLE_EMPTY = "Нужно название документа. Напишите его или /cancel."
+DOCS_TITLE_TOO_LONG = "Слишком длинное название: не больше 200 знаков. Напишите короче."
+DOCS_CANCELLED = "Отменено: документы не изменились. Список: /docs"
+DOCS_FULL = "Документов уже 10: удалите ненужный, чтобы добавить новый."
+DOCS_REMOVED = "Документ удалён"
+
+
+def btn_docs_replace(number: int) -> str:
+    return f"🔄 Заменить {number}"
+
+
+def btn_docs_remove(number: int) -> str:
+    return f"🗑 Удалить {number}"
+
+
+def docs_ask_version(title: str) -> str:
+    return (
+        f"Пришлите новую версию «{escape(title)}» ответом на это сообщение (документ или фото, "
+        "до 20 МБ). Название останется прежним. Отменить: /cancel"
+    )
+
+
+def docs_list(rows: Sequence[tuple[int, str, str, int | None, datetime]]) -> str:
+    """The documents in the order the guide sends them: (number, title, file name, size,
+    updated). Titles and names are escaped: an admin typed or chose them."""
+    if not rows:
+        return (
+            "<b>Документы «📖 Инструкция»</b>\n\nДокументов пока нет: заявитель, открывший "
+            "инструкцию, получает только её текст. Добавьте инструкцию или расписание обучения "
+            "(п. 4.2–4.3 приказа)."
+        )
+    lines = [
+        "<b>Документы «📖 Инструкция»</b> — их получает каждый, кто откроет инструкцию, "
+        "в этом порядке:",
+        "",
+    ]
+    for number, title, name, size, updated in rows:
+        lines.append(
+            f"{number}. «{escape(title)}» — {file_line(name, size)} "
+            f"(обновлён {updated.astimezone(LOCAL_TZ):%d.%m.%Y %H:%M})"
+        )
+    lines += ["", "Новая версия дойдёт до всех, кто откроет инструкцию после замены."]
+    return "\n".join(lines)
+
+
+def docs_added(title: str) -> str:
+    return f"Документ «{escape(title)}» добавлен."
+
+
+def docs_replaced(title: str) -> str:
+    return (
+        f"Новая версия «{escape(title)}» сохранена: её получит каждый, кто откроет «📖 Инструкция»."
+    )

@@ -87,8 +87,19 @@ GUIDE = (
 )
 
 
-def guide(esia_url: str) -> str:
-    return GUIDE.format(url=escape(esia_url))
+GUIDE_DOCUMENTS_FOLLOW = (
+    "Документы МИАЦ (инструкции, расписание обучения) — следующими сообщениями."
+)
+
+
+def guide(esia_url: str, documents: int = 0) -> str:
+    text = GUIDE.format(url=escape(esia_url))
+    return f"{text}\n\n{GUIDE_DOCUMENTS_FOLLOW}" if documents else text
+
+
+def guide_document(title: str) -> str:
+    """The caption of a document «📖 Инструкция» hands out (its title, as the admin typed it)."""
+    return f"📄 <b>{escape(title)}</b>"
 
 
 # --- the order (No 922): its link, its typo, its deadline -----------------------------------------

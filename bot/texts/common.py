@@ -182,3 +182,21 @@ UNEXPECTED_ERROR = (
     "мы остановились."
 )
 NO_ACCESS = "Нет доступа"
+
+
+# --- files (a broadcast's, the guide's documents) ---
+
+
+def file_size(size: int | None) -> str:
+    """A file's size as a person reads it (МБ with one decimal, КБ below one)."""
+    if size is None:
+        return ""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} МБ".replace(".", ",")
+    return f"{max(1, round(size / 1024))} КБ"
+
+
+def file_line(name: str, size: int | None) -> str:
+    """«📎 name, 1,2 МБ», escaped (the name is the sender's)."""
+    shown = escape(name)
+    return f"📎 {shown}, {file_size(size)}" if size is not None else f"📎 {shown}"

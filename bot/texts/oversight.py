@@ -7,7 +7,16 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from html import escape, unescape
 
-from bot.texts.common import LOCAL_TZ, STATUS_NAMES, _when, clip, days_word, fmt_date, plural
+from bot.texts.common import (
+    LOCAL_TZ,
+    STATUS_NAMES,
+    _when,
+    clip,
+    days_word,
+    file_line,
+    fmt_date,
+    plural,
+)
 
 # --- /stats and its charts ------------------------------------------------------------------------
 
@@ -223,7 +232,10 @@ def report_status_row(status: str) -> str:
 
 # --- /broadcast -----------------------------------------------------------------------------------
 
-COMMAND_BROADCAST = "Рассылка: ответственным лицам или заявителям"
+COMMAND_BROADCAST = (
+    "Рассылка с файлом или без: ответственным лицам, заявителям по статусу заявки, "
+    "одной организации"
+)
 BROADCAST_AUDIENCES = {
     "responsible": "👥 Всем ответственным лицам организаций",
     "drafts": "📝 Заявителям с незаконченной заявкой",
@@ -267,13 +279,43 @@ BTN_BROADCAST_SEND = "📨 Отправить"
 BTN_BROADCAST_CANCEL = "✖️ Отменить"
 
 
-def broadcast_preview(audience: str, count: int, text: str, organization: str | None = None) -> str:
+BTN_BROADCAST_FILE = "📎 Приложить файл"
+BTN_BROADCAST_FILE_AGAIN = "📎 Другой файл"
+BTN_BROADCAST_FILE_REMOVE = "🗑 Убрать файл"
+BROADCAST_ASK_FILE = (
+    "Пришлите файл рассылки (инструкцию, расписание обучения) ответом на это сообщение: "
+    "документ или фото, до 20 МБ. Текст рассылки станет подписью к файлу. Отменить: /cancel"
+)
+BROADCAST_NEED_FILE = (
+    "Нужен файл: документ или фото. Пришлите его ответом на это сообщение или /cancel."
+)
+FILE_TOO_BIG = (
+    "Файл больше 20 МБ: бот не сможет передать его в другой мессенджер (Telegram отдаёт "
+    "ботам файлы до 20 МБ). Сожмите его или разделите на части и пришлите снова, или /cancel."
+)
+BROADCAST_FILE_KEPT = "Файл не приложен. Предпросмотр выше остаётся в силе."
+BROADCAST_FILE_REMOVED = "Файл убран"
+
+
+def broadcast_preview(
+    audience: str,
+    count: int,
+    text: str,
+    organization: str | None = None,
+    file: tuple[str, int | None] | None = None,
+) -> str:
     who = BROADCAST_AUDIENCES.get(audience, audience)
     if organization is not None:
         who = f"🏢 Сотрудникам организации «{organization}»"
+    attached = ""
+    if file is not None:
+        attached = (
+            f"\n\nФайл: {file_line(*file)}\nТекст придёт подписью к файлу (если он длиннее "
+            "1024 знаков — отдельным сообщением перед файлом)."
+        )
     return (
         f"<b>Предпросмотр рассылки</b>\nКому: {escape(who)} — <b>{count}</b> чел.\n\n"
-        f"{escape(text)}\n\nОтправить?"
+        f"{escape(text)}{attached}\n\nОтправить?"
     )
 
 

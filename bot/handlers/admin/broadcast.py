@@ -1,8 +1,10 @@
 """/broadcast for admins (order items 4.2–4.3): pick the audience (responsible persons,
 unfinished dialogs, applicants by where their request stands, or one organisation found by
 words as /staff org finds it), type the text (the answer to the bot's prompt, `bot.prompts`),
-see a preview with the count, confirm; sent through the outbox once per person
-(services/broadcast.py). `/broadcast status`: delivered / blocked / pending of the latest."""
+see a preview with the count, attach a file if wanted (the instruction, the training
+schedule: the answer to a prompt of its own, a document or a photo), confirm; sent through
+the outbox once per person (services/broadcast.py). `/broadcast status`: delivered / blocked /
+pending of the latest."""
 
 from __future__ import annotations
 
@@ -25,9 +27,10 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from bot import keyboards, prompts, texts
 from bot.callbacks import BroadcastAction, BroadcastCb
 from bot.config import Settings
+from bot.outbound.crossing import file_of, too_big
 from bot.outbound.reminders import unfinished_dialogs
 from db.database import Database
-from db.models import Organization
+from db.models import Broadcast, Organization
 from services import broadcast, organizations
 from services.broadcast import Audience
 
@@ -37,6 +40,14 @@ TEXT = prompts.kind(
     broadcast.MAX_TEXT,
     texts.BROADCAST_TOO_LONG,
     texts.BROADCAST_NEED_TEXT,
+)
+# The file of a previewed broadcast (items 4.2-4.3): a document or a photo, not a text.
+FILE = prompts.kind(
+    "broadcast_file",
+    timedelta(hours=1),
+    1,
+    texts.BROADCAST_NEED_FILE,
+    texts.BROADCAST_NEED_FILE,
 )
 # The words of an organisation's name, for the audience «одна организация» (items 4.2-4.3).
 ORG_WORDS = prompts.kind(
@@ -62,20 +73,28 @@ def _audiences() -> InlineKeyboardMarkup:
     )
 
 
-def _confirm(broadcast_id: int) -> InlineKeyboardMarkup:
+def _confirm(broadcast_id: int, with_file: bool = False) -> InlineKeyboardMarkup:
     value = str(broadcast_id)
+
+    def button(text: str, action: BroadcastAction) -> InlineKeyboardButton:
+        data = BroadcastCb(action=action, value=value).pack()
+        return InlineKeyboardButton(text=text, callback_data=data)
+
+    files = (
+        [
+            button(texts.BTN_BROADCAST_FILE_AGAIN, BroadcastAction.FILE),
+            button(texts.BTN_BROADCAST_FILE_REMOVE, BroadcastAction.UNFILE),
+        ]
+        if with_file
+        else [button(texts.BTN_BROADCAST_FILE, BroadcastAction.FILE)]
+    )
     return InlineKeyboardMarkup(
         inline_keyboard=[
             [
-                InlineKeyboardButton(
-                    text=texts.BTN_BROADCAST_SEND,
-                    callback_data=BroadcastCb(action=BroadcastAction.SEND, value=value).pack(),
-                ),
-                InlineKeyboardButton(
-                    text=texts.BTN_BROADCAST_CANCEL,
-                    callback_data=BroadcastCb(action=BroadcastAction.CANCEL, value=value).pack(),
-                ),
-            ]
+                button(texts.BTN_BROADCAST_SEND, BroadcastAction.SEND),
+                button(texts.BTN_BROADCAST_CANCEL, BroadcastAction.CANCEL),
+            ],
+            files,
         ]
     )
 
@@ -295,8 +314,16 @@ async def _preview(
         draft = await broadcast.waiting_for_text(session, admin_id, chat_id)
         if draft is None or not await broadcast.set_text(session, draft.id, text):
             return texts.BROADCAST_STALE, None
-        broadcast_id, audience = draft.id, Audience(draft.audience)
-        organization_id = draft.organization_id
+    return await _shown(db, storage, draft, text)
+
+
+async def _shown(
+    db: Database, storage: BaseStorage, draft: Broadcast, text: str | None = None
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The preview of a draft with its text: whom, how many, the text, the file."""
+    broadcast_id, audience = draft.id, Audience(draft.audience)
+    organization_id = draft.organization_id
+    async with db.read() as session:
         org = await session.get(Organization, organization_id) if organization_id else None
         org_name = (org.name_short or org.name_full) if org is not None else None
     count = len(await _people(db, storage, audience, organization_id))
@@ -304,8 +331,11 @@ async def _preview(
         async with db.write() as session:
             await broadcast.cancel(session, broadcast_id)
         return texts.BROADCAST_NOBODY_NOW, None
-    preview = texts.broadcast_preview(audience.value, count, text, org_name)
-    return preview, _confirm(broadcast_id)
+    file = draft.file
+    attached = (str(file.get("name") or "file"), file.get("size")) if file else None
+    shown = text if text is not None else draft.text or ""
+    preview = texts.broadcast_preview(audience.value, count, shown, org_name, attached)
+    return preview, _confirm(broadcast_id, with_file=file is not None)
 
 
 async def on_text(
@@ -363,6 +393,127 @@ async def on_cancel_text(
     if message.from_user is not None:
         await prompts.forget(fsm_storage, bot, message.chat.id, message.from_user.id)
     await message.reply(texts.BROADCAST_CANCELLED)
+
+
+# --- the file, sent in answer to its prompt (items 4.2-4.3) -----------------------------------
+
+
+async def _unbutton(bot: Bot, chat_id: int, message_id: int) -> None:
+    """The previous preview's buttons go: the fresh preview below is the one to press."""
+    with contextlib.suppress(TelegramBadRequest):
+        await bot.edit_message_reply_markup(
+            chat_id=chat_id, message_id=message_id, reply_markup=None
+        )
+
+
+async def on_attach(
+    query: CallbackQuery,
+    callback_data: BroadcastCb,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+    db: Database,
+    fsm_storage: BaseStorage,
+) -> None:
+    """«📎 Приложить файл»: the next message (in a group, the reply) is the file."""
+    message = _chat_of(query, callback_answer)
+    broadcast_id = _number(callback_data, callback_answer)
+    if message is None or broadcast_id is None:
+        return
+    async with db.read() as session:
+        draft = await broadcast.get(session, broadcast_id) if broadcast_id < 2**31 else None
+    if draft is None or draft.state != broadcast.State.PREVIEW.value:
+        callback_answer.text = texts.BROADCAST_STALE
+        return
+    await prompts.ask(
+        bot,
+        fsm_storage,
+        message.chat.id,
+        query.from_user,
+        FILE,
+        texts.BROADCAST_ASK_FILE,
+        {"broadcast_id": broadcast_id, "preview_id": message.message_id},
+        thread_id=message.message_thread_id,
+    )
+
+
+async def on_file(
+    message: Message,
+    prompt: prompts.Prompt,
+    bot: Bot,
+    db: Database,
+    fsm_storage: BaseStorage,
+) -> None:
+    """A document or a photo becomes the broadcast's file, and the preview is shown again with
+    it; a text, or a file too big to cross to the other messenger, is refused and asked again."""
+    admin = message.from_user
+    if admin is None:
+        return
+    file = file_of(bot, message)
+    if file is None or too_big(file):
+        refused = texts.BROADCAST_NEED_FILE if file is None else texts.FILE_TOO_BIG
+        await prompts.ask_again(message, fsm_storage, bot, prompt, refused)
+        return
+    broadcast_id = int(prompt.data.get("broadcast_id") or 0)
+    await _set_file(message, bot, db, fsm_storage, broadcast_id, file)
+    await prompts.forget(fsm_storage, bot, message.chat.id, admin.id)
+    preview_id = prompt.data.get("preview_id")
+    if isinstance(preview_id, int):
+        await _unbutton(bot, message.chat.id, preview_id)
+
+
+async def _set_file(
+    message: Message,
+    bot: Bot,
+    db: Database,
+    storage: BaseStorage,
+    broadcast_id: int,
+    file: dict[str, object] | None,
+) -> bool:
+    """Attach (or take off) the file and show the preview again; False when the draft is no
+    longer waiting (said)."""
+    async with db.write() as session:
+        draft = await broadcast.set_file(session, broadcast_id, file)
+    if draft is None:
+        await bot.send_message(
+            message.chat.id, texts.BROADCAST_STALE, message_thread_id=message.message_thread_id
+        )
+        return False
+    text, markup = await _shown(db, storage, draft)
+    await bot.send_message(
+        message.chat.id, text, reply_markup=markup, message_thread_id=message.message_thread_id
+    )
+    return True
+
+
+async def on_unattach(
+    query: CallbackQuery,
+    callback_data: BroadcastCb,
+    callback_answer: CallbackAnswer,
+    bot: Bot,
+    db: Database,
+    fsm_storage: BaseStorage,
+) -> None:
+    """«🗑 Убрать файл»: the text alone, previewed again."""
+    message = _chat_of(query, callback_answer)
+    broadcast_id = _number(callback_data, callback_answer)
+    if message is None or broadcast_id is None or broadcast_id >= 2**31:
+        callback_answer.text = texts.BROADCAST_STALE
+        return
+    async with db.read() as session:
+        draft = await broadcast.get(session, broadcast_id)
+    if draft is None or draft.state != broadcast.State.PREVIEW.value or draft.file is None:
+        callback_answer.text = texts.BROADCAST_STALE
+        return
+    if await _set_file(message, bot, db, fsm_storage, broadcast_id, None):
+        callback_answer.text = texts.BROADCAST_FILE_REMOVED
+        await _unbutton(bot, message.chat.id, message.message_id)
+
+
+async def on_cancel_file(message: Message, bot: Bot, fsm_storage: BaseStorage) -> None:
+    """/cancel while the file is awaited: no file, the preview stays as it was."""
+    if message.from_user is not None:
+        await prompts.forget(fsm_storage, bot, message.chat.id, message.from_user.id)
+    await message.reply(texts.BROADCAST_FILE_KEPT)
 
 
 # --- the organisation's words, typed in answer to its prompt ----------------------------------
@@ -426,7 +577,9 @@ def broadcast_router() -> Router:
     router.message.register(
         on_cancel_org_words, Command("cancel"), prompts.PendingPrompt(ORG_WORDS)
     )
+    router.message.register(on_cancel_file, Command("cancel"), prompts.PendingPrompt(FILE))
     router.message.register(on_text, prompts.AnswersPrompt(TEXT))
+    router.message.register(on_file, prompts.AnswersPrompt(FILE))
     router.message.register(on_org_words, prompts.AnswersPrompt(ORG_WORDS))
     router.message.register(prompts.on_written_past, prompts.WrittenPastPrompt(TEXT, ORG_WORDS))
     router.callback_query.register(on_stray_taken, *prompts.stray_button(TEXT))
@@ -436,6 +589,8 @@ def broadcast_router() -> Router:
         BroadcastAction.ORGANIZATION: on_organization,
         BroadcastAction.SEND: on_send,
         BroadcastAction.CANCEL: on_cancel,
+        BroadcastAction.FILE: on_attach,
+        BroadcastAction.UNFILE: on_unattach,
     }
     for action, handler in buttons.items():
         router.callback_query.register(handler, BroadcastCb.filter(F.action == action))

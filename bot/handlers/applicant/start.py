@@ -37,7 +37,7 @@ from bot.handlers.applicant.invites import INVITE_PREFIX, accept_invite
 from bot.messengers import fits_one_message
 from db.database import Database
 from db.repositories import RequestRepository
-from services import staff
+from services import guide_docs, staff
 from services.role_matrix import RoleMatrix
 from services.staff import StaffRole
 
@@ -390,13 +390,25 @@ async def on_ask_cancel(
     )
 
 
-async def on_guide(query: CallbackQuery, bot: Bot, settings: Settings) -> None:
+async def on_guide(query: CallbackQuery, bot: Bot, db: Database, settings: Settings) -> None:
+    """The guide's text, then МИАЦ's documents (order item 4.3, kept by admins with /docs) in
+    their current versions. The documents go through the outbox, one row each: a document
+    from the other messenger is fetched and uploaded, and a crowd opening the guide at once
+    meets the messengers' rate limits; the outbox paces and retries that, so this handler
+    answers at once instead of sleeping on them."""
     chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+    async with db.read() as session:
+        documents = len(await guide_docs.listed(session))
     await bot.send_message(
         chat_id,
-        texts.with_order(texts.guide(settings.esia_url), settings.order_url, settings.esia_url),
+        texts.with_order(
+            texts.guide(settings.esia_url, documents), settings.order_url, settings.esia_url
+        ),
         reply_markup=keyboards.main_menu(),
     )
+    if documents:  # queued after the text is sent: they come below it
+        async with db.write() as session:
+            await guide_docs.hand_out(session, chat_id)
 
 
 MENU: dict[str, Callable[..., Awaitable[None]]] = {
