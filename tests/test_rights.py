@@ -262,6 +262,7 @@ async def populated(h: Harness, db: Database) -> dict[str, set[str]]:
     await boss.send("/find иванова")
     await boss.send("/staff")
     await boss.send("/staff org ЦРБ")
+    await boss.send("/docs")  # the guide's documents: «➕ Добавить документ»
     # The responsible person's /org, every filter, a decline's prompt and its cancel; someone
     # asking to become one (the organisations to pick; sending is tested in test_org.py).
     responsible = h.user(RESP_A1)
@@ -405,7 +406,8 @@ async def test_every_command_and_button_is_refused_to_someone_who_is_not_staff(
     assert {"report", "broadcast"} <= commands
     assert {"retention", "mydata"} <= commands and "retention" not in APPLICANT_COMMANDS
     assert "mydata" in APPLICANT_COMMANDS
-    assert {"a", "q", "s", "g", "fq", "r", "x", "w", "o", "ro", "bc", "md"} <= set(prefixes)
+    assert {"a", "q", "s", "g", "fq", "r", "x", "w", "o", "ro", "bc", "md", "gd"} <= set(prefixes)
+    assert "docs" in commands and "docs" not in APPLICANT_COMMANDS
     shown = await populated(h, db)
     if viewer:
         async with db.write() as session:

@@ -106,7 +106,8 @@ async def test_every_command_and_button_is_refused_to_a_stranger_on_max(
         await walk.command(None, "/start")  # a message of the bot's in the dialog to press on
 
         commands, prefixes = registered(mh.dp)
-        assert {"queue", "export", "staff", "thread", "close", "org"} <= commands
+        assert {"queue", "export", "staff", "thread", "close", "org", "docs"} <= commands
+        assert {"bc", "gd"} <= set(prefixes)
         unknown = {
             (name, kind): await (
                 walk.command(chat, "/zz_not_a_command 1")
