@@ -173,12 +173,18 @@ async def set_file(
     )
 
 
+def caption_fits(text: str) -> bool:
+    """Whether the text, escaped as it is sent, fits a caption: counted in UTF-16 units, as
+    Telegram counts (an emoji is two), over the HTML, which is never shorter than the text."""
+    return len(escape(text).encode("utf-16-le")) // 2 <= CAPTION_LIMIT
+
+
 def payloads(broadcast_id: int, text: str, file: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The outbox rows of one recipient, in order: one, or the text then the file when the text
     is longer than a caption may be (each a row of its own, retried on its own)."""
     if file is None:
         return [{"broadcast_id": broadcast_id}]
-    if len(escape(text)) > CAPTION_LIMIT:
+    if not caption_fits(text):
         return [
             {"broadcast_id": broadcast_id, PART: TEXT_PART},
             {"broadcast_id": broadcast_id, PART: FILE_PART, "file": file},

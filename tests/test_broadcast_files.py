@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from bot import texts
 from db.database import Database
 from db.models import BroadcastRecipient, GuideDocument, OutboxMessage, utcnow
+from services import broadcast
 from services.accounts import Messenger, account_key
 from services.role_matrix import RoleMatrix
 from services.staff import StaffRole
@@ -114,6 +115,27 @@ async def test_a_file_on_the_preview_reaches_telegram_by_id_and_max_fetched_once
     async with mh.db.read() as session:
         states = set(await session.scalars(select(BroadcastRecipient.state)))
     assert states == {"delivered"}
+    await mh.assert_clean(*(p.key for p in people))
+
+
+async def test_one_upload_to_max_then_the_same_file_by_the_id_max_gave_it(
+    mh: MaxHarness,
+) -> None:
+    """One recipient after the other (the loop's lanes at a time: one): the first MAX
+    recipient's upload gives the file a MAX id, which the others get it by."""
+    tg = mh.tg
+    tg.delivery.concurrency = 1
+    people = await audience(mh)
+    boss = admin(tg)
+    await preview(boss, TEXT)
+    await boss.press(texts.BTN_BROADCAST_FILE)
+    await boss.send(kind="pdf", reply_to=boss.last)
+    await boss.press(texts.BTN_BROADCAST_SEND)
+    file_id = next(iter(f for f in tg.session.received_files if f.startswith("pdf-")))
+    assert [u.filename for u in mh.mx.uploads] == ["forma.pdf"]
+    assert tg.session.downloads == [file_id]
+    for person in people:
+        assert max_files(mh, person) == [("forma.pdf", f"content of {file_id}".encode(), TEXT)]
     await mh.assert_clean(*(p.key for p in people))
 
 
@@ -255,3 +277,15 @@ async def test_docs_cancel_and_a_stranger_gets_no_access(mh: MaxHarness) -> None
     assert (await stranger.send("/docs"))[-1].plain == texts.NO_ACCESS
     async with mh.db.read() as session:
         assert list(await session.scalars(select(GuideDocument))) == []
+
+
+def test_a_text_past_a_caption_in_utf16_units_goes_before_the_file() -> None:
+    """Telegram counts a caption in UTF-16 units: 600 emoji are 1,200 of them."""
+    file = {"messenger": "telegram", "kind": "document", "file_id": "f", "name": "a.pdf"}
+    assert broadcast.payloads(1, "😀" * 600, file) == [
+        {"broadcast_id": 1, "part": "text"},
+        {"broadcast_id": 1, "part": "file", "file": file},
+    ]
+    assert broadcast.payloads(1, "&" * 204, file) == [{"broadcast_id": 1, "file": file}]
+    assert len(broadcast.payloads(1, "&" * 205, file)) == 2  # «&amp;» is five
+    assert broadcast.payloads(1, "😀" * 600, None) == [{"broadcast_id": 1}]

@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import SendDocument, SendMessage, SendPhoto, TelegramMethod
 from aiogram.types import BufferedInputFile, Message
 
@@ -212,6 +213,8 @@ class FileCache:
         self._entries: OrderedDict[tuple[str, str], tuple[float, asyncio.Task[bytes | None]]]
         self._entries = OrderedDict()
         self.fetches = 0  # how many fetches this cache made (for the logs and the tests)
+        # The id an upload gave the file on the other messenger: (messenger, file id, target).
+        self._crossed: dict[tuple[str, str, str], str] = {}
 
     async def get(self, source: Bot | None, file: dict[str, Any]) -> bytes | None:
         key = (str(file.get("messenger") or ""), str(file.get("file_id") or file.get("url")))
@@ -234,6 +237,23 @@ class FileCache:
         self._trim()
         return data
 
+    @staticmethod
+    def _crossed_key(file: dict[str, Any], target: Messenger) -> tuple[str, str, str]:
+        return (str(file.get("messenger") or ""), str(file.get("file_id")), target.value)
+
+    def crossed_id(self, file: dict[str, Any], target: Messenger) -> str | None:
+        return self._crossed.get(self._crossed_key(file, target))
+
+    def remember_crossed(self, file: dict[str, Any], target: Messenger, sent: str | None) -> None:
+        if sent:
+            if len(self._crossed) >= 1000:  # a bound; one broadcast or guide uses a few
+                self._crossed.clear()
+            self._crossed[self._crossed_key(file, target)] = sent
+
+    def forget_crossed(self, file: dict[str, Any], target: Messenger, sent: str) -> None:
+        if self._crossed.get(self._crossed_key(file, target)) == sent:
+            del self._crossed[self._crossed_key(file, target)]
+
     def _trim(self) -> None:
         def size(task: asyncio.Task[bytes | None]) -> int:
             if not task.done() or task.cancelled() or task.exception() is not None:
@@ -246,6 +266,21 @@ class FileCache:
             total -= size(oldest)
 
 
+def _by_id(chat_id: int, file: dict[str, Any], file_id: str, caption: str | None) -> Any:
+    if file.get("kind") == "photo":
+        return SendPhoto(chat_id=chat_id, photo=file_id, caption=caption)
+    return SendDocument(chat_id=chat_id, document=file_id, caption=caption)
+
+
+def _sent_id(sent: Any) -> str | None:
+    """The file id a sent message carries on its messenger (None when it says none)."""
+    if not isinstance(sent, Message):
+        return None
+    if sent.document is not None:
+        return sent.document.file_id
+    return sent.photo[-1].file_id if sent.photo else None
+
+
 async def send_file(
     call: Callable[[TelegramMethod[Message]], Awaitable[Message]],
     bots: Bots | None,
@@ -255,21 +290,30 @@ async def send_file(
     caption: str | None,
 ) -> None:
     """Send a kept file (`file_of`) with `caption` (HTML) to a chat of either messenger: by its
-    id on the messenger it was sent on, else fetched (once, `cache`) and uploaded. A caption
-    longer than a caption may be goes before the file, as a message of its own."""
+    id on the messenger it was sent on, else fetched (once, `cache`) and uploaded. Once one
+    upload to the other messenger has given the file an id there, later people get it by that
+    id: the file is not uploaded again for each. A caption longer than a caption may be goes
+    before the file, as a message of its own."""
     origin = Messenger(str(file.get("messenger") or Messenger.TELEGRAM.value))
-    if messenger_of(chat_id) is origin:
+    target = messenger_of(chat_id)
+    if target is origin:
         if caption is not None and len(caption) > texts.CAPTION_LIMIT:
             await call(SendMessage(chat_id=chat_id, text=caption))
             caption = None
-        method: TelegramMethod[Message]
-        if file.get("kind") == "photo":
-            method = SendPhoto(chat_id=chat_id, photo=str(file["file_id"]), caption=caption)
-        else:
-            method = SendDocument(chat_id=chat_id, document=str(file["file_id"]), caption=caption)
-        await call(method)
+        await call(_by_id(chat_id, file, str(file["file_id"]), caption))
         return
+    crossed = cache.crossed_id(file, target)
+    if crossed is not None and (caption is None or len(caption) <= texts.CAPTION_LIMIT):
+        try:
+            await call(_by_id(chat_id, file, crossed, caption))
+            return
+        except TelegramBadRequest:
+            # The other messenger no longer takes that id: nothing was sent, upload it anew.
+            cache.forget_crossed(file, target, crossed)
     source = bots.get(origin) if bots is not None else None
     data = await cache.get(source, file)
-    for method in methods_for({"html": caption or "", "file": file}, data, chat_id):
-        await call(method)
+    methods = methods_for({"html": caption or "", "file": file}, data, chat_id)
+    for method in methods:
+        sent = await call(method)
+        if data is not None and isinstance(method, SendDocument | SendPhoto):
+            cache.remember_crossed(file, target, _sent_id(sent))
