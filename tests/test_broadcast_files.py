@@ -289,3 +289,34 @@ def test_a_text_past_a_caption_in_utf16_units_goes_before_the_file() -> None:
     assert broadcast.payloads(1, "&" * 204, file) == [{"broadcast_id": 1, "file": file}]
     assert len(broadcast.payloads(1, "&" * 205, file)) == 2  # «&amp;» is five
     assert broadcast.payloads(1, "😀" * 600, None) == [{"broadcast_id": 1}]
+
+
+async def test_an_admin_on_max_adds_a_document_a_telegram_applicant_gets_it_uploaded(
+    db: Database, database_url: str, role_matrix: RoleMatrix, organizations: None
+) -> None:
+    """The other way: a document sent to the bot on MAX, fetched from MAX's address once and
+    uploaded to Telegram; MAX's own applicants get it by its MAX id."""
+    boss_id = 3001
+    boss_key = account_key(Messenger.MAX, boss_id)
+    settings = make_settings(database_url, admin_ids=[ADMIN_ID, boss_key])
+    async with max_harness(db, settings, role_matrix) as mh:
+        boss = mh.person(boss_id, "Ольга")
+        assert "Документов пока нет" in (await boss.send("/docs"))[-1].text
+        await boss.press(texts.BTN_DOCS_ADD)
+        content = "Инструкция МИАЦ".encode()
+        raw = mh.mx.push_message(boss_id, document="инструкция.pdf", file_content=content)
+        mark = boss.mark()
+        await mh.feed_raw(raw)
+        assert texts.DOCS_ASK_TITLE in boss.since(mark)[-1].text
+        await boss.send("Инструкция")
+        applicants = [mh.tg.user(1001), mh.tg.user(1002)]
+        for applicant in applicants:
+            await guide(applicant)
+            (doc,) = files_to(mh.tg, applicant.id)
+            assert (doc.filename, doc.data, doc.file_id) == ("инструкция.pdf", content, None)
+        assert mh.tg.delivery.files.fetches == 1  # from MAX's address, once for both
+        on_max = mh.person(2001)
+        await guide(on_max)
+        assert max_files(mh, on_max) == [("инструкция.pdf", content, "📄 Инструкция")]
+        assert mh.mx.uploads == []  # sent on MAX by the id it has there
+        await mh.assert_clean(on_max.key, boss.key)
