@@ -284,6 +284,33 @@ class WrittenPastPrompt(Filter):
         return _may_answer(message) and {"prompt": prompt}
 
 
+class FilePastPrompt(Filter):
+    """In a group, a document or photo by the person a file prompt waits for that is not the
+    reply it waits for: said how to send it (a file written past cannot be offered back as
+    a text can)."""
+
+    def __init__(self, *kinds: PromptKind) -> None:
+        self.kinds = {k.name for k in kinds}
+
+    async def __call__(
+        self, message: Message, prompt: Prompt | None = None
+    ) -> bool | dict[str, Any]:
+        if prompt is None or prompt.kind not in self.kinds or message.chat.type == "private":
+            return False
+        if not _alive(prompt) or not (message.document or message.photo):
+            return False
+        reply = message.reply_to_message
+        return (reply is None or reply.message_id != prompt.prompt_id) and {"prompt": prompt}
+
+
+async def on_file_past(message: Message) -> None:
+    """Say that the file is awaited as a reply to the prompt."""
+    if message.from_user is None:
+        return
+    who = texts.mention(message.from_user.id, message.from_user.full_name)
+    await message.reply(texts.file_hint(who))
+
+
 class PendingPrompt(Filter):
     """The person has a prompt of one of `kinds` here, lapsed or not (for /cancel)."""
 

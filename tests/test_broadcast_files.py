@@ -148,7 +148,11 @@ async def test_the_file_can_be_taken_off_and_cancel_keeps_the_preview(mh: MaxHar
     said = await boss.send("/cancel")
     assert said[-1].plain == texts.BROADCAST_FILE_KEPT
     await boss.press(texts.BTN_BROADCAST_FILE)
-    await boss.send(kind="scan", reply_to=boss.last)
+    prompt = boss.last
+    # In the group, a photo that is not the reply: said how, and still awaited.
+    past = await boss.send(kind="scan")
+    assert "файл я жду ответом" in past[-1].plain
+    await boss.send(kind="scan", reply_to=prompt)
     assert "📎 photo.jpg" in boss.last.plain
     off = await boss.press(texts.BTN_BROADCAST_FILE_REMOVE)
     assert boss.last_answer_text() == texts.BROADCAST_FILE_REMOVED

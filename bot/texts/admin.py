@@ -223,6 +223,13 @@ def input_hint(who: str, kind: str, number: int | None) -> str:
 BTN_USE_AS_INPUT = "✅ Использовать это сообщение"
 
 
+def file_hint(who: str) -> str:
+    return (
+        f"{who}, файл я жду <b>ответом</b> на моё сообщение с вопросом (смахните его влево или "
+        "нажмите «Ответить») — пришлите его так ещё раз. Передумали — /cancel."
+    )
+
+
 def ask_reject_reason(number: int) -> str:
     return f"Напишите причину отказа по заявке № {number} ответом на это сообщение."
 

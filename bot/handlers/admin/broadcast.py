@@ -580,6 +580,7 @@ def broadcast_router() -> Router:
     router.message.register(on_cancel_file, Command("cancel"), prompts.PendingPrompt(FILE))
     router.message.register(on_text, prompts.AnswersPrompt(TEXT))
     router.message.register(on_file, prompts.AnswersPrompt(FILE))
+    router.message.register(prompts.on_file_past, prompts.FilePastPrompt(FILE))
     router.message.register(on_org_words, prompts.AnswersPrompt(ORG_WORDS))
     router.message.register(prompts.on_written_past, prompts.WrittenPastPrompt(TEXT, ORG_WORDS))
     router.callback_query.register(on_stray_taken, *prompts.stray_button(TEXT))

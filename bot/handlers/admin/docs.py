@@ -262,6 +262,7 @@ def docs_router() -> Router:
     router = Router(name="docs")
     router.message.register(on_cancel, Command("cancel"), prompts.PendingPrompt(FILE, TITLE))
     router.message.register(on_file, prompts.AnswersPrompt(FILE))
+    router.message.register(prompts.on_file_past, prompts.FilePastPrompt(FILE))
     router.message.register(on_title, prompts.AnswersPrompt(TITLE))
     router.message.register(prompts.on_written_past, prompts.WrittenPastPrompt(TITLE))
     router.callback_query.register(on_title_stray, *prompts.stray_button(TITLE))
