@@ -324,3 +324,26 @@ async def test_an_admin_on_max_adds_a_document_a_telegram_applicant_gets_it_uplo
         assert max_files(mh, on_max) == [("инструкция.pdf", content, "📄 Инструкция")]
         assert mh.mx.uploads == []  # sent on MAX by the id it has there
         await mh.assert_clean(on_max.key, boss.key)
+
+
+async def test_an_id_the_other_messenger_refuses_is_dropped_and_the_file_uploaded(
+    mh: MaxHarness,
+) -> None:
+    tg = mh.tg
+    tg.delivery.concurrency = 1
+    people = await audience(mh)
+    boss = admin(tg)
+    await preview(boss, TEXT)
+    await boss.press(texts.BTN_BROADCAST_FILE)
+    await boss.send(kind="pdf", reply_to=boss.last)
+    file_id = next(iter(f for f in tg.session.received_files if f.startswith("pdf-")))
+    kept = {"messenger": "telegram", "kind": "document", "file_id": file_id}
+    tg.delivery.files.remember_crossed(kept, Messenger.MAX, "gone-token")
+    await boss.press(texts.BTN_BROADCAST_SEND)
+    for person in people:
+        assert max_files(mh, person) == [("forma.pdf", f"content of {file_id}".encode(), TEXT)]
+    # Refused once (nothing sent), then one upload whose id the others got it by.
+    assert [e.code for e in mh.mx.errors if e.code != "attachment.not.ready"] == ["proto.payload"]
+    assert len(mh.mx.uploads) == 1
+    async with mh.db.read() as session:
+        assert set(await session.scalars(select(BroadcastRecipient.state))) == {"delivered"}

@@ -215,6 +215,7 @@ class FileCache:
         self.fetches = 0  # how many fetches this cache made (for the logs and the tests)
         # The id an upload gave the file on the other messenger: (messenger, file id, target).
         self._crossed: dict[tuple[str, str, str], str] = {}
+        self._refused: set[str] = set()  # ids the other messenger would not take back
 
     async def get(self, source: Bot | None, file: dict[str, Any]) -> bytes | None:
         key = (str(file.get("messenger") or ""), str(file.get("file_id") or file.get("url")))
@@ -245,12 +246,15 @@ class FileCache:
         return self._crossed.get(self._crossed_key(file, target))
 
     def remember_crossed(self, file: dict[str, Any], target: Messenger, sent: str | None) -> None:
-        if sent:
+        if sent and sent not in self._refused:
             if len(self._crossed) >= 1000:  # a bound; one broadcast or guide uses a few
                 self._crossed.clear()
             self._crossed[self._crossed_key(file, target)] = sent
 
     def forget_crossed(self, file: dict[str, Any], target: Messenger, sent: str) -> None:
+        if len(self._refused) >= 1000:
+            self._refused.clear()
+        self._refused.add(sent)  # not learned again: each person would pay a refused call
         if self._crossed.get(self._crossed_key(file, target)) == sent:
             del self._crossed[self._crossed_key(file, target)]
 
