@@ -347,3 +347,24 @@ async def test_an_id_the_other_messenger_refuses_is_dropped_and_the_file_uploade
     assert len(mh.mx.uploads) == 1
     async with mh.db.read() as session:
         assert set(await session.scalars(select(BroadcastRecipient.state))) == {"delivered"}
+
+
+async def test_a_new_version_of_a_document_removed_meanwhile_is_not_saved(
+    mh: MaxHarness,
+) -> None:
+    tg = mh.tg
+    boss, other = admin(tg), tg.member(ADMIN2_ID, ADMIN_CHAT, "Пётр")
+    await boss.send("/docs")
+    await boss.press(texts.BTN_DOCS_ADD)
+    await boss.send(kind="pdf", reply_to=boss.last)
+    await boss.send("Расписание обучения", reply_to=boss.last)
+    listing = boss.last
+    await boss.press(texts.btn_docs_replace(1))
+    prompt = boss.last
+    data = listing.button_data(texts.btn_docs_remove(1))
+    assert data is not None
+    await other.press_data(listing, data)
+    answer = await boss.send(kind="pdf", reply_to=prompt)
+    assert texts.DOCS_GONE in [s.plain for s in answer]
+    async with mh.db.read() as session:
+        assert list(await session.scalars(select(GuideDocument))) == []

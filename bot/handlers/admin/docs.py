@@ -191,7 +191,7 @@ async def on_file(
         document = await guide_docs.replace(session, document_id, file, admin.id)
         title = document.title if document is not None else None
     await prompts.forget(fsm_storage, bot, message.chat.id, admin.id)
-    await message.answer(texts.docs_replaced(title) if title else texts.STALE_BUTTON)
+    await message.answer(texts.docs_replaced(title) if title else texts.DOCS_GONE)
     await _show(bot, db, message.chat.id, message.message_thread_id)
 
 
