@@ -1,0 +1,165 @@
+"""МИАЦ's people on MAX, through the real dispatcher with the MAX harness: the operators'
+chain in a MAX group (/close, the person's rating, an FAQ answer), an organisation's
+responsible person (/org, /responsible), a viewer (/report, /stats, /coverage), and joining
+the staff by a MAX deep link (`/staff` → invite → https://max.ru/<bot>?start=…)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+
+from bot import texts
+from bot.config import Settings
+from db.database import Database
+from db.models import SupportRating, SupportThread
+from services import staff
+from services.role_matrix import RoleMatrix
+from services.staff import StaffRole
+from tests.e2e.max_standin import BOT_USERNAME
+from tests.max_desk import (
+    APPLICANT,
+    MAX_ADMIN,
+    MAX_OPERATOR,
+    GroupMember,
+    add_staff,
+    desk_settings,
+    key,
+    max_desks,
+)
+from tests.max_harness import MaxHarness
+from tests.org_support import ORG_A, org_id
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return desk_settings(database_url)
+
+
+@pytest.fixture
+async def mh(
+    db: Database, settings: Settings, role_matrix: RoleMatrix, organizations: None
+) -> AsyncIterator[MaxHarness]:
+    async with max_desks(db, settings, role_matrix) as harness:
+        yield harness
+
+
+async def support_thread(db: Database, account: int) -> SupportThread:
+    async with db.read() as session:
+        found = await session.get(SupportThread, account)
+    assert found is not None
+    return found
+
+
+async def test_close_rating_and_an_faq_answer_in_the_max_support_chain(
+    mh: MaxHarness, settings: Settings, db: Database
+) -> None:
+    await add_staff(mh, MAX_OPERATOR, StaffRole.OPERATOR)
+    assert settings.max_support_chat_id is not None
+    operator = GroupMember(mh, MAX_OPERATOR, settings.max_support_chat_id, "Оператор")
+    me = mh.person(APPLICANT)
+    await me.send("/help")
+    mark = operator.mark()
+    await me.send("Как выбрать роль?")
+    posted = operator.since(mark)
+    question = next(r for r in posted if "Как выбрать роль?" in (r.text or ""))
+    header = next(r for r in posted if f"MAX, id {APPLICANT}" in (r.text or ""))
+    # A reply under the person's header: no topics on MAX.
+    assert question.link is not None and question.link["message"]["mid"] == header.mid
+
+    # An FAQ answer, picked inside the chain (/faq as a reply to its header).
+    (picker,) = await operator.send("/faq", reply_to=header.mid)
+    assert picker.text == texts.FAQ_PICK
+    entry = "Какой адрес электронной почты указать?"
+    mark = me.mark()
+    await operator.press_on(picker.mid, entry)
+    told = "\n".join(s.text for s in me.since(mark))
+    assert "Ответ специалиста МИАЦ" in told and entry in told and "Личный адрес" in told
+    assert mh.mx.messages[picker.mid].text == texts.plain(texts.faq_sent(entry))
+    assert (await support_thread(db, me.key)).waiting_since is None
+
+    # The operator closes the consultation inside the chain (a reply to the person's
+    # question): the person is asked to rate.
+    mark = me.mark()
+    closed = await operator.send("/close", reply_to=question.mid)
+    assert [r.text for r in closed] == [texts.THREAD_CLOSED]
+    (ask,) = me.since(mark)
+    assert ask.text == texts.APPLICANT_CLOSED and ask.buttons == ["1", "2", "3", "4", "5"]
+    assert (await support_thread(db, me.key)).status == "closed"
+    again = await operator.send("/close", reply_to=question.mid)
+    assert [r.text for r in again] == [texts.THREAD_ALREADY]
+
+    # The person answers the rating on MAX: counted once, the buttons gone.
+    await me.press("5")
+    assert me.answer_text() == texts.RATING_THANKS
+    assert me.current(ask) == texts.APPLICANT_CLOSED
+    assert mh.mx.messages[ask.parts[0].mid].buttons == []
+    async with db.read() as session:
+        ratings = (await session.execute(select(SupportRating.user_id, SupportRating.rating))).all()
+    assert [tuple(r) for r in ratings] == [(me.key, 5)]
+    assert not (await support_thread(db, me.key)).awaiting_rating
+    await mh.assert_clean(me.key, key(MAX_OPERATOR))
+
+
+# --- joining by a MAX deep link -------------------------------------------------------------
+
+LINK = re.compile(r"https://max\.ru/(\w+)\?start=(\S+)")
+
+
+async def invite_link(mh: MaxHarness, olga: GroupMember, *presses: str) -> str:
+    """The admin presses through /staff in the MAX admins' group; the link they get in their
+    own MAX dialog, its start payload."""
+    mark = len(mh.mx.sent)
+    for label in presses:
+        await olga.press(label)
+    assert olga.answer_text() == texts.INVITE_SENT_PRIVATELY
+    dialog = mh.mx.dialog_chat_id(MAX_ADMIN)
+    (private,) = [r for r in mh.mx.sent[mark:] if r.chat_id == dialog]
+    found = LINK.search(private.text or "")
+    assert found is not None, private.text
+    assert found.group(1) == BOT_USERNAME  # the MAX bot's own link, not t.me
+    assert not [r for r in olga.since(mark) if found.group(2) in (r.text or "")]
+    return found.group(2)
+
+
+async def role_of(db: Database, user_id: int) -> tuple[StaffRole | None, int | None]:
+    async with db.read() as session:
+        return await staff.role_of(session, key(user_id)), await staff.organization_of(
+            session, key(user_id)
+        )
+
+
+VIEWER = 910201
+RESPONSIBLE = 910202
+
+
+async def test_staff_invites_made_on_max_are_accepted_through_a_max_deep_link(
+    mh: MaxHarness, settings: Settings, db: Database
+) -> None:
+    assert settings.max_admin_chat_id is not None
+    mh.mx.introduce(MAX_ADMIN, "Ольга")  # the admin's own dialog with the bot
+    olga = GroupMember(mh, MAX_ADMIN, settings.max_admin_chat_id, "Ольга")
+    listed = await olga.send("/staff")
+    assert texts.BTN_INVITE_VIEWER in listed[-1].buttons
+    payload = await invite_link(mh, olga, texts.BTN_INVITE_VIEWER)
+
+    viewer = mh.person(VIEWER, "Пётр")
+    welcome = await viewer.start(payload)  # MAX: bot_started with the link's payload
+    assert [s.text for s in welcome] == [texts.WELCOME_VIEWER]
+    assert await role_of(db, VIEWER) == (StaffRole.VIEWER, None)
+    again = await mh.person(VIEWER + 1, "Иван").start(payload)  # one-time
+    assert [s.text for s in again] == [texts.INVITE_INVALID]
+
+    # A responsible person: the organisation asked for in the group (a reply on MAX).
+    (prompt,) = await olga.press(texts.BTN_INVITE_RESPONSIBLE)
+    assert texts.plain(texts.STAFF_ORG_PROMPT) in (prompt.text or "")
+    found = await olga.send("Условная ЦРБ А", reply_to=prompt.mid)
+    assert ORG_A in found[-1].buttons
+    payload = await invite_link(mh, olga, ORG_A)
+    person = mh.person(RESPONSIBLE, "Анна")
+    welcome = await person.start(payload)
+    assert [s.text for s in welcome] == [texts.plain(texts.welcome_responsible(ORG_A))]
+    assert await role_of(db, RESPONSIBLE) == (StaffRole.RESPONSIBLE, await org_id(db))
+    await mh.assert_clean(key(VIEWER), key(RESPONSIBLE), key(MAX_ADMIN))
