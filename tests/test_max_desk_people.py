@@ -5,10 +5,13 @@ the staff by a MAX deep link (`/staff` → invite → https://max.ru/<bot>?start
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot import texts
@@ -17,6 +20,7 @@ from db.database import Database
 from db.models import SupportRating, SupportThread
 from services import staff
 from services.role_matrix import RoleMatrix
+from services.snils import check_number, format_snils
 from services.staff import StaffRole
 from tests.e2e.max_standin import BOT_USERNAME
 from tests.max_desk import (
@@ -28,6 +32,7 @@ from tests.max_desk import (
     desk_settings,
     key,
     max_desks,
+    submit_on_max,
 )
 from tests.max_harness import MaxHarness
 from tests.org_support import ORG_A, org_id
@@ -163,3 +168,102 @@ async def test_staff_invites_made_on_max_are_accepted_through_a_max_deep_link(
     assert [s.text for s in welcome] == [texts.plain(texts.welcome_responsible(ORG_A))]
     assert await role_of(db, RESPONSIBLE) == (StaffRole.RESPONSIBLE, await org_id(db))
     await mh.assert_clean(key(VIEWER), key(RESPONSIBLE), key(MAX_ADMIN))
+
+
+# --- an organisation's responsible person on MAX --------------------------------------------
+
+RESP = 910300
+APPLICANT2 = 910101
+PDF = b"%PDF-1.4\n% the form signed by the head\n%%EOF\n"
+
+
+def other_snils(n: int) -> str:
+    digits = f"{500_000_000 + n:09d}"
+    return format_snils(digits + f"{check_number(digits):02d}")
+
+
+async def in_org_a(mh: MaxHarness, settings: Settings, db: Database) -> tuple[int, int]:
+    """Two MAX applicants of organisation A; their numbers."""
+    org = {
+        "organization_id": await org_id(db),
+        "org_full_name": ORG_A,
+        "org_short_name": ORG_A,
+        "org_manual": False,
+    }
+    first = await submit_on_max(mh, settings, APPLICANT, **org)
+    second = await submit_on_max(
+        mh, settings, APPLICANT2, snils=other_snils(1), email="petrov@example.ru", **org
+    )
+    return first, second
+
+
+def labels(record: Any) -> list[str]:
+    return [str(b["text"]) for b in record.buttons]
+
+
+async def test_org_filters_answers_and_the_heads_form_for_a_responsible_person_on_max(
+    mh: MaxHarness, settings: Settings, db: Database
+) -> None:
+    resp = mh.person(RESP, "Анна")
+    await add_staff(mh, RESP, StaffRole.RESPONSIBLE, organization_id=await org_id(db))
+    first, second = await in_org_a(mh, settings, db)
+    asks = [s for s in resp.since(0) if "Новая заявка сотрудника" in s.text]
+    assert len(asks) == 2 and asks[-1].buttons == [texts.BTN_ORG_CONFIRM, texts.BTN_ORG_DECLINE]
+
+    # «Подтверждаю» on the newest ask (the second request).
+    await resp.press(texts.BTN_ORG_CONFIRM)
+    assert resp.answer_text() == texts.org_confirmed_done(second)
+    assert mh.mx.messages[asks[-1].parts[-1].mid].buttons == []
+
+    # /org and its filters, edited in place.
+    (page,) = await resp.send("/org")
+    assert f"№ {first}" in page.text and f"№ {second}" in page.text
+    assert f"{texts.BTN_ORG_DECLINE} № {first}" in page.buttons
+    assert f"{texts.BTN_ORG_DECLINE} № {second}" not in page.buttons  # answered
+    page_mid = page.parts[-1].mid
+    await resp.press(texts.ORG_FILTERS["wait"])
+    waiting = mh.mx.messages[page_mid].text or ""
+    assert texts.ORG_FILTERS["wait"] in waiting
+    assert f"№ {first}" in waiting and f"№ {second}" not in waiting
+    await resp.press(texts.ORG_FILTERS["gap"])
+    assert texts.ORG_MATRIX_LABEL.lower() in (mh.mx.messages[page_mid].text or "")
+    await resp.press(texts.ORG_FILTERS["all"])
+    assert f"№ {second}" in (mh.mx.messages[page_mid].text or "")
+
+    # «Не подтверждаю» from /org: the reason is the next message; the applicant is told.
+    shown = await resp.press(f"{texts.BTN_ORG_DECLINE} № {first}")
+    assert any(texts.ORG_REASON_PROMPT in s.text for s in shown)
+    mark = len(mh.mx.sent)
+    done = await resp.send("Не работает у нас <с 2025> & всё")
+    assert done[0].text == texts.plain(texts.org_declined_done(first))
+    dialog = mh.mx.dialog_chat_id(APPLICANT)
+    told = [r.text or "" for r in mh.mx.sent[mark:] if r.chat_id == dialog]
+    assert any("не подтвердила заявку" in t and "<с 2025> & всё" in t for t in told)
+    assert f"{texts.BTN_ORG_DECLINE} № {first}" not in labels(mh.mx.messages[page_mid])
+
+    # The form for the head's signature, as an XLSX uploaded to MAX.
+    (form,) = await resp.press(texts.BTN_ORG_XLSX)
+    (upload,) = form.parts[0].files
+    assert upload.type == "file" and (upload.filename or "").endswith(".xlsx")
+    assert form.text == texts.plain(texts.org_xlsx_caption(ORG_A, 1))  # not the declined one
+    book = load_workbook(io.BytesIO(upload.content), read_only=True)
+    cells = " ".join(str(c) for row in book.worksheets[0].iter_rows(values_only=True) for c in row)
+    assert "Иванова Мария" in cells and "Руководитель" in cells
+
+    # The signed form sent back as a PDF on MAX; an admin on MAX gets it with /orgform.
+    (prompt,) = await resp.press(texts.BTN_ORG_SIGNED)
+    assert prompt.text == texts.plain(texts.ORG_SIGNED_PROMPT)
+    mark = resp.mark()
+    await mh.feed_raw(mh.mx.push_message(RESP, document="forma.pdf", file_content=PDF))
+    (saved,) = resp.since(mark)
+    assert saved.text.startswith("Подписанная форма получена") and f"№ {second}" in saved.text
+    assert settings.max_admin_chat_id is not None
+    olga = GroupMember(mh, MAX_ADMIN, settings.max_admin_chat_id, "Ольга")
+    cards = [m for m in mh.mx.messages.values() if m.chat_id == olga.chat_id]
+    assert any(
+        texts.ORG_SIGNED_LABEL in (m.text or "") and "/orgform 1" in (m.text or "") for m in cards
+    )
+    (sent,) = await olga.send("/orgform 1")
+    (again,) = sent.files
+    assert again.content == PDF and "№ 1" in (sent.text or "")
+    await mh.assert_clean(resp.key, key(APPLICANT), key(APPLICANT2))
