@@ -267,3 +267,82 @@ async def test_org_filters_answers_and_the_heads_form_for_a_responsible_person_o
     (again,) = sent.files
     assert again.content == PDF and "№ 1" in (sent.text or "")
     await mh.assert_clean(resp.key, key(APPLICANT), key(APPLICANT2))
+
+
+WOULD_BE = 910400
+
+
+async def test_responsible_applied_for_on_max_with_a_scan_and_granted_in_the_max_group(
+    mh: MaxHarness, settings: Settings, db: Database
+) -> None:
+    anna = mh.person(WOULD_BE, "Анна")
+    (found,) = await anna.send("/responsible Условная ЦРБ А")
+    assert ORG_A in found.buttons
+    prompt = await anna.press(ORG_A)
+    assert texts.plain(texts.APPOINTMENT_PROMPT) in "\n".join(s.text for s in prompt)
+    (scan_step,) = await anna.send("приказ № 45-к от 12.09.2022")
+    assert scan_step.text == texts.plain(texts.APPOINTMENT_SCAN)
+    (confirm,) = await anna.send_photo()
+    assert confirm.buttons == [texts.BTN_APPLICATION_SEND]
+    assert settings.max_admin_chat_id is not None
+    olga = GroupMember(mh, MAX_ADMIN, settings.max_admin_chat_id, "Ольга")
+    mark = olga.mark()
+    await anna.press(texts.BTN_APPLICATION_SEND)
+    assert anna.answer_text() == texts.APPLICATION_FILED
+
+    # The application in the MAX admins' group, the scan (the person's MAX photo) under it.
+    posted = olga.since(mark)
+    card = next(r for r in posted if texts.BTN_APPLICATION_APPROVE in r.buttons)
+    assert "приказ № 45-к от 12.09.2022" in (card.text or "") and ORG_A in (card.text or "")
+    (scan,) = [r for r in posted if r.files]
+    assert scan.files[0].type == "image" and scan.text == texts.application_scan_caption(1)
+    assert scan.link is not None and scan.link["message"]["mid"] == card.mid
+
+    mark = anna.mark()
+    await olga.press(texts.BTN_APPLICATION_APPROVE)
+    assert texts.BTN_APPLICATION_APPROVE not in labels(mh.mx.messages[card.mid])
+    told = "\n".join(s.text for s in anna.since(mark))
+    assert texts.plain(texts.application_approved(ORG_A)) in told
+    assert await role_of(db, WOULD_BE) == (StaffRole.RESPONSIBLE, await org_id(db))
+    (page,) = await anna.send("/org")  # the wing lets her in now
+    assert ORG_A in page.text and texts.BTN_ORG_XLSX in page.buttons
+    await mh.assert_clean(anna.key, key(MAX_ADMIN))
+
+
+# --- a viewer on MAX --------------------------------------------------------------------------
+
+
+async def test_report_stats_and_coverage_for_a_viewer_on_max(
+    mh: MaxHarness, settings: Settings, db: Database
+) -> None:
+    await in_org_a(mh, settings, db)
+    viewer = mh.person(VIEWER, "Пётр")
+    await add_staff(mh, VIEWER, StaffRole.VIEWER)
+
+    report = await viewer.send("/report")
+    text, chart, book = report
+    assert texts.REPORT_TITLE in text.text and "(всего 2)" in text.text
+    assert [(s.method, s.parts[0].files[0].type) for s in (chart, book)] == [
+        ("SendPhoto", "image"),
+        ("SendDocument", "file"),
+    ]
+    assert chart.parts[0].files[0].content.startswith(b"\x89PNG")
+    workbook = load_workbook(io.BytesIO(book.parts[0].files[0].content), read_only=True)
+    assert workbook.worksheets
+
+    stats = await viewer.send("/stats")
+    assert "Статистика заявок" in stats[0].text
+    # The requests by day (nobody approved yet: no chart of organisations).
+    assert [(s.method, s.parts[0].files[0].type) for s in stats[1:]] == [("SendPhoto", "image")]
+
+    coverage = await viewer.send("/coverage")
+    assert "Организации без одобренных пользователей" in coverage[0].text
+    assert texts.ORG_SIGNED_LABEL not in "\n".join(s.text for s in coverage)  # admins only
+    (sheet,) = [s for s in coverage if s.method == "SendDocument"]
+    (upload,) = sheet.parts[0].files
+    rows = load_workbook(io.BytesIO(upload.content), read_only=True).worksheets[0]
+    assert any(ORG_A in str(r) for r in rows.iter_rows(values_only=True))
+    # A viewer decides nothing: /export is refused on MAX as on Telegram.
+    (refused,) = await viewer.send("/export")
+    assert refused.text == texts.NO_ACCESS
+    await mh.assert_clean(viewer.key)
