@@ -40,7 +40,9 @@ async def save(
         organization_id=organization_id,
         account_id=account_id,
         sent_at=utcnow(),
-        files=[{"kind": f["kind"], "file_id": f["file_id"]} for f in files],
+        # A MAX file also keeps its download address: an admins' group on Telegram cannot
+        # take a MAX file by its id, the file is fetched and uploaded there (/orgform).
+        files=[{k: f[k] for k in ("kind", "file_id", "url") if f.get(k)} for f in files],
     )
     session.add(form)
     await session.flush()
