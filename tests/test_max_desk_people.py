@@ -22,6 +22,7 @@ from services import staff
 from services.role_matrix import RoleMatrix
 from services.snils import check_number, format_snils
 from services.staff import StaffRole
+from tests.conftest import ADMIN_CHAT, ADMIN_ID
 from tests.e2e.max_standin import BOT_USERNAME
 from tests.max_desk import (
     APPLICANT,
@@ -35,7 +36,7 @@ from tests.max_desk import (
     submit_on_max,
 )
 from tests.max_harness import MaxHarness
-from tests.org_support import ORG_A, org_id
+from tests.org_support import ORG_A, RESP_A1, org_id, responsible
 
 
 @pytest.fixture
@@ -346,3 +347,40 @@ async def test_report_stats_and_coverage_for_a_viewer_on_max(
     (refused,) = await viewer.send("/export")
     assert refused.text == texts.NO_ACCESS
     await mh.assert_clean(viewer.key)
+
+
+async def test_a_signed_form_is_shown_in_the_admins_group_of_the_other_messenger(
+    db: Database, database_url: str, role_matrix: RoleMatrix, organizations: None
+) -> None:
+    """During a move (or with МИАЦ's desk on Telegram alone) a responsible person on MAX
+    sends the signed form: a MAX file id means nothing to Telegram, so /orgform in the
+    Telegram group fetches the file from MAX and uploads it; a form sent on Telegram, asked
+    for in the MAX group, says where it can be opened instead of failing silently."""
+    settings = desk_settings(
+        database_url, admin_chat_id=ADMIN_CHAT, admin_ids=[ADMIN_ID, key(MAX_ADMIN)]
+    )
+    async with max_desks(db, settings, role_matrix) as mh:
+        resp = mh.person(RESP, "Анна")
+        await add_staff(mh, RESP, StaffRole.RESPONSIBLE, organization_id=await org_id(db))
+        await in_org_a(mh, settings, db)
+        await resp.send("/org")
+        await resp.press(texts.BTN_ORG_SIGNED)
+        await mh.feed_raw(mh.mx.push_message(RESP, document="forma.pdf", file_content=PDF))
+        olga = mh.tg.member(ADMIN_ID, ADMIN_CHAT, "Ольга")
+        await olga.send("/orgform 1")
+        (shown,) = mh.tg.session.files
+        assert (shown.kind, shown.data, shown.chat_id) == ("document", PDF, ADMIN_CHAT)
+        assert shown.caption is not None and "Подписанная форма № 1" in shown.caption
+
+        # A form sent on Telegram; the MAX group cannot take a Telegram file.
+        await responsible(db, RESP_A1)
+        on_telegram = mh.tg.user(RESP_A1, "Пётр")
+        await on_telegram.send("/org")
+        await on_telegram.press(texts.BTN_ORG_SIGNED)
+        await on_telegram.send("подписано", kind="pdf")
+        assert settings.max_admin_chat_id is not None
+        mx_admin = GroupMember(mh, MAX_ADMIN, settings.max_admin_chat_id, "Ольга")
+        (told,) = await mx_admin.send("/orgform 2")
+        assert told.text == texts.orgform_elsewhere(2, "Telegram")
+        assert mh.tg.session.refusals == []
+        await mh.assert_clean(resp.key)
