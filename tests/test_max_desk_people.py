@@ -35,7 +35,7 @@ from tests.max_desk import (
     max_desks,
     submit_on_max,
 )
-from tests.max_harness import MaxHarness
+from tests.max_harness import MaxHarness, max_harness
 from tests.org_support import ORG_A, RESP_A1, org_id, responsible
 
 
@@ -384,3 +384,29 @@ async def test_a_signed_form_is_shown_in_the_admins_group_of_the_other_messenger
         assert told.text == texts.orgform_elsewhere(2, "Telegram")
         assert mh.tg.session.refusals == []
         await mh.assert_clean(resp.key)
+
+
+async def test_an_appointment_scan_sent_on_max_reaches_the_admins_telegram_group(
+    db: Database, database_url: str, role_matrix: RoleMatrix, organizations: None
+) -> None:
+    """MAX applicants, МИАЦ's desk on Telegram (the default): /responsible with a photo of
+    the appointment on MAX — the scan is under the application's card in Telegram."""
+    settings = desk_settings(database_url, admin_chat_id=ADMIN_CHAT, admin_ids=[ADMIN_ID])
+    async with max_harness(db, settings, role_matrix) as mh:
+        anna = mh.person(WOULD_BE, "Анна")
+        await anna.send("/responsible Условная ЦРБ А")
+        await anna.press(ORG_A)
+        await anna.send("приказ № 45-к от 12.09.2022")
+        await anna.send_photo()
+        await anna.press(texts.BTN_APPLICATION_SEND)
+        (card,) = [s for s in mh.tg.session.in_chat(ADMIN_CHAT) if "45-к" in s.plain]
+        assert texts.BTN_APPLICATION_APPROVE in card.buttons
+        (scan,) = mh.tg.session.files
+        assert (scan.kind, scan.chat_id, scan.data) == (
+            "photo",
+            ADMIN_CHAT,
+            b"standin file content",
+        )
+        assert scan.caption == texts.application_scan_caption(1)
+        assert mh.tg.session.refusals == []
+        await mh.assert_clean(anna.key)
