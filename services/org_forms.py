@@ -1,8 +1,9 @@
 """The organisation's form signed by its head, sent back (order No 922, item 2.3: the head
 sends the organisation's request for access). A responsible person sends the scan (a PDF or
-photos); it is kept as Telegram file ids (never the bytes) with who sent it, when, and the
-requests the organisation's form listed then. Only admins see it; it is erased with any of
-the requests it covers (a scan cannot be cut: it shows every person the form listed).
+photos); it is kept as file ids (never the bytes; on MAX with the file's download address)
+with who sent it, when, and the requests the organisation's form listed then. Only admins see
+it; it is erased with any of the requests it covers (a scan cannot be cut: it shows every
+person the form listed).
 Nothing here commits."""
 
 from __future__ import annotations
