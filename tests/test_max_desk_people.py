@@ -85,6 +85,12 @@ async def test_close_rating_and_an_faq_answer_in_the_max_support_chain(
     assert "Ответ специалиста МИАЦ" in told and entry in told and "Личный адрес" in told
     assert mh.mx.messages[picker.mid].text == texts.plain(texts.faq_sent(entry))
     assert (await support_thread(db, me.key)).waiting_since is None
+    # The person answers the FAQ answer on MAX: it comes into the same chain.
+    await me.press(texts.BTN_REPLY_OPERATOR)
+    mark = operator.mark()
+    await me.send("Спасибо, а если адрес на .рф?")
+    (reply,) = [r for r in operator.since(mark) if "адрес на .рф" in (r.text or "")]
+    assert reply.link is not None and reply.link["message"]["mid"] in (header.mid, picker.mid)
 
     # The operator closes the consultation inside the chain (a reply to the person's
     # question): the person is asked to rate.
