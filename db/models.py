@@ -565,7 +565,7 @@ class OrgAsk(Base):
 
 class OrgForm(Base):
     """The organisation's form signed by its head (order No 922, item 2.3), sent back by a
-    responsible person as a PDF or photos: the Telegram file ids (never the bytes), who sent
+    responsible person as a PDF or photos: the file ids (never the bytes), who sent
     it and when. Shown to admins only; erased with the requests it covers."""
 
     __tablename__ = "org_forms"
@@ -574,7 +574,8 @@ class OrgForm(Base):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     account_id: Mapped[int] = mapped_column(BigInteger)  # the responsible person who sent it
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    # [{"kind": "document" | "photo", "file_id": "…"}, …] in the order they were sent.
+    # [{"kind": "document" | "photo", "file_id": "…", "url": MAX's download address (MAX only)},
+    #  …] in the order they were sent.
     files: Mapped[list[dict[str, str]]] = mapped_column(JSON)
 
 

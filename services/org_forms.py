@@ -1,8 +1,9 @@
 """The organisation's form signed by its head, sent back (order No 922, item 2.3: the head
 sends the organisation's request for access). A responsible person sends the scan (a PDF or
-photos); it is kept as Telegram file ids (never the bytes) with who sent it, when, and the
-requests the organisation's form listed then. Only admins see it; it is erased with any of
-the requests it covers (a scan cannot be cut: it shows every person the form listed).
+photos); it is kept as file ids (never the bytes; on MAX with the file's download address)
+with who sent it, when, and the requests the organisation's form listed then. Only admins see
+it; it is erased with any of the requests it covers (a scan cannot be cut: it shows every
+person the form listed).
 Nothing here commits."""
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ async def save(
         organization_id=organization_id,
         account_id=account_id,
         sent_at=utcnow(),
-        files=[{"kind": f["kind"], "file_id": f["file_id"]} for f in files],
+        # A MAX file also keeps its download address: an admins' group on Telegram cannot
+        # take a MAX file by its id, the file is fetched and uploaded there (/orgform).
+        files=[{k: f[k] for k in ("kind", "file_id", "url") if f.get(k)} for f in files],
     )
     session.add(form)
     await session.flush()

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import texts
 from db.outbox import Envelope
 from services import outbox, staff
+from services.accounts import Messenger, messenger_of
 from services.outbox import Kind, Outcome
 from services.staff import MIAC_ROLES, StaffRole
 
@@ -41,7 +42,12 @@ def responsible_commands() -> list[BotCommand]:
 
 
 def method_for(chat_id: int, role: StaffRole | None) -> SetMyCommands | DeleteMyCommands | None:
-    """What sets the person's menu; None for МИАЦ (their menu is set at start-up)."""
+    """What sets the person's menu; None for МИАЦ (their menu is set at start-up), and None
+    on MAX: MAX has one command list per bot, no menu of one chat (bot/max/session.py
+    refuses such a scope), so a viewer or a responsible person joining there types the
+    commands their welcome names — the call would only ever fail."""
+    if messenger_of(chat_id) is Messenger.MAX:
+        return None
     scope = BotCommandScopeChat(chat_id=chat_id)
     if role is StaffRole.VIEWER:
         return SetMyCommands(commands=viewer_commands(), scope=scope)

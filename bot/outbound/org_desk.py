@@ -12,9 +12,10 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from aiogram.exceptions import TelegramBadRequest
+import aiohttp
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.methods import EditMessageText, SendDocument, SendMessage, SendPhoto
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,10 +23,12 @@ from bot import texts
 from bot.callbacks import OrgCb, StaffCb
 from bot.config import Settings
 from bot.outbound import cards
+from bot.outbound.crossing import fetch_file
 from db.database import Database
 from db.models import AccessRequest, Organization, OrgAsk, ResponsibleApplication
 from db.outbox import Envelope
 from services import org_confirmation, outbox, staff
+from services.accounts import Messenger, messenger_of
 from services.org_confirmation import Answered, State
 from services.outbox import Delivered, Kind, Outcome
 from services.snils import mask_snils
@@ -147,10 +150,15 @@ async def release_without_responsible(
 
 
 async def enqueue_application(
-    session: AsyncSession, settings: Settings, application_id: int
+    session: AsyncSession, settings: Settings, application_id: int, scan_url: str | None = None
 ) -> None:
+    """The application to every admins' group; `scan_url`: where MAX lets the scan of the
+    appointment be downloaded, for a group on the other messenger (item 2.1)."""
+    payload: dict[str, object] = {"application_id": application_id}
+    if scan_url:
+        payload["scan_url"] = scan_url
     for chat_id in await cards.card_targets(session, settings):
-        outbox.enqueue(session, chat_id, Kind.ORG_APPLICATION, {"application_id": application_id})
+        outbox.enqueue(session, chat_id, Kind.ORG_APPLICATION, payload)
 
 
 async def render_application(
@@ -305,23 +313,52 @@ async def deliver_application(ctx: Context, row: Envelope) -> Outcome | None:
     card = await ctx.call(SendMessage(chat_id=row.chat_id, text=text, reply_markup=keyboard))
     if application.appointment_file_id is not None:  # the scan, under its card (item 2.1)
         caption = texts.application_scan_caption(application.id)
-        method: SendPhoto | SendDocument = (
-            SendPhoto(
-                chat_id=row.chat_id,
-                photo=application.appointment_file_id,
-                caption=caption,
-                reply_to_message_id=card.message_id,
-            )
-            if application.appointment_file_kind == "photo"
-            else SendDocument(
-                chat_id=row.chat_id,
-                document=application.appointment_file_id,
-                caption=caption,
-                reply_to_message_id=card.message_id,
-            )
-        )
+        photo = application.appointment_file_kind == "photo"
+        scan: str | BufferedInputFile = application.appointment_file_id
         try:
+            if messenger_of(application.account_id) is not messenger_of(row.chat_id):
+                # A file id means nothing to the other messenger (the scan was refused and
+                # never shown): fetched from where it was sent (MAX's download address,
+                # Telegram's getFile) and uploaded here (order item 2.1: the head's
+                # appointment is for the admins to see).
+                data = await _scan_bytes(ctx, application, row)
+                if data is None:
+                    return None
+                scan = BufferedInputFile(data, filename="photo.jpg" if photo else "scan.pdf")
+            method: SendPhoto | SendDocument = (
+                SendPhoto(
+                    chat_id=row.chat_id,
+                    photo=scan,
+                    caption=caption,
+                    reply_to_message_id=card.message_id,
+                )
+                if photo
+                else SendDocument(
+                    chat_id=row.chat_id,
+                    document=scan,
+                    caption=caption,
+                    reply_to_message_id=card.message_id,
+                )
+            )
             await ctx.call(method)
         except TelegramBadRequest as exc:  # the card is out; a lost scan is not worth a repeat
             log.info("appointment scan not sent: %s", type(exc).__name__)
     return None
+
+
+async def _scan_bytes(
+    ctx: Context, application: ResponsibleApplication, row: Envelope
+) -> bytes | None:
+    file = {
+        "kind": application.appointment_file_kind,
+        "file_id": application.appointment_file_id,
+        "url": row.payload.get("scan_url"),
+    }
+    if messenger_of(application.account_id) is Messenger.MAX and not file["url"]:
+        return None  # a MAX file without its address cannot be had
+    source = ctx.bots.for_chat(application.account_id) if ctx.bots is not None else None
+    try:
+        return await fetch_file(source or ctx.bot, {"file": file})
+    except (TelegramAPIError, aiohttp.ClientError, TimeoutError) as exc:
+        log.info("appointment scan not fetched: %s", type(exc).__name__)
+        return None

@@ -78,6 +78,14 @@ ORGFORM_USAGE = "Напишите номер формы: <code>/orgform 3</code>
 ORGFORM_NOT_FOUND = "Такой формы нет: номер неверный, или она удалена вместе с заявками."
 
 
+def orgform_elsewhere(number: int, messenger: str) -> str:
+    """A page of the form that cannot be brought over from the messenger it was sent in."""
+    return (
+        f"Форма № {number} прислана в {messenger}, и её файл не удалось получить оттуда: "
+        f"откройте её командой /orgform {number} в группе администраторов в {messenger}."
+    )
+
+
 def org_signed_line(sent: datetime, number: int) -> str:
     """Plain (the card escapes it)."""
     return f"получена {sent.astimezone(LOCAL_TZ).strftime('%d.%m.%Y %H:%M')} — /orgform {number}"

@@ -9,6 +9,7 @@ import tempfile
 from datetime import date, datetime
 from pathlib import Path
 
+import aiohttp
 import rustpy_xlsxwriter as xlsx
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
@@ -26,8 +27,10 @@ from bot import charts, texts
 from bot.args import ascii_number
 from bot.callbacks import GrantCb
 from bot.config import Settings
+from bot.outbound.crossing import fetch_file
 from db.database import Database
 from services import export, org_forms, outbox, staff, stats
+from services.accounts import messenger_of
 
 _DATE = re.compile(r"^[0-9]{1,2}\.[0-9]{1,2}\.[0-9]{4}$")
 COVERAGE_SHOWN = 40
@@ -245,16 +248,40 @@ async def on_orgform(message: Message, command: CommandObject, bot: Bot, db: Dat
         form.id, names.get(form.organization_id, "—"), form.sent_at, covered
     )
     thread = message.message_thread_id
+    sent_on = messenger_of(form.account_id)
     for index, file in enumerate(form.files):
         shown = caption if index == 0 else None
-        if file.get("kind") == org_forms.PHOTO:
-            await bot.send_photo(
-                message.chat.id, file["file_id"], caption=shown, message_thread_id=thread
-            )
+        photo = file.get("kind") == org_forms.PHOTO
+        upload: str | BufferedInputFile = file["file_id"]
+        if sent_on is not messenger_of(message.chat.id):
+            # A file id is good on its own messenger only: a form sent on MAX, asked for in
+            # the admins' Telegram group (the default when MAX applicants have no MAX desk),
+            # is fetched by the address MAX gave with it and uploaded here (order item 2.3).
+            data = await _fetched(bot, file)
+            if data is None:
+                await message.answer(
+                    texts.orgform_elsewhere(form.id, texts.MESSENGER_NAMES[sent_on])
+                )
+                return
+            name = "photo.jpg" if photo else f"orgform_{form.id}_{index + 1}.pdf"
+            upload = BufferedInputFile(data, filename=name)
+        if photo:
+            await bot.send_photo(message.chat.id, upload, caption=shown, message_thread_id=thread)
         else:
             await bot.send_document(
-                message.chat.id, file["file_id"], caption=shown, message_thread_id=thread
+                message.chat.id, upload, caption=shown, message_thread_id=thread
             )
+
+
+async def _fetched(bot: Bot, file: dict[str, str]) -> bytes | None:
+    """A page of a signed form from the other messenger, if it can be had (a MAX file by its
+    download address; a Telegram file only Telegram's bot could fetch)."""
+    if not file.get("url"):
+        return None
+    try:
+        return await fetch_file(bot, {"file": dict(file)})
+    except (aiohttp.ClientError, TimeoutError):
+        return None
 
 
 def oversight_router() -> Router:

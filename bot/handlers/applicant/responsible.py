@@ -15,9 +15,11 @@ from aiogram.filters import Command, CommandObject
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import (
     CallbackQuery,
+    Document,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    PhotoSize,
 )
 from aiogram.utils.callback_answer import CallbackAnswer
 
@@ -134,16 +136,20 @@ async def on_appointment(
         await prompts.keep(fsm_storage, bot, message.chat.id, message.from_user.id, prompt)
         await message.answer(texts.APPOINTMENT_SCAN, reply_markup=_send_button(org_id, False))
         return
+    file: PhotoSize | Document
     if message.photo:
-        scan = ["photo", message.photo[-1].file_id]
+        kind, file = "photo", message.photo[-1]
     elif message.document is not None:
-        scan = ["document", message.document.file_id]
+        kind, file = "document", message.document
     else:
         await message.answer(
             texts.APPOINTMENT_SCAN_NEEDED, reply_markup=_send_button(org_id, False)
         )
         return
-    prompt.data["scan"] = scan
+    # On MAX, also the address MAX gives to download the file: an admins' group on the
+    # other messenger cannot take a MAX file by its id (bot/outbound/org_desk.py).
+    url = (file.model_extra or {}).get("url")
+    prompt.data["scan"] = [kind, file.file_id, *([str(url)] if url else [])]
     await prompts.keep(fsm_storage, bot, message.chat.id, message.from_user.id, prompt)
     await message.answer(
         texts.application_confirm(
@@ -197,7 +203,8 @@ async def on_send(
             (str(scan[0]), str(scan[1])) if scan else None,
         )
         if application_id is not None:
-            await enqueue_application(session, settings, application_id)
+            scan_url = str(scan[2]) if scan and len(scan) > 2 else None
+            await enqueue_application(session, settings, application_id, scan_url)
     await prompts.forget(fsm_storage, bot, chat_id, user.id)
     callback_answer.show_alert = True
     callback_answer.text = {

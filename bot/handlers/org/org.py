@@ -23,9 +23,11 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
+    Document,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    PhotoSize,
 )
 from aiogram.utils.callback_answer import CallbackAnswer
 
@@ -384,6 +386,16 @@ def _is_pdf(message: Message) -> bool:
     return document.mime_type == "application/pdf" or name.endswith(".pdf")
 
 
+def _file(kind: str, file: Document | PhotoSize) -> dict[str, str]:
+    """A page of the signed form: its file id, and on MAX the download address MAX gives
+    with it, so that an admins' group on Telegram can be shown it too (item 2.3)."""
+    kept = {"kind": kind, "file_id": file.file_id}
+    url = (file.model_extra or {}).get("url")
+    if url:
+        kept["url"] = str(url)
+    return kept
+
+
 async def _save_signed(
     db: Database, organization_id: int, user_id: int, files: list[dict[str, str]]
 ) -> str:
@@ -414,7 +426,7 @@ async def on_signed_part(
         if not _is_pdf(message):
             await prompts.ask_again(message, fsm_storage, bot, prompt, texts.ORG_SIGNED_NOT_PDF)
             return
-        files.append({"kind": org_forms.DOCUMENT, "file_id": message.document.file_id})
+        files.append(_file(org_forms.DOCUMENT, message.document))
         await prompts.forget(fsm_storage, bot, message.chat.id, message.from_user.id)
         await message.answer(await _save_signed(db, organization_id, message.from_user.id, files))
         return
@@ -424,7 +436,7 @@ async def on_signed_part(
     if len(files) >= org_forms.MAX_FILES:
         await message.reply(texts.ORG_SIGNED_TOO_MANY, reply_markup=_signed_done())
         return
-    files.append({"kind": org_forms.PHOTO, "file_id": message.photo[-1].file_id})
+    files.append(_file(org_forms.PHOTO, message.photo[-1]))
     prompt.data["files"] = files
     await prompts.keep(fsm_storage, bot, message.chat.id, message.from_user.id, prompt)
     await message.reply(texts.org_signed_page(len(files)), reply_markup=_signed_done())
