@@ -12,7 +12,7 @@ from services.staff import StaffRole
 from tests.conftest import SAMPLE_ORGS
 from tests.e2e.standin import BotApiStandin
 from tests.e2e.support import BotProcess, Person
-from tests.org_support import ORG_A, org_id
+from tests.support.org import ORG_A, org_id
 
 APPLICANT = 5550003
 RESPONSIBLE = 5550004

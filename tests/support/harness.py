@@ -147,7 +147,7 @@ class RecordingSession(BaseSession):
     topics: dict[tuple[int, int], str] = field(default_factory=dict)
     copies: list[Copy] = field(default_factory=list)
     # Awaited before answering a method of that type: a test holds a call there to make two
-    # handlers meet at a point of its choosing (see tests/concurrency.py).
+    # handlers meet at a point of its choosing (see tests/support/concurrency.py).
     gates: dict[type[TelegramMethod[Any]], Callable[[], Awaitable[None]]] = field(
         default_factory=dict
     )
