@@ -327,12 +327,8 @@ class RecordingSession(BaseSession):
                 )
             plain, entities = self._render(bot, method, method.text)
             markup = self._markup(method.reply_markup)
-            self._check(
-                method,
-                lambda: check_modified(
-                    (old.plain, old.entities, old.markup), (plain, entities, markup)
-                ),
-            )
+            before = (old.plain, old.entities, old.markup)
+            self._check(method, lambda: check_modified(before, (plain, entities, markup)))
             edited = Sent(key[0], key[1], method.text, plain or "", entities, markup, date=old.date)
             return self._store(edited)
         if isinstance(method, EditMessageReplyMarkup):
@@ -341,13 +337,9 @@ class RecordingSession(BaseSession):
             if old is None:
                 raise self._refuse(method, "Bad Request: message to edit not found")
             markup = self._markup(method.reply_markup)
+            before = (old.plain, old.entities, old.markup)
             self._check(method, lambda: check_reply_markup(markup))
-            self._check(
-                method,
-                lambda: check_modified(
-                    (old.plain, old.entities, old.markup), (old.plain, old.entities, markup)
-                ),
-            )
+            self._check(method, lambda: check_modified(before, (before[0], before[1], markup)))
             return self._store(
                 Sent(
                     key[0],
