@@ -46,6 +46,7 @@ from tests.support.admin import admin
 from tests.support.harness import BOT_ID, ChatUser, Harness
 from tests.support.max_harness import MaxHarness, MaxPerson, Shown, max_harness, same_words
 from tests.support.org import RESP_A1, responsible
+from tests.support.telegram_rules import NOT_MODIFIED
 from tests.test_dialog_question import OPERATOR_ID
 from tests.test_requests_service import NEW
 
@@ -118,7 +119,7 @@ class Pair:
         if same_page:
             # The page already shown, asked for again: Telegram refuses the edit as «not
             # modified» (the handler expects it), MAX takes it and changes nothing.
-            assert self.twin.session.refusals[refused:] == ["Bad Request: message is not modified"]
+            assert self.twin.session.refusals[refused:] == [f"Bad Request: {NOT_MODIFIED}"]
             del self.twin.session.refusals[refused:]
             if self.mh.mx.noop_edits == noop + 1:
                 self.mh.mx.noop_edits = noop
