@@ -89,7 +89,7 @@ VARIANTS = ("baseline", "sqlite", "postgres", "redis", "max")
 DATABASE_FSM = ("sqlite", "postgres", "max")
 MAX_TARGET_RATIO = 1.2  # the MAX issue: CPU per update within 1.2x Telegram's (max vs sqlite)
 
-# The dialog, as tests/dialog_steps.py walks it: (step name, kind, text or button label).
+# The dialog, as tests/support/dialog_steps.py walks it: (step name, kind, text or button label).
 # "{snils}" and "{email}" are filled per applicant. A button is found by its text (or the
 # beginning of it) in the keyboards the bot last left in the applicant's chat.
 DIALOG: tuple[tuple[str, str, str], ...] = (

@@ -17,7 +17,7 @@ from db.migrate import upgrade_to_head
 from services import staff
 from services.organizations import import_rows, read_rows
 from services.role_matrix import RoleMatrix, load_role_matrix
-from tests.harness import TOKEN, Harness
+from tests.support.harness import TOKEN, Harness
 
 # No per-example deadline: a loaded CI machine made a 200 ms deadline fail at random. Speed is
 # measured in bench/, not in tests.

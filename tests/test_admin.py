@@ -15,11 +15,11 @@ from bot.prompts import DESTINY as INPUT_DESTINY
 from db.database import Database
 from db.models import RequestEvent
 from services import staff
-from tests.admin_support import ADMIN2_ID, ADMIN_CHAT, admin, cards, events, request_row, submitted
-from tests.concurrency import TIMEOUT, Rendezvous
 from tests.conftest import ADMIN_ID
-from tests.dialog_steps import to_organization, type_organization
-from tests.harness import BOT_ID, Harness, Sent
+from tests.support.admin import ADMIN2_ID, ADMIN_CHAT, admin, cards, events, request_row, submitted
+from tests.support.concurrency import TIMEOUT, Rendezvous
+from tests.support.dialog_steps import to_organization, type_organization
+from tests.support.harness import BOT_ID, Harness, Sent
 
 STRANGER_ID = 900099
 

@@ -15,9 +15,9 @@ from services import staff
 from services.role_matrix import RoleMatrix
 from services.snils import check_number, format_snils
 from services.staff import StaffRole
-from tests.admin_support import ADMIN2_ID, ADMIN_CHAT, admin, cards, submitted
 from tests.conftest import ADMIN_ID, make_settings
-from tests.harness import Harness, Sent
+from tests.support.admin import ADMIN2_ID, ADMIN_CHAT, admin, cards, submitted
+from tests.support.harness import Harness, Sent
 
 NEWCOMER = 900123
 

@@ -8,10 +8,10 @@ from aiogram.types import ForceReply
 
 from bot import texts
 from db.database import Database
-from tests.admin_support import ADMIN2_ID, ADMIN_CHAT, admin, cards, request_row, submitted
 from tests.conftest import ADMIN_ID
-from tests.dialog_steps import to_organization
-from tests.harness import Harness
+from tests.support.admin import ADMIN2_ID, ADMIN_CHAT, admin, cards, request_row, submitted
+from tests.support.dialog_steps import to_organization
+from tests.support.harness import Harness
 
 
 async def test_the_prompt_names_the_admin_so_the_reply_box_opens_for_them(h: Harness) -> None:

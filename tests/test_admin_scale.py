@@ -18,8 +18,8 @@ from db.models import AccessRequest
 from services import consent, requests, stats
 from services.requests import Status
 from services.snils import check_number, format_snils
-from tests.admin_support import admin
-from tests.harness import Harness
+from tests.support.admin import admin
+from tests.support.harness import Harness
 from tests.test_requests_service import NEW
 
 PREFIX = "Областное государственное бюджетное учреждение здравоохранения «Городская"

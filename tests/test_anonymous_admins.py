@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from bot import texts
 from db.database import Database
-from tests.admin_support import ADMIN_CHAT, admin, request_row, submitted
 from tests.conftest import SUPPORT_CHAT_ID
-from tests.harness import Harness
+from tests.support.admin import ADMIN_CHAT, admin, request_row, submitted
+from tests.support.harness import Harness
 from tests.test_dialog_question import copies_to, forum, thread
 
 

@@ -21,9 +21,9 @@ from db.database import Database
 from db.models import AccessRequest, Base, Organization, RequestEvent, utcnow
 from services import backup, consent, requests
 from services.requests import Status
-from tests.admin_support import submitted
 from tests.conftest import ROOT, make_settings
-from tests.harness import Harness
+from tests.support.admin import submitted
+from tests.support.harness import Harness
 from tests.test_cli import run_bot
 from tests.test_retention import GRANTED, NOW, make, person
 

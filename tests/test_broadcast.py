@@ -17,10 +17,10 @@ from db.models import BroadcastRecipient, OutboxMessage, StaffMember
 from services import broadcast, outbox
 from services.role_matrix import RoleMatrix
 from services.staff import StaffRole
-from tests.admin_support import ADMIN_CHAT, admin, submitted
 from tests.conftest import ADMIN2_ID, ADMIN_ID, make_settings
-from tests.dialog_steps import through_consent
-from tests.harness import Harness
+from tests.support.admin import ADMIN_CHAT, admin, submitted
+from tests.support.dialog_steps import through_consent
+from tests.support.harness import Harness
 from tests.test_report import VIEWER_ID, add_staff
 
 # Responsible persons of orgs 1, 2 (the sample applicant's «Условная ЦРБ А») and 3.

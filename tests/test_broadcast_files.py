@@ -20,10 +20,10 @@ from services import broadcast
 from services.accounts import Messenger, account_key
 from services.role_matrix import RoleMatrix
 from services.staff import StaffRole
-from tests.admin_support import ADMIN_CHAT, admin
 from tests.conftest import ADMIN2_ID, ADMIN_ID, make_settings
-from tests.harness import ChatUser, Harness, SentFile
-from tests.max_harness import MaxHarness, MaxPerson, max_harness
+from tests.support.admin import ADMIN_CHAT, admin
+from tests.support.harness import ChatUser, Harness, SentFile
+from tests.support.max_harness import MaxHarness, MaxPerson, max_harness
 from tests.test_report import add_staff
 
 TG_PERSON = 5101

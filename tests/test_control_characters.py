@@ -14,9 +14,9 @@ from bot import texts
 from bot.middlewares import clean_message
 from db.database import Database
 from services.typed_text import clean_text
-from tests.admin_support import admin, request_row
-from tests.dialog_steps import to_organization, type_organization
-from tests.harness import Harness, Sent, to_message
+from tests.support.admin import admin, request_row
+from tests.support.dialog_steps import to_organization, type_organization
+from tests.support.harness import Harness, Sent, to_message
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from db.models import OutboxMessage, RelayedMessage
 from services import outbox
 from services.outbox import Kind
 from tests.conftest import SUPPORT_CHAT_ID
-from tests.harness import Harness
+from tests.support.harness import Harness
 from tests.test_dialog_question import forum
 
 QUESTIONS = 100

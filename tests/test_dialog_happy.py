@@ -4,8 +4,8 @@ from sqlalchemy import select
 
 from db.database import Database
 from db.models import AccessRequest, Consent, RequestEvent
-from tests.dialog_steps import POSITION, to_summary
-from tests.harness import Harness
+from tests.support.dialog_steps import POSITION, to_summary
+from tests.support.harness import Harness
 from tests.test_dialog_validation import key
 
 

@@ -10,8 +10,8 @@ from bot import texts
 from bot.fsm.data import FormData
 from db.database import Database
 from db.models import AccessRequest
-from tests.dialog_steps import through_consent, to_summary
-from tests.harness import ChatUser, Harness
+from tests.support.dialog_steps import through_consent, to_summary
+from tests.support.harness import ChatUser, Harness
 from tests.test_dialog_validation import key, state_of
 
 
@@ -176,7 +176,7 @@ async def test_the_same_role_again_is_still_refused_at_the_summary(
 async def test_a_returned_request_is_offered_for_fixing_at_the_start(
     h: Harness, db: Database
 ) -> None:
-    from tests.admin_support import admin, submitted
+    from tests.support.admin import admin, submitted
 
     applicant = await submitted(h)
     boss = admin(h)

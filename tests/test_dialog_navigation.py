@@ -14,8 +14,8 @@ from db.database import Database
 from db.models import AccessRequest, Consent
 from services.role_matrix import RoleMatrix
 from tests.conftest import make_settings
-from tests.dialog_steps import through_consent, to_summary
-from tests.harness import Harness
+from tests.support.dialog_steps import through_consent, to_summary
+from tests.support.harness import Harness
 from tests.test_dialog_validation import key, state_of
 
 
@@ -188,7 +188,7 @@ async def test_double_submit_makes_one_request(
 
     from aiogram.fsm.storage.memory import SimpleEventIsolation
 
-    from tests.concurrency import TIMEOUT, assert_submits_raced, race_submits
+    from tests.support.concurrency import TIMEOUT, assert_submits_raced, race_submits
 
     user = harness.user()
     await to_summary(user)

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from bot import texts
 from db.database import Database
 from db.models import AccessRequest
-from tests.dialog_steps import to_organization
-from tests.harness import ChatUser, Harness, Sent
+from tests.support.dialog_steps import to_organization
+from tests.support.harness import ChatUser, Harness, Sent
 from tests.test_dialog_validation import state_of
 
 FEDERAL_POST = "Министр здравоохранения РФ"

@@ -21,10 +21,10 @@ from db.models import SupportRating, SupportThread, utcnow
 from services import staff
 from services.role_matrix import RoleMatrix
 from services.support import WorkingHours, parse_faq
-from tests.concurrency import TIMEOUT, Rendezvous
 from tests.conftest import ADMIN_ID, SUPPORT_CHAT_ID, make_settings
-from tests.dialog_steps import through_consent
-from tests.harness import ChatUser, Harness
+from tests.support.concurrency import TIMEOUT, Rendezvous
+from tests.support.dialog_steps import through_consent
+from tests.support.harness import ChatUser, Harness
 from tests.test_dialog_validation import state_of
 
 OPERATOR_ID = 900777

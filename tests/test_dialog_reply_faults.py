@@ -21,9 +21,9 @@ from bot import texts
 from bot.session import REPLY_RETRY_DELAYS
 from db.database import Database
 from db.models import AccessRequest
-from tests.admin_support import admin, request_row, submitted
-from tests.dialog_steps import POSITION
-from tests.harness import ChatUser, Harness
+from tests.support.admin import admin, request_row, submitted
+from tests.support.dialog_steps import POSITION
+from tests.support.harness import ChatUser, Harness
 
 TRIES = 1 + len(REPLY_RETRY_DELAYS)
 ORG = "ОБРАЗЕЦ ОГБУЗ «Условная ЦРБ А»"

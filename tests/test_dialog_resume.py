@@ -15,8 +15,8 @@ from bot.dispatcher import build_dispatcher
 from db.database import Database
 from db.models import AccessRequest, FsmRecord, utcnow
 from services.role_matrix import RoleMatrix
-from tests.dialog_steps import through_consent
-from tests.harness import Harness
+from tests.support.dialog_steps import through_consent
+from tests.support.harness import Harness
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
 

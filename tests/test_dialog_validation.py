@@ -6,8 +6,8 @@ import pytest
 from aiogram.fsm.storage.base import StorageKey
 
 from bot import texts
-from tests.dialog_steps import through_consent, to_organization
-from tests.harness import BOT_ID, ChatUser, Harness
+from tests.support.dialog_steps import through_consent, to_organization
+from tests.support.harness import BOT_ID, ChatUser, Harness
 
 
 def key(user: ChatUser) -> StorageKey:

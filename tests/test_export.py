@@ -19,9 +19,9 @@ from services import consent, export
 from services.export import COLUMNS, batches
 from services.requests import Status
 from services.snils import check_number, format_snils
-from tests.admin_support import admin, request_row, submitted
-from tests.dialog_steps import to_organization, type_organization
-from tests.harness import Harness, SentFile
+from tests.support.admin import admin, request_row, submitted
+from tests.support.dialog_steps import to_organization, type_organization
+from tests.support.harness import Harness, SentFile
 from tests.test_retention import make, person
 
 ORDER_HEADER = [

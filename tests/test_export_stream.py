@@ -31,8 +31,8 @@ from services.export.stream import CELL_LIMIT, SHEET_PART, SheetStream
 from services.export.xlsx import Sheet, XlsxError
 from services.requests import Status, decide, submit
 from services.snils import check_number, format_snils
-from tests.admin_support import admin
-from tests.harness import Harness
+from tests.support.admin import admin
+from tests.support.harness import Harness
 from tests.test_requests_service import NEW
 
 LONG_ORG = (

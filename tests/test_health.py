@@ -15,9 +15,9 @@ from db.database import Database
 from db.models import OutboxMessage, utcnow
 from services import outbox
 from services.outbox import Failed, Kind, Policy
-from tests.admin_support import admin
 from tests.conftest import ADMIN_CHAT
-from tests.harness import Harness
+from tests.support.admin import admin
+from tests.support.harness import Harness
 
 
 async def get_healthz(db: Database, settings: Settings) -> tuple[int, dict[str, object]]:

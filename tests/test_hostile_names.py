@@ -18,10 +18,10 @@ from db.database import Database
 from db.models import SupportThread, utcnow
 from services import staff
 from services.typed_text import clean_text
-from tests.admin_support import ADMIN2_ID, ADMIN_CHAT, cards, request_row
 from tests.conftest import ADMIN_ID, SUPPORT_CHAT_ID
-from tests.dialog_steps import to_organization, to_summary, type_organization
-from tests.harness import Harness
+from tests.support.admin import ADMIN2_ID, ADMIN_CHAT, cards, request_row
+from tests.support.dialog_steps import to_organization, to_summary, type_organization
+from tests.support.harness import Harness
 from tests.test_dialog_question import OPERATOR_ID, thread
 
 # (first name, last name) as Telegram may deliver them.

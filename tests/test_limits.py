@@ -11,8 +11,8 @@ from bot.args import ascii_number, user_id
 from bot.callbacks import RateCb
 from db.database import Database
 from db.models import ExportBatch, StaffEvent, SupportRating
-from tests.admin_support import admin, request_row, submitted
-from tests.harness import Harness
+from tests.support.admin import admin, request_row, submitted
+from tests.support.harness import Harness
 from tests.test_dialog_question import forum, thread
 
 # Superscript two, Arabic-Indic three, a fullwidth one: `str.isdigit()` is true for each.

@@ -16,8 +16,8 @@ from bot.config import Settings
 from db.database import Database
 from services.requests import Status
 from services.role_matrix import RoleMatrix
-from tests.admin_support import request_row
-from tests.max_desk import (
+from tests.support.admin import request_row
+from tests.support.max_desk import (
     APPLICANT,
     MAX_ADMIN,
     GroupMember,
@@ -26,7 +26,7 @@ from tests.max_desk import (
     max_desks,
     submit_on_max,
 )
-from tests.max_harness import MaxHarness
+from tests.support.max_harness import MaxHarness
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from services.snils import check_number, format_snils
 from services.staff import StaffRole
 from tests.conftest import ADMIN_CHAT, ADMIN_ID
 from tests.e2e.max_standin import BOT_USERNAME
-from tests.max_desk import (
+from tests.support.max_desk import (
     APPLICANT,
     MAX_ADMIN,
     MAX_OPERATOR,
@@ -35,8 +35,8 @@ from tests.max_desk import (
     max_desks,
     submit_on_max,
 )
-from tests.max_harness import MaxHarness, max_harness
-from tests.org_support import ORG_A, RESP_A1, org_id, responsible
+from tests.support.max_harness import MaxHarness, max_harness
+from tests.support.org import ORG_A, RESP_A1, org_id, responsible
 
 
 @pytest.fixture

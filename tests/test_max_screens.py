@@ -2,9 +2,9 @@
 limits (the MAX issue: «A test walks every screen and notice an applicant can get and checks
 each against MAX's limits, as the tests already do for Telegram's»).
 
-Each step is taken twice: by a person on MAX (tests/max_harness.py: the real dispatcher, the
+Each step is taken twice: by a person on MAX (tests/support/max_harness.py: the real dispatcher, the
 MAX session over HTTP, the MAX stand-in refusing what MAX refuses) and by their twin on
-Telegram (tests/harness.py, a database of its own, so request numbers and texts agree).
+Telegram (tests/support/harness.py, a database of its own, so request numbers and texts agree).
 After every step: MAX refused nothing, stripped no tag, saw no edit that changed nothing,
 every press was answered, no call raised (not even one a handler swallowed), nothing for
 the person is left in the outbox, and the person reads on MAX the words the twin reads on
@@ -34,7 +34,6 @@ from services.organizations import import_rows, read_rows
 from services.requests import Status
 from services.role_matrix import RoleMatrix
 from services.snils import check_number, format_snils
-from tests.admin_support import admin
 from tests.conftest import (
     ADMIN2_ID,
     ADMIN_CHAT,
@@ -43,9 +42,11 @@ from tests.conftest import (
     SUPPORT_CHAT_ID,
     make_settings,
 )
-from tests.harness import BOT_ID, ChatUser, Harness
-from tests.max_harness import MaxHarness, MaxPerson, Shown, max_harness, same_words
-from tests.org_support import RESP_A1, responsible
+from tests.support.admin import admin
+from tests.support.harness import BOT_ID, ChatUser, Harness
+from tests.support.max_harness import MaxHarness, MaxPerson, Shown, max_harness, same_words
+from tests.support.org import RESP_A1, responsible
+from tests.support.telegram_rules import NOT_MODIFIED
 from tests.test_dialog_question import OPERATOR_ID
 from tests.test_requests_service import NEW
 
@@ -118,7 +119,7 @@ class Pair:
         if same_page:
             # The page already shown, asked for again: Telegram refuses the edit as «not
             # modified» (the handler expects it), MAX takes it and changes nothing.
-            assert self.twin.session.refusals[refused:] == ["Bad Request: message is not modified"]
+            assert self.twin.session.refusals[refused:] == [f"Bad Request: {NOT_MODIFIED}"]
             del self.twin.session.refusals[refused:]
             if self.mh.mx.noop_edits == noop + 1:
                 self.mh.mx.noop_edits = noop

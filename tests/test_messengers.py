@@ -23,7 +23,7 @@ from services import outbox, requests
 from services.accounts import Messenger, account_key
 from services.outbox import Kind
 from tests.conftest import ROOT
-from tests.harness import Harness
+from tests.support.harness import Harness
 from tests.test_cli import run_bot
 from tests.test_requests_service import NEW
 

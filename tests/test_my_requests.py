@@ -10,7 +10,7 @@ from db.database import Database
 from services import requests
 from services.requests import Status
 from services.snils import check_number, format_snils
-from tests.harness import Harness
+from tests.support.harness import Harness
 from tests.test_requests_service import NEW
 
 COUNT = 12

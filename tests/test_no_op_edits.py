@@ -9,8 +9,8 @@ from aiogram.methods import EditMessageReplyMarkup, EditMessageText
 
 from bot import texts
 from db.database import Database
-from tests.dialog_steps import through_consent, to_summary
-from tests.harness import Harness
+from tests.support.dialog_steps import through_consent, to_summary
+from tests.support.harness import Harness
 from tests.test_dialog_question import forum, thread
 
 NOT_MODIFIED = "Bad Request: message is not modified"

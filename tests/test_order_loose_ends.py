@@ -9,8 +9,8 @@ from bot import texts
 from db.database import Database
 from db.models import AccessRequest, Organization
 from services import organizations, stats
-from tests.dialog_steps import to_organization
-from tests.harness import Harness
+from tests.support.dialog_steps import to_organization
+from tests.support.harness import Harness
 from tests.test_dialog_position import state_of
 
 DEPARTMENT = "Департамент здравоохранения Костромской области"

@@ -15,9 +15,9 @@ from bot.dispatcher import build_dispatcher
 from db.database import Database
 from services import staff
 from services.role_matrix import RoleMatrix
-from tests.admin_support import admin, submitted
 from tests.conftest import make_settings
-from tests.harness import Harness
+from tests.support.admin import admin, submitted
+from tests.support.harness import Harness
 from tests.test_dialog_question import forum, thread
 from tests.test_oversight import known_data
 

@@ -33,12 +33,12 @@ from db.models import (
 )
 from services.export.columns import COLUMNS
 from services.role_matrix import RoleMatrix
-from tests.admin_support import ADMIN2_ID, ADMIN_CHAT, admin, cards, request_row, submitted
-from tests.concurrency import TIMEOUT, Rendezvous, gate_writes
 from tests.conftest import ADMIN_ID
-from tests.dialog_steps import POSITION, to_organization
-from tests.harness import ChatUser, Harness, Sent
-from tests.org_support import (
+from tests.support.admin import ADMIN2_ID, ADMIN_CHAT, admin, cards, request_row, submitted
+from tests.support.concurrency import TIMEOUT, Rendezvous, gate_writes
+from tests.support.dialog_steps import POSITION, to_organization
+from tests.support.harness import ChatUser, Harness, Sent
+from tests.support.org import (
     ORG_A,
     ORG_B,
     RESP_A1,

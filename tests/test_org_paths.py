@@ -13,10 +13,10 @@ from sqlalchemy import select
 from bot import texts
 from db.database import Database
 from services.role_matrix import RoleMatrix
-from tests.admin_support import ADMIN_CHAT, admin, request_row, submitted
-from tests.dialog_steps import to_organization
-from tests.harness import Harness
-from tests.org_support import ORG_A, ORG_B, RESP_A1, RESP_A2, org_harness, responsible
+from tests.support.admin import ADMIN_CHAT, admin, request_row, submitted
+from tests.support.dialog_steps import to_organization
+from tests.support.harness import Harness
+from tests.support.org import ORG_A, ORG_B, RESP_A1, RESP_A2, org_harness, responsible
 from tests.test_org import card_copies, texts_in
 
 

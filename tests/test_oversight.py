@@ -14,8 +14,8 @@ from db.models import AccessRequest, Organization
 from services import stats
 from services.requests import NewRequest, Status, decide, submit
 from services.snils import check_number, format_snils
-from tests.admin_support import admin
-from tests.harness import Harness
+from tests.support.admin import admin
+from tests.support.harness import Harness
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

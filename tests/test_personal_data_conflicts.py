@@ -9,9 +9,9 @@ from sqlalchemy import select
 from bot import texts
 from db.database import Database
 from db.models import AccessRequest
-from tests.admin_support import admin, cards, request_row, submitted
-from tests.dialog_steps import to_summary
-from tests.harness import ChatUser, Harness, Sent
+from tests.support.admin import admin, cards, request_row, submitted
+from tests.support.dialog_steps import to_summary
+from tests.support.harness import ChatUser, Harness, Sent
 
 VICTIM, OTHER = 1001, 2002
 VICTIM_EMAIL = "ivanova@example.ru"

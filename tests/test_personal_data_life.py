@@ -16,10 +16,10 @@ from db.database import Database
 from db.models import AccessRequest, RequestEvent
 from db.repositories import EventRepository
 from services import mydata
-from tests.admin_support import ADMIN_CHAT, admin, submitted
 from tests.conftest import ADMIN_ID, ROOT
-from tests.dialog_steps import POSITION
-from tests.harness import Harness
+from tests.support.admin import ADMIN_CHAT, admin, submitted
+from tests.support.dialog_steps import POSITION
+from tests.support.harness import Harness
 from tests.test_cli import run_bot
 
 OTHER = {"snils": "43105277135", "email": "petrova@example.ru"}

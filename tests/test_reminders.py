@@ -16,10 +16,10 @@ from db.models import ReminderSent
 from services import staff
 from services.reminders import due_offset
 from services.role_matrix import RoleMatrix
-from tests.admin_support import ADMIN_CHAT, submitted
 from tests.conftest import make_settings
-from tests.dialog_steps import through_consent
-from tests.harness import Harness
+from tests.support.admin import ADMIN_CHAT, submitted
+from tests.support.dialog_steps import through_consent
+from tests.support.harness import Harness
 
 DEADLINE = date(2026, 12, 20)
 

@@ -18,8 +18,8 @@ from db.database import Database
 from db.models import Organization, StaffEvent, StaffMember
 from services import report
 from services.staff import StaffRole
-from tests.admin_support import ADMIN_CHAT, admin, request_row, submitted
-from tests.harness import Harness, Sent
+from tests.support.admin import ADMIN_CHAT, admin, request_row, submitted
+from tests.support.harness import Harness, Sent
 from tests.test_oversight import known_data
 
 VIEWER_ID = 930001

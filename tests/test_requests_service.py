@@ -13,7 +13,7 @@ from db.database import Database
 from db.models import AccessRequest, RequestEvent
 from services import export, requests
 from services.requests import NewRequest, Status
-from tests.concurrency import TIMEOUT, assert_submits_raced, race_submits
+from tests.support.concurrency import TIMEOUT, assert_submits_raced, race_submits
 
 NEW = NewRequest(
     account_id=7,
@@ -43,7 +43,7 @@ async def test_concurrent_submits_make_one_request(
 ) -> None:
     # Five tasks, each with its own session, start their transactions together; on
     # PostgreSQL each also waits after its check until all have checked (see
-    # tests/concurrency.py), so the unique index on live requests decides; on SQLite the
+    # tests/support/concurrency.py), so the unique index on live requests decides; on SQLite the
     # single writer orders them and each later check finds the first request. The addresses
     # differ (one person on five devices, one address corrected), so it is the index on
     # SNILS, component and role that decides, not the e-mail claim.

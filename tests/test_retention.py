@@ -22,10 +22,10 @@ from db.database import Database
 from db.models import AccessRequest, Erasure, JobRun, RequestEvent, utcnow
 from services import backup, consent, requests, retention
 from services.requests import Status, decide
-from tests.admin_support import submitted
-from tests.concurrency import Rendezvous, gate_writes, task_name
 from tests.conftest import SUPPORT_CHAT_ID, make_settings
-from tests.harness import Harness
+from tests.support.admin import submitted
+from tests.support.concurrency import Rendezvous, gate_writes, task_name
+from tests.support.harness import Harness
 from tests.test_dialog_question import copies_to, forum, thread
 from tests.test_requests_service import NEW
 

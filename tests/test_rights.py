@@ -34,10 +34,10 @@ from bot.prompts import DESTINY as PROMPT_DESTINY
 from db.database import Database
 from db.models import Base, ExportBatch, FsmRecord
 from services import staff
-from tests.admin_support import ADMIN_CHAT, admin, request_row, submitted
 from tests.conftest import ADMIN_ID, SUPPORT_CHAT_ID
-from tests.harness import BOT_ID, ChatUser, Harness, Sent
-from tests.org_support import RESP_A1, org_id
+from tests.support.admin import ADMIN_CHAT, admin, request_row, submitted
+from tests.support.harness import BOT_ID, ChatUser, Harness, Sent
+from tests.support.org import RESP_A1, org_id
 from tests.test_dialog_question import OPERATOR_ID, forum, thread
 from tests.test_export import approved, files
 

@@ -18,7 +18,7 @@ from db.database import Database
 from services import requests
 from services.accounts import Messenger, account_key
 from services.role_matrix import RoleMatrix
-from tests.max_harness import MaxHarness, max_harness
+from tests.support.max_harness import MaxHarness, max_harness
 from tests.test_requests_service import NEW
 from tests.test_rights import (
     SECRETS,

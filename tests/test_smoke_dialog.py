@@ -1,4 +1,4 @@
-from tests.harness import Harness
+from tests.support.harness import Harness
 
 
 async def test_start_shows_menu(harness: Harness) -> None:

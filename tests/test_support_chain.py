@@ -12,7 +12,7 @@ from db.database import Database
 from db.models import AccessRequest
 from services import requests, staff
 from tests.conftest import ADMIN_ID, SUPPORT_CHAT_ID
-from tests.harness import ChatUser, Harness, Sent
+from tests.support.harness import ChatUser, Harness, Sent
 from tests.test_dialog_question import OPERATOR_ID, copies_to, thread
 from tests.test_requests_service import NEW
 

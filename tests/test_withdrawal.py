@@ -33,11 +33,11 @@ from db.models import (
 from db.repositories import EmailClaimRepository, EventRepository
 from services import backup, consent, export, requests
 from services.requests import Status
-from tests.admin_support import admin, cards, request_row, submitted
-from tests.concurrency import WAITING_FOR_A_CONNECTION, parked_in
 from tests.conftest import SUPPORT_CHAT_ID
-from tests.dialog_steps import to_organization
-from tests.harness import Harness
+from tests.support.admin import admin, cards, request_row, submitted
+from tests.support.concurrency import WAITING_FOR_A_CONNECTION, parked_in
+from tests.support.dialog_steps import to_organization
+from tests.support.harness import Harness
 from tests.test_dialog_question import forum
 from tests.test_dialog_validation import key, state_of
 from tests.test_requests_service import NEW

@@ -22,9 +22,10 @@ updates to the bot over HTTP, as Telegram does: up to ``max_connections`` at onc
 secret header, over kept-alive connections, retried until answered 2xx (``route`` can
 spread them over several workers).
 
-Deliberate simplifications: only ``parse_mode=HTML`` is validated (Markdown/MarkdownV2 text is
-stored as sent); ``strict_html=True`` (the default) is *stricter* than Telegram in two places:
-a bare ``&`` that does not start an entity and ``<a>`` without ``href`` are refused.
+Telegram's rules themselves (HTML parsing, limits, reply markup, the refusals' descriptions) are
+in tests/support/telegram_rules.py, shared with the in-process harness; ``strict_html=True``
+(the default) is *stricter* than Telegram in two places: a bare ``&`` that does not start an
+entity and ``<a>`` without ``href`` are refused.
 """
 
 from __future__ import annotations
@@ -42,7 +43,24 @@ from typing import Any
 
 from aiohttp import web
 
-Json = dict[str, Any]
+from tests.support.telegram_rules import (
+    NOT_MODIFIED,
+    QUERY_TOO_OLD,
+    ApiError,
+    Json,
+    bad,
+    check_callback_answer,
+    check_modified,
+    check_reply_markup,
+    check_topic_name,
+    forbidden,
+    format_text,
+    inline_buttons,
+    inline_markup,
+    too_many_requests,
+    utf16_len,
+)
+
 ChatId = int | str
 
 BOT_ID = 42
@@ -54,14 +72,6 @@ BOT_SENDER: Json = {
     "first_name": BOT_FIRST_NAME,
     "username": BOT_USERNAME,
 }
-MAX_TEXT_LENGTH = 4096
-MAX_CAPTION_LENGTH = 1024
-MAX_CALLBACK_DATA_BYTES = 64
-NOT_MODIFIED = (
-    "message is not modified: specified new message content and reply markup are exactly "
-    "the same as a current content and reply markup of the message"
-)
-QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
 CONFLICT = (
     "Conflict: terminated by other getUpdates request; "
     "make sure that only one bot instance is running"
@@ -148,326 +158,6 @@ _BOOL_PARAMS = {
     "allow_sending_without_reply",
     "disable_web_page_preview",
 }
-
-
-class ApiError(Exception):
-    """A refusal, answered as ``{"ok": false, "error_code": status, "description": ...}``."""
-
-    def __init__(self, status: int, description: str, parameters: Json | None = None) -> None:
-        super().__init__(description)
-        self.status = status
-        self.description = description
-        self.parameters = parameters
-
-
-def bad(reason: str) -> ApiError:
-    return ApiError(400, f"Bad Request: {reason}")
-
-
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units, the unit Telegram uses for limits and entity offsets."""
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-# --------------------------------------------------------------------------- HTML parse mode
-
-_HTML_TAGS = {
-    "b": "bold",
-    "strong": "bold",
-    "i": "italic",
-    "em": "italic",
-    "u": "underline",
-    "ins": "underline",
-    "s": "strikethrough",
-    "strike": "strikethrough",
-    "del": "strikethrough",
-    "span": "spoiler",
-    "tg-spoiler": "spoiler",
-    "a": "text_link",
-    "code": "code",
-    "pre": "pre",
-    "blockquote": "blockquote",
-    "tg-emoji": "custom_emoji",
-}
-_NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-_ENTITY_RE = re.compile(r"&(?:#[xX]([0-9a-fA-F]{1,8})|#([0-9]{1,9})|([a-zA-Z]+))(;?)")
-
-
-def _decode_entity(src: str, pos: int, strict: bool) -> tuple[str, int] | None:
-    """Decode the character reference starting at ``src[pos] == "&"``: (character, end)."""
-    m = _ENTITY_RE.match(src, pos)
-    if m is None or (strict and not m.group(4)):
-        return None
-    if m.group(3) is not None:
-        char = _NAMED_ENTITIES.get(m.group(3))
-        return None if char is None else (char, m.end())
-    code = int(m.group(1), 16) if m.group(1) else int(m.group(2))
-    if code == 0 or code >= 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-        return None
-    return chr(code), m.end()
-
-
-def parse_html(src: str, *, strict: bool = True) -> tuple[str, list[Json]]:
-    """Parse Telegram-flavoured HTML like tdlib does: returns (plain text, entities)."""
-    out: list[str] = []
-    u16 = 0  # UTF-16 length of ``out``
-    stack: list[tuple[str, str, int]] = []  # open tags: (name, argument, UTF-16 start)
-    entities: list[Json] = []
-    n, i = len(src), 0
-
-    def fail(reason: str) -> ApiError:
-        return bad(f"can't parse entities: {reason}")
-
-    def byte_at(pos: int) -> int:
-        return len(src[:pos].encode("utf-8", "surrogatepass"))
-
-    while i < n:
-        char = src[i]
-        if char == "&":
-            decoded = _decode_entity(src, i, strict)
-            if decoded is not None:
-                out.append(decoded[0])
-                u16 += utf16_len(decoded[0])
-                i = decoded[1]
-                continue
-            if strict:
-                raise fail(f'Unescaped "&" at byte offset {byte_at(i)}, use "&amp;"')
-        if char != "<":
-            out.append(char)
-            u16 += utf16_len(char)
-            i += 1
-            continue
-        begin = i
-        if i + 1 < n and src[i + 1] == "/":  # ---- end tag
-            if not stack:
-                raise fail(f"Unexpected end tag at byte offset {byte_at(begin)}")
-            j = i + 2
-            while j < n and not src[j].isspace() and src[j] != ">":
-                j += 1
-            name = src[i + 2 : j].lower()
-            while j < n and src[j].isspace():
-                j += 1
-            if j >= n or src[j] != ">":
-                raise fail(f"Unclosed end tag at byte offset {byte_at(begin)}")
-            tag, arg, start = stack.pop()
-            if name and name != tag:
-                raise fail(
-                    f"Unmatched end tag at byte offset {byte_at(begin)}, "
-                    f'expected "</{tag}>", found "</{name}>"'
-                )
-            i = j + 1
-            _close_entity(entities, tag, arg, start, u16, "".join(out), strict)
-            continue
-        j = i + 1  # ---- start tag
-        while j < n and not src[j].isspace() and src[j] != ">":
-            j += 1
-        if j >= n:
-            raise fail(f"Unclosed start tag at byte offset {byte_at(begin)}")
-        tag = src[i + 1 : j].lower()
-        if tag not in _HTML_TAGS:
-            raise fail(f'Unsupported start tag "{tag}" at byte offset {byte_at(begin)}')
-        attrs: dict[str, str] = {}
-        while True:
-            while j < n and src[j].isspace():
-                j += 1
-            if j >= n:
-                raise fail(f'Unclosed start tag "{tag}" at byte offset {byte_at(begin)}')
-            if src[j] == ">":
-                j += 1
-                break
-            k = j
-            while k < n and not src[k].isspace() and src[k] not in "=>":
-                k += 1
-            attr = src[j:k].lower()
-            if not attr:
-                raise fail(
-                    f'Empty attribute name in the tag "{tag}" at byte offset {byte_at(begin)}'
-                )
-            while k < n and src[k].isspace():
-                k += 1
-            if k >= n or src[k] != "=":
-                if tag == "blockquote" and attr == "expandable":
-                    attrs[attr], j = "", k
-                    continue
-                raise fail(
-                    "Expected equal sign in declaration of an attribute of the tag "
-                    f'"{tag}" at byte offset {byte_at(begin)}'
-                )
-            k += 1
-            while k < n and src[k].isspace():
-                k += 1
-            if k < n and src[k] in "'\"":
-                quote, k, value = src[k], k + 1, []
-                while k < n and src[k] != quote:
-                    decoded = _decode_entity(src, k, False) if src[k] == "&" else None
-                    if decoded is not None:
-                        value.append(decoded[0])
-                        k = decoded[1]
-                    else:
-                        value.append(src[k])
-                        k += 1
-                if k >= n:
-                    raise fail(f"Unclosed start tag at byte offset {byte_at(begin)}")
-                attrs[attr], j = "".join(value), k + 1
-            else:
-                token_start = k
-                while k < n and (src[k].isalnum() or src[k] in ".-"):
-                    k += 1
-                if k < n and not src[k].isspace() and src[k] != ">":
-                    raise fail(f"Unexpected end of name token at byte offset {byte_at(k)}")
-                attrs[attr], j = src[token_start:k].lower(), k
-        arg = ""
-        if tag == "a":
-            if strict and "href" not in attrs:
-                raise fail(
-                    f'Tag "a" must have the "href" attribute at byte offset {byte_at(begin)}'
-                )
-            arg = attrs.get("href", "")
-        elif tag == "code" and attrs.get("class", "").startswith("language-"):
-            arg = attrs["class"][len("language-") :]
-        elif tag == "span" and attrs.get("class") != "tg-spoiler":
-            raise fail(f'Tag "span" must have class "tg-spoiler" at byte offset {byte_at(begin)}')
-        elif tag == "tg-emoji":
-            arg = attrs.get("emoji-id", "")
-            if not arg.isdigit() or not 0 < int(arg) < 2**63:
-                raise fail("Invalid custom emoji identifier specified")
-        elif tag == "blockquote" and "expandable" in attrs:
-            arg = "expandable"
-        stack.append((tag, arg, u16))
-        i = j
-    if stack:
-        raise fail(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
-    for entity in entities:
-        if entity["type"] == "code":
-            entity.pop("language", None)
-    entities.sort(key=lambda e: (e["offset"], -e["length"]))
-    return "".join(out), entities
-
-
-def _close_entity(
-    entities: list[Json], tag: str, arg: str, start: int, end: int, text: str, strict: bool
-) -> None:
-    """Turn a just-closed tag into a MessageEntity (empty ones are dropped, as Telegram does)."""
-    if end <= start:
-        return
-    entity: Json = {"type": _HTML_TAGS[tag], "offset": start, "length": end - start}
-    if tag == "a":
-        url = arg or ("" if strict else text[-(end - start) :])
-        if _url_problem(url) is not None:
-            return  # Telegram silently drops links it cannot use
-        entity["url"] = url
-    elif tag == "code" and arg:
-        entity["language"] = arg  # kept only if this code block is the body of a <pre>
-    elif tag == "pre" and entities and entities[-1]["type"] == "code":
-        inner = entities[-1]
-        if (inner["offset"], inner["length"]) == (start, end - start):
-            entities.pop()
-            if inner.get("language"):
-                entity["language"] = inner["language"]
-    elif tag == "blockquote" and arg:
-        entity["type"] = "expandable_blockquote"
-    elif tag == "tg-emoji":
-        entity["custom_emoji_id"] = arg
-    entities.append(entity)
-
-
-def _url_problem(url: str) -> str | None:
-    """Why Telegram would refuse this link (None when it is fine)."""
-    scheme, sep, rest = url.strip().partition("://")
-    if not sep:
-        scheme, rest = "http", url.strip()
-    if scheme.lower() in ("tg", "ton"):
-        return None
-    if scheme.lower() not in ("http", "https"):
-        return "Unsupported URL protocol"
-    host = re.split(r"[/?#]", rest, maxsplit=1)[0].rpartition("@")[2]
-    host, _, port = host.partition(":")
-    if not host:
-        return "URL host is empty"
-    if port and (not port.isdigit() or not 0 < int(port) < 65536):
-        return "Wrong port number specified in the URL"
-    if "." not in host.strip(".") or not re.fullmatch(r"[\w.-]+", host):
-        return "Wrong HTTP URL"
-    return None
-
-
-# --------------------------------------------------------------------------- reply markup
-
-_BUTTON_ACTIONS = (
-    "url",
-    "callback_data",
-    "web_app",
-    "login_url",
-    "switch_inline_query",
-    "switch_inline_query_current_chat",
-    "switch_inline_query_chosen_chat",
-    "copy_text",
-    "callback_game",
-    "pay",
-)
-
-
-def check_reply_markup(markup: Any) -> None:
-    """Validate reply_markup the way the Bot API does; raises ApiError."""
-    if markup is None:
-        return
-    if not isinstance(markup, dict):
-        raise bad("can't parse reply keyboard markup JSON object")
-    for key in ("inline_keyboard", "keyboard"):
-        if key not in markup:
-            continue
-        rows = markup[key]
-        if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise bad(f'field "{key}" must be of type Array')
-        for row in rows:
-            for button in row:
-                if key == "inline_keyboard":
-                    _check_inline_button(button)
-                elif not isinstance(button, str | dict):
-                    raise bad("can't parse keyboard button: KeyboardButton must be an Object")
-                elif not str(button if isinstance(button, str) else button.get("text", "")).strip():
-                    raise bad("BUTTON_TEXT_INVALID")
-        return
-    if not {"remove_keyboard", "force_reply"} & markup.keys():
-        raise bad("can't parse reply keyboard markup JSON object")
-
-
-def _check_inline_button(button: Any) -> None:
-    prefix = "can't parse inline keyboard button: "
-    if not isinstance(button, dict):
-        raise bad(prefix + "InlineKeyboardButton must be an Object")
-    if "text" not in button:
-        raise bad(prefix + 'Can\'t find field "text"')
-    if not isinstance(button["text"], str):
-        raise bad(prefix + 'Field "text" must be of type String')
-    if not button["text"].strip():
-        raise bad("BUTTON_TEXT_INVALID")
-    # An empty url / callback_data counts as absent (that is what Telegram does).
-    actions = [
-        key
-        for key in _BUTTON_ACTIONS
-        if button.get(key) not in (None, False) and (button[key] != "" or key.startswith("switch_"))
-    ]
-    if not actions:
-        raise bad(prefix + "Text buttons are unallowed in the inline keyboard")
-    data = button.get("callback_data")
-    if data and len(str(data).encode("utf-8")) > MAX_CALLBACK_DATA_BYTES:
-        raise bad("BUTTON_DATA_INVALID")
-    url = button.get("url")
-    if url and (problem := _url_problem(str(url))) is not None:
-        raise bad(f"inline keyboard button URL '{url}' is invalid: {problem}")
-    web_app = button.get("web_app")
-    if isinstance(web_app, dict) and not str(web_app.get("url", "")).startswith("https://"):
-        raise bad(
-            f"inline keyboard button Web App URL '{web_app.get('url', '')}' is invalid: "
-            "Only HTTPS links are allowed"
-        )
-
-
-def _buttons(markup: Json | None) -> list[Json]:
-    if not markup or not isinstance(markup.get("inline_keyboard"), list):
-        return []
-    return [button for row in markup["inline_keyboard"] for button in row]
 
 
 # --------------------------------------------------------------------------- records
@@ -560,11 +250,11 @@ class StoredMessage:
 
     @property
     def inline_markup(self) -> Json | None:
-        return self.reply_markup if _buttons(self.reply_markup) else None
+        return inline_markup(self.reply_markup)
 
     @property
     def buttons(self) -> list[str]:
-        return [b.get("text", "") for b in _buttons(self.reply_markup)]
+        return [b.get("text", "") for b in inline_buttons(self.reply_markup)]
 
 
 @dataclass
@@ -586,10 +276,10 @@ class SentRecord:
 
     @property
     def buttons(self) -> list[str]:
-        return [b.get("text", "") for b in _buttons(self.reply_markup)]
+        return [b.get("text", "") for b in inline_buttons(self.reply_markup)]
 
     def callback_data(self, button_text: str) -> str | None:
-        for button in _buttons(self.reply_markup):
+        for button in inline_buttons(self.reply_markup):
             if button.get("text") == button_text:
                 return button.get("callback_data")
         return None
@@ -650,10 +340,6 @@ def _normalize(raw: Json) -> Json:
                 value = value.lower() == "true"
         params[key] = value
     return params
-
-
-def _entity_key(entities: list[Json]) -> list[str]:
-    return sorted(json.dumps(e, sort_keys=True, ensure_ascii=False) for e in entities)
 
 
 Handler = Callable[[Json, dict[str, UploadedFile]], Awaitable[Any]]
@@ -835,12 +521,8 @@ class BotApiStandin:
             return web.Response(status=502, text=html, content_type="text/html")
         errors = {
             "500": ApiError(500, "Internal Server Error"),
-            "429": ApiError(
-                429,
-                f"Too Many Requests: retry after {fault.retry_after}",
-                {"retry_after": fault.retry_after},
-            ),
-            "403": ApiError(403, "Forbidden: bot was blocked by the user"),
+            "429": too_many_requests(fault.retry_after),
+            "403": forbidden(private=True),
             "chat_not_found": bad("chat not found"),
             "not_modified": bad(NOT_MODIFIED),
             "400": bad("can't parse entities: Unsupported start tag"),
@@ -865,7 +547,7 @@ class BotApiStandin:
             if len(recent) >= limit:
                 self.flood_refusals += 1
                 wait = max(1, int(recent[-limit] + period - now + 0.999))
-                raise ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
+                raise too_many_requests(wait)
         for key, _, _ in windows:
             self._recent[key].append(now)
 
@@ -987,63 +669,15 @@ class BotApiStandin:
     def _gate(self, chat_id: ChatId, *, blocked: bool = True, flood: bool = True) -> None:
         """Refusals that come from Telegram's servers after the request itself was valid."""
         if blocked and chat_id in self.blocked_chats:
-            if self._chat_type(chat_id) == "private":
-                raise ApiError(403, "Forbidden: bot was blocked by the user")
-            raise ApiError(403, "Forbidden: bot was kicked from the supergroup chat")
+            raise forbidden(private=self._chat_type(chat_id) == "private")
         if flood and chat_id in self.flood_wait:
-            seconds = self.flood_wait.pop(chat_id)
-            raise ApiError(
-                429, f"Too Many Requests: retry after {seconds}", {"retry_after": seconds}
-            )
+            raise too_many_requests(self.flood_wait.pop(chat_id))
 
     def _format(
         self, raw: Any, parse_mode: Any, entities: Any, *, caption: bool = False
     ) -> tuple[str | None, list[Json]]:
         """Parse text/caption like Telegram: entities, trimming and length limits."""
-        if raw is None or raw == "":
-            if caption:
-                return None, []
-            raise bad("message text is empty")
-        text = str(raw)
-        mode = str(parse_mode or "").lower()
-        if entities:
-            if not isinstance(entities, list):
-                raise bad("can't parse entities JSON object")
-            parsed = [dict(e) for e in entities]
-            total = utf16_len(text)
-            for e in parsed:
-                offset, length = e.get("offset"), e.get("length")
-                if not isinstance(offset, int) or offset < 0:
-                    raise bad(f"receive an entity with incorrect offset {offset}")
-                if offset > total:
-                    raise bad(f"entity begins after the end of the text at UTF-16 offset {offset}")
-                if not isinstance(length, int) or offset + length > total:
-                    raise bad(
-                        f"entity beginning at UTF-16 offset {offset} ends after the end of the "
-                        f"text at UTF-16 offset {offset + (length or 0)}"
-                    )
-        elif mode == "html":
-            text, parsed = parse_html(text, strict=self.strict_html)
-        elif mode in ("", "markdown", "markdownv2"):
-            parsed = []
-        else:
-            raise bad("unsupported parse_mode")
-        # Telegram trims leading/trailing whitespace and shifts the entities accordingly.
-        stripped = text.strip()
-        lead = utf16_len(text[: len(text) - len(text.lstrip())])
-        size = utf16_len(stripped)
-        result = []
-        for e in parsed:
-            start, end = max(e["offset"] - lead, 0), min(e["offset"] + e["length"] - lead, size)
-            if end > start:
-                result.append({**e, "offset": start, "length": end - start})
-        if not stripped:
-            if caption:
-                return None, []
-            raise bad("text must be non-empty")
-        if size > (MAX_CAPTION_LENGTH if caption else MAX_TEXT_LENGTH):
-            raise bad("message caption is too long" if caption else "message is too long")
-        return stripped, result
+        return format_text(raw, parse_mode, entities, caption=caption, strict=self.strict_html)
 
     def _markup(self, p: Json) -> Json | None:
         markup = p.get("reply_markup")
@@ -1147,7 +781,7 @@ class BotApiStandin:
 
     def _edit_markup(self, p: Json) -> Json | None:
         markup = self._markup(p)
-        return markup if _buttons(markup) else None  # edits only carry inline keyboards
+        return inline_markup(markup)  # edits only carry inline keyboards
 
     def _topic(self, p: Json) -> ForumTopic:
         thread = p.get("message_thread_id")
@@ -1447,9 +1081,7 @@ class BotApiStandin:
         self, method: str, p: Json, msg: StoredMessage, text: str | None, entities: list[Json]
     ) -> Any:
         markup = self._edit_markup(p)  # no reply_markup in an edit removes the keyboard
-        same_text = text == msg.text and _entity_key(entities) == _entity_key(msg.entities)
-        if same_text and markup == msg.inline_markup:
-            raise bad(NOT_MODIFIED)
+        check_modified((msg.text, msg.entities, msg.reply_markup), (text, entities, markup))
         self._gate(msg.chat_id, blocked=False)
         if method != "editMessageReplyMarkup":
             msg.raw_text, msg.parse_mode = p.get("text", p.get("caption")), p.get("parse_mode")
@@ -1471,8 +1103,7 @@ class BotApiStandin:
         callback = self.callbacks.get(str(p.get("callback_query_id", "")))
         if callback is None or callback.answered:
             raise bad(QUERY_TOO_OLD)
-        if len(str(p.get("text") or "")) > 200:
-            raise bad("MESSAGE_TOO_LONG")
+        check_callback_answer(str(p.get("text") or ""))
         callback.answered, callback.answer = True, p
         self._notify()
         return True
@@ -1544,10 +1175,7 @@ class BotApiStandin:
         chat_id = self._chat_param(p)
         if chat_id not in self.forum_chats:
             raise bad("the chat is not a forum")
-        if not str(p.get("name") or "").strip():
-            raise bad("TOPIC_TITLE_EMPTY")
-        if utf16_len(str(p["name"])) > 128:  # 1-128 characters; UTF-16 units, the stricter count
-            raise bad("TOPIC_TITLE_TOO_LONG")
+        check_topic_name(str(p.get("name") or ""))
         topic = ForumTopic(
             chat_id,
             self._alloc_message_id(chat_id),
@@ -1560,9 +1188,8 @@ class BotApiStandin:
 
     async def _api_editForumTopic(self, p: Json, files: dict[str, UploadedFile]) -> Any:
         topic = self._topic(p)
+        check_topic_name(p.get("name"), edit=True)
         name = p.get("name") or topic.name
-        if utf16_len(str(name)) > 128:
-            raise bad("TOPIC_TITLE_TOO_LONG")
         emoji = p.get("icon_custom_emoji_id", topic.icon_custom_emoji_id)
         if (name, emoji) == (topic.name, topic.icon_custom_emoji_id):
             raise bad("TOPIC_NOT_MODIFIED")
@@ -1792,7 +1419,7 @@ class BotApiStandin:
         )
         for exact in (True, False):
             for msg in candidates:
-                for button in _buttons(msg.reply_markup):
+                for button in inline_buttons(msg.reply_markup):
                     label = str(button.get("text", ""))
                     if label == button_text if exact else label.startswith(button_text):
                         if not button.get("callback_data"):

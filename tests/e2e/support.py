@@ -1,16 +1,37 @@
-"""The real bot process and people talking to it through the Bot API stand-in."""
+"""The real bot process, people talking to it through the Bot API stand-in, and the steps the
+e2e tests share (the applicant's form, waiting for another process)."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from tests.conftest import ROOT
 from tests.e2e.standin import BotApiStandin, SentRecord
 
 TOKEN = "42:E2E-token-0123456789abcdefghijklmnop"
+MAX_TOKEN = "max-e2e-token"
 MESSAGE_METHODS = {"sendMessage", "editMessageText", "editMessageReplyMarkup"}
+ADMIN = 900001  # the admin in ADMIN_IDS of the `bot_with_request` fixture
+ADMIN_CHAT = -1007770001  # their group, ADMIN_CHAT_ID
+APPLICANT = 5550002  # who submits the fixture's request
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def until(condition: Callable[[], bool], seconds: float = 60) -> None:
+    """Wait for what another process does (the bot's)."""
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 - another process acts
+            await asyncio.sleep(0.05)
 
 
 class BotProcess:
@@ -29,6 +50,12 @@ class BotProcess:
         """Start `python -m bot` and wait until it is up (it has set its commands: the last
         step of its start-up, also when it is started again)."""
         mark = sum(1 for call in standin.calls if call.method == "setMyCommands")
+        await self.start_until(
+            lambda: sum(1 for call in standin.calls if call.method == "setMyCommands") > mark
+        )
+
+    async def start_until(self, ready: Callable[[], bool]) -> None:
+        """Start `python -m bot` and wait until `ready` (e.g. MAX alone: MAX has its commands)."""
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -40,11 +67,15 @@ class BotProcess:
         )
         self._reader = asyncio.create_task(self._read())
         async with asyncio.timeout(60):
-            while sum(1 for call in standin.calls if call.method == "setMyCommands") <= mark:
+            while not ready():
                 if self.proc.returncode is not None:
                     await self._reader
                     raise AssertionError(f"the bot exited: {self.output.decode(errors='replace')}")
                 await asyncio.sleep(0.1)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
 
     async def stop(self) -> tuple[int, str]:
         assert self.proc is not None
@@ -106,3 +137,38 @@ class Person:
     def press(self, button: str) -> str:
         group = self.chat_id if self.chat_id != self.user_id else None
         return self.standin.press(self.user_id, button, chat_id=group)
+
+
+@dataclass(frozen=True)
+class Form:
+    """What an applicant answers, from /new to the summary; by default the directory's
+    «Условный онкодиспансер №1» and a post of the role matrix."""
+
+    snils: str = "006-012-788 00"
+    name: str = "Смирнов Олег"
+    email: str = "oleg@example.ru"
+    search: str = "онкодиспансер"
+    found: str = "найдено: 1"
+    organization: str = "1. ОБРАЗЕЦ ОГБУЗ «Условный онкодиспансер №1»"
+    post: str = "1. Сотрудник организационно-методического"
+    after_post: str = "Подтвердите роль"
+    role: str = "✅ Подтверждаю"
+
+
+DIRECTORY_FORM = Form()
+
+
+async def fill_form(me: Person, form: Form = DIRECTORY_FORM) -> SentRecord:
+    """Walk the form from /new to the summary; returns the summary (not yet sent)."""
+    await me.says("/new", "Согласие на обработку")
+    await me.presses("✅ Согласен(на)", "подтверждённая")
+    await me.presses("Да", "Вход на портал ЕГИСЗ через Госуслуги")
+    await me.presses("✅ Готово", "СНИЛС")
+    await me.says(form.snils, "фамилию, имя и отчество")
+    await me.says(form.name, "электронной почты")
+    await me.says(form.email, "Субъект РФ")
+    await me.presses("✅ Да, верно", "медицинскую организацию")
+    await me.says(form.search, form.found)
+    await me.presses(form.organization, "должность")
+    await me.presses(form.post, form.after_post)
+    return await me.presses(form.role, "Проверьте заявку")

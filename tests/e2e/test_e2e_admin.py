@@ -8,15 +8,12 @@ from sqlalchemy import func, select
 
 from db.database import Database
 from db.models import AccessRequest, RequestEvent
-from services.organizations import import_rows, read_rows
 from services.typed_text import clean_text
-from tests.conftest import SAMPLE_ORGS
+from tests.e2e.conftest import StartWithRequest
 from tests.e2e.standin import BotApiStandin
-from tests.e2e.support import BotProcess, Person
+from tests.e2e.support import ADMIN_CHAT, Person
 
-APPLICANT = 5550002
 ADMIN_A, ADMIN_B = 900001, 900002
-ADMIN_CHAT = -1007770001
 OLGA = "‹Оля & Ко>"
 PETR = '<i>Пётр</i> & "Ко" 👩\u200d⚕️'
 # Names as the bot keeps them: invisible characters (the ZWJ in Пётр's emoji) are cleaned where
@@ -25,65 +22,41 @@ NAMES_SEEN = (clean_text(OLGA), clean_text(PETR))
 
 
 async def test_two_admins_in_a_group(
-    standin: BotApiStandin, bot_env: dict[str, str], db: Database
+    standin: BotApiStandin, bot_with_request: StartWithRequest, db: Database
 ) -> None:
-    async with db.write() as session:
-        await import_rows(session, read_rows(SAMPLE_ORGS), "Костромская область")
-    bot_env.update(ADMIN_IDS=f"{ADMIN_A},{ADMIN_B}", ADMIN_CHAT_ID=str(ADMIN_CHAT))
-    bot = BotProcess(bot_env)
-    await bot.start(standin)
-    try:
-        me = Person(standin, APPLICANT)
-        # Hostile Telegram names: the card's decision line and the loser's alert name them.
-        olga = Person(standin, ADMIN_A, OLGA, chat_id=ADMIN_CHAT)
-        petr = Person(standin, ADMIN_B, PETR, chat_id=ADMIN_CHAT)
+    # Hostile Telegram names: the card's decision line and the loser's alert name them.
+    run = await bot_with_request(admins=(ADMIN_A, ADMIN_B), admin_name=OLGA)
+    me, olga = run.applicant, run.admin
+    petr = Person(standin, ADMIN_B, PETR, chat_id=ADMIN_CHAT)
+    assert run.card is not None and "006-012-788 00" in (run.card.text or "")
+    await olga.presses("↩️ Вернуть на доработку", "Заявка № 1")
+    await olga.presses("▫️ Эл. почта", "Заявка № 1")
+    prompt = await olga.presses("Далее ➡️", "Напишите комментарий")
+    mark = len(standin.sent)
+    standin.push_message(
+        ADMIN_A,
+        "Нужна личная почта",
+        first_name=OLGA,
+        chat_id=ADMIN_CHAT,
+        reply_to_message_id=prompt.message_id,
+    )
+    await me.expect(mark, "возвращена на доработку")
 
-        await me.says("/new", "Согласие на обработку")
-        await me.presses("✅ Согласен(на)", "подтверждённая")
-        await me.presses("Да", "Вход на портал ЕГИСЗ через Госуслуги")
-        await me.presses("✅ Готово", "СНИЛС")
-        await me.says("006-012-788 00", "фамилию, имя и отчество")
-        await me.says("Смирнов Олег", "электронной почты")
-        await me.says("oleg@example.ru", "Субъект РФ")
-        await me.presses("✅ Да, верно", "медицинскую организацию")
-        await me.says("онкодиспансер", "найдено: 1")
-        await me.presses("1. ОБРАЗЕЦ ОГБУЗ «Условный онкодиспансер №1»", "должность")
-        await me.presses("1. Сотрудник организационно-методического", "Подтвердите роль")
-        await me.presses("✅ Подтверждаю", "Проверьте заявку")
-        mark = len(standin.sent)
-        me.press("📨 Отправить")
-        card = await olga.expect(mark, "Заявка № 1")
-        assert "006-012-788 00" in (card.text or "")
+    await me.presses("✏️ Исправить заявку № 1", "адрес электронной почты")
+    await me.says("o.smirnov@example.ru", "Проверьте заявку")
+    mark = len(standin.sent)
+    me.press("📨 Отправить")
+    card = await olga.expect(mark, "Исправлено после доработки")
+    assert "oleg@example.ru → o.smirnov@example.ru" in (card.text or "")
 
-        await olga.presses("↩️ Вернуть на доработку", "Заявка № 1")
-        await olga.presses("▫️ Эл. почта", "Заявка № 1")
-        prompt = await olga.presses("Далее ➡️", "Напишите комментарий")
-        mark = len(standin.sent)
-        standin.push_message(
-            ADMIN_A,
-            "Нужна личная почта",
-            first_name=OLGA,
-            chat_id=ADMIN_CHAT,
-            reply_to_message_id=prompt.message_id,
-        )
-        await me.expect(mark, "возвращена на доработку")
-
-        await me.presses("✏️ Исправить заявку № 1", "адрес электронной почты")
-        await me.says("o.smirnov@example.ru", "Проверьте заявку")
-        mark = len(standin.sent)
-        me.press("📨 Отправить")
-        card = await olga.expect(mark, "Исправлено после доработки")
-        assert "oleg@example.ru → o.smirnov@example.ru" in (card.text or "")
-
-        mark = len(standin.sent)
-        olga.press("✅ Одобрить")
-        petr.press("✅ Одобрить")
-        await me.expect(mark, "одобрена")
-        async with asyncio.timeout(10):  # the loser's press is answered too
-            while standin.unanswered_callbacks():  # noqa: ASYNC110 - another process acts
-                await asyncio.sleep(0.05)
-    finally:
-        code, output = await bot.stop()
+    mark = len(standin.sent)
+    olga.press("✅ Одобрить")
+    petr.press("✅ Одобрить")
+    await me.expect(mark, "одобрена")
+    async with asyncio.timeout(10):  # the loser's press is answered too
+        while standin.unanswered_callbacks():  # noqa: ASYNC110 - another process acts
+            await asyncio.sleep(0.05)
+    code, output = await run.bot.stop()
 
     assert code == 0, output
     # set at start-up, after the default commands (checked here: by now it has happened)

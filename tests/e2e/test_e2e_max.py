@@ -9,7 +9,6 @@ it; a MAX user and a Telegram user with the same number never mix."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -18,24 +17,14 @@ from sqlalchemy import select
 from db.database import Database
 from db.models import AccessRequest
 from services.accounts import Messenger, account_key
-from services.organizations import import_rows, read_rows
-from tests.conftest import SAMPLE_ORGS
 from tests.e2e.max_standin import MaxApiStandin
 from tests.e2e.max_standin import SentRecord as MaxRecord
 from tests.e2e.standin import BotApiStandin
-from tests.e2e.support import BotProcess, Person
-from tests.e2e.test_e2e_webhook import free_port
+from tests.e2e.support import MAX_TOKEN, BotProcess, Person, free_port
 
-MAX_TOKEN = "max-e2e-token"
 ADMIN = 900001
 SUPPORT = -1009876543210
 SAME = 5550077  # a MAX user and a Telegram user both numbered so
-
-
-@pytest.fixture
-async def mx() -> AsyncIterator[MaxApiStandin]:
-    async with MaxApiStandin(token=MAX_TOKEN) as server:
-        yield server
 
 
 @pytest.fixture
@@ -128,11 +117,10 @@ def clean(mx: MaxApiStandin, standin: BotApiStandin) -> None:
     assert standin.errors == [], [e.description for e in standin.errors]
 
 
+@pytest.mark.usefixtures("directory")
 async def test_max_applicant_submits_admin_approves_on_telegram_applicant_told_on_max(
     standin: BotApiStandin, mx: MaxApiStandin, max_env: dict[str, str], db: Database
 ) -> None:
-    async with db.write() as session:
-        await import_rows(session, read_rows(SAMPLE_ORGS), "Костромская область")
     bot = BotProcess(max_env)
     await start_both(bot, standin, mx)
     try:

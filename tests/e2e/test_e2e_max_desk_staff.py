@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,11 +15,10 @@ from openpyxl import load_workbook
 
 from bot import texts
 from db.database import Database
-from services.organizations import import_rows, read_rows
-from tests.conftest import SAMPLE_ORGS
 from tests.e2e.max_standin import BOT_USERNAME, MaxApiStandin
-from tests.e2e.test_e2e_max import MAX_TOKEN, MaxPerson, walk_form_from_directory
-from tests.e2e.test_e2e_max_desks import MaxOnlyBot, max_only_env
+from tests.e2e.support import BotProcess
+from tests.e2e.test_e2e_max import MaxPerson, walk_form_from_directory
+from tests.e2e.test_e2e_max_desks import max_only_env
 
 ADMIN = 900001
 APPLICANT = 5550300
@@ -28,23 +26,16 @@ VIEWER = 5550301
 LINK = re.compile(r"https://max\.ru/(\w+)\?start=(\S+)")
 
 
-@pytest.fixture
-async def mx() -> AsyncIterator[MaxApiStandin]:
-    async with MaxApiStandin(token=MAX_TOKEN) as server:
-        yield server
-
-
+@pytest.mark.usefixtures("directory")
 async def test_export_and_a_viewer_invited_by_a_max_link_in_the_real_process(
     mx: MaxApiStandin, database_url: str, tmp_path: Path, db: Database
 ) -> None:
-    async with db.write() as session:
-        await import_rows(session, read_rows(SAMPLE_ORGS), "Костромская область")
     mx.introduce(ADMIN, "Админ")
     admins = mx.create_group("МИАЦ: заявки", members=[ADMIN])
     env = max_only_env(mx, database_url, tmp_path)
     env.update(MAX_ADMIN_CHAT_ID=str(admins))
-    bot = MaxOnlyBot(env)
-    await bot.start(mx)
+    bot = BotProcess(env)  # MAX alone: up when MAX has its commands
+    await bot.start_until(lambda: bool(mx.commands))
     try:
         await walk_form_from_directory(MaxPerson(mx, APPLICANT))
         await mx.wait_for_message(admins, lambda r: "Заявка №" in (r.text or ""), timeout=20)

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -18,68 +15,15 @@ from sqlalchemy import func, select
 from db.database import Database
 from db.models import AccessRequest, RequestEvent
 from services.accounts import Messenger, account_key
-from services.organizations import import_rows, read_rows
-from tests.conftest import ROOT, SAMPLE_ORGS
 from tests.e2e.max_standin import MaxApiStandin
 from tests.e2e.max_standin import SentRecord as MaxRecord
 from tests.e2e.standin import BotApiStandin
-from tests.e2e.support import BotProcess, Person
-from tests.e2e.test_e2e_max import MAX_TOKEN, MaxPerson, start_both, walk_form_from_directory
+from tests.e2e.support import MAX_TOKEN, BotProcess, Form, Person, fill_form
+from tests.e2e.test_e2e_max import MaxPerson, start_both, walk_form_from_directory
 
 ADMIN = 900001
 STRANGER = 900999
 APPLICANT = 5550100
-
-
-class MaxOnlyBot:
-    """`python -m bot` with MAX alone; up when MAX has its commands."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.proc: asyncio.subprocess.Process | None = None
-        self.output = bytearray()
-        self._reader: asyncio.Task[None] | None = None
-
-    async def _read(self) -> None:
-        if self.proc is None or self.proc.stdout is None:
-            return
-        while chunk := await self.proc.stdout.read(65536):
-            self.output += chunk
-
-    async def start(self, mx: MaxApiStandin) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            cwd=ROOT,
-            env=self.env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        self._reader = asyncio.create_task(self._read())
-        async with asyncio.timeout(60):
-            while not mx.commands:
-                if self.proc.returncode is not None:
-                    await self._reader
-                    raise AssertionError(f"the bot exited: {self.output.decode(errors='replace')}")
-                await asyncio.sleep(0.05)
-
-    async def stop(self) -> tuple[int, str]:
-        if self.proc is None:
-            return 0, ""
-        if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(60):
-            await self.proc.wait()
-            if self._reader is not None:
-                await self._reader
-        return self.proc.returncode or 0, self.output.decode(errors="replace")
-
-
-@pytest.fixture
-async def mx() -> AsyncIterator[MaxApiStandin]:
-    async with MaxApiStandin(token=MAX_TOKEN) as server:
-        yield server
 
 
 def max_only_env(mx: MaxApiStandin, database_url: str, tmp_path: Path) -> dict[str, str]:
@@ -109,19 +53,18 @@ def in_chat(mx: MaxApiStandin, chat_id: int, contains: str, after: int = 0) -> M
     raise AssertionError(f"nothing with {contains!r} in chat {chat_id}")
 
 
+@pytest.mark.usefixtures("directory")
 async def test_max_alone_admins_and_operators_desks_on_max(
     mx: MaxApiStandin, database_url: str, tmp_path: Path, db: Database
 ) -> None:
-    async with db.write() as session:
-        await import_rows(session, read_rows(SAMPLE_ORGS), "Костромская область")
     mx.introduce(ADMIN, "Админ")
     mx.introduce(STRANGER, "Посторонний")
     admins = mx.create_group("МИАЦ: заявки", members=[ADMIN, STRANGER])
     operators = mx.create_group("МИАЦ: поддержка", members=[ADMIN])
     env = max_only_env(mx, database_url, tmp_path)
     env.update(MAX_ADMIN_CHAT_ID=str(admins), MAX_SUPPORT_CHAT_ID=str(operators))
-    bot = MaxOnlyBot(env)
-    await bot.start(mx)
+    bot = BotProcess(env)  # MAX alone: up when MAX has its commands
+    await bot.start_until(lambda: bool(mx.commands))
     try:
         me = MaxPerson(mx, APPLICANT)
         done = await walk_form_from_directory(me)
@@ -198,6 +141,7 @@ TG_APPLICANT = 5550200
 ADMIN_GROUP_TG = -1005550001
 
 
+@pytest.mark.usefixtures("directory")
 async def test_admins_on_both_messengers_one_decision_and_the_max_desk_answers_telegram(
     standin: BotApiStandin,
     mx: MaxApiStandin,
@@ -208,8 +152,6 @@ async def test_admins_on_both_messengers_one_decision_and_the_max_desk_answers_t
     A card is in both groups; two admins pressing at once on the two messengers make one
     decision and every copy shows it; a reason typed as a reply to the bot's prompt on MAX
     goes to a Telegram applicant; the MAX operators' answer reaches Telegram."""
-    async with db.write() as session:
-        await import_rows(session, read_rows(SAMPLE_ORGS), "Костромская область")
     mx.introduce(MAX_ADMIN, "Пётр")
     max_admins = mx.create_group("МИАЦ: заявки", members=[MAX_ADMIN])
     max_operators = mx.create_group("МИАЦ: поддержка", members=[MAX_ADMIN])
@@ -255,18 +197,8 @@ async def test_admins_on_both_messengers_one_decision_and_the_max_desk_answers_t
 
         # A Telegram applicant; the MAX admin rejects with a typed reason, replying on MAX.
         me = Person(standin, TG_APPLICANT, "Мария")
-        await me.says("/new", "Согласие на обработку")
-        await me.presses("✅ Согласен(на)", "подтверждённая")
-        await me.presses("Да", "Вход на портал ЕГИСЗ через Госуслуги")
-        await me.presses("✅ Готово", "СНИЛС")
-        await me.says("112 233 445 95", "фамилию, имя и отчество")
-        await me.says("Иванова Мария", "электронной почты")
-        await me.says("ivanova@example.ru", "Субъект РФ")
-        await me.presses("✅ Да, верно", "медицинскую организацию")
-        await me.says("онкодиспансер", "найдено: 1")
-        await me.presses("1. ОБРАЗЕЦ ОГБУЗ «Условный онкодиспансер №1»", "должность")
-        await me.presses("1. Сотрудник организационно-методического", "Подтвердите роль")
-        await me.presses("✅ Подтверждаю", "Проверьте заявку")
+        form = Form(snils="112 233 445 95", name="Иванова Мария", email="ivanova@example.ru")
+        await fill_form(me, form)
         await me.presses("📨 Отправить", "отправлена")
         await mx.wait_for_message(max_admins, lambda r: "Заявка № 2" in (r.text or ""), timeout=20)
         mark = len(mx.sent)

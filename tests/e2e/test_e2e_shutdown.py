@@ -12,9 +12,6 @@ the outbox. The second process gets the rest. A press handled twice would be ans
 
 from __future__ import annotations
 
-import asyncio
-import socket
-from collections.abc import Callable
 from dataclasses import replace
 
 from sqlalchemy import func, select
@@ -25,7 +22,7 @@ from db.models import AccessRequest, OutboxMessage, RequestEvent
 from services import requests, staff
 from services.snils import check_number, format_snils
 from tests.e2e.standin import BotApiStandin
-from tests.e2e.support import BotProcess
+from tests.e2e.support import BotProcess, free_port, until
 from tests.test_requests_service import NEW
 
 ADMINS = [900001 + i for i in range(10)]
@@ -56,12 +53,6 @@ async def seed(db: Database, standin: BotApiStandin) -> list[int]:
 
 def answered(standin: BotApiStandin) -> int:
     return sum(1 for c in standin.callbacks.values() if c.answered)
-
-
-async def until(condition: Callable[[], bool], seconds: float = 60) -> None:
-    async with asyncio.timeout(seconds):
-        while not condition():  # noqa: ASYNC110 - another process acts
-            await asyncio.sleep(0.05)
 
 
 async def check_everything_once(standin: BotApiStandin, db: Database) -> None:
@@ -106,12 +97,6 @@ async def test_polling_sigterm_mid_batch_loses_nothing_and_repeats_nothing(
         code, output = await second.stop()
     assert code == 0, output
     await check_everything_once(standin, db)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_webhook_sigterm_mid_burst_loses_nothing_and_repeats_nothing(

@@ -6,20 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
 import aiohttp
 
 from tests.e2e.standin import BotApiStandin
-from tests.e2e.support import BotProcess, Person
+from tests.e2e.support import BotProcess, Person, free_port
 
 USER = 5550011
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def post(url: str, update: dict[str, object], secret: str | None) -> int:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,7 +23,7 @@ from services import outbox, requests, staff
 from services.outbox import Kind
 from tests.conftest import ROOT
 from tests.e2e.standin import BotApiStandin, Json, SentRecord
-from tests.e2e.support import BotProcess, Person
+from tests.e2e.support import BotProcess, Person, free_port, until
 from tests.test_requests_service import NEW
 
 ADMIN_A, ADMIN_B = 900001, 900002
@@ -40,18 +38,6 @@ needs_postgres_and_redis = pytest.mark.skipif(
     ),
     reason="several workers need PostgreSQL and Redis (TEST_DATABASE_URL, TEST_REDIS_URL)",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def until(condition: Callable[[], bool], seconds: float = 30) -> None:
-    async with asyncio.timeout(seconds):
-        while not condition():  # noqa: ASYNC110 - other processes act
-            await asyncio.sleep(0.05)
 
 
 class Workers:

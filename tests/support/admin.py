@@ -7,8 +7,8 @@ from sqlalchemy import select
 from db.database import Database
 from db.models import AccessRequest, RequestEvent
 from tests.conftest import ADMIN2_ID, ADMIN_CHAT, ADMIN_ID
-from tests.dialog_steps import to_summary
-from tests.harness import ChatUser, Harness, Sent
+from tests.support.dialog_steps import to_summary
+from tests.support.harness import ChatUser, Harness, Sent
 
 __all__ = ["ADMIN2_ID", "ADMIN_CHAT", "admin", "cards", "events", "request_row", "submitted"]
 

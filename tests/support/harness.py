@@ -1,6 +1,7 @@
 """Dialog tests without a network: real `Update` objects go through `Dispatcher.feed_update`,
 and a recording session answers the Bot API calls the bot makes, refusing what Telegram refuses
-(HTML it cannot parse, long texts, long callback data, edits that change nothing)."""
+(HTML it cannot parse, long texts and captions, bad keyboards, edits that change nothing) by the
+rules of tests/support/telegram_rules.py, the ones the e2e stand-in applies too."""
 
 from __future__ import annotations
 
@@ -57,7 +58,17 @@ from aiogram.types import (
 from bot import background
 from bot.outbound.delivery import Delivery
 from bot.session import DirectReplyRetry, install_reply_retries
-from tests.e2e.standin import ApiError, check_reply_markup, parse_html, utf16_len
+from tests.support.telegram_rules import (
+    QUERY_TOO_OLD,
+    ApiError,
+    bad,
+    check_callback_answer,
+    check_modified,
+    check_reply_markup,
+    check_topic_name,
+    forbidden,
+    format_text,
+)
 
 BOT_ID = 42
 GROUP_ANONYMOUS_BOT = 1087968824
@@ -82,6 +93,7 @@ class Sent:
     thread_id: int | None = None
     # When it was first sent, in whole seconds as Telegram gives it; an edit keeps it.
     date: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    kind: str = "text"  # or "document" / "photo": a file, its caption in `plain`
 
     @property
     def buttons(self) -> list[str]:
@@ -149,7 +161,7 @@ class RecordingSession(BaseSession):
     topics: dict[tuple[int, int], str] = field(default_factory=dict)
     copies: list[Copy] = field(default_factory=list)
     # Awaited before answering a method of that type: a test holds a call there to make two
-    # handlers meet at a point of its choosing (see tests/concurrency.py).
+    # handlers meet at a point of its choosing (see tests/support/concurrency.py).
     gates: dict[type[TelegramMethod[Any]], Callable[[], Awaitable[None]]] = field(
         default_factory=dict
     )
@@ -177,45 +189,42 @@ class RecordingSession(BaseSession):
 
     def _check_chat(self, method: TelegramMethod[Any], chat_id: int, thread: int | None) -> None:
         if chat_id in self.blocked:
-            raise TelegramForbiddenError(method, "Forbidden: bot was blocked by the user")
+            raise TelegramForbiddenError(method, forbidden(private=chat_id > 0).description)
         if thread is not None and (
             (chat_id, thread) in self.deleted_topics or (chat_id, thread) not in self.topics
         ):
             raise self._refuse(method, "Bad Request: message thread not found")
 
-    def _check_topic_name(self, method: TelegramMethod[Any], name: str | None) -> None:
-        """Topic names are 1–128 characters (counted here in UTF-16 units, the stricter way)."""
-        if name is None:
-            return
-        if not name.strip():
-            raise self._refuse(method, "Bad Request: TOPIC_TITLE_EMPTY")
-        if utf16_len(name) > 128:
-            raise self._refuse(method, "Bad Request: TOPIC_TITLE_TOO_LONG")
-
     def _refuse(self, method: TelegramMethod[Any], description: str) -> TelegramBadRequest:
         self.refusals.append(description)
         return TelegramBadRequest(method=method, message=description)
 
-    def _render(
-        self, bot: Bot, method: SendMessage | EditMessageText
-    ) -> tuple[str, list[dict[str, Any]]]:
-        parse_mode = method.parse_mode
-        if isinstance(parse_mode, Default):
-            parse_mode = bot.default[parse_mode.name] if bot.default else None
+    def _check(self, method: TelegramMethod[Any], rule: Callable[[], Any]) -> Any:
+        """Apply one of Telegram's rules; its refusal is recorded and raised as aiogram's."""
         try:
-            if str(getattr(parse_mode, "value", parse_mode)).lower() == "html":
-                plain, entities = parse_html(method.text)
-            else:
-                plain, entities = method.text, []
-            if not plain.strip():
-                raise ApiError(400, "Bad Request: message text is empty")
-            if utf16_len(plain) > 4096:
-                raise ApiError(400, "Bad Request: message is too long")
-            markup = self._markup(method.reply_markup)
-            check_reply_markup(markup)
+            return rule()
         except ApiError as exc:
             raise self._refuse(method, exc.description) from exc
-        return plain, entities
+
+    def _render(
+        self, bot: Bot, method: TelegramMethod[Any], text: str | None, *, caption: bool = False
+    ) -> tuple[str | None, list[dict[str, Any]]]:
+        """A text or caption as Telegram takes it (parsed, trimmed, within its limit), and the
+        method's keyboard checked."""
+        parse_mode = getattr(method, "parse_mode", None)
+        if isinstance(parse_mode, Default):
+            parse_mode = bot.default[parse_mode.name] if bot.default else None
+        given = getattr(method, "caption_entities" if caption else "entities", None)
+        entities = [e.model_dump(exclude_none=True) for e in given or []]
+        mode = getattr(parse_mode, "value", parse_mode)
+
+        def rules() -> tuple[str | None, list[dict[str, Any]]]:
+            result = format_text(text, mode, entities, caption=caption)
+            check_reply_markup(self._markup(getattr(method, "reply_markup", None)))
+            return result
+
+        rendered: tuple[str | None, list[dict[str, Any]]] = self._check(method, rules)
+        return rendered
 
     @staticmethod
     def _markup(markup: Any) -> dict[str, Any] | None:
@@ -251,29 +260,31 @@ class RecordingSession(BaseSession):
         if isinstance(method, SendMessage):
             chat_id = int(method.chat_id)
             self._check_chat(method, chat_id, method.message_thread_id)
-            plain, entities = self._render(bot, method)
+            plain, entities = self._render(bot, method, method.text)
             sent = Sent(
                 chat_id,
                 next(self._ids),
                 method.text,
-                plain,
+                plain or "",
                 entities,
                 self._markup(method.reply_markup),
                 method.message_thread_id,
             )
             return self._store(sent)
-        if isinstance(method, CreateForumTopic | EditForumTopic):
-            self._check_topic_name(method, method.name)
         if isinstance(method, CreateForumTopic):
+            self._check(method, lambda: check_topic_name(method.name))
             chat_id = int(method.chat_id)
             if chat_id not in self.forum_chats:
                 raise self._refuse(method, "Bad Request: the chat is not a forum")
             topic_id = next(self._ids)
             self.topics[(chat_id, topic_id)] = method.name
             return ForumTopic(message_thread_id=topic_id, name=method.name, icon_color=0)
-        if isinstance(method, EditForumTopic) and method.name is not None:
+        if isinstance(method, EditForumTopic):
+            self._check(method, lambda: check_topic_name(method.name, edit=True))
             key = (int(method.chat_id), int(method.message_thread_id))
-            if key in self.topics:
+            if key in self.topics and method.name:
+                if method.name == self.topics[key] and method.icon_custom_emoji_id is None:
+                    raise self._refuse(method, bad("TOPIC_NOT_MODIFIED").description)
                 self.topics[key] = method.name
         if isinstance(method, GetChat):
             chat_id = int(method.chat_id)
@@ -306,12 +317,11 @@ class RecordingSession(BaseSession):
                     new_id,
                 )
             )
+            if method.caption is not None:  # a new caption: Telegram's rules for captions
+                self._render(bot, method, method.caption, caption=True)
             markup = self._markup(method.reply_markup)
+            self._check(method, lambda: check_reply_markup(markup))
             if markup is not None:  # a copy with buttons under it: kept, so they can be pressed
-                try:
-                    check_reply_markup(markup)
-                except ApiError as exc:
-                    raise self._refuse(method, exc.description) from exc
                 plain = f"[копия сообщения {method.message_id}]"
                 self._store(Sent(chat_id, new_id, plain, plain, [], markup))
             return MessageId(message_id=new_id)
@@ -320,11 +330,15 @@ class RecordingSession(BaseSession):
             old = self.messages.get(key)
             if old is None:
                 raise self._refuse(method, "Bad Request: message to edit not found")
-            plain, entities = self._render(bot, method)
+            if old.kind != "text":
+                raise self._refuse(
+                    method, bad("there is no text in the message to edit").description
+                )
+            plain, entities = self._render(bot, method, method.text)
             markup = self._markup(method.reply_markup)
-            if plain == old.plain and entities == old.entities and markup == old.markup:
-                raise self._refuse(method, "Bad Request: message is not modified")
-            edited = Sent(key[0], key[1], method.text, plain, entities, markup, date=old.date)
+            before = (old.plain, old.entities, old.markup)
+            self._check(method, lambda: check_modified(before, (plain, entities, markup)))
+            edited = Sent(key[0], key[1], method.text, plain or "", entities, markup, date=old.date)
             return self._store(edited)
         if isinstance(method, EditMessageReplyMarkup):
             key = (int(method.chat_id or 0), int(method.message_id or 0))
@@ -332,16 +346,25 @@ class RecordingSession(BaseSession):
             if old is None:
                 raise self._refuse(method, "Bad Request: message to edit not found")
             markup = self._markup(method.reply_markup)
-            if markup == old.markup:
-                raise self._refuse(method, "Bad Request: message is not modified")
+            before = (old.plain, old.entities, old.markup)
+            self._check(method, lambda: check_reply_markup(markup))
+            self._check(method, lambda: check_modified(before, (before[0], before[1], markup)))
             return self._store(
-                Sent(key[0], key[1], old.html, old.plain, old.entities, markup, date=old.date)
+                Sent(
+                    key[0],
+                    key[1],
+                    old.html,
+                    old.plain,
+                    old.entities,
+                    markup,
+                    date=old.date,
+                    kind=old.kind,
+                )
             )
         if isinstance(method, AnswerCallbackQuery):
             if method.callback_query_id in self.answered:
-                raise self._refuse(method, "Bad Request: query is too old")
-            if len(method.text or "") > 200:
-                raise self._refuse(method, "Bad Request: MESSAGE_TOO_LONG")
+                raise self._refuse(method, bad(QUERY_TOO_OLD).description)
+            self._check(method, lambda: check_callback_answer(method.text))
             self.answered.append(method.callback_query_id)
             return True
         if isinstance(method, SendDocument | SendPhoto):
@@ -360,19 +383,31 @@ class RecordingSession(BaseSession):
             else:
                 data, filename = b"", ""
             chat_id = int(method.chat_id)
+            caption, entities = self._render(bot, method, method.caption, caption=True)
             markup = self._markup(method.reply_markup)
-            try:
-                check_reply_markup(markup)
-            except ApiError as exc:
-                raise self._refuse(method, exc.description) from exc
             kind = "document" if isinstance(method, SendDocument) else "photo"
             self.files.append(
                 SentFile(chat_id, kind, filename, data, method.caption, markup, file_id)
             )
-            sent = Sent(chat_id, next(self._ids), "", method.caption or "", [], markup)
+            sent = Sent(
+                chat_id,
+                next(self._ids),
+                method.caption or "",
+                caption or "",
+                entities,
+                markup,
+                kind=kind,
+            )
             self.messages[(chat_id, sent.message_id)] = sent
             message = to_message(sent)
-            return message.model_copy(update={"text": None, "caption": method.caption})
+            return message.model_copy(
+                update={
+                    "text": None,
+                    "entities": None,
+                    "caption": caption,
+                    "caption_entities": message.entities,
+                }
+            )
         if isinstance(method, GetFile):
             if method.file_id not in self.received_files:
                 raise self._refuse(

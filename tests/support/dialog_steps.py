@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness import ChatUser
+from tests.support.harness import ChatUser
 
 VALID_SNILS = "112-233-445 95"
 POSITION = "Главный врач / заместитель глав.врача ЦРБ (МО) муниципального образования"

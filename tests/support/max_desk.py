@@ -17,7 +17,7 @@ from services.accounts import Messenger, account_key
 from services.role_matrix import RoleMatrix
 from tests.conftest import make_settings
 from tests.e2e.max_standin import SentRecord
-from tests.max_harness import MaxHarness, max_harness
+from tests.support.max_harness import MaxHarness, max_harness
 from tests.test_requests_service import NEW
 
 MAX_ADMIN = 910001  # a МИАЦ admin on MAX (ADMIN_IDS=max:910001)

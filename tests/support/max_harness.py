@@ -1,6 +1,6 @@
 """The dialog harness for MAX: the real dispatcher with a MAX bot (``MaxSession`` over HTTP
 against ``MaxApiStandin``, which refuses what MAX refuses) beside the Telegram harness's bot
-(tests/harness.py) for the admins, one database, one outbox delivered to both messengers.
+(tests/support/harness.py) for the admins, one database, one outbox delivered to both messengers.
 
 A person on MAX pushes MAX's own updates into the stand-in (``push_message``, ``press``,
 ``push_bot_started``); each is converted by ``UpdateConverter`` as the running bot converts
@@ -48,7 +48,7 @@ from services import staff
 from services.accounts import Messenger, account_key, native_id
 from services.role_matrix import RoleMatrix
 from tests.e2e.max_standin import DEFAULT_TOKEN, MaxApiStandin, SentRecord
-from tests.harness import Harness
+from tests.support.harness import Harness
 
 Json = dict[str, Any]
 _SHOWN = (SendMessage, EditMessageText, EditMessageReplyMarkup, SendDocument, SendPhoto)

@@ -15,7 +15,7 @@ from services import staff
 from services.role_matrix import RoleMatrix
 from services.staff import StaffRole
 from tests.conftest import ADMIN2_ID, ADMIN_CHAT, ADMIN_ID, make_settings
-from tests.harness import Harness
+from tests.support.harness import Harness
 
 ORG_A = "ОБРАЗЕЦ ОГБУЗ «Условная ЦРБ А»"
 ORG_B = "ОБРАЗЕЦ ОГБУЗ «Условная ЦРБ Б»"
