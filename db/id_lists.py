@@ -138,8 +138,10 @@ class IdArray(TypeDecorator[list[int]]):
         if value is None:
             return None
         if dialect.name == "postgresql":
-            return sorted({int(i) for i in value})
-        return pack_ids(value)
+            # A list is taken as it is (sorted once by whoever made it, off the event loop
+            # for a large export: services/audit.stored_ids); any other iterable is sorted.
+            return value if isinstance(value, list) else sorted({int(i) for i in value})
+        return value if isinstance(value, bytes) else pack_ids(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> list[int] | None:
         if value is None:

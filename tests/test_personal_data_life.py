@@ -273,3 +273,34 @@ async def test_history_with_a_changed_snils_or_email_is_a_view(h: Harness, db: D
     assert "ivanova@example.ru" in shown and "old@example.ru" in shown
     after = await views(db)
     assert after[before:] == [(1, ADMIN_ID, {"via": "history"})]
+
+
+async def test_an_export_older_than_the_request_did_not_carry_it(h: Harness, db: Database) -> None:
+    """After a restore a request may get a number an export listed before: that export was
+    another request's, and neither /history nor /mydata may say this one went out."""
+    from datetime import timedelta
+
+    from services import audit
+
+    await submitted(h, 1001)
+    async with db.write() as session:
+        request = await session.get(AccessRequest, 1)
+        assert request is not None
+        created = request.created_at
+        for at, selection in ((created - timedelta(days=1), "old"), (created, "all")):
+            audit.record_export(
+                session,
+                [1],
+                actor_id=ADMIN_ID,
+                cli=False,
+                selection=selection,
+                batch_id=None,
+                files=None,
+                at=at,
+            )
+    async with db.read() as session:
+        seen = await audit.exports_of(session, {1: created})
+    assert [x.selection for x in seen] == ["all"]
+    history = unescape((await admin(h).send("/history 1"))[-1].plain)
+    assert texts.export_selection("all") in history
+    assert texts.export_selection("old") not in history
