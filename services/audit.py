@@ -16,10 +16,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import Integer, Text, and_, bindparam, cast, insert, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.id_lists import IdArray, holds, pack_ids
+from db.id_lists import PIECE, holds, pack_ids, sorted_unique
 from db.models import ExportAudit, utcnow
 from services import event_log
 
@@ -58,7 +59,7 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def record_export(
+async def record_export(
     session: AsyncSession,
     request_ids: Sequence[int],
     *,
@@ -69,40 +70,48 @@ def record_export(
     files: Mapping[str, str] | None,
     at: datetime | None = None,
     stored: StoredIds | None = None,
-) -> ExportAudit:
+) -> None:
     """The export's one audit row, in the caller's transaction. `stored`: the ids made
     ready for the column off the event loop (`stored_ids`), for a large export."""
-    ids = stored.ids if stored is not None else sorted(set(request_ids))
-    row = ExportAudit(
-        at=at or utcnow(),
-        actor_id=actor_id,
-        cli=cli,
-        selection=selection[:64],
-        batch_id=batch_id,
-        count=len(ids),
-        files=dict(files) if files is not None else None,
-        first_id=ids[0] if ids else 0,
-        last_id=ids[-1] if ids else 0,
-        request_ids=stored.value if stored is not None else ids,
+    ids = stored.ids if stored is not None else sorted_unique(request_ids)
+    value: Any = stored.value if stored is not None else ids
+    if isinstance(value, str):  # PostgreSQL's array as text, parsed by the server
+        value = cast(bindparam("request_ids_text", value, type_=Text()), ARRAY(Integer()))
+    await session.execute(
+        insert(ExportAudit).values(
+            at=at or utcnow(),
+            actor_id=actor_id,
+            cli=cli,
+            selection=selection[:64],
+            batch_id=batch_id,
+            count=len(ids),
+            files=dict(files) if files is not None else None,
+            first_id=ids[0] if ids else 0,
+            last_id=ids[-1] if ids else 0,
+            request_ids=value,
+        )
     )
-    session.add(row)
-    return row
 
 
 @dataclass(frozen=True)
 class StoredIds:
-    """Ids sorted once, and as the column binds them: `pack_ids` bytes on SQLite (passed
-    through by IdArray), the list itself on PostgreSQL."""
+    """Ids sorted once, and as the column takes them: `pack_ids` bytes on SQLite (passed
+    through by IdArray), the array's text (`{1,2,3}`) on PostgreSQL."""
 
     ids: list[int]
-    value: list[int] | bytes
+    value: str | bytes
 
 
 def stored_ids(request_ids: Sequence[int], dialect: str) -> StoredIds:
     """Sorting and packing 100,000 ids takes tens of milliseconds: blocking, call it off the
-    event loop (the bot's loop must not stall for longer than that)."""
-    ids = sorted(set(request_ids))
-    return StoredIds(ids, ids if dialect == "postgresql" else pack_ids(ids))
+    event loop (the bot's loop must not stall for longer than that). On PostgreSQL the ids
+    go as the array's text, cast by the server: bound as a list, each of 100,000 ids passed
+    through SQLAlchemy's and asyncpg's encoders on the loop (≈ 75–175 ms under load)."""
+    ids = sorted_unique(request_ids)
+    if dialect == "postgresql":
+        pieces = [",".join(map(str, ids[at : at + PIECE])) for at in range(0, len(ids), PIECE)]
+        return StoredIds(ids, "{" + ",".join(pieces) + "}")
+    return StoredIds(ids, pack_ids(ids))
 
 
 @dataclass(frozen=True)
@@ -132,25 +141,39 @@ async def exports_of(
     spans = or_(
         *(and_(ExportAudit.first_id <= i, ExportAudit.last_id >= i) for i in sorted(requests))
     )
-    query = (
-        select(
-            ExportAudit.at,
-            ExportAudit.actor_id,
-            ExportAudit.cli,
-            ExportAudit.selection,
-            ExportAudit.batch_id,
-            ExportAudit.request_ids,
-        )
+    columns = (
+        ExportAudit.at,
+        ExportAudit.actor_id,
+        ExportAudit.cli,
+        ExportAudit.selection,
+        ExportAudit.batch_id,
+    )
+    found = []
+    if session.get_bind().dialect.name == "postgresql":
+        # The database answers which arrays hold the request (`= ANY`): no array of 100,000
+        # ids comes to the bot's loop to be searched there.
+        for request_id, created in sorted(requests.items()):
+            rows = await session.execute(
+                select(*columns)
+                .where(
+                    ExportAudit.first_id <= request_id,
+                    ExportAudit.last_id >= request_id,
+                    bindparam("one", request_id, type_=Integer()) == ExportAudit.request_ids.any_(),
+                )
+                .order_by(ExportAudit.at, ExportAudit.id)
+            )
+            found += [
+                ExportSeen(request_id, at, actor_id, cli, selection, batch_id)
+                for at, actor_id, cli, selection, batch_id in rows.all()
+                if created is None or created <= at
+            ]
+        return sorted(found, key=lambda x: x.at)
+    with_ids = await session.execute(
+        select(*columns, ExportAudit.request_ids)
         .where(spans)
         .order_by(ExportAudit.at, ExportAudit.id)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # The array holds one of them (`&&`): no other row's ids leave the database.
-        wanted = bindparam("wanted", sorted(requests), type_=IdArray())
-        query = query.where(ExportAudit.request_ids.op("&&")(wanted))
-    rows = await session.execute(query)
-    found = []
-    for at, actor_id, cli, selection, batch_id, ids in rows.all():
+    for at, actor_id, cli, selection, batch_id, ids in with_ids.all():
         for request_id, created in requests.items():
             if holds(ids, request_id) and (created is None or created <= at):
                 found.append(ExportSeen(request_id, at, actor_id, cli, selection, batch_id))

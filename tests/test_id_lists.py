@@ -61,7 +61,7 @@ def test_holds_finds_only_what_is_there() -> None:
 async def test_an_id_array_column_round_trips_on_both_databases(db: Database) -> None:
     ids = [*range(1, 2000), 5000, 10**6, 2**31 - 1]
     async with db.write() as session:
-        record_export(
+        await record_export(
             session,
             list(reversed(ids)),
             actor_id=1,

@@ -288,7 +288,7 @@ async def test_an_export_older_than_the_request_did_not_carry_it(h: Harness, db:
         assert request is not None
         created = request.created_at
         for at, selection in ((created - timedelta(days=1), "old"), (created, "all")):
-            audit.record_export(
+            await audit.record_export(
                 session,
                 [1],
                 actor_id=ADMIN_ID,

@@ -360,7 +360,7 @@ async def record(
     digests, stored = await asyncio.to_thread(prepare)
     at = utcnow()
     async with db.write() as session:
-        audit.record_export(
+        await audit.record_export(
             session,
             stored.ids,
             actor_id=actor_id,
