@@ -33,7 +33,7 @@ from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.enums import ParseMode
 from aiogram.methods import SendMessage
-from sqlalchemy import event, text, update
+from sqlalchemy import event, func, select, text, update
 
 from bench import admin_data
 from bench.dialog import (
@@ -51,7 +51,7 @@ from bot import background
 from bot.dispatcher import build_dispatcher
 from db.database import Database
 from db.migrate import upgrade_to_head
-from db.models import AccessRequest
+from db.models import AccessRequest, ExportAudit, RequestEvent
 from services import staff
 from services.role_matrix import load_role_matrix
 
@@ -268,6 +268,19 @@ async def run_backend(backend: str, n: int, url: str, repeat: int, workdir: Path
         print(f"  {line(m)}", flush=True)
         return m
 
+    async def audited(name: str, times: int, run: Callable[[], Awaitable[None]]) -> None:
+        """`measure`, and what each run wrote to the audit: one export_audit row, and no
+        event rows (an export's audit is its row, not an event per request)."""
+        before = await audit_rows(db)
+        m = await measure(name, times, run)
+        after = await audit_rows(db)
+        runs = times + 1  # with the warm-up
+        events, exports = ((a - b) / runs for a, b in zip(after, before, strict=True))
+        m.note = f"per run: {events:g} request_events rows, {exports:g} export_audit rows"
+        print(f"    {m.note}", flush=True)
+        if events or exports != 1:
+            result.problems.append(f"{name}: {m.note}")
+
     def some(count: int) -> list[int]:
         return [rng.randrange(1, n + 1) for _ in range(count)]
 
@@ -322,17 +335,25 @@ async def run_backend(backend: str, n: int, url: str, repeat: int, workdir: Path
     print(f"  {line(text_only)}", flush=True)
     await measure("reminders (job)", repeat, lambda: reminders_job(bot, db, dp, settings))
     await measure("/export (new batch)", 1, lambda: command("/export"), warm=False)
-    await measure("/export all", repeat, lambda: command("/export all"))
+    await audited("/export all", repeat, lambda: command("/export all"))
     # The issue's figure: /export all of 100,000 rows, every request in an exported status.
     async with db.write() as session:
         await session.execute(
             update(AccessRequest).values(status="exported", export_batch_id=1, erased_at=None)
         )
-    await measure("/export all (100% exported)", repeat, lambda: command("/export all"))
+    await audited("/export all (100% exported)", repeat, lambda: command("/export all"))
     await cli_export(result, db, url, workdir)
     await dp.storage.close()
     await db.dispose()
     return result
+
+
+async def audit_rows(db: Database) -> tuple[int, int]:
+    """Rows in request_events and in export_audit."""
+    async with db.read() as session:
+        events = await session.scalar(select(func.count()).select_from(RequestEvent))
+        exports = await session.scalar(select(func.count()).select_from(ExportAudit))
+    return int(events or 0), int(exports or 0)
 
 
 async def reminders_job(bot: Bot, db: Database, dp: Any, settings: Any) -> None:

@@ -81,7 +81,7 @@ async def _import(settings: Settings, rows: list[OrgRow]) -> None:
 
 async def _export(settings: Settings, out: Path, batch: int | None, everything: bool) -> int:
     """Beside a running bot too: the rows are streamed, the file is built before anything is
-    marked, and marks and events are written in short transactions."""
+    marked, and the marks and the export's audit row are written in short transactions."""
     import tempfile
 
     from db.database import Database
@@ -106,20 +106,19 @@ async def _export(settings: Settings, out: Path, batch: int | None, everything: 
                     Path(tmp),
                     "form",
                     pause=pause,
-                    view=export.export_view(cli=True),
+                    cli=True,
                     journal=settings.erasure_journal,
                 )
             else:
-                how = f"cli {batch or 'all'}"
                 result = await export.run_again(
                     db,
                     None,
                     Path(tmp),
                     "form",
-                    how,
+                    str(batch or "all"),
                     batch_id=batch,
-                    pause=pause,
-                    view=export.export_view(cli=True),
+                    cli=True,
+                    journal=settings.erasure_journal,
                 )
             if result.files is not None:
                 made = result.files.csv if out.suffix.lower() == ".csv" else result.files.xlsx

@@ -12,15 +12,19 @@ Exports go into the same journal (when, the batch's number, its request ids): a 
 forgets the exports made after it, and its requests, approved again, would go to the federal
 operator a second time with the next /export. `reapply` marks them exported again, in the
 order the journal's lines happened (an export before a withdrawal keeps the request exported
-and erased, as it was).
+and erased, as it was). Each export's audit row (services/audit.py: who, when, the selection,
+the files' SHA-256, the ids) goes there too once written, new batch or re-export: `reapply`
+puts back the rows the backup lacks, so the record of who received a person's data outlives
+the restore.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +35,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.database import Database
-from db.models import AccessRequest, Consent, Erasure, ExportBatch, utcnow
+from db.id_lists import pack_ids, unpack_ids
+from db.models import AccessRequest, Consent, Erasure, ExportAudit, ExportBatch, utcnow
 from db.repositories import EventRepository, RequestRepository
 from services import consent, outbox, retention, support
 from services.requests import Status
@@ -156,13 +161,62 @@ class ExportRecord:
         )
 
 
+EXPORT_AUDIT = "export_audit"  # an export's audit row
+
+
+@dataclass(frozen=True)
+class ExportAuditRecord:
+    """An export's audit row (db/models.py ExportAudit), ids packed as in SQLite's column
+    (db/id_lists.py, base64): a re-export of 100,000 requests is a line of ≈ 130 KB, not
+    ≈ 700 KB of JSON numbers."""
+
+    at: datetime
+    actor_id: int | None
+    cli: bool
+    selection: str
+    batch_id: int | None
+    files: dict[str, str] | None
+    requests: list[int]
+
+    def line(self) -> str:
+        data = {
+            "at": self.at.isoformat(),
+            "rule": EXPORT_AUDIT,
+            "actor": self.actor_id,
+            "cli": self.cli,
+            "selection": self.selection,
+            "batch": self.batch_id,
+            "files": self.files,
+            "ids": base64.b64encode(pack_ids(self.requests)).decode("ascii"),
+        }
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def parse(cls, line: str) -> ExportAuditRecord:
+        data: dict[str, Any] = json.loads(line)
+        actor = data.get("actor")
+        batch = data.get("batch")
+        return cls(
+            datetime.fromisoformat(data["at"]),
+            int(actor) if actor is not None else None,
+            bool(data.get("cli")),
+            str(data["selection"]),
+            int(batch) if batch is not None else None,
+            data.get("files"),
+            unpack_ids(base64.b64decode(data["ids"], validate=True)),
+        )
+
+
+Line = Record | ExportRecord | ExportAuditRecord
+
+
 def _ended(value: Any) -> dict[int, str]:
     if not isinstance(value, dict):
         return {}
     return {int(i): str(s) for i, s in value.items()}
 
 
-def journal_append(path: str | None, records: Sequence[Record | ExportRecord]) -> None:
+def journal_append(path: str | None, records: Sequence[Line]) -> None:
     """Append the records (after the erasure committed). Best effort for the bot: a journal
     that cannot be written is logged by the caller, the erasure itself stands."""
     if not path or not records:
@@ -176,16 +230,22 @@ def journal_append(path: str | None, records: Sequence[Record | ExportRecord]) -
         os.fsync(out.fileno())
 
 
-def _journal(path: str | None) -> list[Record | ExportRecord]:
+_PARSERS: dict[str, Callable[[str], Line]] = {
+    EXPORT: ExportRecord.parse,
+    EXPORT_AUDIT: ExportAuditRecord.parse,
+}
+
+
+def _journal(path: str | None) -> list[Line]:
     if not path or not Path(path).is_file():
         return []
-    records: list[Record | ExportRecord] = []
+    records: list[Line] = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if not line.strip():
             continue
         try:
-            is_export = json.loads(line).get("rule") == EXPORT
-            records.append(ExportRecord.parse(line) if is_export else Record.parse(line))
+            parse = _PARSERS.get(json.loads(line).get("rule"), Record.parse)
+            records.append(parse(line))
         except (ValueError, KeyError, TypeError, AttributeError):
             continue  # a line cut short by a crash while it was written: the rest still counts
     return records
@@ -226,6 +286,7 @@ class Replay:
     erased: list[int] = field(default_factory=list)  # by the recorded erasures
     retention: list[int] = field(default_factory=list)  # by the retention rule, now
     exported: list[int] = field(default_factory=list)  # marked exported again
+    audits: int = 0  # export audit rows put back
 
 
 async def _replay_one(db: Database, record: Record) -> list[int]:
@@ -367,6 +428,34 @@ async def _replay_export(db: Database, record: ExportRecord) -> list[int]:
         return [request_id for request_id, _ in marked]
 
 
+async def _replay_audit(db: Database, record: ExportAuditRecord) -> int:
+    """An export's audit row the restored database lacks (the same time and selection), put
+    back as it was written; 1 if it was."""
+    async with db.write() as session:
+        found = await session.scalar(
+            select(ExportAudit.id).where(
+                ExportAudit.at == record.at, ExportAudit.selection == record.selection
+            )
+        )
+        if found is not None or not record.requests:
+            return 0
+        session.add(
+            ExportAudit(
+                at=record.at,
+                actor_id=record.actor_id,
+                cli=record.cli,
+                selection=record.selection,
+                batch_id=record.batch_id,
+                count=len(record.requests),
+                files=record.files,
+                first_id=record.requests[0],
+                last_id=record.requests[-1],
+                request_ids=record.requests,
+            )
+        )
+        return 1
+
+
 async def _end_as_recorded(
     session: AsyncSession,
     record: Record,
@@ -409,11 +498,13 @@ async def reapply(
     in the order they happened, then the retention rule as of `now`. Idempotent: what is
     erased or exported already is left alone."""
     replay = Replay()
-    records: list[Record | ExportRecord] = [*_journal(journal), *await recorded(db)]
+    records: list[Line] = [*_journal(journal), *await recorded(db)]
     replay.records = sum(isinstance(r, Record) for r in records)
     for record in sorted(records, key=lambda r: r.at):
         if isinstance(record, ExportRecord):
             replay.exported += await _replay_export(db, record)
+        elif isinstance(record, ExportAuditRecord):
+            replay.audits += await _replay_audit(db, record)
         else:
             replay.erased += await _replay_one(db, record)
     report = await retention.erase_due(db, now or utcnow(), retention_days)

@@ -23,6 +23,7 @@ from db.models import (
     SupportRating,
     SupportThread,
 )
+from services import audit
 
 REQUEST_FIELDS = (
     "snils",
@@ -116,9 +117,10 @@ async def collect(session: AsyncSession, account_id: int) -> PersonalData:
                 .order_by(RequestEvent.id)
             )
         )
-        roles = await _roles(
-            session, {e.actor_id for e in events if e.actor_id and e.actor_id != account_id}
-        )
+        exports = await audit.exports_of(session, {r.id: r.created_at for r in requests})
+        actors = {e.actor_id for e in events} | {x.actor_id for x in exports}
+        roles = await _roles(session, {a for a in actors if a and a != account_id})
+        seen: list[tuple[datetime, int, tuple[int, datetime, str, str, str | None]]] = []
         for e in events:
             details = e.details or {}
             if e.actor_id == account_id:
@@ -130,7 +132,13 @@ async def collect(session: AsyncSession, account_id: int) -> PersonalData:
             else:
                 who = roles.get(e.actor_id, "")
             via = details.get("via") if e.action == "viewed" else None
-            data.events.append((e.request_id, e.at, who, e.action, via))
+            seen.append((e.at, len(seen), (e.request_id, e.at, who, e.action, via)))
+        # Each export that carried a request (its audit row): who made it, as a role.
+        for x in exports:
+            who = SERVER if x.cli else roles.get(x.actor_id, "") if x.actor_id else CHAT
+            action, via = ("viewed", audit.VIA_EXPORT) if x.new_batch else ("reexported", None)
+            seen.append((x.at, len(seen), (x.request_id, x.at, who, action, via)))
+        data.events = [event for _, _, event in sorted(seen)]
         # Only addresses the person typed themselves: a SNILS can be typed by anyone, so a
         # claim found by SNILS alone could be another person's address.
         snils = {r.snils for r in requests}

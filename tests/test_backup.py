@@ -18,7 +18,7 @@ from bot import texts
 from bot.config import Settings
 from bot.retention import run_once as retention_job
 from db.database import Database
-from db.models import AccessRequest, Base, Organization, RequestEvent, utcnow
+from db.models import AccessRequest, Base, ExportAudit, Organization, RequestEvent, utcnow
 from services import backup, consent, requests
 from services.requests import Status
 from tests.conftest import ROOT, make_settings
@@ -355,6 +355,11 @@ async def test_exports_after_a_backup_are_replayed_after_a_restore(
         assert await requests.decide(session, e, Status.APPROVED, actor_id=1)
     made = await export.run_new(db, 1, tmp_path, "form", journal=str(journal))
     assert made.batch_id == 1 and made.files is not None and made.files.count == 2
+    # And a re-export: its audit row (who received the data) must outlive the restore too.
+    (tmp_path / "again").mkdir()
+    assert (
+        await export.run_again(db, 2, tmp_path / "again", "form", "all", journal=str(journal))
+    ).count == 2
     line = journal.read_text()
     assert '"batch":1' in line and "Фамилия" not in line and "@" not in line
 
@@ -366,8 +371,17 @@ async def test_exports_after_a_backup_are_replayed_after_a_restore(
             before = {r.id: r.status for r in await session.scalars(select(AccessRequest))}
         assert before[d] == "approved" and before[e] == "submitted"  # the export forgotten
 
+        async with restored.read() as session:
+            assert (await session.scalars(select(ExportAudit))).all() == []
         replay = await backup.reapply(restored, str(journal), 30)
-        assert replay.exported == [d, e]
+        assert replay.exported == [d, e] and replay.audits == 2
+        async with restored.read() as session:
+            audits = (await session.scalars(select(ExportAudit).order_by(ExportAudit.at))).all()
+        assert [(x.actor_id, x.selection, x.batch_id, x.request_ids) for x in audits] == [
+            (1, "new", 1, [d, e]),
+            (2, "all", None, [d, e]),
+        ]
+        assert all(x.files and len(x.files["xlsx"]) == 64 for x in audits)
         async with restored.read() as session:
             rows = {r.id: r for r in await session.scalars(select(AccessRequest))}
             events = (
@@ -385,7 +399,7 @@ async def test_exports_after_a_backup_are_replayed_after_a_restore(
 
         # The next /export takes F alone, in a new batch; and the replay is idempotent.
         again = await backup.reapply(restored, str(journal), 30)
-        assert again.exported == []
+        assert again.exported == [] and again.audits == 0
         (tmp_path / "later").mkdir()
         later = await export.run_new(restored, 1, tmp_path / "later", "form")
         assert later.batch_id == 2 and later.files is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 import io
 import re
 import zipfile
@@ -21,7 +22,7 @@ from openpyxl.worksheet.page import PageMargins
 from sqlalchemy import func, select, update
 
 from db.database import Database
-from db.models import AccessRequest, ExportBatch, RequestEvent, utcnow
+from db.models import AccessRequest, ExportAudit, ExportBatch, RequestEvent, utcnow
 from services import export
 from services.export import as_text, batches
 from services.export.columns import COLUMNS, WIDTHS, write_sheet
@@ -367,7 +368,6 @@ async def test_a_big_batch_is_marked_in_short_transactions(
     db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = await approved(db, 5)
-    monkeypatch.setattr(batches, "WRITE_CHUNK", 2)
     monkeypatch.setattr(batches, "MARK_CHUNK", 2)
     transactions = 0
     write = db.write
@@ -380,7 +380,7 @@ async def test_a_big_batch_is_marked_in_short_transactions(
     monkeypatch.setattr(db, "write", counting)
     result = await export.run_new(db, 1, tmp_path, "f")
     assert result.batch_id == 1 and [i for i, _ in result.marked] == ids
-    assert transactions == 3  # 2 + 2 + 1 requests
+    assert transactions == 4  # 2 + 2 + 1 requests marked, then the export's audit row
     async with db.read() as session:
         batch = await session.get(ExportBatch, 1)
         assert batch is not None and batch.size == 5
@@ -390,11 +390,45 @@ async def test_a_big_batch_is_marked_in_short_transactions(
     assert sorted(e.request_id for e in events) == ids
     assert all(e.details == {"reason": None, "batch": 1} for e in events)
     assert all((e.from_status, e.to_status) == ("approved", "exported") for e in events)
+    # The export itself is one audit row, not a `viewed` event per request.
+    assert await count(db, RequestEvent, RequestEvent.action == "viewed") == 0
+    assert await count(db, ExportAudit) == 1
 
+
+async def test_an_export_is_one_audit_row_with_its_files_digests(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = await approved(db, 5)
+    (tmp_path / "new").mkdir()
+    (tmp_path / "again").mkdir()
+    first = await export.run_new(db, 1, tmp_path / "new", "f")
+    assert first.files is not None
+    events_before = await count(db, RequestEvent)
     transactions = 0
-    again = await export.run_again(db, 7, tmp_path, "g", "all")
-    assert again.batch_id is None and again.count == 5 and transactions == 3
-    assert await count(db, RequestEvent, RequestEvent.action == "reexported") == 5
+    write = db.write
+
+    def counting() -> Any:
+        nonlocal transactions
+        transactions += 1
+        return write()
+
+    monkeypatch.setattr(db, "write", counting)
+    again = await export.run_again(db, 7, tmp_path / "again", "g", "all")
+    assert again.batch_id is None and again.count == 5 and again.files is not None
+    assert transactions == 1  # one row, whatever the number of requests
+    assert await count(db, RequestEvent) == events_before  # no event per request
+    async with db.read() as session:
+        rows = (await session.scalars(select(ExportAudit).order_by(ExportAudit.id))).all()
+    assert [(r.actor_id, r.cli, r.selection, r.batch_id, r.count) for r in rows] == [
+        (1, False, "new", 1, 5),
+        (7, False, "all", None, 5),
+    ]
+    assert all(r.request_ids == ids and (r.first_id, r.last_id) == (1, 5) for r in rows)
+    for row, files in ((rows[0], first.files), (rows[1], again.files)):
+        assert row.files == {
+            "xlsx": hashlib.sha256(files.xlsx.read_bytes()).hexdigest(),
+            "csv": hashlib.sha256(files.csv.read_bytes()).hexdigest(),
+        }
 
 
 async def test_a_request_cancelled_while_the_file_is_built_is_left_out(

@@ -13,7 +13,7 @@ from sqlalchemy import event, select, update
 from bot import texts
 from bot.handlers.applicant import mydata as mydata_handler
 from db.database import Database
-from db.models import AccessRequest, RequestEvent
+from db.models import AccessRequest, ExportAudit, RequestEvent
 from db.repositories import EventRepository
 from services import mydata
 from tests.conftest import ADMIN_ID, ROOT
@@ -156,7 +156,13 @@ async def test_req_find_and_their_history(h: Harness, db: Database) -> None:
     assert texts.view_via("card") in history and texts.VIEW_NOBODY in history
 
 
-async def test_an_export_in_the_bot_and_on_the_command_line_is_a_view(
+async def exports(db: Database) -> list[tuple[int | None, bool, str, int | None, list[int]]]:
+    async with db.read() as session:
+        found = await session.scalars(select(ExportAudit).order_by(ExportAudit.id))
+        return [(x.actor_id, x.cli, x.selection, x.batch_id, x.request_ids) for x in found]
+
+
+async def test_an_export_in_the_bot_and_on_the_command_line_is_one_audit_row(
     h: Harness, db: Database, database_url: str, tmp_path: Path
 ) -> None:
     boss = admin(h)
@@ -165,21 +171,41 @@ async def test_an_export_in_the_bot_and_on_the_command_line_is_a_view(
         await boss.press(texts.BTN_APPROVE)
     before = len(await views(db))
     await boss.send("/export")
-    exported = [v for v in (await views(db))[before:] if (v[2] or {}).get("via") == "export"]
-    assert sorted(exported) == [(1, ADMIN_ID, {"via": "export"}), (2, ADMIN_ID, {"via": "export"})]
-
-    before = len(await views(db))
+    await boss.send("/export all")
     result = run_bot(
         ["export", "--all", "--out", str(tmp_path / "all.csv")],
         {"DATABASE_URL": database_url},
         ROOT,
     )
     assert result.returncode == 0, result.stderr
-    by_cli = [v for v in (await views(db))[before:] if (v[2] or {}).get("via") == "export"]
-    assert sorted(by_cli) == [
-        (1, None, {"via": "export", "cli": True}),
-        (2, None, {"via": "export", "cli": True}),
+    # No `viewed` or `reexported` event per request: one row per export says it all.
+    assert [v for v in (await views(db))[before:] if (v[2] or {}).get("via") == "export"] == []
+    async with db.read() as session:
+        reexported = await session.scalars(
+            select(RequestEvent).where(RequestEvent.action == "reexported")
+        )
+        assert reexported.all() == []
+    assert await exports(db) == [
+        (ADMIN_ID, False, "new", 1, [1, 2]),
+        (ADMIN_ID, False, "all", None, [1, 2]),
+        (None, True, "all", None, [1, 2]),
     ]
+
+    # /history lists each export that carried the request, with who made it.
+    history = unescape((await boss.send("/history 1"))[-1].plain)
+    lines = history.split("\n")
+    assert sum(texts.EVENT_NAMES["reexported"] in line for line in lines) == 2
+    assert sum(texts.view_via("export") in line for line in lines) == 3
+    assert texts.export_selection("all") in history and texts.VIEW_SERVER in history
+    assert texts.EVENT_NAMES["exported"] in history  # the status change's own event
+    # /mydata tells the person who received their data: roles, never names.
+    mine = unescape((await h.user(1001).send("/mydata"))[-1].plain)
+    mine_lines = [line for line in mine.split("\n") if line.startswith("  № 1,")]
+    reexports = [line for line in mine_lines if texts.EVENT_NAMES["reexported"] in line]
+    assert len(reexports) == 2
+    assert any(texts.MYDATA_ROLE_NAMES["admin"] in line for line in reexports)
+    assert any(texts.VIEW_SERVER in line for line in reexports)
+    assert "Ольга" not in mine
 
 
 # --- /retention -------------------------------------------------------------------------------
@@ -247,3 +273,34 @@ async def test_history_with_a_changed_snils_or_email_is_a_view(h: Harness, db: D
     assert "ivanova@example.ru" in shown and "old@example.ru" in shown
     after = await views(db)
     assert after[before:] == [(1, ADMIN_ID, {"via": "history"})]
+
+
+async def test_an_export_older_than_the_request_did_not_carry_it(h: Harness, db: Database) -> None:
+    """After a restore a request may get a number an export listed before: that export was
+    another request's, and neither /history nor /mydata may say this one went out."""
+    from datetime import timedelta
+
+    from services import audit
+
+    await submitted(h, 1001)
+    async with db.write() as session:
+        request = await session.get(AccessRequest, 1)
+        assert request is not None
+        created = request.created_at
+        for at, selection in ((created - timedelta(days=1), "old"), (created, "all")):
+            await audit.record_export(
+                session,
+                [1],
+                actor_id=ADMIN_ID,
+                cli=False,
+                selection=selection,
+                batch_id=None,
+                files=None,
+                at=at,
+            )
+    async with db.read() as session:
+        seen = await audit.exports_of(session, {1: created})
+    assert [x.selection for x in seen] == ["all"]
+    history = unescape((await admin(h).send("/history 1"))[-1].plain)
+    assert texts.export_selection("all") in history
+    assert texts.export_selection("old") not in history

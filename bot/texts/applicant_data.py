@@ -162,6 +162,18 @@ def view_via(via: str) -> str:
     return f"через: {VIEW_VIA.get(via, via)}"
 
 
+def export_selection(selection: str) -> str:
+    """What a re-export took, as the admin typed it (`/export all`, `N`, two dates)."""
+    parts = selection.split()
+    if parts == ["all"]:
+        return "выборка: все одобренные заявки"
+    if len(parts) == 1 and parts[0].isdigit():
+        return f"выборка: выгрузка № {parts[0]}"
+    if len(parts) == 2:
+        return f"выборка: одобренные с {parts[0]} по {parts[1]}"
+    return f"выборка: {selection}"
+
+
 # --- the /mydata message --------------------------------------------------------------------------
 
 

@@ -2,7 +2,7 @@
 operator), export batches, and the access-granted step; the organisation's form (item 2.3).
 
     batches.py   which requests, the files built off the event loop, the batches they are
-                 marked in, re-exports, access granted
+                 marked in, re-exports, their audit rows, access granted
     files.py     the form's two files from its rows; the build straight from the database
     xlsx.py      the sheet written in memory, or in a process of its own
     stream.py    the sheet streamed row by row (a large export)
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
         batch_exists,
         batch_members,
         build,
-        export_view,
         form_query,
         grant,
         new_query,
@@ -51,7 +50,6 @@ __all__ = [
     "batch_exists",
     "batch_members",
     "build",
-    "export_view",
     "form_query",
     "grant",
     "new_query",

@@ -6,8 +6,9 @@ Built so that an export of 100,000 requests does not stall the bot: the rows are
 the event loop (db/offloop.py) into both files on a worker thread, or read and written by a
 child process (child.py) for a large export, and the files go to disk, not into memory. The
 files are built *before* anything is marked: should building fail, nothing was marked and
-nothing is lost. Marking and the event log are written in short transactions of `WRITE_CHUNK`
-requests, so SQLite's single write lock is never held for long.
+nothing is lost. Marking (with each request's `exported` event) is written in short
+transactions of `MARK_CHUNK` requests, so SQLite's single write lock is never held for long;
+the export itself, new batch or re-export, is one `export_audit` row (services/audit.py).
 
 The files from the rows: files.py; the sheet: xlsx.py, stream.py, columns.py.
 """
@@ -32,7 +33,7 @@ from sqlalchemy.orm import Session, aliased
 from db.database import Database
 from db.models import AccessRequest, ExportBatch, utcnow
 from db.offloop import Query, chunks_off_loop, read_off_loop
-from services import backup, event_log, outbox
+from services import audit, backup, event_log, outbox
 from services.child_process import module_command, module_env
 from services.export.files import CHUNK, BuildSpec, ExportFiles, read_ids, write_files, write_form
 from services.export.xlsx import XlsxError
@@ -42,9 +43,8 @@ log = logging.getLogger(__name__)
 
 EXPORTED_STATUSES = (Status.APPROVED.value, Status.EXPORTED.value, Status.ACCESS_GRANTED.value)
 LOCAL_TZ = ZoneInfo("Europe/Moscow")
-# Requests logged per write transaction (inserts only), and marked per write transaction (an
-# UPDATE that touches six indexes per row): milliseconds of SQLite's lock each.
-WRITE_CHUNK = 1000
+# Requests marked per write transaction (an UPDATE that touches six indexes per row, and an
+# event each): milliseconds of SQLite's lock each.
 MARK_CHUNK = 50
 # Between two such transactions of another process (the command line beside the bot): time
 # for the bot's waiting writes, which poll for the lock every 20 ms at most.
@@ -70,8 +70,9 @@ ROW_COLUMNS = (
 @dataclass
 class Export:
     """What an export made: the files (None when there was nothing to export) and the batch
-    when new requests were marked (None for a re-export, which changes nothing but the event
-    log). `marked` holds (request id, Telegram id) of the requests moved to «exported»."""
+    when new requests were marked (None for a re-export, which changes nothing but adds its
+    audit row). `marked` holds (request id, Telegram id) of the requests moved to
+    «exported»."""
 
     batch_id: int | None
     files: ExportFiles | None
@@ -238,8 +239,7 @@ async def _build_in_child(db: Database, form: Query, directory: Path, stem: str)
 # --- marking ------------------------------------------------------------------------------------
 
 
-def _chunks(ids: Sequence[int], size: int | None = None) -> Iterator[Sequence[int]]:
-    size = size or WRITE_CHUNK
+def _chunks(ids: Sequence[int], size: int) -> Iterator[Sequence[int]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
 
@@ -249,11 +249,12 @@ async def export_new(
     actor_id: int | None,
     batch_id: int,
     request_ids: Sequence[int],
-    view: dict[str, Any] | None = None,
 ) -> list[tuple[int, int | None]]:
-    """Mark these approved requests exported in the batch (an event each); a request whose
-    status changed meanwhile is left out. One UPDATE and one INSERT: call it with at most
-    `WRITE_CHUNK` ids, in a transaction of its own. Returns (id, Telegram id) of those marked."""
+    """Mark these approved requests exported in the batch (an `exported` event each: the
+    change of status); a request whose status changed meanwhile is left out. One UPDATE and
+    one INSERT: call it with at most `MARK_CHUNK` ids, in a transaction of its own. Returns
+    (id, Telegram id) of those marked. That the files showed the requests to whoever made
+    them is the export's audit row, written once the files are final."""
     now = utcnow()
     result = await session.execute(
         update(AccessRequest)
@@ -278,25 +279,7 @@ async def export_new(
             now,
             (Status.APPROVED.value, Status.EXPORTED.value),
         )
-        await _log_views(session, [request_id for request_id, _ in marked], actor_id, view, now)
     return marked
-
-
-def export_view(cli: bool = False) -> dict[str, Any]:
-    """The `viewed` event's details for an export (the bot's /export, or the command line)."""
-    return {"via": "export", "cli": True} if cli else {"via": "export"}
-
-
-async def _log_views(
-    session: AsyncSession,
-    request_ids: Sequence[int],
-    actor_id: int | None,
-    view: dict[str, Any] | None,
-    at: datetime,
-) -> None:
-    """The audit of views (services/audit.py): the file shows each person's full data. One
-    INSERT … SELECT per chunk, like the export's own events."""
-    await event_log.log_events(session, request_ids, "viewed", actor_id, view or export_view(), at)
 
 
 async def mark_batch(
@@ -304,7 +287,6 @@ async def mark_batch(
     actor_id: int | None,
     request_ids: Sequence[int],
     pause: float = 0.0,
-    view: dict[str, Any] | None = None,
     journal: str | None = None,
 ) -> tuple[int | None, list[tuple[int, int | None]]]:
     """A new batch of these requests, marked `MARK_CHUNK` at a time, `pause` seconds apart;
@@ -322,7 +304,7 @@ async def mark_batch(
                 session.add(batch)
                 await session.flush()
                 batch_id = batch.id
-            done = await export_new(session, actor_id, batch_id, chunk, view)
+            done = await export_new(session, actor_id, batch_id, chunk)
             if done:
                 await session.execute(
                     update(ExportBatch)
@@ -354,24 +336,46 @@ async def _journal(path: str | None, batch_id: int, at: datetime, ids: list[int]
         log.error("export journal not written: %s", type(exc).__name__)
 
 
-async def log_reexport(
+async def record(
     db: Database,
-    request_ids: Sequence[int],
+    files: ExportFiles,
     actor_id: int | None,
-    how: str,
-    pause: float = 0.0,
-    view: dict[str, Any] | None = None,
+    *,
+    cli: bool,
+    selection: str,
+    batch_id: int | None = None,
+    journal: str | None = None,
 ) -> None:
-    """A `reexported` event and a `viewed` one per request, `WRITE_CHUNK` requests per
-    transaction, `pause` seconds apart."""
-    now = utcnow()
-    for chunk in _chunks(request_ids):
-        async with db.write() as session:
-            await event_log.log_events(
-                session, chunk, "reexported", actor_id, {"selection": how}, now
-            )
-            await _log_views(session, chunk, actor_id, view, now)
-        await asyncio.sleep(pause)
+    """The export's audit row (services/audit.py), once its files are final: one short
+    transaction whatever the number of rows, then a line in the `journal`, so a restored
+    backup gets it back (services/backup.py)."""
+    dialect = db.write_engine.dialect.name
+
+    def prepare() -> tuple[dict[str, str], audit.StoredIds]:
+        # Hashing two files and sorting and packing 100,000 ids: tens of milliseconds, on a
+        # worker thread rather than the loop.
+        digests = {"xlsx": audit.file_digest(files.xlsx), "csv": audit.file_digest(files.csv)}
+        return digests, audit.stored_ids(files.request_ids, dialect)
+
+    digests, stored = await asyncio.to_thread(prepare)
+    at = utcnow()
+    async with db.write() as session:
+        await audit.record_export(
+            session,
+            stored.ids,
+            actor_id=actor_id,
+            cli=cli,
+            selection=selection,
+            batch_id=batch_id,
+            files=digests,
+            at=at,
+            stored=stored,
+        )
+    line = backup.ExportAuditRecord(at, actor_id, cli, selection, batch_id, digests, stored.ids)
+    try:
+        await asyncio.to_thread(backup.journal_append, journal, [line])
+    except OSError as exc:
+        log.error("export journal not written: %s", type(exc).__name__)
 
 
 async def run_new(
@@ -380,22 +384,33 @@ async def run_new(
     directory: Path,
     stem: str,
     pause: float = 0.0,
-    view: dict[str, Any] | None = None,
+    cli: bool = False,
     journal: str | None = None,
 ) -> Export:
     """`/export`: build the files of the approved requests not exported before, then mark them
-    in a new batch (journaled in `journal`, ERASURE_JOURNAL). A failure while building
-    leaves everything as it was. Should a request change meanwhile (a withdrawal), the files
-    are built again from what the batch holds."""
+    in a new batch (journaled in `journal`, ERASURE_JOURNAL), then the export's audit row. A
+    failure while building leaves everything as it was. Should a request change meanwhile (a
+    withdrawal), the files are built again from what the batch holds. `cli`: made by
+    `python -m bot export` on the server, not by an admin in chat."""
     files = await build(db, new_query(), directory, stem)
     kept = await held_back(db)
     if not files.count:
         return Export(None, None, held_back=kept)
-    batch_id, marked = await mark_batch(db, actor_id, files.request_ids, pause, view, journal)
+    batch_id, marked = await mark_batch(db, actor_id, files.request_ids, pause, journal)
     if batch_id is None:
         return Export(None, None, held_back=kept)
     if len(marked) != files.count or await _erased_in_batch(db, batch_id):
         files = await build(db, again_query(batch_id=batch_id), directory, stem)
+    if files.count:
+        await record(
+            db,
+            files,
+            actor_id,
+            cli=cli,
+            selection=audit.NEW_BATCH,
+            batch_id=batch_id,
+            journal=journal,
+        )
     return Export(batch_id, files, marked, held_back=kept)
 
 
@@ -421,17 +436,17 @@ async def run_again(
     batch_id: int | None = None,
     since: date | None = None,
     until: date | None = None,
-    pause: float = 0.0,
-    view: dict[str, Any] | None = None,
+    cli: bool = False,
+    journal: str | None = None,
 ) -> Export:
-    """`/export all|N|dates`: the files again, changing nothing; each request in them gets a
-    `reexported` event once the files exist."""
+    """`/export all|N|dates`: the files again, changing nothing but the export's one audit
+    row (`how`: the selection as typed), written once the files exist."""
     files = await build(
         db, again_query(batch_id=batch_id, since=since, until=until), directory, stem
     )
     if not files.count:
         return Export(None, None)
-    await log_reexport(db, files.request_ids, actor_id, how, pause, view)
+    await record(db, files, actor_id, cli=cli, selection=how, journal=journal)
     return Export(None, files)
 
 

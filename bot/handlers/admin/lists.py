@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Sequence
+from datetime import datetime
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -156,14 +157,16 @@ async def on_history(message: Message, command: CommandObject, db: Database) -> 
         await message.answer(texts.HISTORY_USAGE)
         return
     async with db.read() as session:
-        found = await session.get(AccessRequest, number) is not None
-        if found:
+        request = await session.get(AccessRequest, number)
+        if request is not None:
             events = await EventRepository(session).for_request(number)
-            names = await staff.names(session, {e.actor_id for e in events if e.actor_id})
-    if not found:
+            exports = await audit.exports_of(session, {number: request.created_at})
+            actors = {e.actor_id for e in events} | {x.actor_id for x in exports}
+            names = await staff.names(session, {a for a in actors if a})
+    if request is None:
         await message.answer(texts.REQUEST_NOT_FOUND)
         return
-    lines = []
+    lines: list[tuple[datetime, str]] = []
     for event in events:
         who = names.get(event.actor_id or 0) or (
             "заявитель"
@@ -186,13 +189,28 @@ async def on_history(message: Message, command: CommandObject, db: Database) -> 
                 who = texts.VIEW_SERVER if details.get("cli") else texts.VIEW_NOBODY
         if event.action == "erased" and details.get("rule"):
             who = texts.ERASED_BY_RULE
-        lines.append(texts.history_line(event.at, who, event.action, extra))
+        lines.append((event.at, texts.history_line(event.at, who, event.action, extra)))
+    lines += [(x.at, _export_line(x, names)) for x in exports]
+    lines.sort(key=lambda line: line[0])  # stable: events at one time keep their order
     if _shows_personal_values(events):
         # A correction's old → new SNILS, name or e-mail is the person's full data: a view.
         async with db.write() as session:
             viewer = message.from_user.id if message.from_user else None
             await audit.record_views(session, [number], actor_id=viewer, via="history")
-    await message.answer(_fit(texts.history(number, lines)))
+    await message.answer(_fit(texts.history(number, [text for _, text in lines])))
+
+
+def _export_line(export: audit.ExportSeen, names: dict[int, str]) -> str:
+    """An export that carried the request (its audit row): a new batch's files showed it, as
+    a view beside the request's `exported` event; a re-export is its own line."""
+    if export.actor_id is None:
+        who = texts.VIEW_SERVER if export.cli else texts.VIEW_NOBODY
+    else:
+        who = names.get(export.actor_id) or texts.staff_name(export.actor_id, names)
+    if export.new_batch:
+        return texts.history_line(export.at, who, audit.VIEWED, [texts.view_via(audit.VIA_EXPORT)])
+    details = [texts.view_via(audit.VIA_EXPORT), texts.export_selection(export.selection)]
+    return texts.history_line(export.at, who, "reexported", details)
 
 
 def _shows_personal_values(events: Sequence[RequestEvent]) -> bool:

@@ -83,6 +83,7 @@ async def on_export(
                 Path(tmp),
                 "form",
                 " ".join(args),
+                journal=settings.erasure_journal,
                 **selection,  # type: ignore[arg-type]
             )
         else:
