@@ -138,7 +138,10 @@ def enqueue(
     user_id: int | None = None,
     request_id: int | None = None,
     now: datetime | None = None,
+    turn: int = 0,
 ) -> None:
+    """A row in `chat_id`'s lane. The lane goes by (turn, id): rows of turn 0 go first, in the
+    order they were added; a later turn waits for the lane's earlier ones (`LATER_TURN`)."""
     OutboxRepository(session).add(
         chat_id,
         kind.value,
@@ -146,7 +149,16 @@ def enqueue(
         user_id=user_id,
         request_id=request_id,
         now=now or utcnow(),
+        turn=turn,
     )
+
+
+# The turn of a new card in the admins' lane. A group takes 20 messages a minute: on a
+# deadline day the cards of new requests queue there for minutes, and an admin's decision,
+# shown by editing the card, waited behind all of them — admins saw nothing change and pressed
+# again. Edits of cards already posted (turn 0) go first; a new card loses nothing by waiting,
+# it is rendered as the request stands when it is sent.
+LATER_TURN = 1
 
 
 # Rows of a person's consultation in the support group. A group takes 20 messages a minute

@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from aiogram.methods import EditMessageText, SendMessage
 from sqlalchemy import func, select
 
+from bot import texts
 from db.database import Database
 from db.models import OutboxMessage, utcnow
 from services import outbox
 from services.outbox import Delivered, Failed, Kind, Policy, Retry, Undeliverable, Wait
+from tests.support.admin import ADMIN_CHAT, admin, cards, submitted
+from tests.support.harness import Harness
 
 GROUP = -100500
 POLICY = Policy(backoff_base=2, backoff_cap=300, max_age=timedelta(hours=1))
@@ -219,3 +223,23 @@ async def test_a_groups_lane_takes_people_in_turns_one_row_at_a_time(db: Databas
         (a, "support_copy", 1),
         (a, "support_copy", 2),
     ]
+
+
+async def test_a_decision_on_a_posted_card_goes_before_the_new_cards_waiting(h: Harness) -> None:
+    """On a deadline day the admins' group's budget (20 a minute) is spent on new cards: the
+    edit showing an admin's decision must not wait behind them."""
+    await submitted(h, 1001)
+    (card,) = cards(h)
+    h.auto_deliver = False  # the group's budget is spent: new cards wait in its lane
+    for person in (1002, 1003, 1004):
+        await submitted(h, person)
+    mark = len(h.session.calls)
+    await admin(h).press(texts.BTN_APPROVE)
+    await h.deliver()
+    went = [
+        (type(c).__name__, c.text.split("\n", 1)[0])
+        for c in h.session.calls[mark:]
+        if isinstance(c, SendMessage | EditMessageText) and c.chat_id == ADMIN_CHAT
+    ]
+    assert [m for m, _ in went] == ["EditMessageText"] + ["SendMessage"] * 3, went
+    assert "№ 1" in went[0][1] and card.message_id > 0

@@ -163,6 +163,7 @@ async def enqueue_card_posts(
             Kind.CARD_POST,
             request_id=request.id,
             user_id=request.account_id or None,
+            turn=outbox.LATER_TURN,  # behind the edits that show admins' decisions
         )
 
 
@@ -170,7 +171,8 @@ async def enqueue_card_refresh(
     session: AsyncSession, request_id: int, user_id: int | None = None
 ) -> None:
     """Every copy of the card (posted, or on its way) follows the request's current state.
-    One row per chat: it goes behind that chat's post, never before it."""
+    One row per chat. It may go before a post still waiting (posts take a later turn): it then
+    finds no copy to edit, and the post shows the state as it is when it goes."""
     for chat_id in await outbox.card_chats(session, request_id):
         outbox.enqueue(
             session, chat_id, Kind.CARD_REFRESH, request_id=request_id, user_id=user_id or None
