@@ -245,7 +245,15 @@ async def _run_webhook(worker: Worker, bot: Bot, url: str) -> None:
     dp.shutdown.register(on_shutdown)
     # The dispatcher's shutdown first, then the handler's (it closes the bot's session).
     setup_application(app, dp, bot=bot)
-    SimpleRequestHandler(dp, bot, secret_token=secret).register(app, path=path)
+    # The answer to Telegram's POST waits for the update's handling (aiogram's default here
+    # answers first): Telegram sends an update again until it is answered 2xx, so an update
+    # in hand of a worker that dies (SIGKILL, OOM, a lost machine) comes again to a worker
+    # that is up instead of being lost with no reply. A handling longer than 55 s is answered
+    # then and finished in the background (aiogram's feed_webhook_update), before Telegram's
+    # 60 s would send it twice.
+    SimpleRequestHandler(dp, bot, secret_token=secret, handle_in_background=False).register(
+        app, path=path
+    )
     if worker.max is not None:
         worker.max.add_webhook_route(app)
     add_healthz(app, worker.db, settings, worker.max.state if worker.max else None)

@@ -10,7 +10,7 @@ import json
 import aiohttp
 
 from tests.e2e.standin import BotApiStandin
-from tests.e2e.support import BotProcess, Person, free_port
+from tests.e2e.support import BotProcess, Person, free_port, until
 
 USER = 5550011
 
@@ -85,6 +85,37 @@ async def test_polling_mode_serves_healthz_on_health_listen(
                 assert response.status == 200
                 assert (await response.json())["pending"] >= 0
         assert any(c.method == "deleteWebhook" for c in standin.calls)  # polling needs none
+    finally:
+        code, output = await bot.stop()
+    assert code == 0, output
+
+
+async def test_an_update_in_hand_of_a_killed_webhook_worker_is_handled_after_the_restart(
+    standin: BotApiStandin, bot_env: dict[str, str]
+) -> None:
+    """Telegram sends an update again until the webhook answers it 2xx. A worker that answered
+    before handling lost, when it died, whatever it held: a step typed on a deadline day gone
+    with no reply. The answer waits for the handling, so a crash leaves the update with
+    Telegram, which sends it to the worker that is up."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/tg/hook"
+    bot_env.update(WEBHOOK_URL=url, WEBHOOK_LISTEN=f"127.0.0.1:{port}")
+    bot = BotProcess(bot_env)
+    await bot.start(standin)
+    try:
+        me = Person(standin, USER)
+        await me.says("/start", "ВИМИС ОНКО")
+        # The reply to the next message hangs in the Bot API: the worker holds the update.
+        standin.timeout_hold = 30
+        standin.fail("sendMessage", USER, "timeout")
+        mark = len(standin.sent)
+        standin.push_message(USER, "/start", first_name="Мария")
+        await until(lambda: ("sendMessage", USER, "timeout") in standin.injected, 30)
+        bot.kill()
+        assert bot.proc is not None
+        await bot.proc.wait()
+        await bot.start(standin)
+        await me.expect(mark, "ВИМИС ОНКО")  # the same update, handled by the new process
     finally:
         code, output = await bot.stop()
     assert code == 0, output
