@@ -150,7 +150,7 @@ class SoakStandin(BotApiStandin):
         self._drop_after_now = fault is not None and fault.kind == "drop_after"
         return fault
 
-    def _record(self, method: str, p: Json, msg: StoredMessage, file: Any = None) -> None:  # noqa: D401
+    def _record(self, method: str, p: Json, msg: StoredMessage, file: Any = None) -> None:
         super()._record(method, p, msg, file)
         record = self.sent[-1]
         if self._drop_after_now:
@@ -293,7 +293,7 @@ class Bot:
         args = (
             ["-m", "cProfile", "-o", f"{profile}.{self.name}.{self.starts}.prof"] if profile else []
         )
-        with open(self.log, "ab") as out:
+        with open(self.log, "ab") as out:  # noqa: ASYNC230 - opened once per start
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, *args, "-m", "bot", cwd=ROOT, env=self.env, stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
@@ -372,7 +372,7 @@ class Day:
         self.run = run
         self.tg = standin
         self.rng = random.Random(args.seed)
-        self.timeout = 120.0  # a step's answer; the restart takes seconds
+        self.timeout = args.step_timeout  # a step's answer; the restart takes seconds
         self.plans: dict[int, Plan] = {}
         self.by_snils: dict[str, int] = {}
         self.submitted: dict[int, set[int]] = defaultdict(set)  # uid -> request numbers
@@ -509,7 +509,7 @@ class Day:
             waiting = self.tg.expect(ADMIN_CHAT, fits)
             self.tg.push_message(ADMIN_B, text, chat_id=ADMIN_CHAT, first_name="Админ")
             try:
-                await asyncio.wait_for(waiting, self.timeout / 2)
+                await asyncio.wait_for(waiting, min(30.0, self.timeout / 2))
                 self.admin_commands[text.split()[0] + (" all" if "all" in text else "")] += 1
                 return
             except TimeoutError:
@@ -523,9 +523,7 @@ class Day:
         did_all = False
         while (elapsed := time.monotonic() - start) < seconds:
             await asyncio.sleep(min(20.0, seconds / 6))
-            await self.command(
-                "/find applicant", lambda r: "Найдено заявок" in (r.text or "") or "Ничего" in (r.text or "")
-            )  # fmt: skip
+            await self.command("/find applicant", is_found)
             await self.command(
                 "/stats", lambda r: r.method == "sendMessage" and not CARD.match(r.text or "")
             )
@@ -664,6 +662,10 @@ class Day:
     def note_submitted(self, uid: int, record: SentRecord | None) -> None:
         for number in re.findall(r"№ (\d+)", (record.text or "") if record else ""):
             self.submitted[uid].add(int(number))
+
+
+def is_found(record: SentRecord) -> bool:
+    return "Найдено заявок" in (record.text or "") or "Ничего не найдено" in (record.text or "")
 
 
 def is_export(record: SentRecord) -> bool:
@@ -965,9 +967,12 @@ async def check_ledger(run: Run, day: Day, tg: SoakStandin, url: str) -> None:
         return len(found), sum(1 for r in found if r.seq in tg.ambiguous)
 
     def add(what: str, problems: list[str], total: int) -> None:
-        run.ledger.append((what, not problems, f"{total} checked" + (
-            "; " + "; ".join(problems[:5]) + (f" (+{len(problems) - 5})" if len(problems) > 5 else "")
-            if problems else "")))  # fmt: skip
+        detail = f"{total} checked"
+        if problems:
+            detail += "; " + "; ".join(problems[:5])
+            if len(problems) > 5:
+                detail += f" (+{len(problems) - 5})"
+        run.ledger.append((what, not problems, detail))
 
     def once(copies: int, ambiguous: int, label: str, problems: list[str]) -> None:
         nonlocal ambiguous_total
@@ -1073,11 +1078,8 @@ async def check_ledger(run: Run, day: Day, tg: SoakStandin, url: str) -> None:
     injected = {500, 502, 429}
     # A retry of a call whose answer was lost may be refused: the first one took effect.
     echoes = ("message is not modified", "query is too old")
-    refusals = [
-        e for e in tg.errors
-        if e.status not in injected and not (tg.drops_after and any(x in e.description for x in echoes))
-    ]  # fmt: skip
-    echoed = sum(1 for e in tg.errors if any(x in e.description for x in echoes))
+    echoed = [e for e in tg.errors if tg.drops_after and any(x in e.description for x in echoes)]
+    refusals = [e for e in tg.errors if e.status not in injected and e not in echoed]
     add("no refusals other than the injected faults",
         [f"{e.method} {e.status} {e.description}" for e in refusals], len(tg.calls))  # fmt: skip
     run.ambiguous_doubles = ambiguous_total
@@ -1087,7 +1089,7 @@ async def check_ledger(run: Run, day: Day, tg: SoakStandin, url: str) -> None:
         f"delivered twice: {ambiguous_total}; admin commands answered {dict(day.admin_commands)}; "
         f"questions the bot repeated after the restart, answered again {day.repeated}; "
         f"cards decided {day.decided} (pressed again {day.admin_repressed}); presses whose "
-        f"answer a fault took {lost_answers}; retries refused as already done {echoed}"
+        f"answer a fault took {lost_answers}; retries refused as already done {len(echoed)}"
     )
 
 
@@ -1142,11 +1144,13 @@ def main() -> int:
     parser.add_argument("--postgres", default=os.environ.get("SOAK_POSTGRES"))
     parser.add_argument("--redis", default=os.environ.get("SOAK_REDIS"))
     parser.add_argument("--seed", type=int, default=23)
+    parser.add_argument("--step-timeout", type=float, default=120.0, help="s for an answer")
     parser.add_argument("--quick", action="store_true", help="CI: small, SQLite, the ledger")
     args = parser.parse_args()
     if args.quick:
         args.users, args.minutes, args.think, args.decide = 24, 0.5, 0.3, 2.0
         args.retry_after, args.drain, args.setup = 5, 60.0, "sqlite"
+        args.step_timeout = 60.0
         args.p_5xx, args.p_drop = 0.02, 0.01  # a small run still meets each fault
     setups = ["sqlite", "workers"] if args.setup == "both" else [args.setup]
     if "workers" in setups and not (args.postgres and args.redis):
@@ -1161,8 +1165,10 @@ def main() -> int:
         missed += summary(run, args)
     if len(runs) == 2 and not args.quick:
         one, two = (r.updates_total / max(1e-9, r.load_end - r.started) for r in runs)
-        print(f"workers/sqlite throughput ratio {two / max(1e-9, one):.2f} (offered load is the "
-              "same population: the ratio only says something when one process saturates)")  # fmt: skip
+        print(
+            f"workers/sqlite throughput ratio {two / max(1e-9, one):.2f} (the same population: "
+            "the ratio only says something when one process saturates)"
+        )
     ledger_ok = not any(": ledger:" in m for m in missed)
     print()
     if missed:
