@@ -744,7 +744,9 @@ def report_minute(
 ) -> None:
     updates = len(standin.push_times) - pushes
     lat = [s.seconds for s in run.samples if start <= s.pushed < end]
-    clean = [s.seconds for s in run.samples if start <= s.pushed < end and not s.in_restart]
+    clean = [
+        s.seconds for s in run.samples if start <= s.pushed < end and not run.in_restart(s.pushed)
+    ]
     used = run.cpu_now() - cpu
     row = {
         "minute": (start - run.started) / 60,
@@ -796,7 +798,7 @@ async def run_setup(args: argparse.Namespace, setup: str) -> Run:
         SUPPORT_HOURS="00:00-23:59",
         SUPPORT_DAYS="1-7",
         DEADLINE=(date.today() + timedelta(days=3)).isoformat(),
-        REMINDER_CHECK_SECONDS="5",
+        REMINDER_CHECK_SECONDS="5" if args.quick else "60",
         LOG_LEVEL="WARNING",
         ERASURE_JOURNAL=str(workdir / "erasures.jsonl"),
     )
@@ -895,10 +897,11 @@ async def drive(
         victim = bots[-1]
         begun = time.monotonic()
         victim.kill()
+        run.restart_windows.append((begun - 1.0, begun + 600.0))  # until it is up again
         run.notes.append(f"killed {victim.name} (SIGKILL) at {(begun - run.started):.0f} s")
         await asyncio.sleep(1.0)
         await victim.start(standin)
-        run.restart_windows.append((begun - 1.0, time.monotonic() + 2.0))
+        run.restart_windows[-1] = (begun - 1.0, time.monotonic() + 2.0)
         run.notes.append(f"{victim.name} answering again after {time.monotonic() - begun:.1f} s")
 
     start = time.monotonic()
@@ -1100,7 +1103,9 @@ def summary(run: Run, args: argparse.Namespace) -> list[str]:
     """Print the totals and the ledger; return the targets not met."""
     load = max(1e-9, run.load_end - run.started)
     lat = [s.seconds for s in run.samples if s.pushed <= run.load_end]
-    clean = [s.seconds for s in run.samples if s.pushed <= run.load_end and not s.in_restart]
+    clean = [
+        s.seconds for s in run.samples if s.pushed <= run.load_end and not run.in_restart(s.pushed)
+    ]
     cpu_ms = run.cpu_total * 1000 / max(1, run.updates_total)
     print(
         f"\n{run.setup} total: {run.updates_total} updates in {load:.0f} s "
