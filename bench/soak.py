@@ -388,6 +388,7 @@ class Day:
         self.admin_failures = 0
         self.admin_repressed = 0
         self.pressed_at: dict[str, float] = {}
+        self.resent = 0  # steps sent again after no answer in --step-timeout
         self.repeated = 0  # «повторяю вопрос» after the restart: the person answered again
         self.step: dict[int, str] = {}
         self.operator_tasks: list[asyncio.Task[None]] = []
@@ -553,11 +554,15 @@ class Day:
             waiting = self._answer(uid, fragment)
             self.tg.first_answer[uid] = time.monotonic()
             self.tg.push_message(uid, text, first_name="Олег")
-            record = await asyncio.wait_for(waiting, self.timeout)
+            try:
+                record = await asyncio.wait_for(waiting, self.timeout)
+            except TimeoutError:
+                self.resent += 1  # nothing came: a person sends it again
+                continue
             if fragment in (record.text or ""):
                 return record
             self.repeated += 1
-        raise LookupError(f"{fragment!r}: the question repeated three times")
+        raise LookupError(f"{fragment!r}: no answer in three tries")
 
     async def press(
         self, uid: int, text: str, fragment: str | None, *, twice: bool = False
@@ -571,12 +576,15 @@ class Day:
             answers = asyncio.gather(*presses)
             try:
                 record = await asyncio.wait_for(waiting, self.timeout) if waiting else None
+            except TimeoutError:
+                self.resent += 1  # nothing came: a person presses again
+                continue
             finally:
                 await answers
             if record is None or fragment is None or fragment in (record.text or ""):
                 return record
             self.repeated += 1
-        raise LookupError(f"{fragment!r}: the question repeated three times")
+        raise LookupError(f"{fragment!r}: no answer in three tries")
 
     async def applicant(self, plan: Plan, start: float) -> None:
         uid = plan.uid
@@ -912,11 +920,12 @@ async def drive(
         victim = bots[-1]
         begun = time.monotonic()
         victim.kill()
-        run.restart_windows.append((begun - 1.0, begun + 600.0))  # until it is up again
+        # Updates in hand when it died count with the restart: until it is up again.
+        run.restart_windows.append((begun - 5.0, begun + 600.0))
         run.notes.append(f"killed {victim.name} (SIGKILL) at {(begun - run.started):.0f} s")
         await asyncio.sleep(1.0)
         await victim.start(standin)
-        run.restart_windows[-1] = (begun - 1.0, time.monotonic() + 2.0)
+        run.restart_windows[-1] = (begun - 5.0, time.monotonic() + 2.0)
         run.notes.append(f"{victim.name} answering again after {time.monotonic() - begun:.1f} s")
 
     start = time.monotonic()
@@ -1111,6 +1120,7 @@ async def check_ledger(run: Run, day: Day, tg: SoakStandin, url: str) -> None:
         f"faults injected {dict(kinds)} over {len(tg.calls)} calls; ambiguous drops that "
         f"delivered twice: {ambiguous_total}; admin commands answered {dict(day.admin_commands)}; "
         f"questions the bot repeated after the restart, answered again {day.repeated}; "
+        f"steps sent again after no answer in {day.timeout:.0f} s {day.resent}; "
         f"cards decided {day.decided} (pressed again {day.admin_repressed}); presses whose "
         f"answer a fault took {lost_answers}; presses during the restart left unanswered "
         f"{len(expired)}; retries refused as already done {len(echoed)}"
