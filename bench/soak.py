@@ -687,6 +687,10 @@ class Day:
             self.submitted[uid].add(int(number))
 
 
+def containing(fragment: str) -> Callable[[SentRecord], bool]:
+    return lambda record: fragment in (record.text or "")
+
+
 def is_found(record: SentRecord) -> bool:
     return "Найдено заявок" in (record.text or "") or "Ничего не найдено" in (record.text or "")
 
@@ -1055,7 +1059,7 @@ async def check_ledger(run: Run, day: Day, tg: SoakStandin, url: str) -> None:
         word = "одобрена" if action == "approved" else "возвращена на доработку"
         copies, amb = count(
             tg.by_chat.get(uid, []),
-            lambda r, rid=rid, word=word: f"Заявка № {rid} {word}" in (r.text or ""),
+            containing(f"Заявка № {rid} {word}"),
         )
         if day.plans[uid].withdraw and copies <= times:
             continue
@@ -1069,11 +1073,9 @@ async def check_ledger(run: Run, day: Day, tg: SoakStandin, url: str) -> None:
     problems = []
     desk = tg.by_chat.get(SUPPORT, [])
     for uid in sorted(day.asked):
-        copies, amb = count(desk, lambda r, uid=uid: f"Вопрос {uid}:" in (r.text or ""))
+        copies, amb = count(desk, containing(f"Вопрос {uid}:"))
         once(copies, amb, f"question of {uid}", problems)
-        copies, amb = count(
-            tg.by_chat.get(uid, []), lambda r, uid=uid: f"Ответ {uid}:" in (r.text or "")
-        )
+        copies, amb = count(tg.by_chat.get(uid, []), containing(f"Ответ {uid}:"))
         once(copies, amb, f"answer to {uid}", problems)
     add(
         "every question reached the operators once, every answer the person once",
