@@ -1,7 +1,8 @@
 """МИАЦ's desks on MAX for people on Telegram: the operators' chain in the MAX group answering
-a Telegram applicant (the answer, /close and its rating, an FAQ answer), a return decided on a
-card in the MAX admins' group for a Telegram applicant, and a responsible person's application
-made on Telegram with a scan that must be fetched from Telegram and uploaded to MAX."""
+a Telegram applicant (the answer, /close and its rating, an FAQ answer, files both ways), a
+return decided on a card in the MAX admins' group for a Telegram applicant, and a responsible
+person's application made on Telegram with a scan that must be fetched from Telegram and
+uploaded to MAX."""
 
 from __future__ import annotations
 
@@ -251,3 +252,49 @@ async def test_an_appointment_scan_sent_on_telegram_is_uploaded_under_the_max_ca
     assert (role, organization) == (StaffRole.RESPONSIBLE, await org_id(db))
     assert anna.h.unanswered_callbacks() == []
     await mh.assert_clean(key_tg(WOULD_BE), key(MAX_ADMIN))
+
+
+SCREENSHOT = b"\x89PNG\r\n\x1a\n the portal's error, as the person saw it"
+MEMO = b"%PDF-1.4\n% how to sign in to the portal\n%%EOF\n"
+
+
+async def test_files_cross_the_max_chain_both_ways_for_a_telegram_person(
+    mh: MaxHarness, settings: Settings, db: Database
+) -> None:
+    """A screenshot asked about on Telegram is fetched from Telegram and uploaded into the MAX
+    chain; the operator's PDF in reply is fetched from MAX and uploaded to the person."""
+    await add_staff(mh, MAX_OPERATOR, StaffRole.OPERATOR)
+    assert settings.max_support_chat_id is not None
+    operator = GroupMember(mh, MAX_OPERATOR, settings.max_support_chat_id, "Оператор")
+    me = mh.tg.user(TG_APPLICANT, "Мария")
+    await me.send("/help")
+    mark = operator.mark()
+    update = me.message_update("Портал пишет <ошибку> & не пускает", kind="scan")
+    (file_id,) = mh.tg.session.received_files
+    mh.tg.session.file_contents[file_id] = SCREENSHOT
+    await mh.tg.feed(update)
+    posted = operator.since(mark)
+    header = next(r for r in posted if f"Telegram, id {TG_APPLICANT}" in (r.text or ""))
+    (question,) = [r for r in posted if r.files]
+    (upload,) = question.files
+    assert (upload.type, upload.content) == ("image", SCREENSHOT)
+    assert question.text == "Портал пишет <ошибку> & не пускает"
+    assert question.link is not None and question.link["message"]["mid"] == header.mid
+    assert mh.tg.session.downloads == [file_id]
+
+    raw = mh.mx.push_message(
+        MAX_OPERATOR,
+        "Памятка <по входу> & шаги",
+        chat_id=operator.chat_id,
+        reply_to=question.mid,
+        document="pamyatka.pdf",
+        file_content=MEMO,
+    )
+    await mh.feed_raw(raw)
+    (memo,) = [f for f in mh.tg.session.files if f.chat_id == TG_APPLICANT]
+    assert (memo.kind, memo.filename, memo.data) == ("document", "pamyatka.pdf", MEMO)
+    assert memo.file_id is None  # uploaded: a MAX file means nothing to Telegram
+    assert memo.caption == "Памятка &lt;по входу&gt; &amp; шаги"
+    assert memo.markup is not None and texts.BTN_REPLY_OPERATOR in str(memo.markup)
+    assert (await support_thread(db, key_tg(TG_APPLICANT))).waiting_since is None
+    await mh.assert_clean(key_tg(TG_APPLICANT), key(MAX_OPERATOR))
