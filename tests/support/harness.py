@@ -58,6 +58,7 @@ from aiogram.types import (
 from bot import background
 from bot.outbound.delivery import Delivery
 from bot.session import DirectReplyRetry, install_reply_retries
+from services.accounts import is_max
 from tests.support.telegram_rules import (
     QUERY_TOO_OLD,
     ApiError,
@@ -188,6 +189,8 @@ class RecordingSession(BaseSession):
         yield self.file_contents.get(file_id, f"content of {file_id}".encode())
 
     def _check_chat(self, method: TelegramMethod[Any], chat_id: int, thread: int | None) -> None:
+        if is_max(chat_id):  # a MAX person's account key: no such chat in Telegram
+            raise self._refuse(method, "Bad Request: chat not found")
         if chat_id in self.blocked:
             raise TelegramForbiddenError(method, forbidden(private=chat_id > 0).description)
         if thread is not None and (
@@ -307,6 +310,8 @@ class RecordingSession(BaseSession):
         if isinstance(method, CopyMessage):
             chat_id = int(method.chat_id)
             self._check_chat(method, chat_id, method.message_thread_id)
+            if is_max(int(method.from_chat_id)):  # Telegram copies only its own messages
+                raise self._refuse(method, "Bad Request: chat not found")
             new_id = next(self._ids)
             self.copies.append(
                 Copy(
