@@ -231,6 +231,8 @@ async def test_an_appointment_scan_sent_on_telegram_is_uploaded_under_the_max_ca
     posted = olga.since(mark)
     card = next(r for r in posted if texts.BTN_APPLICATION_APPROVE in r.buttons)
     assert "приказ № 45-к от 12.09.2022" in (card.text or "") and ORG_A in (card.text or "")
+    # In a desk serving both messengers, the id is named with its messenger.
+    assert f"(Telegram, id {WOULD_BE})" in (card.text or "")
     (scan,) = [r for r in posted if r.files]
     (upload,) = scan.files
     assert (upload.type, upload.content, upload.uploaded) == ("image", SCAN, True)

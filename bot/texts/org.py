@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import date
 from html import escape
 
-from bot.texts.common import STATUS_NAMES, _left, clip, person
+from bot.texts.common import STATUS_NAMES, _left, clip, messenger_name, person
+from services.accounts import native_id
 
 # --- becoming a responsible person ----------------------------------------------------------------
 
@@ -93,7 +94,8 @@ def application_card(
     lines = [
         f"🏥 <b>Запрос № {number}</b>: назначить ответственным лицом организации",
         f"«{escape(organization)}»",
-        f"Кто просит: {person(name)} (id <code>{uid}</code>)",
+        # The messenger named with the id: in a desk serving both, a bare id is ambiguous.
+        f"Кто просит: {person(name)} ({messenger_name(uid)}, id <code>{native_id(uid)}</code>)",
         f"Назначение руководителем (п. 2.1): {escape(appointment or 'не указано')}"
         + ("; скан — в следующем сообщении" if scan else "; скана нет"),
     ]
