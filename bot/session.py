@@ -149,10 +149,42 @@ def install_reply_retries(session: BaseSession, retry: DirectReplyRetry | None =
     session.middleware(retry or DirectReplyRetry())
 
 
+# Each parsed answer's class, kept alive for the process (one per Bot API method used).
+_RESPONSE_TYPES: dict[type[TelegramMethod[Any]], type[Response[Any]]] = {}
+
+
+class TelegramSession(AiohttpSession):
+    """aiogram's HTTP session, with the classes it parses answers into kept alive.
+
+    aiogram parses every answer as `Response[T]`, a generic pydantic class built on first use.
+    Pydantic holds such classes only weakly when they are made inside a function, so each
+    garbage collection throws them away and the next call builds its class again: 1-5 ms of
+    CPU for a `getUpdates`, a `sendMessage`, an `answerCallbackQuery`. Under a deadline day's
+    load that was a fifth of the bot's CPU (docs/performance.md). Holding each class once
+    turns the build into pydantic's cache look-up."""
+
+    def check_response(
+        self,
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+        status_code: int,
+        content: str,
+    ) -> Response[TelegramType]:
+        keep_response_type(method)
+        return super().check_response(bot, method, status_code, content)
+
+
+def keep_response_type(method: TelegramMethod[Any]) -> None:
+    kind = type(method)
+    if kind not in _RESPONSE_TYPES:
+        returning: Any = method.__returning__
+        _RESPONSE_TYPES[kind] = Response[returning]
+
+
 def make_session(api_url: str | None, timeout: float = 20.0) -> BaseSession:
     if api_url:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(api_url), timeout=timeout)
+        session = TelegramSession(api=TelegramAPIServer.from_base(api_url), timeout=timeout)
     else:
-        session = AiohttpSession(timeout=timeout)
+        session = TelegramSession(timeout=timeout)
     install_reply_retries(session)
     return session
