@@ -13,11 +13,12 @@ dies, so another takes its rows over. On SQLite the single writer orders claims 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, exists, func, or_, select, tuple_, update
+from sqlalchemy import bindparam, case, delete, exists, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -77,6 +78,54 @@ def _behind(row: type[OutboxMessage]) -> Any:
     )
 
 
+# The claim's statements are built once: building them (two aliases, correlated subqueries)
+# cost more CPU than running them, and the delivery loop claims after every send.
+_NOW = bindparam("now", type_=UtcDateTime())
+_FREE = or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < _NOW)
+_LANE_BUSY = aliased(OutboxMessage, name="lane_busy")
+_BUSY = (
+    exists()
+    .where(
+        _LANE_BUSY.chat_id == OutboxMessage.chat_id,
+        _LANE_BUSY.state == PENDING,
+        _LANE_BUSY.lease_until >= _NOW,
+        _LANE_BUSY.id != OutboxMessage.id,
+    )
+    .correlate(OutboxMessage)
+)
+_TAKE = (
+    update(OutboxMessage)
+    .where(
+        OutboxMessage.id.in_(bindparam("chosen", expanding=True)),
+        OutboxMessage.state == PENDING,
+        _FREE,
+    )
+    .values(
+        lease_until=bindparam("lease_end", type_=UtcDateTime()),
+        lease_owner=bindparam("taker"),
+        attempts=OutboxMessage.attempts + 1,
+    )
+    .returning(*_COLUMNS)
+    .execution_options(synchronize_session=False)
+)
+
+
+@functools.cache
+def _claimable(limit: int, by_ids: bool, lock: bool) -> Any:
+    """Ids of rows a claim may take: pending, due, free, the head of their lane, their lane
+    not being sent. One statement per (limit, ids given, locked), made on first use."""
+    row = OutboxMessage
+    query = select(row.id).where(
+        row.state == PENDING, row.not_before <= _NOW, _FREE, ~_behind(row), ~_BUSY
+    )
+    if by_ids:
+        query = query.where(row.id.in_(bindparam("ids", expanding=True)))
+    query = query.order_by(row.id).limit(limit)
+    if lock:
+        query = query.with_for_update(skip_locked=True)
+    return query
+
+
 class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -116,46 +165,25 @@ class OutboxRepository:
         limit: int,
         ids: list[int] | None = None,
     ) -> list[Envelope]:
-        row, other = OutboxMessage, aliased(OutboxMessage)
-        free = or_(row.lease_until.is_(None), row.lease_until < now)
-        busy = (
-            exists()
-            .where(
-                other.chat_id == row.chat_id,
-                other.state == PENDING,
-                other.lease_until >= now,
-                other.id != row.id,
-            )
-            .correlate(row)
-        )
-        query = select(row.id).where(
-            row.state == PENDING, row.not_before <= now, free, ~_behind(row), ~busy
-        )
+        postgres = self.session.bind is not None and self.session.bind.dialect.name == "postgresql"
+        params: dict[str, Any] = {"now": now}
         if ids is not None:
-            query = query.where(row.id.in_(ids))
-        query = query.order_by(row.id).limit(limit)
-        if self.session.bind is not None and self.session.bind.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        chosen = list(await self.session.scalars(query))
+            params["ids"] = ids
+        chosen = list(
+            await self.session.scalars(_claimable(limit, ids is not None, postgres), params)
+        )
         if not chosen:
             return []
         result = await self.session.execute(
-            update(row)
-            .where(row.id.in_(chosen), row.state == PENDING, free)
-            .values(lease_until=lease_until, lease_owner=owner, attempts=row.attempts + 1)
-            .returning(*_COLUMNS)
-            .execution_options(synchronize_session=False)
+            _TAKE, {"now": now, "chosen": chosen, "lease_end": lease_until, "taker": owner}
         )
         return sorted((Envelope(*r) for r in result.all()), key=lambda e: e.id)
 
     async def anything_ready(self, now: datetime) -> bool:
-        """A cheap read before a claim: is any pending row due and free? (An idle loop then
-        takes no write lock; on SQLite there is one writer.)"""
-        row = OutboxMessage
-        free = or_(row.lease_until.is_(None), row.lease_until < now)
-        found = await self.session.scalar(
-            select(row.id).where(row.state == PENDING, row.not_before <= now, free).limit(1)
-        )
+        """A read before a claim: would a claim take anything now? (A loop with nothing to
+        send, or whose ready rows all wait behind a row being sent, then takes no write lock,
+        and runs no write transaction: on SQLite there is one writer.)"""
+        found = await self.session.scalar(_claimable(1, False, False), {"now": now})
         return found is not None
 
     async def delete(self, row_id: int) -> None:

@@ -52,6 +52,23 @@ async def test_a_lane_goes_in_order_one_at_a_time_and_blocks_only_itself(db: Dat
     assert [(r.chat_id, r.id) for r in second] == [(GROUP, first[0].id + 1)]
 
 
+async def test_nothing_is_ready_while_every_due_row_waits_behind_a_row_being_sent(
+    db: Database,
+) -> None:
+    # The loop reads this before each claim: rows queued behind a card being paced through
+    # the group's budget must not make it open a write transaction that takes nothing.
+    await fill(db, [(GROUP, Kind.CARD_POST)] * 3)
+    async with db.read() as session:
+        assert await outbox.anything_ready(session, utcnow())
+    (head,) = await claim(db)
+    async with db.read() as session:
+        assert not await outbox.anything_ready(session, utcnow())
+    async with db.write() as session:
+        await outbox.apply(session, head, Delivered(), utcnow(), POLICY)
+    async with db.read() as session:
+        assert await outbox.anything_ready(session, utcnow())
+
+
 async def test_workers_claiming_at_once_never_share_a_row_or_a_lane(db: Database) -> None:
     await fill(db, [(chat, Kind.TEXT) for _ in range(3) for chat in range(1, 41)])
     batches = await asyncio.gather(*(claim(db, f"w{i}", limit=8) for i in range(5)))
