@@ -8,7 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import yaml
-from aiogram.methods import CopyMessage, CreateForumTopic, DeleteForumTopic, SendMessage
+from aiogram.methods import (
+    CopyMessage,
+    CreateForumTopic,
+    DeleteForumTopic,
+    EditForumTopic,
+    SendMessage,
+)
 from sqlalchemy import select, update
 
 from bot import texts
@@ -18,10 +24,12 @@ from bot.outbound.context import Context
 from bot.outbound.support_desk import enqueue_overdue
 from db.database import Database
 from db.models import SupportRating, SupportThread, utcnow
-from services import staff
+from services import outbox, staff
+from services.outbox import Kind
 from services.role_matrix import RoleMatrix
 from services.support import WorkingHours, parse_faq
 from tests.conftest import ADMIN_ID, SUPPORT_CHAT_ID, make_settings
+from tests.support.admin import submitted
 from tests.support.concurrency import TIMEOUT, Rendezvous
 from tests.support.dialog_steps import through_consent
 from tests.support.harness import ChatUser, Harness
@@ -502,3 +510,29 @@ async def test_a_question_that_needed_cleaning_reaches_the_topic_cleaned(
     await user.send("/help")
     await user.send("Обычный вопрос")
     assert len(copies_to(harness, SUPPORT_CHAT_ID)) == 1
+
+
+async def test_a_topic_that_has_its_new_name_already_is_recorded_and_not_renamed_again(
+    harness: Harness, db: Database
+) -> None:
+    # A rename whose answer was lost took effect: Telegram answers the retry
+    # TOPIC_NOT_MODIFIED. The name is recorded, or every later refresh of the header would
+    # try the same rename again and be refused again.
+    await forum(harness, db)
+    user = await submitted(harness, 1001)
+    await user.send("/help")
+    await user.send("Как выбрать роль?")
+    before = await thread(db)
+    assert before.topic_id is not None and "Иванова" in before.title
+    async with db.write() as session:  # as if the stored name were an earlier one
+        await session.execute(update(SupportThread).values(title="Прежнее имя"))
+    renames_before = sum(isinstance(m, EditForumTopic) for m in harness.session.calls)
+    for _ in range(2):
+        async with db.write() as session:
+            await outbox.enqueue_for_person(
+                session, SUPPORT_CHAT_ID, Kind.SUPPORT_HEADER, user_id=user.id
+            )
+        await harness.deliver()
+    assert (await thread(db)).title == before.title
+    renames = sum(isinstance(m, EditForumTopic) for m in harness.session.calls) - renames_before
+    assert renames == 1  # refused once as not modified, then never tried again

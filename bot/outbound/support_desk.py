@@ -446,8 +446,12 @@ async def deliver_header(ctx: Context, row: Envelope) -> Outcome | None:
                     chat_id=thread.chat_id, message_thread_id=thread.topic_id, name=title
                 )
             )
-        except TelegramBadRequest:
-            return None  # unchanged, or the topic is gone (recreated on the next message)
+        except TelegramBadRequest as exc:
+            # TOPIC_NOT_MODIFIED: the topic has this name already (a rename whose answer was
+            # lost took effect), so it is recorded as any rename; otherwise the topic is gone
+            # (recreated on the next message) and its name is left as it was.
+            if "not_modified" not in exc.message.lower():
+                return None
         async with ctx.db.write() as session:
             await session.execute(
                 update(SupportThread)
