@@ -243,6 +243,7 @@ class Run:
     ambiguous_doubles: int = 0
     updates_total: int = 0
     cpu_total: float = 0.0
+    startup_cpu: float = 0.0  # of the processes started again during the load, to ready
     minutes: list[dict[str, float]] = field(default_factory=list)
 
     def in_restart(self, t: float) -> bool:
@@ -931,6 +932,8 @@ async def drive(
         run.notes.append(f"killed {victim.name} (SIGKILL) at {(begun - run.started):.0f} s")
         await asyncio.sleep(1.0)
         await victim.start(standin)
+        if victim.proc is not None and (seen := read_proc(victim.proc.pid)):
+            run.startup_cpu += seen[0]
         run.restart_windows[-1] = (begun - 5.0, time.monotonic() + 2.0)
         run.notes.append(f"{victim.name} answering again after {time.monotonic() - begun:.1f} s")
 
@@ -1113,7 +1116,7 @@ async def check_ledger(run: Run, day: Day, tg: SoakStandin, url: str) -> None:
     )
     injected = {500, 502, 429}
     # A retry of a call whose answer was lost may be refused: the first one took effect.
-    echoes = ("message is not modified", "query is too old")
+    echoes = ("message is not modified", "query is too old", "TOPIC_NOT_MODIFIED")
     echoed = [e for e in tg.errors if tg.drops_after and any(x in e.description for x in echoes)]
     refusals = [e for e in tg.errors if e.status not in injected and e not in echoed]
     add("no refusals other than the injected faults",
@@ -1149,6 +1152,12 @@ def summary(run: Run, args: argparse.Namespace) -> list[str]:
         f"{max(lat, default=0) * 1000:.0f} ms; bot CPU {cpu_ms:.1f} ms/update "
         f"({run.cpu_total:.0f} s); peak RSS {run.rss_peak_kb / 1024:.0f} MB"
     )
+    if run.startup_cpu:
+        handled = (run.cpu_total - run.startup_cpu) * 1000 / max(1, run.updates_total)
+        print(
+            f"  of that CPU, {run.startup_cpu:.1f} s was the restarted process's start-up "
+            f"(to ready); without it {handled:.1f} ms/update"
+        )
     for note in run.notes:
         print(f"  {note}")
     print("ledger:")
