@@ -4,8 +4,9 @@ SQLite has one writer. Write transactions therefore go through a single pooled c
 start with `BEGIN IMMEDIATE`, so a transaction that reads and then writes takes the lock up front
 instead of failing with "database is locked"; waiting writers queue in the pool, not in SQLite's
 busy loop. Reads use their own connections (WAL lets them run beside the writer). SQLite's
-calls run on the event loop's thread (db/sqlite_inline.py). On PostgreSQL both paths share one
-engine.
+calls run on the event loop's thread (db/sqlite_inline.py). On PostgreSQL reads run in
+autocommit on an engine of their own, and a pooled connection is checked without a statement
+before it is handed out (`_closed_seen_by_asyncpg`).
 
 Transactions are short and owned by the caller: handlers open one around a service call and send
 Telegram messages only after it commits, so no lock is held across network I/O.
@@ -98,6 +99,18 @@ def _sqlite_pragmas(busy_timeout_ms: int, writer: bool = False) -> Any:
         cursor.close()
 
     return on_connect
+
+
+def _closed_seen_by_asyncpg(dbapi_connection: Any) -> bool:
+    """The pool's check before a checkout on PostgreSQL: alive unless asyncpg has seen the
+    connection closed. SQLAlchemy's own ping is a statement before every checkout (on a write
+    connection three round trips: BEGIN, `;`, ROLLBACK), which cost a /find a millisecond. A
+    restart of the server or a terminated backend closes the socket; asyncpg marks the
+    connection closed as soon as the loop reads that, so it is still caught here, and the pool
+    replaces every connection older than it. What this cannot see (a connection silently cut
+    on the network) fails its statement, and SQLAlchemy then drops the pool's connections as
+    well."""
+    return not dbapi_connection.driver_connection.is_closed()
 
 
 def _no_rollback(dbapi_connection: Any) -> None:
@@ -194,6 +207,9 @@ class Database:
                 isolation_level="AUTOCOMMIT",
                 pool_reset_on_return=None,
             )
+            if self.url.get_driver_name() == "asyncpg":
+                for engine in (self.write_engine, self.read_engine):
+                    engine.sync_engine.dialect.do_ping = _closed_seen_by_asyncpg  # type: ignore[method-assign]
         self._on_dispose: list[Callable[[], None]] = []
         database = self.url.database
         if (
