@@ -243,7 +243,9 @@ async def on_find(message: Message, command: CommandObject, db: Database) -> Non
     if not words:
         await message.answer(texts.FIND_USAGE)
         return
-    async with db.read() as session:
+    # The look-up and the audit of what it showed in one transaction, as a card's opening
+    # (`open_card`): a session of its own costs more than the look-up (docs/performance.md).
+    async with db.write() as session:
         repository = RequestRepository(session)
         rows: list[Listed] = []
         if snils_typed and len(digits) == 11:
@@ -252,14 +254,12 @@ async def on_find(message: Message, command: CommandObject, db: Database) -> Non
             rows = await repository.by_email(query, limit=QUEUE_PAGE)
         if not rows:
             rows = await repository.search(words, limit=QUEUE_PAGE)
-    if rows:
-        async with db.write() as session:
-            await audit.record_views(
-                session,
-                [r.id for r in rows],
-                actor_id=message.from_user.id if message.from_user else None,
-                via="find",
-            )
+        await audit.record_views(
+            session,
+            [r.id for r in rows],
+            actor_id=message.from_user.id if message.from_user else None,
+            via="find",
+        )
     await message.answer(texts.found(len(rows)), reply_markup=_list_keyboard(rows, 0, 1))
 
 
