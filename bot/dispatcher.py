@@ -18,6 +18,7 @@ from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot import texts
 from bot.config import Settings
+from bot.fsm.context import UpdateFSMContextMiddleware
 from bot.fsm.storage import DatabaseStorage
 from bot.handlers import wings
 from bot.middlewares import CleanTextMiddleware, InFlightMiddleware
@@ -131,8 +132,12 @@ def build_dispatcher(
     for middleware in builtin:
         dp.update.outer_middleware.unregister(middleware)
     dp.update.outer_middleware(in_flight)
+    # Each update reads its FSM state and data from the storage once (bot/fsm/context.py);
+    # the storage is aiogram's middleware's, which shutdown closes.
+    fsm = UpdateFSMContextMiddleware(dp.fsm.storage, dp.fsm.events_isolation, dp.fsm.strategy)
     for middleware in builtin:
-        dp.update.outer_middleware(middleware)
+        dp.update.outer_middleware(fsm if middleware is dp.fsm else middleware)
+    dp.fsm = fsm
     # Typed text is cleaned of control and invisible characters before anything reads it.
     clean = CleanTextMiddleware()
     for observer in (dp.message, dp.edited_message, dp.callback_query):
