@@ -11,6 +11,7 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 
 from bot import texts
+from bot.outbound import support_desk
 from bot.outbound.delivery import Delivery
 from bot.outbound.pacing import Limits, MemoryPacer
 from db.database import Database
@@ -170,3 +171,46 @@ async def test_a_persons_unsent_plain_follow_ups_go_as_one_message(
             .where(RelayedMessage.user_id == burst_id)
         )
     assert relayed == BURST  # an operator's reply to the one message reaches the person
+
+
+async def test_a_question_asked_from_a_step_goes_under_its_note_with_its_follow_ups(
+    harness: Harness, db: Database
+) -> None:
+    """The note naming the step and the plain-text question after it are one message of the
+    group's budget, with the person's unsent plain follow-ups; a question that cannot go as
+    text (formatted, here) keeps its note and its copy apart."""
+    await forum(harness, db)
+    settings = harness.dp["settings"]
+    person = 33_000
+    async with db.write() as session:
+        for message_id, step, plain in (
+            (11, "snils", "Где взять СНИЛС?"),
+            (12, None, "И <где> & как?"),
+            (13, "email", None),
+        ):
+            await support_desk.enqueue_question(
+                session, settings, person, "Мария", message_id, step, plain_text=plain
+            )
+    await Delivery(db, settings).drain(harness.bot)
+
+    group = [s for s in harness.session.log if s.chat_id == SUPPORT_CHAT_ID]
+    assert "Заявок пока нет" in group[0].plain  # the topic's header
+    snils, email = texts.STEP_NAMES["snils"], texts.STEP_NAMES["email"]
+    assert [s.plain for s in group[1:3]] == [
+        f"❓ Вопрос с шага заявки: {snils}\n\nГде взять СНИЛС?\n\nИ <где> & как?",
+        f"❓ Вопрос с шага заявки: {email}",
+    ]
+    assert [c.message_id for c in harness.session.copies] == [13]
+    assert len(group) == 3  # the header, the merged question, the note (the copy is apart)
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+        relays = dict(
+            (
+                await session.execute(
+                    select(RelayedMessage.user_message_id, RelayedMessage.support_message_id)
+                )
+            ).all()
+        )
+    # An operator's reply to the merged message reaches the person, as to the copy.
+    assert relays[11] == relays[12] == group[1].message_id
+    assert relays[13] == harness.session.copies[0].new_id

@@ -57,6 +57,18 @@ def copies_to(harness: Harness, chat_id: int) -> list[tuple[int, int | None]]:
     return [(c.message_id, c.thread_id) for c in harness.session.copies if c.chat_id == chat_id]
 
 
+def relayed_to(harness: Harness, chat_id: int) -> list[int | None]:
+    """The topics of the person's messages that reached the chat, in order: copied, or, when
+    plain text asked from a step of the form, written under the note naming the step."""
+    copies = {c.new_id: c.thread_id for c in harness.session.copies if c.chat_id == chat_id}
+    under_notes = {
+        s.message_id: s.thread_id
+        for s in harness.session.in_chat(chat_id)
+        if s.plain.startswith("❓ Вопрос с шага") and "\n\n" in s.plain
+    }
+    return [topic for _, topic in sorted((copies | under_notes).items())]
+
+
 async def test_question_from_the_esia_step_keeps_the_dialog(harness: Harness, db: Database) -> None:
     await forum(harness, db)
     user = harness.user()
@@ -75,8 +87,12 @@ async def test_question_from_the_esia_step_keeps_the_dialog(harness: Harness, db
     assert topic is not None and harness.session.topics[(SUPPORT_CHAT_ID, topic)] == "Мария"
     in_topic = [s for s in harness.session.in_chat(SUPPORT_CHAT_ID) if s.thread_id == topic]
     assert "Заявок пока нет" in in_topic[0].plain  # the header
-    assert "Вопрос с шага заявки: вход на портал ЕГИСЗ через Госуслуги" in in_topic[1].plain
-    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == 1
+    # The note naming the step, and the question under it: one message of the group's budget.
+    assert in_topic[1].plain == (
+        "❓ Вопрос с шага заявки: вход на портал ЕГИСЗ через Госуслуги\n\n"
+        "Портал не открывается, что делать?"
+    )
+    assert len(in_topic) == 2 and copies_to(harness, SUPPORT_CHAT_ID) == []
 
     assert await state_of(harness, user) == "Form:esia"
     sent = await user.press("▶️ Продолжить")
@@ -349,7 +365,7 @@ async def test_what_an_applicant_writes_to_the_specialist_mid_form_reaches_the_t
     await user.press(texts.BTN_CONTINUE)
     assert await state_of(harness, user) == "Form:esia"
     topic = (await thread(db)).topic_id
-    relayed = len(copies_to(harness, SUPPORT_CHAT_ID))
+    relayed = len(relayed_to(harness, SUPPORT_CHAT_ID))
 
     await operator.send("Откройте портал с телефона через мобильный интернет.", thread_id=topic)
     label, answer = harness.session.in_chat(user.id)[-2:]
@@ -358,8 +374,8 @@ async def test_what_an_applicant_writes_to_the_specialist_mid_form_reaches_the_t
 
     # Free text at a step that takes only buttons goes to the specialist, not to the form.
     sent = await user.send("Спасибо, получилось!")
-    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed + 1
-    assert copies_to(harness, SUPPORT_CHAT_ID)[-1][1] == topic
+    assert len(relayed_to(harness, SUPPORT_CHAT_ID)) == relayed + 1
+    assert relayed_to(harness, SUPPORT_CHAT_ID)[-1] == topic
     assert sent[-1].html.startswith(texts.FORWARDED_TO_OPERATOR)
     assert texts.BTN_DONE in sent[-1].buttons  # the step again, its buttons at hand
     assert await state_of(harness, user) == "Form:esia"
@@ -367,18 +383,18 @@ async def test_what_an_applicant_writes_to_the_specialist_mid_form_reaches_the_t
     # At a text step, a reply to the answer goes to the specialist; plain text is the answer.
     await user.press(texts.BTN_DONE)
     sent = await user.send("А СНИЛС тогда где смотреть?", reply_to=answer)
-    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed + 2
+    assert len(relayed_to(harness, SUPPORT_CHAT_ID)) == relayed + 2
     assert sent[-1].html.startswith(texts.FORWARDED_TO_OPERATOR)
     assert await state_of(harness, user) == "Form:snils"
     await user.send("112 233 445 95")
-    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed + 2
+    assert len(relayed_to(harness, SUPPORT_CHAT_ID)) == relayed + 2
     assert await state_of(harness, user) == "Form:full_name"
 
     # The button under the answer: one message to the specialist, then back to the form.
     sent = await user.press(texts.BTN_REPLY_OPERATOR)
     assert sent[-1].plain == texts.REPLY_PROMPT
     sent = await user.send("И ещё: отчество писать?")
-    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed + 3
+    assert len(relayed_to(harness, SUPPORT_CHAT_ID)) == relayed + 3
     await user.press(texts.BTN_CONTINUE)
     assert await state_of(harness, user) == "Form:full_name"
     assert harness.unanswered_callbacks() == [] and harness.session.refusals == []
@@ -415,17 +431,17 @@ async def test_a_reply_to_the_label_of_an_answer_goes_to_the_specialist_not_the_
     await user.press(texts.BTN_CONTINUE)
     assert await state_of(harness, user) == "Form:snils"
     topic = (await thread(db)).topic_id
-    relayed = len(copies_to(harness, SUPPORT_CHAT_ID))
+    relayed = len(relayed_to(harness, SUPPORT_CHAT_ID))
 
     await operator.send("СНИЛС есть в Госуслугах, в разделе «Документы».", thread_id=topic)
     label, answer = harness.session.in_chat(user.id)[-2:]
     assert label.html == texts.OPERATOR_ANSWER_LABEL
     sent = await user.send("Не нашла там, где ещё?", reply_to=label)
-    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed + 1
+    assert len(relayed_to(harness, SUPPORT_CHAT_ID)) == relayed + 1
     assert sent[-1].html.startswith(texts.FORWARDED_TO_OPERATOR)
     assert await state_of(harness, user) == "Form:snils"
     sent = await user.send("Спасибо", reply_to=answer)
-    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed + 2
+    assert len(relayed_to(harness, SUPPORT_CHAT_ID)) == relayed + 2
     assert await state_of(harness, user) == "Form:snils"
     assert harness.session.refusals == []
 
@@ -436,7 +452,7 @@ async def test_a_reply_to_the_label_of_an_answer_goes_to_the_specialist_not_the_
     assert label.html == texts.OPERATOR_ANSWER_LABEL
     for reply_to in (label, answer):
         await user.send("А побыстрее можно?", reply_to=reply_to)
-    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == relayed + 4
+    assert len(relayed_to(harness, SUPPORT_CHAT_ID)) == relayed + 4
     assert await state_of(harness, user) == "Form:snils"
 
 

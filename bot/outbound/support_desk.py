@@ -12,9 +12,10 @@ one worker at a time, so a topic is created once per applicant however many work
 are and however many first questions arrive at once; the conditional UPDATE that stores a new
 topic is the database's own guarantee on top (`create_topic`). Within the lane people take
 turns (`outbox.enqueue_for_person`): each person's rows in their order, the header before the
-question, but one person's burst does not push another's question back; and a person's unsent
-plain-text follow-ups go as one message (`_merge_follow_ups`). A topic deleted by hand is
-recreated on the next message.
+question, but one person's burst does not push another's question back; a person's unsent
+plain-text follow-ups go as one message (`_merge_follow_ups`), and so do a question asked from
+a step of the form and the note naming the step. A topic deleted by hand is recreated on the
+next message.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from html import escape
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiogram.exceptions import TelegramBadRequest
@@ -257,6 +259,11 @@ async def deliver_note(ctx: Context, row: Envelope) -> Outcome | None:
         if not step:
             return None  # a plain question needs no note: the copy follows, under the header
         text = texts.question_note(texts.STEP_NAMES.get(step))
+        # The note and the plain-text question it names go as one message: on a deadline
+        # day the group's 20 messages a minute are what makes questions wait.
+        together = await _merge_follow_ups(ctx, row, thread, note=text)
+        if together is not None:
+            return together
     sent = await in_thread(
         ctx,
         thread,
@@ -315,7 +322,9 @@ def _utf16(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-async def _merge_follow_ups(ctx: Context, row: Envelope, thread: SupportThread) -> Outcome | None:
+async def _merge_follow_ups(
+    ctx: Context, row: Envelope, thread: SupportThread, *, note: str | None = None
+) -> Outcome | None:
     """The person's unsent follow-ups, sent with this question as one message, when they are
     plain texts: a burst of 40 short messages costs the group's budget (20 a minute) one
     message, not 40. How: the person's rows after this one in the lane (their own order,
@@ -325,49 +334,80 @@ async def _merge_follow_ups(ctx: Context, row: Envelope, thread: SupportThread) 
     in order, a blank line apart; the rows taken are deleted with this one, and each merged
     question is remembered as relayed to the one message (an operator's reply to it reaches
     the person). Never across people: only rows of this row's person are looked at. None
-    when there is nothing to merge (the message is copied as it is, formatting and all)."""
+    when there is nothing to merge (the message is copied as it is, formatting and all).
+
+    With `note` (its HTML), `row` is the note naming a question's step: the question right
+    after it, when it is plain text, and its follow-ups go under the note in one message;
+    None when the next row is not such a question (the note goes alone)."""
     async with ctx.db.read() as session:
         after = await OutboxRepository(session).following(row, MERGE_ROWS)
-    texts_in_order = [str(row.payload[PLAIN])]
-    size = _utf16(texts_in_order[0])
     taken: list[Envelope] = []
+    if note is None:
+        first = row
+        size = 0
+    else:
+        if not after or not _plain_question(after[0]):
+            return None
+        first, after = after[0], after[1:]
+        if first.payload.get("user_message_id") != row.payload.get("user_message_id"):
+            return None
+        taken.append(first)
+        size = _utf16(note) + 2
+    texts_in_order = [str(first.payload[PLAIN])]
+    size += _utf16(texts_in_order[0])
+    if size > TEXT_LIMIT:
+        return None  # a question as long as a message: under its note it would not fit
     empty_notes: list[Envelope] = []
     for follow in after:
         payload = follow.payload
         if follow.kind == Kind.SUPPORT_NOTE and not payload.get("step") and "text" not in payload:
             empty_notes.append(follow)  # a question's note that sends nothing
             continue
-        if follow.kind != Kind.SUPPORT_COPY or PLAIN not in payload or CONTENT in payload:
+        if not _plain_question(follow):
             break
         text = str(payload[PLAIN])
-        if payload.get("long_caption") or size + 2 + _utf16(text) > TEXT_LIMIT:
+        if size + 2 + _utf16(text) > TEXT_LIMIT:
             break
         size += 2 + _utf16(text)
         texts_in_order.append(text)
         taken += [*empty_notes, follow]
         empty_notes = []
-    if len(texts_in_order) == 1:
+    if note is None and len(texts_in_order) == 1:
         return None
     body = "\n\n".join(texts_in_order)
+    fields: dict[str, Any] = (
+        {"text": body, "parse_mode": None}
+        if note is None
+        else {"text": f"{note}\n\n{escape(body)}"}
+    )
     sent = await in_thread(
         ctx,
         thread,
-        lambda topic: SendMessage(
-            chat_id=thread.chat_id, text=body, message_thread_id=topic, parse_mode=None
-        ),
+        lambda topic: SendMessage(chat_id=thread.chat_id, message_thread_id=topic, **fields),
     )
-    questions = [int(row.payload["user_message_id"])] + [
-        int(r.payload["user_message_id"]) for r in taken if r.kind == Kind.SUPPORT_COPY
-    ]
+    questions = {
+        int(r.payload["user_message_id"]) for r in (row, *taken) if r.kind == Kind.SUPPORT_COPY
+    }
 
     async def record(session: AsyncSession) -> None:
         await OutboxRepository(session).delete_pending([r.id for r in taken])
-        for question in questions:
+        for question in sorted(questions):
             support.remember_relay(
                 session, thread.user_id, question, thread.chat_id, sent.message_id
             )
 
     return Delivered(record)
+
+
+def _plain_question(row: Envelope) -> bool:
+    """A question kept as its plain text, which can go inside another message."""
+    payload = row.payload
+    return (
+        row.kind == Kind.SUPPORT_COPY
+        and PLAIN in payload
+        and CONTENT not in payload
+        and not payload.get("long_caption")
+    )
 
 
 async def _carry_across(

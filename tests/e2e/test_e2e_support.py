@@ -38,11 +38,17 @@ async def test_question_from_the_esia_step_answered_in_a_topic(
         assert HOSTILE in (header.text or "")
         topic = header.message_thread_id
         assert topic is not None and standin.topics[(SUPPORT, topic)].name == HOSTILE
-        await standin.wait_for_message(
-            SUPPORT, lambda r: r.method == "copyMessage", after=asked, timeout=15
+        # The note naming the step and the plain-text question under it, as one message,
+        # the person's characters shown as typed.
+        relayed = await standin.wait_for_message(
+            SUPPORT, lambda r: "не открывается" in (r.text or ""), after=asked, timeout=15
         )
-        copied = [r for r in standin.sent[asked:] if r.method == "copyMessage"]
-        assert copied[0].message_thread_id == topic
+        assert relayed.text == (
+            "❓ Вопрос с шага заявки: вход на портал ЕГИСЗ через Госуслуги\n\n"
+            "Портал <ЕГИСЗ> не открывается & что делать?"
+        )
+        assert relayed.message_thread_id == topic
+        assert [r for r in standin.sent[asked:] if r.method == "copyMessage"] == []
 
         mark = len(standin.sent)
         standin.push_edit(question, "Портал <ЕГИСЗ> не открывается & что делать? «Ко»")
