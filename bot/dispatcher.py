@@ -14,14 +14,13 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeChat, ErrorEvent
-from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot import texts
 from bot.config import Settings
 from bot.fsm.context import UpdateFSMContextMiddleware
 from bot.fsm.storage import DatabaseStorage
 from bot.handlers import wings
-from bot.middlewares import CleanTextMiddleware, InFlightMiddleware
+from bot.middlewares import CleanTextMiddleware, InFlightMiddleware, PressAnswerMiddleware
 from bot.outbound.pacing import ByMessenger, Limits, MemoryPacer, Pacer, RedisPacer
 from bot.prompts import PromptMiddleware
 from bot.session import make_session
@@ -142,7 +141,7 @@ def build_dispatcher(
     clean = CleanTextMiddleware()
     for observer in (dp.message, dp.edited_message, dp.callback_query):
         observer.outer_middleware(clean)
-    dp.callback_query.middleware(CallbackAnswerMiddleware())
+    dp.callback_query.middleware(PressAnswerMiddleware())
     dp.errors.register(on_error)
     # Read once per message: the person's pending prompt, for every wing's prompt filters.
     dp.message.outer_middleware(PromptMiddleware())

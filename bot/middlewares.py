@@ -1,13 +1,22 @@
-"""Update-level middleware: in-flight tracking for a clean shutdown; cleaning typed text."""
+"""Update-level middleware: in-flight tracking for a clean shutdown; cleaning typed text;
+the answer to a button press."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
+from aiogram.utils.callback_answer import CallbackAnswerMiddleware
 
 from bot.messengers import bot_messenger
 from bot.session import replying_to_update
@@ -15,6 +24,7 @@ from services.accounts import Messenger
 from services.typed_text import clean_text, needs_cleaning
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+log = logging.getLogger(__name__)
 
 
 class InFlightMiddleware(BaseMiddleware):
@@ -122,3 +132,36 @@ class CleanTextMiddleware(BaseMiddleware):
             if sender is not event.from_user:
                 event = event.model_copy(update={"from_user": sender})
         return await handler(event, data)
+
+
+class PressAnswerMiddleware(CallbackAnswerMiddleware):
+    """aiogram's answer to every button press, sent after its handler. An answer that still
+    fails after the quick retries (bot/session.py) is given up quietly once the handler has
+    done its work: telling the person «не получилось ответить» would be untrue; only the
+    button's spinner turns a few seconds longer, or a short notice (a stale button's) is
+    not shown."""
+
+    async def __call__(
+        self,
+        handler: Handler,
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        if not isinstance(event, CallbackQuery):
+            return await handler(event, data)
+        done: list[Any] = []  # the handler's result, once it has returned
+
+        async def handled(event: TelegramObject, data: dict[str, Any]) -> Any:
+            done.append(await handler(event, data))
+            return done[0]
+
+        try:
+            return await super().__call__(handled, event, data)
+        except _ANSWER_LOST as exc:
+            if not done:  # the handler's own call failed: the error handler tells the person
+                raise
+            log.warning("answer to a button press not sent: %s", type(exc).__name__)
+            return done[0]
+
+
+_ANSWER_LOST = (TelegramNetworkError, TelegramServerError, TelegramRetryAfter, ClientDecodeError)

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
-from aiogram.methods import SendMessage
+from aiogram.methods import AnswerCallbackQuery, SendMessage
 from sqlalchemy import select
 
 from bot import texts
@@ -133,6 +133,32 @@ async def test_a_prompt_that_fails_once_arrives_by_the_quick_retries(
 
     await _walk(harness, user, at, fault, TRIES - 1, nothing)
     _check_request(await _only_request(db))
+
+
+@pytest.mark.parametrize("fault", ["500", "timeout", "drop"])
+async def test_a_press_whose_answer_fails_past_the_retries_is_still_taken_silently(
+    harness: Harness, db: Database, fault: str
+) -> None:
+    """The answer to a button press goes after its handler; when it cannot be sent, the press
+    has done its work all the same: the next step is shown and nobody is told that
+    something failed."""
+    user = harness.user()
+
+    async def nothing_said() -> None:
+        assert all(texts.UNEXPECTED_ERROR not in s.plain for s in harness.session.in_chat(user.id))
+
+    pressed = next(i for i, a in enumerate(WALK) if a.value == "✅ Да, верно")
+    await user.send("/start")
+    for index, answer in enumerate(WALK):
+        if index == pressed:
+            harness.session.fail(AnswerCallbackQuery, None, *[fault] * TRIES)
+        await answer.do(user)
+        assert answer.expect in user.last.plain, (index, user.last.plain)
+        await nothing_said()
+    assert [m for m, _ in harness.session.injected] == ["AnswerCallbackQuery"] * TRIES
+    await user.press(texts.BTN_SUBMIT)
+    _check_request(await _only_request(db))
+    assert len(harness.unanswered_callbacks()) == 1  # that one answer, given up
 
 
 async def test_a_retyped_answer_never_fills_the_next_field(harness: Harness, db: Database) -> None:
