@@ -6,8 +6,9 @@
 N applicants arrive over T minutes on a deadline-day curve (the arrival rate peaks at 3× the
 mean, three quarters into the window) and each walks the whole form through the stand-in
 (tests/e2e/standin.py) with human pauses (exponential, mean `--think` s): some mistype the
-SNILS first, 10 % ask a question at the ЕСИА step and go on after the operator's answer, 5 %
-press an old button, 5 % press «Отправить» twice, 3 % withdraw their consent after submitting.
+SNILS first, 10 % (`--ask`) ask a question at the ЕСИА step and go on after the operator's
+answer, 5 % press an old button, 5 % press «Отправить» twice, 3 % withdraw their consent after
+submitting.
 Two admins decide every card in the admin group (5 % of cards pressed by both at once, 5 %
 returned for a new e-mail, which the applicant corrects and sends again), `/find` and
 `/stats` now and then, `/export` every 5 minutes and one `/export all`. An operator answers
@@ -891,7 +892,7 @@ async def drive(
         uid = FIRST_USER + i
         plan = Plan(uid, at)
         plan.mistype = rng.random() < 0.2
-        plan.question = rng.random() < 0.10
+        plan.question = rng.random() < args.ask
         plan.withdraw = rng.random() < 0.03
         plan.old_button = rng.random() < 0.05
         plan.double_submit = rng.random() < 0.05
@@ -1183,6 +1184,7 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--minutes", type=float, default=20)
     parser.add_argument("--think", type=float, default=4.0, help="mean pause per step, s")
+    parser.add_argument("--ask", type=float, default=0.10, help="share who ask a question")
     parser.add_argument("--decide", type=float, default=60.0, help="admins' mean delay, s")
     parser.add_argument("--both", type=float, default=0.05, help="cards pressed by both admins")
     parser.add_argument("--p-5xx", type=float, default=0.01)
