@@ -353,6 +353,9 @@ class SupportThread(Base):
     header_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # What the header shows now: an update that would change nothing is not sent.
     header_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The thread's first text (HTML: the note naming the step and the question) when it went
+    # inside the header's message: each edit of the header keeps it. Dropped with the thread.
+    header_tail: Mapped[str | None] = mapped_column(Text, nullable=True)
     title: Mapped[str] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,6 +1,6 @@
 """The delivery loop in the bot's process: pacing lives in the loop alone, so a backlog in the
 support group never delays a private dialog, and one chat's backlog never delays another's
-messages. Shown on a fake clock: the group's 300 sends take 15 minutes of it, while the
+messages. Shown on a fake clock: the group's 200 sends take 10 minutes of it, while the
 unrelated notice and the unrelated /start go at its first second."""
 
 from __future__ import annotations
@@ -78,19 +78,21 @@ async def test_a_backlog_in_the_support_group_delays_no_private_dialog(
     stranger = harness.user(5555, "Ольга")
     answer = await stranger.send("/start")  # while the backlog is paced
     assert answer and "ВИМИС ОНКО" in answer[-1].plain
-    await until(lambda: len(to_group()) == 3 * QUESTIONS)  # a topic, its header, the copy
+    # A topic, and its header with the question under it.
+    await until(lambda: len(to_group()) == 2 * QUESTIONS)
     await delivery.stop(5)
     await loop
 
     group = to_group()
-    assert group[-1] - group[0] >= 14 * 60  # 300 sends at 20 a minute
+    assert group[-1] - group[0] >= 9 * 60  # 200 sends at 20 a minute
     for first, twentyfirst in zip(group, group[20:], strict=False):
         assert twentyfirst - first >= 60  # never more than 20 in a minute
     (notice_at,) = [at for chat, at in pacer.went if chat == 4242]
     assert notice_at - 1000.0 < 1  # at once: the group's lane does not hold it
     assert [chat for chat, _ in pacer.went if chat == stranger.id] == []  # never paced
-    copies = [c for c in harness.session.copies if c.chat_id == SUPPORT_CHAT_ID]
-    assert len(copies) == QUESTIONS and len(harness.session.topics) == QUESTIONS
+    headers = [s.plain for s in harness.session.log if s.chat_id == SUPPORT_CHAT_ID]
+    assert len(headers) == QUESTIONS and len(harness.session.topics) == QUESTIONS
+    assert {h.rsplit("\n\n", 1)[1] for h in headers} == {f"Вопрос {i}" for i in range(QUESTIONS)}
     told = [s for s in harness.session.log if s.chat_id >= 30_000 and texts.ASK_SENT in s.plain]
     assert len(told) == QUESTIONS  # each asker was answered by their own handler, at once
 
@@ -118,8 +120,9 @@ async def test_one_persons_burst_does_not_push_anothers_question_back(
 ) -> None:
     """The support group takes 20 messages a minute. Its lane takes people in turns: the
     urgent question goes after one of the burst's messages, not after all 40 (two minutes),
-    and each person's messages keep their order, the topic's header first."""
-    burst_id, urgent_id = await _burst_then_urgent(harness, db, "photo")  # photos: no merge
+    and each person's messages keep their order, the topic's header first (the urgent
+    question, plain text, inside it)."""
+    burst_id, _ = await _burst_then_urgent(harness, db, "photo")  # photos: no merge
     clock = FakeClock()
     pacer = RecordingPacer(clock)
     delivery = Delivery(db, harness.dp["settings"], pacer=pacer)
@@ -128,7 +131,10 @@ async def test_one_persons_burst_does_not_push_anothers_question_back(
     def copied(user_id: int) -> list[int]:
         return [c.message_id for c in harness.session.copies if c.from_chat_id == user_id]
 
-    await until(lambda: bool(copied(urgent_id)))
+    def urgent_arrived() -> bool:
+        return any("Срочно: не могу" in s.plain for s in harness.session.log)
+
+    await until(urgent_arrived)
     urgent_at = clock.now - 1000.0
     await until(lambda: len(copied(burst_id)) == BURST)
     await delivery.stop(5)
@@ -157,12 +163,15 @@ async def test_a_persons_unsent_plain_follow_ups_go_as_one_message(
 
     group = [s for s in harness.session.log if s.chat_id == SUPPORT_CHAT_ID]
     merged = [s for s in group if "Сообщение 0" in s.plain]
-    assert len(merged) == 1
-    assert merged[0].plain == "\n\n".join(f"Сообщение {i}" for i in range(BURST))
+    assert len(merged) == 1  # inside the topic's header: the person's first text
+    header, burst = merged[0].plain.split("\n\nСообщение 0", 1)
+    assert "Настойчивый" in header and "Заявок пока нет" in header
+    assert "Сообщение 0" + burst == "\n\n".join(f"Сообщение {i}" for i in range(BURST))
     assert not any(c.from_chat_id == burst_id for c in harness.session.copies)
     assert "Срочно" not in merged[0].plain
-    urgent = [c for c in harness.session.copies if c.from_chat_id == urgent_id]
-    assert len(urgent) == 1  # a single question is copied as it is
+    urgent = [s for s in group if "Срочно" in s.plain]
+    assert len(urgent) == 1 and "Срочный" in urgent[0].plain  # in its own header
+    assert not any(c.from_chat_id == urgent_id for c in harness.session.copies)
     async with db.read() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
         relayed = await session.scalar(
@@ -194,14 +203,15 @@ async def test_a_question_asked_from_a_step_goes_under_its_note_with_its_follow_
     await Delivery(db, settings).drain(harness.bot)
 
     group = [s for s in harness.session.log if s.chat_id == SUPPORT_CHAT_ID]
-    assert "Заявок пока нет" in group[0].plain  # the topic's header
+    header, rest = group[0].plain.split("\n\n❓", 1)
+    assert "Заявок пока нет" in header  # the topic's header, the first question under it
     snils, email = texts.STEP_NAMES["snils"], texts.STEP_NAMES["email"]
-    assert [s.plain for s in group[1:3]] == [
+    assert [f"❓{rest}", group[1].plain] == [
         f"❓ Вопрос с шага заявки: {snils}\n\nГде взять СНИЛС?\n\nИ <где> & как?",
         f"❓ Вопрос с шага заявки: {email}",
     ]
     assert [c.message_id for c in harness.session.copies] == [13]
-    assert len(group) == 3  # the header, the merged question, the note (the copy is apart)
+    assert len(group) == 2  # the header with the merged question, the note (the copy apart)
     async with db.read() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
         relays = dict(
@@ -212,5 +222,5 @@ async def test_a_question_asked_from_a_step_goes_under_its_note_with_its_follow_
             ).all()
         )
     # An operator's reply to the merged message reaches the person, as to the copy.
-    assert relays[11] == relays[12] == group[1].message_id
+    assert relays[11] == relays[12] == group[0].message_id
     assert relays[13] == harness.session.copies[0].new_id

@@ -57,16 +57,29 @@ def copies_to(harness: Harness, chat_id: int) -> list[tuple[int, int | None]]:
     return [(c.message_id, c.thread_id) for c in harness.session.copies if c.chat_id == chat_id]
 
 
+# The header's last line: what follows it, a blank line apart, is the thread's first text.
+HEADER_END = texts.thread_header(1, "x", []).rsplit("\n", 1)[1]
+
+
+def under_header(plain: str) -> str | None:
+    """The text a thread's header carries under it (its first question), if any."""
+    if not plain.startswith("👤") or f"{HEADER_END}\n\n" not in plain:
+        return None
+    return plain.split(f"{HEADER_END}\n\n", 1)[1]
+
+
 def relayed_to(harness: Harness, chat_id: int) -> list[int | None]:
     """The topics of the person's messages that reached the chat, in order: copied, or, when
-    plain text asked from a step of the form, written under the note naming the step."""
+    plain text asked from a step of the form, written under the note naming the step, or
+    inside the thread's header when it was the first."""
     copies = {c.new_id: c.thread_id for c in harness.session.copies if c.chat_id == chat_id}
-    under_notes = {
+    as_text = {
         s.message_id: s.thread_id
         for s in harness.session.in_chat(chat_id)
-        if s.plain.startswith("❓ Вопрос с шага") and "\n\n" in s.plain
+        if (s.plain.startswith("❓ Вопрос с шага") and "\n\n" in s.plain)
+        or under_header(s.plain) is not None
     }
-    return [topic for _, topic in sorted((copies | under_notes).items())]
+    return [topic for _, topic in sorted((copies | as_text).items())]
 
 
 async def test_question_from_the_esia_step_keeps_the_dialog(harness: Harness, db: Database) -> None:
@@ -87,12 +100,13 @@ async def test_question_from_the_esia_step_keeps_the_dialog(harness: Harness, db
     assert topic is not None and harness.session.topics[(SUPPORT_CHAT_ID, topic)] == "Мария"
     in_topic = [s for s in harness.session.in_chat(SUPPORT_CHAT_ID) if s.thread_id == topic]
     assert "Заявок пока нет" in in_topic[0].plain  # the header
-    # The note naming the step, and the question under it: one message of the group's budget.
-    assert in_topic[1].plain == (
+    # The header, the note naming the step and the question under it: one message of the
+    # group's budget.
+    assert under_header(in_topic[0].plain) == (
         "❓ Вопрос с шага заявки: вход на портал ЕГИСЗ через Госуслуги\n\n"
         "Портал не открывается, что делать?"
     )
-    assert len(in_topic) == 2 and copies_to(harness, SUPPORT_CHAT_ID) == []
+    assert len(in_topic) == 1 and copies_to(harness, SUPPORT_CHAT_ID) == []
 
     assert await state_of(harness, user) == "Form:esia"
     sent = await user.press("▶️ Продолжить")
@@ -175,7 +189,8 @@ async def test_two_first_messages_at_once_make_one_topic(harness: Harness, db: D
             found = await session.get(SupportThread, user.id)
         assert found is not None
         ctx = Context(harness.bot, db, delivery.settings, delivery.pacer, delivery.clock)
-        return await support_threads.ensure_topic(ctx, found)
+        topic, _ = await support_threads.ensure_topic(ctx, found)
+        return topic
 
     async with asyncio.timeout(TIMEOUT):
         first, second = await asyncio.gather(ensure(), ensure())
@@ -200,13 +215,17 @@ async def test_plain_group_without_topics_relays_by_replies(harness: Harness, db
     await user.send("Вопрос в обычную группу")
     assert (await thread(db)).topic_id is None
     header = harness.session.in_chat(SUPPORT_CHAT_ID)[-1]
-    assert "Мария" in header.plain
-    copied_id = harness.session.copies[-1].new_id
+    assert "Мария" in header.plain  # the chain's head, the first question inside it
+    assert under_header(header.plain) == "Вопрос в обычную группу"
+    await user.send("Второй вопрос")
+    copied_id = harness.session.copies[-1].new_id  # a reply to the header, in the chain
     copied = type(header)(SUPPORT_CHAT_ID, copied_id, "Вопрос", "Вопрос", [], None)
     await operator.send("Ответ по реплаю", reply_to=copied)
     assert len(copies_to(harness, user.id)) == 1
+    await operator.send("Ответ на первый вопрос", reply_to=header)
+    assert len(copies_to(harness, user.id)) == 2
     await operator.send("Просто разговор в группе")
-    assert len(copies_to(harness, user.id)) == 1
+    assert len(copies_to(harness, user.id)) == 2
 
 
 async def test_an_edited_question_is_relayed_as_a_note(harness: Harness, db: Database) -> None:
@@ -478,7 +497,9 @@ async def test_a_reply_to_the_specialist_is_acknowledged_as_a_reply_not_a_new_qu
     assert [s.plain for s in sent] == [texts.REPLY_SENT]  # no second out-of-hours notice
     sent = await user.send("И ещё одно", reply_to=answer)
     assert [s.plain for s in sent] == [texts.REPLY_SENT]
-    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == 3
+    in_group = [s.plain for s in harness.session.in_chat(SUPPORT_CHAT_ID)]
+    assert [under_header(p) for p in in_group][:1] == ["Как выбрать роль?"]  # the first
+    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == 2  # the two replies after it
     await harness.dp.storage.close()
 
 
@@ -496,15 +517,19 @@ async def test_a_question_typed_after_start_is_offered_to_the_operators_with_one
     offer = sent[0]
     sent = await user.press(texts.BTN_ASK_THIS)
     assert texts.ASK_SENT in [s.plain for s in sent]
-    copied = harness.session.copies[-1]
-    assert (copied.chat_id, copied.from_chat_id) == (SUPPORT_CHAT_ID, user.id)
-    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == 1  # the message itself, as typed
+
+    def asked() -> list[str]:
+        in_group = harness.session.in_chat(SUPPORT_CHAT_ID)
+        return [t for t in (under_header(s.plain) for s in in_group) if t is not None]
+
+    assert asked() == ["не открывается портал ЕГИСЗ"]  # the message itself, as typed
     assert harness.session.messages[(user.id, offer.message_id)].buttons == []
     data = offer.button_data(texts.BTN_ASK_THIS)
     assert data is not None
     assert await user.press_data(offer, data) == []  # an old button: nothing twice
     assert user.last_answer_text() == texts.STALE_BUTTON
-    assert len(copies_to(harness, SUPPORT_CHAT_ID)) == 1
+    assert asked() == ["не открывается портал ЕГИСЗ"]
+    assert copies_to(harness, SUPPORT_CHAT_ID) == []
     assert harness.unanswered_callbacks() == []
 
 

@@ -166,7 +166,7 @@ async def test_export_events_become_one_audit_row_per_export_and_back(db: Databa
     ]
 
     async with db.write_engine.begin() as conn:
-        await conn.run_sync(_run, "downgrade", "-1")
+        await conn.run_sync(_run, "downgrade", "0021")
     async with db.read() as session:
         back = {
             (e.request_id, e.action, e.actor_id, repr(sorted((e.details or {}).items())), e.at)

@@ -49,9 +49,10 @@ async def test_a_consultation_is_one_header_with_the_persons_messages_replying_t
     headers = [s for s in harness.session.in_chat(SUPPORT_CHAT_ID) if "Заявок пока нет" in s.plain]
     assert len(headers) == 1  # posted once, not with every question
     assert "Telegram, id 1001" in headers[0].plain
+    assert headers[0].plain.endswith("\n\nКак выбрать роль?")  # the first question inside it
     copies = [c for c in harness.session.calls if isinstance(c, CopyMessage)]
-    assert len(copies) == 2
-    assert len(_replies_to(harness, found.header_message_id)) == 2  # both under the header
+    assert len(copies) == 1
+    assert len(_replies_to(harness, found.header_message_id)) == 1  # the second, under it
 
 
 async def test_an_operator_reply_to_the_header_or_a_question_reaches_the_person(
@@ -66,6 +67,7 @@ async def test_an_operator_reply_to_the_header_or_a_question_reaches_the_person(
     header = harness.session.messages[(SUPPORT_CHAT_ID, header_id)]
     await operator.send("Выберите должность — роль предложит бот.", reply_to=header)
     assert len(copies_to(harness, user.id)) == 1
+    await user.send("Как выбрать роль?")  # after the header: copied, as a reply to it
     question = [c for c in harness.session.copies if c.chat_id == SUPPORT_CHAT_ID][-1]
     # The copied question as the operator's client shows it (the harness keeps only copies
     # with buttons): a reply to it names the copy's id.

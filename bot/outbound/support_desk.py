@@ -43,12 +43,16 @@ from bot import keyboards, texts
 from bot.config import Settings
 from bot.outbound.crossing import CONTENT, cannot_copy, fetch_file, methods_for
 from bot.outbound.support_threads import (
+    MESSAGE_LIMIT,
     header_digest,
     in_thread,
     load_thread,
     relayed,
+    text_in_thread,
     thread_context,
     thread_gone,
+    utf16,
+    with_tail,
 )
 from db.models import SupportThread, utcnow
 from db.outbox import Envelope, OutboxRepository
@@ -254,21 +258,22 @@ async def deliver_note(ctx: Context, row: Envelope) -> Outcome | None:
         return None  # the person withdrew consent meanwhile
     if "text" in row.payload:
         text = str(row.payload["text"])
+        sent = await in_thread(
+            ctx,
+            thread,
+            lambda topic: SendMessage(chat_id=thread.chat_id, text=text, message_thread_id=topic),
+        )
     else:
         step = row.payload.get("step")
         if not step:
             return None  # a plain question needs no note: the copy follows, under the header
-        text = texts.question_note(texts.STEP_NAMES.get(step))
+        note = texts.question_note(texts.STEP_NAMES.get(step))
         # The note and the plain-text question it names go as one message: on a deadline
         # day the group's 20 messages a minute are what makes questions wait.
-        together = await _merge_follow_ups(ctx, row, thread, note=text)
+        together = await _merge_follow_ups(ctx, row, thread, note=note)
         if together is not None:
             return together
-    sent = await in_thread(
-        ctx,
-        thread,
-        lambda topic: SendMessage(chat_id=thread.chat_id, text=text, message_thread_id=topic),
-    )
+        sent = await text_in_thread(ctx, thread, note)  # before a file: in a new header too
     user_message_id = row.payload.get("user_message_id")
     if user_message_id is None:
         return None
@@ -318,10 +323,6 @@ async def deliver_copy(ctx: Context, row: Envelope) -> Outcome | None:
     return relayed(thread.user_id, user_message_id, thread.chat_id, copied.message_id)
 
 
-def _utf16(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 async def _merge_follow_ups(
     ctx: Context, row: Envelope, thread: SupportThread, *, note: str | None = None
 ) -> Outcome | None:
@@ -352,9 +353,9 @@ async def _merge_follow_ups(
         if first.payload.get("user_message_id") != row.payload.get("user_message_id"):
             return None
         taken.append(first)
-        size = _utf16(note) + 2
+        size = utf16(note) + 2
     texts_in_order = [str(first.payload[PLAIN])]
-    size += _utf16(texts_in_order[0])
+    size += utf16(texts_in_order[0])
     if size > TEXT_LIMIT:
         return None  # a question as long as a message: under its note it would not fit
     empty_notes: list[Envelope] = []
@@ -366,25 +367,16 @@ async def _merge_follow_ups(
         if not _plain_question(follow):
             break
         text = str(payload[PLAIN])
-        if size + 2 + _utf16(text) > TEXT_LIMIT:
+        if size + 2 + utf16(text) > TEXT_LIMIT:
             break
-        size += 2 + _utf16(text)
+        size += 2 + utf16(text)
         texts_in_order.append(text)
         taken += [*empty_notes, follow]
         empty_notes = []
-    if note is None and len(texts_in_order) == 1:
-        return None
-    body = "\n\n".join(texts_in_order)
-    fields: dict[str, Any] = (
-        {"text": body, "parse_mode": None}
-        if note is None
-        else {"text": f"{note}\n\n{escape(body)}"}
-    )
-    sent = await in_thread(
-        ctx,
-        thread,
-        lambda topic: SendMessage(chat_id=thread.chat_id, message_thread_id=topic, **fields),
-    )
+    if note is None and len(texts_in_order) == 1 and thread.header_message_id is not None:
+        return None  # one question after the header: copied as it is
+    body = escape("\n\n".join(texts_in_order))
+    sent = await text_in_thread(ctx, thread, body if note is None else f"{note}\n\n{body}")
     questions = {
         int(r.payload["user_message_id"]) for r in (row, *taken) if r.kind == Kind.SUPPORT_COPY
     }
@@ -459,11 +451,34 @@ async def deliver_header(ctx: Context, row: Envelope) -> Outcome | None:
         return None  # no topic yet: its header will be made with it
     title, header = await thread_context(ctx.db, thread.user_id, thread.title)
     digest = header_digest(header)
+    tail = thread.header_tail
+    if tail is not None and utf16(with_tail(header, tail)) > MESSAGE_LIMIT:
+        alone = tail
+        # The header outgrew the room kept for it: the first text leaves it, as a message of
+        # its own in the thread (an operator's reply to the header still reaches the person).
+        await in_thread(
+            ctx,
+            thread,
+            lambda topic: SendMessage(chat_id=thread.chat_id, text=alone, message_thread_id=topic),
+        )
+        async with ctx.db.write() as session:
+            await session.execute(
+                update(SupportThread)
+                .where(
+                    SupportThread.user_id == thread.user_id,
+                    SupportThread.header_message_id == thread.header_message_id,
+                )
+                .values(header_tail=None, header_hash=None)
+            )
+        thread.header_tail = tail = None
+        thread.header_hash = None
     if digest != thread.header_hash:  # Telegram refuses an edit that changes nothing
         try:
             await ctx.call(
                 EditMessageText(
-                    chat_id=thread.chat_id, message_id=thread.header_message_id, text=header
+                    chat_id=thread.chat_id,
+                    message_id=thread.header_message_id,
+                    text=with_tail(header, tail),
                 )
             )
         except TelegramBadRequest as exc:

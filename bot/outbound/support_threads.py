@@ -1,7 +1,9 @@
 """Where a consultation's messages go in the support chat: the person's forum topic (made,
 with its header, when missing; made again once when deleted by hand), or, in a group without
 topics (every MAX group; a Telegram group that is not a forum), a chain of replies under the
-person's header. The support desk (bot/outbound/support_desk.py) sends through `in_thread`.
+person's header. The support desk (bot/outbound/support_desk.py) sends through `in_thread`,
+and a text through `text_in_thread`: the thread's first text goes inside its header, since on
+a deadline day the group's 20 messages a minute are what makes a question wait.
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ import hashlib
 import time
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods import CreateForumTopic, DeleteForumTopic, GetChat, SendMessage, TelegramMethod
-from aiogram.types import ReplyParameters
+from aiogram.types import Message, ReplyParameters
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +36,20 @@ T = TypeVar("T")
 # turned into a forum while the bot runs).
 _forum: weakref.WeakKeyDictionary[Bot, dict[int, tuple[bool, float]]] = weakref.WeakKeyDictionary()
 FORUM_CHECK_SECONDS = 600
+# A text goes inside the header when both fit one message of either messenger (MAX's limit,
+# 4,000 characters, is the smaller; UTF-16 units are never fewer than characters) with room
+# left for the header to grow: it lists up to five requests and is edited as they change.
+MESSAGE_LIMIT = 4000
+HEADER_ROOM = 1500
+
+
+def utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def with_tail(header: str, tail: str | None) -> str:
+    """The header's text, with the thread's first text under it when it carries one."""
+    return header if tail is None else f"{header}\n\n{tail}"
 
 
 def header_digest(header: str) -> str:
@@ -95,7 +111,13 @@ async def create_topic(ctx: Context, thread: SupportThread, gone: int | None) ->
                 SupportThread.user_id == thread.user_id,
                 SupportThread.topic_id.is_not_distinct_from(gone),
             )
-            .values(topic_id=new, title=title, header_message_id=None, header_hash=None)
+            .values(
+                topic_id=new,
+                title=title,
+                header_message_id=None,
+                header_hash=None,
+                header_tail=None,
+            )
             .execution_options(synchronize_session=False)
         )
         won = getattr(stored, "rowcount", 0) == 1
@@ -107,46 +129,70 @@ async def create_topic(ctx: Context, thread: SupportThread, gone: int | None) ->
             pass
         return current.topic_id if current is not None else None
     thread.topic_id, thread.title, thread.header_message_id = new, title, None
-    thread.header_hash = None
+    thread.header_hash = thread.header_tail = None
     return new
 
 
-async def ensure_topic(ctx: Context, thread: SupportThread) -> int | None:
+async def ensure_topic(
+    ctx: Context, thread: SupportThread, lead: str | None = None
+) -> tuple[int | None, Message | None]:
     """The thread's topic, created (with its header) when missing; None in a group without
-    topics, where the header heads the thread's chain of replies instead."""
+    topics, where the header heads the thread's chain of replies instead. `lead` (HTML): the
+    text about to be sent; when the header is posted now and the two fit, the header carries
+    it (kept as the header's tail, for its edits) and that message is returned as sent."""
     forum = await is_forum(ctx, thread.chat_id)
     if forum and thread.topic_id is None:
         topic = await create_topic(ctx, thread, None)
         if topic is None:
-            return None
+            return None, None
         thread.topic_id = topic
     if not forum:
         thread.topic_id = None
-    if thread.header_message_id is None:
-        _, header = await thread_context(ctx.db, thread.user_id, thread.title)
-        sent = await ctx.call(
-            SendMessage(chat_id=thread.chat_id, text=header, message_thread_id=thread.topic_id)
+    if thread.header_message_id is not None:
+        return thread.topic_id, None
+    _, header = await thread_context(ctx.db, thread.user_id, thread.title)
+    tail = lead
+    if tail is not None and utf16(header) + HEADER_ROOM + 2 + utf16(tail) > MESSAGE_LIMIT:
+        tail = None
+    sent = await ctx.call(
+        SendMessage(
+            chat_id=thread.chat_id,
+            text=with_tail(header, tail),
+            message_thread_id=thread.topic_id,
         )
-        async with ctx.db.write() as session:
-            await session.execute(
-                update(SupportThread)
-                .where(
-                    SupportThread.user_id == thread.user_id,
-                    SupportThread.topic_id == thread.topic_id,
-                )
-                .values(header_message_id=sent.message_id, header_hash=header_digest(header))
+    )
+    async with ctx.db.write() as session:
+        await session.execute(
+            update(SupportThread)
+            .where(
+                SupportThread.user_id == thread.user_id,
+                SupportThread.topic_id.is_not_distinct_from(thread.topic_id),
             )
-        thread.header_message_id = sent.message_id
-        thread.header_hash = header_digest(header)
-    return thread.topic_id
+            .values(
+                header_message_id=sent.message_id,
+                header_hash=header_digest(header),
+                header_tail=tail,
+            )
+        )
+    thread.header_message_id = sent.message_id
+    thread.header_hash = header_digest(header)
+    thread.header_tail = tail
+    return thread.topic_id, (sent if tail is not None else None)
 
 
 async def in_thread(
-    ctx: Context, thread: SupportThread, make: Callable[[int | None], TelegramMethod[T]]
+    ctx: Context,
+    thread: SupportThread,
+    make: Callable[[int | None], TelegramMethod[T]],
+    *,
+    lead: str | None = None,
 ) -> T:
     """Send into the thread's topic (in a group without topics: as a reply to the thread's
-    header); a topic deleted by hand is recreated once."""
-    topic = await ensure_topic(ctx, thread)
+    header); a topic deleted by hand is recreated once. `lead`: the text `make` sends, which
+    goes inside the header instead when the header is posted now (`ensure_topic`)."""
+    topic, with_header = await ensure_topic(ctx, thread, lead)
+    if with_header is not None:
+        return cast(T, with_header)
     try:
         return await ctx.call(in_chain(thread, topic, make(topic)))
     except TelegramBadRequest as exc:
@@ -154,7 +200,21 @@ async def in_thread(
             raise
     thread.topic_id = await create_topic(ctx, thread, topic)
     thread.header_message_id = None
-    return await ctx.call(make(await ensure_topic(ctx, thread)))
+    topic, with_header = await ensure_topic(ctx, thread, lead)
+    if with_header is not None:
+        return cast(T, with_header)
+    return await ctx.call(make(topic))
+
+
+async def text_in_thread(ctx: Context, thread: SupportThread, text: str) -> Message:
+    """A text (HTML) into the thread; the thread's first one goes inside its header: one
+    message of the group's budget, not two."""
+    return await in_thread(
+        ctx,
+        thread,
+        lambda topic: SendMessage(chat_id=thread.chat_id, text=text, message_thread_id=topic),
+        lead=text,
+    )
 
 
 def in_chain(thread: SupportThread, topic: int | None, method: TelegramMethod[T]) -> Any:
