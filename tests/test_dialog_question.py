@@ -61,6 +61,10 @@ def copies_to(harness: Harness, chat_id: int) -> list[tuple[int, int | None]]:
 HEADER_END = texts.thread_header(1, "x", []).rsplit("\n", 1)[1]
 
 
+# Inside the header, a question asked from no step of the form is named as one.
+ASKED = f"{texts.question_note(None)}\n\n"
+
+
 def under_header(plain: str) -> str | None:
     """The text a thread's header carries under it (its first question), if any."""
     if not plain.startswith("👤") or f"{HEADER_END}\n\n" not in plain:
@@ -216,7 +220,7 @@ async def test_plain_group_without_topics_relays_by_replies(harness: Harness, db
     assert (await thread(db)).topic_id is None
     header = harness.session.in_chat(SUPPORT_CHAT_ID)[-1]
     assert "Мария" in header.plain  # the chain's head, the first question inside it
-    assert under_header(header.plain) == "Вопрос в обычную группу"
+    assert under_header(header.plain) == f"{ASKED}Вопрос в обычную группу"
     await user.send("Второй вопрос")
     copied_id = harness.session.copies[-1].new_id  # a reply to the header, in the chain
     copied = type(header)(SUPPORT_CHAT_ID, copied_id, "Вопрос", "Вопрос", [], None)
@@ -498,7 +502,7 @@ async def test_a_reply_to_the_specialist_is_acknowledged_as_a_reply_not_a_new_qu
     sent = await user.send("И ещё одно", reply_to=answer)
     assert [s.plain for s in sent] == [texts.REPLY_SENT]
     in_group = [s.plain for s in harness.session.in_chat(SUPPORT_CHAT_ID)]
-    assert [under_header(p) for p in in_group][:1] == ["Как выбрать роль?"]  # the first
+    assert [under_header(p) for p in in_group][:1] == [f"{ASKED}Как выбрать роль?"]  # the 1st
     assert len(copies_to(harness, SUPPORT_CHAT_ID)) == 2  # the two replies after it
     await harness.dp.storage.close()
 
@@ -522,13 +526,13 @@ async def test_a_question_typed_after_start_is_offered_to_the_operators_with_one
         in_group = harness.session.in_chat(SUPPORT_CHAT_ID)
         return [t for t in (under_header(s.plain) for s in in_group) if t is not None]
 
-    assert asked() == ["не открывается портал ЕГИСЗ"]  # the message itself, as typed
+    assert asked() == [f"{ASKED}не открывается портал ЕГИСЗ"]  # the message itself, as typed
     assert harness.session.messages[(user.id, offer.message_id)].buttons == []
     data = offer.button_data(texts.BTN_ASK_THIS)
     assert data is not None
     assert await user.press_data(offer, data) == []  # an old button: nothing twice
     assert user.last_answer_text() == texts.STALE_BUTTON
-    assert asked() == ["не открывается портал ЕГИСЗ"]
+    assert asked() == [f"{ASKED}не открывается портал ЕГИСЗ"]
     assert copies_to(harness, SUPPORT_CHAT_ID) == []
     assert harness.unanswered_callbacks() == []
 

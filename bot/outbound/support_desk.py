@@ -376,7 +376,11 @@ async def _merge_follow_ups(
     if note is None and len(texts_in_order) == 1 and thread.header_message_id is not None:
         return None  # one question after the header: copied as it is
     body = escape("\n\n".join(texts_in_order))
-    sent = await text_in_thread(ctx, thread, body if note is None else f"{note}\n\n{body}")
+    if note is None:  # inside the header, under its words to the operators, it is named
+        named = f"{texts.question_note(None)}\n\n{body}"
+        sent = await text_in_thread(ctx, thread, body, in_header=named)
+    else:
+        sent = await text_in_thread(ctx, thread, f"{note}\n\n{body}")
     questions = {
         int(r.payload["user_message_id"]) for r in (row, *taken) if r.kind == Kind.SUPPORT_COPY
     }

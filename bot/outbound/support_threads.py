@@ -206,14 +206,16 @@ async def in_thread(
     return await ctx.call(make(topic))
 
 
-async def text_in_thread(ctx: Context, thread: SupportThread, text: str) -> Message:
-    """A text (HTML) into the thread; the thread's first one goes inside its header: one
-    message of the group's budget, not two."""
+async def text_in_thread(
+    ctx: Context, thread: SupportThread, text: str, *, in_header: str | None = None
+) -> Message:
+    """A text (HTML) into the thread; the thread's first one goes inside its header (as
+    `in_header` when given): one message of the group's budget, not two."""
     return await in_thread(
         ctx,
         thread,
         lambda topic: SendMessage(chat_id=thread.chat_id, text=text, message_thread_id=topic),
-        lead=text,
+        lead=in_header or text,
     )
 
 
