@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from html import unescape
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,7 +63,8 @@ class PersonalData:
     consents: list[tuple[str, bool, datetime, datetime | None]] = field(default_factory=list)
     # (request, when, who: YOU | CHAT | SYSTEM | a staff role, action, via)
     events: list[tuple[int, datetime, str, str, str | None]] = field(default_factory=list)
-    ticket: tuple[str, datetime, int, int] | None = None
+    # (status, opened, relayed messages, ratings, the first question kept with the thread)
+    ticket: tuple[str, datetime, int, int, str | None] | None = None
     claims: list[tuple[str, datetime]] = field(default_factory=list)
     reminders: int = 0
     # Erasures of this person's data already done (what is left of them: numbers and times).
@@ -159,7 +161,16 @@ async def collect(session: AsyncSession, account_id: int) -> PersonalData:
         ratings = await session.scalar(
             select(func.count()).where(SupportRating.user_id == account_id)
         )
-        data.ticket = (thread.status, thread.opened_at, int(relayed or 0), int(ratings or 0))
+        # The first question, when it went inside the thread's header, is kept with it (as
+        # HTML: the header's edits carry it); shown here as the person wrote it.
+        first = unescape(thread.header_tail) if thread.header_tail else None
+        data.ticket = (
+            thread.status,
+            thread.opened_at,
+            int(relayed or 0),
+            int(ratings or 0),
+            first,
+        )
     data.erasures = [
         (
             e.at,

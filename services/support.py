@@ -364,9 +364,9 @@ async def forget(session: AsyncSession, user_id: int) -> Forgotten:
                 RelayedMessage.support_chat_id == thread.chat_id,
             )
         )
-        desk_messages = sorted(set(found))
-        if thread.header_message_id is not None:
-            desk_messages.insert(0, thread.header_message_id)
+        # The header first; it may also be a relay (a first question goes inside it).
+        header = thread.header_message_id
+        desk_messages = [*([header] if header is not None else []), *sorted(set(found) - {header})]
     relayed = await session.execute(delete(RelayedMessage).where(RelayedMessage.user_id == user_id))
     ratings = await session.execute(delete(SupportRating).where(SupportRating.user_id == user_id))
     # On MAX, which message numbers of the person's dialog are which MAX messages.

@@ -97,6 +97,26 @@ async def test_mydata_shows_every_stored_field_and_nothing_of_other_people(
     assert all(s.chat_id in (1001, 1002) for s in sent)
 
 
+async def test_mydata_shows_the_first_question_kept_with_the_consultation(
+    h: Harness, db: Database
+) -> None:
+    """A first question goes inside the support thread's header and is kept with the thread
+    for the header's edits: the person sees it among what the bot keeps, as they typed it."""
+    from tests.test_dialog_question import forum
+
+    await forum(h, db)
+    person = h.user(1001)
+    await person.send("/help")
+    await person.send("Где взять <код> МО & что делать?")
+    text = (await person.send("/mydata"))[-1].plain  # as the person reads it
+    assert "Ваш первый вопрос (хранится вместе с обращением):" in text
+    assert "Где взять <код> МО & что делать?" in text  # as typed, not the header's HTML
+    await person.send("/withdraw")
+    await person.press(texts.BTN_WITHDRAW_CONFIRM)
+    text = unescape((await person.send("/mydata"))[-1].plain)
+    assert "Где взять" not in text and "Обращений в поддержку нет." in text
+
+
 async def test_the_button_under_my_requests_and_a_file_when_long(
     h: Harness, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

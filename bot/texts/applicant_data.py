@@ -197,7 +197,7 @@ def mydata(
     requests: Sequence[tuple[int, Sequence[tuple[str, object]]]],
     consents: Sequence[tuple[str, bool, datetime, datetime | None]],
     events: Sequence[tuple[int, datetime, str, str, str | None]],
-    ticket: tuple[str, datetime, int, int] | None,
+    ticket: tuple[str, datetime, int, int, str | None] | None,
     claims: Sequence[tuple[str, datetime]],
     reminders: int,
     draft: Sequence[tuple[str, str]],
@@ -228,12 +228,14 @@ def mydata(
     if ticket is None:
         out.append("Обращений в поддержку нет.")
     else:
-        status, opened, messages, ratings = ticket
+        status, opened, messages, ratings, first_question = ticket
         state = "открыто" if status == "open" else "закрыто"
         out.append(
             f"Обращение в поддержку: {state}, начато {_when(opened)}; "
             f"пересланных сообщений: {messages}; оценок: {ratings}"
         )
+        if first_question:
+            out.append(f"Ваш первый вопрос (хранится вместе с обращением):\n{first_question}")
     if claims:
         out.append("")
         out.append("Адреса эл. почты, закреплённые за вашим СНИЛС:")
