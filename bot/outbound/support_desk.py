@@ -465,15 +465,7 @@ async def deliver_header(ctx: Context, row: Envelope) -> Outcome | None:
             thread,
             lambda topic: SendMessage(chat_id=thread.chat_id, text=alone, message_thread_id=topic),
         )
-        async with ctx.db.write() as session:
-            await session.execute(
-                update(SupportThread)
-                .where(
-                    SupportThread.user_id == thread.user_id,
-                    SupportThread.header_message_id == thread.header_message_id,
-                )
-                .values(header_tail=None, header_hash=None)
-            )
+        await _store_header(ctx, thread, header_tail=None, header_hash=None)
         thread.header_tail = tail = None
         thread.header_hash = None
     if digest != thread.header_hash:  # Telegram refuses an edit that changes nothing
@@ -489,15 +481,7 @@ async def deliver_header(ctx: Context, row: Envelope) -> Outcome | None:
             text = exc.message.lower()
             if "not modified" not in text and "not found" not in text and not thread_gone(exc):
                 raise
-        async with ctx.db.write() as session:
-            await session.execute(
-                update(SupportThread)
-                .where(
-                    SupportThread.user_id == thread.user_id,
-                    SupportThread.header_message_id == thread.header_message_id,
-                )
-                .values(header_hash=digest)
-            )
+        await _store_header(ctx, thread, header_hash=digest)
     if title != thread.title and thread.topic_id is not None:
         try:
             await ctx.call(
@@ -518,6 +502,19 @@ async def deliver_header(ctx: Context, row: Envelope) -> Outcome | None:
                 .values(title=title)
             )
     return None
+
+
+async def _store_header(ctx: Context, thread: SupportThread, **values: str | None) -> None:
+    """What the header's message shows now, stored unless another header replaced it."""
+    async with ctx.db.write() as session:
+        await session.execute(
+            update(SupportThread)
+            .where(
+                SupportThread.user_id == thread.user_id,
+                SupportThread.header_message_id == thread.header_message_id,
+            )
+            .values(**values)
+        )
 
 
 async def deliver_answer(ctx: Context, row: Envelope) -> Outcome | None:
