@@ -426,16 +426,19 @@ class Day:
                 uid = int(found)
                 if uid in self.asked and uid not in self.answered:
                     self.answered.add(uid)
-                    thread = record.message_thread_id
-                    self.operator_tasks.append(asyncio.create_task(self.operate(uid, thread)))
+                    where = record.message_thread_id, record.message_id
+                    self.operator_tasks.append(asyncio.create_task(self.operate(uid, *where)))
 
-    async def operate(self, uid: int, thread: int | None) -> None:
+    async def operate(self, uid: int, thread: int | None, message_id: int) -> None:
         await asyncio.sleep(self.pause() + self.args.think)
+        # In a topic the operator writes in it; in a group without topics they reply to the
+        # message that carries the question.
         self.tg.push_message(
             OPERATOR,
             f"Ответ {uid}: откройте портал с телефона",
             chat_id=SUPPORT,
             message_thread_id=thread,
+            reply_to_message_id=None if thread is not None else message_id,
             first_name="Оператор",
         )
 
@@ -814,7 +817,8 @@ async def run_setup(args: argparse.Namespace, setup: str) -> Run:
         await redis.aclose()
     standin = SoakStandin(rng, args.p_5xx, args.p_drop)
     await standin.start()
-    standin.forum_chats.add(SUPPORT)
+    if not args.no_topics:
+        standin.forum_chats.add(SUPPORT)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DATABASE_"))}
     env.pop("REDIS_URL", None)
     env.update(
@@ -1198,6 +1202,9 @@ def main() -> int:
     parser.add_argument("--step-timeout", type=float, default=120.0, help="s for an answer")
     parser.add_argument("--quick", action="store_true", help="CI: small, SQLite, the ledger")
     parser.add_argument("--no-kill", action="store_true", help="no SIGKILL (for a profile)")
+    parser.add_argument(
+        "--no-topics", action="store_true", help="the support group without topics (chains)"
+    )
     args = parser.parse_args()
     if args.quick:
         # Few enough cards and replies for the admin group's 20 messages a minute.
