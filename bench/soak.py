@@ -63,6 +63,7 @@ ADMIN_A, ADMIN_B = 900001, 900002
 OPERATOR = ADMIN_A  # an admin answers in the support forum
 ADMIN_CHAT = -1007770099
 SUPPORT = -1009876543299
+SECOND_SUPPORT = -1009876543298  # with --support-groups 2: SUPPORT_EXTRA_CHAT_IDS
 FIRST_USER = 7_000_000
 # Start-up and polling calls are never failed: the faults are for the bot's work.
 QUIET_METHODS = {
@@ -421,22 +422,22 @@ class Day:
                     task = asyncio.create_task(self.decide(number, record.message_id, snils))
                     self.card_tasks.append(task)
                     self.card_task_of.setdefault(number, task)
-        elif record.chat_id == SUPPORT:
+        elif record.chat_id in (SUPPORT, SECOND_SUPPORT):
             for found in QUESTION.findall(text):
                 uid = int(found)
                 if uid in self.asked and uid not in self.answered:
                     self.answered.add(uid)
-                    where = record.message_thread_id, record.message_id
+                    where = record.chat_id, record.message_thread_id, record.message_id
                     self.operator_tasks.append(asyncio.create_task(self.operate(uid, *where)))
 
-    async def operate(self, uid: int, thread: int | None, message_id: int) -> None:
+    async def operate(self, uid: int, chat: int, thread: int | None, message_id: int) -> None:
         await asyncio.sleep(self.pause() + self.args.think)
         # In a topic the operator writes in it; in a group without topics they reply to the
         # message that carries the question.
         self.tg.push_message(
             OPERATOR,
             f"Ответ {uid}: откройте портал с телефона",
-            chat_id=SUPPORT,
+            chat_id=chat,
             message_thread_id=thread,
             reply_to_message_id=None if thread is not None else message_id,
             first_name="Оператор",
@@ -817,8 +818,9 @@ async def run_setup(args: argparse.Namespace, setup: str) -> Run:
         await redis.aclose()
     standin = SoakStandin(rng, args.p_5xx, args.p_drop)
     await standin.start()
+    desks = (SUPPORT, SECOND_SUPPORT)[: args.support_groups]
     if not args.no_topics:
-        standin.forum_chats.add(SUPPORT)
+        standin.forum_chats.update(desks)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "DATABASE_"))}
     env.pop("REDIS_URL", None)
     env.update(
@@ -828,6 +830,7 @@ async def run_setup(args: argparse.Namespace, setup: str) -> Run:
         ADMIN_IDS=f"{ADMIN_A},{ADMIN_B}",
         ADMIN_CHAT_ID=str(ADMIN_CHAT),
         SUPPORT_CHAT_ID=str(SUPPORT),
+        SUPPORT_EXTRA_CHAT_IDS=",".join(str(chat) for chat in desks[1:]),
         SUPPORT_HOURS="00:00-23:59",
         SUPPORT_DAYS="1-7",
         DEADLINE=(date.today() + timedelta(days=3)).isoformat(),
@@ -1079,7 +1082,7 @@ async def check_ledger(run: Run, day: Day, tg: SoakStandin, url: str) -> None:
     # Questions: each reached the desk once (by content: follow-ups may be merged), and each
     # answer reached the person once.
     problems = []
-    desk = tg.by_chat.get(SUPPORT, [])
+    desk = tg.by_chat.get(SUPPORT, []) + tg.by_chat.get(SECOND_SUPPORT, [])
     for uid in sorted(day.asked):
         copies, amb = count(desk, containing(f"Вопрос {uid}:"))
         once(copies, amb, f"question of {uid}", problems)
@@ -1204,6 +1207,9 @@ def main() -> int:
     parser.add_argument("--no-kill", action="store_true", help="no SIGKILL (for a profile)")
     parser.add_argument(
         "--no-topics", action="store_true", help="the support group without topics (chains)"
+    )
+    parser.add_argument(
+        "--support-groups", type=int, default=1, choices=(1, 2), help="Telegram support groups"
     )
     args = parser.parse_args()
     if args.quick:

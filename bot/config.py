@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     admin_chat_id: int | None = None
     support_chat_id: int | None = None
+    # More Telegram support groups for a busy day: each of Telegram's groups takes 20 of the
+    # bot's messages a minute, and a first question costs two of them in a group with topics.
+    # New people's consultations are spread across SUPPORT_CHAT_ID and these; one stays where
+    # it began while its group is configured.
+    support_extra_chat_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     region_name: str = "Костромская область"
     esia_url: str = "https://ia.egisz.rosminzdrav.ru/"
     role_matrix_path: str = "role_matrix.yaml"
@@ -139,16 +144,21 @@ class Settings(BaseSettings):
 
     @property
     def support_chats(self) -> list[int]:
-        """Every operators' group: Telegram's, MAX's, or both during a move."""
-        return _desks(self.support_chat_id, self.max_support_chat_id)
+        """Every operators' group: Telegram's (one or more), MAX's, or both during a move."""
+        chats = _desks(self.support_chat_id, self.max_support_chat_id)
+        if self.support_chat_id is not None:
+            chats[1:1] = [c for c in self.support_extra_chat_ids if c not in chats]
+        return chats
 
     def support_chat_for(self, account: int) -> int | None:
-        """The operators' group a person's questions go to: the one on their own messenger
-        when there is one (nothing to carry across), else the other."""
+        """The operators' group a person's questions go to: one on their own messenger when
+        there is one (nothing to carry across), else the other; with several groups on that
+        messenger, the person's id picks one, so people are spread evenly and always the same
+        person lands in the same group."""
         chats = self.support_chats
         mine = [c for c in chats if accounts.messenger_of(c) is accounts.messenger_of(account)]
         found = mine or chats
-        return found[0] if found else None
+        return found[abs(account) % len(found)] if found else None
 
     @property
     def outbox_max_age(self) -> timedelta:
@@ -165,7 +175,7 @@ class Settings(BaseSettings):
             return [value]
         return value
 
-    @field_validator("reminder_days", mode="before")
+    @field_validator("reminder_days", "support_extra_chat_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):

@@ -33,6 +33,14 @@ WORKERS_NEED_REDIS = (
     "WORKERS > 1 требует REDIS_URL: диалоги и очерёдность апдейтов одного человека должны быть "
     "общими для всех процессов."
 )
+SUPPORT_EXTRA_WITHOUT_MAIN = (
+    "SUPPORT_EXTRA_CHAT_IDS задан без SUPPORT_CHAT_ID: дополнительные группы поддержки "
+    "работают рядом с основной — задайте SUPPORT_CHAT_ID."
+)
+SUPPORT_EXTRA_NOT_GROUPS = (
+    "В SUPPORT_EXTRA_CHAT_IDS не id группы Telegram: id группы отрицательный "
+    "(например -1001234567890), через запятую."
+)
 MAX_ONLY_TELEGRAM_CHATS = (
     "Бот запущен только в MAX (MAX_TOKEN без BOT_TOKEN), а ADMIN_CHAT_ID, SUPPORT_CHAT_ID или "
     "REPORT_CHAT_ID указывают на чат Telegram: задайте BOT_TOKEN или перенесите эти чаты в MAX "

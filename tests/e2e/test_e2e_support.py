@@ -77,3 +77,54 @@ async def test_question_from_the_esia_step_answered_in_a_topic(
     assert standin.errors == [], [e.description for e in standin.errors]
     assert standin.unanswered_callbacks() == []
     assert "Портал" not in output  # the question's text is not logged
+
+
+SECOND_SUPPORT = -1009876543211
+
+
+async def test_two_support_groups_share_the_questions(
+    standin: BotApiStandin, bot_env: dict[str, str]
+) -> None:
+    # Each group takes 20 of the bot's messages a minute: people are spread across the
+    # groups by their id (5550004 to the first of two, 5550005 to the second).
+    standin.forum_chats.update({SUPPORT, SECOND_SUPPORT})
+    bot_env.update(
+        SUPPORT_CHAT_ID=str(SUPPORT),
+        SUPPORT_EXTRA_CHAT_IDS=str(SECOND_SUPPORT),
+        SUPPORT_HOURS="00:00-23:59",
+        SUPPORT_DAYS="1-7",
+    )
+    bot = BotProcess(bot_env)
+    await bot.start(standin)
+    try:
+        headers = {}
+        for person, desk in ((5550004, SUPPORT), (5550005, SECOND_SUPPORT)):
+            me = Person(standin, person, "Анна")
+            await me.says("/help", "Возможно, ответ уже есть")
+            mark = len(standin.sent)
+            standin.push_message(person, f"Вопрос от {person}", first_name="Анна")
+            headers[person] = await standin.wait_for_message(
+                desk, lambda r, p=person: f"Вопрос от {p}" in (r.text or ""), after=mark
+            )
+        everywhere = [r for r in standin.sent if "Вопрос от" in (r.text or "")]
+        assert sorted((r.chat_id, r.text[-7:]) for r in everywhere if r.text) == sorted(
+            [(SUPPORT, "5550004"), (SECOND_SUPPORT, "5550005")]
+        )
+
+        mark = len(standin.sent)
+        standin.push_message(
+            OPERATOR,
+            "Ответ из второй группы",
+            first_name="Оператор",
+            chat_id=SECOND_SUPPORT,
+            message_thread_id=headers[5550005].message_thread_id,
+        )
+        answer = await standin.wait_for_message(
+            5550005, lambda r: r.method == "copyMessage", after=mark, timeout=15
+        )
+        assert "второй группы" in (answer.text or "")
+        assert [r for r in standin.sent[mark:] if r.chat_id == 5550004] == []
+    finally:
+        code, output = await bot.stop()
+    assert code == 0, output
+    assert standin.errors == [], [e.description for e in standin.errors]
