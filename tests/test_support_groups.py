@@ -119,6 +119,11 @@ async def test_each_person_asks_and_is_answered_in_their_own_group(
     }
     assert answers == {IN_MAIN: [SUPPORT_CHAT_ID], IN_SECOND: [SECOND]}
 
+    # Each group's /tickets lists the consultations answered there, not the other group's.
+    for chat, shown, hidden in ((SUPPORT_CHAT_ID, "Анна", "Мария"), (SECOND, "Мария", "Анна")):
+        listed = (await harness.member(OPERATOR_ID, chat, "Оператор").send("/tickets"))[-1]
+        assert shown in listed.plain and hidden not in listed.plain
+
 
 async def test_a_consultation_stays_in_its_group_when_groups_are_added(
     harness: Harness, db: Database, database_url: str

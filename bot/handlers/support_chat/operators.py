@@ -196,7 +196,9 @@ async def on_thread(message: Message, command: CommandObject, bot: Bot, db: Data
 
 async def on_tickets(message: Message, db: Database) -> None:
     async with db.read() as session:
-        threads = await support.open_threads(session)
+        # This group's own: with several groups (SUPPORT_EXTRA_CHAT_IDS, or MAX's beside
+        # Telegram's) a thread is answered only in its group.
+        threads = await support.open_threads(session, message.chat.id)
     now = utcnow()
     rows = [
         (
