@@ -147,7 +147,8 @@ class Settings(BaseSettings):
         """Every operators' group: Telegram's (one or more), MAX's, or both during a move."""
         chats = _desks(self.support_chat_id, self.max_support_chat_id)
         if self.support_chat_id is not None:
-            chats[1:1] = [c for c in self.support_extra_chat_ids if c not in chats]
+            extra = dict.fromkeys(c for c in self.support_extra_chat_ids if c not in chats)
+            chats[1:1] = list(extra)
         return chats
 
     def support_chat_for(self, account: int) -> int | None:
@@ -159,6 +160,13 @@ class Settings(BaseSettings):
         mine = [c for c in chats if accounts.messenger_of(c) is accounts.messenger_of(account)]
         found = mine or chats
         return found[abs(account) % len(found)] if found else None
+
+    def support_desk_of(self, account: int, current: int | None) -> int | None:
+        """Where a person's consultation is answered: the group it is in (`current`) while
+        that group is configured, else the one a new consultation would go to."""
+        if current is not None and current in self.support_chats:
+            return current
+        return self.support_chat_for(account)
 
     @property
     def outbox_max_age(self) -> timedelta:

@@ -36,6 +36,8 @@ def check_settings(settings: Settings, is_sqlite: bool) -> None:
         raise Refused(texts.SUPPORT_EXTRA_WITHOUT_MAIN)
     if any(chat >= 0 or is_max(chat) for chat in extra):
         raise Refused(texts.SUPPORT_EXTRA_NOT_GROUPS)
+    if set(extra) & {*settings.admin_chats, settings.report_chat_id}:
+        raise Refused(texts.SUPPORT_EXTRA_IS_ANOTHER_CHAT)
     if settings.max_token is not None and settings.bot_token is None:
         # MAX alone: nothing may point at Telegram, which this process cannot reach.
         telegram_chats = (settings.admin_chat_id, settings.support_chat_id, settings.report_chat_id)

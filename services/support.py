@@ -223,11 +223,11 @@ async def mark_blocked(session: AsyncSession, user_id: int) -> None:
     )
 
 
-async def open_threads(session: AsyncSession, chat_id: int) -> list[SupportThread]:
-    """A group's open threads, the longest waiting first."""
+async def open_threads(session: AsyncSession) -> list[SupportThread]:
+    """Open threads, the longest waiting first."""
     rows = await session.scalars(
         select(SupportThread)
-        .where(SupportThread.status == "open", SupportThread.chat_id == chat_id)
+        .where(SupportThread.status == "open")
         .order_by(SupportThread.waiting_since.is_(None), SupportThread.waiting_since)
     )
     return list(rows)

@@ -3,20 +3,25 @@ messages a minute, so a busy day's questions are spread across them, person by p
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from bot import texts
 from bot.config import Settings
+from bot.dispatcher import build_dispatcher
 from bot.guard import Refused, check_settings
 from bot.outbound import support_desk
 from db.database import Database
-from db.models import SupportThread
+from db.models import SupportThread, utcnow
 from services import staff
 from services.accounts import Messenger, account_key
+from services.role_matrix import RoleMatrix
 from tests.conftest import ADMIN_ID, SUPPORT_CHAT_ID, make_settings
 from tests.support.harness import Harness
+from tests.test_dialog_question import under_header
 
 SECOND = SUPPORT_CHAT_ID - 1
 THIRD = SUPPORT_CHAT_ID - 2
@@ -40,11 +45,12 @@ async def thread_of(db: Database, user_id: int) -> SupportThread:
 def test_the_setting_lists_groups_and_spreads_people() -> None:
     settings = Settings(
         support_chat_id=SUPPORT_CHAT_ID,
-        support_extra_chat_ids=f"{SECOND}; {THIRD},",
+        support_extra_chat_ids=f"{SECOND}; {THIRD}, {SECOND}, {SUPPORT_CHAT_ID}",
         max_support_chat_id=-77,
         _env_file=None,  # type: ignore[call-arg]
     )
     max_desk = account_key(Messenger.MAX, -77)
+    # A group named twice is one group: it would otherwise take two shares of the people.
     assert settings.support_chats == [SUPPORT_CHAT_ID, SECOND, THIRD, max_desk]
     people = range(1000, 1300)
     desks = [settings.support_chat_for(person) for person in people]
@@ -72,6 +78,22 @@ def test_the_setting_lists_groups_and_spreads_people() -> None:
                 "support_extra_chat_ids": [account_key(Messenger.MAX, -5)],
             },
             texts.SUPPORT_EXTRA_NOT_GROUPS,
+        ),
+        (
+            {
+                "support_chat_id": SUPPORT_CHAT_ID,
+                "admin_chat_id": SECOND,
+                "support_extra_chat_ids": [SECOND],
+            },
+            texts.SUPPORT_EXTRA_IS_ANOTHER_CHAT,
+        ),
+        (
+            {
+                "support_chat_id": SUPPORT_CHAT_ID,
+                "report_chat_id": THIRD,
+                "support_extra_chat_ids": [SECOND, THIRD],
+            },
+            texts.SUPPORT_EXTRA_IS_ANOTHER_CHAT,
         ),
     ],
 )
@@ -155,3 +177,44 @@ def test_extra_groups_are_read_from_the_environment(
     monkeypatch.setenv("SUPPORT_EXTRA_CHAT_IDS", f"{SECOND},{THIRD}")
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.support_chats == [SUPPORT_CHAT_ID, SECOND, THIRD]
+
+
+async def test_a_waiting_consultation_whose_group_was_removed_moves_where_it_is_answered(
+    harness: Harness, db: Database, database_url: str, role_matrix: RoleMatrix
+) -> None:
+    person = harness.user(IN_SECOND)
+    await person.send("/help")
+    await person.send("Где взять код подразделения?")
+    assert (await thread_of(db, IN_SECOND)).chat_id == SECOND
+    async with db.write() as session:
+        await session.execute(
+            update(SupportThread).values(waiting_since=utcnow() - timedelta(hours=5))
+        )
+
+    # The busy day is over: the second group is taken out of the settings, the question
+    # still unanswered. Nobody can answer it there any more.
+    fewer = make_settings(database_url)
+    after = Harness(build_dispatcher(fewer, db, role_matrix))
+    async with db.write() as session:
+        await staff.add(session, ADMIN_ID, OPERATOR_ID, staff.StaffRole.OPERATOR)
+    operator = after.member(OPERATOR_ID, SUPPORT_CHAT_ID, "Оператор")
+    listed = (await operator.send("/tickets"))[-1].plain
+    assert "Мария" in listed  # listed where it will be answered, not lost between groups
+
+    async with db.write() as session:
+        assert await support_desk.enqueue_overdue(session, fewer) == 1
+    await after.deliver()
+    assert (await thread_of(db, IN_SECOND)).chat_id == SUPPORT_CHAT_ID
+    sent = after.session.in_chat(SUPPORT_CHAT_ID)
+    header = next(s for s in sent if s.plain.startswith("👤"))
+    # The new header shows the question again, and the reminder follows it.
+    assert (
+        under_header(header.plain) == f"{texts.question_note(None)}\n\nГде взять код подразделения?"
+    )
+    assert any("ждёт ответа 5.0 ч" in s.plain for s in sent)
+    assert after.session.in_chat(SECOND) == []
+
+    await operator.send("Код есть в выписке ФРМО", reply_to=header)
+    assert [c.from_chat_id for c in after.session.copies if c.chat_id == IN_SECOND] == [
+        SUPPORT_CHAT_ID
+    ]

@@ -94,13 +94,11 @@ async def enqueue_question(
     text (no file, no formatting), kept so that unsent follow-ups can be merged.
     The desk is the one on the person's messenger when there is one; a thread stays in its
     desk while that desk is configured, and moves when it no longer is."""
-    chat_id = settings.support_chat_for(user_id)
+    thread = await support.thread_of(session, user_id)
+    chat_id = settings.support_desk_of(user_id, thread.chat_id if thread else None)
     if chat_id is None:
         return False
-    thread = await support.thread_of(session, user_id)
-    if thread is not None and thread.chat_id in settings.support_chats:
-        chat_id = thread.chat_id
-    elif thread is not None:
+    if thread is not None and thread.chat_id != chat_id:
         await support.move_thread(session, user_id, chat_id)
     await support.open_thread(session, user_id, chat_id, texts.thread_title(fallback_name, None))
     if await support.question_arrived(session, user_id):
@@ -223,12 +221,17 @@ async def enqueue_overdue(session: AsyncSession, settings: Settings) -> int:
     late = await support.overdue(session, timedelta(hours=settings.support_sla_hours))
     count = 0
     for thread in late:
-        if not await support.claim_reminder(session, thread.user_id, now):
+        desk = settings.support_desk_of(thread.user_id, thread.chat_id)
+        if desk is None or not await support.claim_reminder(session, thread.user_id, now):
             continue
+        if desk != thread.chat_id:
+            # Its group was taken out of the settings, and nobody can answer there: the
+            # consultation moves to a group that can, its first question in the new header.
+            await support.move_thread(session, thread.user_id, desk)
         waited = (now - (thread.waiting_since or now)).total_seconds() / 3600
         await outbox.enqueue_for_person(
             session,
-            thread.chat_id,
+            desk,
             Kind.SLA_REMINDER,
             {"hours": round(waited, 2)},
             user_id=thread.user_id,

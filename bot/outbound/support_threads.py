@@ -151,9 +151,13 @@ async def ensure_topic(
     if thread.header_message_id is not None:
         return thread.topic_id, None
     _, header = await thread_context(ctx.db, thread.user_id, thread.title)
-    tail = lead
+    # A thread moved to another group (its own taken out of the settings) keeps its first
+    # question: the new header shows it again unless it carries the text being sent.
+    carries_lead = lead is not None
+    tail = lead if carries_lead else thread.header_tail
     if tail is not None and utf16(header) + HEADER_ROOM + 2 + utf16(tail) > MESSAGE_LIMIT:
         tail = None
+        carries_lead = False
     sent = await ctx.call(
         SendMessage(
             chat_id=thread.chat_id,
@@ -177,7 +181,7 @@ async def ensure_topic(
     thread.header_message_id = sent.message_id
     thread.header_hash = header_digest(header)
     thread.header_tail = tail
-    return thread.topic_id, (sent if tail is not None else None)
+    return thread.topic_id, (sent if carries_lead else None)
 
 
 async def in_thread(

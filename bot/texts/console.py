@@ -41,6 +41,10 @@ SUPPORT_EXTRA_NOT_GROUPS = (
     "В SUPPORT_EXTRA_CHAT_IDS не id группы Telegram: id группы отрицательный "
     "(например -1001234567890), через запятую."
 )
+SUPPORT_EXTRA_IS_ANOTHER_CHAT = (
+    "В SUPPORT_EXTRA_CHAT_IDS указан чат администраторов (ADMIN_CHAT_ID) или чат отчёта "
+    "(REPORT_CHAT_ID): для вопросов заявителей нужна отдельная группа."
+)
 MAX_ONLY_TELEGRAM_CHATS = (
     "Бот запущен только в MAX (MAX_TOKEN без BOT_TOKEN), а ADMIN_CHAT_ID, SUPPORT_CHAT_ID или "
     "REPORT_CHAT_ID указывают на чат Telegram: задайте BOT_TOKEN или перенесите эти чаты в MAX "

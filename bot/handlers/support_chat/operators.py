@@ -194,11 +194,14 @@ async def on_thread(message: Message, command: CommandObject, bot: Bot, db: Data
     await message.reply(text)
 
 
-async def on_tickets(message: Message, db: Database) -> None:
+async def on_tickets(message: Message, db: Database, settings: Settings) -> None:
     async with db.read() as session:
-        # This group's own: with several groups (SUPPORT_EXTRA_CHAT_IDS, or MAX's beside
-        # Telegram's) a thread is answered only in its group.
-        threads = await support.open_threads(session, message.chat.id)
+        threads = await support.open_threads(session)
+    # This group's own: with several groups (SUPPORT_EXTRA_CHAT_IDS, or MAX's beside
+    # Telegram's) a thread is answered only in its group; one whose group was taken out of
+    # the settings is listed where it will go.
+    here = message.chat.id
+    threads = [t for t in threads if settings.support_desk_of(t.user_id, t.chat_id) == here]
     now = utcnow()
     rows = [
         (
