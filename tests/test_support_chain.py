@@ -79,6 +79,31 @@ async def test_an_operator_reply_to_the_header_or_a_question_reaches_the_person(
     assert (await thread(db)).waiting_since is None
 
 
+async def test_a_reply_to_a_bot_message_of_no_consultation_is_not_lost_in_silence(
+    harness: Harness, db: Database
+) -> None:
+    operator = await plain_desk(harness, db)
+    user = harness.user()
+    await user.send("/help")
+    await user.send("Как выбрать роль?")
+    header_id = (await thread(db)).header_message_id
+    assert header_id is not None
+    header = harness.session.messages[(SUPPORT_CHAT_ID, header_id)]
+    # A connection dropped after Telegram took the header: the bot posted it again, and the
+    # first copy, which the bot never learnt of, is what the operator replies to.
+    twin = Sent(SUPPORT_CHAT_ID, header_id + 1000, header.html, header.plain, [], None)
+    answered = await operator.send("Выберите должность — роль предложит бот.", reply_to=twin)
+    assert copies_to(harness, user.id) == []
+    assert answered[-1].plain == texts.ANSWER_NOT_LINKED
+    assert (await thread(db)).waiting_since is not None
+
+    # Told, the operator replies to the header the bot knows: the answer goes.
+    await operator.send("Выберите должность — роль предложит бот.", reply_to=header)
+    assert len(copies_to(harness, user.id)) == 1
+    # Talk in the group that replies to none of the bot's messages stays unremarked.
+    assert await operator.send("Коллеги, кто возьмёт следующий?") == []
+
+
 async def test_thread_command_shows_one_consultation(harness: Harness, db: Database) -> None:
     operator = await plain_desk(harness, db)
     async with db.write() as session:

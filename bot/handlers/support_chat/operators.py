@@ -65,6 +65,13 @@ async def on_operator_message(message: Message, bot: Bot, db: Database, settings
                 session, thread, message.chat.id, message.message_id, content_of(message)
             )
             await support.answered(session, thread.user_id)
+        return
+    reply = message.reply_to_message
+    if reply is not None and reply.from_user is not None and reply.from_user.is_bot:
+        # A reply to one of the bot's messages is meant for someone; when that message is
+        # not a consultation's (a header posted twice after a dropped connection, a note of
+        # the bot's own), the operator is told at once instead of the answer being lost.
+        await message.reply(texts.ANSWER_NOT_LINKED)
 
 
 async def on_close(message: Message, bot: Bot, db: Database, settings: Settings) -> None:
