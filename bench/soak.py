@@ -88,6 +88,7 @@ CARD = re.compile(r"Заявка № (\d+)")
 QUESTION = re.compile(r"Вопрос (\d+):")
 REMINDER = "срока подачи"
 REPEATED = "повторяю вопрос"
+NOT_LINKED = "⚠️ Этот ответ заявителю не ушёл"  # the bot to an operator whose answer went nowhere
 BTN_APPROVE = "✅ Одобрить"
 BTN_RETURN = "↩️ Вернуть на доработку"
 
@@ -395,6 +396,12 @@ class Day:
         self.repeated = 0  # «повторяю вопрос» after the restart: the person answered again
         self.step: dict[int, str] = {}
         self.operator_tasks: list[asyncio.Task[None]] = []
+        # Where each person's question was last seen (chat, topic, message), and what each
+        # operator's answer (chat, message) was for: told by the bot that an answer went
+        # nowhere, the operator answers again under the newest copy of the question.
+        self.question_at: dict[int, tuple[int, int | None, int]] = {}
+        self.answer_for: dict[tuple[int, int], int] = {}
+        self.answered_again = 0
         standin.latency_sink = self._sample  # type: ignore[method-assign]
         standin.on_record.append(self._watch)
 
@@ -423,18 +430,28 @@ class Day:
                     self.card_tasks.append(task)
                     self.card_task_of.setdefault(number, task)
         elif record.chat_id in (SUPPORT, SECOND_SUPPORT):
+            if text.startswith(NOT_LINKED):
+                rp = record.params.get("reply_parameters")
+                replied = rp.get("message_id") if isinstance(rp, dict) else None
+                uid = self.answer_for.get((record.chat_id, replied or 0))
+                if uid is not None and uid in self.question_at:
+                    self.answered_again += 1
+                    where = self.question_at[uid]
+                    self.operator_tasks.append(asyncio.create_task(self.operate(uid, *where)))
+                return
             for found in QUESTION.findall(text):
                 uid = int(found)
+                where = record.chat_id, record.message_thread_id, record.message_id
+                self.question_at[uid] = where
                 if uid in self.asked and uid not in self.answered:
                     self.answered.add(uid)
-                    where = record.chat_id, record.message_thread_id, record.message_id
                     self.operator_tasks.append(asyncio.create_task(self.operate(uid, *where)))
 
     async def operate(self, uid: int, chat: int, thread: int | None, message_id: int) -> None:
         await asyncio.sleep(self.pause() + self.args.think)
         # In a topic the operator writes in it; in a group without topics they reply to the
         # message that carries the question.
-        self.tg.push_message(
+        update = self.tg.push_message(
             OPERATOR,
             f"Ответ {uid}: откройте портал с телефона",
             chat_id=chat,
@@ -442,6 +459,7 @@ class Day:
             reply_to_message_id=None if thread is not None else message_id,
             first_name="Оператор",
         )
+        self.answer_for[(chat, update["message"]["message_id"])] = uid
 
     async def press_card(self, admin: int, message_id: int, text: str) -> float:
         mid, data = self.tg.button(ADMIN_CHAT, text, message_id)
@@ -1124,7 +1142,12 @@ async def check_ledger(run: Run, day: Day, tg: SoakStandin, url: str) -> None:
     )
     injected = {500, 502, 429}
     # A retry of a call whose answer was lost may be refused: the first one took effect.
-    echoes = ("message is not modified", "query is too old", "TOPIC_NOT_MODIFIED")
+    echoes = (
+        "message is not modified",
+        "query is too old",
+        "TOPIC_NOT_MODIFIED",
+        "message to delete not found",
+    )
     echoed = [e for e in tg.errors if tg.drops_after and any(x in e.description for x in echoes)]
     refusals = [e for e in tg.errors if e.status not in injected and e not in echoed]
     add("no refusals other than the injected faults",
@@ -1138,7 +1161,8 @@ async def check_ledger(run: Run, day: Day, tg: SoakStandin, url: str) -> None:
         f"steps sent again after no answer in {day.timeout:.0f} s {day.resent}; "
         f"cards decided {day.decided} (pressed again {day.admin_repressed}); presses whose "
         f"answer a fault took {lost_answers}; presses during the restart left unanswered "
-        f"{len(expired)}; retries refused as already done {len(echoed)}"
+        f"{len(expired)}; retries refused as already done {len(echoed)}; answers the bot "
+        f"said went nowhere, given again {day.answered_again}"
     )
 
 
