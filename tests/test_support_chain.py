@@ -55,16 +55,21 @@ async def test_a_consultation_is_one_header_with_the_persons_messages_replying_t
     assert len(_replies_to(harness, found.header_message_id)) == 1  # the second, under it
 
 
-async def test_an_operator_reply_to_the_header_or_a_question_reaches_the_person(
-    harness: Harness, db: Database
-) -> None:
+async def asked_in_a_chain(harness: Harness, db: Database) -> tuple[ChatUser, ChatUser, Sent]:
+    """An operator in a plain group, a person who asked there, and their thread's header."""
     operator = await plain_desk(harness, db)
     user = harness.user()
     await user.send("/help")
     await user.send("Как выбрать роль?")
     header_id = (await thread(db)).header_message_id
     assert header_id is not None
-    header = harness.session.messages[(SUPPORT_CHAT_ID, header_id)]
+    return operator, user, harness.session.messages[(SUPPORT_CHAT_ID, header_id)]
+
+
+async def test_an_operator_reply_to_the_header_or_a_question_reaches_the_person(
+    harness: Harness, db: Database
+) -> None:
+    operator, user, header = await asked_in_a_chain(harness, db)
     await operator.send("Выберите должность — роль предложит бот.", reply_to=header)
     assert len(copies_to(harness, user.id)) == 1
     await user.send("Как выбрать роль?")  # after the header: copied, as a reply to it
@@ -82,16 +87,10 @@ async def test_an_operator_reply_to_the_header_or_a_question_reaches_the_person(
 async def test_a_reply_to_a_bot_message_of_no_consultation_is_not_lost_in_silence(
     harness: Harness, db: Database
 ) -> None:
-    operator = await plain_desk(harness, db)
-    user = harness.user()
-    await user.send("/help")
-    await user.send("Как выбрать роль?")
-    header_id = (await thread(db)).header_message_id
-    assert header_id is not None
-    header = harness.session.messages[(SUPPORT_CHAT_ID, header_id)]
+    operator, user, header = await asked_in_a_chain(harness, db)
     # A connection dropped after Telegram took the header: the bot posted it again, and the
     # first copy, which the bot never learnt of, is what the operator replies to.
-    twin = Sent(SUPPORT_CHAT_ID, header_id + 1000, header.html, header.plain, [], None)
+    twin = Sent(SUPPORT_CHAT_ID, header.message_id + 1000, header.html, header.plain, [], None)
     answered = await operator.send("Выберите должность — роль предложит бот.", reply_to=twin)
     assert copies_to(harness, user.id) == []
     assert answered[-1].plain == texts.ANSWER_NOT_LINKED
