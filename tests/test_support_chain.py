@@ -6,6 +6,7 @@ deletes the bot's messages of the chain."""
 from __future__ import annotations
 
 from aiogram.methods import CopyMessage, DeleteMessage, SendMessage
+from aiogram.types import User
 
 from bot import texts
 from db.database import Database
@@ -99,8 +100,17 @@ async def test_a_reply_to_a_bot_message_of_no_consultation_is_not_lost_in_silenc
     # Told, the operator replies to the header the bot knows: the answer goes.
     await operator.send("Выберите должность — роль предложит бот.", reply_to=header)
     assert len(copies_to(harness, user.id)) == 1
-    # Talk in the group that replies to none of the bot's messages stays unremarked.
+    # Talk in the group that replies to none of the bot's messages stays unremarked: a plain
+    # message, and a reply to a colleague's message.
     assert await operator.send("Коллеги, кто возьмёт следующий?") == []
+    to_colleague = operator.message_update("Беру", reply_to=twin)
+    assert to_colleague.message is not None and to_colleague.message.reply_to_message is not None
+    colleague = User(id=OPERATOR_ID + 1, is_bot=False, first_name="Коллега")
+    quoted = to_colleague.message.reply_to_message.model_copy(update={"from_user": colleague})
+    message = to_colleague.message.model_copy(update={"reply_to_message": quoted})
+    before = len(harness.session.in_chat(SUPPORT_CHAT_ID))
+    await harness.feed(to_colleague.model_copy(update={"message": message}))
+    assert len(harness.session.in_chat(SUPPORT_CHAT_ID)) == before
 
 
 async def test_thread_command_shows_one_consultation(harness: Harness, db: Database) -> None:
